@@ -1,0 +1,49 @@
+"""composer-sched: learning-rate schedule methods for MosaicML Composer and PyTorch.
+
+Names are imported lazily, so ``import composer_sched.schedules`` (the pure numpy core) never pulls in torch or
+Composer. Each public name maps to the module that defines it.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = '0.1.0'
+
+_CORE = 'composer_sched.schedules'
+_EXPORTS: dict[str, str] = {
+    # Pure core (numpy only).
+    **{name: _CORE for name in (
+        'Schedule', 'TriangularSchedule', 'CosineAnnealingSchedule', 'MultiFactorSchedule', 'LinearWarmUp',
+        'ExponentialWarmUp', 'LinearCoolDown', 'OneCycleSchedule', 'CyclicalSchedule', 'ConstantSchedule',
+        'StepSchedule', 'MultiStepSchedule', 'ExponentialSchedule', 'LinearSchedule', 'PolynomialSchedule',
+        'InverseSqrtSchedule', 'WSDSchedule', 'PiecewiseConstantSchedule', 'method_names', 'get_method')},
+    # Adapters.
+    'ComposerScheduler': 'composer_sched.adapters.composer',
+    'composer_scheduler': 'composer_sched.adapters.composer',
+    'ScheduleLR': 'composer_sched.adapters.torch',
+    'torch_scheduler': 'composer_sched.adapters.torch',
+    'preview': 'composer_sched.preview',
+    'plot_schedule': 'composer_sched.preview',
+}
+# One Composer scheduler class per registered method: WSDScheduler, CosineAnnealingScheduler, ...
+_SCHEDULER_CLASSES = ('ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicalScheduler', 'ExponentialScheduler',
+                      'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler', 'MultiStepScheduler',
+                      'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler', 'SGDRScheduler',
+                      'StepScheduler', 'TriangularScheduler', 'WSDScheduler')
+_EXPORTS.update({name: 'composer_sched.adapters.composer' for name in _SCHEDULER_CLASSES})
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

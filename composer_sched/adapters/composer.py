@@ -1,0 +1,111 @@
+"""Composer adapter: every registered method as a Composer scheduler (``__call__(state, ssr=1.0) -> multiplier``).
+
+The resolved core schedule is cached per ``(max_duration, dataloader_len, ssr)``: a call costs a key comparison and
+one scalar evaluation, instead of the several ``Time`` conversions Composer's built-ins do on every batch.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from composer.core import State, Time, TimeUnit
+
+from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
+from composer_sched.schedules import Schedule
+from composer_sched.schedules._base import ScalarOps
+from composer_sched.schedules.registry import Method, methods
+
+__all__ = ['ComposerScheduler', 'composer_scheduler', 'class_name']
+
+_ACRONYMS = {'wsd': 'WSD', 'sgdr': 'SGDR'}
+
+
+def class_name(method: str, suffix: str) -> str:
+    """``'cosine_annealing' -> 'CosineAnnealing' + suffix``."""
+    return _ACRONYMS.get(method, ''.join(w.capitalize() for w in method.split('_'))) + suffix
+
+
+class ComposerScheduler:
+    """A registered schedule method as a Composer scheduler, for ``Trainer(schedulers=...)``.
+
+    Returns the LR multiplier :math:`\\alpha(t)` at the trainer's current time; several schedulers multiply.
+    Durations are Composer time strings. With ``Trainer(scale_schedule_ratio=r)``, absolute durations scale by
+    ``r``, ``dur`` follows the scaled ``max_duration``, and the warm-up does not scale unless
+    ``scale_warmup=True`` (see :mod:`composer_sched.adapters.durations`).
+
+    Args:
+        method: registered method name, e.g. ``'wsd'``.
+        **params: the method's parameters and the generic warm-up ones (``t_warmup``, ``warmup_type``,
+            ``alpha_warmup``, ``scale_warmup``).
+
+    Raises:
+        ValueError: at construction, for an unknown method or parameter or a bad value; at the Trainer's
+            construction (its first call), when the durations do not fit ``max_duration``.
+
+    Example:
+        >>> from composer_sched import ComposerScheduler
+        >>> sched = ComposerScheduler('wsd', t_warmup='10ba', t_cooldown='0.2dur')
+    """
+
+    def __init__(self, method: Union[str, Method], **params: Any):
+        self.spec = ScheduleSpec(method, **params)
+        self._key: Any = None
+        self._fn = None
+        self._axis_attr = 'batch'
+
+    @property
+    def method(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        args = ', '.join(f'{k}={v!r}' for k, v in self.spec.user_params().items())
+        return f'{type(self).__name__}({"" if type(self) is not ComposerScheduler else repr(self.method)}' \
+               f'{", " if args and type(self) is ComposerScheduler else ""}{args})'
+
+    def schedule(self, max_duration: Union[str, Time], dataloader_len: Optional[int] = None,
+                 ssr: float = 1.0) -> Schedule:
+        """The core schedule (over the axis of :attr:`axis`) that a run with this (scaled) horizon follows."""
+        md = Time.from_timestring(max_duration) if isinstance(max_duration, str) else max_duration
+        horizon = self.spec.horizon(md, ssr, None if dataloader_len is None else float(dataloader_len))
+        return self.spec.build(horizon)
+
+    def axis(self, max_duration: Union[str, Time]) -> TimeUnit:
+        """The timestamp field this scheduler reads: batches, samples or tokens."""
+        md = Time.from_timestring(max_duration) if isinstance(max_duration, str) else max_duration
+        return self.spec.horizon(md, 1.0, 1.0).axis
+
+    def __call__(self, state: State, ssr: float = 1.0) -> float:
+        md, dl = state.max_duration, state.dataloader_len
+        key = (md.value, md.unit, None if dl is None else dl.value, ssr)
+        if key != self._key:
+            sched = self.schedule(md, None if dl is None else int(dl.value), ssr)
+            self._fn = sched._eval
+            self._axis_attr = {TimeUnit.BATCH: 'batch', TimeUnit.SAMPLE: 'sample',
+                               TimeUnit.TOKEN: 'token'}[self.axis(md)]
+            self._key = key
+        return self._fn(float(getattr(state.timestamp, self._axis_attr).value), ScalarOps)
+
+
+def composer_scheduler(method: Union[str, Method], **params: Any) -> ComposerScheduler:
+    """The Composer scheduler of a registered method (the class named after it, e.g. ``WSDScheduler``)."""
+    from composer_sched.schedules.registry import get_method
+    return SCHEDULER_CLASSES[get_method(method).name](**params)
+
+
+def _make_class(m: Method) -> type:
+    name = class_name(m.name, 'Scheduler')
+
+    def __init__(self, **params):
+        ComposerScheduler.__init__(self, m.name, **params)
+
+    params = ', '.join(f'{p.name}={p.default!r}' if not p.required else p.name for p in m.params + WARMUP_PARAMS)
+    doc = (f'{m.summary}\n\nComposer scheduler for the registered method ``{m.name!r}``: '
+           f'``{name}({params})``.\nSee :class:`ComposerScheduler` for the duration rules.\n')
+    return type(name, (ComposerScheduler,), {'__init__': __init__, '__doc__': doc, '__module__': __name__,
+                                              'method_name': m.name})
+
+
+#: One Composer scheduler class per registered method, by method name.
+SCHEDULER_CLASSES: dict[str, type] = {m.name: _make_class(m) for m in methods()}
+for _cls in SCHEDULER_CLASSES.values():
+    globals()[_cls.__name__] = _cls
+    __all__.append(_cls.__name__)

@@ -1,0 +1,152 @@
+"""PyTorch adapter: every registered method (or any core schedule) as a ``torch.optim.lr_scheduler.LRScheduler``.
+
+For plain PyTorch loops, Lightning or HF: call ``scheduler.step()`` once per optimizer step. The LR of param group
+``i`` at step ``k`` is ``base_lr_i * alpha(k)`` (closed form: nothing else touching the LR can drift it).
+``state_dict()`` holds the position only, so loading it into a scheduler built for a new horizon keeps the new
+horizon (torch's own schedulers restore the old ``T_max``).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from composer.core import Time, TimeUnit
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from composer_sched.adapters.composer import class_name
+from composer_sched.adapters.durations import Horizon
+from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
+from composer_sched.schedules import Schedule
+from composer_sched.schedules._base import ScalarOps, check_number
+from composer_sched.schedules.registry import Method, methods
+
+__all__ = ['ScheduleLR', 'torch_scheduler']
+
+
+class ScheduleLR(LRScheduler):
+    """A registered method, or a core :class:`~composer_sched.schedules.Schedule`, as a PyTorch LR scheduler.
+
+    .. math:: \\eta_i(k) = \\eta_{i,0}\\,\\alpha(k)\\quad (\\text{or } \\eta_i(k) = s(k) \\text{ with ``absolute=True``})
+
+    Args:
+        optimizer: the optimizer; each param group keeps its own base LR (``initial_lr``).
+        schedule: a registered method name (``'wsd'``), or a core ``Schedule`` evaluated at the step index.
+        total_steps: number of optimizer steps in training (required for a method name), ``> 0``.
+        steps_per_epoch: resolves ``'ep'`` durations.
+        absolute: with a core ``Schedule``, use its values as the LR itself (the tutorial's schedules are in
+            absolute LRs) instead of as a multiplier of each group's base LR.
+        last_epoch: as in torch (``-1`` to start).
+        **params: the method's parameters; durations are ints (steps) or time strings (``'100ba'``,
+            ``'0.2dur'``, ``'2ep'``).
+
+    Raises:
+        ValueError: unknown method or parameter, bad value, or durations that do not fit ``total_steps``.
+
+    Example:
+        >>> import torch
+        >>> from composer_sched import ScheduleLR
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> sched = ScheduleLR(opt, 'wsd', total_steps=100, t_warmup=10, t_cooldown='0.2dur')
+    """
+
+    def __init__(self, optimizer: Optimizer, schedule: Union[str, Method, Schedule], total_steps: Optional[int] = None,
+                 *, steps_per_epoch: Optional[int] = None, absolute: bool = False, last_epoch: int = -1,
+                 **params: Any):
+        self.ssr = 1.0
+        self.absolute = bool(absolute)
+        if isinstance(schedule, Schedule):
+            if params:
+                raise ValueError(f'parameters {sorted(params)} are not allowed with a Schedule object: '
+                                 'they belong to a registered method name.')
+            self.spec, self._core, self.total_steps = None, schedule, total_steps
+        else:
+            if absolute:
+                raise ValueError('absolute=True is only allowed with a Schedule object, whose values are LRs; a '
+                                 'registered method gives multipliers of each group\'s base LR.')
+            self.spec = ScheduleSpec(schedule, **params)
+            if total_steps is None:
+                raise ValueError(f'total_steps=None is not allowed for method {self.spec.name!r}: give the number '
+                                 'of optimizer steps in training.')
+            check_number('total_steps', total_steps, lo=0, lo_open=True)
+            self.total_steps = total_steps
+            self.steps_per_epoch = steps_per_epoch
+            self._core = self._build()
+        super().__init__(optimizer, last_epoch)
+
+    def _build(self) -> Schedule:
+        horizon = Horizon(axis=TimeUnit.BATCH, total=float(self.total_steps) * self.ssr, ssr=self.ssr,
+                          batches_per_epoch=self.steps_per_epoch)
+        if self.spec.axis not in (None, TimeUnit.BATCH):
+            raise ValueError(f'{self.spec!r}: a PyTorch scheduler counts optimizer steps; give durations in steps, '
+                             "'ba', 'ep' or 'dur', not in samples or tokens.")
+        return self.spec.build(horizon)
+
+    @property
+    def core(self) -> Schedule:
+        """The core schedule this scheduler evaluates at each step index."""
+        return self._core
+
+    def multiplier(self, step: float) -> float:
+        """:math:`\\alpha(k)` (or the absolute LR) at step ``k``."""
+        if self.spec is None and self.ssr != 1.0:
+            step = step / self.ssr  # a bare core schedule is dilated in time as a whole
+        return self._core._eval(float(step), ScalarOps)
+
+    def get_lr(self) -> list[float]:
+        value = self.multiplier(max(self.last_epoch, 0))
+        if self.absolute:
+            return [value for _ in self.base_lrs]
+        return [base * value for base in self.base_lrs]
+
+    def scale_schedule(self, ssr: float) -> None:
+        """Dilate the schedule by ``ssr`` (the hook ``scale_scheduler`` calls): absolute durations and the total
+        scale, the warm-up does not. A bare core schedule is dilated in time as a whole."""
+        check_number('ssr', ssr, lo=0, lo_open=True)
+        self.ssr = float(ssr)
+        if self.spec is not None:
+            self._core = self._build()
+        self._set_lrs()
+
+    def _set_lrs(self) -> None:
+        values = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group['lr'] = lr
+        self._last_lr = [group['lr'] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position only: ``{'last_epoch': k, '_step_count': n}``."""
+        return {'last_epoch': self.last_epoch, '_step_count': self._step_count}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the position and set the LRs for it, on *this* scheduler's horizon and base LRs."""
+        for key in ('last_epoch', '_step_count'):
+            if key not in state_dict:
+                raise ValueError(f'state_dict has no {key!r}: it was not saved by ScheduleLR.')
+        self.last_epoch = int(state_dict['last_epoch'])
+        self._step_count = int(state_dict['_step_count'])
+        self._set_lrs()
+
+
+def torch_scheduler(optimizer: Optimizer, method: Union[str, Method], total_steps: int, **params: Any) -> ScheduleLR:
+    """The PyTorch scheduler of a registered method (the class named after it, e.g. ``WSDLR``)."""
+    return ScheduleLR(optimizer, method, total_steps, **params)
+
+
+def _make_class(m: Method) -> type:
+    name = class_name(m.name, 'LR')
+
+    def __init__(self, optimizer, total_steps, *, steps_per_epoch=None, last_epoch=-1, **params):
+        ScheduleLR.__init__(self, optimizer, m.name, total_steps, steps_per_epoch=steps_per_epoch,
+                            last_epoch=last_epoch, **params)
+
+    params = ', '.join(f'{p.name}={p.default!r}' if not p.required else p.name for p in m.params + WARMUP_PARAMS)
+    doc = (f'{m.summary}\n\nPyTorch scheduler for the registered method ``{m.name!r}``: '
+           f'``{name}(optimizer, total_steps, {params})``.\nSee :class:`ScheduleLR`.\n')
+    return type(name, (ScheduleLR,), {'__init__': __init__, '__doc__': doc, '__module__': __name__})
+
+
+#: One PyTorch scheduler class per registered method, by method name.
+TORCH_CLASSES: dict[str, type] = {m.name: _make_class(m) for m in methods()}
+for _cls in TORCH_CLASSES.values():
+    globals()[_cls.__name__] = _cls
+    __all__.append(_cls.__name__)

@@ -1,0 +1,5 @@
+import sys
+
+from composer_sched.cli import main
+
+sys.exit(main())

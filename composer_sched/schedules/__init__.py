@@ -1,0 +1,20 @@
+"""The pure schedule core: immutable schedule objects, evaluated on scalars or numpy arrays.
+
+Every module in this package is imported here so that each shape registers itself in
+:mod:`composer_sched.schedules.registry`; a module's ``__all__`` is re-exported. Adding a shape is adding one module.
+"""
+import importlib as _importlib
+import pkgutil as _pkgutil
+
+from composer_sched.schedules._base import Schedule
+from composer_sched.schedules.registry import REQUIRED, Method, Param, get_method, method_names, methods, register
+
+__all__ = ['Schedule', 'Method', 'Param', 'REQUIRED', 'get_method', 'method_names', 'methods', 'register']
+
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith('_') or _info.name == 'registry':
+        continue
+    _mod = _importlib.import_module(f'{__name__}.{_info.name}')
+    for _name in getattr(_mod, '__all__', ()):
+        globals()[_name] = getattr(_mod, _name)
+        __all__.append(_name)

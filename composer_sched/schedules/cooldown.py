@@ -1,0 +1,77 @@
+"""Cool-down wrapper: from a schedule's value at ``start_idx`` down to ``finish_lr``, linear or 1-sqrt."""
+from __future__ import annotations
+
+import dataclasses
+
+from composer_sched.schedules._base import Schedule, check, check_choice, check_number
+
+__all__ = ['LinearCoolDown']
+
+COOLDOWN_SHAPES = ('linear', 'sqrt')
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearCoolDown(Schedule):
+    r"""``schedule`` until ``start_idx``, then a cool-down to ``finish_lr`` over ``length`` iterations, then hold.
+
+    With :math:`s` = ``start_idx``, :math:`C` = ``length``, :math:`\eta_c = \eta_w(s)` and
+    :math:`u = (t - s)/C`:
+
+    .. math::
+        \eta(t) = \begin{cases} \eta_w(t) & t \le s \\
+        \eta_c + (\eta_f - \eta_c)\,u & s < t \le s + C,\ \text{shape='linear'} \\
+        \eta_f + (\eta_c - \eta_f)(1 - \sqrt{u}) & s < t \le s + C,\ \text{shape='sqrt'} \\
+        \eta_f & t > s + C \end{cases}
+
+    Args:
+        schedule: the wrapped schedule :math:`\eta_w`.
+        finish_lr: :math:`\eta_f`, ``>= 0``.
+        start_idx: :math:`s`, ``>= 0``.
+        length: :math:`C`, ``>= 0``.
+        shape: ``'linear'`` (default) or ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024).
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> from composer_sched.schedules import MultiFactorSchedule
+        >>> s = LinearCoolDown(MultiFactorSchedule([250, 750, 900], factor=0.5, base_lr=1),
+        ...                    finish_lr=0.001, start_idx=1000, length=500)
+        >>> s(1000), round(s(1250), 6), round(s(1500), 6), s(2000)
+        (0.125, 0.063, 0.001, 0.001)
+    """
+    schedule: Schedule
+    finish_lr: float
+    start_idx: float
+    length: float
+    shape: str = 'linear'
+
+    def __post_init__(self):
+        check(isinstance(self.schedule, Schedule), 'schedule', self.schedule, 'a composer_sched Schedule')
+        check_number('finish_lr', self.finish_lr, lo=0)
+        check_number('start_idx', self.start_idx, lo=0)
+        check_number('length', self.length, lo=0)
+        check_choice('shape', self.shape, COOLDOWN_SHAPES)
+        object.__setattr__(self, '_start_lr', self.schedule(self.start_idx))  # cached: read on every evaluation
+
+    @property
+    def start_lr(self) -> float:
+        """The wrapped schedule's value where the cool-down starts."""
+        return self._start_lr
+
+    def _tail(self, t, ops):
+        start, finish = self.start_lr, self.finish_lr
+        if self.length == 0:
+            return ops.full_like(t, finish)
+        end = self.start_idx + self.length
+        if self.shape == 'linear':
+            ramp = (ops.minimum(t, end) - self.start_idx) * (finish - start) / self.length + start
+        else:
+            u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)
+            ramp = finish + (start - finish) * (1 - ops.sqrt(u))
+        return ops.where(t <= end, ramp, finish)  # exactly finish_lr once the cool-down is over
+
+    def _eval(self, t, ops):
+        if not ops.array:
+            return self.schedule._eval(t, ops) if t <= self.start_idx else self._tail(t, ops)
+        return ops.where(t <= self.start_idx, self.schedule._eval(t, ops), self._tail(t, ops))

@@ -1,0 +1,186 @@
+"""Cyclical schedules: repeat a one-cycle shape with growing/shrinking cycles and decaying magnitude.
+
+``CyclicalSchedule(TriangularSchedule, ...)`` is Smith's cyclical LR; with ``CosineAnnealingSchedule``,
+``cycle_length_decay=2`` and ``cycle_magnitude_decay=0.5`` it is SGDR (Loshchilov & Hutter 2016).
+
+Evaluation never walks past cycles per point: with integer rounding (the tutorial's semantics) the cycle
+boundaries are computed once, up to the largest time asked for, and looked up by binary search; once the
+rounded length reaches a fixed point (``ceil(L d) == L``) the rest is arithmetic. Without rounding the cycle index
+has a closed form (a logarithm, as in timm).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from composer_sched.schedules._base import Schedule, check, check_number
+from composer_sched.schedules.cosine import CosineAnnealingSchedule
+from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules.triangular import TriangularSchedule
+
+__all__ = ['CyclicalSchedule']
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class CyclicalSchedule(Schedule):
+    r"""Repeat ``schedule_class(cycle_length=L_k, **kwargs)`` over cycles :math:`k = 0, 1, \dots`.
+
+    .. math::
+        L_0 = L,\quad L_{k+1} = \lceil L_k\,d_L \rceil,\quad B_k = \sum_{j<k} L_j,\quad
+        \eta(t) = d_M^{\,k}\;\eta^{(L_k)}(t - B_k)\ \text{ for } B_k \le t < B_{k+1}
+
+    Args:
+        schedule_class: a schedule class taking a ``cycle_length`` keyword (e.g. ``TriangularSchedule``).
+        cycle_length: :math:`L`, the first cycle's length, ``> 0``.
+        cycle_length_decay: :math:`d_L`, ``> 0`` (default 1): each cycle is the previous one's length times
+            this, rounded up.
+        cycle_magnitude_decay: :math:`d_M`, ``>= 0`` (default 1): cycle :math:`k` is scaled by :math:`d_M^k`.
+        round_lengths: round each cycle length up to an integer, as the tutorial does (default ``True``).
+            ``False`` keeps exact geometric lengths (used by the Composer adapter so that scaling time by a
+            ratio scales every cycle by it).
+        **kwargs: passed to ``schedule_class`` (e.g. ``min_lr``, ``max_lr``).
+
+    Raises:
+        ValueError: an argument is outside its range, or ``schedule_class(cycle_length=..., **kwargs)`` fails.
+
+    Example:
+        >>> s = CyclicalSchedule(CosineAnnealingSchedule, min_lr=0.01, max_lr=2, cycle_length=250,
+        ...                      cycle_length_decay=2, cycle_magnitude_decay=0.5)
+        >>> s(0), s(250), s(750)
+        (2.0, 1.0, 0.5)
+    """
+    schedule_class: type
+    cycle_length: float
+    cycle_length_decay: float
+    cycle_magnitude_decay: float
+    round_lengths: bool
+    kwargs: Mapping[str, Any]
+
+    def __init__(self, schedule_class, cycle_length, cycle_length_decay=1, cycle_magnitude_decay=1,
+                 round_lengths=True, **kwargs):
+        check(isinstance(schedule_class, type) and issubclass(schedule_class, Schedule), 'schedule_class',
+              schedule_class, 'a Schedule class taking cycle_length')
+        check_number('cycle_length', cycle_length, lo=0, lo_open=True)
+        check_number('cycle_length_decay', cycle_length_decay, lo=0, lo_open=True)
+        check_number('cycle_magnitude_decay', cycle_magnitude_decay, lo=0)
+        for name, value in (('schedule_class', schedule_class), ('cycle_length', cycle_length),
+                            ('cycle_length_decay', cycle_length_decay),
+                            ('cycle_magnitude_decay', cycle_magnitude_decay),
+                            ('round_lengths', bool(round_lengths)), ('kwargs', dict(kwargs))):
+            object.__setattr__(self, name, value)
+        # Private caches (not fields): they never change a value, only make repeated evaluation cheap.
+        object.__setattr__(self, '_inner', {})
+        object.__setattr__(self, '_bounds', [0.0, float(cycle_length)])  # B_0, B_1, ...
+        object.__setattr__(self, '_lengths', [float(cycle_length)])      # L_0, L_1, ...
+        object.__setattr__(self, '_fixed', cycle_length_decay == 1 and float(cycle_length).is_integer()
+                           or not round_lengths and cycle_length_decay == 1)
+        self._shape(float(cycle_length))  # validate kwargs now, not at the first evaluation
+
+    def __hash__(self):
+        return hash((self.schedule_class, self.cycle_length, self.cycle_length_decay, self.cycle_magnitude_decay,
+                     self.round_lengths, tuple(sorted(self.kwargs.items()))))
+
+    def _shape(self, length: float) -> Schedule:
+        inner = self._inner.get(length)
+        if inner is None:
+            inner = self._inner[length] = self.schedule_class(cycle_length=length, **self.kwargs)
+        return inner
+
+    # -- cycle arithmetic -------------------------------------------------------------------------------------
+    def _extend(self, t_max: float) -> None:
+        """Grow the rounded boundary table until it covers ``t_max`` or the length reaches a fixed point."""
+        bounds, lengths = self._bounds, self._lengths
+        while not self._fixed and bounds[-1] <= t_max:
+            nxt = float(math.ceil(lengths[-1] * self.cycle_length_decay))
+            if nxt == lengths[-1]:
+                object.__setattr__(self, '_fixed', True)
+                break
+            lengths.append(nxt)
+            bounds.append(bounds[-1] + nxt)
+
+    def _locate(self, t, ops):
+        """Cycle index, offset in the cycle and cycle length at time ``t``."""
+        d = self.cycle_length_decay
+        if not self.round_lengths and d != 1:
+            L0 = float(self.cycle_length)
+            k = ops.floor(ops.log(1 + ops.maximum(t, 0.0) * (d - 1) / L0) / math.log(d))
+            start = L0 * (d ** k - 1) / (d - 1)
+            length = L0 * d ** k
+            # Guard the logarithm's rounding at cycle boundaries.
+            k = ops.where(t < start, k - 1, ops.where(t >= start + length, k + 1, k))
+            start = L0 * (d ** k - 1) / (d - 1)
+            return k, t - start, L0 * d ** k
+        t_top = float(np.max(t)) if ops.array else t
+        self._extend(t_top)
+        bounds, lengths = self._bounds, self._lengths
+        n = len(lengths)  # cycles in the table; the last one repeats forever when _fixed
+        k = ops.count_le(bounds[1:n], t)  # table cycle index, at most n - 1
+        last_start, last_len = bounds[n - 1], lengths[n - 1]
+        extra = ops.floor(ops.maximum(t - last_start, 0.0) / last_len)  # whole repeats of the fixed length
+        tail = k >= n - 1
+        if ops.array:
+            table_start = np.asarray(bounds)[np.minimum(k, n - 1)]
+            table_len = np.asarray(lengths)[np.minimum(k, n - 1)]
+        else:
+            table_start, table_len = bounds[min(k, n - 1)], lengths[min(k, n - 1)]
+        start = ops.where(tail, last_start + extra * last_len, table_start)
+        index = ops.where(tail, n - 1 + extra, k)
+        return index, t - start, ops.where(tail, last_len, table_len)
+
+    def _eval(self, t, ops):
+        k, offset, length = self._locate(t, ops)
+        scale = self.cycle_magnitude_decay ** k
+        if not ops.array:
+            return self._shape(float(length))._eval(offset, ops) * scale
+        out = np.empty(np.shape(t), dtype=float)
+        uniq = np.unique(length) if length.size < 4096 or not self._fixed else None
+        if uniq is None:  # one length except possibly a short table prefix: mask per table length
+            uniq = np.unique(np.asarray(self._lengths))
+        if len(uniq) == 1:
+            out[...] = self._shape(float(uniq[0]))._eval(offset, ops)
+        else:
+            for value in uniq:
+                mask = length == value
+                if mask.any():
+                    out[mask] = self._shape(float(value))._eval(offset[mask], ops)
+        return out * scale
+
+
+def _build_cyclical(shape, t_cycle, cycle_length_decay, cycle_magnitude_decay, alpha_min, alpha_max, inc_fraction):
+    kwargs = dict(min_lr=alpha_min, max_lr=alpha_max)
+    if shape == 'triangular':
+        kwargs['inc_fraction'] = inc_fraction
+    cls = TriangularSchedule if shape == 'triangular' else CosineAnnealingSchedule
+    return CyclicalSchedule(cls, cycle_length=t_cycle, cycle_length_decay=cycle_length_decay,
+                            cycle_magnitude_decay=cycle_magnitude_decay, round_lengths=False, **kwargs)
+
+
+register(Method(
+    name='cyclical',
+    summary='Repeated triangular or cosine cycles, with cycle-length and magnitude decay.',
+    params=(Param('shape', 'triangular', doc='cycle shape', choices=('triangular', 'cosine')),
+            Param('t_cycle', '0.25dur', 'duration', 'length of the first cycle'),
+            Param('cycle_length_decay', 1.0, doc='each cycle is the previous one times this', lo=0),
+            Param('cycle_magnitude_decay', 1.0, doc='each cycle is scaled by this once more', lo=0),
+            Param('alpha_min', 0.0, doc='lower bound multiplier', lo=0),
+            Param('alpha_max', 1.0, doc='upper bound multiplier', lo=0),
+            Param('inc_fraction', 0.5, doc='triangular only: rising fraction of a cycle', lo=0, hi=1)),
+    build=_build_cyclical,
+    reference='Smith (2015), Cyclical Learning Rates',
+))
+
+register(Method(
+    name='sgdr',
+    summary='SGDR: cosine cycles from 1 to alpha_f with warm restarts, each t_mult longer and scaled by decay.',
+    params=(Param('t_0', '0.25dur', 'duration', 'length of the first cycle'),
+            Param('t_mult', 1.0, doc='each cycle is the previous one times this', lo=0),
+            Param('magnitude_decay', 1.0, doc='each cycle peak is the previous one times this', lo=0),
+            Param('alpha_f', 0.0, doc='multiplier at the end of each cycle', lo=0)),
+    build=lambda t_0, t_mult, magnitude_decay, alpha_f: CyclicalSchedule(
+        CosineAnnealingSchedule, cycle_length=t_0, cycle_length_decay=t_mult, cycle_magnitude_decay=magnitude_decay,
+        round_lengths=False, min_lr=alpha_f, max_lr=1.0),
+    reference='Loshchilov & Hutter (2016), SGDR',
+))

@@ -1,0 +1,55 @@
+"""MXNet-style multi-factor decay: multiply by ``factor`` after each milestone."""
+from __future__ import annotations
+
+import dataclasses
+
+from composer_sched.schedules._base import Schedule, check_increasing, check_number
+from composer_sched.schedules.registry import Method, Param, register
+
+__all__ = ['MultiFactorSchedule']
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiFactorSchedule(Schedule):
+    r"""``base_lr`` times ``factor`` once for every milestone the iteration has *passed*.
+
+    .. math:: \eta(t) = \eta_0 \cdot \gamma^{\#\{i : t > s_i\}}
+
+    as MXNet's ``MultiFactorScheduler`` does (a milestone ``s`` takes effect from iteration ``s + 1``).
+
+    Args:
+        step: milestones, strictly increasing, ``>= 0``.
+        factor: :math:`\gamma`, in ``(0, 1]`` (default 1).
+        base_lr: :math:`\eta_0`, ``>= 0`` (default 0.01).
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> s = MultiFactorSchedule(step=[250, 750, 900], factor=0.5, base_lr=1)
+        >>> s(250), s(251), s(751), s(1000)
+        (1.0, 0.5, 0.25, 0.125)
+    """
+    step: tuple
+    factor: float = 1.0
+    base_lr: float = 0.01
+
+    def __post_init__(self):
+        object.__setattr__(self, 'step', check_increasing('step', self.step))
+        check_number('factor', self.factor, lo=0, hi=1, lo_open=True)
+        check_number('base_lr', self.base_lr, lo=0)
+
+    def _eval(self, t, ops):
+        return self.base_lr * self.factor ** ops.count_lt(self.step, t)
+
+
+register(Method(
+    name='multi_factor',
+    summary='Multiply by factor after each milestone has passed (MXNet MultiFactorScheduler).',
+    params=(
+        Param('step', None, 'durations', 'milestones; each takes effect after it has passed', optional=True),
+        Param('factor', 0.1, doc='decay factor per milestone', lo=0, hi=1),
+    ),
+    build=lambda step, factor: MultiFactorSchedule(step=tuple(step or ()), factor=factor, base_lr=1.0),
+    reference='MXNet lr_scheduler.MultiFactorScheduler',
+))

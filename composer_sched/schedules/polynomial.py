@@ -1,0 +1,53 @@
+"""Polynomial decay."""
+from __future__ import annotations
+
+import dataclasses
+
+from composer_sched.schedules._base import Schedule, check_number
+from composer_sched.schedules.registry import Method, Param, register
+
+__all__ = ['PolynomialSchedule']
+
+
+@dataclasses.dataclass(frozen=True)
+class PolynomialSchedule(Schedule):
+    r""":math:`\eta(t) = \eta_f + (\eta_0 - \eta_f)\,(1 - \min(t, L)/L)^p`.
+
+    Args:
+        power: :math:`p`, ``> 0``.
+        length: :math:`L`, ``> 0``.
+        base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
+        final_lr: :math:`\eta_f`, ``>= 0`` (default 0).
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> s = PolynomialSchedule(power=2, length=10)
+        >>> s(0), s(5), s(10)
+        (1.0, 0.25, 0.0)
+    """
+    power: float
+    length: float
+    base_lr: float = 1.0
+    final_lr: float = 0.0
+
+    def __post_init__(self):
+        check_number('power', self.power, lo=0, lo_open=True)
+        check_number('length', self.length, lo=0, lo_open=True)
+        check_number('base_lr', self.base_lr, lo=0)
+        check_number('final_lr', self.final_lr, lo=0)
+
+    def _eval(self, t, ops):
+        frac = 1.0 - ops.clip(t, 0.0, self.length) / self.length
+        return self.final_lr + (self.base_lr - self.final_lr) * frac ** self.power
+
+
+register(Method(
+    name='polynomial',
+    summary='Polynomial decay (1 - t/t_max)^power from 1 to alpha_f.',
+    params=(Param('power', 2.0, doc='exponent', lo=0),
+            Param('t_max', '1dur', 'duration', 'length of the decay'),
+            Param('alpha_f', 0.0, doc='final multiplier', lo=0)),
+    build=lambda power, t_max, alpha_f: PolynomialSchedule(power=power, length=t_max, final_lr=alpha_f),
+))

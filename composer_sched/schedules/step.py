@@ -1,0 +1,86 @@
+"""Step decay: every ``step_size`` iterations, or at listed milestones (PyTorch / Composer semantics)."""
+from __future__ import annotations
+
+import dataclasses
+
+from composer_sched.schedules._base import Schedule, check_increasing, check_number
+from composer_sched.schedules.registry import Method, Param, register
+
+__all__ = ['StepSchedule', 'MultiStepSchedule']
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSchedule(Schedule):
+    r""":math:`\eta(t) = \eta_0\,\gamma^{\lfloor t / s \rfloor}`.
+
+    Args:
+        step_size: :math:`s`, ``> 0``.
+        gamma: :math:`\gamma`, ``>= 0`` (default 0.1).
+        base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> s = StepSchedule(step_size=10, gamma=0.5)
+        >>> s(9), s(10), s(25)
+        (1.0, 0.5, 0.25)
+    """
+    step_size: float
+    gamma: float = 0.1
+    base_lr: float = 1.0
+
+    def __post_init__(self):
+        check_number('step_size', self.step_size, lo=0, lo_open=True)
+        check_number('gamma', self.gamma, lo=0)
+        check_number('base_lr', self.base_lr, lo=0)
+
+    def _eval(self, t, ops):
+        return self.base_lr * self.gamma ** ops.floor(ops.maximum(t, 0.0) / self.step_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiStepSchedule(Schedule):
+    r""":math:`\eta(t) = \eta_0\,\gamma^{\#\{i : m_i \le t\}}` (the decay applies *at* each milestone).
+
+    Args:
+        milestones: non-decreasing, ``>= 0``.
+        gamma: ``>= 0`` (default 0.1).
+        base_lr: ``>= 0`` (default 1).
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> s = MultiStepSchedule([10, 20], gamma=0.5)
+        >>> s(9), s(10), s(20)
+        (1.0, 0.5, 0.25)
+    """
+    milestones: tuple
+    gamma: float = 0.1
+    base_lr: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, 'milestones', check_increasing('milestones', self.milestones, strict=False))
+        check_number('gamma', self.gamma, lo=0)
+        check_number('base_lr', self.base_lr, lo=0)
+
+    def _eval(self, t, ops):
+        return self.base_lr * self.gamma ** ops.count_le(self.milestones, t)
+
+
+register(Method(
+    name='step',
+    summary='Multiply by gamma every step_size.',
+    params=(Param('step_size', kind='duration', doc='period of the decay'),
+            Param('gamma', 0.1, doc='decay factor', lo=0)),
+    build=lambda step_size, gamma: StepSchedule(step_size=step_size, gamma=gamma),
+))
+
+register(Method(
+    name='multi_step',
+    summary='Multiply by gamma at each milestone.',
+    params=(Param('milestones', kind='durations', doc='when to decay'),
+            Param('gamma', 0.1, doc='decay factor', lo=0)),
+    build=lambda milestones, gamma: MultiStepSchedule(milestones=tuple(milestones), gamma=gamma),
+))

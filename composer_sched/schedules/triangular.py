@@ -1,0 +1,71 @@
+"""(Slanted) triangular schedule: linear rise then linear fall between two bounds (Smith 2015; Howard & Ruder 2018)."""
+from __future__ import annotations
+
+import dataclasses
+
+from composer_sched.schedules._base import Schedule, check, check_number
+from composer_sched.schedules.registry import Method, Param, register
+
+__all__ = ['TriangularSchedule']
+
+
+@dataclasses.dataclass(frozen=True)
+class TriangularSchedule(Schedule):
+    r"""Linear rise from ``min_lr`` to ``max_lr`` over the first ``inc_fraction`` of a cycle, linear fall back.
+
+    .. math::
+        u(t) = \begin{cases} t / (L f) & t \le L f \\ (L - t) / (L (1 - f)) & L f < t \le L \\ 0 & t > L
+        \end{cases},\qquad \eta(t) = \eta_{min} + u(t)\,(\eta_{max} - \eta_{min})
+
+    with cycle length :math:`L` and increasing fraction :math:`f`. After the cycle the value stays at ``min_lr``.
+    ``inc_fraction != 0.5`` gives the *slanted* triangular schedule; ``inc_fraction=0`` starts at the peak.
+
+    Args:
+        min_lr: lower bound, ``>= 0``.
+        max_lr: upper bound, ``>= min_lr``.
+        cycle_length: iterations from start to finish, ``> 0``.
+        inc_fraction: fraction of the cycle spent increasing, in ``[0, 1]`` (default 0.5).
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> s = TriangularSchedule(min_lr=1, max_lr=2, cycle_length=1000, inc_fraction=0.2)
+        >>> s(0), s(200), s(600), s(1000), s(1500)
+        (1.0, 2.0, 1.5, 1.0, 1.0)
+    """
+    min_lr: float
+    max_lr: float
+    cycle_length: float
+    inc_fraction: float = 0.5
+
+    def __post_init__(self):
+        check_number('min_lr', self.min_lr, lo=0)
+        check_number('max_lr', self.max_lr, lo=0)
+        check(self.max_lr >= self.min_lr, 'max_lr', self.max_lr, f'>= min_lr ({self.min_lr})')
+        check_number('cycle_length', self.cycle_length, lo=0, lo_open=True)
+        check_number('inc_fraction', self.inc_fraction, lo=0, hi=1)
+
+    def _eval(self, t, ops):
+        length, f = self.cycle_length, self.inc_fraction
+        rise = length * f
+        fall = length * (1 - f)
+        up = t / rise if rise > 0 else ops.full_like(t, 1.0)
+        down = (length - t) / fall if fall > 0 else ops.full_like(t, 0.0)
+        unit = ops.where(t <= rise, up, ops.where(t <= length, down, 0.0))
+        return unit * (self.max_lr - self.min_lr) + self.min_lr
+
+
+register(Method(
+    name='triangular',
+    summary='(Slanted) triangular: linear rise to the peak over inc_fraction of the cycle, linear fall back.',
+    params=(
+        Param('t_cycle', '1dur', 'duration', 'length of the cycle'),
+        Param('inc_fraction', 0.5, doc='fraction of the cycle spent rising', lo=0, hi=1),
+        Param('alpha_min', 0.0, doc='multiplier at the start and end of the cycle', lo=0),
+        Param('alpha_max', 1.0, doc='multiplier at the peak', lo=0),
+    ),
+    build=lambda t_cycle, inc_fraction, alpha_min, alpha_max: TriangularSchedule(
+        min_lr=alpha_min, max_lr=alpha_max, cycle_length=t_cycle, inc_fraction=inc_fraction),
+    reference='Smith (2015), Cyclical Learning Rates; Howard & Ruder (2018), ULMFiT (slanted)',
+))

@@ -1,0 +1,102 @@
+"""Warm-up wrappers: a ramp prepended to any schedule (Goyal et al. 2017). Linear, or exponential for AutoWU."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from composer_sched.schedules._base import Schedule, check, check_number
+
+__all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'warm_up']
+
+
+def _checked(schedule, start_lr, length):
+    check(isinstance(schedule, Schedule), 'schedule', schedule, 'a composer_sched Schedule')
+    check_number('start_lr', start_lr, lo=0)
+    check_number('length', length, lo=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearWarmUp(Schedule):
+    r"""Linear ramp from ``start_lr`` to ``schedule(0)`` over ``length`` iterations, then ``schedule`` shifted.
+
+    .. math::
+        \eta(t) = \begin{cases} \eta_s + (\eta_w(0) - \eta_s)\, t / W & t \le W \\ \eta_w(t - W) & t > W \end{cases}
+
+    The wrapped schedule starts when the warm-up ends, so its own clock is not compressed.
+
+    Args:
+        schedule: the wrapped schedule :math:`\eta_w`.
+        start_lr: :math:`\eta_s`, value at ``t = 0``, ``>= 0``.
+        length: :math:`W`, warm-up iterations, ``>= 0`` (0: no warm-up).
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> from composer_sched.schedules import MultiFactorSchedule
+        >>> s = LinearWarmUp(MultiFactorSchedule([250, 750, 900], factor=0.5, base_lr=1), start_lr=0, length=250)
+        >>> s(0), s(125), s(250), s(501), s(1001)
+        (0.0, 0.5, 1.0, 0.5, 0.25)
+    """
+    schedule: Schedule
+    start_lr: float
+    length: float
+
+    def __post_init__(self):
+        _checked(self.schedule, self.start_lr, self.length)
+        object.__setattr__(self, '_finish_lr', self.schedule(0.0))  # cached: read on every evaluation
+
+    @property
+    def finish_lr(self) -> float:
+        """The wrapped schedule's first value, where the ramp ends."""
+        return self._finish_lr
+
+    def _ramp(self, t, ops):
+        return self.start_lr + (self.finish_lr - self.start_lr) * (t / self.length)
+
+    def _eval(self, t, ops):
+        if self.length == 0:
+            return self.schedule._eval(t, ops)
+        if not ops.array:  # one branch only: the scalar path runs every batch
+            return self._ramp(t, ops) if t <= self.length else self.schedule._eval(t - self.length, ops)
+        inner = self.schedule._eval(ops.maximum(t - self.length, 0.0), ops)
+        return ops.where(t <= self.length, self._ramp(ops.minimum(t, self.length), ops), inner)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExponentialWarmUp(LinearWarmUp):
+    r"""Geometric ramp from ``start_lr`` to ``schedule(0)`` over ``length`` iterations, then ``schedule`` shifted.
+
+    .. math:: \eta(t) = \eta_s\,(\eta_w(0)/\eta_s)^{t/W}\quad (t \le W)
+
+    Args:
+        schedule: the wrapped schedule; its first value must be ``> 0``.
+        start_lr: :math:`\eta_s`, ``> 0``.
+        length: :math:`W`, ``>= 0``.
+
+    Raises:
+        ValueError: ``start_lr <= 0`` or ``schedule(0) <= 0``, or another argument outside its range.
+
+    Example:
+        >>> from composer_sched.schedules import ConstantSchedule
+        >>> s = ExponentialWarmUp(ConstantSchedule(1.0), start_lr=0.01, length=100)
+        >>> round(s(0), 6), round(s(50), 6), s(100), s(200)
+        (0.01, 0.1, 1.0, 1.0)
+    """
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_number('start_lr', self.start_lr, lo=0, lo_open=True)
+        check(self.finish_lr > 0, 'schedule(0)', self.finish_lr, '> 0 for an exponential warm-up')
+
+    def _ramp(self, t, ops):
+        return ops.exp(math.log(self.start_lr) + (math.log(self.finish_lr) - math.log(self.start_lr)) * (t / self.length))
+
+
+def warm_up(schedule: Schedule, length: float, start_lr: float = 0.0, kind: str = 'linear') -> Schedule:
+    """``schedule`` with a ``kind`` (``'linear'`` or ``'exponential'``) warm-up; ``length == 0`` returns it as is."""
+    if kind not in ('linear', 'exponential'):
+        raise ValueError(f"warmup_type={kind!r} is not allowed: warmup_type must be one of 'linear', 'exponential'.")
+    if length == 0:
+        return schedule
+    return (LinearWarmUp if kind == 'linear' else ExponentialWarmUp)(schedule, start_lr, length)

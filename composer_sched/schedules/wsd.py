@@ -1,0 +1,78 @@
+"""Warmup-stable-decay (WSD): constant, then a cool-down over the last part of training.
+
+The warm-up is the adapters' generic wrapper (see :mod:`composer_sched.schedules.warmup`); this module is the
+stable phase and the decay.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from composer_sched.schedules._base import Schedule, check, check_choice, check_number
+from composer_sched.schedules.constant import ConstantSchedule
+from composer_sched.schedules.cooldown import COOLDOWN_SHAPES, LinearCoolDown
+from composer_sched.schedules.registry import Method, Param, register
+
+__all__ = ['WSDSchedule']
+
+
+@dataclasses.dataclass(frozen=True)
+class WSDSchedule(Schedule):
+    r"""Constant ``base_lr`` until :math:`T - C`, then a linear or 1-sqrt cool-down to ``final_lr`` at :math:`T`.
+
+    .. math::
+        \eta(t) = \begin{cases} \eta_0 & t \le T - C \\ \eta_f + (\eta_0 - \eta_f)\,(1 - u) & \text{linear} \\
+        \eta_f + (\eta_0 - \eta_f)\,(1 - \sqrt{u}) & \text{sqrt} \end{cases},\quad u = \frac{t - (T - C)}{C}
+
+    Args:
+        length: :math:`T`, where the cool-down ends, ``> 0``.
+        cooldown_length: :math:`C`, in ``[0, length]``.
+        final_lr: :math:`\eta_f`, in ``[0, base_lr]`` (default 0).
+        base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
+        decay_type: ``'linear'`` (default) or ``'sqrt'``.
+
+    Raises:
+        ValueError: an argument is outside its range.
+
+    Example:
+        >>> s = WSDSchedule(length=10, cooldown_length=2)
+        >>> s(8), s(9), s(10)
+        (1.0, 0.5, 0.0)
+    """
+    length: float
+    cooldown_length: float
+    final_lr: float = 0.0
+    base_lr: float = 1.0
+    decay_type: str = 'linear'
+
+    def __post_init__(self):
+        check_number('length', self.length, lo=0, lo_open=True)
+        check_number('cooldown_length', self.cooldown_length, lo=0, hi=self.length)
+        check_number('base_lr', self.base_lr, lo=0)
+        check_number('final_lr', self.final_lr, lo=0)
+        check(self.final_lr <= self.base_lr, 'final_lr', self.final_lr, f'<= base_lr ({self.base_lr})')
+        check_choice('decay_type', self.decay_type, COOLDOWN_SHAPES)
+        object.__setattr__(self, '_inner', LinearCoolDown(
+            ConstantSchedule(self.base_lr), finish_lr=self.final_lr, start_idx=self.length - self.cooldown_length,
+            length=self.cooldown_length, shape=self.decay_type))
+
+    @property
+    def cooldown_start(self) -> float:
+        """:math:`T - C`, the last time at ``base_lr``."""
+        return self.length - self.cooldown_length
+
+    def _eval(self, t, ops):
+        return self._inner._eval(t, ops)
+
+
+register(Method(
+    name='wsd',
+    summary='Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown.',
+    params=(Param('t_cooldown', '0.2dur', 'duration', 'length of the cool-down at the end'),
+            Param('alpha_f', 0.0, doc='final multiplier', lo=0, hi=1),
+            Param('decay_type', 'linear', doc='cool-down shape', choices=COOLDOWN_SHAPES),
+            Param('t_max', '1dur', 'duration', 'where the cool-down ends')),
+    build=lambda t_cooldown, alpha_f, decay_type, t_max: WSDSchedule(
+        length=t_max, cooldown_length=t_cooldown, final_lr=alpha_f, decay_type=decay_type),
+    budget_free_prefix=True,
+    reference='Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025)',
+))
