@@ -63,11 +63,13 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_durat
     """The LR multiplier each batch of a Composer run gets, exactly as the Trainer applies it.
 
     The Trainer steps its schedulers after each optimizer step but *before* the timestamp advances, so batch
-    :math:`k` trains with :math:`\\prod_j \\alpha_j(\\text{time}(\\max(k-1, 0)))`: batches 0 and 1 both get the
-    value at time 0.
+    :math:`k` trains with :math:`\\alpha(\\text{time}(\\max(k-1, 0)))`: batches 0 and 1 both get the value at
+    time 0. Composer compiles each scheduler to its own ``LambdaLR``, which *sets* the LR, so with several
+    schedulers the last one in the list decides (they do not multiply); preview reproduces that.
 
     Args:
-        schedulers: one or several Composer schedulers (ours, Composer's built-ins, or ``fn(state, ssr)``).
+        schedulers: one or several Composer schedulers (ours, Composer's built-ins, or ``fn(state, ssr)``), as
+            passed to ``Trainer(schedulers=...)``.
         max_duration: the *unscaled* duration, as given to the Trainer (an int means epochs).
         dataloader_len: batches per epoch (needed for ``ep`` units).
         ssr: ``Trainer(scale_schedule_ratio=...)``, finite and ``> 0``.
@@ -85,30 +87,29 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_durat
         [1.0, 1.0, 1.0, 1.0, 0.8]
     """
     scheds = list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers]
+    if not scheds:
+        raise ValueError('schedulers=[] is not allowed: give at least one scheduler.')
     md = scaled_max_duration(max_duration, ssr)
     n = num_batches(md, dataloader_len, samples_per_batch, tokens_per_batch)
-    prev = np.maximum(np.arange(n) - 1, 0)  # the timestamp each batch's LR was computed at
-    out = np.ones(n)
-    generic = []
-    for s in scheds:
-        if isinstance(s, ComposerScheduler):
-            axis = s.axis(md)
-            per = {TimeUnit.BATCH: 1, TimeUnit.SAMPLE: samples_per_batch, TimeUnit.TOKEN: tokens_per_batch}[axis]
-            if per is None:
-                raise ValueError(f'{s!r} is placed in {axis.value}: preview needs the batch size in that unit.')
-            out *= s.schedule(md, dataloader_len, ssr)(prev * float(per))
-        else:
-            generic.append(s)
-    if generic:
-        out *= _step_through(generic, md, n, dataloader_len, ssr, samples_per_batch, tokens_per_batch)
-    return out
+    # Composer compiles each scheduler to its own LambdaLR, which *sets* lr = initial_lr * alpha every batch:
+    # with several schedulers the last one's value is what the optimizer trains with.
+    s = scheds[-1]
+    if isinstance(s, ComposerScheduler):
+        axis = s.axis(md)
+        per = {TimeUnit.BATCH: 1, TimeUnit.SAMPLE: samples_per_batch, TimeUnit.TOKEN: tokens_per_batch}[axis]
+        if per is None:
+            raise ValueError(f'{s!r} is placed in {axis.value}: preview needs the batch size in that unit.')
+        prev = np.maximum(np.arange(n) - 1, 0)  # the timestamp each batch's LR was computed at
+        return s.schedule(md, dataloader_len, ssr)(prev * float(per))
+    return _step_through(s, md, n, dataloader_len, ssr, samples_per_batch, tokens_per_batch)
 
 
-def _step_through(scheds, md, n, dataloader_len, ssr, spb, tpb) -> np.ndarray:
+def _step_through(sched, md, n, dataloader_len, ssr, spb, tpb) -> np.ndarray:
     state = _PreviewState(md, dataloader_len)
     values = np.empty(n)
+    takes_ssr = _takes_ssr(sched)
     for k in range(n):
-        values[k] = float(np.prod([s(state, ssr) if _takes_ssr(s) else s(state) for s in scheds]))
+        values[k] = float(sched(state, ssr) if takes_ssr else sched(state))
         # The value computed at batch k's timestamp is applied to batch k + 1; shift once at the end.
         state.timestamp = state.timestamp.to_next_batch(samples=spb or 0, tokens=tpb or 0)
         if dataloader_len is not None and state.timestamp.batch_in_epoch.value >= int(dataloader_len):

@@ -99,6 +99,8 @@ class Horizon:
 
     def absolute(self, name: str, t: Time, scale: bool = True) -> float:
         """An absolute (non-``dur``) duration on this axis, times ``ssr`` when ``scale``."""
+        if t.value == 0:  # zero is zero on any axis (the default warm-up is '0ba')
+            return 0.0
         if t.unit == TimeUnit.EPOCH:
             if self.axis != TimeUnit.BATCH:
                 raise ValueError(f'{name}={t} is in epochs but the schedule is placed in {self.axis.value}.')

@@ -69,7 +69,7 @@ class LinearCoolDown(Schedule):
         else:
             u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)
             ramp = finish + (start - finish) * (1 - ops.sqrt(u))
-        return ops.where(t <= end, ramp, finish)  # exactly finish_lr once the cool-down is over
+        return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 
     def _eval(self, t, ops):
         if not ops.array:

@@ -50,6 +50,7 @@ register(Method(
         Param('step', None, 'durations', 'milestones; each takes effect after it has passed', optional=True),
         Param('factor', 0.1, doc='decay factor per milestone', lo=0, hi=1),
     ),
-    build=lambda step, factor: MultiFactorSchedule(step=tuple(step or ()), factor=factor, base_lr=1.0),
+    # Sorted: milestones mixing units may come in either order on a given horizon; a repeat counts once.
+    build=lambda step, factor: MultiFactorSchedule(step=tuple(sorted(set(step or ()))), factor=factor, base_lr=1.0),
     reference='MXNet lr_scheduler.MultiFactorScheduler',
 ))

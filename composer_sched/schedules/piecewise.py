@@ -46,10 +46,19 @@ class PiecewiseConstantSchedule(Schedule):
         return self._levels[idx] if ops.array else float(self._levels[idx])
 
 
+def _sorted_pieces(milestones, factors):
+    # Milestones mixing units may come in either order on a given horizon: keep each factor with its milestone.
+    if len(milestones) != len(factors):
+        raise ValueError(f'factors={list(factors)!r} is not allowed: factors must have one number per milestone '
+                         f'({len(milestones)}).')
+    pairs = sorted(zip(milestones, factors), key=lambda p: p[0])
+    return PiecewiseConstantSchedule(milestones=tuple(m for m, _ in pairs), factors=tuple(f for _, f in pairs))
+
+
 register(Method(
     name='piecewise_constant',
     summary='Multiply by factors[i] from milestones[i] on.',
     params=(Param('milestones', kind='durations', doc='when each factor switches on'),
             Param('factors', doc='one factor per milestone')),
-    build=lambda milestones, factors: PiecewiseConstantSchedule(milestones=tuple(milestones), factors=tuple(factors)),
+    build=lambda milestones, factors: _sorted_pieces(milestones, factors),
 ))

@@ -82,5 +82,6 @@ register(Method(
     summary='Multiply by gamma at each milestone.',
     params=(Param('milestones', kind='durations', doc='when to decay'),
             Param('gamma', 0.1, doc='decay factor', lo=0)),
-    build=lambda milestones, gamma: MultiStepSchedule(milestones=tuple(milestones), gamma=gamma),
+    # Sorted: milestones mixing units (e.g. '0.3dur' and '60ba') may come in either order on a given horizon.
+    build=lambda milestones, gamma: MultiStepSchedule(milestones=tuple(sorted(milestones)), gamma=gamma),
 ))
