@@ -12,11 +12,13 @@ __all__ = ['InverseSqrtSchedule']
 
 @dataclasses.dataclass(frozen=True)
 class InverseSqrtSchedule(Schedule):
-    r""":math:`\eta(t) = \eta_0 / \sqrt{1 + t/\tau}`.
+    r""":math:`\eta(t) = \eta_0 / \sqrt{1 + t/\tau}`, or :math:`\eta_0 (1 + t/\tau)^{-p}` for another ``power``.
 
     Args:
         scale: :math:`\tau`, ``> 0``: the decay halves the LR at :math:`t = 3\tau`.
         base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
+        power: :math:`p`, ``>= 0`` (default 0.5, the inverse square root; 1 gives :math:`1/t`-type decay, as in
+            the polynomial schedules of :mod:`composer_sched.theory`).
 
     Raises:
         ValueError: an argument is outside its range.
@@ -28,13 +30,18 @@ class InverseSqrtSchedule(Schedule):
     """
     scale: float
     base_lr: float = 1.0
+    power: float = 0.5
 
     def __post_init__(self):
         check_number('scale', self.scale, lo=0, lo_open=True)
         check_number('base_lr', self.base_lr, lo=0)
+        check_number('power', self.power, lo=0)
 
     def _eval(self, t, ops):
-        return self.base_lr / ops.sqrt(1.0 + ops.maximum(t, 0.0) / self.scale)
+        x = 1.0 + ops.maximum(t, 0.0) / self.scale
+        if self.power == 0.5:  # sqrt is exact and faster than ** 0.5
+            return self.base_lr / ops.sqrt(x)
+        return self.base_lr * x ** -self.power
 
 
 def _build(t_scale, t_cooldown, alpha_f, decay_type, t_max):
