@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     'torch_scheduler': 'composer_sched.adapters.torch',
     'preview': 'composer_sched.preview',
     'plot_schedule': 'composer_sched.preview',
+    # YAML recipes.
+    **dict.fromkeys(('load_recipe', 'Recipe', 'RecipeError'), 'composer_sched.recipes'),
 }
 # One Composer scheduler class per registered method: WSDScheduler, CosineAnnealingScheduler, ...
 _SCHEDULER_CLASSES = ('ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicalScheduler', 'ExponentialScheduler',

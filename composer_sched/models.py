@@ -1,10 +1,11 @@
-"""Small models for the bundled data."""
+"""Models for the recipes: a small CNN for the bundled digits, CIFAR ResNets and torchvision ResNets."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ['DigitsCNN', 'digits_cnn']
+__all__ = ['DigitsCNN', 'digits_cnn', 'CIFARResNet', 'cifar_resnet', 'cifar_resnet20', 'cifar_resnet56', 'resnet18',
+           'resnet50', 'MODELS']
 
 
 class DigitsCNN(nn.Module):
@@ -31,3 +32,123 @@ def digits_cnn(width: int = 16, num_classes: int = 10):
     return ComposerClassifier(DigitsCNN(width, num_classes), num_classes=num_classes,
                               train_metrics=MulticlassAccuracy(num_classes=num_classes, average='micro'),
                               val_metrics=MulticlassAccuracy(num_classes=num_classes, average='micro'))
+
+
+class _BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm; a 1x1 projection on the shortcut when the shape changes."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+class CIFARResNet(nn.Module):
+    """The CIFAR ResNet of He et al. (2016, section 4.2): depth ``6n + 2``, three stages of ``n`` basic blocks with
+    16, 32 and 64 channels, global average pooling and a linear classifier (projection shortcuts).
+
+    Args:
+        depth: ``6n + 2`` with ``n >= 1``: 20, 32, 44, 56, 110, ...
+        num_classes: output classes, ``>= 2``.
+
+    Raises:
+        ValueError: ``depth`` is not of the form ``6n + 2`` or ``num_classes < 2``.
+    """
+
+    def __init__(self, depth: int = 20, num_classes: int = 10):
+        super().__init__()
+        if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+            raise ValueError(f'depth={depth!r} is not allowed: a CIFAR ResNet has depth 6n + 2 (20, 32, 44, 56, ...).')
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f'num_classes={num_classes!r} is not allowed: num_classes must be an int >= 2.')
+        n = (depth - 2) // 6
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        blocks, in_ch = [], 16
+        for stage, out_ch in enumerate((16, 32, 64)):
+            for i in range(n):
+                blocks.append(_BasicBlock(in_ch, out_ch, 2 if stage > 0 and i == 0 else 1))
+                in_ch = out_ch
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.blocks(self.stem(x))
+        return self.head(out.mean(dim=(2, 3)))
+
+
+def _classifier(module: nn.Module, num_classes: int):
+    from composer.models import ComposerClassifier
+    from torchmetrics.classification import MulticlassAccuracy
+
+    return ComposerClassifier(module, num_classes=num_classes,
+                              train_metrics=MulticlassAccuracy(num_classes=num_classes, average='micro'),
+                              val_metrics=MulticlassAccuracy(num_classes=num_classes, average='micro'))
+
+
+def cifar_resnet(depth: int = 20, num_classes: int = 10):
+    """:class:`CIFARResNet` of ``depth`` as a Composer classifier.
+
+    Args:
+        depth: ``6n + 2``: 20 (0.27M parameters), 56 (0.85M), ...
+        num_classes: output classes, ``>= 2``.
+
+    Example:
+        >>> model = cifar_resnet(20)
+    """
+    return _classifier(CIFARResNet(depth, num_classes), num_classes)
+
+
+def cifar_resnet20(num_classes: int = 10):
+    """ResNet-20 for 32x32 images (:func:`cifar_resnet` with ``depth=20``)."""
+    return cifar_resnet(20, num_classes)
+
+
+def cifar_resnet56(num_classes: int = 10):
+    """ResNet-56 for 32x32 images (:func:`cifar_resnet` with ``depth=56``)."""
+    return cifar_resnet(56, num_classes)
+
+
+def _torchvision_resnet(arch: str, num_classes: int):
+    import torchvision
+
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f'num_classes={num_classes!r} is not allowed: num_classes must be an int >= 2.')
+    # weights=None: randomly initialised, nothing is downloaded.
+    return _classifier(getattr(torchvision.models, arch)(weights=None, num_classes=num_classes), num_classes)
+
+
+def resnet18(num_classes: int = 1000):
+    """torchvision's ResNet-18 (random init, ``weights=None``) for ImageNet-style images, as a Composer classifier.
+
+    Args:
+        num_classes: output classes, ``>= 2`` (1000 for ImageNet).
+    """
+    return _torchvision_resnet('resnet18', num_classes)
+
+
+def resnet50(num_classes: int = 1000):
+    """torchvision's ResNet-50 (random init, ``weights=None``) for ImageNet-style images, as a Composer classifier.
+
+    Args:
+        num_classes: output classes, ``>= 2`` (1000 for ImageNet).
+    """
+    return _torchvision_resnet('resnet50', num_classes)
+
+
+#: Model builders by recipe name (``model: {name: ..., <kwargs>}``).
+MODELS = {'digits_cnn': digits_cnn, 'cifar_resnet20': cifar_resnet20, 'cifar_resnet56': cifar_resnet56,
+          'cifar_resnet': cifar_resnet, 'resnet18': resnet18, 'resnet50': resnet50}

@@ -1,0 +1,490 @@
+"""Loading a recipe (file, base, overrides, interpolation, checks) and building its Composer Trainer."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from composer_sched.recipes import components as C
+from composer_sched.recipes.schema import DEVICES, REQUIRED_KEYS, RecipeConfig, RecipeError, check_section
+from composer_sched.schedules.registry import suggest
+
+__all__ = ['load_recipe', 'Recipe', 'recipe_dir', 'bundled_recipes', 'DEFAULT_RECIPE']
+
+#: the bundled default: the small CNN on scikit-learn's digits
+DEFAULT_RECIPE = 'digits_cnn'
+_TIME_UNITS = ('ep', 'ba', 'sp', 'tok')
+
+
+def recipe_dir() -> Path:
+    """The folder of bundled recipes: ``composer_sched/yamls`` (a link to the top-level ``yamls/`` in a checkout,
+    a copy in a wheel), else the checkout's ``yamls/``.
+
+    Raises:
+        FileNotFoundError: neither exists (a broken install).
+    """
+    here = Path(__file__).resolve().parent.parent
+    for cand in (here / 'yamls', here.parent / 'yamls'):
+        if (cand / f'{DEFAULT_RECIPE}.yaml').is_file():
+            return cand
+    raise FileNotFoundError(f'the bundled recipes are missing: looked in {here / "yamls"} and {here.parent / "yamls"}.')
+
+
+def bundled_recipes() -> list[str]:
+    """Names of the bundled recipes, as :func:`load_recipe` accepts them (``'digits_cnn'``, ``'schedules/wsd'``)."""
+    root = recipe_dir()
+    return sorted(str(p.relative_to(root).with_suffix('')).replace(os.sep, '/') for p in root.rglob('*.yaml'))
+
+
+def _find(name: Union[str, os.PathLike], relative_to: Optional[Path] = None) -> Path:
+    text = os.fspath(name)
+    cands = [Path(text).expanduser()]
+    if relative_to is not None:
+        cands.insert(0, relative_to / text)
+    root = recipe_dir()
+    cands += [root / text, root / f'{text}.yaml']
+    for c in cands:
+        if c.is_file():
+            return c
+    names = bundled_recipes()
+    raise RecipeError(text, '', f'no such recipe file{suggest(text, names)}; bundled recipes: {", ".join(names)}.')
+
+
+def _read(path: Path) -> dict:
+    import yaml
+    from omegaconf import OmegaConf
+
+    try:
+        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except yaml.YAMLError as e:
+        mark = getattr(e, 'problem_mark', None)
+        where = f'line {mark.line + 1}, column {mark.column + 1}: ' if mark else ''
+        raise RecipeError(str(path), '', f'not valid YAML: {where}{getattr(e, "problem", None) or e}') from None
+    except Exception as e:  # omegaconf rejects e.g. duplicate keys and non-string keys
+        raise RecipeError(str(path), '', f'cannot be read: {e}') from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RecipeError(str(path), '', f'the top level must be a mapping of keys, not {type(raw).__name__}.')
+    return raw
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _load_with_bases(path: Path, seen: tuple = ()) -> dict:
+    if path in seen:
+        raise RecipeError(str(path), 'base', f'bases form a cycle: {" -> ".join(map(str, seen + (path,)))}.')
+    raw = _read(path)
+    base = raw.pop('base', None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise RecipeError(str(path), 'base', f'{base!r} is not allowed: base must be a recipe name or path.')
+    try:
+        base_path = _find(base, path.parent)
+    except RecipeError as e:
+        raise RecipeError(str(path), 'base', e.reason) from None
+    return _merge(_load_with_bases(base_path, seen + (path,)), raw)
+
+
+def _normalise(raw: dict) -> dict:
+    # YAML conveniences: `schedulers:` may be one mapping, `algorithms:` empty, `max_duration:` an int (epochs).
+    if isinstance(raw.get('schedulers'), dict):
+        raw['schedulers'] = [raw['schedulers']]
+    for k in ('schedulers', 'algorithms', 'variables'):
+        if k in raw and raw[k] is None:
+            raw[k] = [] if k == 'schedulers' else {}
+    if isinstance(raw.get('algorithms'), dict):
+        raw['algorithms'] = {k: ({} if v is None else v) for k, v in raw['algorithms'].items()}
+    md = raw.get('max_duration')
+    if isinstance(md, int) and not isinstance(md, bool):
+        raw['max_duration'] = f'{md}ep'
+    return raw
+
+
+def _apply_overrides(file: str, cfg, overrides: Sequence[str]) -> list[tuple[str, str]]:
+    from omegaconf import OmegaConf
+
+    applied = []
+    for item in overrides:
+        if not isinstance(item, str):
+            raise RecipeError(file, '', f'override {item!r} is not allowed: write key=value.')
+        if item.startswith('~'):
+            key = item[1:].strip()
+            parent, _, leaf = key.replace('[', '.').replace(']', '').rpartition('.')
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            if node is None or leaf not in node:
+                raise RecipeError(file, key, f'override {item!r} removes a key the recipe does not have.')
+            del node[leaf]
+            applied.append((key, item))
+            continue
+        key, sep, value = item.partition('=')
+        key = key.strip()
+        if not sep or not key:
+            raise RecipeError(file, '', f'override {item!r} is not allowed: write key=value (or ~key to remove).')
+        try:
+            parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f'v={value}']), resolve=False)['v']
+            if key == 'algorithms' or key.startswith('algorithms.') and key.count('.') == 1:
+                parsed = {} if parsed is None else parsed
+            OmegaConf.update(cfg, key, parsed, merge=True, force_add=True)
+        except RecipeError:
+            raise
+        except Exception as e:
+            raise RecipeError(file, key, f'override {item!r} cannot be applied: {str(e).splitlines()[0]}') from None
+        applied.append((key.replace('[', '.').replace(']', ''), item))
+    return applied
+
+
+def load_recipe(path: Union[str, os.PathLike, None] = None, overrides: Sequence[str] = ()) -> 'Recipe':
+    """Load, resolve and check a recipe; nothing trains and nothing is downloaded.
+
+    Args:
+        path: a YAML file, or a bundled recipe name (``'digits_cnn'``, ``'schedules/wsd'``, see
+            :func:`bundled_recipes`); ``None`` is the bundled default (the small CNN on the digits).
+        overrides: ``key=value`` strings applied after the file (values parsed as YAML):
+            ``'max_duration=20ep'``, ``'algorithms.wsd.t_cooldown=0.3dur'``, ``'schedulers[0].alpha_f=0.1'``;
+            ``'~key'`` removes a key (``'~algorithms.wsd'``).
+
+    Returns:
+        The checked :class:`Recipe`.
+
+    Raises:
+        RecipeError: (a ``ValueError``) the file is missing or not YAML, a key or name is unknown (the message
+            suggests the closest valid ones), a value has the wrong type or is out of range, a schedule does not
+            fit ``max_duration``, or the data cannot be read. The message names the file and the key path.
+
+    Example:
+        >>> r = load_recipe(overrides=['max_duration=2ep'])
+        >>> r.max_duration
+        '2ep'
+    """
+    file_path = _find(path if path is not None else DEFAULT_RECIPE)
+    file = str(file_path)
+    from omegaconf import OmegaConf
+
+    raw = _normalise(_load_with_bases(file_path))
+    cfg = OmegaConf.create(raw)
+    applied = _apply_overrides(file, cfg, list(overrides))
+    try:
+        try:
+            resolved = OmegaConf.to_container(cfg, resolve=True)
+        except Exception as e:  # interpolation errors carry the key they occurred at
+            key = str(getattr(e, 'full_key', '') or '')
+            raise RecipeError(file, key, str(e).splitlines()[0]) from None
+        return Recipe(file, _normalise(resolved), tuple(overrides))
+    except RecipeError as e:
+        ekey = e.key.replace('[', '.').replace(']', '')
+        for key, item in applied:
+            if ekey == key or ekey.startswith(key + '.') or (ekey and key.startswith(ekey + '.')):
+                raise RecipeError(e.file, e.key, f'{e.reason} (set by the override {item!r})') from None
+        raise
+
+
+def _check_time(file, key: str, value: Any, units: tuple[str, ...]):
+    from composer.core import Time
+
+    try:
+        t = Time.from_timestring(value) if isinstance(value, str) else None
+    except (ValueError, TypeError, KeyError):
+        t = None
+    if t is None or t.unit.value not in units or not math.isfinite(float(t.value)) or t.value <= 0:
+        raise RecipeError(file, key, f'{value!r} is not allowed: {key.rsplit(".", 1)[-1]} must be a positive Composer '
+                          f'time string in {", ".join(units)} (e.g. \'10{units[0]}\').')
+    return t
+
+
+class Recipe:
+    """A checked training recipe: the resolved, typed config plus builders for a Composer Trainer.
+
+    Use :func:`load_recipe` to make one. Building is lazy and repeatable: each :meth:`build_trainer` call makes a
+    fresh model, optimizer, schedulers and algorithms (the datasets are read once and shared).
+
+    Attributes:
+        path: the recipe file.
+        config: the resolved, typed, read-only omegaconf config (:class:`~composer_sched.recipes.schema.RecipeConfig`).
+        overrides: the ``key=value`` overrides applied.
+
+    Raises:
+        RecipeError: from the constructor, for any invalid value (see :func:`load_recipe`).
+    """
+
+    def __init__(self, path: str, resolved: dict, overrides: Sequence[str] = ()):
+        from omegaconf import OmegaConf
+
+        self.path = path
+        self.overrides = tuple(overrides)
+        file = path
+        for k in REQUIRED_KEYS:
+            if k not in resolved:
+                raise RecipeError(file, k, f'missing: every recipe sets {", ".join(REQUIRED_KEYS)} (directly or '
+                                  'through base: <recipe>).')
+        typed: RecipeConfig = check_section(file, '', RecipeConfig, resolved)
+        if typed.seed < 0:
+            raise RecipeError(file, 'seed', f'{typed.seed!r} is not allowed: seed must be >= 0.')
+        if typed.device not in DEVICES:
+            raise RecipeError(file, 'device', f'{typed.device!r} is not allowed{suggest(typed.device, DEVICES)}; '
+                              f'devices: {", ".join(DEVICES)}.')
+        _check_time(file, 'max_duration', typed.max_duration, _TIME_UNITS)
+        ssr = typed.scale_schedule_ratio
+        if not (ssr > 0 and math.isfinite(ssr)):
+            raise RecipeError(file, 'scale_schedule_ratio', f'{ssr!r} is not allowed: scale_schedule_ratio must be a '
+                              'finite number > 0.')
+        if typed.eval.enabled:
+            _check_time(file, 'eval.interval', typed.eval.interval, _TIME_UNITS + ('dur',))
+        for key, v in (('train_subset_num_batches', typed.train_subset_num_batches),
+                       ('eval.subset_num_batches', typed.eval.subset_num_batches)):
+            if v != -1 and v < 1:
+                raise RecipeError(file, key, f'{v!r} is not allowed: {key} must be -1 (all) or >= 1.')
+        self.config = OmegaConf.structured(typed)
+        OmegaConf.set_readonly(self.config, True)
+        # Check every component now, so a bad value never surfaces mid-training.
+        C.model_builder(file, dict(typed.model))
+        C.data_builder(file, dict(typed.data))
+        C.build_optimizer(file, dict(typed.optimizer))
+        self.build_schedulers()
+        self.build_algorithms()
+        C.build_loggers(file, typed.loggers, construct=False)
+        self._datasets = None
+        self._check_schedule()
+
+    # ----------------------------------------------------------------------------------------------- basics
+    def __repr__(self) -> str:
+        return f'Recipe({self.path!r}{", overrides=" + repr(list(self.overrides)) if self.overrides else ""})'
+
+    @property
+    def max_duration(self) -> str:
+        """The unscaled training length, a Composer time string (``'6ep'``)."""
+        return self.config.max_duration
+
+    @property
+    def scale_schedule_ratio(self) -> float:
+        return float(self.config.scale_schedule_ratio)
+
+    @property
+    def lr(self) -> float:
+        """The optimizer's peak learning rate (the schedules multiply it)."""
+        return float(self.config.optimizer['lr'])
+
+    def to_yaml(self) -> str:
+        """The resolved recipe as YAML (loading it again gives the same recipe)."""
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_yaml(self.config)
+
+    def to_dict(self) -> dict:
+        """The resolved recipe as plain Python containers."""
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(self.config)
+
+    def with_overrides(self, overrides: Sequence[str]) -> 'Recipe':
+        """The same recipe file with more ``key=value`` overrides (after this recipe's own).
+
+        Example:
+            >>> half = load_recipe().with_overrides(['scale_schedule_ratio=0.5'])
+        """
+        return load_recipe(self.path, self.overrides + tuple(overrides))
+
+    # ----------------------------------------------------------------------------------------------- data
+    def datasets(self):
+        """``(train, val)`` datasets, read once (so a missing data path fails at load time, with its key)."""
+        if self._datasets is None:
+            fn, kwargs, _ = C.data_builder(self.path, dict(self.config.data))
+            try:
+                self._datasets = fn(**kwargs)
+            except (ValueError, OSError) as e:
+                k = C.key_of_message(str(e), kwargs)
+                raise RecipeError(self.path, f'data.{k}' if k else 'data', str(e)) from None
+        return self._datasets
+
+    def build_dataloaders(self):
+        """Fresh ``(train, val)`` dataloaders (Composer's distributed samplers: each rank gets its share)."""
+        from composer_sched.data import make_dataloaders
+
+        _, _, loader = C.data_builder(self.path, dict(self.config.data))
+        train, val = self.datasets()
+        return make_dataloaders(train, val, seed=self.config.seed, **loader)
+
+    @property
+    def dataloader_len(self) -> int:
+        """Training batches per epoch on this rank, as the Trainer counts them (``train_subset_num_batches``
+        included).
+
+        Raises:
+            RecipeError: the training set gives no full batch.
+        """
+        if getattr(self, '_dl_len', None) is None:
+            n = len(self.build_dataloaders()[0])
+            if n == 0:
+                raise RecipeError(self.path, 'data.batch_size', f'{self.config.data.get("batch_size")!r} is larger '
+                                  'than the training set on this rank: no batch to train on.')
+            sub = self.config.train_subset_num_batches
+            self._dl_len = n if sub == -1 else min(n, sub)
+        return self._dl_len
+
+    # ----------------------------------------------------------------------------------------------- components
+    def build_model(self):
+        """A fresh model (seeded from the recipe's seed, so every rank and every call starts the same)."""
+        from composer.utils import reproducibility
+
+        reproducibility.seed_all(self.config.seed)
+        fn, kwargs = C.model_builder(self.path, dict(self.config.model))
+        try:
+            return fn(**kwargs)
+        except ValueError as e:
+            k = C.key_of_message(str(e), kwargs)
+            raise RecipeError(self.path, f'model.{k}' if k else 'model', str(e)) from None
+
+    def build_optimizer(self, model):
+        return C.build_optimizer(self.path, _plain(self.config.optimizer), model.parameters())
+
+    def build_schedulers(self) -> list:
+        """Fresh Composer schedulers, in recipe order (their multipliers multiply)."""
+        return [C.build_scheduler(self.path, f'schedulers[{i}]', _plain(item))
+                for i, item in enumerate(self.config.schedulers)]
+
+    def build_algorithms(self) -> list:
+        """Fresh algorithm objects, in recipe order."""
+        return [C.build_algorithm(self.path, name, _plain(kwargs)) for name, kwargs in self.config.algorithms.items()]
+
+    def build_loggers(self) -> list:
+        return C.build_loggers(self.path, self.config.loggers)
+
+    def build_callbacks(self) -> list:
+        from composer.callbacks import LRMonitor
+
+        return [LRMonitor()] if self.config.loggers.lr_monitor else []
+
+    def build_trainer(self, **trainer_kwargs: Any):
+        """A Composer ``Trainer`` for this recipe (not yet fitted).
+
+        Args:
+            **trainer_kwargs: any ``Trainer`` argument; it overrides the recipe's (``run_name``, ``save_folder``,
+                ``load_path``, ``max_duration``, ...), except ``callbacks`` and ``loggers``, which are added to the
+                recipe's (the LR monitor and the configured loggers stay).
+
+        Example:
+            >>> trainer = load_recipe(overrides=['max_duration=1ep']).build_trainer(progress_bar=False)
+            >>> trainer.fit()  # doctest: +SKIP
+        """
+        from composer import Trainer
+
+        c = self.config
+        model = self.build_model()
+        train_dl, val_dl = self.build_dataloaders()
+        kwargs: dict[str, Any] = dict(
+            model=model, train_dataloader=train_dl, max_duration=c.max_duration,
+            optimizers=self.build_optimizer(model), schedulers=self.build_schedulers(),
+            algorithms=self.build_algorithms(), scale_schedule_ratio=self.scale_schedule_ratio,
+            train_subset_num_batches=c.train_subset_num_batches, seed=c.seed, device=c.device,
+            progress_bar=c.progress_bar and c.loggers.console is None, run_name=c.run_name,
+        )
+        if c.eval.enabled:
+            kwargs.update(eval_dataloader=val_dl, eval_interval=c.eval.interval,
+                          eval_subset_num_batches=c.eval.subset_num_batches)
+        if c.loggers.console is not None:
+            kwargs.update(log_to_console=True, console_log_interval=c.loggers.console.get('log_interval', '1ep'))
+        extra_cb = trainer_kwargs.pop('callbacks', None) or []
+        extra_lg = trainer_kwargs.pop('loggers', None) or []
+        kwargs['callbacks'] = self.build_callbacks() + list(extra_cb if isinstance(extra_cb, (list, tuple)) else
+                                                            [extra_cb])
+        kwargs['loggers'] = self.build_loggers() + list(extra_lg if isinstance(extra_lg, (list, tuple)) else
+                                                        [extra_lg])
+        kwargs.update(trainer_kwargs)
+        return Trainer(**kwargs)
+
+    # ----------------------------------------------------------------------------------------------- schedule
+    def preview(self, scale_schedule_ratio: Optional[float] = None) -> np.ndarray:
+        """The LR multiplier of every batch the recipe's run applies (times ``optimizer.lr`` gives the LR), via
+        :func:`composer_sched.preview.preview`; algorithms are included when ``preview`` supports them.
+
+        Args:
+            scale_schedule_ratio: preview another ratio (default: the recipe's).
+        """
+        import inspect
+
+        from composer_sched.preview import preview
+
+        ssr = self.scale_schedule_ratio if scale_schedule_ratio is None else scale_schedule_ratio
+        kwargs: dict[str, Any] = {}
+        if 'algorithms' in inspect.signature(preview).parameters:
+            kwargs['algorithms'] = self.build_algorithms()
+        return preview(self.build_schedulers(), self.max_duration, dataloader_len=self.dataloader_len, ssr=ssr,
+                       samples_per_batch=self._samples_per_batch(), **kwargs)
+
+    def _samples_per_batch(self) -> int:
+        # Composer counts samples over all ranks.
+        from composer.utils import dist
+
+        return int(self.config.data.get('batch_size', C.LOADER_KEYS['batch_size'])) * dist.get_world_size()
+
+    def _check_schedule(self) -> None:
+        # Durations that do not fit max_duration only show once the horizon is known: check them now.
+        from composer_sched.preview import preview
+
+        dl_len = self.dataloader_len
+        for i, s in enumerate(self.build_schedulers()):
+            try:
+                preview(s, self.max_duration, dataloader_len=dl_len, ssr=self.scale_schedule_ratio,
+                        samples_per_batch=self._samples_per_batch())
+            except ValueError as e:
+                raise RecipeError(self.path, f'schedulers[{i}]', str(e)) from None
+        try:
+            self.preview()
+        except RecipeError:
+            raise
+        except ValueError as e:
+            key = 'scale_schedule_ratio' if 'ssr' in str(e) else 'algorithms'
+            raise RecipeError(self.path, key, str(e)) from None
+
+    def key_points(self, max_points: int = 14) -> list[tuple[int, float]]:
+        """``(batch, multiplier)`` at the start, the end, the ends of flat stretches and evenly in between."""
+        values = self.preview()
+        n = len(values)
+        picks = {0, n - 1} | {int(round(f * (n - 1))) for f in (0.25, 0.5, 0.75)}
+        # Kinks: where the per-batch change itself changes a lot (a warm-up ends, a cool-down starts, a step).
+        d = np.diff(values)
+        dd = np.abs(np.diff(d))
+        scale = np.maximum(np.abs(d[1:]), np.abs(d[:-1]))
+        picks |= set((np.flatnonzero((dd > 0.25 * scale) & (dd > 1e-9)) + 1).tolist())
+        chosen = sorted(picks)
+        if len(chosen) > max_points:
+            idx = np.linspace(0, len(chosen) - 1, max_points).round().astype(int)
+            chosen = [chosen[i] for i in sorted(set(idx))]
+        return [(k, float(values[k])) for k in chosen]
+
+    def plot(self, path: Union[str, os.PathLike], ratios: Sequence[float] = ()) -> str:
+        """Write a PNG of the LR per batch (one curve per ``ratios`` entry; default: the recipe's ratio)."""
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.5, 3.5), dpi=110)
+        for r in (ratios or (self.scale_schedule_ratio,)):
+            values = self.preview(scale_schedule_ratio=r) * self.lr
+            ax.plot(np.arange(len(values)), values, label=f'ratio {r:g}')
+        ax.set_xlabel(f'batch ({self.dataloader_len} per epoch)')
+        ax.set_ylabel('learning rate')
+        ax.set_title(self.config.name or Path(self.path).stem)
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        out = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        fig.savefig(out)
+        plt.close(fig)
+        return out
+
+
+def _plain(node) -> Any:
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    return OmegaConf.to_container(node) if isinstance(node, (DictConfig, ListConfig)) else node

@@ -1,0 +1,141 @@
+"""Loading and checking recipes: the default, overrides, bases, and errors with file, key path and suggestions."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from composer_sched.recipes import Recipe, RecipeError, bundled_recipes, load_recipe
+
+
+def write(tmp_path, text: str, name: str = 'r.yaml') -> str:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return str(p)
+
+
+def test_default_recipe_is_the_digits_cnn():
+    r = load_recipe()
+    assert isinstance(r, Recipe)
+    assert r.path.endswith('digits_cnn.yaml')
+    assert r.config.model['name'] == 'digits_cnn' and r.config.data['name'] == 'digits'
+    # 1797 digits, 20 % held out, batches of 64 with drop_last: floor(1438 / 64)
+    assert r.dataloader_len == 1438 // 64
+    assert r.max_duration == '6ep'
+    values = r.preview()
+    assert values.shape == (6 * r.dataloader_len,)
+    assert values.max() == pytest.approx(1.0) and values[-1] < 0.1
+
+
+def test_overrides_and_typed_config():
+    r = load_recipe(None, ['max_duration=3ep', 'schedulers[0].t_cooldown=0.5dur', 'optimizer.lr=1e-2',
+                           'scale_schedule_ratio=0.5'])
+    assert r.max_duration == '3ep'
+    assert r.config.optimizer['lr'] == pytest.approx(0.01)  # '1e-2' parsed as a number, not a string
+    assert r.config.schedulers[0]['t_cooldown'] == '0.5dur'
+    assert isinstance(r.config.scale_schedule_ratio, float)
+    # the ratio halves the run
+    assert len(r.preview()) == int(3 * 0.5) * r.dataloader_len
+    # the config is read-only: changes go through overrides
+    with pytest.raises(Exception):
+        r.config.seed = 3
+    assert r.with_overrides(['seed=3']).config.seed == 3
+
+
+def test_to_yaml_round_trips(tmp_path):
+    r = load_recipe(None, ['max_duration=2ep'])
+    again = load_recipe(write(tmp_path, r.to_yaml()))
+    assert again.to_dict() == r.to_dict()
+    np.testing.assert_array_equal(again.preview(), r.preview())
+
+
+def test_base_and_variables(tmp_path):
+    path = write(tmp_path, """
+        base: digits_cnn
+        variables: {lr: 0.2}
+        optimizer: {lr: '${variables.lr}'}
+        schedulers: [{name: cosine_annealing, alpha_f: 0.1}]
+    """)
+    r = load_recipe(path)
+    assert r.config.optimizer['lr'] == pytest.approx(0.2)
+    assert r.config.optimizer['momentum'] == pytest.approx(0.9)  # merged from the base
+    assert [s['name'] for s in r.config.schedulers] == ['cosine_annealing']
+    assert r.preview()[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_composer_builtin_scheduler_by_prefix(tmp_path):
+    r = load_recipe(None, ['schedulers=[{name: composer.cosine_annealing_with_warmup, t_warmup: 10ba}]'])
+    values = r.preview()
+    assert values[0] == 0.0 and values[11] == pytest.approx(1.0, abs=0.01) and values[-1] < 0.01
+
+
+@pytest.mark.parametrize('override, key, needle', [
+    (['max_durration=2ep'], 'max_durration', "did you mean 'max_duration'"),
+    (['optimizer.momentun=0.5'], 'optimizer.momentun', "did you mean 'momentum'"),
+    (['model.name=digit_cnn'], 'model.name', "did you mean 'digits_cnn'"),
+    (['data.name=digts'], 'data.name', "did you mean 'digits'"),
+    (['schedulers[0].name=wsdd'], 'schedulers[0].name', "did you mean 'wsd'"),
+    (['schedulers[0].t_cooldwn=0.2dur'], 'schedulers[0].t_cooldwn', "did you mean 't_cooldown'"),
+    (['schedulers[0].t_cooldown=banana'], 'schedulers[0].t_cooldown', 'Composer time string'),
+    (['schedulers[0].t_cooldown=2dur'], 'schedulers[0]', 'cool'),
+    (['algorithms.lable_smoothing={smoothing: 0.1}'], 'algorithms.lable_smoothing', "'label_smoothing'"),
+    (['algorithms.label_smoothing={smothing: 0.1}'], 'algorithms.label_smoothing.smothing', "'smoothing'"),
+    (['seed=abc'], 'seed', 'must be an integer'),
+    (['seed=-1'], 'seed', '>= 0'),
+    (['device=cpux'], 'device', "did you mean 'cpu'"),
+    (['max_duration=0ep'], 'max_duration', 'positive Composer time string'),
+    (['max_duration=0.5dur'], 'max_duration', 'in ep, ba, sp, tok'),
+    (['scale_schedule_ratio=0'], 'scale_schedule_ratio', '> 0'),
+    (['optimizer.lr=-1'], 'optimizer.lr', '> 0'),
+    (['optimizer.momentum=-0.5'], 'optimizer.momentum', 'momentum'),
+    (['data.batch_size=0'], 'data.batch_size', '>= 1'),
+    (['data.batch_size=5000'], 'data.batch_size', 'no batch'),
+    (['eval.intervall=1ep'], 'eval.intervall', "did you mean 'interval'"),
+    (['loggers.tensorbord={}'], 'loggers.tensorbord', "did you mean 'tensorboard'"),
+    (['model.width=wide'], 'model.width', 'must be a number'),
+    (['optimizer.lr=${variables.nope}'], 'optimizer.lr', 'variables.nope'),
+])
+def test_bad_values_name_the_key(override, key, needle):
+    with pytest.raises(RecipeError) as info:
+        load_recipe(None, override)
+    e = info.value
+    assert isinstance(e, ValueError)
+    assert e.key == key, str(e)
+    assert e.file.endswith('digits_cnn.yaml')
+    assert needle in str(e), str(e)
+    assert str(e).startswith(f'{e.file}: {key}: ')
+    assert 'override' in str(e)  # the message says which override set the bad value
+
+
+def test_errors_in_files(tmp_path):
+    bad_yaml = write(tmp_path, 'seed: [1, 2\nmodel: {}\n', 'bad.yaml')
+    with pytest.raises(RecipeError, match=r'bad\.yaml: not valid YAML: line \d+'):
+        load_recipe(bad_yaml)
+    missing = write(tmp_path, 'seed: 1\n', 'missing.yaml')
+    with pytest.raises(RecipeError) as info:
+        load_recipe(missing)
+    assert info.value.key == 'max_duration' and 'missing' in str(info.value)
+    nested = write(tmp_path, """
+        base: digits_cnn
+        eval: {interval: 1ep, subset_num_batchez: 2}
+    """, 'nested.yaml')
+    with pytest.raises(RecipeError) as info:
+        load_recipe(nested)
+    assert info.value.key == 'eval.subset_num_batchez' and "'subset_num_batches'" in str(info.value)
+    assert info.value.file == nested
+    with pytest.raises(RecipeError, match='bundled recipes: .*digits_cnn'):
+        load_recipe('no/such/recipe.yaml')
+    cyc = write(tmp_path, 'base: cyc.yaml\n', 'cyc.yaml')
+    with pytest.raises(RecipeError, match='cycle'):
+        load_recipe(cyc)
+
+
+def test_bundled_default_found_through_the_package():
+    import composer_sched
+    from pathlib import Path
+
+    assert 'digits_cnn' in bundled_recipes()
+    pkg = Path(composer_sched.__file__).parent / 'yamls' / 'digits_cnn.yaml'
+    assert pkg.is_file()
+    assert composer_sched.load_recipe is load_recipe
