@@ -113,6 +113,10 @@ class CyclicalSchedule(Schedule):
             k = ops.where(t < start, k - 1, ops.where(t >= start + length, k + 1, k))
             start = L0 * (d ** k - 1) / (d - 1)
             return k, t - start, L0 * d ** k
+        if self._fixed and len(self._lengths) == 1:  # equal cycles from the start: plain division
+            length = self._lengths[0]
+            k = ops.floor(ops.maximum(t, 0.0) / length)
+            return k, t - k * length, length
         t_top = float(np.max(t)) if ops.array else t
         self._extend(t_top)
         bounds, lengths = self._bounds, self._lengths
@@ -135,18 +139,28 @@ class CyclicalSchedule(Schedule):
         scale = self.cycle_magnitude_decay ** k
         if not ops.array:
             return self._shape(float(length))._eval(offset, ops) * scale
-        out = np.empty(np.shape(t), dtype=float)
-        uniq = np.unique(length) if length.size < 4096 or not self._fixed else None
-        if uniq is None:  # one length except possibly a short table prefix: mask per table length
-            uniq = np.unique(np.asarray(self._lengths))
-        if len(uniq) == 1:
-            out[...] = self._shape(float(uniq[0]))._eval(offset, ops)
+        if np.ndim(length) == 0:
+            return self._shape(float(length))._eval(offset, ops) * scale
+        length = np.broadcast_to(length, np.shape(t)).ravel()
+        offset = np.broadcast_to(offset, np.shape(t)).ravel()
+        if length.size == 0 or np.all(length == length[0]):
+            out = self._shape(float(length[0]) if length.size else float(self.cycle_length))._eval(offset, ops)
+            return np.reshape(out, np.shape(t)) * scale
+        # Evaluate each run of equal cycle length with one call: sort by cycle only when time is not sorted.
+        kk = np.broadcast_to(k, np.shape(t)).ravel()
+        order = None if np.all(kk[1:] >= kk[:-1]) else np.argsort(kk, kind='stable')
+        if order is not None:
+            length, offset = length[order], offset[order]
+        cuts = np.concatenate(([0], np.flatnonzero(length[1:] != length[:-1]) + 1, [length.size]))
+        flat = np.empty(length.size, dtype=float)
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            flat[lo:hi] = self._shape(float(length[lo]))._eval(offset[lo:hi], ops)
+        out = np.empty_like(flat)
+        if order is None:
+            out = flat
         else:
-            for value in uniq:
-                mask = length == value
-                if mask.any():
-                    out[mask] = self._shape(float(value))._eval(offset[mask], ops)
-        return out * scale
+            out[order] = flat
+        return np.reshape(out, np.shape(t)) * scale
 
 
 def _build_cyclical(shape, t_cycle, cycle_length_decay, cycle_magnitude_decay, alpha_min, alpha_max, inc_fraction):
