@@ -1,0 +1,72 @@
+"""``composer-sched sweep``: train a recipe at several scale-schedule ratios and read the cost/quality trade-off."""
+from __future__ import annotations
+
+COMMAND = 'sweep'
+HELP = ('Train a recipe at several scale-schedule ratios (resumable, parallel, shared trunks) and report the '
+        'cost/quality trade-off.')
+EPILOG = """examples:
+  composer-sched sweep                                   # the bundled digits CNN at 0.25,0.5,0.75,1.0
+  composer-sched sweep --seeds 3 --workers 2 --out runs/sweep
+  composer-sched sweep my_recipe.yaml --ratios 0.1,0.3,1 schedulers[0].t_cooldown=0.2dur
+  composer-sched sweep --backend ray --address auto      # one Ray task per run, results in the same database
+  composer-sched sweep --out runs/sweep                  # again: finished runs are skipped, the rest redone
+
+outputs in --out: results.sqlite (one row per run), results.csv, tradeoff.png.
+exit code: 0 all runs finished, 1 some run failed (recorded with its error), 2 bad input.
+"""
+
+
+def add_arguments(parser):
+    parser.add_argument('items', nargs='*', metavar='[RECIPE] [key=value ...]',
+                        help='a recipe YAML (default: the bundled digits CNN), then overrides such as max_duration=4ep')
+    parser.add_argument('--ratios', default='0.25,0.5,0.75,1.0',
+                        help='comma-separated scale-schedule ratios, each > 0 (default 0.25,0.5,0.75,1.0)')
+    parser.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 per ratio, N >= 1 (default 1)')
+    parser.add_argument('--workers', type=int, default=1, help='parallel runs on this machine, >= 1 (default 1)')
+    parser.add_argument('--backend', default='local', help="'local' (default) or 'ray'")
+    parser.add_argument('--address', default=None, help="Ray cluster address (default: a local Ray); e.g. 'auto'")
+    parser.add_argument('--out', default='runs/sweep', help='results folder (default runs/sweep)')
+    parser.add_argument('--tolerance', type=float, default=0.01,
+                        help='recommend the smallest ratio within this of the best quality, >= 0 (default 0.01)')
+    parser.add_argument('--metric', default=None, help="eval metric to judge by (default: the recipe's first)")
+    parser.add_argument('--no-share', action='store_true', help='run every ratio independently (no shared trunks)')
+
+
+def split_items(items) -> tuple:
+    """``[RECIPE] [key=value ...]`` -> ``(recipe or None, overrides)``.
+
+    Raises:
+        ValueError: more than one recipe path.
+    """
+    recipe, overrides = None, []
+    for item in items:
+        if '=' in item:
+            overrides.append(item)
+        elif recipe is None and not overrides:
+            recipe = item
+        else:
+            raise ValueError(f'{item!r} is not allowed here: give one RECIPE first, then key=value overrides.')
+    return recipe, tuple(overrides)
+
+
+def run(args) -> int:
+    import os
+
+    from composer_sched.sweep import SweepTarget, parse_ratios, run_sweep
+
+    recipe, overrides = split_items(args.items)
+    ratios = parse_ratios(args.ratios)
+    out = run_sweep(SweepTarget(recipe, overrides), ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers,
+                    backend=args.backend, address=args.address, share_trunks=not args.no_share,
+                    tolerance=args.tolerance, metric=args.metric, echo=lambda s: print(s, flush=True))
+    print()
+    if out.report is not None:
+        print(out.report.text())
+    print()
+    print(f'results: {os.path.join(out.out_dir, "results.sqlite")} ({len(out.rows)} runs), '
+          f'{os.path.join(out.out_dir, "results.csv")}'
+          + (f', {out.report.plot_path}' if out.report is not None and out.report.plot_path else ''))
+    if out.failed:
+        print(f'{len(out.failed)} run(s) failed (errors in results.sqlite/results.csv); rerun the same command to '
+              'retry them.')
+    return out.exit_code

@@ -1,0 +1,258 @@
+"""Reading a sweep: a table per ratio, the Pareto frontier, a fitted quality-vs-cost curve, a recommendation and
+the ``tradeoff.png`` plot.
+
+Cost is measured in batches trained by a run of that ratio on its own (the same on any machine); wall time and
+device-seconds are reported next to it. For a run that branched from a trunk, its wall time is its own measured
+time per batch times its budget, i.e. what it would have cost alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from composer_sched.sweep.target import metric_goal
+
+__all__ = ['RatioSummary', 'QualityCurve', 'SweepReport', 'summarize', 'pareto_front', 'fit_curve',
+           'recommend', 'build_report', 'plot_tradeoff']
+
+
+@dataclasses.dataclass
+class RatioSummary:
+    """One ratio, aggregated over its successful seeds (``std`` is the sample standard deviation; 0 for one seed)."""
+    ratio: float
+    n: int
+    failed: int
+    batches: float
+    samples: float
+    wall_s: float
+    device_s: float
+    mean: dict[str, float]
+    std: dict[str, float]
+
+
+@dataclasses.dataclass
+class QualityCurve:
+    """``quality(cost) = a + b * cost**(-alpha)`` (``kind='power'``) or ``a + b * log(cost)`` (``kind='log'``);
+    cost in batches. ``r2`` is the fit's coefficient of determination on the per-seed points."""
+    kind: str
+    a: float
+    b: float
+    alpha: float
+    r2: float
+
+    def __call__(self, cost):
+        c = np.asarray(cost, dtype=float)
+        if self.kind == 'power':
+            return self.a + self.b * c ** (-self.alpha)
+        return self.a + self.b * np.log(c)
+
+    def __str__(self) -> str:
+        if self.kind == 'power':
+            return f'quality = {self.a:.4f} {"+" if self.b >= 0 else "-"} {abs(self.b):.4g} * batches^-{self.alpha:.3f}' \
+                   f' (R^2 {self.r2:.3f})'
+        return f'quality = {self.a:.4f} {"+" if self.b >= 0 else "-"} {abs(self.b):.4g} * ln(batches) (R^2 {self.r2:.3f})'
+
+
+@dataclasses.dataclass
+class SweepReport:
+    """The whole reading of a sweep (see :func:`build_report`)."""
+    metric: str
+    goal: str
+    tolerance: float
+    summaries: list[RatioSummary]
+    frontier: list[float]
+    best_ratio: float
+    recommended_ratio: float
+    curve: Optional[QualityCurve]
+    curve_ratio: Optional[float]
+    plot_path: Optional[str] = None
+
+    def table(self) -> str:
+        """The results table as fixed-width text."""
+        metrics = sorted({k for s in self.summaries for k in s.mean})
+        head = ['ratio', 'seeds', 'batches', 'samples', 'wall s', 'device s'] + [f'{m} (mean +- std)' for m in metrics]
+        lines = [head]
+        for s in self.summaries:
+            mark = '*' if s.ratio in self.frontier else ' '
+            cells = [f'{s.ratio:g}{mark}', f'{s.n}' + (f' ({s.failed} failed)' if s.failed else ''),
+                     f'{s.batches:.0f}', f'{s.samples:.0f}', f'{s.wall_s:.2f}', f'{s.device_s:.2f}']
+            cells += [f'{s.mean[m]:.4f} +- {s.std[m]:.4f}' if m in s.mean else '-' for m in metrics]
+            lines.append(cells)
+        widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+        return '\n'.join('  '.join(c.rjust(w) for c, w in zip(row, widths)) for row in lines)
+
+    def text(self) -> str:
+        """Table, frontier, recommendation and fitted curve, as the CLI prints them."""
+        best = next(s for s in self.summaries if s.ratio == self.best_ratio)
+        rec = next(s for s in self.summaries if s.ratio == self.recommended_ratio)
+        lines = [self.table(), '(* = on the Pareto frontier of cost and quality)', '',
+                 f'best {self.metric}: {best.mean[self.metric]:.4f} at ratio {self.best_ratio:g}',
+                 f'recommendation: ratio {self.recommended_ratio:g}: {rec.mean[self.metric]:.4f}, within '
+                 f'{self.tolerance:g} of the best at {rec.batches / best.batches:.0%} of its batches']
+        if self.curve is not None:
+            lines.append(f'fitted curve: {self.curve}')
+            if self.curve_ratio is not None:
+                lines.append(f'  the curve is within {self.tolerance:g} of its best from ratio ~{self.curve_ratio:.2f}')
+        return '\n'.join(lines)
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> list[RatioSummary]:
+    """Aggregate result rows (:meth:`ResultsStore.rows`) per ratio, over seeds."""
+    out = []
+    for ratio in sorted({r['ratio'] for r in rows}):
+        group = [r for r in rows if r['ratio'] == ratio]
+        ok = [r for r in group if r['status'] == 'done']
+        if not ok:
+            continue
+        names = sorted({k for r in ok for k in r['metrics']})
+        mean, std = {}, {}
+        for m in names:
+            v = np.array([r['metrics'][m] for r in ok if m in r['metrics']], dtype=float)
+            mean[m] = float(v.mean())
+            std[m] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        avg = lambda k: float(np.mean([r[k] for r in ok]))  # noqa: E731
+        out.append(RatioSummary(ratio, len(ok), len(group) - len(ok), avg('batches'), avg('samples'),
+                                avg('equiv_wall_s'), avg('device_s'), mean, std))
+    return out
+
+
+def pareto_front(costs: Sequence[float], quality: Sequence[float], goal: str = 'max') -> list[int]:
+    """Indices of the points no other point beats on both cost (lower) and quality, sorted by cost.
+
+    Example:
+        >>> pareto_front([1, 2, 3], [0.5, 0.4, 0.9])
+        [0, 2]
+    """
+    sign = 1.0 if goal == 'max' else -1.0
+    order = sorted(range(len(costs)), key=lambda i: (costs[i], -sign * quality[i]))
+    front, best = [], -math.inf
+    for i in order:
+        if sign * quality[i] > best:
+            front.append(i)
+            best = sign * quality[i]
+    return front
+
+
+def fit_curve(costs: Sequence[float], quality: Sequence[float]) -> Optional[QualityCurve]:
+    """Fit quality against cost (batches): a saturating power law with 4+ distinct costs, else ``a + b ln c``.
+
+    Returns ``None`` with fewer than 2 distinct costs.
+    """
+    c = np.asarray(costs, dtype=float)
+    q = np.asarray(quality, dtype=float)
+    if len(set(c.tolist())) < 2:
+        return None
+
+    def r2(pred):
+        ss = float(((q - q.mean()) ** 2).sum())
+        return 1.0 - float(((q - pred) ** 2).sum()) / ss if ss > 0 else 1.0
+
+    b, a = np.polyfit(np.log(c), q, 1)
+    log_fit = QualityCurve('log', float(a), float(b), 0.0, r2(a + b * np.log(c)))
+    if len(set(c.tolist())) < 4:
+        return log_fit
+    try:
+        from scipy.optimize import curve_fit
+
+        scale = c.max()
+
+        def f(x, a, b, alpha):
+            return a + b * (x / scale) ** (-alpha)
+
+        (a_, b_, al), _ = curve_fit(f, c, q, p0=(q.mean(), -0.1 * np.sign(b or 1), 1.0),
+                                    bounds=([-np.inf, -np.inf, 1e-3], [np.inf, np.inf, 5.0]), maxfev=20000)
+        power = QualityCurve('power', float(a_), float(b_ * scale ** al), float(al), r2(f(c, a_, b_, al)))
+    except (RuntimeError, ValueError):
+        return log_fit
+    return power if power.r2 >= log_fit.r2 else log_fit
+
+
+def recommend(summaries: Sequence[RatioSummary], metric: str, tolerance: float, goal: str) -> tuple[float, float]:
+    """``(best ratio, recommended ratio)``: the smallest ratio whose mean is within ``tolerance`` of the best."""
+    sign = 1.0 if goal == 'max' else -1.0
+    best = max(summaries, key=lambda s: (sign * s.mean[metric], -s.ratio))
+    target = sign * best.mean[metric] - tolerance
+    ok = [s for s in summaries if sign * s.mean[metric] >= target - 1e-12]
+    return best.ratio, min(s.ratio for s in ok)
+
+
+def build_report(rows: Sequence[dict[str, Any]], tolerance: float = 0.01, metric: Optional[str] = None,
+                 out_dir: Optional[str] = None) -> SweepReport:
+    """Summaries, frontier, recommendation and fitted curve of a sweep's rows; writes ``tradeoff.png`` to ``out_dir``.
+
+    Args:
+        rows: result rows; at least one must be ``done``.
+        tolerance: slack for the recommendation in metric units, ``>= 0``.
+        metric: the eval metric to judge by (default: the first, alphabetically).
+        out_dir: folder for ``tradeoff.png`` (``None``: no plot).
+
+    Raises:
+        ValueError: no successful run, or ``metric`` is not one of the runs' metrics.
+    """
+    summaries = summarize(rows)
+    if not summaries:
+        raise ValueError('no run of the sweep succeeded: nothing to report.')
+    names = sorted({m for s in summaries for m in s.mean})
+    if not names:
+        raise ValueError('the runs recorded no eval metrics: the recipe needs an eval split to judge quality.')
+    metric = metric or names[0]
+    if metric not in names:
+        raise ValueError(f'--metric={metric!r} is not allowed: the runs recorded {", ".join(names)}.')
+    summaries = [s for s in summaries if metric in s.mean]
+    goal = metric_goal(metric)
+    front = pareto_front([s.batches for s in summaries], [s.mean[metric] for s in summaries], goal)
+    best, rec = recommend(summaries, metric, tolerance, goal)
+    ok = [r for r in rows if r['status'] == 'done' and metric in r['metrics']]
+    curve = fit_curve([r['batches'] for r in ok], [r['metrics'][metric] for r in ok])
+    curve_ratio = None
+    if curve is not None and len(summaries) > 1:
+        lo, hi = summaries[0], summaries[-1]
+        grid = np.linspace(lo.batches, hi.batches, 400)
+        pred = curve(grid) * (1 if goal == 'max' else -1)
+        within = np.flatnonzero(pred >= pred.max() - tolerance)
+        curve_ratio = float(lo.ratio + (grid[within[0]] - lo.batches) / (hi.batches - lo.batches) *
+                            (hi.ratio - lo.ratio)) if hi.batches > lo.batches else None
+    report = SweepReport(metric, goal, tolerance, summaries, [summaries[i].ratio for i in front], best, rec, curve,
+                         curve_ratio)
+    if out_dir is not None:
+        report.plot_path = plot_tradeoff(report, os.path.join(out_dir, 'tradeoff.png'))
+    return report
+
+
+def plot_tradeoff(report: SweepReport, path: str) -> str:
+    """Quality against cost (batches): mean +- std per ratio, Pareto frontier, fitted curve, recommendation."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    m = report.metric
+    s = report.summaries
+    x = np.array([v.batches for v in s])
+    y = np.array([v.mean[m] for v in s])
+    e = np.array([v.std[m] for v in s])
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    ax.errorbar(x, y, yerr=e, fmt='o', color='C0', capsize=4, label='runs (mean +- std over seeds)')
+    front = [i for i, v in enumerate(s) if v.ratio in report.frontier]
+    ax.step(x[front], y[front], where='post', color='C2', alpha=0.8, label='Pareto frontier')
+    if report.curve is not None and len(x) > 1:
+        grid = np.linspace(x.min(), x.max(), 200)
+        ax.plot(grid, report.curve(grid), '--', color='C1', label=f'fit ({report.curve.kind})')
+    rec = next(i for i, v in enumerate(s) if v.ratio == report.recommended_ratio)
+    ax.plot(x[rec], y[rec], marker='*', markersize=16, color='C3', linestyle='none',
+            label=f'recommended: ratio {report.recommended_ratio:g}')
+    for v in s:
+        ax.annotate(f'{v.ratio:g}', (v.batches, v.mean[m]), textcoords='offset points', xytext=(6, -12), fontsize=8)
+    ax.set_xlabel('cost: batches trained (ratio annotated)')
+    ax.set_ylabel(m)
+    ax.set_title(f'cost / quality trade-off (tolerance {report.tolerance:g})')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc='lower right' if report.goal == 'max' else 'upper right')
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,166 @@
+"""The durable record of a sweep: one sqlite row per run, written in one transaction when the run finishes.
+
+A run that has no row (or a ``failed`` row) is not finished and is redone by the next sweep; a ``done`` row is
+never redone. Rows are keyed by ``run_id``, which is derived from the recipe's fingerprint, the ratio and the
+seed, so the same command always maps to the same rows and a restart cannot duplicate one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from typing import Any, Iterable, Optional, Union
+
+__all__ = ['ResultsStore', 'RESULT_FIELDS']
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id          TEXT PRIMARY KEY,
+    config_hash     TEXT NOT NULL,
+    ratio           REAL NOT NULL,
+    seed            INTEGER NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    batches         INTEGER,
+    samples         INTEGER,
+    trained_batches INTEGER,
+    branched_from   TEXT,
+    branch_batch    INTEGER,
+    wall_s          REAL,
+    equiv_wall_s    REAL,
+    device_s        REAL,
+    metrics         TEXT,
+    error           TEXT,
+    host            TEXT,
+    started_at      REAL,
+    finished_at     REAL,
+    attempts        INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS sweeps (
+    config_hash TEXT PRIMARY KEY,
+    recipe_yaml TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+"""
+
+#: Columns of ``runs``, in order (``metrics`` is a JSON object of the recipe's eval metrics).
+RESULT_FIELDS = ('run_id', 'config_hash', 'ratio', 'seed', 'status', 'batches', 'samples', 'trained_batches',
+                 'branched_from', 'branch_batch', 'wall_s', 'equiv_wall_s', 'device_s', 'metrics', 'error', 'host',
+                 'started_at', 'finished_at', 'attempts')
+
+
+class ResultsStore:
+    """A sweep's sqlite results database (WAL journal; every write is one transaction).
+
+    Args:
+        path: the database file; its folder is created. Several processes may open it at once.
+
+    Raises:
+        ValueError: ``path`` exists and is not a sweep database.
+
+    Example:
+        >>> import tempfile, os
+        >>> store = ResultsStore(os.path.join(tempfile.mkdtemp(), 'results.sqlite'))
+        >>> store.record({'run_id': 'abc-r0.5-s0', 'config_hash': 'abc', 'ratio': 0.5, 'seed': 0,
+        ...               'status': 'done', 'metrics': {'accuracy': 0.9}})
+        >>> store.done_ids('abc')
+        {'abc-r0.5-s0'}
+    """
+
+    def __init__(self, path: Union[str, os.PathLike]):
+        self.path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)) or '.', exist_ok=True)
+        try:
+            conn = self._connect()
+            try:
+                conn.executescript(_SCHEMA)
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f'results database {self.path!r} cannot be used: {e}.') from None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        conn.execute('PRAGMA journal_mode=WAL')
+        conn.execute('PRAGMA synchronous=FULL')  # a committed run survives power loss, not just SIGKILL
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def register_sweep(self, config_hash: str, recipe_yaml: str) -> None:
+        """Remember the recipe a ``config_hash`` stands for (first registration wins)."""
+        conn = self._connect()
+        try:
+            conn.execute('INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?)', (config_hash, recipe_yaml, time.time()))
+        finally:
+            conn.close()
+
+    def record(self, result: dict[str, Any]) -> None:
+        """Write one finished (``done`` or ``failed``) run atomically, replacing an earlier attempt's row.
+
+        Raises:
+            ValueError: ``status`` is not ``'done'`` or ``'failed'``, or a required key is missing.
+        """
+        for key in ('run_id', 'config_hash', 'ratio', 'seed', 'status'):
+            if key not in result:
+                raise ValueError(f'result is missing {key!r}: {sorted(result)}.')
+        if result['status'] not in ('done', 'failed'):
+            raise ValueError(f"status={result['status']!r} is not allowed: status must be 'done' or 'failed'.")
+        row = {k: result.get(k) for k in RESULT_FIELDS if k != 'attempts'}
+        if isinstance(row['metrics'], dict):
+            row['metrics'] = json.dumps(row['metrics'], sort_keys=True)
+        row['finished_at'] = row['finished_at'] or time.time()
+        cols = ', '.join(row)
+        marks = ', '.join('?' for _ in row)
+        updates = ', '.join(f'{k}=excluded.{k}' for k in row if k != 'run_id')
+        conn = self._connect()
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+            # A done row is final: a late duplicate (e.g. a worker that outlived its sweep) must not overwrite it.
+            conn.execute(f'INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT(run_id) DO UPDATE SET {updates}, '
+                         f"attempts=runs.attempts + 1 WHERE runs.status != 'done'", tuple(row.values()))
+            conn.execute('COMMIT')
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute('ROLLBACK')
+            raise
+        finally:
+            conn.close()
+
+    def rows(self, config_hash: Optional[str] = None, status: Optional[str] = None) -> list[dict[str, Any]]:
+        """All rows (optionally of one sweep and/or status), ``metrics`` decoded, sorted by ratio then seed."""
+        where, args = [], []
+        if config_hash is not None:
+            where.append('config_hash = ?')
+            args.append(config_hash)
+        if status is not None:
+            where.append('status = ?')
+            args.append(status)
+        sql = 'SELECT * FROM runs' + (' WHERE ' + ' AND '.join(where) if where else '') + ' ORDER BY ratio, seed'
+        conn = self._connect()
+        try:
+            out = [dict(r) for r in conn.execute(sql, args)]
+        finally:
+            conn.close()
+        for r in out:
+            r['metrics'] = json.loads(r['metrics']) if r['metrics'] else {}
+        return out
+
+    def done_ids(self, config_hash: str) -> set[str]:
+        """The ``run_id`` of every finished, successful run of a sweep."""
+        return {r['run_id'] for r in self.rows(config_hash, 'done')}
+
+    def write_csv(self, path: Union[str, os.PathLike], rows: Iterable[dict[str, Any]]) -> str:
+        """Write ``rows`` (from :meth:`rows`) as CSV, one metric per column; returns the path."""
+        import csv
+
+        rows = list(rows)
+        metric_names = sorted({k for r in rows for k in r['metrics']})
+        fields = [f for f in RESULT_FIELDS if f != 'metrics'] + metric_names
+        tmp = f'{os.fspath(path)}.tmp'
+        with open(tmp, 'w', newline='') as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            for r in rows:
+                w.writerow({**{k: r[k] for k in fields if k in r}, **r['metrics']})
+        os.replace(tmp, path)
+        return os.fspath(path)

@@ -1,0 +1,262 @@
+"""What a sweep trains: a recipe (a YAML path, or the bundled default) plus ``key=value`` overrides.
+
+A :class:`SweepTarget` is small and picklable (path + overrides), so local worker processes and Ray tasks rebuild
+the same recipe from it. Everything the planner needs (schedulers for the prefix check, ``max_duration``,
+batches per epoch, per-run resources) and the one thing a run needs (a Composer ``Trainer`` for a ratio and a
+seed) come from here.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from typing import Any, Optional, Sequence
+
+__all__ = ['SweepTarget', 'LoadedTarget', 'BUILTIN_CONFIG']
+
+#: Used only when :mod:`composer_sched.recipes` is not installed: the digits CNN with a WSD schedule.
+BUILTIN_CONFIG: dict[str, Any] = {
+    'name': 'digits_cnn_wsd',
+    'model': {'width': 16},
+    'data': {'batch_size': 64, 'val_fraction': 0.2},
+    'optimizer': {'lr': 0.05, 'momentum': 0.9},
+    'scheduler': {'name': 'wsd', 't_warmup': '10ba', 't_cooldown': '0.2dur'},
+    'max_duration': '4ep',
+    'seed': 0,
+    'resources': {'cpus': 1, 'gpus': 0},
+}
+
+_LOWER_IS_BETTER = ('loss', 'perplexity', 'error', 'mse', 'mae', 'ce')
+
+
+def _recipes_module():
+    try:
+        from composer_sched import recipes
+    except ImportError:
+        return None
+    return recipes if hasattr(recipes, 'load_recipe') else None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepTarget:
+    """A recipe to sweep: ``recipe`` path (``None``: the bundled default) and ``key=value`` overrides.
+
+    Args:
+        recipe: path of a YAML recipe, or ``None`` for the bundled digits-CNN default.
+        overrides: ``'key=value'`` strings (dotted keys reach nested values), applied in order.
+
+    Example:
+        >>> t = SweepTarget(None, ('max_duration=2ep',))
+        >>> t.load().max_duration
+        Time(2, TimeUnit.EPOCH)
+    """
+    recipe: Optional[str] = None
+    overrides: tuple[str, ...] = ()
+
+    def load(self, seed: Optional[int] = None) -> 'LoadedTarget':
+        """Load the recipe (with ``seed`` set, when given); bad recipes and overrides raise ``ValueError``."""
+        recipes = _recipes_module()
+        extra = () if seed is None else (f'seed={int(seed)}',)
+        if recipes is not None:
+            return _RecipeTarget(recipes.load_recipe(self.recipe, tuple(self.overrides) + extra))
+        if self.recipe is not None:
+            raise ValueError(f'RECIPE={self.recipe!r} cannot be loaded: composer_sched.recipes is not installed; '
+                             'omit RECIPE to sweep the bundled default.')
+        return _BuiltinTarget(_apply_overrides(BUILTIN_CONFIG, tuple(self.overrides) + extra))
+
+
+class LoadedTarget:
+    """A loaded recipe, as the planner and the runs see it (see :meth:`SweepTarget.load`)."""
+
+    config: dict[str, Any]
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the recipe without its seed: the rows of one sweep share it."""
+        cfg = {k: v for k, v in self.config.items() if k != 'seed'}
+        return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def to_yaml(self) -> str:
+        import yaml
+        return yaml.safe_dump(self.config, sort_keys=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get('name', 'recipe'))
+
+    # Set by subclasses.
+    max_duration: Any
+    dataloader_len: int
+    samples_per_batch: int
+
+    def schedulers(self) -> list:
+        raise NotImplementedError
+
+    @property
+    def sweep_max_duration(self):
+        """``max_duration`` as the sweep trains it: epochs become batches, so a ratio scales batches.
+
+        Composer int-truncates a scaled duration in its own unit (``3ep x 0.25 = 0ep``); in batches every ratio
+        gets its share, rounded down to a whole batch.
+        """
+        from composer.core import Time, TimeUnit
+
+        md = self.max_duration
+        if md.unit == TimeUnit.EPOCH:
+            return Time(int(md.value) * int(self.dataloader_len), TimeUnit.BATCH)
+        return md
+
+    def algorithm_names(self) -> list[str]:
+        return []
+
+    @property
+    def resources(self) -> dict[str, float]:
+        """Per-run resources: ``{'cpus': >= 1, 'gpus': >= 0}`` (the recipe's ``resources`` section)."""
+        res = dict(self.config.get('resources') or {})
+        cpus, gpus = res.get('cpus', 1), res.get('gpus', 0)
+        if not isinstance(cpus, (int, float)) or cpus < 1:
+            raise ValueError(f'resources.cpus={cpus!r} is not allowed: resources.cpus must be a number >= 1.')
+        if not isinstance(gpus, (int, float)) or gpus < 0:
+            raise ValueError(f'resources.gpus={gpus!r} is not allowed: resources.gpus must be a number >= 0.')
+        return {'cpus': cpus, 'gpus': gpus}
+
+    def build_trainer(self, ratio: float, **trainer_kwargs: Any):
+        raise NotImplementedError
+
+
+def metric_goal(name: str) -> str:
+    """``'min'`` for metrics whose name says lower is better (loss, perplexity, error), else ``'max'``."""
+    low = name.lower()
+    return 'min' if any(w in low for w in _LOWER_IS_BETTER) else 'max'
+
+
+def _apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
+    from composer_sched.cli._args import parse_overrides
+
+    out = copy.deepcopy(config)
+    for key, value in parse_overrides(overrides).items():
+        node, parts = out, key.split('.')
+        for i, p in enumerate(parts[:-1]):
+            if not isinstance(node.get(p), dict):
+                raise ValueError(f"override {key}={value!r} is not allowed: {'.'.join(parts[:i + 1])!r} is not a "
+                                 f'section of the recipe; sections: {", ".join(k for k, v in node.items() if isinstance(v, dict))}.')
+            node = node[p]
+        if parts[-1] not in node and not (parts[0] == 'scheduler' and len(parts) == 2):
+            raise ValueError(f'override {key}={value!r} is not allowed: unknown key {key!r}; keys: '
+                             f'{", ".join(node)}.')
+        node[parts[-1]] = value
+    return out
+
+
+class _BuiltinTarget(LoadedTarget):
+    def __init__(self, config: dict):
+        from composer.core import Time
+
+        from composer_sched.data import digits_dataloaders
+
+        self.config = config
+        try:
+            self.max_duration = Time.from_input(config['max_duration'], 'ep') if not isinstance(
+                config['max_duration'], str) else Time.from_timestring(config['max_duration'])
+        except (ValueError, TypeError):
+            raise ValueError(f"max_duration={config['max_duration']!r} is not allowed: give a Composer time string "
+                             "such as '4ep' or '300ba'.") from None
+        bs = config['data']['batch_size']
+        if not isinstance(bs, int) or bs < 1:
+            raise ValueError(f'data.batch_size={bs!r} is not allowed: data.batch_size must be an int >= 1.')
+        train_dl, _ = digits_dataloaders(batch_size=bs, val_fraction=config['data']['val_fraction'], seed=0)
+        self.dataloader_len = len(train_dl)
+        self.samples_per_batch = bs
+        self.schedulers()  # validate the scheduler section now, before any training
+
+    def schedulers(self) -> list:
+        from composer_sched.adapters.composer import ComposerScheduler
+
+        params = dict(self.config['scheduler'])
+        return [ComposerScheduler(params.pop('name'), **params)]
+
+    def build_trainer(self, ratio: float, **trainer_kwargs: Any):
+        import torch
+        from composer import Trainer
+        from composer.utils import reproducibility
+
+        from composer_sched.data import digits_dataloaders
+        from composer_sched.models import digits_cnn
+
+        cfg, seed = self.config, int(self.config['seed'])
+        reproducibility.seed_all(seed)  # the model's initial weights come from the seed
+        model = digits_cnn(width=cfg['model']['width'])
+        train_dl, val_dl = digits_dataloaders(batch_size=cfg['data']['batch_size'],
+                                              val_fraction=cfg['data']['val_fraction'], seed=seed)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg['optimizer']['lr'], momentum=cfg['optimizer']['momentum'])
+        kwargs = dict(model=model, train_dataloader=train_dl, eval_dataloader=val_dl, max_duration=self.sweep_max_duration,
+                      optimizers=opt, schedulers=self.schedulers(), device='cpu', seed=seed, progress_bar=False,
+                      log_to_console=False, loggers=[], scale_schedule_ratio=ratio)
+        kwargs.update(trainer_kwargs)
+        return Trainer(**kwargs)
+
+
+class _RecipeTarget(LoadedTarget):
+    def __init__(self, recipe: Any):
+        from composer.core import Time, TimeUnit
+
+        self.recipe = recipe
+        self.config = recipe.to_dict()
+        md = recipe.max_duration
+        self.max_duration = Time(int(md), TimeUnit.EPOCH) if isinstance(md, int) else Time.from_timestring(str(md))
+        self.dataloader_len = int(recipe.dataloader_len)
+        self.samples_per_batch = int(_find(self.config.get('data', {}), 'batch_size') or 1)
+
+    @property
+    def fingerprint(self) -> str:
+        # The sweep sets the seed and the ratio itself, and the run name is cosmetic.
+        cfg = {k: v for k, v in self.config.items() if k not in ('seed', 'scale_schedule_ratio', 'run_name',
+                                                                  'progress_bar', 'loggers')}
+        return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    @property
+    def name(self) -> str:
+        import os
+        return str(self.config.get('name') or os.path.splitext(os.path.basename(str(self.recipe.path)))[0])
+
+    def to_yaml(self) -> str:
+        return self.recipe.to_yaml()
+
+    def schedulers(self) -> list:
+        return list(self.recipe.build_schedulers())
+
+    def algorithm_names(self) -> list[str]:
+        return list(self.config.get('algorithms') or {})
+
+    @property
+    def resources(self) -> dict[str, float]:
+        # Recipes have no resources section: a GPU recipe takes one GPU per run unless variables.resources says
+        # otherwise ({cpus: N, gpus: M}).
+        res = dict((self.config.get('variables') or {}).get('resources') or {})
+        res.setdefault('gpus', 1 if self.config.get('device') == 'gpu' else 0)
+        res.setdefault('cpus', 1)
+        saved = self.config.get('resources')
+        self.config['resources'] = res
+        try:
+            return LoadedTarget.resources.fget(self)
+        finally:
+            if saved is None:
+                self.config.pop('resources')
+
+    def build_trainer(self, ratio: float, **trainer_kwargs: Any):
+        kwargs = dict(scale_schedule_ratio=ratio, max_duration=self.sweep_max_duration, progress_bar=False,
+                      log_to_console=False)
+        kwargs.update(trainer_kwargs)
+        return self.recipe.build_trainer(**kwargs)
+
+
+def _find(cfg: Any, key: str) -> Any:
+    if isinstance(cfg, dict):
+        if key in cfg:
+            return cfg[key]
+        for v in cfg.values():
+            found = _find(v, key)
+            if found is not None:
+                return found
+    return None
