@@ -18,7 +18,19 @@ from composer_sched.theory.bounds import (BOUND_TYPES, bound_curve, compute_opti
 from composer_sched.theory.schedules import (ConstantSchedule, CosineSchedule, PiecewiseConstantSchedule,
                                              PolynomialBackwardSchedule, PolynomialCooldownSchedule, ScheduleBase,
                                              SqrtSchedule, WSDSchedule)
+from composer_sched.theory.transfer import TRANSFER_FAMILIES, TransferResult, horizon_transfer
+
+# Composer-facing helpers import Composer when called: keep `import composer_sched.theory` numpy-only.
+_LAZY = {'method_lrs': 'runs', 'method_bound': 'runs', 'recipe_lrs': 'runs'}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f'{__name__}.{_LAZY[name]}'), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 __all__ = ['BOUND_TYPES', 'compute_rate', 'compute_optimal_base', 'bound_curve', 'optimal_bound_curve',
            'ScheduleBase', 'ConstantSchedule', 'CosineSchedule', 'WSDSchedule', 'SqrtSchedule',
-           'PolynomialCooldownSchedule', 'PolynomialBackwardSchedule', 'PiecewiseConstantSchedule']
+           'PolynomialCooldownSchedule', 'PolynomialBackwardSchedule', 'PiecewiseConstantSchedule',
+           'horizon_transfer', 'TransferResult', 'TRANSFER_FAMILIES', 'method_lrs', 'method_bound', 'recipe_lrs']
