@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     'plot_schedule': 'composer_sched.preview',
     # YAML recipes.
     **dict.fromkeys(('load_recipe', 'Recipe', 'RecipeError'), 'composer_sched.recipes'),
+    'AutoWU': 'composer_sched.algorithms.autowu', 'AutoWUScheduler': 'composer_sched.algorithms.autowu',
+    **dict.fromkeys(('ScaleSchedule', 'scale_scheduler'), 'composer_sched.algorithms.scale_schedule'),
 }
 # One Composer scheduler class per registered method: WSDScheduler, CosineAnnealingScheduler, ...
 _SCHEDULER_CLASSES = ('ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicalScheduler', 'ExponentialScheduler',
@@ -34,6 +36,12 @@ _SCHEDULER_CLASSES = ('ConstantScheduler', 'CosineAnnealingScheduler', 'Cyclical
                       'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler', 'SGDRScheduler',
                       'StepScheduler', 'TriangularScheduler', 'WSDScheduler')
 _EXPORTS.update({name: 'composer_sched.adapters.composer' for name in _SCHEDULER_CLASSES})
+# Schedule algorithms (issue 4): one sub-package per method under composer_sched.algorithms.
+_EXPORTS.update({cls: f'composer_sched.algorithms.{pkg}' for pkg, cls in (
+    ('triangular', 'Triangular'), ('cosine_annealing', 'CosineAnnealing'), ('one_cycle', 'OneCycle'),
+    ('cyclical', 'Cyclical'), ('sgdr', 'SGDR'), ('wsd', 'WSD'), ('inverse_sqrt', 'InverseSqrt'),
+    ('multi_factor', 'MultiFactor'), ('linear_warmup', 'LinearWarmup'), ('linear_cooldown', 'LinearCooldown'))})
+_EXPORTS['ScheduleAlgorithm'] = 'composer_sched.algorithms.base'
 
 __all__ = sorted(_EXPORTS)
 
