@@ -1,0 +1,430 @@
+r"""AutoWU's decision engine, shared by the Composer Algorithm and the PyTorch scheduler.
+
+:class:`AutoWUConfig` validates the arguments (a ``ValueError`` at construction); :class:`AutoWUEngine` holds the
+typed state (phase, loss history, test record, switch LR and step, decay counters) and answers two questions: what
+LR the reference param group uses for the next optimizer step (:meth:`AutoWUEngine.lr`), and what a new loss
+changes (:meth:`AutoWUEngine.observe`). Its ``state_dict`` holds plain Python types only.
+
+Phases and the LR of the next step after ``k`` observed losses (:math:`T` total steps, :math:`W` the warm-up
+cap, :math:`C` the cool-down start, :math:`s`/:math:`\eta_s` the switch step/LR):
+
+* ``warmup``: :math:`\eta(k) = \eta_{min} (\eta_{max}/\eta_{min})^{k/W}` (or linear), from the core's
+  :class:`~composer_sched.schedules.ExponentialWarmUp` / :class:`~composer_sched.schedules.LinearWarmUp`.
+* ``decay`` (``immediate_cooldown=False``): :math:`\eta_s \gamma^{n}`, :math:`n` the decay-phase reductions.
+* ``cooldown``: from the LR where it starts down to 0 at :math:`T`, with the core's
+  :class:`~composer_sched.schedules.CosineAnnealingSchedule` (or :class:`~composer_sched.schedules.LinearCoolDown`).
+
+Switch rules during warm-up, checked every ``test_interval`` steps (default: one epoch):
+
+1. **divergence** -- at a test, the last ``nonfinite_patience`` losses are all NaN/inf: switch now, to the LR at
+   the GP's estimated minimum of the finite history, capped at the LR of the last finite loss (with too few finite
+   losses for the GP: the LR of the lowest finite loss; with none: ``min_lr``);
+2. **test** -- the GP test passed (``p > confidence`` for a majority of ``n_preds`` posteriors) ``patience``
+   times in a row: switch to the mean of the LRs in use at the ``n_preds`` estimated minima;
+3. **cap** -- step :math:`W` (or :math:`C` when it comes first) is reached: switch at the warm-up LR there.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from composer_sched.algorithms.autowu import gp
+from composer_sched.schedules import (ConstantSchedule, CosineAnnealingSchedule, LinearCoolDown, Schedule,
+                                      warm_up)
+from composer_sched.schedules._base import check, check_choice, check_int, check_number
+
+__all__ = ['AutoWUConfig', 'AutoWUEngine', 'Decision']
+
+WARMUP_TYPES = ('exp', 'exponential', 'linear')
+COOLDOWN_TYPES = ('cosine', 'linear', 'sqrt')
+PHASES = ('warmup', 'decay', 'cooldown')
+_STATE_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoWUConfig:
+    """AutoWU's arguments, validated at construction (each bad value is a ``ValueError`` naming it).
+
+    Args:
+        min_lr: first warm-up LR, ``> 0`` (default 1e-5).
+        max_lr: where the warm-up ramp would end at the cap, ``> min_lr`` (default 1.0).
+        max_warmup_fraction: warm-up cap :math:`W` as a fraction of training, in ``[0, 1]`` (default 0.5).
+        warmup_type: ``'exp'`` (``'exponential'``) or ``'linear'``.
+        warmup_unit: ``'step'`` (LR changes every step) or ``'epoch'`` (once per epoch).
+        warmup_only: ablation: never test; warm up to the cap, then decay.
+        immediate_cooldown: after the switch, cool down at once (``True``) or hold, then cool down over the last
+            ``cooldown_fraction`` (``False``).
+        cooldown_fraction: in ``[0, 1]`` (default 0.2).
+        cooldown_type: ``'cosine'`` (default), ``'linear'`` or ``'sqrt'`` (1-sqrt), all to 0 at the end.
+        decay_phase_stat: ``None`` (multiply the held LR by ``decay_phase_factor`` every epoch) or ``'loss'``
+            (multiply it when the epoch-mean loss has not improved for ``decay_patience`` epochs).
+        decay_phase_factor: :math:`\\gamma` in ``(0, 1]`` (default 1: a constant hold).
+        test_interval: steps between tests, ``>= 1``; ``None``: one epoch (the reference's cadence).
+        patience: consecutive passing tests needed to switch, ``>= 1`` (reference: 3).
+        n_preds: posteriors per test (majority vote), ``>= 1`` (reference: 5).
+        confidence: :math:`p` threshold of a "yes" vote, in ``(0.5, 1)`` (reference: 0.95).
+        lengthscale: fixed RBF lengthscale in normalised history units, ``> 0`` (reference: 0.2).
+        fit_points, predict_points, grid_points: subsample caps and grid size, ``>= 8`` (reference: 100, 500, 500).
+        nonfinite_patience: consecutive NaN/inf losses that count as divergence, ``>= 1`` (default 3).
+        decay_patience: epochs without improvement before a reduction with ``decay_phase_stat='loss'`` (5).
+        seed: seeds the subsampling (same on every rank).
+
+    Raises:
+        ValueError: an argument is outside its range.
+    """
+    min_lr: float = 1e-5
+    max_lr: float = 1.0
+    max_warmup_fraction: float = 0.5
+    warmup_type: str = 'exp'
+    warmup_unit: str = 'step'
+    warmup_only: bool = False
+    immediate_cooldown: bool = False
+    cooldown_fraction: float = 0.2
+    cooldown_type: str = 'cosine'
+    decay_phase_stat: Optional[str] = None
+    decay_phase_factor: float = 1.0
+    test_interval: Optional[int] = None
+    patience: int = 3
+    n_preds: int = 5
+    confidence: float = 0.95
+    lengthscale: float = 0.2
+    fit_points: int = 100
+    predict_points: int = 500
+    grid_points: int = 500
+    nonfinite_patience: int = 3
+    decay_patience: int = 5
+    seed: int = 0
+
+    def __post_init__(self):
+        check_number('min_lr', self.min_lr, lo=0, lo_open=True)
+        check_number('max_lr', self.max_lr, lo=0, lo_open=True)
+        check(self.max_lr > self.min_lr, 'max_lr', self.max_lr, f'> min_lr ({self.min_lr})')
+        check_number('max_warmup_fraction', self.max_warmup_fraction, lo=0, hi=1)
+        check_choice('warmup_type', self.warmup_type, WARMUP_TYPES)
+        check_choice('warmup_unit', self.warmup_unit, ('step', 'epoch'))
+        check(isinstance(self.warmup_only, bool), 'warmup_only', self.warmup_only, 'True or False')
+        check(isinstance(self.immediate_cooldown, bool), 'immediate_cooldown', self.immediate_cooldown,
+              'True or False')
+        check_number('cooldown_fraction', self.cooldown_fraction, lo=0, hi=1)
+        if self.cooldown_type == 'half_cosine':
+            raise ValueError("cooldown_type='half_cosine' is not allowed: the reference's half_cosine halves the LR "
+                             "at the switch; cooldown_type must be one of 'cosine', 'linear', 'sqrt'.")
+        check_choice('cooldown_type', self.cooldown_type, COOLDOWN_TYPES)
+        check_choice('decay_phase_stat', self.decay_phase_stat, (None, 'loss'))
+        check_number('decay_phase_factor', self.decay_phase_factor, lo=0, hi=1, lo_open=True)
+        if self.test_interval is not None:
+            check_int('test_interval', self.test_interval, lo=1)
+        check_int('patience', self.patience, lo=1)
+        check_int('n_preds', self.n_preds, lo=1)
+        check_number('confidence', self.confidence, lo=0.5, hi=1, lo_open=True, hi_open=True)
+        check_number('lengthscale', self.lengthscale, lo=0, lo_open=True)
+        for name in ('fit_points', 'predict_points', 'grid_points'):
+            check_int(name, getattr(self, name), lo=gp.MIN_POINTS)
+        check_int('nonfinite_patience', self.nonfinite_patience, lo=1)
+        check_int('decay_patience', self.decay_patience, lo=1)
+        check_int('seed', self.seed, lo=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What a test decided; under ``torch.distributed`` rank 0's decision is broadcast (see ``agree``)."""
+    switch: bool
+    lr: float
+    reason: str
+    passed: bool
+    probs: tuple[float, ...] = ()
+
+
+def _as_floats(values: list) -> np.ndarray:
+    """Losses (floats or 1-element tensors, possibly on a GPU) as a float64 array: the only host sync."""
+    if not values:
+        return np.empty(0)
+    if all(hasattr(v, 'detach') for v in values):
+        import torch
+        return torch.stack([v.detach().reshape(()).float() for v in values]).cpu().double().numpy()
+    return np.array([float(v.detach().reshape(()).item()) if hasattr(v, 'detach') else float(v) for v in values])
+
+
+class AutoWUEngine:
+    """AutoWU's state and decisions for one run of ``total_steps`` optimizer steps.
+
+    Args:
+        config: the validated arguments.
+        total_steps: :math:`T`, ``>= 1``.
+        steps_per_epoch: ``>= 1``; the default test cadence, the epoch of ``warmup_unit='epoch'`` and of the decay
+            phase.
+        agree: optional ``Decision -> Decision`` applied to every test's decision (e.g. a broadcast from rank 0).
+
+    Raises:
+        ValueError: ``total_steps`` or ``steps_per_epoch`` below 1.
+
+    Example:
+        >>> eng = AutoWUEngine(AutoWUConfig(min_lr=1e-4, max_lr=1.0), total_steps=1000, steps_per_epoch=10)
+        >>> eng.lr(), round(eng.lr(500), 6)  # the cap is W = 500 steps
+        (0.0001, 1.0)
+    """
+
+    def __init__(self, config: AutoWUConfig, total_steps: int, steps_per_epoch: int,
+                 agree: Optional[Callable[[Decision], Decision]] = None):
+        self.config = config
+        self.total_steps = check_int('total_steps', total_steps, lo=1)
+        self.steps_per_epoch = check_int('steps_per_epoch', steps_per_epoch, lo=1)
+        self.interval = int(config.test_interval or self.steps_per_epoch)
+        self.agree = agree
+        c = config
+        kind = 'linear' if c.warmup_type == 'linear' else 'exponential'
+        if c.warmup_unit == 'epoch':
+            total_epochs = self.total_steps / self.steps_per_epoch
+            w_units = int(total_epochs * c.max_warmup_fraction)
+            self.cap = w_units * self.steps_per_epoch
+        else:
+            w_units = int(self.total_steps * c.max_warmup_fraction)
+            self.cap = w_units
+        self._w_units = w_units
+        self.warmup_schedule: Schedule = warm_up(ConstantSchedule(c.max_lr), length=w_units, start_lr=c.min_lr,
+                                                 kind=kind)
+        self.cooldown_start = (self.total_steps if c.immediate_cooldown
+                               else int(math.ceil((1 - c.cooldown_fraction) * self.total_steps - 1e-9)))
+        self._tail: Optional[Schedule] = None
+        self.reset()
+
+    # ------------------------------------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Back to step 0 of the warm-up (or straight to the decay if the cap is 0)."""
+        self.step = 0
+        self.phase = 'warmup'
+        self._hist = np.empty(min(self.cap, 4096) or 1)
+        self._n = 0
+        self._pending: list = []
+        self.record: list[bool] = []
+        self.tests: list[dict[str, Any]] = []
+        self.hyper: Optional[gp.GPHyper] = None
+        self.switch_step: Optional[int] = None
+        self.switch_lr: Optional[float] = None
+        self.switch_reason: Optional[str] = None
+        self.reductions = 0
+        self.cool_step: Optional[int] = None
+        self.cool_lr: Optional[float] = None
+        self._tail = None
+        self._epoch_losses: list = []
+        self._best = math.inf
+        self._bad_epochs = 0
+        if self.cap <= 0:
+            self._switch(0, self.config.max_lr, 'no_warmup')
+
+    @property
+    def history(self) -> np.ndarray:
+        """The per-step warm-up losses observed so far (NaN/inf kept), flushing pending ones (a host sync)."""
+        self._flush()
+        return self._hist[:self._n].copy()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        vals = _as_floats(self._pending)
+        self._pending = []
+        need = self._n + len(vals)
+        if need > len(self._hist):  # amortised O(1) append
+            grown = np.empty(max(need, 2 * len(self._hist)))
+            grown[:self._n] = self._hist[:self._n]
+            self._hist = grown
+        self._hist[self._n:need] = vals
+        self._n = need
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain types only: phase, step, loss history, test record, switch/cool-down LR and step, counters, the
+        GP fit (its warm start) and the subsampling key (``seed`` and the number of tests run)."""
+        self._flush()
+        self._flush_epoch()
+        return {
+            'version': _STATE_VERSION,
+            'step': self.step,
+            'phase': self.phase,
+            'history': [float(v) for v in self._hist[:self._n]],
+            'record': [bool(v) for v in self.record],
+            'tests': [dict(t) for t in self.tests],
+            'hyper': None if self.hyper is None else [float(v) for v in self.hyper.as_array()],
+            'switch_step': self.switch_step,
+            'switch_lr': self.switch_lr,
+            'switch_reason': self.switch_reason,
+            'reductions': self.reductions,
+            'cool_step': self.cool_step,
+            'cool_lr': self.cool_lr,
+            'epoch_losses': [float(v) for v in self._epoch_losses],
+            'best': float(self._best),
+            'bad_epochs': self._bad_epochs,
+            'seed': self.config.seed,
+            'total_steps': self.total_steps,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output; the horizon (``total_steps``) stays this engine's own.
+
+        Raises:
+            ValueError: ``state`` was not produced by :meth:`state_dict`.
+        """
+        missing = {'step', 'phase', 'history', 'record', 'switch_step', 'switch_lr'} - set(state)
+        if missing:
+            raise ValueError(f'state_dict is missing {sorted(missing)}: it was not saved by AutoWU.')
+        check_choice('phase', state['phase'], PHASES)
+        self.step = int(state['step'])
+        self.phase = state['phase']
+        hist = np.asarray(state['history'], dtype=float)
+        self._hist = np.empty(max(len(hist), min(self.cap, 4096), 1))
+        self._hist[:len(hist)] = hist
+        self._n = len(hist)
+        self._pending = []
+        self.record = [bool(v) for v in state['record']]
+        self.tests = [dict(t) for t in state.get('tests', [])]
+        self.hyper = None if state.get('hyper') is None else gp.GPHyper.from_array(state['hyper'])
+        self.switch_step = state['switch_step']
+        self.switch_lr = None if state['switch_lr'] is None else float(state['switch_lr'])
+        self.switch_reason = state.get('switch_reason')
+        self.reductions = int(state.get('reductions', 0))
+        self.cool_step = state.get('cool_step')
+        self.cool_lr = None if state.get('cool_lr') is None else float(state['cool_lr'])
+        self._epoch_losses = list(state.get('epoch_losses', []))
+        self._best = float(state.get('best', math.inf))
+        self._bad_epochs = int(state.get('bad_epochs', 0))
+        self._tail = None
+
+    # ------------------------------------------------------------------------------------------------ LR
+    def warmup_lr(self, position: float) -> float:
+        """The warm-up LR in use at step ``position`` (fractional positions interpolate the ramp)."""
+        if self.config.warmup_unit == 'epoch':
+            position = math.floor(position / self.steps_per_epoch)
+        return self.warmup_schedule(position)
+
+    def _tail_schedule(self) -> Schedule:
+        if self._tail is None:
+            length = self.total_steps - self.cool_step
+            lr0 = self.cool_lr
+            if length <= 0:
+                self._tail = ConstantSchedule(lr0)
+            elif self.config.cooldown_type == 'cosine':
+                self._tail = CosineAnnealingSchedule(min_lr=0.0, max_lr=lr0, cycle_length=length)
+            else:
+                self._tail = LinearCoolDown(ConstantSchedule(lr0), finish_lr=0.0, start_idx=0, length=length,
+                                            shape=self.config.cooldown_type)
+        return self._tail
+
+    def lr(self, step: Optional[int] = None) -> float:
+        """LR of the reference param group for the optimizer step that follows ``step`` observed losses
+        (default: now). Only the current phase's formula is known, so ``step`` should not precede the switch."""
+        k = self.step if step is None else step
+        if self.phase == 'warmup':
+            return self.warmup_lr(k)
+        if self.phase == 'decay':
+            return self.switch_lr * self.config.decay_phase_factor ** self.reductions
+        return self._tail_schedule()(k - self.cool_step)
+
+    # ------------------------------------------------------------------------------------------------ steps
+    def _switch(self, step: int, lr: float, reason: str) -> None:
+        self.switch_step, self.switch_lr, self.switch_reason = int(step), float(lr), reason
+        self._pending = []
+        if self.config.immediate_cooldown or step >= self.cooldown_start:
+            self._start_cooldown(step, lr)
+        else:
+            self.phase = 'decay'
+
+    def _start_cooldown(self, step: int, lr: float) -> None:
+        self.phase, self.cool_step, self.cool_lr, self._tail = 'cooldown', int(step), float(lr), None
+
+    def observe(self, loss: Any) -> Optional[Decision]:
+        """Record the loss of the optimizer step just taken (a float or a 1-element tensor, kept on its device
+        until a test needs it) and advance one step. Returns the decision of a test run at this step, if any."""
+        self.step += 1
+        k = self.step
+        decision = None
+        if self.phase == 'warmup':
+            self._pending.append(loss)
+            at_cap = k >= min(self.cap, self.cooldown_start)
+            if k % self.interval == 0 or at_cap:
+                decision = self._test(k)
+                if self.agree is not None:
+                    decision = self.agree(decision)
+                self.record = (self.record + [decision.passed])[-self.config.patience:]
+                if decision.switch:
+                    self._switch(k, decision.lr, decision.reason)
+            if self.phase == 'warmup' and at_cap:
+                self._switch(k, self.warmup_lr(k), 'cap')
+        elif self.phase == 'decay':
+            self._decay_step(k, loss)
+        if self.phase == 'decay' and k >= self.cooldown_start:
+            self._start_cooldown(k, self.lr(k))
+        return decision
+
+    def _decay_step(self, k: int, loss: Any) -> None:
+        c = self.config
+        if c.decay_phase_factor == 1.0:
+            return
+        if c.decay_phase_stat == 'loss':
+            self._epoch_losses.append(loss)
+        if k % self.steps_per_epoch:
+            return
+        if c.decay_phase_stat is None:
+            self.reductions += 1
+            return
+        self._flush_epoch()
+        vals = np.asarray(self._epoch_losses, dtype=float)
+        vals = vals[np.isfinite(vals)]
+        self._epoch_losses = []
+        mean = float(vals.mean()) if vals.size else math.inf
+        if mean < self._best * (1 - 1e-4):  # torch's ReduceLROnPlateau default: relative threshold 1e-4
+            self._best, self._bad_epochs = mean, 0
+        else:
+            self._bad_epochs += 1
+            if self._bad_epochs > c.decay_patience:
+                self.reductions += 1
+                self._bad_epochs = 0
+
+    def _flush_epoch(self) -> None:
+        if self._epoch_losses and any(hasattr(v, 'detach') for v in self._epoch_losses):
+            self._epoch_losses = [float(v) for v in _as_floats(self._epoch_losses)]
+
+    def _test(self, k: int) -> Decision:
+        self._flush()
+        c = self.config
+        hist = self._hist[:self._n]
+        tail = hist[-c.nonfinite_patience:]
+        diverged = len(tail) >= c.nonfinite_patience and not np.isfinite(tail).any()
+        if c.warmup_only and not diverged:
+            return Decision(False, 0.0, 'warmup_only', False)
+        key = (c.seed, len(self.tests))
+        try:
+            res = gp.minimum_test(hist, key=key, hyper=self.hyper, lengthscale=c.lengthscale, n_preds=c.n_preds,
+                                  fit_points=c.fit_points, predict_points=c.predict_points,
+                                  grid_points=c.grid_points)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):  # a degenerate history: no vote
+            res = None
+        span = max(len(hist) - 1, 1)
+        lr_est = math.nan
+        passed = False
+        probs: tuple[float, ...] = ()
+        if res is not None:
+            self.hyper = res.hyper
+            probs = res.probs
+            votes = sum(p > c.confidence for p in probs)
+            passed = votes > c.n_preds / 2
+            lr_est = float(np.mean([self.warmup_lr(x * span) for x in res.x_star]))
+        self.tests.append({'step': k, 'probs': [float(p) for p in probs], 'passed': bool(passed),
+                           'lr': None if not math.isfinite(lr_est) else lr_est})
+        if diverged:
+            finite = np.flatnonzero(np.isfinite(hist))  # O(N), once: the run is over for the warm-up anyway
+            if not finite.size:
+                lr_est = c.min_lr
+            elif not math.isfinite(lr_est):
+                lr_est = self.warmup_lr(finite[np.argmin(hist[finite])])
+            else:  # the minimum cannot lie where the loss was already non-finite
+                lr_est = min(lr_est, self.warmup_lr(finite[-1]))
+            return Decision(True, lr_est, 'diverged', passed, probs)
+        switch = passed and len(self.record) + 1 >= c.patience and all(self.record[len(self.record) + 1 - c.patience:])
+        if switch and not math.isfinite(lr_est):
+            switch = False
+        return Decision(switch, lr_est if switch else 0.0, 'test', passed, probs)

@@ -1,0 +1,227 @@
+r"""A small exact Gaussian process on a 1-D loss history, in numpy/scipy, and AutoWU's "minimum in the past" test.
+
+Model (Kim et al. 2021, as in the reference implementation, without gpytorch):
+
+.. math::
+    y_j = f(x_j) + \varepsilon_j,\quad f \sim \mathcal{GP}\big(m,\ s^2 \exp(-(x - x')^2 / (2\ell^2))\big),\quad
+    \varepsilon_j \sim \mathcal{N}(0, \sigma^2)
+
+with the history index mapped to :math:`x \in [0, 1]` (1 is "now"), the lengthscale :math:`\ell` fixed (0.2) and
+:math:`(m, s^2, \sigma^2)` fitted by maximising the marginal likelihood. Losses are standardised before fitting
+(the test below is invariant to an affine change of the loss, and the noise floor becomes relative).
+
+Cost is bounded whatever the history length ``N``: the fit uses at most ``fit_points`` points and each posterior
+at most ``predict_points`` points, chosen by stratified sampling (one random index per equal-width stratum of
+``[0, N)``) from a counter-seeded generator, so every rank and every resumed run draws the same points.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy import linalg, optimize, special
+
+__all__ = ['GPHyper', 'rbf', 'stratified_indices', 'fit_hyper', 'posterior', 'past_minimum_prob',
+           'MinimumTest', 'minimum_test', 'MIN_POINTS']
+
+#: Variance floor of the likelihood noise, in standardised units (gpytorch's default constraint is 1e-4).
+NOISE_FLOOR = 1e-4
+#: Added to the variance of each difference ``f_i - f_now`` (as the reference does) so a point can never be
+#: "certainly" lower just because both variances vanish.
+DIFF_JITTER = 1e-4
+#: Fewer finite losses than this and the test does not pass (nothing to regress).
+MIN_POINTS = 8
+_LOG_2PI = math.log(2 * math.pi)
+_BOUNDS = [(-10.0, 10.0), (math.log(1e-4), math.log(1e4)), (math.log(NOISE_FLOOR), math.log(1e2))]
+
+
+@dataclasses.dataclass(frozen=True)
+class GPHyper:
+    """Fitted hyper-parameters in standardised units: constant mean ``m``, ``log s^2`` and ``log sigma^2``."""
+    mean: float = 0.0
+    log_scale: float = 0.0
+    log_noise: float = math.log(1e-3)
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.mean, self.log_scale, self.log_noise], dtype=float)
+
+    @classmethod
+    def from_array(cls, a: Sequence[float]) -> 'GPHyper':
+        # Clip into the box: a warm start from a checkpoint must be a valid starting point.
+        vals = [min(max(float(v), lo), hi) for v, (lo, hi) in zip(a, _BOUNDS)]
+        return cls(*vals)
+
+
+def rbf(a: np.ndarray, b: np.ndarray, lengthscale: float) -> np.ndarray:
+    r""":math:`R_{ij} = \exp(-(a_i - b_j)^2 / (2\ell^2))`."""
+    d = (a[:, None] - b[None, :]) / lengthscale
+    return np.exp(-0.5 * d * d)
+
+
+def stratified_indices(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """``min(n, m)`` sorted distinct indices in ``[0, n)``: all of them if ``n <= m``, else one uniform draw in each
+    of ``m`` equal-width strata. O(m), whatever ``n``."""
+    if n <= m:
+        return np.arange(n)
+    edges = (np.arange(m + 1, dtype=np.int64) * n) // m
+    width = np.diff(edges)
+    return edges[:-1] + (rng.random(m) * width).astype(np.int64)
+
+
+def _nll_and_grad(theta: np.ndarray, x: np.ndarray, y: np.ndarray, r: np.ndarray):
+    """Negative log marginal likelihood of ``y`` and its gradient in ``(m, log s^2, log sigma^2)``."""
+    m, a, b = theta
+    s2, n2 = math.exp(a), math.exp(b)
+    k = s2 * r
+    k[np.diag_indices_from(k)] += n2
+    try:
+        c = linalg.cho_factor(k, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return 1e10, np.zeros(3)
+    resid = y - m
+    alpha = linalg.cho_solve(c, resid, check_finite=False)
+    nll = 0.5 * resid @ alpha + np.log(np.diag(c[0])).sum() + 0.5 * len(y) * _LOG_2PI
+    w = linalg.cho_solve(c, np.eye(len(y)), check_finite=False) - np.outer(alpha, alpha)
+    grad = np.array([-alpha.sum(), 0.5 * s2 * (w * r).sum(), 0.5 * n2 * np.trace(w)])
+    return float(nll), grad
+
+
+def fit_hyper(x: np.ndarray, y: np.ndarray, lengthscale: float, init: Optional[GPHyper] = None,
+              max_iter: int = 100) -> GPHyper:
+    """Fit ``(m, s^2, sigma^2)`` to standardised ``y`` at ``x`` by L-BFGS-B on the exact marginal likelihood.
+
+    Args:
+        x, y: inputs in ``[0, 1]`` and finite standardised targets (at most ~100 points: cost is cubic).
+        lengthscale: the fixed RBF lengthscale, ``> 0``.
+        init: warm start (the previous test's fit), or the default.
+        max_iter: L-BFGS-B iterations, ``>= 1``.
+
+    Returns:
+        The fitted :class:`GPHyper`; ``init`` unchanged if the optimiser produced a non-finite value.
+    """
+    init = init or GPHyper()
+    r = rbf(x, x, lengthscale)
+    res = optimize.minimize(_nll_and_grad, init.as_array(), args=(x, y, r), jac=True, method='L-BFGS-B',
+                            bounds=_BOUNDS, options={'maxiter': int(max_iter)})
+    return GPHyper.from_array(res.x) if np.all(np.isfinite(res.x)) else init
+
+
+def posterior(x: np.ndarray, y: np.ndarray, grid: np.ndarray, hyper: GPHyper, lengthscale: float):
+    r"""Posterior of the noise-free latent :math:`f` on ``grid``: its mean, its variance and its covariance with the
+    last grid point (all the test needs; the full ``G x G`` covariance is never formed).
+
+    .. math:: \mu = m + K_{*}K^{-1}(y - m),\quad \Sigma = s^2 R_{**} - K_* K^{-1} K_*^\top
+    """
+    s2, n2 = math.exp(hyper.log_scale), math.exp(hyper.log_noise)
+    k = s2 * rbf(x, x, lengthscale)
+    k[np.diag_indices_from(k)] += n2
+    chol = linalg.cholesky(k, lower=True, check_finite=False)
+    ks = s2 * rbf(x, grid, lengthscale)  # n x G
+    alpha = linalg.cho_solve((chol, True), y - hyper.mean, check_finite=False)
+    mu = hyper.mean + ks.T @ alpha
+    v = linalg.solve_triangular(chol, ks, lower=True, check_finite=False)  # n x G
+    var = s2 - np.einsum('ij,ij->j', v, v)
+    cov_last = s2 * rbf(grid, grid[-1:], lengthscale)[:, 0] - v.T @ v[:, -1]
+    return mu, var, cov_last
+
+
+def past_minimum_prob(mu: np.ndarray, var: np.ndarray, cov_last: np.ndarray) -> float:
+    r"""Probability that the latent curve was lower at some past grid point than now.
+
+    With :math:`d_i = f_i - f_k` (:math:`k` the last grid point, "now"),
+    :math:`d_i \sim \mathcal N(\mu_i - \mu_k,\ \Sigma_{ii} + \Sigma_{kk} - 2\Sigma_{ik} + 10^{-4})` and
+
+    .. math:: p = \max_{i<k} \Phi\big(-(\mu_i - \mu_k) / \sigma_{d_i}\big)
+
+    (closed form, no sampling). Returns 0.0 if nothing is finite.
+    """
+    dvar = var[:-1] + var[-1] - 2 * cov_last[:-1]
+    dvar = np.maximum(dvar, 0.0) + DIFF_JITTER
+    z = -(mu[:-1] - mu[-1]) / np.sqrt(dvar)
+    p = special.ndtr(z)
+    p = p[np.isfinite(p)]
+    return float(p.max()) if p.size else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class MinimumTest:
+    """One test's outcome: per-posterior probabilities and minimiser positions in ``[0, 1]``, and the fit."""
+    probs: tuple[float, ...]
+    x_star: tuple[float, ...]
+    hyper: GPHyper
+    n_finite: int
+
+
+def _one_blas_thread():
+    """One BLAS thread for the test: it runs beside a training loop that owns the cores, and a contended
+    multi-threaded BLAS on small matrices is several times slower than one thread."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api='blas')
+
+
+def minimum_test(history: np.ndarray, *, key: Sequence[int], hyper: Optional[GPHyper] = None,
+                 lengthscale: float = 0.2, n_preds: int = 5, fit_points: int = 100, predict_points: int = 500,
+                 grid_points: int = 500, fit_iter: int = 100) -> Optional[MinimumTest]:
+    """Regress the loss history and test whether its minimum lies in the past, ``n_preds`` times.
+
+    Steps: fit ``(m, s^2, sigma^2)`` on <= ``fit_points`` stratified points (warm-started from ``hyper``); then
+    ``n_preds`` times condition on an independent <= ``predict_points`` stratified subsample, predict the latent
+    curve on ``grid_points`` points of ``[0, 1]`` and record :func:`past_minimum_prob` and the argmin of the mean.
+    Non-finite losses are dropped.
+
+    Args:
+        history: the per-step losses so far (index ``j`` -> ``x = j / (N - 1)``).
+        key: integers seeding this test's generator (e.g. ``(seed, test_number)``): same key, same points.
+
+    Returns:
+        The outcome, or ``None`` when fewer than :data:`MIN_POINTS` finite losses can be drawn.
+    """
+    if len(history) < MIN_POINTS:
+        return None
+    with _one_blas_thread():
+        return _minimum_test(history, key, hyper, lengthscale, n_preds, fit_points, predict_points, grid_points,
+                             fit_iter)
+
+
+def _minimum_test(history, key, hyper, lengthscale, n_preds, fit_points, predict_points, grid_points, fit_iter):
+    n = len(history)
+    span = float(n - 1)
+    rng = np.random.default_rng([int(k) for k in key])
+
+    def draw(m: int):
+        idx = stratified_indices(n, m, rng)
+        y = history[idx]
+        ok = np.isfinite(y)
+        return idx[ok] / span, y[ok]
+
+    x_fit, y_fit = draw(fit_points)
+    if len(y_fit) < MIN_POINTS:
+        return None
+    center = float(y_fit.mean())
+    scale = float(y_fit.std())
+    scale = scale if scale > 1e-12 * max(1.0, abs(center)) else 1.0
+    fitted = fit_hyper(x_fit, (y_fit - center) / scale, lengthscale, hyper, fit_iter)
+
+    grid = np.linspace(0.0, 1.0, grid_points)
+    probs, stars, n_used = [], [], len(y_fit)
+    cached = None
+    for _ in range(n_preds):
+        if n <= predict_points and cached is not None:  # the whole history: every posterior is the same
+            probs.append(cached[0]), stars.append(cached[1])
+            continue
+        x, y = draw(predict_points)
+        if len(y) < MIN_POINTS:
+            continue
+        n_used = max(n_used, len(y))
+        mu, var, cov_last = posterior(x, (y - center) / scale, grid, fitted, lengthscale)
+        cached = (past_minimum_prob(mu, var, cov_last), float(grid[int(np.argmin(mu))]))
+        probs.append(cached[0]), stars.append(cached[1])
+    if not probs:
+        return None
+    return MinimumTest(tuple(probs), tuple(stars), fitted, n_used)
