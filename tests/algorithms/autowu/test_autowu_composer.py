@@ -1,0 +1,115 @@
+"""AutoWU as a Composer Algorithm: a short real run on the bundled digits, exact resume through a real checkpoint,
+param-group ratios, and the conflicts it refuses before the first batch."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from composer import Trainer
+from composer.core import Callback
+from composer.optim import CosineAnnealingScheduler
+
+from composer_sched import AutoWU
+from composer_sched.data import digits_dataloaders
+from composer_sched.models import digits_cnn
+
+torch.set_num_threads(1)  # a tiny model on a shared CPU: threads only contend
+
+ALGO = dict(min_lr=1e-2, max_lr=10.0, max_warmup_fraction=0.75, immediate_cooldown=True, test_interval=10,
+            fit_points=40, predict_points=120, grid_points=120)
+RUN = dict(max_duration='12ep', train_subset_num_batches=20)  # 240 batches; warm-up cap at batch 180
+RATIO = 0.25  # the head's LR relative to the features'
+
+
+class Trace(Callback):
+    """Every param group's LR as the batch trains with it, and the all-reduced loss of each batch."""
+
+    def __init__(self):
+        self.lrs: list[list[float]] = []
+        self.losses: list[float] = []
+
+    def before_train_batch(self, state, logger):
+        self.lrs.append([g['lr'] for g in state.optimizers[0].param_groups])
+
+    def batch_end(self, state, logger):
+        self.losses.append(state.total_loss_dict['loss/train/total'])
+
+
+def trainer(algo, trace, **kwargs) -> Trainer:
+    torch.manual_seed(0)
+    model = digits_cnn(width=8)
+    inner = model.module
+    opt = torch.optim.SGD([{'params': inner.features.parameters(), 'lr': 0.1},
+                           {'params': inner.head.parameters(), 'lr': 0.1 * RATIO}])
+    train, _ = digits_dataloaders(batch_size=32)
+    return Trainer(model=model, train_dataloader=train, optimizers=opt, algorithms=[algo], callbacks=[trace],
+                   device='cpu', progress_bar=False, log_to_console=False, loggers=[], seed=17, **RUN, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def full_run(tmp_path_factory):
+    """One uninterrupted run that saves a checkpoint at epoch 5 (batch 100, mid-warm-up)."""
+    folder = tmp_path_factory.mktemp('autowu_ckpt')
+    algo, trace = AutoWU(**ALGO), Trace()
+    trainer(algo, trace, save_folder=str(folder), save_interval='5ep', save_filename='ep{epoch}.pt').fit()
+    return algo, trace, folder
+
+
+def test_real_run_switches_before_the_cap_from_the_lr_at_the_minimum(full_run):
+    algo, trace, _ = full_run
+    lrs = [row[0] for row in trace.lrs]
+    assert len(lrs) == 240 and algo.engine.step == 240
+    # Warm-up: the reference's exponential ramp, batch by batch, until the switch.
+    s = algo.switch_step
+    assert algo.engine.switch_reason == 'test' and s < algo.engine.cap == 180
+    for k in range(s):
+        assert lrs[k] == pytest.approx(1e-2 * 1e3 ** (k / 180), rel=1e-9)
+    # The decay starts from the LR at the estimated minimum, below the LR reached, then cosine to 0.
+    assert lrs[s] == pytest.approx(algo.switch_lr) and algo.switch_lr < lrs[s - 1]
+    t = 240 - s
+    for k in range(s, 240):
+        assert lrs[k] == pytest.approx(algo.switch_lr * (1 + math.cos(math.pi * (k - s) / t)) / 2, rel=1e-9)
+    # The estimated minimum is where the smoothed loss was lowest: the lowest 10-batch mean of the warm-up
+    # happened within a factor ~2 of the switch LR.
+    means = [sum(trace.losses[i:i + 10]) / 10 for i in range(0, s - 9)]
+    best = min(range(len(means)), key=means.__getitem__) + 5
+    assert abs(math.log10(lrs[best] / algo.switch_lr)) < 0.35, (lrs[best], algo.switch_lr)
+
+
+def test_param_groups_keep_their_ratio(full_run):
+    _, trace, _ = full_run
+    for features, head in trace.lrs:
+        assert head == pytest.approx(features * RATIO, rel=1e-12)
+
+
+def test_exact_resume_from_a_checkpoint_mid_warmup(full_run):
+    algo, trace, folder = full_run
+    saved = torch.load(folder / 'ep5.pt', weights_only=False)['state']['algorithms']
+    name, state = saved[0]
+    assert name == 'AutoWU' and state['engine']['step'] == 100 and state['engine']['phase'] == 'warmup'
+    assert len(state['engine']['tests']) == 10 and 100 < algo.switch_step
+
+    resumed, trace2 = AutoWU(**ALGO), Trace()
+    trainer(resumed, trace2, load_path=str(folder / 'ep5.pt')).fit()
+    assert trace2.lrs == trace.lrs[100:]  # bit-exact LRs of the uninterrupted run
+    assert trace2.losses == trace.losses[100:]
+    assert (resumed.switch_step, resumed.switch_lr) == (algo.switch_step, algo.switch_lr)
+
+
+def test_a_run_with_schedulers_is_refused_unless_replace():
+    with pytest.raises(ValueError, match='replace=True'):
+        trainer(AutoWU(**ALGO), Trace(), schedulers=CosineAnnealingScheduler())
+    t = trainer(AutoWU(replace=True, **ALGO), Trace(), schedulers=CosineAnnealingScheduler())
+    assert t.state.schedulers == []
+
+
+def test_bad_arguments_raise_at_construction():
+    with pytest.raises(ValueError, match='min_lr'):
+        AutoWU(min_lr=-1.0)
+    with pytest.raises(ValueError, match='cooldown_type'):
+        AutoWU(cooldown_type='half_cosine')
+    with pytest.raises(ValueError, match='max_lr'):
+        AutoWU(min_lr=0.1, max_lr=0.01)
+    with pytest.raises(ValueError, match='test_intervall'):
+        AutoWU(test_intervall=5)
