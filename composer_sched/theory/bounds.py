@@ -55,7 +55,8 @@ def _lrs(lrs, name: str = 'lrs') -> np.ndarray:
         raise ValueError(f'{name}={lrs!r} is not allowed: {name} must be a 1-D array of numbers.') from None
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f'{name} with shape {arr.shape} is not allowed: {name} must be a non-empty 1-D array.')
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+    lo, hi = (arr.min(), arr.max()) if arr.size else (0.0, 0.0)
+    if not (lo >= 0 and np.isfinite(hi)):  # NaN fails both comparisons
         bad = arr[~np.isfinite(arr) | (arr < 0)][0]
         raise ValueError(f'{name} containing {bad!r} is not allowed: {name} must be finite and >= 0.')
     return arr
@@ -128,7 +129,7 @@ def compute_rate(lrs, grad_norms: ArrayLike, D: float, T: int | None = None, typ
         1.391667
     """
     eta, g, D, T = _common(lrs, grad_norms, D, T, type)
-    total = math.fsum(eta)
+    total = float(np.sum(eta))  # pairwise summation: error ~ eps log T
     with np.errstate(divide='ignore', invalid='ignore'):
         t1 = D * D / (2 * total) if total > 0 else math.inf
         t2 = float(np.sum(g)) / (2 * total) if total > 0 else math.inf
@@ -138,7 +139,10 @@ def compute_rate(lrs, grad_norms: ArrayLike, D: float, T: int | None = None, typ
             t3 = math.inf
         else:  # every suffix sum is >= eta_T > 0
             suf, suf_g = _suffix(eta), _suffix(g)
-            t3 = 0.5 * float(np.sum(eta[:-1] / suf[1:] * (suf_g[:-1] / suf[:-1])))
+            terms = eta[:-1] / suf[1:]
+            terms *= suf_g[:-1]
+            terms /= suf[:-1]
+            t3 = 0.5 * float(np.sum(terms))
     elif type == 'refined' and eta[-1] == 0:
         t1 = t2 = math.inf
     return (t1, t2, t3) if return_split else t1 + t2 + t3
