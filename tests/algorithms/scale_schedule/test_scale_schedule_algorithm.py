@@ -1,0 +1,256 @@
+"""ScaleSchedule in a real Composer Trainer on the bundled digits: equal to Composer's own scale_schedule_ratio batch
+for batch, resumable, applied once, and its budget methods."""
+import math
+
+import pytest
+import torch
+from composer import Trainer
+from composer.core import Callback, Time, TimeUnit
+from composer.optim import (ConstantWithWarmupScheduler, CosineAnnealingScheduler, CosineAnnealingWarmRestartsScheduler,
+                            CosineAnnealingWithWarmupScheduler, ExponentialScheduler, LinearWithWarmupScheduler,
+                            MultiStepScheduler, MultiStepWithWarmupScheduler, PolynomialScheduler, StepScheduler)
+from torch.utils.data import DataLoader, TensorDataset
+
+from composer_sched import ScaleSchedule, WSDScheduler
+from composer_sched.algorithms import get_algorithm
+from composer_sched.algorithms.scale_schedule import scaled_duration
+from composer_sched.data import digits_dataloaders, digits_datasets
+from composer_sched.models import digits_cnn
+
+BATCHES = 4  # batches per epoch (train_subset_num_batches): 4 ep = 16 batches
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny convolutions on 2 shared cores: extra threads only contend.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class LRs(Callback):
+    """The LR each batch trains with (read at BEFORE_TRAIN_BATCH, after the Trainer has set it)."""
+
+    def __init__(self):
+        self.lrs = []
+
+    def before_train_batch(self, state, logger):
+        self.lrs.append(state.optimizers[0].param_groups[0]['lr'])
+
+
+class Crash(Callback):
+    """Simulates a crash after ``at`` batches."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def batch_end(self, state, logger):
+        if state.timestamp.batch.value >= self.at:
+            raise RuntimeError('simulated crash')
+
+
+def trainer(schedulers=None, algorithms=(), ssr=1.0, max_duration='4ep', torch_sched=None, data=None,
+            subset=BATCHES, **kw):
+    torch.manual_seed(0)
+    model = digits_cnn(width=4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    if torch_sched is not None:
+        schedulers = torch_sched(opt)
+    rec = LRs()
+    train = data if data is not None else digits_dataloaders(batch_size=64)[0]
+    t = Trainer(model=model, train_dataloader=train, max_duration=max_duration, optimizers=opt, schedulers=schedulers,
+                scale_schedule_ratio=ssr, algorithms=list(algorithms), callbacks=[rec, *kw.pop('callbacks', [])],
+                device='cpu', seed=1, progress_bar=False, log_to_console=False, train_subset_num_batches=subset, **kw)
+    return t, rec
+
+
+def lrs_of(**kw):
+    t, rec = trainer(**kw)
+    t.fit()
+    return rec.lrs, t.state.max_duration
+
+
+BUILTINS = {
+    'cosine_warmup': lambda: CosineAnnealingWithWarmupScheduler(t_warmup='3ba'),
+    'multistep': lambda: MultiStepScheduler(milestones=['3ba', '2ep'], gamma=0.5),
+    'linear_warmup': lambda: LinearWithWarmupScheduler(t_warmup='2ba', alpha_f=0.1),
+    'exponential': lambda: ExponentialScheduler(gamma=0.8, decay_period='2ba'),
+    'polynomial': lambda: PolynomialScheduler(power=2.0),
+    'step': lambda: StepScheduler(step_size='5ba', gamma=0.5),
+    'warm_restarts': lambda: CosineAnnealingWarmRestartsScheduler(t_0='1ep', t_mult=2.0),
+    'multistep_warmup': lambda: MultiStepWithWarmupScheduler(t_warmup='2ba', milestones=['1ep', '3ep']),
+    'constant_warmup': lambda: ConstantWithWarmupScheduler(t_warmup='2ba', alpha=0.5),
+    'ours_wsd': lambda: WSDScheduler(t_warmup='2ba', t_cooldown='0.25dur'),
+    'two': lambda: [CosineAnnealingScheduler(), ExponentialScheduler(gamma=0.9)],
+}
+
+
+CASES = [(name, r) for name in sorted(BUILTINS) for r in (0.5, 1.5)] + [
+    ('cosine_warmup', 0.75), ('multistep', 0.75), ('ours_wsd', 0.75)]
+
+
+@pytest.mark.parametrize('name, ratio', CASES)
+def test_equals_composer_scale_schedule_ratio(name, ratio):
+    ours, md = lrs_of(schedulers=BUILTINS[name](), algorithms=[ScaleSchedule(ratio)])
+    theirs, md_theirs = lrs_of(schedulers=BUILTINS[name](), ssr=ratio)
+    assert md == md_theirs == Time(int(4 * ratio), TimeUnit.EPOCH)
+    assert len(ours) == BATCHES * int(4 * ratio)
+    assert ours == theirs
+    assert len(set(ours)) > 1  # the schedule actually varies, so the comparison means something
+
+
+def test_warmup_is_not_scaled():
+    half, _ = lrs_of(schedulers=CosineAnnealingWithWarmupScheduler(t_warmup='4ba'), algorithms=[ScaleSchedule(0.5)])
+    full, _ = lrs_of(schedulers=CosineAnnealingWithWarmupScheduler(t_warmup='4ba'))
+    # Batch k trains with the value at time k-1: the ramp covers batches 0..5 and peaks at batch 5 in both runs.
+    assert half[:6] == full[:6] and half[5] == pytest.approx(0.1)
+    assert half[-1] < full[len(half) - 1]  # after the warm-up the half run decays faster
+
+
+def test_pytorch_scheduler_is_dilated():
+    # StepLR stepped per epoch: step_size 2 over 4 ep, ratio 0.5 -> step_size 1 over 2 ep.
+    ours, md = lrs_of(torch_sched=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
+                      algorithms=[ScaleSchedule(0.5)])
+    ref, _ = lrs_of(torch_sched=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.5),
+                    max_duration='2ep')
+    assert md == Time(2, TimeUnit.EPOCH) and ours == ref and ours[-1] == pytest.approx(0.05)
+
+
+def test_max_duration_given_to_fit():
+    t, rec = trainer(max_duration=None, algorithms=[ScaleSchedule(0.5)])
+    t.fit(duration='4ep', schedulers=CosineAnnealingWithWarmupScheduler(t_warmup='2ba'))
+    r, rec_ref = trainer(max_duration=None)
+    r.fit(duration='4ep', schedulers=CosineAnnealingWithWarmupScheduler(t_warmup='2ba'), scale_schedule_ratio=0.5)
+    assert t.state.max_duration == r.state.max_duration == Time(2, TimeUnit.EPOCH)
+    assert rec.lrs == rec_ref.lrs and len(rec.lrs) == 2 * BATCHES
+
+
+def test_second_fit_does_not_rescale():
+    t, rec = trainer(schedulers=CosineAnnealingScheduler(t_max='8ep'), algorithms=[ScaleSchedule(0.5)])
+    t.fit()
+    t.fit(duration='1ep')
+    r, rec_ref = trainer(schedulers=CosineAnnealingScheduler(t_max='8ep'), ssr=0.5)
+    r.fit()
+    r.fit(duration='1ep')  # Composer: a later fit() without a ratio does not scale either
+    assert t.state.max_duration == r.state.max_duration == Time(3, TimeUnit.EPOCH)
+    assert rec.lrs == rec_ref.lrs and len(rec.lrs) == 3 * BATCHES
+
+
+def test_composes_with_trainer_scale_schedule_ratio():
+    both, md = lrs_of(schedulers=CosineAnnealingWithWarmupScheduler(t_warmup='2ba'), ssr=0.5,
+                      algorithms=[ScaleSchedule(0.5)], max_duration='8ep')
+    once, md_once = lrs_of(schedulers=CosineAnnealingWithWarmupScheduler(t_warmup='2ba'), ssr=0.25, max_duration='8ep')
+    assert md == md_once == Time(2, TimeUnit.EPOCH) and both == once
+
+
+RESUMABLE = {
+    'composer': dict(schedulers=None, sched=lambda: MultiStepWithWarmupScheduler(t_warmup='2ba',
+                                                                                  milestones=['3ba', '6ba'])),
+    'pytorch': dict(torch_sched=lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=6),
+                    step_schedulers_every_batch=True),
+}
+
+
+def _resumable(kind):
+    kw = dict(RESUMABLE[kind])
+    sched = kw.pop('sched', None)
+    if sched is not None:
+        kw['schedulers'] = sched()
+    return kw
+
+
+@pytest.mark.parametrize('kind', sorted(RESUMABLE))
+def test_resume_from_load_path_follows_the_uninterrupted_run(kind, tmp_path):
+    full, md = lrs_of(algorithms=[ScaleSchedule(0.5)], **_resumable(kind))
+    t, rec = trainer(algorithms=[ScaleSchedule(0.5)], save_folder=str(tmp_path), save_interval='1ep',
+                     callbacks=[Crash(at=BATCHES + 2)], **_resumable(kind))
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        t.fit()
+    ckpt = tmp_path / f'ep1-ba{BATCHES}-rank0.pt'
+    assert ckpt.exists()
+    r, resumed = trainer(algorithms=[ScaleSchedule(0.5)], load_path=str(ckpt), **_resumable(kind))
+    r.fit()
+    assert r.state.max_duration == md == Time(2, TimeUnit.EPOCH)
+    assert resumed.lrs == full[BATCHES:] and len(set(full)) > 2
+
+
+def test_autoresume_follows_the_uninterrupted_run(tmp_path):
+    kw = dict(algorithms=[ScaleSchedule(0.5)], run_name='ss-auto', save_folder=str(tmp_path), save_interval='1ep',
+              autoresume=True)
+    full, _ = lrs_of(**_resumable('composer'), algorithms=[ScaleSchedule(0.5)])
+    t, _ = trainer(**kw, **_resumable('composer'), callbacks=[Crash(at=BATCHES + 1)])
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        t.fit()
+    r, resumed = trainer(**kw, **_resumable('composer'))
+    assert r.state.timestamp.batch.value == BATCHES  # it did resume
+    r.fit()
+    assert resumed.lrs == full[BATCHES:]
+
+
+def test_samples_method_keeps_partial_epochs():
+    # 40 samples in batches of 16 (16, 16, 8): 3 ep x 0.5 = 60 samples, where 'epochs' truncates to 1 ep = 40.
+    x, y = digits_datasets()[0].tensors
+    data = DataLoader(TensorDataset(x[:40], y[:40]), batch_size=16)
+    t, rec = trainer(schedulers=CosineAnnealingScheduler(), algorithms=[ScaleSchedule(0.5, method='samples')],
+                     max_duration='3ep', data=data, subset=-1)
+    assert t.state.max_duration == Time(60, TimeUnit.SAMPLE)
+    t.fit()
+    assert t.state.timestamp.sample.value == 72  # 16+16+8, then 16 (56) and 16 more crosses 60
+    # Batch k trains with the cosine over 60 samples at the sample count before batch k-1 (Composer's timing).
+    seen = [0, 0, 16, 32, 40]
+    assert rec.lrs == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * s / 60)) for s in seen])
+    e, _ = trainer(schedulers=CosineAnnealingScheduler(), algorithms=[ScaleSchedule(0.5)], max_duration='3ep',
+                   data=data, subset=-1)
+    assert e.state.max_duration == Time(1, TimeUnit.EPOCH)
+
+
+def test_batches_method():
+    t, rec = trainer(schedulers=CosineAnnealingScheduler(), algorithms=[ScaleSchedule(0.75, method='batches')],
+                     max_duration='3ep')
+    assert t.state.max_duration == Time(9, TimeUnit.BATCH)  # 12 batches x 0.75; 'epochs' would give 2 ep = 8
+    t.fit()
+    assert rec.lrs == pytest.approx([0.1 * 0.5 * (1 + math.cos(math.pi * max(k - 1, 0) / 9)) for k in range(9)])
+
+
+def test_scaled_duration_methods_and_errors():
+    assert scaled_duration('3ep', 0.5, 'samples', dataloader_len=3, samples_per_epoch=40, batch_size=16) == \
+        Time(60, TimeUnit.SAMPLE)
+    # 5 batches of an epoch of (16, 16, 8) hold 40 + 2 * 16 samples.
+    assert scaled_duration('5ba', 1.0, 'samples', dataloader_len=3, samples_per_epoch=40, batch_size=16) == \
+        Time(72, TimeUnit.SAMPLE)
+    assert scaled_duration('72sp', 1.0, 'batches', dataloader_len=3, samples_per_epoch=40, batch_size=16) == \
+        Time(5, TimeUnit.BATCH)
+    assert scaled_duration('1000tok', 0.29, 'tokens') == Time(290, TimeUnit.TOKEN)  # not 289 from float error
+    assert scaled_duration(10, 0.75) == Time(7, TimeUnit.EPOCH)
+    with pytest.raises(ValueError, match=r"ratio=0\.5 reduces max_duration=1ep to 0ep"):
+        scaled_duration('1ep', 0.5)
+    with pytest.raises(ValueError, match="method='tokens' cannot convert max_duration=2ep"):
+        scaled_duration('2ep', 0.5, 'tokens')
+    with pytest.raises(ValueError, match="method='samples' needs samples_per_epoch"):
+        scaled_duration('2ep', 0.5, 'samples')
+
+
+@pytest.mark.parametrize('bad', [0, -0.5, math.inf, math.nan, '0.5', None, True])
+def test_bad_ratio_at_construction(bad):
+    with pytest.raises(ValueError, match=r'ratio=.* is not allowed'):
+        ScaleSchedule(ratio=bad)
+
+
+def test_bad_method_at_construction():
+    with pytest.raises(ValueError, match=r"method='steps' is not allowed: method must be one of 'epochs'"):
+        ScaleSchedule(0.5, method='steps')
+
+
+def test_errors_surface_when_the_trainer_is_built():
+    with pytest.raises(ValueError, match=r'ratio=0\.2 reduces max_duration=4ep to 0ep'):
+        trainer(schedulers=CosineAnnealingScheduler(), algorithms=[ScaleSchedule(0.2)])
+    with pytest.raises(ValueError, match=r'takes only \(state\)'):
+        trainer(schedulers=lambda state: 1.0, algorithms=[ScaleSchedule(0.5)])
+
+
+def test_registered_and_exported():
+    import composer_sched
+    assert get_algorithm('scale_schedule') is ScaleSchedule is composer_sched.ScaleSchedule
+    assert ScaleSchedule.schedule_role == 'scale'
+    assert repr(ScaleSchedule(0.5, 'samples')) == "ScaleSchedule(ratio=0.5, method='samples')"
