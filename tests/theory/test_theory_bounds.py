@@ -135,6 +135,12 @@ def test_large_horizons_are_exact_and_never_negative():
     suffix = np.cumsum(eta[::-1])[::-1]
     positive = 1 / (2 * eta.sum()) + 0.5 * (math.fsum(eta[:-1] ** 2 / suffix[1:]) + eta[-1])
     assert sum(terms) == pytest.approx(positive, rel=1e-10)
+    # WSD at 10^6 against the positive form in extended precision (the plain `total - cumsum` is off by 6.5e-7)
+    w = WSDSchedule(steps=T6 + 1, cooldown_len=0.2, base_lr=1e-3).schedule[:T6]
+    e = w.astype(np.longdouble)
+    suf_ld = np.cumsum(e[::-1])[::-1]
+    exact = 1 / (2 * e.sum()) + 0.5 * (np.sum(e[:-1] ** 2 / suf_ld[1:]) + e[-1])
+    assert compute_rate(w, 1.0, 1.0) == pytest.approx(float(exact), rel=1e-10)
     assert compute_rate([0.7], 2.0, 3.0, T=1) == pytest.approx(9 / 1.4 + 0.7 * 4 / 2)
     assert T6 == len(eta)
 
