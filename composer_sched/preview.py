@@ -59,7 +59,8 @@ class _PreviewState:
 
 def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_duration: Union[str, int, Time], *,
             dataloader_len: Optional[int] = None, ssr: float = 1.0, samples_per_batch: Optional[int] = None,
-            tokens_per_batch: Optional[int] = None) -> np.ndarray:
+            tokens_per_batch: Optional[int] = None, algorithms: Sequence[Any] = (),
+            step_schedulers_every_batch: Optional[bool] = None) -> np.ndarray:
     """The LR multiplier each batch of a Composer run gets, exactly as the Trainer applies it.
 
     The Trainer steps its schedulers after each optimizer step but *before* the timestamp advances, so batch
@@ -74,6 +75,10 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_durat
         dataloader_len: batches per epoch (needed for ``ep`` units).
         ssr: ``Trainer(scale_schedule_ratio=...)``, finite and ``> 0``.
         samples_per_batch, tokens_per_batch: batch sizes, for schedules in ``sp`` or ``tok``.
+        algorithms: composer_sched schedule algorithms (setters, modifiers, ScaleSchedule) the run also has;
+            with them, ``schedulers`` may also hold PyTorch schedulers (copied, never stepped in place) and
+            the run is replayed event by event (:func:`composer_sched.algorithms.base.simulate`).
+        step_schedulers_every_batch: as for the Trainer (with ``algorithms``; None: Composer's default).
 
     Returns:
         A float array with one multiplier per batch of the (scaled) run.
@@ -87,6 +92,11 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_durat
         [1.0, 1.0, 1.0, 1.0, 0.8]
     """
     scheds = list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers]
+    if algorithms:
+        from composer_sched.algorithms.base import simulate
+        return simulate(algorithms, [s for s in scheds if s is not None], max_duration, dataloader_len=dataloader_len,
+                        ssr=ssr, samples_per_batch=samples_per_batch, tokens_per_batch=tokens_per_batch,
+                        step_schedulers_every_batch=step_schedulers_every_batch)[:, 0]
     if not scheds:
         raise ValueError('schedulers=[] is not allowed: give at least one scheduler.')
     md = scaled_max_duration(max_duration, ssr)

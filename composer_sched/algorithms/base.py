@@ -147,6 +147,31 @@ class SetterAlgorithm(ScheduleAlgorithm):
         self.scheduler = ComposerScheduler(self.method, **params)
         self._repr_args = {**self.scheduler.spec.user_params(), **({'replace': True} if replace else {})}
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.method:  # document the registry's parameters once, here, instead of in every subclass
+            from composer_sched.adapters.spec import WARMUP_PARAMS
+            from composer_sched.schedules.registry import get_method
+
+            m = get_method(cls.method)
+            params = [inspect.Parameter('replace', inspect.Parameter.KEYWORD_ONLY, default=False)]
+            lines = []
+            for p in m.params + WARMUP_PARAMS:
+                default = inspect.Parameter.empty if p.required else p.default
+                params.append(inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=default))
+                rng = f' One of {", ".join(map(repr, p.choices))}.' if p.choices else ''
+                if p.lo is not None or p.hi is not None:
+                    rng = f' In [{"-inf" if p.lo is None else f"{p.lo:g}"}, {"inf" if p.hi is None else f"{p.hi:g}"}].'
+                kind = ' (Composer time string)' if p.kind == 'duration' else \
+                    ' (list of Composer time strings)' if p.kind == 'durations' else ''
+                lines.append(f'        {p.name}: {p.doc}{kind}.{rng} Default ``{p.default!r}``.')
+            lines.append('        replace: replace ``Trainer(schedulers=...)`` and any other setter. Default ``False``.')
+            cls.__signature__ = inspect.Signature(params[1:] + params[:1])
+            cls.__doc__ = (cls.__doc__ or '').rstrip() + f'\n\n    Registered method ``{m.name!r}``: {m.summary}' \
+                '\n\n    Args:\n' + '\n'.join(lines) + '\n\n    Raises:\n        ValueError: unknown parameter or ' \
+                'bad value (at construction); durations that do not fit\n            ``max_duration``, or a ' \
+                'conflicting setter or scheduler (at ``Event.BEFORE_LOAD``).\n'
+
     def after_lr(self, optimizer: Any, alpha: float) -> None:
         """Called after each LR write with this setter's own multiplier (before modifiers); default: nothing."""
 
@@ -231,19 +256,20 @@ class SchedulePlan:
             ValueError: ``ratio`` not finite and ``> 0``, ``max_duration`` scaled to 0, or a PyTorch scheduler
                 Composer cannot scale.
         """
-        from composer.optim.scheduler import scale_pytorch_scheduler
-
         from composer_sched.preview import scaled_max_duration
 
         self.max_duration = scaled_max_duration(self.max_duration, ratio)
         self.ssr *= float(ratio)
         for s in self.run_schedulers:
-            if isinstance(s, LRScheduler) and ratio != 1.0:
-                scale_pytorch_scheduler(s, ratio)
+            if isinstance(s, LRScheduler):
+                _scale_torch(s, ratio)
 
 
-def compose(plan: SchedulePlan, algorithms: Sequence[Any]) -> SchedulePlan:
+def compose(plan: SchedulePlan, algorithms: Sequence[Any], foreign_scale: bool = False) -> SchedulePlan:
     """Apply ``algorithms`` (composer_sched schedule algorithms; others are ignored) to ``plan`` in role order.
+
+    ``foreign_scale``: also dilate by scale algorithms that are not ScheduleAlgorithms (``schedule_role =
+    'scale'`` with ``dilate(plan)`` or ``ratio``); a preview needs that, a run does not (they act themselves).
 
     Raises:
         ValueError: two setters, or a setter over the run's schedulers, without exactly one ``replace=True``.
@@ -269,7 +295,16 @@ def compose(plan: SchedulePlan, algorithms: Sequence[Any]) -> SchedulePlan:
                             key=lambda a: (a.modifier_rank, order[id(a)]))
     for a in sorted((a for a in ours if a.schedule_role == 'scale'), key=lambda a: order[id(a)]):
         a.dilate(plan)
+    if foreign_scale:
+        for a in algorithms:
+            if _is_foreign_scale(a):
+                a.dilate(plan) if callable(getattr(a, 'dilate', None)) else plan.dilate(a.ratio)
     return plan
+
+
+def _is_foreign_scale(a: Any) -> bool:
+    """A scale algorithm that is not a ScheduleAlgorithm (it scales the run itself, e.g. ``ScaleSchedule``)."""
+    return getattr(a, 'schedule_role', None) == 'scale' and not isinstance(a, ScheduleAlgorithm)
 
 
 def _group_bases(optimizer: Any) -> list[float]:
@@ -280,12 +315,34 @@ def _group_bases(optimizer: Any) -> list[float]:
     return bases
 
 
+def _scale_torch(s: LRScheduler, ratio: float) -> None:
+    """Scale a PyTorch scheduler in place: ScaleSchedule's ``scale_scheduler`` when present (it knows more
+    classes), else the Trainer's own rule."""
+    if ratio == 1.0:
+        return
+    try:
+        from composer_sched.algorithms.scale_schedule.scale_scheduler import scale_scheduler
+    except ImportError:
+        from composer.trainer._scale_schedule import scale_pytorch_scheduler as scale_scheduler
+    scale_scheduler(s, ratio)
+
+
+def _no_step() -> None:  # pragma: no cover - never called
+    raise RuntimeError('the shadow param groups are not an optimizer')
+
+
+# torch's LRScheduler.step() looks for these marks on ``optimizer.step`` to warn about call order.
+_no_step._wrapped_by_lr_sched = True  # type: ignore[attr-defined]
+
+
 class _Shadow:
     """Param groups the run's PyTorch schedulers write to instead of the optimizer's, so a chainable scheduler
     (``MultiStepLR`` reads ``group['lr']``) never sees the modified LR."""
 
     def __init__(self, groups: Sequence[dict]):
         self.param_groups = [{k: v for k, v in g.items() if k != 'params'} for g in groups]
+        self.step = _no_step
+        self._opt_called = True
 
 
 class ScheduleDriver:
@@ -319,15 +376,32 @@ class ScheduleDriver:
         self._sync_shadow_from(self._torch)
         for s in self._torch:
             s.optimizer = self._shadow
+        if plan.setter is not None:
+            plan.setter.check_optimizer(optimizer)
+        self._build()
+        self.t_prev: Optional[dict[str, float]] = None
+        self.memos: list[dict] = [{} for _ in self._modifiers]
+        self.run_alphas = self._run_alphas()
+        self.apply_lr()
+
+    def _build(self) -> None:
+        # Resolve the setter's and the modifiers' durations on the plan's (possibly dilated) horizon.
+        plan = self.plan
         md, dl, ssr = plan.max_duration, plan.dataloader_len, plan.ssr
         self._setter = None
         if plan.setter is not None:
             sched = plan.setter.scheduler
-            plan.setter.check_optimizer(optimizer)
             self._setter = (sched.schedule(md, dl, ssr), _AXIS_ATTR[sched.axis(md)])
         self._modifiers = [(m, m.build_modifier(plan)) for m in plan.modifiers]
-        self.t_prev: Optional[dict[str, float]] = None
-        self.memos: list[dict] = [{} for _ in self._modifiers]
+
+    def scale_schedule(self, ratio: float) -> None:
+        """Dilate the composed schedule by ``ratio`` after it was installed: the hook a ScaleSchedule that acts on
+        its own calls once it has scaled ``state.max_duration`` itself."""
+        self.plan.ssr *= float(ratio)
+        self.plan.max_duration = self.state.max_duration
+        for s in self._torch:
+            _scale_torch(s, ratio)
+        self._build()
         self.run_alphas = self._run_alphas()
         self.apply_lr()
 
@@ -425,6 +499,13 @@ def _takes_ssr(fn: Any) -> bool:
 def install(state: State) -> 'ScheduleDriver':
     """Compose ``state.algorithms``' schedule algorithms over ``state.schedulers`` and install the driver."""
     plan = compose(SchedulePlan.from_state(state), state.algorithms)
+    # A scale algorithm that acts on its own and ran before the leader has already scaled max_duration (and the
+    # run's schedulers): the setter's and modifiers' durations must follow its ratio too. One that runs after the
+    # leader calls ScheduleDriver.scale_schedule instead.
+    leader = state.algorithms.index(_leader(state.algorithms))
+    for a in state.algorithms[:leader]:
+        if _is_foreign_scale(a):
+            plan.ssr *= float(a.ratio)
     state.max_duration = plan.max_duration
     driver = ScheduleDriver(state.optimizers[0], plan, state)
     state.schedulers = [driver]
@@ -461,7 +542,7 @@ def simulate(algorithms: Sequence[Any], schedulers: Sequence[Any], max_duration:
             for g, theirs in zip(opt.param_groups, s.optimizer.param_groups):
                 g['initial_lr'] = theirs.get('initial_lr', theirs['lr'])
     state = _PreviewState(md, dataloader_len)
-    plan = compose(SchedulePlan(md, dataloader_len, ssr, run), algorithms)
+    plan = compose(SchedulePlan(md, dataloader_len, ssr, run), algorithms, foreign_scale=True)
     state.max_duration = plan.max_duration
     driver = ScheduleDriver(opt, plan, state)
     n = num_batches(plan.max_duration, dataloader_len, samples_per_batch, tokens_per_batch)

@@ -1,0 +1,43 @@
+"""CosineAnnealing: the registered ``'cosine_annealing'`` method as a schedule-setting Composer Algorithm, and its functional form."""
+from __future__ import annotations
+
+from typing import Any
+
+from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
+from composer_sched.algorithms.base import SetterAlgorithm
+
+__all__ = ['CosineAnnealing', 'cosine_annealing_scheduler']
+
+
+class CosineAnnealing(SetterAlgorithm):
+    r"""Cosine annealing (Loshchilov & Hutter 2016) as a Composer Algorithm.
+
+    .. math:: \alpha(t) = \alpha_f + (\alpha_i - \alpha_f)\,\tfrac12\big(1 + \cos(\pi\,\min(t, T)/T)\big)
+
+    with :math:`T` = ``t_max``; after :math:`T` it stays at :math:`\alpha_f` (the tutorial's semantics).
+
+    It installs the schedule at ``Event.BEFORE_LOAD``; durations follow the scale-schedule rule (absolute ones
+    scale, the warm-up does not). See the method card (``README.md``) for events and composition.
+
+    Example:
+        >>> from composer_sched import CosineAnnealing
+        >>> algo = CosineAnnealing(alpha_f=0.01, t_warmup='5ba')
+    """
+
+    method = 'cosine_annealing'
+
+
+def cosine_annealing_scheduler(**params: Any) -> ComposerScheduler:
+    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
+
+    Args:
+        **params: as for :class:`CosineAnnealing` (without ``replace``).
+
+    Raises:
+        ValueError: unknown parameter or bad value.
+
+    Example:
+        >>> from composer_sched.algorithms.cosine_annealing import cosine_annealing_scheduler
+        >>> sched = cosine_annealing_scheduler()
+    """
+    return composer_scheduler('cosine_annealing', **params)

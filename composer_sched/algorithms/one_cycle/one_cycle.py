@@ -1,0 +1,94 @@
+"""OneCycle: the registered ``'one_cycle'`` method as a schedule-setting Composer Algorithm, and its functional form."""
+from __future__ import annotations
+
+from typing import Any
+
+from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
+from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.schedules._base import check, check_number
+
+__all__ = ['OneCycle', 'one_cycle_scheduler']
+
+
+class OneCycle(SetterAlgorithm):
+    r"""1-cycle policy (Smith & Topin 2017) as a Composer Algorithm.
+
+    .. math::
+        \alpha = \mathrm{CoolDown}\big(\mathrm{Triangular}(\alpha_{start}, \alpha_{max}, L, \tfrac12),
+                 \ \alpha_f,\ s=L,\ C\big)
+
+    with :math:`L` = ``t_cycle`` and :math:`C` = ``t_cooldown``.
+
+    Momentum cycling (``cycle_momentum=True``, as torch's ``OneCycleLR`` and fastai do): each batch, the
+    momentum (SGD) or beta1 (Adam) moves opposite to the LR, from ``max_momentum`` at the start to
+    ``base_momentum`` at the peak and back (see :meth:`momentum`). Extra arguments: ``cycle_momentum`` (default
+    ``False``), ``base_momentum`` in [0, 1) (default 0.85), ``max_momentum`` in [base_momentum, 1) (default 0.95).
+
+    It installs the schedule at ``Event.BEFORE_LOAD``; durations follow the scale-schedule rule (absolute ones
+    scale, the warm-up does not). See the method card (``README.md``) for events and composition.
+
+    Example:
+        >>> from composer_sched import OneCycle
+        >>> algo = OneCycle(t_cycle='0.7dur', t_cooldown='0.3dur', cycle_momentum=True)
+    """
+
+    method = 'one_cycle'
+
+    def __init__(self, replace: bool = False, cycle_momentum: bool = False, base_momentum: float = 0.85,
+                 max_momentum: float = 0.95, **params: Any):
+        super().__init__(replace=replace, **params)
+        check(isinstance(cycle_momentum, bool), 'cycle_momentum', cycle_momentum, 'true or false')
+        check_number('base_momentum', base_momentum, lo=0, hi=1, hi_open=True)
+        check_number('max_momentum', max_momentum, lo=base_momentum, hi=1, hi_open=True)
+        self.cycle_momentum = cycle_momentum
+        self.base_momentum = float(base_momentum)
+        self.max_momentum = float(max_momentum)
+        if cycle_momentum:
+            self._repr_args.update(cycle_momentum=True, base_momentum=base_momentum, max_momentum=max_momentum)
+
+    def momentum(self, alpha: float) -> float:
+        r"""The momentum (or Adam beta1) that goes with LR multiplier ``alpha``: it moves opposite to the LR.
+
+        .. math:: m = \mathrm{clip}\Big(m_{max} - (m_{max} - m_{base})
+                  \frac{\alpha - \alpha_{start}}{\alpha_{max} - \alpha_{start}},\ m_{base},\ m_{max}\Big)
+
+        so :math:`m_{max}` at the start, :math:`m_{base}` at the peak, :math:`m_{max}` again during the cool-down.
+        """
+        p = self.scheduler.spec.params
+        lo, hi = p['alpha_start'], p['alpha_max']
+        if hi == lo:
+            return self.max_momentum
+        frac = min(max((alpha - lo) / (hi - lo), 0.0), 1.0)
+        return self.max_momentum - (self.max_momentum - self.base_momentum) * frac
+
+    def check_optimizer(self, optimizer: Any) -> None:
+        if self.cycle_momentum and not all('momentum' in g or 'betas' in g for g in optimizer.param_groups):
+            raise ValueError(f'cycle_momentum=True is not allowed with {type(optimizer).__name__}: its param groups '
+                             "have neither 'momentum' nor 'betas'; use an SGD-like or Adam-like optimizer or "
+                             'cycle_momentum=False.')
+
+    def after_lr(self, optimizer: Any, alpha: float) -> None:
+        if not self.cycle_momentum:
+            return
+        m = self.momentum(alpha)
+        for g in optimizer.param_groups:
+            if 'betas' in g:
+                g['betas'] = (m, *tuple(g['betas'])[1:])
+            else:
+                g['momentum'] = m
+
+
+def one_cycle_scheduler(**params: Any) -> ComposerScheduler:
+    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
+
+    Args:
+        **params: as for :class:`OneCycle` (without ``replace`` and the momentum arguments).
+
+    Raises:
+        ValueError: unknown parameter or bad value.
+
+    Example:
+        >>> from composer_sched.algorithms.one_cycle import one_cycle_scheduler
+        >>> sched = one_cycle_scheduler(alpha_max=1.0, alpha_start=0.04)
+    """
+    return composer_scheduler('one_cycle', **params)

@@ -1,0 +1,88 @@
+"""Real-training helpers for the schedule-algorithm tests: a tiny CNN on the bundled digits, and the LR (and
+momentum) the optimizer actually applies at each step, read in an optimizer step pre-hook."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+#: example constructor arguments per registered algorithm; chosen so every method's shape moves within 33 batches.
+EXAMPLES = {
+    'triangular': dict(t_cycle='1dur', inc_fraction=0.3, alpha_min=0.1),
+    'cosine_annealing': dict(alpha_f=0.05, t_warmup='4ba'),
+    'one_cycle': dict(t_cycle='0.7dur', t_cooldown='0.3dur', alpha_start=0.1, cycle_momentum=True),
+    'cyclical': dict(shape='cosine', t_cycle='8ba', cycle_length_decay=1.5, cycle_magnitude_decay=0.7),
+    'sgdr': dict(t_0='6ba', t_mult=2.0, magnitude_decay=0.5, alpha_f=0.05),
+    'wsd': dict(t_warmup='3ba', t_cooldown='0.4dur', decay_type='sqrt'),
+    'inverse_sqrt': dict(t_warmup='3ba', t_scale='4ba', t_cooldown='0.2dur'),
+    'multi_factor': dict(step=['5ba', '1ep', '20ba'], factor=0.5),
+    'linear_warmup': dict(t_warmup='7ba', alpha_warmup=0.05),
+    'linear_cooldown': dict(t_start='14ba', alpha_f=0.01, shape='sqrt'),
+}
+
+BATCH = 16
+DL_LEN = 11  # train_subset_num_batches: 11 batches of 16 digits per epoch keeps each run short
+torch.set_num_threads(1)  # tiny model on a shared CPU: threads only contend
+BASE_LR = 0.1
+
+
+def schedule_algorithm_names() -> list[str]:
+    """The registry's schedule algorithms that set or modify a schedule (what EXAMPLES covers)."""
+    from composer_sched.algorithms import algorithm_classes
+    from composer_sched.algorithms.base import ScheduleAlgorithm
+
+    return [n for n, c in algorithm_classes().items()
+            if isinstance(c, type) and issubclass(c, ScheduleAlgorithm) and c.schedule_role in ('setter', 'modifier')]
+
+
+def make(name: str):
+    from composer_sched.algorithms import get_algorithm
+    return get_algorithm(name)(**EXAMPLES[name])
+
+
+class Run:
+    """A Trainer on digits that records, at every optimizer step, each group's LR and momentum/beta1."""
+
+    def __init__(self, algorithms=(), schedulers=None, max_duration='3ep', optimizer='sgd', seed=3, **kwargs):
+        from composer import Trainer
+
+        from composer_sched.data import digits_dataloaders
+        from composer_sched.models import digits_cnn
+
+        torch.manual_seed(seed)
+        self.train_dl, _ = digits_dataloaders(batch_size=BATCH)
+        self.model = digits_cnn(width=4)
+        if optimizer == 'adam':
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=BASE_LR * 0.1)
+        else:
+            self.opt = torch.optim.SGD(self.model.parameters(), lr=BASE_LR, momentum=0.9)
+        self.lrs: list[float] = []
+        self.momenta: list[float] = []
+        self.opt.register_step_pre_hook(self._record)
+        scheds = schedulers(self.opt) if inspect.isfunction(schedulers) else schedulers  # torch: built on our opt
+        self.trainer = Trainer(model=self.model, train_dataloader=self.train_dl, optimizers=self.opt,
+                               schedulers=scheds, max_duration=max_duration, algorithms=list(algorithms),
+                               device='cpu', train_subset_num_batches=DL_LEN, progress_bar=False, log_to_console=False, loggers=[], seed=seed,
+                               **kwargs)
+
+    def _record(self, opt, args, kwargs):
+        g = opt.param_groups[0]
+        self.lrs.append(float(g['lr']))
+        self.momenta.append(float(g['betas'][0] if 'betas' in g else g.get('momentum', 0.0)))
+
+    def fit(self) -> 'Run':
+        self.trainer.fit()
+        return self
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    @property
+    def base_lr(self) -> float:
+        return float(self.opt.param_groups[0]['initial_lr'])
+
+
+@pytest.fixture
+def run_factory():
+    return Run
