@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     'AutoWU': 'composer_sched.algorithms.autowu', 'AutoWUScheduler': 'composer_sched.algorithms.autowu',
     **dict.fromkeys(('ScaleSchedule', 'scale_scheduler'), 'composer_sched.algorithms.scale_schedule'),
 }
+# Convex-bound toolkit; its schedule classes stay in composer_sched.theory (their names clash with the core's).
+_EXPORTS.update(dict.fromkeys(('compute_rate', 'compute_optimal_base'), 'composer_sched.theory'))
 # One Composer scheduler class per registered method: WSDScheduler, CosineAnnealingScheduler, ...
 _SCHEDULER_CLASSES = ('ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicalScheduler', 'ExponentialScheduler',
                       'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler', 'MultiStepScheduler',
