@@ -1,0 +1,46 @@
+"""AutoWU under Composer's launcher: 2 CPU processes (gloo) with different per-rank losses take the same decision
+at the same step."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORKER = Path(__file__).with_name('autowu_dist_worker.py')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_ranks_take_the_same_decision_at_the_same_step(tmp_path):
+    launcher = Path(sys.executable).with_name('composer')
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}
+    cmd = [str(launcher), '-n', '2', '--master_port', str(_free_port()),
+           '--stdout', str(tmp_path / 'out{rank}.txt'), '--stderr', str(tmp_path / 'err{rank}.txt'),
+           str(WORKER), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    logs = ''.join(p.read_text()[-3000:] for p in sorted(tmp_path.glob('err*.txt')))
+    assert proc.returncode == 0, proc.stderr[-3000:] + logs
+    r0, r1 = (json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1))
+    assert (r0['rank'], r1['rank'], r0['world_size']) == (0, 1, 2)
+    # The ranks saw different data: their own losses differ at (nearly) every batch ...
+    assert len(r0['local']) == len(r1['local']) == 160
+    assert sum(a != b for a, b in zip(r0['local'], r1['local'])) > 150
+    # ... and the loss AutoWU reads is their mean, the same on both.
+    assert r0['reduced'] == r1['reduced']
+    assert r0['reduced'][5] == pytest.approx((r0['local'][5] + r1['local'][5]) / 2, rel=1e-5)
+    # Same tests, same votes, same switch, same LR at every batch.
+    assert len(r0['tests']) >= 3 and r0['tests'] == r1['tests']
+    assert r0['switch_step'] is not None and r0['switch_step'] < 120
+    assert (r0['switch_step'], r0['switch_lr'], r0['switch_reason']) == \
+        (r1['switch_step'], r1['switch_lr'], r1['switch_reason'])
+    assert r0['lrs'] == r1['lrs']
