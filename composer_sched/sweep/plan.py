@@ -17,6 +17,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+#: A ratio branches only if the trunk covers at least this share of its batches.
+MIN_SHARED_FRACTION = 0.1
+
 __all__ = ['RunSpec', 'SweepPlan', 'parse_ratios', 'branch_points', 'plan_sweep', 'run_id']
 
 
@@ -169,11 +172,11 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
         differ = np.flatnonzero(short[:n] != full[:n])
         common = int(differ[0]) if differ.size else n  # multipliers agree on [0, common)
         b = min(common - 1, len(short) - 1)  # agree on [0, b] and leave at least one batch to train
-        if b >= 1:
+        if b >= max(1, MIN_SHARED_FRACTION * len(short)):
             points[r] = b
-        else:
+        else:  # a branch that reuses only a sliver of the trunk is not worth a checkpoint
             reasons.append(f'ratio {r:g} runs on its own: its learning rate differs from ratio {top:g} from batch '
-                           f'{common} on.')
+                           f'{common} of {len(short)} on.')
     return budgets, points, reasons
 
 
