@@ -10,10 +10,11 @@ import math
 import weakref
 from typing import Any, Optional, Sequence, Union
 
-from composer.core import Algorithm, Event, State, Time, TimeUnit, ensure_time
+from composer.core import Event, State, Time, TimeUnit, ensure_time
 from composer.loggers import Logger
-from torch.optim.lr_scheduler import LambdaLR
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
+from composer_sched.algorithms.base import SchedulePlan, ScheduleAlgorithm
 from composer_sched.algorithms.scale_schedule.scale_scheduler import scale_scheduler
 from composer_sched.schedules._base import check_choice, check_number
 
@@ -173,7 +174,7 @@ def apply_scale_schedule(state: State, ratio: float, method: str = 'epochs',
     return new
 
 
-class ScaleSchedule(Algorithm):
+class ScaleSchedule(ScheduleAlgorithm):
     r"""Train for ``ratio`` times the budget, with every LR schedule dilated to fit.
 
     ``max_duration`` becomes ``ratio`` times as long (see :func:`scaled_duration` for ``method``), and every
@@ -187,6 +188,11 @@ class ScaleSchedule(Algorithm):
     checkpoint load lets a resumed run restore the optimizer's LR and the torch schedulers' scaled state as
     saved), else the first ``FIT_START``. A later ``fit()`` does not scale again; schedulers a later ``fit()``
     brings are dilated to match the run, a ``duration`` it brings is used as given.
+
+    With composer_sched's schedule setters or modifiers (``WSD``, ``LinearWarmup``, ...) in the same run, it does
+    not act on its own: the first schedule algorithm composes them all at ``BEFORE_LOAD`` in a fixed order,
+    whatever the order of ``algorithms=[...]``, and calls :meth:`dilate` last, so the dilation applies to the
+    schedule the setter installed and the modifiers shaped (see :mod:`composer_sched.algorithms.base`).
 
     With ``Trainer(scale_schedule_ratio=s)`` as well, the two compose: the run is scaled by ``s * ratio``
     (``max_duration`` truncated once for each in ``'epochs'`` mode, as passing ``s`` to both the Trainer and
@@ -217,18 +223,47 @@ class ScaleSchedule(Algorithm):
         self._state_ref: Optional[weakref.ref] = None  # the State already scaled (one per Trainer)
         self._done: weakref.WeakSet = weakref.WeakSet()  # schedulers already dilated for that State
 
+        self._loader_sizes: dict[str, Optional[int]] = {}  # the train dataloader's sizes, for dilate()
+
     def __repr__(self) -> str:
         return f'ScaleSchedule(ratio={self.ratio!r}, method={self.method!r})'
 
     def _scaled(self, state: State) -> bool:
         return self._state_ref is not None and self._state_ref() is state
 
+    @staticmethod
+    def _composed(state: State) -> bool:
+        """Whether a schedule setter or modifier runs too: then the leader composes, and dilates through us."""
+        return any(isinstance(a, ScheduleAlgorithm) and a.schedule_role != 'scale' for a in state.algorithms)
+
+    def dilate(self, plan: SchedulePlan) -> None:
+        """The ``'scale'`` hook :func:`~composer_sched.algorithms.base.compose` calls after the setter and the
+        modifiers: scale the plan's budget by :attr:`ratio` (with :attr:`method`), multiply its ratio, and dilate
+        the run's PyTorch schedulers with :func:`scale_scheduler`.
+
+        Raises:
+            ValueError: the budget scales to 0, or a PyTorch scheduler cannot be scaled.
+        """
+        sizes = dict(self._loader_sizes) or {'dataloader_len': plan.dataloader_len}
+        plan.max_duration = scaled_duration(plan.max_duration, self.ratio, self.method, **sizes)
+        plan.ssr *= self.ratio
+        for s in plan.run_schedulers:
+            if isinstance(s, LRScheduler):
+                scale_scheduler(s, self.ratio)
+
     def match(self, event: Event, state: State) -> bool:
+        if self._composed(state):
+            if event == Event.BEFORE_LOAD:  # the engine matches every algorithm before applying any
+                self._loader_sizes = _sizes(state)
+            return super().match(event, state)
         if event not in (Event.BEFORE_LOAD, Event.FIT_START) or state.max_duration is None:
             return False
         return not self._scaled(state) or any(s not in self._done for s in state.schedulers)
 
     def apply(self, event: Event, state: State, logger: Logger) -> None:
+        if self._composed(state):  # we are the leader: compose everything (our dilate() included)
+            super().apply(event, state, logger)
+            return
         if not self._scaled(state):
             self._state_ref, self._done = weakref.ref(state), weakref.WeakSet()
             todo = self._pending(state)

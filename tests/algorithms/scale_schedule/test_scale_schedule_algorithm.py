@@ -11,8 +11,9 @@ from composer.optim import (ConstantWithWarmupScheduler, CosineAnnealingSchedule
                             MultiStepScheduler, MultiStepWithWarmupScheduler, PolynomialScheduler, StepScheduler)
 from torch.utils.data import DataLoader, TensorDataset
 
-from composer_sched import ScaleSchedule, WSDScheduler
+from composer_sched import ComposerScheduler, ScaleSchedule, WSDScheduler
 from composer_sched.algorithms import get_algorithm
+from composer_sched.algorithms.base import SetterAlgorithm
 from composer_sched.algorithms.scale_schedule import scaled_duration
 from composer_sched.data import digits_dataloaders, digits_datasets
 from composer_sched.models import digits_cnn
@@ -254,3 +255,18 @@ def test_registered_and_exported():
     assert get_algorithm('scale_schedule') is ScaleSchedule is composer_sched.ScaleSchedule
     assert ScaleSchedule.schedule_role == 'scale'
     assert repr(ScaleSchedule(0.5, 'samples')) == "ScaleSchedule(ratio=0.5, method='samples')"
+
+
+class CosineSetter(SetterAlgorithm):
+    """A schedule setter (issue 4's base): installs the registered 'cosine_annealing' method."""
+
+    method = 'cosine_annealing'
+
+
+@pytest.mark.parametrize('scale_first', [False, True])
+def test_dilation_comes_after_a_setter_whatever_the_list_order(scale_first):
+    algos = [CosineSetter(t_warmup='2ba'), ScaleSchedule(0.5)]
+    composed, md = lrs_of(algorithms=algos[::-1] if scale_first else algos)
+    theirs, md_theirs = lrs_of(schedulers=ComposerScheduler('cosine_annealing', t_warmup='2ba'), ssr=0.5)
+    assert md == md_theirs == Time(2, TimeUnit.EPOCH)
+    assert composed == pytest.approx(theirs, rel=1e-12) and len(set(composed)) > 2
