@@ -25,6 +25,9 @@ _EXPORTS: dict[str, str] = {
     'torch_scheduler': 'composer_sched.adapters.torch',
     'preview': 'composer_sched.preview',
     'plot_schedule': 'composer_sched.preview',
+    # Ratio sweeps.
+    'run_sweep': 'composer_sched.sweep',
+    'SweepTarget': 'composer_sched.sweep',
     # YAML recipes.
     **dict.fromkeys(('load_recipe', 'Recipe', 'RecipeError'), 'composer_sched.recipes'),
     'AutoWU': 'composer_sched.algorithms.autowu', 'AutoWUScheduler': 'composer_sched.algorithms.autowu',
