@@ -1,51 +1,39 @@
-"""``composer-sched demo``: a short run on the bundled digits with a WSD schedule from the core.
-
-(The ratio sweep replaces this as the main job once it lands.)
-"""
+"""``composer-sched demo``: the package's main job on the bundled data: a ratio sweep of the default recipe
+(the digits CNN with a WSD schedule), with shared trunks, in a couple of minutes on two CPU cores."""
 from __future__ import annotations
 
 COMMAND = 'demo'
-HELP = 'Train the bundled digits CNN with a WSD schedule; print the schedule it used and the final accuracy.'
-EPILOG = 'examples:\n  composer-sched demo\n  composer-sched demo --epochs 4 --seed 1\n'
+HELP = ('Sweep the bundled digits-CNN recipe over ratios 0.25..1 (2 seeds, shared trunks) and print the '
+        'cost/quality table, the recommendation and where the outputs are.')
+EPILOG = """examples:
+  composer-sched demo                       # outputs in runs/demo
+  composer-sched demo --out /tmp/demo --seeds 3
+  composer-sched demo                       # again: every finished run is skipped
+"""
 
 
 def add_arguments(parser):
-    parser.add_argument('--epochs', type=int, default=6, help='training epochs (default 6)')
-    parser.add_argument('--lr', type=float, default=0.05, help='peak learning rate (default 0.05)')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out', default='runs/demo', help='results folder (default runs/demo)')
+    parser.add_argument('--seeds', type=int, default=2, help='seeds per ratio, >= 1 (default 2)')
+    parser.add_argument('--workers', type=int, default=1, help='parallel runs, >= 1 (default 1)')
 
 
 def run(args) -> int:
-    import logging
-    import warnings
+    import os
 
-    import torch
-    from composer import Trainer
+    from composer_sched.sweep import SweepTarget, run_sweep
 
-    from composer_sched.adapters.composer import WSDScheduler
-    from composer_sched.data import digits_dataloaders
-    from composer_sched.models import digits_cnn
-    from composer_sched.preview import preview
-
-    if args.epochs < 1:
-        raise ValueError(f'--epochs={args.epochs} is not allowed: --epochs must be >= 1.')
-    warnings.filterwarnings('ignore')
-    logging.getLogger('composer').setLevel(logging.ERROR)
-    torch.manual_seed(args.seed)
-    train_dl, val_dl = digits_dataloaders(batch_size=64, seed=args.seed)
-    model = digits_cnn()
-    sched = WSDScheduler(t_warmup='20ba', t_cooldown='0.3dur')
-    max_duration = f'{args.epochs}ep'
-    values = preview(sched, max_duration, dataloader_len=len(train_dl)) * args.lr
-    n = len(values)
-    print(f'schedule: {sched!r}, peak lr {args.lr:g}, {max_duration} = {n} batches of 64')
-    for k in sorted({0, 10, 20, n // 2, int(0.7 * n), int(0.85 * n), n - 1}):
-        print(f'  batch {k:>4}: lr {values[k]:.5f}')
-    trainer = Trainer(model=model, train_dataloader=train_dl, eval_dataloader=val_dl, max_duration=max_duration,
-                      optimizers=torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9),
-                      schedulers=[sched], device='cpu', seed=args.seed, progress_bar=False, log_to_console=False,
-                      loggers=[])
-    trainer.fit()
-    acc = float(trainer.state.eval_metrics['eval']['MulticlassAccuracy'].compute())
-    print(f'final validation accuracy: {acc:.4f} ({len(val_dl.dataset)} held-out digits)')
-    return 0
+    print('composer-sched demo: `composer-sched sweep --seeds 2` on the bundled digits-CNN recipe (WSD schedule)\n')
+    out = run_sweep(SweepTarget(), [0.25, 0.5, 0.75, 1.0], seeds=args.seeds, out_dir=args.out, workers=args.workers,
+                    echo=lambda s: print(s, flush=True))
+    print()
+    if out.report is not None:
+        print(out.report.text())
+    print('\noutputs:')
+    print(f'  {os.path.join(out.out_dir, "results.sqlite")}  one row per run (sqlite3 {out.out_dir}/results.sqlite '
+          '"select ratio, seed, metrics from runs")')
+    print(f'  {os.path.join(out.out_dir, "results.csv")}')
+    if out.report is not None and out.report.plot_path:
+        print(f'  {out.report.plot_path}  quality against cost, Pareto frontier, fitted curve')
+    print('try: composer-sched sweep --help')
+    return out.exit_code
