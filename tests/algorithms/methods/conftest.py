@@ -6,6 +6,7 @@ import inspect
 
 import pytest
 import torch
+from composer.core import Callback
 
 #: example constructor arguments per registered algorithm; chosen so every method's shape moves within 33 batches.
 EXAMPLES = {
@@ -41,10 +42,20 @@ def make(name: str):
     return get_algorithm(name)(**EXAMPLES[name])
 
 
+class _Arm(Callback):
+    def __init__(self, run):
+        self.run = run
+
+    # Composer calls optimizer.step(closure) right after BATCH_START; SGD/Adam read the LR after the closure.
+    def batch_start(self, state, logger):
+        self.run._armed = True
+
+
 class Run:
     """A Trainer on digits that records, at every optimizer step, each group's LR and momentum/beta1."""
 
-    def __init__(self, algorithms=(), schedulers=None, max_duration='3ep', optimizer='sgd', seed=3, **kwargs):
+    def __init__(self, algorithms=(), schedulers=None, max_duration='3ep', optimizer='sgd', seed=3, callbacks=(),
+                 **kwargs):
         from composer import Trainer
 
         from composer_sched.data import digits_dataloaders
@@ -60,13 +71,18 @@ class Run:
         self.lrs: list[float] = []
         self.momenta: list[float] = []
         self.opt.register_step_pre_hook(self._record)
+        self._armed = False
         scheds = schedulers(self.opt) if inspect.isfunction(schedulers) else schedulers  # torch: built on our opt
         self.trainer = Trainer(model=self.model, train_dataloader=self.train_dl, optimizers=self.opt,
                                schedulers=scheds, max_duration=max_duration, algorithms=list(algorithms),
-                               device='cpu', train_subset_num_batches=DL_LEN, progress_bar=False, log_to_console=False, loggers=[], seed=seed,
+                               callbacks=[_Arm(self), *callbacks], device='cpu', train_subset_num_batches=DL_LEN, progress_bar=False, log_to_console=False, loggers=[], seed=seed,
                                **kwargs)
 
     def _record(self, opt, args, kwargs):
+        # Only training steps: loading a checkpoint makes a zero-LR step to create the optimizer state.
+        if not self._armed:
+            return
+        self._armed = False
         g = opt.param_groups[0]
         self.lrs.append(float(g['lr']))
         self.momenta.append(float(g['betas'][0] if 'betas' in g else g.get('momentum', 0.0)))
