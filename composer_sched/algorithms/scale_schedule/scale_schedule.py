@@ -245,6 +245,7 @@ class ScaleSchedule(ScheduleAlgorithm):
             ValueError: the budget scales to 0, or a PyTorch scheduler cannot be scaled.
         """
         sizes = dict(self._loader_sizes) or {'dataloader_len': plan.dataloader_len}
+        self._loader_sizes = {}  # one run's sizes: a later preview must not reuse them
         plan.max_duration = scaled_duration(plan.max_duration, self.ratio, self.method, **sizes)
         plan.ssr *= self.ratio
         for s in plan.run_schedulers:

@@ -270,3 +270,21 @@ def test_dilation_comes_after_a_setter_whatever_the_list_order(scale_first):
     theirs, md_theirs = lrs_of(schedulers=ComposerScheduler('cosine_annealing', t_warmup='2ba'), ssr=0.5)
     assert md == md_theirs == Time(2, TimeUnit.EPOCH)
     assert composed == pytest.approx(theirs, rel=1e-12) and len(set(composed)) > 2
+
+
+def test_resume_with_max_duration_given_to_fit_does_not_rescale_restored_torch_schedulers(tmp_path):
+    # StepLR(4) per batch over 4 ep -> step_size 2 over 2 ep. The resumed Trainer gets max_duration only in fit(),
+    # so ScaleSchedule acts at FIT_START, after the checkpoint restored the scaled StepLR: it must not halve it again.
+    step = dict(torch_sched=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.5),
+                step_schedulers_every_batch=True)
+    full, _ = lrs_of(algorithms=[ScaleSchedule(0.5)], **step)
+    t, _ = trainer(algorithms=[ScaleSchedule(0.5)], save_folder=str(tmp_path), save_interval='1ep',
+                   callbacks=[Crash(at=BATCHES + 1)], **step)
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        t.fit()
+    r, resumed = trainer(algorithms=[ScaleSchedule(0.5)], max_duration=None,
+                         load_path=str(tmp_path / f'ep1-ba{BATCHES}-rank0.pt'), **step)
+    r.fit(duration=f'{3 * BATCHES}ba')  # 4 + 12 = 16 batches, scaled to 8: the uninterrupted run's budget
+    assert r.state.max_duration == Time(2 * BATCHES, TimeUnit.BATCH)
+    assert r.state.schedulers[0].step_size == 2
+    assert resumed.lrs == full[BATCHES:] and full[-1] == pytest.approx(0.1 * 0.5 ** 3)
