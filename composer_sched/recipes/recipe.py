@@ -169,13 +169,17 @@ def load_recipe(path: Union[str, os.PathLike, None] = None, overrides: Sequence[
     file_path = _find(path if path is not None else DEFAULT_RECIPE)
     file = str(file_path)
     from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue
 
     raw = _normalise(_load_with_bases(file_path))
     cfg = OmegaConf.create(raw)
     applied = _apply_overrides(file, cfg, list(overrides))
     try:
         try:
-            resolved = OmegaConf.to_container(cfg, resolve=True)
+            resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        except MissingMandatoryValue as e:  # `key: ???` in the file: the user must give it
+            key = str(getattr(e, 'full_key', '') or '')
+            raise RecipeError(file, key, f'missing: this recipe needs it, e.g. as an override {key}=...') from None
         except Exception as e:  # interpolation errors carry the key they occurred at
             key = str(getattr(e, 'full_key', '') or '')
             raise RecipeError(file, key, str(e).splitlines()[0]) from None
