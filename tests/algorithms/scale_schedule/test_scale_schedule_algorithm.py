@@ -11,7 +11,7 @@ from composer.optim import (ConstantWithWarmupScheduler, CosineAnnealingSchedule
                             MultiStepScheduler, MultiStepWithWarmupScheduler, PolynomialScheduler, StepScheduler)
 from torch.utils.data import DataLoader, TensorDataset
 
-from composer_sched import ComposerScheduler, ScaleSchedule, WSDScheduler
+from composer_sched import ComposerScheduler, ScaleSchedule, ScheduleLR, WSDScheduler
 from composer_sched.algorithms import get_algorithm
 from composer_sched.algorithms.base import SetterAlgorithm
 from composer_sched.algorithms.scale_schedule import scaled_duration
@@ -118,6 +118,15 @@ def test_pytorch_scheduler_is_dilated():
     assert md == Time(2, TimeUnit.EPOCH) and ours == ref and ours[-1] == pytest.approx(0.05)
 
 
+def test_schedule_lr_is_dilated():
+    kw = dict(step_schedulers_every_batch=True)
+    ours, _ = lrs_of(torch_sched=lambda o: ScheduleLR(o, 'wsd', total_steps=4 * BATCHES, t_cooldown='0.5dur'),
+                     algorithms=[ScaleSchedule(0.5)], **kw)
+    ref, _ = lrs_of(torch_sched=lambda o: ScheduleLR(o, 'wsd', total_steps=2 * BATCHES, t_cooldown='0.5dur'),
+                    max_duration='2ep', **kw)
+    assert ours == ref and len(ours) == 2 * BATCHES and ours[-1] < 0.1
+
+
 def test_max_duration_given_to_fit():
     t, rec = trainer(max_duration=None, algorithms=[ScaleSchedule(0.5)])
     t.fit(duration='4ep', schedulers=CosineAnnealingWithWarmupScheduler(t_warmup='2ba'))
@@ -150,6 +159,10 @@ RESUMABLE = {
                                                                                   milestones=['3ba', '6ba'])),
     'pytorch': dict(torch_sched=lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=6),
                     step_schedulers_every_batch=True),
+    # Ours: its checkpoint holds the position only, so the dilation must come from ScaleSchedule again.
+    'schedule_lr': dict(torch_sched=lambda o: ScheduleLR(o, 'wsd', total_steps=4 * BATCHES, t_warmup=2,
+                                                         t_cooldown='0.5dur'),
+                        step_schedulers_every_batch=True),
 }
 
 
