@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test
+EXTRAS ?= test,ray
 
 .PHONY: setup test demo bench docs clean
 
