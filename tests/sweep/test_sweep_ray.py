@@ -1,10 +1,9 @@
 """The Ray backend against a real local Ray: one task per run, results in the same database, same numbers as the
 local backend."""
 import pytest
+import ray  # the 'ray' extra: make test installs it, and a missing Ray must fail, not skip
 
 from composer_sched.sweep import ResultsStore, SweepTarget, run_sweep
-
-import ray  # the 'ray' extra; make test installs it, and a missing Ray must fail, not skip
 
 TARGET = SweepTarget(None, ('max_duration=1ep', 'schedulers[0].t_warmup=2ba'))
 
