@@ -148,6 +148,8 @@ class AutoWU(Algorithm):
         if len(state.optimizers) != 1:
             raise ValueError(f'{len(state.optimizers)} optimizers are not allowed with AutoWU: it needs exactly one.')
         total, spe = self._total_steps(state)
+        if self._loaded is None and self.engine is not None:  # a further fit(): continue, on the new horizon
+            self._loaded = {'engine': self.engine.state_dict(), 'ratios': self.ratios}
         self.engine = AutoWUEngine(self.config, total, spe, agree=broadcast_decision)
         optimizer = state.optimizers[0]
         if self._loaded is not None:

@@ -166,8 +166,8 @@ class AutoWUEngine:
 
     Example:
         >>> eng = AutoWUEngine(AutoWUConfig(min_lr=1e-4, max_lr=1.0), total_steps=1000, steps_per_epoch=10)
-        >>> eng.lr(), round(eng.lr(500), 6)  # the cap is W = 500 steps
-        (0.0001, 1.0)
+        >>> round(eng.lr(), 12), round(eng.lr(250), 12), eng.cap  # the cap: W = 500 steps
+        (0.0001, 0.01, 500)
     """
 
     def __init__(self, config: AutoWUConfig, total_steps: int, steps_per_epoch: int,

@@ -75,7 +75,7 @@ class AutoWUScheduler(LRScheduler):
         >>> import torch
         >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         >>> sched = AutoWUScheduler(opt, steps_per_epoch=10, total_epochs=20, immediate_cooldown=True)
-        >>> opt.param_groups[0]['lr']
+        >>> round(opt.param_groups[0]['lr'], 12)
         1e-05
         >>> sched.step(torch.tensor(2.3)); sched.get_last_lr()[0] > 1e-05
         True
@@ -142,14 +142,15 @@ class AutoWUScheduler(LRScheduler):
 
         Args:
             loss: the step's (all-reduced) training loss: a 1-element tensor (kept on its device until a test)
-                or a number. ``None`` counts as a non-finite loss.
+                or a number; NaN/inf are allowed (see the divergence rule).
 
         Raises:
-            ValueError: ``loss`` has more than one element.
+            ValueError: ``loss`` is missing or has more than one element.
         """
-        if loss is None:
-            loss = math.nan
-        elif isinstance(loss, torch.Tensor):
+        if loss is None:  # e.g. a Trainer stepping it as a plain scheduler: silently guessing would mislead
+            raise ValueError('loss=None is not allowed: AutoWUScheduler.step needs the training loss of the step '
+                             '(in Composer, use the AutoWU algorithm instead of Trainer(schedulers=...)).')
+        if isinstance(loss, torch.Tensor):
             if loss.numel() != 1:
                 raise ValueError(f'loss of shape {tuple(loss.shape)} is not allowed: loss must be one number '
                                  '(reduce it first).')

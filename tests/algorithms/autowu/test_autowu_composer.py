@@ -113,3 +113,22 @@ def test_bad_arguments_raise_at_construction():
         AutoWU(min_lr=0.1, max_lr=0.01)
     with pytest.raises(ValueError, match='test_intervall'):
         AutoWU(test_intervall=5)
+
+
+def test_a_second_fit_continues_instead_of_restarting():
+    # fit(duration=...) twice: the second fit keeps AutoWU's state (on the longer horizon) instead of restarting
+    # the warm-up at min_lr.
+    algo, trace = AutoWU(**ALGO), Trace()
+    torch.manual_seed(0)
+    model = digits_cnn(width=8)
+    train, _ = digits_dataloaders(batch_size=32)
+    t = Trainer(model=model, train_dataloader=train, optimizers=torch.optim.SGD(model.parameters(), lr=0.1),
+                algorithms=[algo], callbacks=[trace], device='cpu', progress_bar=False, log_to_console=False,
+                loggers=[], seed=17, max_duration='12ba')
+    t.fit()  # T = 12: the cap (75 %) is step 9, then cosine
+    assert algo.switch_step == 9 and algo.engine.switch_reason == 'cap'
+    t.fit(duration='12ba')  # T = 24 now
+    lrs = [row[0] for row in trace.lrs]
+    assert len(lrs) == 24 and algo.engine.step == 24 and algo.switch_step == 9
+    for k in range(12, 24):  # the cool-down from step 9, stretched to the new end
+        assert lrs[k] == pytest.approx(10.0 * (1 + math.cos(math.pi * (k - 9) / 15)) / 2, rel=1e-9)

@@ -221,10 +221,13 @@ def test_bad_arguments_raise_value_error_at_construction(kwargs, name):
         make(**kwargs)
 
 
-def test_loss_with_several_elements_is_rejected():
+def test_a_missing_or_non_scalar_loss_is_rejected():
     sched, _ = make()
     with pytest.raises(ValueError, match='loss'):
         sched.step(torch.ones(3))
+    with pytest.raises(ValueError, match='loss=None'):
+        sched.step()
+    assert sched.engine.step == 0
 
 
 def test_the_seed_snippet_runs_on_digits():
