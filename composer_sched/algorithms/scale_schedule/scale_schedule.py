@@ -14,7 +14,7 @@ from composer.core import Event, State, Time, TimeUnit, ensure_time
 from composer.loggers import Logger
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from composer_sched.algorithms.base import SchedulePlan, ScheduleAlgorithm
+from composer_sched.algorithms.base import ScheduleAlgorithm, SchedulePlan
 from composer_sched.algorithms.scale_schedule.scale_scheduler import scale_scheduler
 from composer_sched.schedules._base import check_choice, check_number
 
@@ -222,7 +222,6 @@ class ScaleSchedule(ScheduleAlgorithm):
         self.method = check_choice('method', method, METHODS)
         self._state_ref: Optional[weakref.ref] = None  # the State already scaled (one per Trainer)
         self._done: weakref.WeakSet = weakref.WeakSet()  # schedulers already dilated for that State
-
         self._loader_sizes: dict[str, Optional[int]] = {}  # the train dataloader's sizes, for dilate()
 
     def __repr__(self) -> str:
