@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from composer_sched import LinearCooldown, LinearWarmup, SGDR, preview
+from composer_sched import LinearCooldown, LinearWarmup, SGDR
+from composer_sched.preview import preview
 
 
 def _free_port() -> int:

@@ -9,7 +9,8 @@ import pytest
 import torch
 from conftest import BASE_LR, DL_LEN, EXAMPLES, Run, make, schedule_algorithm_names
 
-from composer_sched import ComposerScheduler, preview
+from composer_sched import ComposerScheduler
+from composer_sched.preview import preview
 from composer_sched.algorithms import get_algorithm
 
 
@@ -174,3 +175,16 @@ def test_one_cycle_momentum_needs_a_momentum_optimizer():
     model = torch.nn.Linear(2, 2)
     with pytest.raises(ValueError, match='cycle_momentum'):
         OneCycle(cycle_momentum=True).check_optimizer(torch.optim.Adadelta(model.parameters()))
+
+
+def test_docs_index_is_generated_from_the_registry(tmp_path):
+    from composer_sched.docs import generate
+    generate(tmp_path, plots=False)
+    index = (tmp_path / 'index.md').read_text()
+    for name in schedule_algorithm_names():
+        cls = get_algorithm(name)
+        assert f'[{name}]({name}.md)' in index and f'`{cls.__name__}`' in index
+        page = (tmp_path / f'{name}.md').read_text()
+        assert '## TL;DR' in page and 'BEFORE_LOAD' in page and f'({name}.png)' in page
+        for p in inspect.signature(cls).parameters.values():
+            assert f'`{p.name}`=' in index
