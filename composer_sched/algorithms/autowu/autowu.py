@@ -42,8 +42,9 @@ class AutoWU(Algorithm):
         cooldown_fraction, cooldown_type, decay_phase_stat, decay_phase_factor: see
             :class:`~composer_sched.algorithms.autowu.engine.AutoWUConfig` (defaults: the reference's).
         replace: ``True`` to drop ``Trainer(schedulers=...)`` (default ``False``: having both is an error).
-        **options: the engine's other options (``test_interval`` in batches, default one epoch; ``patience``,
-            ``n_preds``, ``confidence``, ``lengthscale``, ``nonfinite_patience``, ``seed``, ...).
+        test_interval: batches between tests, ``>= 1`` (default ``None``: one epoch).
+        patience, n_preds, confidence, lengthscale, fit_points, predict_points, grid_points, nonfinite_patience,
+        decay_patience, seed: the engine's options, defaults the reference's (see ``AutoWUConfig``).
 
     Raises:
         ValueError: at construction, for an argument outside its range; before the first batch, when the run also
@@ -59,15 +60,18 @@ class AutoWU(Algorithm):
                  warmup_type: str = 'exp', warmup_unit: str = 'step', warmup_only: bool = False,
                  immediate_cooldown: bool = False, cooldown_fraction: float = 0.2, cooldown_type: str = 'cosine',
                  decay_phase_stat: Optional[str] = None, decay_phase_factor: float = 1.0, replace: bool = False,
-                 **options: Any):
-        try:
-            self.config = AutoWUConfig(
-                min_lr=min_lr, max_lr=max_lr, max_warmup_fraction=max_warmup_fraction, warmup_type=warmup_type,
-                warmup_unit=warmup_unit, warmup_only=warmup_only, immediate_cooldown=immediate_cooldown,
-                cooldown_fraction=cooldown_fraction, cooldown_type=cooldown_type, decay_phase_stat=decay_phase_stat,
-                decay_phase_factor=decay_phase_factor, **options)
-        except TypeError as e:  # an unknown keyword
-            raise ValueError(f'{e}: AutoWU options are {sorted(AutoWUConfig.__dataclass_fields__)}.') from e
+                 *, test_interval: Optional[int] = None, patience: int = 3, n_preds: int = 5,
+                 confidence: float = 0.95, lengthscale: float = 0.2, fit_points: int = 100,
+                 predict_points: int = 500, grid_points: int = 500, nonfinite_patience: int = 3,
+                 decay_patience: int = 5, seed: int = 0):
+        # Explicit keywords (not **options) so recipes can check names and types against the signature.
+        self.config = AutoWUConfig(
+            min_lr=min_lr, max_lr=max_lr, max_warmup_fraction=max_warmup_fraction, warmup_type=warmup_type,
+            warmup_unit=warmup_unit, warmup_only=warmup_only, immediate_cooldown=immediate_cooldown,
+            cooldown_fraction=cooldown_fraction, cooldown_type=cooldown_type, decay_phase_stat=decay_phase_stat,
+            decay_phase_factor=decay_phase_factor, test_interval=test_interval, patience=patience, n_preds=n_preds,
+            confidence=confidence, lengthscale=lengthscale, fit_points=fit_points, predict_points=predict_points,
+            grid_points=grid_points, nonfinite_patience=nonfinite_patience, decay_patience=decay_patience, seed=seed)
         if not isinstance(replace, bool):
             raise ValueError(f'replace={replace!r} is not allowed: replace must be True or False.')
         self.replace = replace

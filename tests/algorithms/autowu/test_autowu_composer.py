@@ -111,8 +111,10 @@ def test_bad_arguments_raise_at_construction():
         AutoWU(cooldown_type='half_cosine')
     with pytest.raises(ValueError, match='max_lr'):
         AutoWU(min_lr=0.1, max_lr=0.01)
-    with pytest.raises(ValueError, match='test_intervall'):
-        AutoWU(test_intervall=5)
+    with pytest.raises(ValueError, match='test_interval'):
+        AutoWU(test_interval=0)
+    with pytest.raises(ValueError, match='replace'):
+        AutoWU(replace='yes')
 
 
 def test_a_second_fit_continues_instead_of_restarting():
