@@ -1,6 +1,8 @@
 """``composer-sched train``: train a YAML recipe with Composer (or check it and show its schedule with ``--dry-run``)."""
 from __future__ import annotations
 
+import argparse
+
 COMMAND = 'train'
 HELP = 'Train a YAML recipe with a Composer Trainer and print the final metrics (--dry-run: check it, show its schedule).'
 EPILOG = """The recipe is a YAML file or a bundled recipe name (composer-sched list --recipes); without one, the bundled
@@ -17,7 +19,28 @@ examples:
 """
 
 
+class TrailingOverrides(argparse.ArgumentParser):
+    """A sub-command parser that also takes ``key=value`` items after options (``train r.yaml --dry-run a=1``).
+
+    argparse fills a ``nargs='*'`` positional only at its first occurrence; later ``key=value`` items would be
+    "unrecognized arguments", so they are appended to :attr:`dest` here.
+    """
+    dest = 'overrides'
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extras = super().parse_known_args(args, namespace)
+        items = [e for e in extras if not e.startswith('-') and ('=' in e or e.startswith('~'))]
+        if items:
+            setattr(ns, self.dest, list(getattr(ns, self.dest, None) or []) + items)
+        return ns, [e for e in extras if e not in items]
+
+
+class _TrailingParams(TrailingOverrides):
+    dest = 'params'
+
+
 def add_arguments(parser):
+    parser.__class__ = TrailingOverrides
     parser.add_argument('recipe', nargs='?', default=None,
                         help='recipe file or bundled name (default: the digits CNN); key=value items are overrides')
     parser.add_argument('overrides', nargs='*', help='key=value overrides, e.g. max_duration=20ep')

@@ -36,8 +36,7 @@ def key_of_message(message: str, names) -> Optional[str]:
 
 
 def _params(fn: Callable) -> dict[str, inspect.Parameter]:
-    target = fn.__init__ if inspect.isclass(fn) else fn
-    ps = dict(inspect.signature(target).parameters)
+    ps = dict(inspect.signature(fn).parameters)  # a class's own __signature__ wins over its __init__
     ps.pop('self', None)
     return ps
 
