@@ -35,12 +35,11 @@ _EXPORTS: dict[str, str] = {
 }
 # Convex-bound toolkit; its schedule classes stay in composer_sched.theory (their names clash with the core's).
 _EXPORTS.update(dict.fromkeys(('compute_rate', 'compute_optimal_base'), 'composer_sched.theory'))
-# One Composer scheduler class per registered method: WSDScheduler, CosineAnnealingScheduler, ...
-_SCHEDULER_CLASSES = ('ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicalScheduler', 'ExponentialScheduler',
-                      'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler', 'MultiStepScheduler',
-                      'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler', 'SGDRScheduler',
-                      'StepScheduler', 'TriangularScheduler', 'WSDScheduler')
-_EXPORTS.update({name: 'composer_sched.adapters.composer' for name in _SCHEDULER_CLASSES})
+# One Composer scheduler class per registered method (WSDScheduler, CosineAnnealingScheduler, ...), named from the
+# registry (pure, cheap to import), so a new method needs no edit here.
+from composer_sched.schedules.registry import class_name as _class_name, method_names as _method_names  # noqa: E402
+
+_EXPORTS.update({_class_name(m, 'Scheduler'): 'composer_sched.adapters.composer' for m in _method_names()})
 # Schedule algorithms (issue 4): one sub-package per method under composer_sched.algorithms.
 _EXPORTS.update({cls: f'composer_sched.algorithms.{pkg}' for pkg, cls in (
     ('triangular', 'Triangular'), ('cosine_annealing', 'CosineAnnealing'), ('one_cycle', 'OneCycle'),

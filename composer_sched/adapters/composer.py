@@ -12,17 +12,9 @@ from composer.core import State, Time, TimeUnit
 from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps
-from composer_sched.schedules.registry import Method, methods
+from composer_sched.schedules.registry import Method, class_name, methods
 
-__all__ = ['ComposerScheduler', 'composer_scheduler', 'class_name']
-
-_ACRONYMS = {'wsd': 'WSD', 'sgdr': 'SGDR'}
-
-
-def class_name(method: str, suffix: str) -> str:
-    """``'cosine_annealing' -> 'CosineAnnealing' + suffix``."""
-    return _ACRONYMS.get(method, ''.join(w.capitalize() for w in method.split('_'))) + suffix
-
+__all__ = ['ComposerScheduler', 'composer_scheduler']
 
 class ComposerScheduler:
     """A registered schedule method as a Composer scheduler, for ``Trainer(schedulers=...)``.

@@ -13,12 +13,11 @@ from composer.core import Time, TimeUnit
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from composer_sched.adapters.composer import class_name
 from composer_sched.adapters.durations import Horizon
 from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps, check_number
-from composer_sched.schedules.registry import Method, methods
+from composer_sched.schedules.registry import Method, class_name, methods
 
 __all__ = ['ScheduleLR', 'torch_scheduler']
 

@@ -16,7 +16,7 @@ import dataclasses
 import difflib
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-__all__ = ['REQUIRED', 'Param', 'Method', 'register', 'get_method', 'method_names', 'methods', 'suggest']
+__all__ = ['REQUIRED', 'Param', 'Method', 'register', 'get_method', 'method_names', 'methods', 'suggest', 'class_name']
 
 
 class _Required:
@@ -128,6 +128,15 @@ def methods() -> Iterator[Method]:
     """All registered methods, sorted by name."""
     for n in method_names():
         yield _REGISTRY[n]
+
+
+_ACRONYMS = {'wsd': 'WSD', 'sgdr': 'SGDR'}
+
+
+def class_name(method: str, suffix: str = '') -> str:
+    """The class name of a method's adapter: ``class_name('cosine_annealing', 'Scheduler')`` is
+    ``'CosineAnnealingScheduler'``, ``class_name('wsd', 'LR')`` is ``'WSDLR'``."""
+    return _ACRONYMS.get(method, ''.join(w.capitalize() for w in method.split('_'))) + suffix
 
 
 def _load_all() -> None:
