@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from composer_sched.schedules._base import Schedule, check, check_number
 
@@ -90,7 +89,8 @@ class ExponentialWarmUp(LinearWarmUp):
         check(self.finish_lr > 0, 'schedule(0)', self.finish_lr, '> 0 for an exponential warm-up')
 
     def _ramp(self, t, ops):
-        return ops.exp(math.log(self.start_lr) + (math.log(self.finish_lr) - math.log(self.start_lr)) * (t / self.length))
+        # start * ratio**u is exactly start_lr at t = 0
+        return self.start_lr * (self.finish_lr / self.start_lr) ** (t / self.length)
 
 
 def warm_up(schedule: Schedule, length: float, start_lr: float = 0.0, kind: str = 'linear') -> Schedule:
