@@ -79,6 +79,8 @@ def test_composer_builtin_scheduler_by_prefix(tmp_path):
     (['schedulers[0].t_cooldwn=0.2dur'], 'schedulers[0].t_cooldwn', "did you mean 't_cooldown'"),
     (['schedulers[0].t_cooldown=banana'], 'schedulers[0].t_cooldown', 'Composer time string'),
     (['schedulers[0].t_cooldown=2dur'], 'schedulers[0]', 'cool'),
+    (['schedulers[0].alpha_f=-1'], 'schedulers[0].alpha_f', 'alpha_f=-1 is not allowed'),  # ScheduleSpec's check
+    (['algorithms.scale_schedule={ratio: -1}'], 'algorithms.scale_schedule.ratio', 'ratio'),  # the constructor's
     (['algorithms.lable_smoothing={smoothing: 0.1}'], 'algorithms.lable_smoothing', "'label_smoothing'"),
     (['algorithms.label_smoothing={smothing: 0.1}'], 'algorithms.label_smoothing.smothing', "'smoothing'"),
     (['seed=abc'], 'seed', 'must be an integer'),
@@ -139,3 +141,16 @@ def test_bundled_default_found_through_the_package():
     pkg = Path(composer_sched.__file__).parent / 'yamls' / 'digits_cnn.yaml'
     assert pkg.is_file()
     assert composer_sched.load_recipe is load_recipe
+
+
+def test_optional_loggers(tmp_path):
+    import importlib.util
+
+    for kind, module in (('tensorboard', 'tensorboard'), ('mlflow', 'mlflow')):
+        overrides = [f'loggers.{kind}={{}}']
+        if importlib.util.find_spec(module) is None:
+            with pytest.raises(RecipeError) as info:
+                load_recipe(None, overrides)
+            assert info.value.key == f'loggers.{kind}' and f'pip install {module}' in str(info.value)
+        else:
+            assert load_recipe(None, overrides).config.loggers[kind] == {}
