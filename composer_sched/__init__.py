@@ -23,8 +23,8 @@ _EXPORTS: dict[str, str] = {
     'composer_scheduler': 'composer_sched.adapters.composer',
     'ScheduleLR': 'composer_sched.adapters.torch',
     'torch_scheduler': 'composer_sched.adapters.torch',
-    'preview': 'composer_sched.preview',
-    'plot_schedule': 'composer_sched.preview',
+    'preview': 'composer_sched.previewing',
+    'plot_schedule': 'composer_sched.previewing',
     # Ratio sweeps.
     'run_sweep': 'composer_sched.sweep',
     'SweepTarget': 'composer_sched.sweep',

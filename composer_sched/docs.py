@@ -2,7 +2,7 @@
 index with one table of every algorithm, its parameters and defaults, all read from the algorithm registry.
 
 Run ``python -m composer_sched.docs [out_dir]`` (``make docs`` does). Setter plots are made by
-``composer-sched plot``; a modifier is plotted over a cosine schedule with :func:`composer_sched.preview`.
+``composer-sched plot``; a modifier is plotted over a cosine schedule with :func:`composer_sched.previewing`.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def _plot(name: str, cls: type, path: Path) -> None:
     import numpy as np
 
     from composer_sched.adapters.composer import CosineAnnealingScheduler
-    from composer_sched.preview import preview
+    from composer_sched.previewing import preview
 
     inner = CosineAnnealingScheduler(alpha_f=0.1)
     algo = cls(**params)

@@ -256,7 +256,7 @@ class SchedulePlan:
             ValueError: ``ratio`` not finite and ``> 0``, ``max_duration`` scaled to 0, or a PyTorch scheduler
                 Composer cannot scale.
         """
-        from composer_sched.preview import scaled_max_duration
+        from composer_sched.previewing import scaled_max_duration
 
         self.max_duration = scaled_max_duration(self.max_duration, ratio)
         self.ssr *= float(ratio)
@@ -527,7 +527,7 @@ def simulate(algorithms: Sequence[Any], schedulers: Sequence[Any], max_duration:
     import torch
     from composer.core import ensure_time
 
-    from composer_sched.preview import _PreviewState, num_batches, scaled_max_duration
+    from composer_sched.previewing import _PreviewState, num_batches, scaled_max_duration
 
     md = scaled_max_duration(ensure_time(max_duration, TimeUnit.EPOCH), ssr)
     run = []

@@ -58,7 +58,7 @@ def run(args) -> int:
         return _plot_recipe(args, ratios)
     from composer_sched.adapters.composer import ComposerScheduler
     from composer_sched.cli._args import parse_overrides
-    from composer_sched.preview import plot_schedule, preview
+    from composer_sched.previewing import plot_schedule, preview
 
     max_duration = args.max_duration or '1000ba'
     sched = ComposerScheduler(args.target, **parse_overrides(args.params))

@@ -408,14 +408,14 @@ class Recipe:
     # ----------------------------------------------------------------------------------------------- schedule
     def preview(self, scale_schedule_ratio: Optional[float] = None) -> np.ndarray:
         """The LR multiplier of every batch the recipe's run applies (times ``optimizer.lr`` gives the LR), via
-        :func:`composer_sched.preview.preview`; algorithms are included when ``preview`` supports them.
+        :func:`composer_sched.previewing.preview`; algorithms are included when ``preview`` supports them.
 
         Args:
             scale_schedule_ratio: preview another ratio (default: the recipe's).
         """
         import inspect
 
-        from composer_sched.preview import preview
+        from composer_sched.previewing import preview
 
         ssr = self.scale_schedule_ratio if scale_schedule_ratio is None else scale_schedule_ratio
         kwargs: dict[str, Any] = {}
@@ -432,7 +432,7 @@ class Recipe:
 
     def _check_schedule(self) -> None:
         # Durations that do not fit max_duration only show once the horizon is known: check them now.
-        from composer_sched.preview import preview
+        from composer_sched.previewing import preview
 
         dl_len = self.dataloader_len
         for i, s in enumerate(self.build_schedulers()):

@@ -1,7 +1,7 @@
 """Ratio sweeps: the cost/quality trade-off of a recipe in one call, resumable, parallel, with shared trunks.
 
 * :mod:`~composer_sched.sweep.plan`: which runs exist and which branch from a shared trunk (checked batch by batch
-  with :func:`composer_sched.preview.preview`).
+  with :func:`composer_sched.previewing.preview`).
 * :mod:`~composer_sched.sweep.store`: the sqlite record, one row per run, written atomically when it finishes.
 * :mod:`~composer_sched.sweep.execute`: one run (a real Composer ``Trainer``; trunks save, branches load).
 * :mod:`~composer_sched.sweep.runner`: skip finished runs, run the rest locally, in worker processes or on Ray.

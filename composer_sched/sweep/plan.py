@@ -4,7 +4,7 @@ A shorter run can branch from the longest run (the *trunk*) at batch ``b`` when 
 state after ``b`` batches. With the same seed, data order, initial weights and optimizer, that holds when every
 learning rate the two runs use up to there is equal. The Trainer steps its schedulers after each batch, so batch
 ``k`` trains with the value computed at batch ``k - 1`` and the optimizer saved after batch ``b - 1`` already holds
-the rate batch ``b`` will use: the per-batch multipliers (:func:`composer_sched.preview.preview`) must agree on
+the rate batch ``b`` will use: the per-batch multipliers (:func:`composer_sched.previewing.preview`) must agree on
 ``[0, b]``. We check that array equality exactly, and only for schedules the registry marks as having a
 budget-free prefix; anything else runs independently, with the reason printed.
 """
@@ -128,7 +128,7 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
         {0.5: 40}
     """
     from composer_sched.adapters.composer import ComposerScheduler
-    from composer_sched.preview import num_batches, preview, scaled_max_duration
+    from composer_sched.previewing import num_batches, preview, scaled_max_duration
     from composer_sched.schedules.registry import get_method
 
     ratios = sorted(ratios)

@@ -1,6 +1,6 @@
 r"""Theorem 1 for Composer runs: the LRs a registered method or a recipe applies, batch by batch, and their bound.
 
-The learning rates are the multipliers of :func:`composer_sched.preview.preview` (exactly what the Trainer applies:
+The learning rates are the multipliers of :func:`composer_sched.previewing.preview` (exactly what the Trainer applies:
 batch :math:`k` gets the multiplier computed at time :math:`\max(k-1, 0)`) times the base LR, over a run of ``T``
 batches; the bound is evaluated at ``T``. Because of the Trainer's one-batch lag, the last batch never gets the
 final multiplier, so a decay to 0 still has a finite bound at ``T``.
@@ -35,7 +35,7 @@ def method_lrs(method: str, T: int, base_lr: float = 1.0, **params: Any) -> np.n
         [1.0, 1.0, 1.0, 1.0, 0.667]
     """
     from composer_sched.adapters.composer import ComposerScheduler
-    from composer_sched.preview import preview
+    from composer_sched.previewing import preview
 
     T = check_int('T', T, lo=1)
     base_lr = check_number('base_lr', base_lr, lo=0)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from composer_sched.adapters.composer import ComposerScheduler
-from composer_sched.preview import preview
+from composer_sched.previewing import preview
 from composer_sched.sweep.execute import execute_run
 from composer_sched.sweep.plan import RunSpec, branch_points, parse_ratios, plan_sweep
 from composer_sched.sweep.target import SweepTarget

@@ -110,7 +110,7 @@ def linear_cooldown(scheduler: Callable[..., float], **params: Any) -> Callable[
         >>> from composer_sched.algorithms.linear_cooldown import linear_cooldown
         >>> sched = linear_cooldown(CosineAnnealingScheduler(), t_start='0.9dur', alpha_f=0.0)
     """
-    from composer_sched.preview import _PreviewState
+    from composer_sched.previewing import _PreviewState
 
     algo = LinearCooldown(**params)
     if algo.axis not in (None, TimeUnit.BATCH):

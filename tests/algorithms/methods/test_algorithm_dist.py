@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from composer_sched import LinearCooldown, LinearWarmup, SGDR
-from composer_sched.preview import preview
+from composer_sched.previewing import preview
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ import torch
 from conftest import BASE_LR, DL_LEN, EXAMPLES, Run, make, schedule_algorithm_names
 
 from composer_sched import ComposerScheduler
-from composer_sched.preview import preview
+from composer_sched.previewing import preview
 from composer_sched.algorithms import get_algorithm
 
 

@@ -1,0 +1,28 @@
+"""Package-level guarantees: the pure core imports no torch/Composer, every public name resolves."""
+import subprocess
+import sys
+import types
+
+import composer_sched
+
+
+def test_core_imports_neither_torch_nor_composer():
+    code = ('import sys, composer_sched, composer_sched.schedules as s; s.WSDSchedule(10, 2)(3.0); '
+            'print(sorted(m for m in ("torch", "composer") if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == '[]'
+
+
+def test_every_public_name_resolves_to_an_object_not_a_module():
+    import composer_sched.previewing  # noqa: F401  (a submodule import must not shadow a public name)
+    for name in composer_sched.__all__:
+        value = getattr(composer_sched, name)
+        assert not isinstance(value, types.ModuleType), name
+    assert callable(composer_sched.preview) and callable(composer_sched.plot_schedule)
+
+
+def test_every_registered_method_has_a_top_level_scheduler_class():
+    from composer_sched.schedules import method_names
+    from composer_sched.schedules.registry import class_name
+    for m in method_names():
+        assert getattr(composer_sched, class_name(m, 'Scheduler')).method_name == m
