@@ -6,9 +6,11 @@ import timeit
 from typing import Callable
 
 
-def per_call(fn: Callable[[], object], number: int, repeat: int = 7) -> float:
-    """Median seconds per call of ``fn`` over ``repeat`` runs of ``number`` calls."""
-    fn()  # warm caches (our adapters resolve the horizon on the first call)
+def per_call(fn: Callable[[], object], number: int, repeat: int = 7, warmup: bool = True) -> float:
+    """Median seconds per call of ``fn`` over ``repeat`` runs of ``number`` calls (after one warm-up call, which
+    fills caches such as our adapters' per-horizon schedule, unless ``warmup=False`` for the long ones)."""
+    if warmup:
+        fn()
     return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 

@@ -6,12 +6,10 @@ scaled per point).
 from __future__ import annotations
 
 import math
-import statistics
-import time
 
 import numpy as np
 
-from benchmarks._timing import fmt
+from benchmarks._timing import fmt, per_call
 from composer_sched.schedules import CosineAnnealingSchedule, CyclicalSchedule
 
 
@@ -23,16 +21,6 @@ def _walk(t, first=500, decay=1.0, magnitude=1.0):
         k += 1
         idx += length
     return CosineAnnealingSchedule(0.0, 1.0, length)(t - idx + length) * magnitude ** k
-
-
-def _median_time(fn, repeat=5):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(n: int = 1_000_000):
@@ -47,17 +35,17 @@ def main(n: int = 1_000_000):
                                                        cycle_length_decay=1.01, round_lengths=False, min_lr=0.0,
                                                        max_lr=1.0),
     }
-    base = _median_time(lambda: cosine(t))
+    base = per_call(lambda: cosine(t), number=1, repeat=5)
     print(f'cosine, {n:,} points: {fmt(base)}')
     for name, sched in cases.items():
         # A fresh object each time: its boundary table must be built inside the timing.
         fresh = lambda s=sched: CyclicalSchedule(s.schedule_class, s.cycle_length, s.cycle_length_decay,
                                                  s.cycle_magnitude_decay, s.round_lengths, **s.kwargs)(t)
-        took = _median_time(fresh)
+        took = per_call(fresh, number=1, repeat=5)
         print(f'{name:<30} {fmt(took):>10}   {took / base:5.2f}x cosine')
     m = 10_000
-    walk = _median_time(lambda: [_walk(float(x)) for x in np.linspace(0, n - 1, m)], repeat=3) * n / m
-    ours = _median_time(lambda: cases['cyclical (2000 equal cycles)'](t))
+    walk = per_call(lambda: [_walk(float(x)) for x in np.linspace(0, n - 1, m)], number=1, repeat=3) * n / m
+    ours = per_call(lambda: cases["cyclical (2000 equal cycles)"](t), number=1, repeat=5)
     print(f'tutorial walk (per point, scaled to {n:,}): {fmt(walk)}   {walk / ours:,.0f}x slower than ours')
 
 

@@ -8,8 +8,6 @@ Peers in the same run:
 """
 from __future__ import annotations
 
-import statistics
-import time
 
 import numpy as np
 
@@ -31,16 +29,6 @@ def plain_numpy(lrs, G, D, T):
     gamma = np.maximum(gamma, 0)
     t3 = 0.5 * np.sum((eta / alpha * gamma / beta)[:T - 1])
     return D ** 2 / (2 * cs[-1]) + cg[-1] / (2 * cs[-1]) + t3, negative
-
-
-def once(fn, repeat):
-    """Median wall time of ``repeat`` calls, no warm-up call (for the long ones)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():
@@ -67,7 +55,7 @@ def main():
               f'speed-up {t_loop / t_curve:.0f}x  (max relative difference {err:.1e})')
     for T, repeat in ((10 ** 5, 3), (10 ** 6, 1)):
         lrs = CosineSchedule(steps=T + 1).schedule
-        t_curve = once(lambda: bound_curve(lrs, 1.0, 1.0, T), repeat)
+        t_curve = per_call(lambda: bound_curve(lrs, 1.0, 1.0, T), number=1, repeat=repeat, warmup=False)
         t_one = per_call(lambda: compute_rate(lrs, 1.0, 1.0, T), number=1, repeat=3)
         print(f'  T = {T:>7.0e}: bound_curve {fmt(t_curve):>9s} = {t_curve / t_one:.0f} single-horizon calls '
               f'(the per-t loop would be {T} calls)')

@@ -9,7 +9,7 @@ from composer.core import Time, TimeUnit, Timestamp, ensure_time
 
 from composer_sched.adapters.composer import ComposerScheduler
 
-__all__ = ['preview', 'plot_schedule', 'scaled_max_duration', 'num_batches']
+__all__ = ['preview', 'plot_schedule', 'write_curves', 'scaled_max_duration', 'num_batches']
 
 SchedulerLike = Union[ComposerScheduler, Callable[..., float]]
 
@@ -148,19 +148,27 @@ def plot_schedule(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max
         >>> plot_schedule(WSDScheduler(), '100ba', '/tmp/wsd.png', ratios=(0.5, 1.0))
         '/tmp/wsd.png'
     """
+    curves = [(f'ratio {r:g}' if len(ratios) > 1 else None,
+               preview(schedulers, max_duration, ssr=r, **preview_kwargs) * base_lr) for r in ratios]
+    return write_curves(curves, path, xlabel='batch',
+                        ylabel='learning rate' if base_lr != 1.0 else 'LR multiplier', title=title)
+
+
+def write_curves(curves: Sequence[tuple[Optional[str], np.ndarray]], path: Union[str, os.PathLike], *,
+                 xlabel: str, ylabel: str, title: Optional[str] = None) -> str:
+    """Write a PNG with one line per ``(label, values-per-batch)``; returns the path (folders are created)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
-    for r in ratios:
-        values = preview(schedulers, max_duration, ssr=r, **preview_kwargs) * base_lr
-        ax.plot(np.arange(len(values)), values, label=f'ratio {r:g}' if len(ratios) > 1 else None)
-    ax.set_xlabel('batch')
-    ax.set_ylabel('learning rate' if base_lr != 1.0 else 'LR multiplier')
+    fig, ax = plt.subplots(figsize=(6.5, 3.5), dpi=110)
+    for label, values in curves:
+        ax.plot(np.arange(len(values)), values, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    if len(ratios) > 1:
+    if any(label for label, _ in curves):
         ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

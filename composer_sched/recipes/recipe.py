@@ -467,25 +467,12 @@ class Recipe:
 
     def plot(self, path: Union[str, os.PathLike], ratios: Sequence[float] = ()) -> str:
         """Write a PNG of the LR per batch (one curve per ``ratios`` entry; default: the recipe's ratio)."""
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
+        from composer_sched.previewing import write_curves
 
-        fig, ax = plt.subplots(figsize=(6.5, 3.5), dpi=110)
-        for r in (ratios or (self.scale_schedule_ratio,)):
-            values = self.preview(scale_schedule_ratio=r) * self.lr
-            ax.plot(np.arange(len(values)), values, label=f'ratio {r:g}')
-        ax.set_xlabel(f'batch ({self.dataloader_len} per epoch)')
-        ax.set_ylabel('learning rate')
-        ax.set_title(self.config.name or Path(self.path).stem)
-        ax.legend()
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        out = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        fig.savefig(out)
-        plt.close(fig)
-        return out
+        curves = [(f'ratio {r:g}', self.preview(scale_schedule_ratio=r) * self.lr)
+                  for r in (ratios or (self.scale_schedule_ratio,))]
+        return write_curves(curves, path, xlabel=f'batch ({self.dataloader_len} per epoch)', ylabel='learning rate',
+                            title=self.config.name or Path(self.path).stem)
 
 
 def _plain(node) -> Any:
