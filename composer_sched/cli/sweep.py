@@ -9,6 +9,7 @@ EPILOG = """examples:
   composer-sched sweep --seeds 3 --workers 2 --out runs/sweep
   composer-sched sweep my_recipe.yaml --ratios 0.1,0.3,1 schedulers[0].t_cooldown=0.2dur
   composer-sched sweep --backend ray --address auto      # one Ray task per run, results in the same database
+  composer-sched sweep --procs-per-run 2 --ratios 0.5,0.75,1  # each run: composer -n 2 (gloo CPU, NCCL GPU)
   composer-sched sweep --out runs/sweep                  # again: finished runs are skipped, the rest redone
 
 outputs in --out: results.sqlite (one row per run), results.csv, tradeoff.png.
@@ -24,6 +25,9 @@ def add_arguments(parser):
     parser.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 per ratio, N >= 1 (default 1)')
     parser.add_argument('--workers', type=int, default=1, help='parallel runs on this machine, >= 1 (default 1)')
     parser.add_argument('--backend', default='local', help="'local' (default) or 'ray'")
+    parser.add_argument('--procs-per-run', type=int, default=None, metavar='N',
+                        help="processes per run, >= 1; N > 1 launches each run with Composer's launcher "
+                             "(composer -n N). Default: the recipe's variables.resources.processes, else 1")
     parser.add_argument('--address', default=None, help="Ray cluster address (default: a local Ray); e.g. 'auto'")
     parser.add_argument('--out', default='runs/sweep', help='results folder (default runs/sweep)')
     parser.add_argument('--tolerance', type=float, default=0.01,
@@ -56,9 +60,9 @@ def run(args) -> int:
 
     recipe, overrides = split_items(args.items)
     ratios = parse_ratios(args.ratios)
-    out = run_sweep(SweepTarget(recipe, overrides), ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers,
-                    backend=args.backend, address=args.address, share_trunks=not args.no_share,
-                    tolerance=args.tolerance, metric=args.metric, echo=lambda s: print(s, flush=True))
+    target = SweepTarget(recipe, overrides, processes=args.procs_per_run)
+    out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
+                    address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance, metric=args.metric, echo=lambda s: print(s, flush=True))
     print()
     if out.report is not None:
         print(out.report.text())

@@ -3,19 +3,29 @@ when there is one, write branch checkpoints when it is a trunk, and return its r
 
 :func:`execute_run` never raises: a failing run comes back as a ``failed`` row with its error, so one bad ratio
 does not stop a sweep. It is a plain top-level function so that worker processes and Ray tasks can run it.
+
+:func:`run_one` is what backends call: a run of one process is :func:`execute_run` here; a run of ``N > 1``
+processes is :func:`launch_run`, ``composer -n N -m composer_sched.sweep._rank`` whose every rank calls
+:func:`execute_run`, and whose rank-0 row comes back only if every rank finished.
 """
 from __future__ import annotations
 
+import json
 import os
+import pickle
+import shutil
 import socket
+import subprocess
+import sys
 import time
 import traceback
+import uuid
 from typing import Any, Optional
 
 from composer_sched.sweep.plan import RunSpec
 from composer_sched.sweep.target import SweepTarget
 
-__all__ = ['execute_run', 'die_with_parent']
+__all__ = ['execute_run', 'launch_run', 'run_one', 'composer_launcher', 'die_with_parent']
 
 
 def die_with_parent() -> None:
@@ -34,7 +44,12 @@ def die_with_parent() -> None:
 
 def _branch_saver(save_at: dict[int, str]):
     from composer.core import Callback, Event
+    from composer.utils import dist
     from composer.utils.checkpoint import save_checkpoint
+
+    # Decided once, before training: under the launcher every rank must make the same choice (save_checkpoint
+    # is collective), and rank 0 creates the files while the others look.
+    save_at = {b: p for b, p in save_at.items() if not os.path.exists(p)}
 
     class _BranchSaver(Callback):
         # Saves the full training state after the batches where shorter runs branch off; write-then-rename, so a
@@ -43,14 +58,20 @@ def _branch_saver(save_at: dict[int, str]):
             if event != Event.BATCH_CHECKPOINT:
                 return
             path = save_at.get(int(state.timestamp.batch))
-            if path is None or os.path.exists(path):
+            if path is None:
                 return
             os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
             tmp = f'{path}.{os.getpid()}.tmp'
             save_checkpoint(state, tmp.replace('{', '{{').replace('}', '}}'))
-            os.replace(tmp, path)
+            if dist.get_global_rank() == 0:  # only rank 0 writes a (non-sharded) checkpoint
+                os.replace(tmp, path)
 
     return _BranchSaver()
+
+
+def device_count(resources: dict) -> float:
+    """Devices a run holds: ``processes`` times (GPUs per process, or one CPU slot)."""
+    return max(1.0, float(resources['gpus'])) * int(resources.get('processes', 1))
 
 
 def _final_metrics(trainer) -> dict[str, float]:
@@ -91,6 +112,7 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
                            'host': socket.gethostname(), 'started_at': time.time()}
     try:
         import torch
+        from composer.utils import dist
 
         warnings.filterwarnings('ignore')
         logging.getLogger('composer').setLevel(logging.ERROR)
@@ -114,10 +136,11 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         batches = int(trainer.state.timestamp.batch)
         trained = batches - start
         equiv = wall * batches / max(trained, 1)  # what this ratio costs run on its own
+        world = dist.get_world_size()
         row.update(status='done', batches=batches, samples=int(trainer.state.timestamp.sample),
                    trained_batches=trained, branched_from=spec.trunk_id if branched else None,
                    branch_batch=start if branched else None, wall_s=wall, equiv_wall_s=equiv,
-                   device_s=equiv * max(1.0, float(res['gpus'])), metrics=_final_metrics(trainer))
+                   device_s=equiv * device_count(res), world_size=world, metrics=_final_metrics(trainer))
         if save_weights:
             torch.save(trainer.state.model.state_dict(), save_weights)
         trainer.close()
@@ -126,3 +149,100 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         row.update(status='failed', error=f'{type(e).__name__}: {e}\n' + ''.join(tb[-6:]))
     row['finished_at'] = time.time()
     return row
+
+
+def composer_launcher() -> str:
+    """Path of Composer's ``composer`` launcher (next to this Python, else on ``PATH``).
+
+    Raises:
+        ValueError: it is not installed.
+    """
+    here = os.path.join(os.path.dirname(sys.executable), 'composer')
+    found = here if os.access(here, os.X_OK) else shutil.which('composer')
+    if not found:
+        raise ValueError("processes per run > 1 needs Composer's launcher 'composer', which is not next to "
+                         f'{sys.executable} nor on PATH: install mosaicml, or use 1 process per run.')
+    return found
+
+
+#: The launcher's own variables: a sweep started inside a distributed job must not hand them to its runs.
+_DIST_ENV = ('WORLD_SIZE', 'RANK', 'LOCAL_WORLD_SIZE', 'LOCAL_RANK', 'NODE_RANK', 'BASE_RANK', 'MASTER_ADDR',
+             'MASTER_PORT')
+
+
+def launch_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional[int] = None,
+               processes: int = 2, work_dir: str = '.') -> dict[str, Any]:
+    """Train one run as ``processes`` processes under Composer's launcher and return its row (rank 0's).
+
+    The row is ``done`` only if the launcher exited 0 and every rank wrote a ``done`` row, so a run of which some
+    rank died is never recorded as finished. Like :func:`execute_run` it never raises.
+
+    Args:
+        target, spec, config_hash, cpus: as for :func:`execute_run` (``cpus``: torch threads per process).
+        processes: ranks on this node, ``>= 2`` (gloo on CPU, NCCL on GPU, as Composer picks).
+        work_dir: where each attempt gets a fresh folder (job, per-rank rows and stderr), removed afterwards.
+
+    Returns:
+        The run's row, with ``world_size``.
+
+    Example:
+        >>> from composer_sched.sweep.plan import RunSpec
+        >>> t = SweepTarget(None, ('max_duration=1ep',), processes=2)
+        >>> row = launch_run(t, RunSpec('x', 0.5, 0), t.load().fingerprint, processes=2)  # doctest: +SKIP
+        >>> row['status'], row['world_size']  # doctest: +SKIP
+        ('done', 2)
+    """
+    row: dict[str, Any] = {'run_id': spec.run_id, 'config_hash': config_hash, 'ratio': spec.ratio, 'seed': spec.seed,
+                           'host': socket.gethostname(), 'started_at': time.time(), 'world_size': processes}
+    # A fresh folder per attempt: ranks of an earlier, killed attempt cannot leave rows in this one.
+    attempt = os.path.abspath(os.path.join(work_dir, f'{spec.run_id}-{uuid.uuid4().hex[:8]}'))
+    try:
+        os.makedirs(attempt)
+        with open(os.path.join(attempt, 'job.pkl'), 'wb') as f:
+            pickle.dump((target, spec, config_hash, cpus), f)
+        cmd = [composer_launcher(), '-n', str(processes), '--stderr', os.path.join(attempt, 'stderr-rank{rank}.txt'),
+               '-m', 'composer_sched.sweep._rank', attempt]
+        env = {k: v for k, v in os.environ.items() if k not in _DIST_ENV}
+        # die_with_parent: a killed sweep takes the launcher with it (and the ranks follow the launcher).
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=die_with_parent)
+        ranks = [_read_row(attempt, r) for r in range(processes)]
+        if proc.returncode == 0 and all(r is not None and r['status'] == 'done' for r in ranks):
+            return ranks[0]
+        failed = [(r['finished_at'], i, r) for i, r in enumerate(ranks) if r is not None and r['status'] == 'failed']
+        if failed:  # the first rank to fail; the others typically fail because it left
+            _, i, first = min(failed, key=lambda t: t[:2])
+            error = f'rank {i} of {processes}: {first["error"]}'
+        else:
+            tail = '\n'.join((proc.stderr or proc.stdout or '').strip().splitlines()[-12:])
+            error = f'launcher exited with code {proc.returncode} before every rank finished:\n{tail}'
+        row.update(status='failed', error=error)
+    except Exception as e:  # e.g. the launcher is missing on this node
+        row.update(status='failed', error=f'{type(e).__name__}: {e}')
+    finally:
+        shutil.rmtree(attempt, ignore_errors=True)
+    row['finished_at'] = time.time()
+    return row
+
+
+def _read_row(attempt: str, rank: int) -> Optional[dict[str, Any]]:
+    try:
+        with open(os.path.join(attempt, f'row-rank{rank}.json')) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def write_rank_row(attempt: str, rank: int, row: dict[str, Any]) -> None:
+    """Write one rank's row into its attempt folder (write-then-rename: a row file that exists is complete)."""
+    path = os.path.join(attempt, f'row-rank{rank}.json')
+    with open(f'{path}.tmp', 'w') as f:
+        json.dump(row, f)
+    os.replace(f'{path}.tmp', path)
+
+
+def run_one(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional[int] = None, processes: int = 1,
+            work_dir: str = '.') -> dict[str, Any]:
+    """One run on ``processes`` processes: :func:`execute_run` here when 1, else :func:`launch_run`."""
+    if processes == 1:
+        return {'world_size': 1, **execute_run(target, spec, config_hash, cpus)}
+    return launch_run(target, spec, config_hash, cpus, processes=processes, work_dir=work_dir)

@@ -7,6 +7,9 @@ process writes the database, one transaction per run, so the record is the same 
   dies with the sweep (a killed sweep leaves no orphan training).
 * ``ray`` runs one Ray task per run (a trunk is the longest run, and writes its branches' checkpoints), with the
   recipe's CPUs and GPUs as the task's resources.
+* Whatever the backend, a recipe with ``processes > 1`` per run (``--procs-per-run``) has each run launched as
+  ``composer -n N -m composer_sched.sweep._rank`` (:func:`~composer_sched.sweep.execute.launch_run`); the
+  backend's worker waits for it and hands back rank 0's row.
 
 A branch waits for its trunk. If the trunk's checkpoint is missing when the branch starts (the trunk failed, or
 ran on another node without a shared folder), the branch trains from scratch, which gives the same result.
@@ -20,7 +23,7 @@ import sys
 import time
 from typing import Any, Callable, Optional, Sequence, Union
 
-from composer_sched.sweep.execute import die_with_parent, execute_run
+from composer_sched.sweep.execute import composer_launcher, device_count, die_with_parent, run_one
 from composer_sched.sweep.plan import RunSpec, SweepPlan, plan_sweep
 from composer_sched.sweep.store import ResultsStore
 from composer_sched.sweep.target import SweepTarget
@@ -58,9 +61,14 @@ class SweepOutcome:
         return 1 if self.failed else 0
 
 
+# Every backend calls run_one(target, spec, config_hash, cpus, **run_kw); run_kw says how many processes a run
+# takes and where launched runs keep their per-attempt files.
+
+
 class _InlineBackend:
-    def __init__(self):
+    def __init__(self, run_kw: dict):
         self._queue: list = []
+        self._kw = run_kw
 
     def submit(self, target, spec, config_hash, cpus):
         self._queue.append((spec, (target, spec, config_hash, cpus)))
@@ -70,14 +78,14 @@ class _InlineBackend:
 
     def next_result(self):
         spec, args = self._queue.pop(0)
-        return spec, execute_run(*args)
+        return spec, run_one(*args, **self._kw)
 
     def close(self):
         pass
 
 
 class _ProcessBackend:
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, run_kw: dict):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -85,9 +93,10 @@ class _ProcessBackend:
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context('spawn'),
                                          initializer=die_with_parent)
         self._futures: dict = {}
+        self._kw = run_kw
 
     def submit(self, target, spec, config_hash, cpus):
-        self._futures[self._pool.submit(execute_run, target, spec, config_hash, cpus)] = spec
+        self._futures[self._pool.submit(run_one, target, spec, config_hash, cpus, **self._kw)] = spec
 
     def running(self) -> int:
         return sum(1 for f in self._futures if f.running())
@@ -108,7 +117,7 @@ class _ProcessBackend:
 
 
 class _RayBackend:
-    def __init__(self, address: Optional[str], resources: dict[str, float]):
+    def __init__(self, address: Optional[str], resources: dict[str, float], run_kw: dict):
         try:
             import ray
         except ImportError:
@@ -117,12 +126,14 @@ class _RayBackend:
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      runtime_env={'env_vars': {'PYTHONWARNINGS': 'ignore'}})
-        self._remote = ray.remote(execute_run).options(num_cpus=resources['cpus'], num_gpus=resources['gpus'],
-                                                        max_retries=0)
+        procs = resources['processes']  # cpus and gpus are per process
+        self._remote = ray.remote(run_one).options(num_cpus=resources['cpus'] * procs,
+                                                   num_gpus=resources['gpus'] * procs, max_retries=0)
         self._refs: dict = {}
+        self._kw = run_kw
 
     def submit(self, target, spec, config_hash, cpus):
-        self._refs[self._remote.remote(target, spec, config_hash, cpus)] = spec
+        self._refs[self._remote.remote(target, spec, config_hash, cpus, **self._kw)] = spec
 
     def running(self) -> int:
         return len(self._refs)
@@ -169,7 +180,8 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
 
     Args:
-        target: the recipe to sweep.
+        target: the recipe to sweep; with ``processes > 1`` per run (``SweepTarget.processes`` or the recipe's
+            ``resources.processes``), each run is launched with Composer's launcher.
         ratios: scale-schedule ratios, each a finite number ``> 0``.
         seeds: how many seeds (``>= 1``; seeds ``0..N-1``), or the seeds themselves (each ``>= 0``).
         out_dir: results folder: ``results.sqlite``, ``results.csv``, ``tradeoff.png``, ``checkpoints/``.
@@ -185,7 +197,8 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
         A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
 
     Raises:
-        ValueError: a bad argument, recipe or override, before any training.
+        ValueError: a bad argument, recipe or override (or a missing ``composer`` launcher when a run needs
+            several processes), before any training.
 
     Example:
         >>> out = run_sweep(SweepTarget(None, ('max_duration=1ep',)), [0.5, 1.0], out_dir='/tmp/s')  # doctest: +SKIP
@@ -221,6 +234,10 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     ckpt_dir = os.path.join(out_dir, 'checkpoints')
     plan = plan_sweep(loaded, ratios, seeds, ckpt_dir, share_trunks=share_trunks)
     resources = loaded.resources
+    procs = int(resources['processes'])
+    if procs > 1:
+        composer_launcher()  # missing launcher: say so now, not once per run
+    launch_dir = os.path.join(out_dir, 'launch')
     os.makedirs(out_dir, exist_ok=True)
     store = ResultsStore(os.path.join(out_dir, 'results.sqlite'))
     store.register_sweep(config_hash, loaded.to_yaml())
@@ -237,16 +254,19 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     if skipped:
         echo(f'  {skipped} run(s) already finished in {store.path}: skipped.')
     echo(f'  {len(pending)} run(s) to train on {backend}'
-         f'{f" with {workers} workers" if backend == "local" and workers > 1 else ""}; results in {out_dir}/')
+         f'{f" with {workers} workers" if backend == "local" and workers > 1 else ""}'
+         f'{f", {procs} processes per run (Composer launcher, world size {procs})" if procs > 1 else ""}'
+         f'; results in {out_dir}/')
 
     cpus = int(resources['cpus'])
     be: Any
+    run_kw = {'processes': procs, 'work_dir': launch_dir}
     if backend == 'ray':
-        be = _RayBackend(address, resources)
+        be = _RayBackend(address, resources, run_kw)
     elif workers == 1 or len(pending) <= 1:
-        be = _InlineBackend()
+        be = _InlineBackend(run_kw)
     else:
-        be = _ProcessBackend(min(workers, len(pending)))
+        be = _ProcessBackend(min(workers, len(pending)), run_kw)
 
     waiting = {r.run_id: r for r in pending}
     in_flight: set[str] = set()
@@ -288,7 +308,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
                     (r for r in store.rows(config_hash, 'done') if r['run_id'] == row['branched_from']), None)
                 if trunk and trunk.get('batches'):
                     row['equiv_wall_s'] = row['wall_s'] + trunk['wall_s'] * row['branch_batch'] / trunk['batches']
-                    row['device_s'] = row['equiv_wall_s'] * max(1.0, float(resources['gpus']))
+                    row['device_s'] = row['equiv_wall_s'] * device_count(resources)
             if row['status'] == 'done' and any(s.trunk_id == spec.run_id for s in plan.runs):
                 trunk_rows[spec.run_id] = row
             store.record(row)
@@ -316,6 +336,8 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     failed = [r['run_id'] for r in rows if r['status'] == 'failed']
     if len(rows) == len(ids) and not failed and os.path.isdir(ckpt_dir):
         shutil.rmtree(ckpt_dir, ignore_errors=True)  # every branch is done: trunk checkpoints are no longer needed
+    if os.path.isdir(launch_dir) and not os.listdir(launch_dir):
+        os.rmdir(launch_dir)  # launched runs remove their own attempt folders; a killed sweep's stay for a look
     store.write_csv(os.path.join(out_dir, 'results.csv'), rows)
     outcome = SweepOutcome(plan, rows, skipped, len(pending), failed, out_dir, store)
     if any(r['status'] == 'done' for r in rows):

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_s          REAL,
     equiv_wall_s    REAL,
     device_s        REAL,
+    world_size      INTEGER,
     metrics         TEXT,
     error           TEXT,
     host            TEXT,
@@ -43,10 +44,11 @@ CREATE TABLE IF NOT EXISTS sweeps (
 );
 """
 
-#: Columns of ``runs``, in order (``metrics`` is a JSON object of the recipe's eval metrics).
+#: Columns of ``runs``, in order (``metrics`` is a JSON object of the recipe's eval metrics; ``world_size``: the
+#: processes the run trained with).
 RESULT_FIELDS = ('run_id', 'config_hash', 'ratio', 'seed', 'status', 'batches', 'samples', 'trained_batches',
-                 'branched_from', 'branch_batch', 'wall_s', 'equiv_wall_s', 'device_s', 'metrics', 'error', 'host',
-                 'started_at', 'finished_at', 'attempts')
+                 'branched_from', 'branch_batch', 'wall_s', 'equiv_wall_s', 'device_s', 'world_size', 'metrics',
+                 'error', 'host', 'started_at', 'finished_at', 'attempts')
 
 
 class ResultsStore:
@@ -74,6 +76,8 @@ class ResultsStore:
             conn = self._connect()
             try:
                 conn.executescript(_SCHEMA)
+                if 'world_size' not in {r['name'] for r in conn.execute('PRAGMA table_info(runs)')}:
+                    conn.execute('ALTER TABLE runs ADD COLUMN world_size INTEGER')  # a database from before it
             finally:
                 conn.close()
         except sqlite3.DatabaseError as e:

@@ -7,10 +7,12 @@ seed) come from here.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
 import json
+import os
 from typing import Any, Optional, Sequence
 
 __all__ = ['SweepTarget', 'LoadedTarget', 'BUILTIN_CONFIG']
@@ -45,17 +47,44 @@ class SweepTarget:
     Args:
         recipe: path of a YAML recipe, or ``None`` for the bundled digits-CNN default.
         overrides: ``'key=value'`` strings (dotted keys reach nested values), applied in order.
+        processes: processes per run under Composer's launcher (``--procs-per-run``), ``>= 1``; ``None`` takes the
+            recipe's ``resources.processes`` (``variables.resources.processes`` in a recipe file), default 1.
 
     Example:
         >>> t = SweepTarget(None, ('max_duration=2ep',))
         >>> t.load().max_duration
         Time(2, TimeUnit.EPOCH)
+        >>> SweepTarget(None, ('max_duration=2ep',), processes=2).load().world_size
+        2
     """
     recipe: Optional[str] = None
     overrides: tuple[str, ...] = ()
+    processes: Optional[int] = None
 
     def load(self, seed: Optional[int] = None) -> 'LoadedTarget':
-        """Load the recipe (with ``seed`` set, when given); bad recipes and overrides raise ``ValueError``."""
+        """Load the recipe (with ``seed`` set, when given) as rank 0 of its runs' world sees it.
+
+        Raises:
+            ValueError: a bad recipe, override or process count.
+        """
+        if self.processes is not None:
+            _check_processes('--procs-per-run', self.processes)
+        loaded = self._load(seed)
+        n = loaded.resources['processes']
+        if n > 1 and os.environ.get('WORLD_SIZE') != str(n):
+            # Batches per epoch are per rank (distributed samplers), and budgets and branch points are counted in
+            # them: plan with what rank 0 of n processes will see. Inside the launched ranks WORLD_SIZE is n already.
+            with _as_rank0_of(n):
+                loaded = self._load(seed)
+        loaded.world_size = n
+        return loaded
+
+    def _load(self, seed: Optional[int]) -> 'LoadedTarget':
+        loaded = self._load_config(seed)
+        loaded.processes_override = self.processes
+        return loaded
+
+    def _load_config(self, seed: Optional[int]) -> 'LoadedTarget':
         recipes = _recipes_module()
         extra = () if seed is None else (f'seed={int(seed)}',)
         if recipes is not None:
@@ -66,16 +95,48 @@ class SweepTarget:
         return _BuiltinTarget(_apply_overrides(BUILTIN_CONFIG, tuple(self.overrides) + extra))
 
 
+@contextlib.contextmanager
+def _as_rank0_of(n: int):
+    """Composer's ``dist`` reads these when no process group exists: data is split as rank 0 of ``n`` sees it."""
+    saved = {k: os.environ.get(k) for k in ('WORLD_SIZE', 'RANK', 'LOCAL_WORLD_SIZE', 'LOCAL_RANK')}
+    os.environ.update(WORLD_SIZE=str(n), RANK='0', LOCAL_WORLD_SIZE=str(n), LOCAL_RANK='0')
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _check_processes(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'{key}={value!r} is not allowed: {key} must be an int >= 1 (processes per run, launched '
+                         "with Composer's launcher when > 1).")
+    return value
+
+
 class LoadedTarget:
     """A loaded recipe, as the planner and the runs see it (see :meth:`SweepTarget.load`)."""
 
     config: dict[str, Any]
+    #: Processes each run trains with (set by :meth:`SweepTarget.load`).
+    world_size: int = 1
+    #: ``--procs-per-run``, which wins over the recipe's ``processes``.
+    processes_override: Optional[int] = None
+    #: Where the recipe keeps per-run resources (named in errors).
+    resources_key = 'resources'
+
+    def _hash(self, cfg: dict) -> str:
+        if self.world_size > 1:  # results differ with the world size, so its runs must not share rows with 1
+            cfg = {**cfg, 'world_size': self.world_size}
+        return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     @property
     def fingerprint(self) -> str:
-        """Hash of the recipe without its seed: the rows of one sweep share it."""
-        cfg = {k: v for k, v in self.config.items() if k != 'seed'}
-        return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        """Hash of the recipe without its seed (and the world size when > 1): the rows of one sweep share it."""
+        return self._hash({k: v for k, v in self.config.items() if k != 'seed'})
 
     def to_yaml(self) -> str:
         import yaml
@@ -112,14 +173,18 @@ class LoadedTarget:
 
     @property
     def resources(self) -> dict[str, float]:
-        """Per-run resources: ``{'cpus': >= 1, 'gpus': >= 0}`` (the recipe's ``resources`` section)."""
+        """Per-run resources: ``{'cpus': >= 1, 'gpus': >= 0, 'processes': int >= 1}`` (the recipe's ``resources``
+        section; ``--procs-per-run`` wins for ``processes``). ``cpus`` and ``gpus`` are per process."""
         res = dict(self.config.get('resources') or {})
         cpus, gpus = res.get('cpus', 1), res.get('gpus', 0)
+        key = self.resources_key
         if not isinstance(cpus, (int, float)) or cpus < 1:
-            raise ValueError(f'resources.cpus={cpus!r} is not allowed: resources.cpus must be a number >= 1.')
+            raise ValueError(f'{key}.cpus={cpus!r} is not allowed: {key}.cpus must be a number >= 1.')
         if not isinstance(gpus, (int, float)) or gpus < 0:
-            raise ValueError(f'resources.gpus={gpus!r} is not allowed: resources.gpus must be a number >= 0.')
-        return {'cpus': cpus, 'gpus': gpus}
+            raise ValueError(f'{key}.gpus={gpus!r} is not allowed: {key}.gpus must be a number >= 0.')
+        procs = (_check_processes('--procs-per-run', self.processes_override) if self.processes_override is not None
+                 else _check_processes(f'{key}.processes', res.get('processes', 1)))
+        return {'cpus': cpus, 'gpus': gpus, 'processes': procs}
 
     def build_trainer(self, ratio: float, **trainer_kwargs: Any):
         raise NotImplementedError
@@ -167,7 +232,7 @@ class _BuiltinTarget(LoadedTarget):
             raise ValueError(f'data.batch_size={bs!r} is not allowed: data.batch_size must be an int >= 1.')
         train_dl, _ = digits_dataloaders(batch_size=bs, val_fraction=config['data']['val_fraction'], seed=0)
         self.dataloader_len = len(train_dl)
-        self.samples_per_batch = bs
+        self.samples_per_batch = bs * _world_size()  # Composer counts samples over all ranks
         self.schedulers()  # validate the scheduler section now, before any training
 
     def schedulers(self) -> list:
@@ -206,14 +271,15 @@ class _RecipeTarget(LoadedTarget):
         md = recipe.max_duration
         self.max_duration = Time(int(md), TimeUnit.EPOCH) if isinstance(md, int) else Time.from_timestring(str(md))
         self.dataloader_len = int(recipe.dataloader_len)
-        self.samples_per_batch = int(_find(self.config.get('data', {}), 'batch_size') or 1)
+        self.samples_per_batch = int(_find(self.config.get('data', {}), 'batch_size') or 1) * _world_size()
+
+    resources_key = 'variables.resources'
 
     @property
     def fingerprint(self) -> str:
         # The sweep sets the seed and the ratio itself, and the run name is cosmetic.
-        cfg = {k: v for k, v in self.config.items() if k not in ('seed', 'scale_schedule_ratio', 'run_name',
-                                                                  'progress_bar', 'loggers')}
-        return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return self._hash({k: v for k, v in self.config.items() if k not in ('seed', 'scale_schedule_ratio',
+                                                                              'run_name', 'progress_bar', 'loggers')})
 
     @property
     def name(self) -> str:
@@ -231,8 +297,8 @@ class _RecipeTarget(LoadedTarget):
 
     @property
     def resources(self) -> dict[str, float]:
-        # Recipes have no resources section: a GPU recipe takes one GPU per run unless variables.resources says
-        # otherwise ({cpus: N, gpus: M}).
+        # Recipes have no resources section: a GPU recipe takes one GPU per process unless variables.resources
+        # says otherwise ({cpus: N, gpus: M, processes: P}).
         res = dict((self.config.get('variables') or {}).get('resources') or {})
         res.setdefault('gpus', 1 if self.config.get('device') == 'gpu' else 0)
         res.setdefault('cpus', 1)
@@ -249,6 +315,11 @@ class _RecipeTarget(LoadedTarget):
                       log_to_console=False)
         kwargs.update(trainer_kwargs)
         return self.recipe.build_trainer(**kwargs)
+
+
+def _world_size() -> int:
+    from composer.utils import dist
+    return dist.get_world_size()
 
 
 def _find(cfg: Any, key: str) -> Any:

@@ -1,0 +1,71 @@
+"""Sweeps of a recipe whose runs take 2 processes: each run (and the shared trunk) under Composer's launcher on CPU
+(gloo), rows recorded once with their world size, a rerun of the same command gives the same numbers."""
+import os
+import sqlite3
+
+import pytest
+
+from composer_sched.cli import main
+from composer_sched.sweep import SweepTarget, run_sweep
+
+# 1 epoch of the bundled digits recipe is 11 batches of 64 per rank with 2 ranks; one eval batch keeps it short.
+OVERRIDES = ('max_duration=1ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba')
+
+
+@pytest.mark.parametrize('argv, needle', [
+    (['--procs-per-run', '0'], '--procs-per-run=0'),
+    (['variables.resources.processes=two'], "variables.resources.processes='two'"),
+    (['variables.resources.processes=0'], 'variables.resources.processes=0'),
+])
+def test_bad_process_count_is_one_line_and_exit_2(argv, needle, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert main(['sweep', '--out', str(out), *argv, *OVERRIDES]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('composer-sched sweep: error:') and needle in err and 'int >= 1' in err
+    assert '\n' not in err and not (out / 'results.sqlite').exists()
+
+
+def test_process_count_from_cli_or_recipe_sets_world_size_and_keeps_rows_apart():
+    one = SweepTarget(None, OVERRIDES).load()
+    two = SweepTarget(None, OVERRIDES, processes=2).load()
+    from_recipe = SweepTarget(None, OVERRIDES + ('variables.resources.processes=2',)).load()
+    assert (one.world_size, two.world_size, from_recipe.world_size) == (1, 2, 2)
+    assert two.resources['processes'] == 2 and 'WORLD_SIZE' not in os.environ  # planning env restored
+    # the distributed sampler splits the 1438 training digits over 2 ranks: budgets count batches per rank
+    assert (one.dataloader_len, two.dataloader_len) == (22, 11)
+    assert two.samples_per_batch == 2 * one.samples_per_batch
+    assert two.fingerprint != one.fingerprint  # a 2-process sweep never skips a run finished with 1 process
+
+
+@pytest.mark.slow
+def test_two_process_sweep_records_once_and_reruns_identically(tmp_path):
+    target = SweepTarget(None, OVERRIDES, processes=2)
+    lines = []
+    first = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append)
+    assert first.exit_code == 0 and first.ran == 2, [r.get('error') for r in first.rows]
+    assert any('2 processes per run' in line for line in lines)
+    assert any('trunk sharing:' in line for line in lines)
+    half, full = first.rows
+    assert [r['world_size'] for r in first.rows] == [2, 2] and all(r['status'] == 'done' for r in first.rows)
+    assert (half['batches'], full['batches']) == (5, 11)  # per rank; samples count both ranks
+    assert (half['samples'], full['samples']) == (5 * 128, 11 * 128)
+    assert half['branched_from'] == full['run_id']  # the 0.5 run branched from the 1.0 trunk's checkpoint
+    assert not os.path.exists(tmp_path / 'launch')  # every attempt folder was removed
+
+    db = tmp_path / 'results.sqlite'
+    with sqlite3.connect(db) as conn:
+        counts = conn.execute('SELECT run_id, COUNT(*), MAX(attempts) FROM runs GROUP BY run_id').fetchall()
+        assert sorted(counts) == sorted((r['run_id'], 1, 1) for r in first.rows)
+        # as if the sweep had been killed before the 0.5 run was recorded
+        conn.execute('DELETE FROM runs WHERE run_id = ?', (half['run_id'],))
+
+    again = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append)
+    assert (again.exit_code, again.skipped, again.ran) == (0, 1, 1)
+    redone = next(r for r in again.rows if r['run_id'] == half['run_id'])
+    # the trunk's checkpoints were removed when the first sweep finished: this time 0.5 trains from scratch, as
+    # 2 processes, and must still give exactly the same numbers
+    assert redone['branched_from'] is None and redone['trained_batches'] == 5 and redone['world_size'] == 2
+    assert redone['metrics'] == half['metrics'] and redone['metrics']
+    assert (redone['batches'], redone['samples']) == (half['batches'], half['samples'])
+    with sqlite3.connect(db) as conn:
+        assert conn.execute('SELECT COUNT(*) FROM runs').fetchone()[0] == 2
