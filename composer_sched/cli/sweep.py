@@ -62,7 +62,8 @@ def run(args) -> int:
     ratios = parse_ratios(args.ratios)
     target = SweepTarget(recipe, overrides, processes=args.procs_per_run)
     out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
-                    address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance, metric=args.metric, echo=lambda s: print(s, flush=True))
+                    address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance,
+                    metric=args.metric, echo=lambda s: print(s, flush=True))
     print()
     if out.report is not None:
         print(out.report.text())
