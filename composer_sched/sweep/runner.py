@@ -334,10 +334,11 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     ids = {r.run_id for r in plan.runs}
     rows = [r for r in store.rows(config_hash) if r['run_id'] in ids]
     failed = [r['run_id'] for r in rows if r['status'] == 'failed']
-    if len(rows) == len(ids) and not failed and os.path.isdir(ckpt_dir):
-        shutil.rmtree(ckpt_dir, ignore_errors=True)  # every branch is done: trunk checkpoints are no longer needed
-    if os.path.isdir(launch_dir) and not os.listdir(launch_dir):
-        os.rmdir(launch_dir)  # launched runs remove their own attempt folders; a killed sweep's stay for a look
+    if len(rows) == len(ids) and not failed:
+        # Every run is done: trunk checkpoints are no longer needed, nor the attempt folders a killed sweep's
+        # launched runs left (a finished attempt removes its own).
+        for folder in (ckpt_dir, launch_dir):
+            shutil.rmtree(folder, ignore_errors=True)
     store.write_csv(os.path.join(out_dir, 'results.csv'), rows)
     outcome = SweepOutcome(plan, rows, skipped, len(pending), failed, out_dir, store)
     if any(r['status'] == 'done' for r in rows):
