@@ -242,7 +242,22 @@ def write_rank_row(attempt: str, rank: int, row: dict[str, Any]) -> None:
 
 def run_one(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional[int] = None, processes: int = 1,
             work_dir: str = '.') -> dict[str, Any]:
-    """One run on ``processes`` processes: :func:`execute_run` here when 1, else :func:`launch_run`."""
+    """One run on ``processes`` processes: :func:`execute_run` in this process when 1, else :func:`launch_run`.
+
+    Args:
+        target, spec, config_hash, cpus: as for :func:`execute_run`.
+        processes: processes the run trains with, ``>= 1`` (the loaded recipe's ``resources['processes']``).
+        work_dir: attempt folders of launched runs.
+
+    Returns:
+        The run's row, with ``world_size``; never raises.
+
+    Example:
+        >>> from composer_sched.sweep.plan import RunSpec
+        >>> t = SweepTarget(None, ('max_duration=20ba',))
+        >>> run_one(t, RunSpec('x', 0.5, 0), t.load().fingerprint)['world_size']  # doctest: +SKIP
+        1
+    """
     if processes == 1:
         return {'world_size': 1, **execute_run(target, spec, config_hash, cpus)}
     return launch_run(target, spec, config_hash, cpus, processes=processes, work_dir=work_dir)
