@@ -75,6 +75,23 @@ def _plot(name: str, cls: type, path: Path) -> None:
     plt.close(fig)
 
 
+def _methods_table() -> str:
+    """Every registered schedule method with its scheduler classes, parameters and defaults."""
+    from composer_sched.adapters.spec import WARMUP_PARAMS
+    from composer_sched.schedules.registry import REQUIRED, class_name, methods
+
+    rows = ['# Schedule methods', '',
+            'The schedule registry (`composer-sched list`): each method is a Composer scheduler '
+            '(`composer_sched.<Name>Scheduler`), a PyTorch scheduler (`ScheduleLR(optimizer, name, total_steps)`) '
+            'and a recipe `schedulers:` entry. Every method also takes '
+            + ', '.join(f'`{p.name}`={p.default!r}' for p in WARMUP_PARAMS) + '.', '',
+            '| method | Composer scheduler | what it does | parameters (defaults) |', '|---|---|---|---|']
+    for m in methods():
+        params = '<br>'.join(f'`{p.name}`' + ('' if p.default is REQUIRED else f'={p.default!r}') for p in m.params)
+        rows.append(f'| `{m.name}` | `{class_name(m.name, "Scheduler")}` | {m.summary} | {params} |')
+    return '\n'.join(rows) + '\n'
+
+
 def generate(out_dir: os.PathLike = Path('docs/methods'), plots: bool = True) -> list[Path]:
     """Write the pages, plots and index under ``out_dir``; returns the files written."""
     from composer_sched.schedules.registry import get_method
@@ -105,7 +122,7 @@ def generate(out_dir: os.PathLike = Path('docs/methods'), plots: bool = True) ->
                      'Every schedule method as a Composer Algorithm (`composer_sched.algorithms`). Setters install a '
                      'schedule, modifiers wrap whatever schedule the run has; the order in `algorithms=[...]` does '
                      'not matter (setter, then modifiers, then ScaleSchedule). Durations are Composer time strings.'
-                     '\n\n' + '\n'.join(rows) + '\n')
+                     '\n\n' + '\n'.join(rows) + '\n\n' + _methods_table())
     written.append(index)
     return written
 

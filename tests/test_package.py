@@ -26,3 +26,14 @@ def test_every_registered_method_has_a_top_level_scheduler_class():
     from composer_sched.schedules.registry import class_name
     for m in method_names():
         assert getattr(composer_sched, class_name(m, 'Scheduler')).method_name == m
+
+
+def test_docs_index_lists_every_registered_schedule_method(tmp_path):
+    from composer_sched.docs import generate
+    from composer_sched.schedules import method_names
+    from composer_sched.schedules.registry import class_name
+    index = next(p for p in generate(tmp_path, plots=False) if p.name == 'index.md').read_text()
+    table = index.split('# Schedule methods', 1)[1]
+    for m in method_names():
+        assert f'| `{m}` | `{class_name(m, "Scheduler")}` |' in table
+    assert "`t_cooldown`='0.2dur'" in table and '`step_size`<br>' in table  # defaults, and required without one
