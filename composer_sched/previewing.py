@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -166,8 +167,8 @@ def write_curves(curves: Sequence[tuple[Optional[str], np.ndarray]], path: Union
         ax.plot(np.arange(len(values)), values, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    if title:  # a scheduler's repr can be long: wrap it rather than clip it
+        ax.set_title(textwrap.fill(title, 70), fontsize=9)
     if any(label for label, _ in curves):
         ax.legend()
     ax.grid(alpha=0.3)
