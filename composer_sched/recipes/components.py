@@ -182,15 +182,20 @@ def composer_schedulers() -> dict[str, type]:
             if n.endswith('Scheduler') and n != 'ComposerScheduler'}
 
 
+def _merged_names(composer_names, our_names) -> dict[str, str]:
+    """Name -> origin: Composer's names (also as ``composer.<name>``), then ours, which win a plain name."""
+    names = {f'{COMPOSER_PREFIX}{n}': 'composer' for n in composer_names}
+    names.update(dict.fromkeys(composer_names, 'composer'))
+    names.update(dict.fromkeys(our_names, 'composer_sched'))
+    return names
+
+
 def scheduler_names() -> dict[str, str]:
     """Every scheduler name a recipe may use -> where it comes from (ours win; ``composer.<name>`` forces
     Composer's)."""
     from composer_sched.schedules.registry import method_names
 
-    names = {f'{COMPOSER_PREFIX}{n}': 'composer' for n in composer_schedulers()}
-    names.update({n: 'composer' for n in composer_schedulers()})
-    names.update({n: 'composer_sched' for n in method_names()})
-    return names
+    return _merged_names(composer_schedulers(), method_names())
 
 
 def build_scheduler(file, key: str, item: Any):
@@ -244,10 +249,7 @@ def algorithm_names() -> dict[str, str]:
     Composer's)."""
     from composer_sched.algorithms import algorithm_names as ours
 
-    names = {f'{COMPOSER_PREFIX}{n}': 'composer' for n in composer_algorithms()}
-    names.update({n: 'composer' for n in composer_algorithms()})
-    names.update({n: 'composer_sched' for n in ours()})
-    return names
+    return _merged_names(composer_algorithms(), ours())
 
 
 def algorithm_class(name: str) -> type:
