@@ -39,7 +39,7 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from composer_sched.adapters.composer import ComposerScheduler
 from composer_sched.adapters.durations import Horizon
 
-__all__ = ['ROLES', 'ScheduleAlgorithm', 'SetterAlgorithm', 'ModifierFn', 'SchedulePlan', 'ScheduleDriver',
+__all__ = ['ROLES', 'ScheduleAlgorithm', 'SetterAlgorithm', 'functional_form', 'ModifierFn', 'SchedulePlan', 'ScheduleDriver',
            'compose', 'simulate']
 
 ROLES = ('setter', 'modifier', 'scale')
@@ -177,6 +177,36 @@ class SetterAlgorithm(ScheduleAlgorithm):
 
     def check_optimizer(self, optimizer: Any) -> None:
         """Raise ``ValueError`` before the first batch if ``optimizer`` cannot run this setter; default: any."""
+
+
+def functional_form(setter: type) -> Callable[..., ComposerScheduler]:
+    """A setter's functional form, ``<method>_scheduler(**params)``: the same schedule as a stateless Composer
+    scheduler for ``Trainer(schedulers=...)`` (one factory instead of a copy per method folder).
+
+    Args:
+        setter: a :class:`SetterAlgorithm` subclass with :attr:`SetterAlgorithm.method` set.
+
+    Example:
+        >>> from composer_sched.algorithms.wsd import WSD
+        >>> functional_form(WSD)(t_cooldown='0.3dur')
+        WSDScheduler(t_cooldown='0.3dur')
+    """
+    from composer_sched.adapters.composer import composer_scheduler
+
+    method = setter.method
+
+    def scheduler(**params: Any) -> ComposerScheduler:
+        return composer_scheduler(method, **params)
+
+    scheduler.__name__ = scheduler.__qualname__ = f'{method}_scheduler'
+    scheduler.__module__ = setter.__module__
+    scheduler.__doc__ = (
+        f'The functional form of :class:`{setter.__name__}`: the same schedule as a stateless Composer scheduler, '
+        f'for ``Trainer(schedulers=...)``.\n\n    Args:\n        **params: as for :class:`{setter.__name__}` '
+        '(without ``replace`` and any algorithm-only arguments).\n\n    Raises:\n        ValueError: unknown '
+        f'parameter or bad value.\n\n    Example:\n        >>> from {setter.__module__} import {method}_scheduler'
+        f'\n        >>> sched = {method}_scheduler()\n')
+    return scheduler
 
 
 def _leader(algorithms: Sequence[Any]) -> Optional[ScheduleAlgorithm]:

@@ -1,10 +1,7 @@
 """CosineAnnealing: the registered ``'cosine_annealing'`` method as a schedule-setting Composer Algorithm, and its functional form."""
 from __future__ import annotations
 
-from typing import Any
-
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 
 __all__ = ['CosineAnnealing', 'cosine_annealing_scheduler']
 
@@ -27,17 +24,4 @@ class CosineAnnealing(SetterAlgorithm):
     method = 'cosine_annealing'
 
 
-def cosine_annealing_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`CosineAnnealing` (without ``replace``).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.cosine_annealing import cosine_annealing_scheduler
-        >>> sched = cosine_annealing_scheduler()
-    """
-    return composer_scheduler('cosine_annealing', **params)
+cosine_annealing_scheduler = functional_form(CosineAnnealing)

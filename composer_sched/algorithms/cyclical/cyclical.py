@@ -1,10 +1,7 @@
 """Cyclical: the registered ``'cyclical'`` method as a schedule-setting Composer Algorithm, and its functional form."""
 from __future__ import annotations
 
-from typing import Any
-
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 
 __all__ = ['Cyclical', 'cyclical_scheduler']
 
@@ -27,17 +24,4 @@ class Cyclical(SetterAlgorithm):
     method = 'cyclical'
 
 
-def cyclical_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`Cyclical` (without ``replace``).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.cyclical import cyclical_scheduler
-        >>> sched = cyclical_scheduler()
-    """
-    return composer_scheduler('cyclical', **params)
+cyclical_scheduler = functional_form(Cyclical)

@@ -1,10 +1,7 @@
 """InverseSqrt: the registered ``'inverse_sqrt'`` method as a schedule-setting Composer Algorithm, and its functional form."""
 from __future__ import annotations
 
-from typing import Any
-
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 
 __all__ = ['InverseSqrt', 'inverse_sqrt_scheduler']
 
@@ -28,17 +25,4 @@ class InverseSqrt(SetterAlgorithm):
     method = 'inverse_sqrt'
 
 
-def inverse_sqrt_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`InverseSqrt` (without ``replace``).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.inverse_sqrt import inverse_sqrt_scheduler
-        >>> sched = inverse_sqrt_scheduler()
-    """
-    return composer_scheduler('inverse_sqrt', **params)
+inverse_sqrt_scheduler = functional_form(InverseSqrt)

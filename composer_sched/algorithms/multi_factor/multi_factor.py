@@ -1,10 +1,7 @@
 """MultiFactor: the registered ``'multi_factor'`` method as a schedule-setting Composer Algorithm, and its functional form."""
 from __future__ import annotations
 
-from typing import Any
-
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 
 __all__ = ['MultiFactor', 'multi_factor_scheduler']
 
@@ -27,17 +24,4 @@ class MultiFactor(SetterAlgorithm):
     method = 'multi_factor'
 
 
-def multi_factor_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`MultiFactor` (without ``replace``).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.multi_factor import multi_factor_scheduler
-        >>> sched = multi_factor_scheduler()
-    """
-    return composer_scheduler('multi_factor', **params)
+multi_factor_scheduler = functional_form(MultiFactor)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 from composer_sched.schedules._base import check, check_number
 
 __all__ = ['OneCycle', 'one_cycle_scheduler']
@@ -78,17 +77,4 @@ class OneCycle(SetterAlgorithm):
                 g['momentum'] = m
 
 
-def one_cycle_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`OneCycle` (without ``replace`` and the momentum arguments).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.one_cycle import one_cycle_scheduler
-        >>> sched = one_cycle_scheduler(alpha_max=1.0, alpha_start=0.04)
-    """
-    return composer_scheduler('one_cycle', **params)
+one_cycle_scheduler = functional_form(OneCycle)

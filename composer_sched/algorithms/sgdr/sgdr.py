@@ -1,10 +1,7 @@
 """SGDR: the registered ``'sgdr'`` method as a schedule-setting Composer Algorithm, and its functional form."""
 from __future__ import annotations
 
-from typing import Any
-
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 
 __all__ = ['SGDR', 'sgdr_scheduler']
 
@@ -26,17 +23,4 @@ class SGDR(SetterAlgorithm):
     method = 'sgdr'
 
 
-def sgdr_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`SGDR` (without ``replace``).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.sgdr import sgdr_scheduler
-        >>> sched = sgdr_scheduler()
-    """
-    return composer_scheduler('sgdr', **params)
+sgdr_scheduler = functional_form(SGDR)

@@ -1,10 +1,7 @@
 """Triangular: the registered ``'triangular'`` method as a schedule-setting Composer Algorithm, and its functional form."""
 from __future__ import annotations
 
-from typing import Any
-
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 
 __all__ = ['Triangular', 'triangular_scheduler']
 
@@ -29,17 +26,4 @@ class Triangular(SetterAlgorithm):
     method = 'triangular'
 
 
-def triangular_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`Triangular` (without ``replace``).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.triangular import triangular_scheduler
-        >>> sched = triangular_scheduler()
-    """
-    return composer_scheduler('triangular', **params)
+triangular_scheduler = functional_form(Triangular)

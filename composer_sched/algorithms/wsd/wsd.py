@@ -1,10 +1,7 @@
 """WSD: the registered ``'wsd'`` method as a schedule-setting Composer Algorithm, and its functional form."""
 from __future__ import annotations
 
-from typing import Any
-
-from composer_sched.adapters.composer import ComposerScheduler, composer_scheduler
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.base import SetterAlgorithm, functional_form
 
 __all__ = ['WSD', 'wsd_scheduler']
 
@@ -27,17 +24,4 @@ class WSD(SetterAlgorithm):
     method = 'wsd'
 
 
-def wsd_scheduler(**params: Any) -> ComposerScheduler:
-    """The functional form: the same schedule as a stateless Composer scheduler, for ``Trainer(schedulers=...)``.
-
-    Args:
-        **params: as for :class:`WSD` (without ``replace``).
-
-    Raises:
-        ValueError: unknown parameter or bad value.
-
-    Example:
-        >>> from composer_sched.algorithms.wsd import wsd_scheduler
-        >>> sched = wsd_scheduler()
-    """
-    return composer_scheduler('wsd', **params)
+wsd_scheduler = functional_form(WSD)
