@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 
-import pytest
 import torch
 from composer.core import Callback
 
@@ -97,8 +96,3 @@ class Run:
     @property
     def base_lr(self) -> float:
         return float(self.opt.param_groups[0]['initial_lr'])
-
-
-@pytest.fixture
-def run_factory():
-    return Run

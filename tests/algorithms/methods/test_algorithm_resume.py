@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from composer.core import Callback
-from conftest import DL_LEN, Run, make, schedule_algorithm_names
+from method_runs import DL_LEN, Run, make, schedule_algorithm_names
 
 TOTAL = 3 * DL_LEN
 

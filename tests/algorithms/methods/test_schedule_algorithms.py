@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 import pytest
 import torch
-from conftest import BASE_LR, DL_LEN, EXAMPLES, Run, make, schedule_algorithm_names
+from method_runs import BASE_LR, DL_LEN, EXAMPLES, Run, make, schedule_algorithm_names
 
 from composer_sched import ComposerScheduler
 from composer_sched.previewing import preview
