@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 from composer.core import Time, TimeUnit, Timestamp, ensure_time
 
-from composer_sched.adapters.composer import ComposerScheduler
+from composer_sched.adapters.composer import ComposerScheduler, takes_ssr
 
 __all__ = ['preview', 'plot_schedule', 'write_curves', 'scaled_max_duration', 'num_batches']
 
@@ -118,22 +118,15 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_durat
 def _step_through(sched, md, n, dataloader_len, ssr, spb, tpb) -> np.ndarray:
     state = _PreviewState(md, dataloader_len)
     values = np.empty(n)
-    takes_ssr = _takes_ssr(sched)
+    two_args = takes_ssr(sched)
     for k in range(n):
-        values[k] = float(sched(state, ssr) if takes_ssr else sched(state))
+        values[k] = float(sched(state, ssr) if two_args else sched(state))
         # The value computed at batch k's timestamp is applied to batch k + 1; shift once at the end.
         state.timestamp = state.timestamp.to_next_batch(samples=spb or 0, tokens=tpb or 0)
         if dataloader_len is not None and state.timestamp.batch_in_epoch.value >= int(dataloader_len):
             state.timestamp = state.timestamp.to_next_epoch()
     return np.concatenate([values[:1], values[:-1]]) if n else values
 
-
-def _takes_ssr(fn) -> bool:
-    import inspect
-    try:
-        return len(inspect.signature(fn).parameters) >= 2
-    except (TypeError, ValueError):
-        return True
 
 
 def plot_schedule(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_duration: Union[str, int, Time],

@@ -14,7 +14,7 @@ from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps
 from composer_sched.schedules.registry import Method, class_name, methods
 
-__all__ = ['ComposerScheduler', 'composer_scheduler']
+__all__ = ['ComposerScheduler', 'composer_scheduler', 'takes_ssr']
 
 class ComposerScheduler:
     """A registered schedule method as a Composer scheduler, for ``Trainer(schedulers=...)``.
@@ -75,6 +75,16 @@ class ComposerScheduler:
                                TimeUnit.TOKEN: 'token'}[self.axis(md)]
             self._key = key
         return self._fn(float(getattr(state.timestamp, self._axis_attr).value), ScalarOps)
+
+
+def takes_ssr(fn: Any) -> bool:
+    """Whether a Composer scheduler takes ``(state, ssr)``; Composer allows a one-argument ``fn(state)`` too.
+    When the signature cannot be read, assume the full protocol."""
+    import inspect
+    try:
+        return len(inspect.signature(fn).parameters) >= 2
+    except (TypeError, ValueError):
+        return True
 
 
 def composer_scheduler(method: Union[str, Method], **params: Any) -> ComposerScheduler:

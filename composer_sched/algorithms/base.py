@@ -36,7 +36,7 @@ from composer.core import Algorithm, Event, State, Time, TimeUnit
 from composer.loggers import Logger
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from composer_sched.adapters.composer import ComposerScheduler
+from composer_sched.adapters.composer import ComposerScheduler, takes_ssr
 from composer_sched.adapters.durations import Horizon
 
 __all__ = ['ROLES', 'ScheduleAlgorithm', 'SetterAlgorithm', 'functional_form', 'ModifierFn', 'SchedulePlan', 'ScheduleDriver',
@@ -445,7 +445,7 @@ class ScheduleDriver:
     def _run_alphas(self) -> list[float]:
         alphas = [1.0] * len(self.bases)
         for s in self._composer:
-            a = float(s(self.state, self.plan.ssr) if _takes_ssr(s) else s(self.state))
+            a = float(s(self.state, self.plan.ssr) if takes_ssr(s) else s(self.state))
             alphas = [x * a for x in alphas]
         if self._torch:
             alphas = [x * (float(g['lr']) / b if b else 0.0)
@@ -518,12 +518,6 @@ class ScheduleDriver:
             s.load_state_dict(sd)
         self.apply_lr()
 
-
-def _takes_ssr(fn: Any) -> bool:
-    try:
-        return len(inspect.signature(fn).parameters) >= 2
-    except (TypeError, ValueError):
-        return True
 
 
 def install(state: State) -> 'ScheduleDriver':

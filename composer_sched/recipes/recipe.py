@@ -408,21 +408,16 @@ class Recipe:
     # ----------------------------------------------------------------------------------------------- schedule
     def preview(self, scale_schedule_ratio: Optional[float] = None) -> np.ndarray:
         """The LR multiplier of every batch the recipe's run applies (times ``optimizer.lr`` gives the LR), via
-        :func:`composer_sched.previewing.preview`; algorithms are included when ``preview`` supports them.
+        :func:`composer_sched.previewing.preview`; algorithms included.
 
         Args:
             scale_schedule_ratio: preview another ratio (default: the recipe's).
         """
-        import inspect
-
         from composer_sched.previewing import preview
 
         ssr = self.scale_schedule_ratio if scale_schedule_ratio is None else scale_schedule_ratio
-        kwargs: dict[str, Any] = {}
-        if 'algorithms' in inspect.signature(preview).parameters:
-            kwargs['algorithms'] = self.build_algorithms()
         return preview(self.build_schedulers(), self.max_duration, dataloader_len=self.dataloader_len, ssr=ssr,
-                       samples_per_batch=self._samples_per_batch(), **kwargs)
+                       samples_per_batch=self._samples_per_batch(), algorithms=self.build_algorithms())
 
     def _samples_per_batch(self) -> int:
         # Composer counts samples over all ranks.

@@ -5,8 +5,9 @@ from typing import Any, Callable, Optional, Union
 
 from composer.core import State, Time, TimeUnit, Timestamp
 
+from composer_sched.adapters.composer import takes_ssr
 from composer_sched.adapters.durations import axis_of, parse_duration
-from composer_sched.algorithms.base import ModifierFn, ScheduleAlgorithm, SchedulePlan, _takes_ssr
+from composer_sched.algorithms.base import ModifierFn, ScheduleAlgorithm, SchedulePlan
 from composer_sched.schedules import ConstantSchedule, LinearCoolDown
 from composer_sched.schedules._base import check_choice, check_number
 from composer_sched.schedules.cooldown import COOLDOWN_SHAPES
@@ -115,11 +116,11 @@ def linear_cooldown(scheduler: Callable[..., float], **params: Any) -> Callable[
     algo = LinearCooldown(**params)
     if algo.axis not in (None, TimeUnit.BATCH):
         raise ValueError(f'{algo!r}: the functional form needs t_start in ba, ep or dur.')
-    takes_ssr = _takes_ssr(scheduler)
+    two_args = takes_ssr(scheduler)
     cache: dict[Any, Any] = {}
 
     def call(state, ssr):
-        return scheduler(state, ssr) if takes_ssr else scheduler(state)
+        return scheduler(state, ssr) if two_args else scheduler(state)
 
     def cooled(state: State, ssr: float = 1.0) -> float:
         md, dl = state.max_duration, state.dataloader_len

@@ -5,7 +5,7 @@ from typing import Any, Callable, Union
 
 from composer.core import State, Time
 
-from composer_sched.adapters.composer import ComposerScheduler
+from composer_sched.adapters.composer import ComposerScheduler, takes_ssr
 from composer_sched.algorithms.base import ModifierFn, ScheduleAlgorithm, SchedulePlan
 from composer_sched.schedules._base import ScalarOps
 
@@ -91,15 +91,11 @@ def linear_warmup(scheduler: Callable[..., float], **params: Any) -> Callable[[S
         >>> sched = linear_warmup(WSDScheduler(), t_warmup='10ba')
     """
     ramp = LinearWarmup(**params).ramp
-    takes_ssr = _takes_ssr(scheduler)
+    two_args = takes_ssr(scheduler)
 
     def warmed_up(state: State, ssr: float = 1.0) -> float:
-        inner = scheduler(state, ssr) if takes_ssr else scheduler(state)
+        inner = scheduler(state, ssr) if two_args else scheduler(state)
         return inner * ramp(state, ssr)
 
     return warmed_up
 
-
-def _takes_ssr(fn: Any) -> bool:
-    from composer_sched.algorithms.base import _takes_ssr as takes
-    return takes(fn)
