@@ -49,9 +49,10 @@ class ComposerScheduler:
         return self.spec.name
 
     def __repr__(self) -> str:
-        args = ', '.join(f'{k}={v!r}' for k, v in self.spec.user_params().items())
-        return f'{type(self).__name__}({"" if type(self) is not ComposerScheduler else repr(self.method)}' \
-               f'{", " if args and type(self) is ComposerScheduler else ""}{args})'
+        # The generic class names its method; a per-method class (WSDScheduler) already does by its name.
+        args = [repr(self.method)] if type(self) is ComposerScheduler else []
+        args += [f'{k}={v!r}' for k, v in self.spec.user_params().items()]
+        return f'{type(self).__name__}({", ".join(args)})'
 
     def schedule(self, max_duration: Union[str, Time], dataloader_len: Optional[int] = None,
                  ssr: float = 1.0) -> Schedule:
