@@ -1,6 +1,15 @@
 import os
 import warnings
 
+from hypothesis import HealthCheck, settings
+
 # Composer and torch are chatty on CPU; keep test output readable.
 os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')
 warnings.filterwarnings('ignore', category=UserWarning, module='composer')
+
+# Under CI hypothesis replays the same examples every run (derandomize): CI never meets a new random example, and a
+# failure it reports reproduces. Locally the default profile keeps exploring; HYPOTHESIS_PROFILE picks one by hand.
+settings.register_profile('ci', derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile('dev', deadline=None)
+settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci' if os.environ.get('CI') else 'dev'))
