@@ -1,11 +1,12 @@
-"""Argument helpers shared by sub-commands."""
+"""Argument helpers shared by sub-commands: ``key=value`` overrides, also after options."""
 from __future__ import annotations
 
+import argparse
 from typing import Any, Sequence
 
 import yaml
 
-__all__ = ['parse_overrides']
+__all__ = ['parse_overrides', 'is_override', 'TrailingOverrides', 'accept_trailing_overrides']
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -21,3 +22,47 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             raise ValueError(f'override {item!r} is not allowed: write key=value.')
         out[key.strip()] = yaml.safe_load(value) if value.strip() else ''
     return out
+
+
+def is_override(item: str) -> bool:
+    """``key=value`` or ``~key`` (a removal), and not an option (``--out=x`` stays an option).
+
+    Example:
+        >>> [is_override(s) for s in ('a.b=1', '~algorithms.wsd', '--out=x', 'r.yaml')]
+        [True, True, False, False]
+    """
+    return not item.startswith('-') and ('=' in item or item.startswith('~'))
+
+
+class TrailingOverrides(argparse.ArgumentParser):
+    """A sub-command parser whose ``key=value`` items may also follow the options.
+
+    ``composer-sched sweep my.yaml --workers 2 'schedulers[0].t_cooldown=0.2dur'``: argparse fills a ``nargs='*'``
+    positional only where it first occurs, so the items after ``--workers 2`` would be "unrecognized arguments".
+    Here they are appended, in order, to the positional named by :attr:`trailing_dest` (set by
+    :func:`accept_trailing_overrides`). Anything else left over is still an error.
+    """
+    trailing_dest = 'overrides'
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extras = super().parse_known_args(args, namespace)
+        items = [e for e in extras if is_override(e)]
+        if items:
+            setattr(ns, self.trailing_dest, list(getattr(ns, self.trailing_dest, None) or []) + items)
+        return ns, [e for e in extras if not is_override(e)]
+
+
+def accept_trailing_overrides(parser: argparse.ArgumentParser, dest: str = 'overrides') -> argparse.ArgumentParser:
+    """Let ``parser`` (a sub-command's) take ``key=value`` / ``~key`` items after its options, into ``dest``.
+
+    Call it in a command's ``add_arguments``; ``dest`` is the ``nargs='*'`` positional that holds the overrides.
+
+    Example:
+        >>> p = accept_trailing_overrides(argparse.ArgumentParser(), 'items')
+        >>> _ = p.add_argument('items', nargs='*'); _ = p.add_argument('--workers', type=int)
+        >>> p.parse_args(['r.yaml', '--workers', '2', 'a.b=1']).items
+        ['r.yaml', 'a.b=1']
+    """
+    parser.__class__ = TrailingOverrides
+    parser.trailing_dest = dest
+    return parser

@@ -18,6 +18,9 @@ exit code: 0 all runs finished, 1 some run failed (recorded with its error), 2 b
 
 
 def add_arguments(parser):
+    from composer_sched.cli._args import accept_trailing_overrides
+
+    accept_trailing_overrides(parser, 'items')  # key=value items may also follow the options
     parser.add_argument('items', nargs='*', metavar='[RECIPE] [key=value ...]',
                         help='a recipe YAML (default: the bundled digits CNN), then overrides such as max_duration=4ep')
     parser.add_argument('--ratios', default='0.25,0.5,0.75,1.0',
@@ -42,9 +45,11 @@ def split_items(items) -> tuple:
     Raises:
         ValueError: more than one recipe path.
     """
+    from composer_sched.cli._args import is_override
+
     recipe, overrides = None, []
     for item in items:
-        if '=' in item:
+        if is_override(item):
             overrides.append(item)
         elif recipe is None and not overrides:
             recipe = item
