@@ -203,5 +203,7 @@ def digits(val_fraction: float = 0.2, split_seed: int = 0) -> tuple[Dataset, Dat
     return digits_datasets(val_fraction, split_seed)
 
 
+from composer_sched.text_data import text  # noqa: E402  (byte-level text for the tinylm recipes)
+
 #: Dataset builders by recipe name (``data: {name: ..., <kwargs>}``); each returns ``(train, val)``.
-DATASETS = {'digits': digits, 'cifar10': cifar10_datasets, 'image_folder': image_folder_datasets}
+DATASETS = {'digits': digits, 'cifar10': cifar10_datasets, 'image_folder': image_folder_datasets, 'text': text}

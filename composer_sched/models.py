@@ -149,6 +149,8 @@ def resnet50(num_classes: int = 1000):
     return _torchvision_resnet('resnet50', num_classes)
 
 
+from composer_sched.tinylm import tiny_lm  # noqa: E402  (the tiny language model of the tinylm recipes)
+
 #: Model builders by recipe name (``model: {name: ..., <kwargs>}``).
 MODELS = {'digits_cnn': digits_cnn, 'cifar_resnet20': cifar_resnet20, 'cifar_resnet56': cifar_resnet56,
-          'cifar_resnet': cifar_resnet, 'resnet18': resnet18, 'resnet50': resnet50}
+          'cifar_resnet': cifar_resnet, 'resnet18': resnet18, 'resnet50': resnet50, 'tiny_lm': tiny_lm}

@@ -365,7 +365,12 @@ class Recipe:
     def build_callbacks(self) -> list:
         from composer.callbacks import LRMonitor
 
-        return [LRMonitor()] if self.config.loggers.lr_monitor else []
+        callbacks = [LRMonitor()] if self.config.loggers.lr_monitor else []
+        meta = getattr(self.datasets()[0], 'metadata', None)  # e.g. the text corpus's SHA-256 (text_data.py)
+        if meta:
+            from composer_sched.text_data import LogMetadata
+            callbacks.append(LogMetadata(meta))
+        return callbacks
 
     def build_trainer(self, **trainer_kwargs: Any):
         """A Composer ``Trainer`` for this recipe (not yet fitted).
