@@ -171,16 +171,28 @@ def compute_optimal_base(schedule, G: ArrayLike = 1.0, D: float = 1.0, T: int | 
         ``(base_lr, bound)``: :math:`(\gamma^\star, \Omega^\star)`; ``(0.0, inf)`` when the bound is infinite.
 
     Raises:
-        ValueError: an argument outside its range.
+        ValueError: an argument outside its range, or ``G`` is 0 at every step up to ``T`` (then
+            :math:`t_2 + t_3 = 0` and no finite base LR is optimal).
 
     Example:
         >>> from composer_sched.theory import WSDSchedule
         >>> [round(v, 6) for v in compute_optimal_base(WSDSchedule(steps=101, cooldown_len=0.2), G=1, D=1, T=100)]
         [0.049544, 0.223028]
     """
-    shape = schedule.unscaled_schedule if hasattr(schedule, 'unscaled_schedule') else schedule
+    shape = _shape_at_base_one(schedule)
     t1, t2, t3 = compute_rate(shape, G, D, T, type=type, return_split=True)
+    if t2 + t3 == 0 and math.isfinite(t1):  # the bound falls to 0 as the LR grows: no finite optimum to return
+        raise ValueError(f'G={G!r} is not allowed: with every gradient norm 0 over the horizon the bound has no '
+                         'optimal base LR (it falls towards 0 as the LR grows); G must be > 0 at some step.')
     return _optimum(t1, t2 + t3)
+
+
+def _shape_at_base_one(schedule):
+    """The learning rates of ``schedule`` at base LR 1 (a copy: an absolute warm-up or final LR is then relative to
+    1, as in the reference's ``compute_optimal_base``), or the array itself."""
+    if hasattr(schedule, 'set_base_lr') and hasattr(schedule, 'copy'):
+        return schedule.copy().set_base_lr(1.0).schedule
+    return schedule.unscaled_schedule if hasattr(schedule, 'unscaled_schedule') else schedule
 
 
 def _optimum(t1, t23):
@@ -350,6 +362,6 @@ def optimal_bound_curve(schedule, G: ArrayLike = 1.0, D: float = 1.0, T: int | N
         >>> [round(float(b), 6) for b in bound]  # 2 sqrt(1/(2t) * (1 + H_{t-1})/2)
         [1.0, 1.0, 0.912871]
     """
-    shape = schedule.unscaled_schedule if hasattr(schedule, 'unscaled_schedule') else schedule
+    shape = _shape_at_base_one(schedule)
     t1, t2, t3 = bound_curve(shape, G, D, T, type=type, return_split=True, block=block)
     return _optimum(t1, t2 + t3)

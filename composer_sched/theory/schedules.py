@@ -312,7 +312,8 @@ class CosineSchedule(ScheduleBase):
         check(final_lr_absolute or final_lr <= 1, 'final_lr', final_lr, '<= 1 (a fraction of base_lr)')
         self.final_lr, self.final_lr_absolute = float(final_lr), bool(final_lr_absolute)
         super().__init__(steps, base_lr, warmup_kwargs, None)
-        self._recompute_each_time = self.final_lr_absolute
+        # An absolute final LR also depends on base_lr; keep the base class's flag (an absolute warm-up LR).
+        self._recompute_each_time = self._recompute_each_time or self.final_lr_absolute
 
     def _main(self, length):
         f = self._relative(self.final_lr, self.final_lr_absolute, 'final_lr')

@@ -157,3 +157,26 @@ def test_bad_arguments(kwargs, arg):
         compute_rate(**kwargs)
     with pytest.raises(ValueError, match=arg):
         bound_curve(**kwargs)
+
+
+SHAPE_DEPENDS_ON_BASE = [
+    lambda b: CosineSchedule(steps=101, base_lr=b, warmup_kwargs={'steps': 10, 'warmup_lr': 0.05,
+                                                                  'warmup_lr_absolute': True}),
+    lambda b: WSDSchedule(steps=101, base_lr=b, final_lr=0.01, final_lr_absolute=True),
+]
+
+
+@pytest.mark.parametrize('make', SHAPE_DEPENDS_ON_BASE)
+def test_optimal_base_uses_the_shape_at_base_lr_one(make):
+    """With an absolute warm-up or final LR the shape depends on the base LR: optimise the one at base LR 1, as the
+    docstrings say and the reference (scheduled.compute_optimal_base: copy, set_base_lr(1.0)) does."""
+    at_one = make(1.0).schedule
+    t1, t2, t3 = compute_rate(at_one, 1.0, 1.0, 100, return_split=True)
+    s = make(0.3)
+    assert not np.allclose(s.unscaled_schedule, at_one)  # the case where it matters
+    base, bound = compute_optimal_base(s, 1.0, 1.0, 100)
+    assert base == pytest.approx(np.sqrt(t1 / (t2 + t3)), rel=1e-12)
+    assert bound == pytest.approx(2 * np.sqrt(t1 * (t2 + t3)), rel=1e-12)
+    bases, bounds = optimal_bound_curve(s, 1.0, 1.0, 100)
+    assert bases[-1] == pytest.approx(base, rel=1e-9) and bounds[-1] == pytest.approx(bound, rel=1e-9)
+    assert s.base_lr == 0.3  # the schedule given is not changed

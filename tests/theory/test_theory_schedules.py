@@ -112,3 +112,12 @@ def test_schedule_is_not_writable_through_unscaled_view():
         s.unscaled_schedule[0] = 5.0
     s.schedule[0] = 5.0  # a copy
     assert s.schedule[0] == 1.0
+
+
+@pytest.mark.parametrize('cls', [CosineSchedule, WSDSchedule])
+def test_set_base_lr_keeps_an_absolute_warmup_lr(cls):
+    """The first warm-up value is an LR, whatever base LR is set later (CosineSchedule used to forget it)."""
+    s = cls(steps=50, base_lr=1.0, warmup_kwargs={'steps': 5, 'warmup_lr': 3e-7, 'warmup_lr_absolute': True})
+    s.set_base_lr(2.1)
+    assert s.schedule[0] == pytest.approx(3e-7, rel=1e-9)
+    assert s.schedule[5] == pytest.approx(2.1)
