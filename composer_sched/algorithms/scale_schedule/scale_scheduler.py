@@ -64,7 +64,8 @@ def _dilate(schedule: Schedule, ratio: float) -> Schedule:
 
 
 def _warmup_of(schedule: Schedule) -> float:
-    return schedule.length if isinstance(schedule, LinearWarmUp) else 0.0
+    """The warm-up that shifts the rest of ``schedule`` (an overlaid one leaves the rest on the run's clock)."""
+    return schedule.length if isinstance(schedule, LinearWarmUp) and schedule.shift else 0.0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -111,12 +112,12 @@ def rebind_composer_scheduler(scheduler: Any, state: Any, ssr: float) -> Callabl
 # Helpers.
 
 def _count(cls: str, name: str, value: float, ssr: float, lo: int = 1, scaled: Optional[float] = None) -> int:
-    """``value * ssr`` (or ``scaled``) rounded to the nearest whole step; below ``lo`` is a ValueError naming
-    the scheduler, the argument, its value and the ratio."""
+    """``int(value * ssr)`` (or ``int(scaled)``), truncated as Composer's ``scale_pytorch_scheduler`` does; below
+    ``lo`` is a ValueError naming the scheduler, the argument, its value and the ratio."""
     scaled = value * ssr if scaled is None else scaled
-    out = int(math.floor(scaled + 0.5))
+    out = int(scaled)
     if out < lo:
-        raise ValueError(f'ssr={ssr:g} reduces {cls}.{name}={value!r} to {scaled:g} steps, which rounds to {out}; '
+        raise ValueError(f'ssr={ssr:g} reduces {cls}.{name}={value!r} to {scaled:g} steps, which truncates to {out}; '
                          f'{name} must stay >= {lo}: use a larger ratio or a longer schedule.')
     return out
 
@@ -210,14 +211,11 @@ def _set_lrs(s: LRScheduler, values: list[float]) -> None:
 
 
 def _multistep(s: MultiStepLR, ssr: float) -> None:
-    # Distinct milestones stay distinct: one that rounds onto (or before) its predecessor moves one step later,
-    # so each decay still happens once, on its own step (the original applied gamma**2 at a collision).
+    # Composer's rule: each milestone truncated; two that land on one step apply gamma twice there, as torch does
+    # for a repeated milestone. A milestone the user repeated keeps its multiplicity (Composer's drops it).
     out: Counter = Counter()
-    last = 0
     for m in sorted(s.milestones):
-        new = max(_count('MultiStepLR', f'milestones[{m}]', m, ssr), last + 1)
-        out[new] = s.milestones[m]  # a milestone the user repeated keeps its multiplicity
-        last = new
+        out[_count('MultiStepLR', f'milestones[{m}]', m, ssr)] += s.milestones[m]
     s.milestones = out
 
 
@@ -337,14 +335,13 @@ def scale_scheduler(scheduler: Any, ssr: float, orig_max_epochs: Optional[Union[
     Every duration of the schedule is multiplied by ``ssr`` (``ssr = 0.5``: the schedule runs in half the steps),
     so that a decayed LR value is reached at the same *fraction* of a budget ``ssr`` times as long:
     :math:`\eta_{ssr}(t) = \eta(t / ssr)`. Warm-ups keep their length. Step counts that torch keeps as integers are
-    rounded to the nearest step; a count that would fall below 1 is an error.
+    truncated, ``int(count * ssr)``, as Composer's Trainer does; a count that would fall below 1 is an error.
 
     ============================  =============================================================================
     scheduler                     what changes
     ============================  =============================================================================
     ``StepLR``                    ``step_size * ssr``
-    ``MultiStepLR``               ``milestones * ssr``; distinct milestones stay distinct (each later one at
-                                  least a step after the previous) so no decay is applied twice on one step
+    ``MultiStepLR``               ``milestones * ssr``; two that land on one step decay twice there (Composer)
     ``ExponentialLR``             ``gamma ** (1/ssr)``
     ``CosineAnnealingLR``         ``T_max * ssr``; with ``orig_max_epochs`` :math:`E`, the warm-up
                                   :math:`E - T_{max}` before the cosine stays: :math:`T_{max}' = E\,ssr - (E - T_{max})`
@@ -357,7 +354,7 @@ def scale_scheduler(scheduler: Any, ssr: float, orig_max_epochs: Optional[Union[
     ``ChainedScheduler``          each child
     ``OneCycleLR``                ``total_steps * ssr`` (and its phase ends)
     ``CyclicLR``                  both step sizes ``* ssr``; ``exp_range``'s ``gamma ** (1/ssr)``
-    ``ReduceLROnPlateau``         ``patience * ssr`` and ``cooldown * ssr`` (rounded, ``>= 0``)
+    ``ReduceLROnPlateau``         ``patience * ssr`` and ``cooldown * ssr`` (truncated, ``>= 0``)
     ``LambdaLR``                  a Composer scheduler compiled by the Trainer: re-bound with ssr times its ratio;
                                   a composer_sched ``Schedule``: dilated after its warm-up (like ``SequentialLR``)
     has ``scale_schedule(ssr)``   that method is called (``ScheduleLR``: composed with a ratio already applied)
@@ -381,7 +378,7 @@ def scale_scheduler(scheduler: Any, ssr: float, orig_max_epochs: Optional[Union[
 
     Raises:
         ValueError: ``ssr`` or ``orig_max_epochs`` is not finite and positive; the scheduler's type cannot be
-            scaled (the message names the class and what to do); a count would round below 1; a recursive torch
+            scaled (the message names the class and what to do); a count would truncate below 1; a recursive torch
             scheduler has already stepped.
 
     Example:

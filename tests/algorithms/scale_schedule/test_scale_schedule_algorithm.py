@@ -118,6 +118,22 @@ def test_pytorch_scheduler_is_dilated():
     assert md == Time(2, TimeUnit.EPOCH) and ours == ref and ours[-1] == pytest.approx(0.05)
 
 
+TORCH_TRUNCATION = {  # counts whose scaled value is fractional: Composer truncates (rounding differed here)
+    'step_3': (lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5), 0.5),          # 1.5 -> 1
+    'multistep_5_11': (lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [5, 11], gamma=0.5), 0.75),  # 3, 8
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', sorted(TORCH_TRUNCATION))
+def test_pytorch_scheduler_equals_composer_scale_schedule_ratio(name):
+    make, ratio = TORCH_TRUNCATION[name]
+    kw = dict(step_schedulers_every_batch=True)
+    ours, _ = lrs_of(torch_sched=make, algorithms=[ScaleSchedule(ratio)], **kw)
+    theirs, _ = lrs_of(torch_sched=make, ssr=ratio, **kw)
+    assert ours == theirs and len(set(ours)) > 2
+
+
 def test_schedule_lr_is_dilated():
     kw = dict(step_schedulers_every_batch=True)
     ours, _ = lrs_of(torch_sched=lambda o: ScheduleLR(o, 'wsd', total_steps=4 * BATCHES, t_cooldown='0.5dur'),

@@ -35,7 +35,7 @@ def check_same(make_orig, ssr, make_ref, n, **kw):
     return got
 
 
-@pytest.mark.parametrize('ssr, size', [(0.5, 5), (2.0, 20), (0.25, 3)])  # 2.5 rounds half up to 3
+@pytest.mark.parametrize('ssr, size', [(0.5, 5), (2.0, 20), (0.25, 2)])  # int(2.5) = 2: Composer truncates
 def test_step_lr(ssr, size):
     got = check_same(lambda o: L.StepLR(o, step_size=10, gamma=0.5), ssr, lambda o: L.StepLR(o, size, 0.5), 45)
     assert got[size] == 0.5 and got[size - 1] == 1.0  # first decay on the scaled step
@@ -49,12 +49,30 @@ def test_step_lr_never_becomes_zero():
 @pytest.mark.parametrize('milestones, ssr, want', [
     ([10, 20], 0.5, [5, 10]),
     ([10, 20], 1.5, [15, 30]),
-    ([30, 31, 60], 0.1, [3, 4, 6]),     # 3.0 and 3.1 collide: the second decay moves one step later
+    ([30, 31, 60], 0.1, [3, 3, 6]),     # 3.0 and 3.1 both truncate to 3: two decays there, as in Composer
     ([10, 10, 20], 0.5, [5, 5, 10]),    # a milestone the user repeated keeps its multiplicity
 ])
 def test_multistep_lr(milestones, ssr, want):
     got = check_same(lambda o: L.MultiStepLR(o, milestones, gamma=0.5), ssr, lambda o: L.MultiStepLR(o, want, 0.5), 40)
-    assert got[-1] == pytest.approx(0.5 ** len(milestones))  # every decay applied, none twice
+    assert got[-1] == pytest.approx(0.5 ** len(milestones))  # every decay applied
+
+
+@pytest.mark.parametrize('make, ssr, attr, want', [
+    (lambda o: L.StepLR(o, step_size=3), 0.5, 'step_size', 1),                      # rounding gave 2
+    (lambda o: L.MultiStepLR(o, [30, 50]), 0.75, 'milestones', {22: 1, 37: 1}),     # rounding gave 23, 38
+    (lambda o: L.CosineAnnealingLR(o, T_max=9), 0.5, 'T_max', 4),
+])
+def test_counts_truncate_as_composer(make, ssr, attr, want):
+    """The issue's cases: ours equals Composer's own scale_pytorch_scheduler (which the Trainer applies)."""
+    from composer.trainer._scale_schedule import scale_pytorch_scheduler
+    ours, theirs = scale_scheduler(make(opt()), ssr), make(opt())
+    scale_pytorch_scheduler(theirs, ssr)
+    assert getattr(ours, attr) == getattr(theirs, attr) == want
+
+
+def test_a_count_truncated_to_zero_is_a_clear_error():
+    with pytest.raises(ValueError, match=r'ssr=0\.3 reduces MultiStepLR\.milestones\[3\]=3 to 0\.9.* truncates to 0'):
+        scale_scheduler(L.MultiStepLR(opt(), [3, 10]), 0.3)
 
 
 def test_exponential_lr_is_dilated():
@@ -123,8 +141,8 @@ def _seq(o, t_max, warm=True):
 
 
 def test_sequential_lr_keeps_leading_warmup():
-    # After the 5-step warm-up: 95 * 0.5 = 47.5 rounds to 48.
-    check_same(lambda o: _seq(o, 95), 0.5, lambda o: _seq(o, 48), 60)
+    # After the 5-step warm-up: int(95 * 0.5) = 47.
+    check_same(lambda o: _seq(o, 95), 0.5, lambda o: _seq(o, 47), 60)
 
 
 def test_sequential_lr_fits_the_budget_with_orig_max_epochs():
