@@ -1,0 +1,155 @@
+"""What an LR schedule looks like to the loss laws, and when a prediction would be an extrapolation they cannot make.
+
+Both laws see a schedule through areas under its curve, but they were fitted on, and only checked for,
+warm-up + stable + monotone cool-down schedules. This module reads that structure off a per-batch LR array and
+refuses the targets the given runs cannot speak for (see :func:`check_target`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = ['ScheduleShape', 'analyse_schedule', 'check_target']
+
+_RTOL = 1e-6          # relative tolerance of "at the peak" and of "monotone"
+_GRID = np.linspace(0.0, 1.0, 201)  # where two cool-down shapes are compared (fraction of the cool-down)
+SHAPE_TOL = 0.02      # max |difference| of two normalised cool-down shapes that still count as the same shape
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleShape:
+    """The structure of a warm-up + stable + monotone cool-down schedule.
+
+    Attributes:
+        length: number of batches.
+        peak: the largest LR.
+        warmup: batches before the LR first reaches the peak.
+        cooldown_start: first batch after the warm-up below the peak (``length`` when the LR never leaves it).
+        warmup_lr: the warm-up's LRs divided by the peak.
+        cooldown_shape: the cool-down's LR divided by the peak, sampled at 201 evenly spaced fractions of the
+            cool-down (``None`` without a cool-down).
+    """
+    length: int
+    peak: float
+    warmup: int
+    cooldown_start: int
+    warmup_lr: np.ndarray = dataclasses.field(repr=False)
+    cooldown_shape: Optional[np.ndarray] = dataclasses.field(repr=False)
+
+    @property
+    def cooldown_length(self) -> int:
+        """Batches of the cool-down (0 without one)."""
+        return self.length - self.cooldown_start
+
+
+def analyse_schedule(lr, name: str = 'lr') -> ScheduleShape:
+    """Read warm-up, stable phase and cool-down off a per-batch LR array, refusing every other shape.
+
+    The array must rise (non-decreasing) to its peak, then never rise again; the stable phase is the run of batches
+    at the peak (relative tolerance 1e-6) after the warm-up, the cool-down everything after it.
+
+    Args:
+        lr: the LR (or multiplier) of every batch, 1-D, finite, ``>= 0``, with a positive peak.
+        name: the argument's name, for error messages.
+
+    Returns:
+        The :class:`ScheduleShape`.
+
+    Raises:
+        ValueError: an empty, non-finite or negative array; a warm-up that falls before the peak; an LR that
+            rises again after the peak (cycles, restarts, SGDR).
+
+    Example:
+        >>> import numpy as np
+        >>> s = analyse_schedule(np.r_[np.linspace(0.1, 1, 10), np.ones(70), np.linspace(1, 0, 21)[1:]])
+        >>> s.warmup, s.cooldown_start, s.cooldown_length
+        (9, 80, 20)
+    """
+    lr = np.asarray(lr, dtype=float)
+    if lr.ndim != 1 or lr.size < 2:
+        raise ValueError(f'{name} must be a 1-D array of per-batch LRs with at least 2 batches, got shape {lr.shape}')
+    if not np.all(np.isfinite(lr)) or lr.min() < 0:
+        raise ValueError(f'{name} must be finite and >= 0, got min {lr.min()!r}')
+    peak = float(lr.max())
+    if peak <= 0:
+        raise ValueError(f'{name} must have a positive peak, got max {peak!r}')
+    tol = _RTOL * peak
+    at_peak = lr >= peak - tol
+    warmup = int(np.argmax(at_peak))
+    if np.any(np.diff(lr[:warmup + 1]) < -tol):
+        k = int(np.argmax(np.diff(lr[:warmup + 1]) < -tol)) + 1
+        raise ValueError(f'{name} falls at batch {k} before reaching its peak at batch {warmup}: allowed is a '
+                         'non-decreasing warm-up, then stable, then a monotone cool-down')
+    rises = np.diff(lr[warmup:]) > tol
+    if rises.any():
+        k = warmup + int(np.argmax(rises)) + 1
+        raise ValueError(f'{name} rises again at batch {k} (LR {lr[k]:.4g} after {lr[k - 1]:.4g}) after its peak: '
+                         'cycles, restarts (SGDR) and other non-monotone schedules are outside what the loss laws '
+                         'predict; allowed is warm-up, stable at the peak, then a monotone cool-down')
+    below = ~at_peak[warmup:]
+    start = warmup + int(np.argmax(below)) if below.any() else lr.size
+    shape = None
+    if start < lr.size:
+        # The cool-down from the last batch at the peak to the last batch, as a function of its fraction u.
+        seg = np.r_[peak, lr[start:]] / peak
+        shape = np.interp(_GRID, np.linspace(0.0, 1.0, seg.size), seg)
+    return ScheduleShape(length=int(lr.size), peak=peak, warmup=warmup, cooldown_start=int(start),
+                         warmup_lr=lr[:warmup] / peak, cooldown_shape=shape)
+
+
+def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_extrapolation: float = 2.0,
+                 name: str = 'lr') -> None:
+    """Refuse a target schedule the fitted runs cannot speak for.
+
+    The rule: the target must be (1) warm-up + stable + monotone cool-down (:func:`analyse_schedule`); (2) at the
+    same peak LR as the fitted runs (relative 1e-6); (3) with the warm-up of one of them (same length, same LRs);
+    (4) with no cool-down, or a cool-down whose shape (LR over peak against the fraction of the cool-down, compared
+    on 201 points) is within 0.02 of a fitted run's cool-down; (5) no longer, and with no longer a cool-down, than
+    ``max_extrapolation`` times the longest fitted run and cool-down. So one linear-WSD run predicts other ratios
+    and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR or AutoWU.
+
+    Raises:
+        ValueError: naming the rule the target breaks.
+
+    Example:
+        >>> import numpy as np
+        >>> fit = analyse_schedule(np.r_[np.ones(80), np.linspace(1, 0, 21)[1:]])
+        >>> check_target(analyse_schedule(np.r_[np.ones(40), np.linspace(1, 0, 11)[1:]]), [fit])  # shorter WSD
+        >>> check_target(analyse_schedule(np.cos(np.linspace(0, np.pi / 2, 100))), [fit])
+        Traceback (most recent call last):
+        ...
+        ValueError: lr: its cool-down's shape (max distance 0.210 in units of the peak LR) matches none ...
+    """
+    if not fitted:
+        raise ValueError('no fitted runs to compare the target with')
+    peak = fitted[0].peak
+    if abs(target.peak - peak) > _RTOL * peak:
+        raise ValueError(f'{name}: peak LR {target.peak:.6g} differs from the fitted runs\' peak {peak:.6g}; the laws '
+                         'transfer across budgets and cool-downs, not across peak LRs (another recipe)')
+    if not any(target.warmup == f.warmup and np.allclose(target.warmup_lr, f.warmup_lr, rtol=0, atol=1e-6)
+               for f in fitted):
+        seen = sorted({f.warmup for f in fitted})
+        raise ValueError(f'{name}: its warm-up ({target.warmup} batches to the peak) is none of the fitted runs\' '
+                         f'(warm-ups of {seen} batches with the same LRs); the laws do not model warm-up, so '
+                         'schedules with another warm-up (1-cycle, AutoWU, cosine from zero) cannot be predicted')
+    if target.cooldown_shape is not None:
+        shapes = [f.cooldown_shape for f in fitted if f.cooldown_shape is not None]
+        if not shapes:
+            raise ValueError(f'{name} has a cool-down but no fitted run has one: fit on at least one run with a '
+                             'cool-down of the shape you want to predict')
+        dist = min(float(np.abs(target.cooldown_shape - s).max()) for s in shapes)
+        if dist > SHAPE_TOL:
+            raise ValueError(f'{name}: its cool-down\'s shape (max distance {dist:.3f} in units of the peak LR) '
+                             f'matches none of the fitted runs\' cool-downs (allowed <= {SHAPE_TOL}); from these runs '
+                             'the laws can predict other budgets and cool-down lengths of the same shape only, '
+                             'not another family (e.g. cosine from a WSD run)')
+    longest = max(f.length for f in fitted)
+    if target.length > max_extrapolation * longest:
+        raise ValueError(f'{name}: {target.length} batches is more than max_extrapolation={max_extrapolation} times '
+                         f'the longest fitted run ({longest} batches)')
+    longest_cd = max(f.cooldown_length for f in fitted)
+    if target.cooldown_length > max_extrapolation * longest_cd:
+        raise ValueError(f'{name}: a cool-down of {target.cooldown_length} batches is more than '
+                         f'max_extrapolation={max_extrapolation} times the longest fitted one ({longest_cd} batches)')
