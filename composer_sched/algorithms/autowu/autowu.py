@@ -45,6 +45,8 @@ class AutoWU(Algorithm):
         test_interval: batches between tests, ``>= 1`` (default ``None``: one epoch).
         patience, n_preds, confidence, lengthscale, fit_points, predict_points, grid_points, nonfinite_patience,
         decay_patience, seed: the engine's options, defaults the reference's (see ``AutoWUConfig``).
+        blowup_window, blowup_fraction, blowup_noise, outlier_window, outlier_clip: the finite blow-up rule and the
+            GP's winsorising (ours, not the reference's; see ``AutoWUConfig``).
 
     Raises:
         ValueError: at construction, for an argument outside its range; before the first batch, when the run also
@@ -63,7 +65,9 @@ class AutoWU(Algorithm):
                  *, test_interval: Optional[int] = None, patience: int = 3, n_preds: int = 5,
                  confidence: float = 0.95, lengthscale: float = 0.2, fit_points: int = 100,
                  predict_points: int = 500, grid_points: int = 500, nonfinite_patience: int = 3,
-                 decay_patience: int = 5, seed: int = 0):
+                 decay_patience: int = 5, seed: int = 0, blowup_window: int = 10,
+                 blowup_fraction: Optional[float] = 0.8, blowup_noise: float = 10.0, outlier_window: int = 5,
+                 outlier_clip: Optional[float] = 4.0):
         # Explicit keywords (not **options) so recipes can check names and types against the signature.
         self.config = AutoWUConfig(
             min_lr=min_lr, max_lr=max_lr, max_warmup_fraction=max_warmup_fraction, warmup_type=warmup_type,
@@ -71,7 +75,9 @@ class AutoWU(Algorithm):
             cooldown_fraction=cooldown_fraction, cooldown_type=cooldown_type, decay_phase_stat=decay_phase_stat,
             decay_phase_factor=decay_phase_factor, test_interval=test_interval, patience=patience, n_preds=n_preds,
             confidence=confidence, lengthscale=lengthscale, fit_points=fit_points, predict_points=predict_points,
-            grid_points=grid_points, nonfinite_patience=nonfinite_patience, decay_patience=decay_patience, seed=seed)
+            grid_points=grid_points, nonfinite_patience=nonfinite_patience, decay_patience=decay_patience, seed=seed,
+            blowup_window=blowup_window, blowup_fraction=blowup_fraction, blowup_noise=blowup_noise,
+            outlier_window=outlier_window, outlier_clip=outlier_clip)
         if not isinstance(replace, bool):
             raise ValueError(f'replace={replace!r} is not allowed: replace must be True or False.')
         self.replace = replace

@@ -16,9 +16,20 @@ cap, :math:`C` the cool-down start, :math:`s`/:math:`\eta_s` the switch step/LR)
 
 Switch rules during warm-up, checked every ``test_interval`` steps (default: one epoch):
 
-1. **divergence** -- at a test, the last ``nonfinite_patience`` losses are all NaN/inf: switch now, to the LR at
-   the GP's estimated minimum of the finite history, capped at the LR of the last finite loss (with too few finite
-   losses for the GP: the LR of the lowest finite loss; with none: ``min_lr``);
+1. **divergence** -- at a test, either the last ``nonfinite_patience`` losses are all NaN/inf, or the loss has
+   *blown up*: with :math:`w` = ``blowup_window``, :math:`L_0` the median of the first :math:`w` losses,
+   :math:`B` the lowest median of :math:`w` consecutive losses so far, :math:`R` the median of the last :math:`w`
+   (NaN/inf count as :math:`+\infty`) and :math:`\hat\sigma` the robust per-step noise
+   (:math:`1.4826\,\mathrm{median}|\Delta L| / \sqrt 2`),
+
+   .. math:: R \ge \theta = B + \max\big(\rho\,(L_0 - B),\ \kappa\hat\sigma\big),\qquad
+             \rho = \texttt{blowup\_fraction},\ \kappa = \texttt{blowup\_noise}
+
+   (the loss gave back a fraction :math:`\rho` of its progress, and at least :math:`\kappa` noise widths, over
+   most of the last :math:`w` steps). Switch now, to the LR at the GP's estimated minimum of the history
+   **before the blow-up** (before the first step after :math:`B`'s window that is :math:`\ge \theta` or
+   non-finite), capped at the LR of the step before it; too short a history for the GP: the LR of the lowest
+   finite loss before it; none: ``min_lr``;
 2. **test** -- the GP test passed (``p > confidence`` for a majority of ``n_preds`` posteriors) ``patience``
    times in a row: switch to the mean of the LRs in use at the ``n_preds`` estimated minima;
 3. **cap** -- step :math:`W` (or :math:`C` when it comes first) is reached: switch at the warm-up LR there.
@@ -69,6 +80,13 @@ class AutoWUConfig:
         lengthscale: fixed RBF lengthscale in normalised history units, ``> 0`` (reference: 0.2).
         fit_points, predict_points, grid_points: subsample caps and grid size, ``>= 8`` (reference: 100, 500, 500).
         nonfinite_patience: consecutive NaN/inf losses that count as divergence, ``>= 1`` (default 3).
+        blowup_window: :math:`w`, the losses in each median of the blow-up rule, ``>= 2`` (default 10).
+        blowup_fraction: :math:`\rho > 0`, the share of the progress :math:`L_0 - B` the loss must give back to
+            count as a blow-up (default 0.8); ``None`` turns the finite blow-up rule off (NaN/inf still count).
+        blowup_noise: :math:`\\kappa \\ge 0`, the least rise in robust noise widths (default 10).
+        outlier_window, outlier_clip: the GP's winsorising (:func:`~composer_sched.algorithms.autowu.gp.winsorise`):
+            neighbourhood half-width in steps, ``>= 1`` (default 5), and clip width in robust sd, ``> 0``
+            (default 4); ``outlier_clip=None`` fits the raw losses, as the reference does.
         decay_patience: epochs without improvement before a reduction with ``decay_phase_stat='loss'`` (5).
         seed: seeds the subsampling (same on every rank).
 
@@ -97,6 +115,11 @@ class AutoWUConfig:
     nonfinite_patience: int = 3
     decay_patience: int = 5
     seed: int = 0
+    blowup_window: int = 10
+    blowup_fraction: Optional[float] = 0.8
+    blowup_noise: float = 10.0
+    outlier_window: int = gp.OUTLIER_WINDOW
+    outlier_clip: Optional[float] = gp.OUTLIER_CLIP
 
     def __post_init__(self):
         check_number('min_lr', self.min_lr, lo=0, lo_open=True)
@@ -126,6 +149,13 @@ class AutoWUConfig:
         check_int('nonfinite_patience', self.nonfinite_patience, lo=1)
         check_int('decay_patience', self.decay_patience, lo=1)
         check_int('seed', self.seed, lo=0)
+        check_int('blowup_window', self.blowup_window, lo=2)
+        if self.blowup_fraction is not None:
+            check_number('blowup_fraction', self.blowup_fraction, lo=0, lo_open=True)
+        check_number('blowup_noise', self.blowup_noise, lo=0)
+        check_int('outlier_window', self.outlier_window, lo=1)
+        if self.outlier_clip is not None:
+            check_number('outlier_clip', self.outlier_clip, lo=0, lo_open=True)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -215,6 +245,7 @@ class AutoWUEngine:
         self._epoch_losses: list = []
         self._best = math.inf
         self._bad_epochs = 0
+        self._scan = None
         if self.cap <= 0:
             self._switch(0, self.config.max_lr, 'no_warmup')
 
@@ -293,6 +324,7 @@ class AutoWUEngine:
         self._best = float(state.get('best', math.inf))
         self._bad_epochs = int(state.get('bad_epochs', 0))
         self._tail = None
+        self._scan = None  # derived from the history: rebuilt at the next test
 
     # ------------------------------------------------------------------------------------------------ LR
     def warmup_lr(self, position: float) -> float:
@@ -388,22 +420,65 @@ class AutoWUEngine:
         if self._epoch_losses and any(hasattr(v, 'detach') for v in self._epoch_losses):
             self._epoch_losses = [float(v) for v in _as_floats(self._epoch_losses)]
 
+    def _gp(self, hist: np.ndarray) -> Optional[gp.MinimumTest]:
+        c = self.config
+        try:
+            return gp.minimum_test(hist, key=(c.seed, len(self.tests)), hyper=self.hyper, lengthscale=c.lengthscale,
+                                   n_preds=c.n_preds, fit_points=c.fit_points, predict_points=c.predict_points,
+                                   grid_points=c.grid_points, outlier_window=c.outlier_window,
+                                   outlier_clip=math.inf if c.outlier_clip is None else c.outlier_clip)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):  # a degenerate history: no vote
+            return None
+
+    def _window_best(self, y: np.ndarray) -> tuple[float, int]:
+        """Lowest median of ``w`` consecutive losses and its window's start, scanning only the windows that are
+        new since the last test (the cache is a function of the history, so a resumed run rebuilds the same)."""
+        w = self.config.blowup_window
+        done, best, at = self._scan if self._scan is not None else (0, math.inf, 0)
+        last = len(y) - w  # start of the newest complete window
+        if last >= done:
+            meds = np.median(np.lib.stride_tricks.sliding_window_view(y[done:], w), axis=1)
+            j = int(np.argmin(meds))
+            if meds[j] < best:
+                best, at = float(meds[j]), done + j
+            self._scan = (last + 1, best, at)
+        return best, at
+
+    def _blowup_onset(self, hist: np.ndarray) -> Optional[int]:
+        """The blow-up rule (see the module docstring): ``None`` if the loss has not blown up, else the index of the
+        first step of the blow-up (the history before it is what the switch LR is estimated from)."""
+        c = self.config
+        w = c.blowup_window
+        if c.blowup_fraction is None or len(hist) < 2 * w:
+            return None
+        y = np.where(np.isnan(hist), np.inf, hist)
+        best, at = self._window_best(y)
+        start, recent = float(np.median(y[:w])), float(np.median(y[-w:]))
+        finite = hist[np.isfinite(hist)]
+        sigma = 1.4826 * float(np.median(np.abs(np.diff(finite)))) / math.sqrt(2) if len(finite) > 2 else 0.0
+        rise = max(c.blowup_fraction * (start - best), c.blowup_noise * sigma)
+        if not (math.isfinite(best) and rise > 0 and recent >= best + rise):
+            return None
+        j0 = at + w // 2
+        above = np.flatnonzero(y[j0:] >= best + rise)
+        return j0 + int(above[0]) if above.size else len(hist) - w
+
     def _test(self, k: int) -> Decision:
         self._flush()
         c = self.config
         hist = self._hist[:self._n]
         tail = hist[-c.nonfinite_patience:]
-        diverged = len(tail) >= c.nonfinite_patience and not np.isfinite(tail).any()
+        nonfinite = len(tail) >= c.nonfinite_patience and not np.isfinite(tail).any()
+        onset = self._blowup_onset(hist)
+        if onset is None and nonfinite:  # the trailing run of NaN/inf starts the blow-up
+            finite = np.flatnonzero(np.isfinite(hist))  # O(N), once: the warm-up ends here anyway
+            onset = int(finite[-1]) + 1 if finite.size else 0
+        diverged = onset is not None
         if c.warmup_only and not diverged:
             return Decision(False, 0.0, 'warmup_only', False)
-        key = (c.seed, len(self.tests))
-        try:
-            res = gp.minimum_test(hist, key=key, hyper=self.hyper, lengthscale=c.lengthscale, n_preds=c.n_preds,
-                                  fit_points=c.fit_points, predict_points=c.predict_points,
-                                  grid_points=c.grid_points)
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):  # a degenerate history: no vote
-            res = None
-        span = max(len(hist) - 1, 1)
+        seen = hist[:onset] if diverged else hist  # after a blow-up, only the history before it
+        res = self._gp(seen)
+        span = max(len(seen) - 1, 1)
         lr_est = math.nan
         passed = False
         probs: tuple[float, ...] = ()
@@ -416,13 +491,13 @@ class AutoWUEngine:
         self.tests.append({'step': k, 'probs': [float(p) for p in probs], 'passed': bool(passed),
                            'lr': None if not math.isfinite(lr_est) else lr_est})
         if diverged:
-            finite = np.flatnonzero(np.isfinite(hist))  # O(N), once: the run is over for the warm-up anyway
+            finite = np.flatnonzero(np.isfinite(seen))
             if not finite.size:
                 lr_est = c.min_lr
-            elif not math.isfinite(lr_est):
-                lr_est = self.warmup_lr(finite[np.argmin(hist[finite])])
-            else:  # the minimum cannot lie where the loss was already non-finite
-                lr_est = min(lr_est, self.warmup_lr(finite[-1]))
+            else:
+                if not math.isfinite(lr_est):
+                    lr_est = self.warmup_lr(finite[np.argmin(seen[finite])])
+                lr_est = min(lr_est, self.warmup_lr(max(onset - 1, 0)))  # never the LR where it blew up
             return Decision(True, lr_est, 'diverged', passed, probs)
         switch = passed and len(self.record) + 1 >= c.patience and all(self.record[len(self.record) + 1 - c.patience:])
         if switch and not math.isfinite(lr_est):
