@@ -12,7 +12,9 @@ EPILOG = """examples:
   composer-sched sweep --procs-per-run 2 --ratios 0.5,0.75,1  # each run: composer -n 2 (gloo CPU, NCCL GPU)
   composer-sched sweep --out runs/sweep                  # again: finished runs are skipped, the rest redone
 
-outputs in --out: results.sqlite (one row per run), results.csv, tradeoff.png.
+outputs in --out: results.sqlite (one row per run of every sweep there), results.csv and tradeoff.png (all of
+them), and per recipe configuration <name>-<hash>/ with its results.csv, tradeoff.png and recipe.yaml.
+A recipe's own scale_schedule_ratio and ScaleSchedule ratio multiply each sweep ratio.
 exit code: 0 all runs finished, 1 some run failed (recorded with its error), 2 bad input.
 """
 
@@ -23,8 +25,9 @@ def add_arguments(parser):
     accept_trailing_overrides(parser, 'items')  # key=value items may also follow the options
     parser.add_argument('items', nargs='*', metavar='[RECIPE] [key=value ...]',
                         help='a recipe YAML (default: the bundled digits CNN), then overrides such as max_duration=4ep')
-    parser.add_argument('--ratios', default='0.25,0.5,0.75,1.0',
-                        help='comma-separated scale-schedule ratios, each > 0 (default 0.25,0.5,0.75,1.0)')
+    parser.add_argument('--ratios', default=None,
+                        help='comma-separated scale-schedule ratios, each a decimal > 0 (default 0.25,0.5,0.75,1.0, '
+                             'leaving out those the schedule does not fit)')
     parser.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 per ratio, N >= 1 (default 1)')
     parser.add_argument('--workers', type=int, default=1, help='parallel runs on this machine, >= 1 (default 1)')
     parser.add_argument('--backend', default='local', help="'local' (default) or 'ray'")
@@ -58,24 +61,27 @@ def split_items(items) -> tuple:
     return recipe, tuple(overrides)
 
 
-def run(args) -> int:
-    import os
+DEFAULT_RATIOS = '0.25,0.5,0.75,1.0'
 
+
+def run(args) -> int:
     from composer_sched.sweep import SweepTarget, parse_ratios, run_sweep
 
     recipe, overrides = split_items(args.items)
-    ratios = parse_ratios(args.ratios)
+    ratios = parse_ratios(args.ratios or DEFAULT_RATIOS)
     target = SweepTarget(recipe, overrides, processes=args.procs_per_run)
+    # Default ratios the schedule does not fit (e.g. 0.25 of a short run with a long warm-up) are left out with a
+    # printed reason; ratios the user chose must all fit.
     out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
                     address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance,
-                    metric=args.metric, echo=lambda s: print(s, flush=True))
+                    metric=args.metric, echo=lambda s: print(s, flush=True), drop_unfit=args.ratios is None)
     print()
     if out.report is not None:
         print(out.report.text())
     print()
-    print(f'results: {os.path.join(out.out_dir, "results.sqlite")} ({len(out.rows)} runs), '
-          f'{os.path.join(out.out_dir, "results.csv")}'
-          + (f', {out.report.plot_path}' if out.report is not None and out.report.plot_path else ''))
+    written = [out.outputs[k] for k in ('config_csv', 'config_plot', 'csv', 'plot') if k in out.outputs]
+    print(f'results: {out.store.path} ({len(out.rows)} runs of this sweep)'
+          + (f'; {", ".join(written)}' if written else ''))
     if out.failed:
         print(f'{len(out.failed)} run(s) failed (errors in results.sqlite/results.csv); rerun the same command to '
               'retry them.')

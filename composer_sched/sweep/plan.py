@@ -13,14 +13,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from typing import Optional, Sequence
 
 import numpy as np
 
 #: A ratio branches only if the trunk covers at least this share of its batches.
 MIN_SHARED_FRACTION = 0.1
+#: The planner checks schedules batch by batch (one float per batch and ratio): longer runs are refused up front.
+MAX_PLANNED_BATCHES = 10_000_000
 
-__all__ = ['RunSpec', 'SweepPlan', 'parse_ratios', 'branch_points', 'plan_sweep', 'run_id']
+_NUMBER = re.compile(r'\s*\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*')
+
+__all__ = ['RunSpec', 'SweepPlan', 'parse_ratios', 'branch_points', 'sharing_blocker', 'plan_sweep', 'run_id',
+           'ratio_text', 'MAX_PLANNED_BATCHES']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,10 +90,8 @@ def parse_ratios(text: str) -> list[float]:
     """
     out = []
     for item in str(text).split(','):
-        try:
-            r = float(item)
-        except ValueError:
-            r = float('nan')
+        # Plain decimals only: float() would also read '1_0' as 10 and 'infinity' as inf.
+        r = float(item) if _NUMBER.fullmatch(item) else float('nan')
         if not (math.isfinite(r) and r > 0):
             raise ValueError(f'--ratios={text!r} is not allowed: {item.strip()!r} is not a finite number > 0; give '
                              'comma-separated ratios such as 0.25,0.5,0.75,1.0.')
@@ -97,77 +101,170 @@ def parse_ratios(text: str) -> list[float]:
     return sorted(out)
 
 
+def ratio_text(ratio: float) -> str:
+    """``ratio`` written so that distinct floats give distinct texts: ``'0.5'``, ``'1'``, ``'0.5000001'``.
+
+    Example:
+        >>> [ratio_text(r) for r in (1.0, 0.5, 0.5000001, 1e-7)]
+        ['1', '0.5', '0.5000001', '1e-07']
+    """
+    short = f'{ratio:g}'
+    return short if float(short) == ratio else repr(float(ratio))
+
+
 def run_id(config_hash: str, ratio: float, seed: int) -> str:
-    """The database key of a run: same recipe, ratio and seed, same key."""
-    return f'{config_hash}-r{ratio:g}-s{seed}'
+    """The database key of a run: same recipe, ratio and seed, same key; distinct ratios, distinct keys."""
+    return f'{config_hash}-r{ratio_text(ratio)}-s{seed}'
+
+
+def _name(a) -> str:
+    return a if isinstance(a, str) else type(a).__name__
+
+
+def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional[str]:
+    """Why runs of these schedulers and algorithms cannot share a trunk, or ``None`` when the preview decides.
+
+    The preview decides when every learning rate is a function of time that the checkpoint restores exactly: a
+    composer_sched setter algorithm (its schedule replaces the run's schedulers), else the run's own schedulers,
+    of a method the registry marks ``budget_free_prefix``. Anything else runs independently, with this reason:
+    loss-driven algorithms (AutoWU: when it switches from warm-up to decay depends on the loss), modifiers
+    (they keep run state of their own), other algorithms (they may depend on the budget) and other schedulers.
+
+    Example:
+        >>> from composer_sched.algorithms.wsd import WSD
+        >>> sharing_blocker([], [WSD(t_cooldown='0.2dur')]) is None
+        True
+    """
+    from composer_sched.adapters.composer import ComposerScheduler
+    from composer_sched.schedules.registry import get_method
+
+    try:
+        from composer_sched.algorithms.autowu import AutoWU
+    except ImportError:  # pragma: no cover - AutoWU ships with the package
+        AutoWU = ()
+    try:
+        from composer_sched.algorithms.base import ScheduleAlgorithm
+    except ImportError:  # pragma: no cover
+        ScheduleAlgorithm = ()
+
+    def budget_bound(method: str) -> str:
+        return (f'runs are independent: {method!r} changes shape with the budget (its early learning rates depend '
+                'on the run length), so shorter runs are not prefixes of longer ones.')
+
+    setter = None
+    for a in algorithms:
+        if AutoWU and isinstance(a, AutoWU):
+            return (f'runs are independent: {_name(a)} sets the learning rate from the training loss (when it '
+                    'switches from warm-up to decay depends on the loss), so no run is a prefix of another.')
+        role = getattr(a, 'schedule_role', None) if ScheduleAlgorithm and isinstance(a, ScheduleAlgorithm) else None
+        if role == 'setter':
+            setter = a
+        elif role == 'modifier':
+            return (f'runs are independent: the modifier {_name(a)} keeps run state of its own, which a branch '
+                    'restored from the trunk would share, so no run is a prefix of another.')
+        elif role != 'scale':
+            names = ', '.join(_name(x) for x in algorithms)
+            return (f"runs are independent: the recipe's algorithms ({names}) may depend on the training budget, so "
+                    'no run is a prefix of another.')
+    if setter is not None:  # it replaces the run's schedulers: only its own schedule counts
+        method = setter.scheduler.method
+        return None if get_method(method).budget_free_prefix else budget_bound(method)
+    if not schedulers:
+        return 'runs are independent: the recipe has no scheduler to check.'
+    for s in schedulers:
+        if not isinstance(s, ComposerScheduler):
+            return (f'runs are independent: {s!r} is not a composer_sched scheduler, so its prefix cannot be '
+                    'checked.')
+        if not get_method(s.method).budget_free_prefix:
+            return budget_bound(s.method)
+    return None
+
+
+def _preview(schedulers, max_duration, ratio, dataloader_len, samples_per_batch, algorithms) -> np.ndarray:
+    from composer_sched.previewing import preview, scaled_max_duration
+
+    if algorithms and not schedulers:
+        # As the Trainer runs it: its ratio scales max_duration, and with no compiled scheduler to carry the ratio
+        # the algorithms compose on the scaled horizon with ratio 1 (SchedulePlan.from_state).
+        return preview([], scaled_max_duration(max_duration, ratio), dataloader_len=dataloader_len,
+                       samples_per_batch=samples_per_batch, algorithms=algorithms)
+    return preview(schedulers, max_duration, dataloader_len=dataloader_len, ssr=ratio,
+                   samples_per_batch=samples_per_batch, algorithms=algorithms)
 
 
 def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *, dataloader_len: Optional[int],
-                  samples_per_batch: Optional[int] = None, algorithms: Sequence[str] = ()
+                  samples_per_batch: Optional[int] = None, algorithms: Sequence = (), drop_unfit: bool = False
                   ) -> tuple[dict[float, int], dict[float, int], list[str]]:
     """Where each ratio's run can branch from the longest ratio's run.
+
+    Every ratio's schedule is previewed batch by batch (:func:`composer_sched.previewing.preview`, algorithms
+    included) before anything trains; a ratio branches at the last batch ``b`` where its multipliers equal the
+    trunk's on ``[0, b]``, when :func:`sharing_blocker` allows sharing at all.
 
     Args:
         schedulers: the recipe's Composer schedulers.
         max_duration: the recipe's unscaled ``max_duration``.
-        ratios: the sweep's ratios (each ``> 0``).
+        ratios: the scale-schedule ratios the runs train with (each ``> 0``).
         dataloader_len: batches per epoch.
         samples_per_batch: batch size (for schedules placed in samples).
-        algorithms: names of the recipe's algorithms; any of them may depend on the budget, so none is allowed.
+        algorithms: the recipe's algorithm objects (a name, a ``str``, stands for an algorithm that is not
+            checked: it blocks sharing). Setters are previewed; scale algorithms must already be folded into
+            ``ratios``.
+        drop_unfit: leave out (with a reason) the ratios whose schedule does not fit, instead of raising.
 
     Returns:
         ``(budgets, points, reasons)``: batches of each ratio's run; the branch batch ``b >= 1`` of each ratio
-        that branches (the longest ratio is the trunk and absent); why the others do not.
+        that branches (the longest ratio is the trunk and absent); why the others do not (and which ratios were
+        left out). With ``drop_unfit``, ``budgets`` holds only the ratios kept.
 
     Raises:
-        ValueError: a ratio reduces ``max_duration`` to zero.
+        ValueError: a ratio reduces ``max_duration`` to zero or its schedule does not fit it (unless
+            ``drop_unfit``, and another ratio fits), or a run longer than :data:`MAX_PLANNED_BATCHES`.
 
     Example:
         >>> from composer_sched import WSDScheduler
         >>> branch_points([WSDScheduler(t_cooldown='0.2dur')], '100ba', [0.5, 1.0], dataloader_len=10)[1]
         {0.5: 40}
     """
-    from composer_sched.adapters.composer import ComposerScheduler
-    from composer_sched.previewing import num_batches, preview, scaled_max_duration
-    from composer_sched.schedules.registry import get_method
+    from composer_sched.previewing import num_batches, scaled_max_duration
 
     ratios = sorted(ratios)
-    budgets = {r: num_batches(scaled_max_duration(max_duration, r), dataloader_len, samples_per_batch)
-               for r in ratios}
-    def values(r):
-        try:
-            return preview(schedulers, max_duration, dataloader_len=dataloader_len, ssr=r,
-                           samples_per_batch=samples_per_batch)
-        except ValueError as e:
-            raise ValueError(f'--ratios: ratio {r:g} ({budgets[r]} batches) does not fit the schedule: {e}') from None
-
+    objects = [a for a in algorithms if not isinstance(a, str)]
     reasons: list[str] = []
+    budgets: dict[float, int] = {}
+    curves: dict[float, np.ndarray] = {}
     for r in ratios:  # every ratio must be a valid schedule, shared or not: fail before any training
-        values(r)
+        n = None
+        try:
+            n = num_batches(scaled_max_duration(max_duration, r), dataloader_len, samples_per_batch)
+            if n <= MAX_PLANNED_BATCHES:  # else refused below, before a preview allocates n floats
+                if not schedulers and not objects:
+                    raise ValueError('the recipe has neither schedulers nor schedule algorithms.')
+                curves[r] = _preview(schedulers, max_duration, r, dataloader_len, samples_per_batch, objects)
+                budgets[r] = n
+        except ValueError as e:
+            what = f'ratio {r:g}' + (f' ({n} batches)' if n else '')
+            if not drop_unfit:
+                raise ValueError(f'--ratios: {what} does not fit the schedule: {e}') from None
+            reasons.append(f'ratio {r:g} is left out: it does not fit the schedule: {e}')
+        if n is not None and n > MAX_PLANNED_BATCHES:
+            raise ValueError(f'--ratios: ratio {r:g} gives runs of {n:,} batches; a sweep plans at most '
+                             f'{MAX_PLANNED_BATCHES:,} batches per run: use a smaller ratio or max_duration.')
+    if not budgets:
+        raise ValueError(f'--ratios: no ratio fits the schedule: {"; ".join(reasons)}')
+    ratios = sorted(budgets)
     if len(ratios) < 2:
         return budgets, {}, reasons
-    if algorithms:
-        reasons.append(f'runs are independent: the recipe\'s algorithms ({", ".join(algorithms)}) may depend on the '
-                       'training budget, so no run is a prefix of another.')
+    blocker = sharing_blocker(schedulers, algorithms)
+    if blocker:
+        reasons.append(blocker)
         return budgets, {}, reasons
-    if not schedulers:
-        reasons.append('runs are independent: the recipe has no scheduler to check.')
-        return budgets, {}, reasons
-    for s in schedulers:
-        if not isinstance(s, ComposerScheduler):
-            reasons.append(f'runs are independent: {s!r} is not a composer_sched scheduler, so its prefix cannot be '
-                           'checked.')
-            return budgets, {}, reasons
-        if not get_method(s.method).budget_free_prefix:
-            reasons.append(f'runs are independent: {s.method!r} changes shape with the budget (its early learning '
-                           'rates depend on the run length), so shorter runs are not prefixes of longer ones.')
-            return budgets, {}, reasons
 
     top = ratios[-1]
-    full = values(top)
+    full = curves[top]
     points = {}
     for r in ratios[:-1]:
-        short = values(r)
+        short = curves[r]
         n = min(len(short), len(full))
         differ = np.flatnonzero(short[:n] != full[:n])
         common = int(differ[0]) if differ.size else n  # multipliers agree on [0, common)
@@ -181,25 +278,45 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
 
 
 def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint_dir: str,
-               share_trunks: bool = True) -> SweepPlan:
+               share_trunks: bool = True, drop_unfit: bool = False) -> SweepPlan:
     """Plan a sweep of a loaded recipe (:meth:`SweepTarget.load`) over ``ratios`` x ``seeds``.
+
+    A run at sweep ratio ``r`` trains with the ratio ``r`` times the recipe's own (its ``scale_schedule_ratio``
+    and ``ScaleSchedule`` algorithms: :attr:`~composer_sched.sweep.target.LoadedTarget.recipe_ratio`); budgets
+    and branch points are previewed at that ratio. Algorithms that set the schedule are planned from their
+    preview; loss-driven ones (AutoWU) and modifiers run independently (see :func:`sharing_blocker`).
 
     Args:
         target: a :class:`~composer_sched.sweep.target.LoadedTarget`.
-        ratios: scale-schedule ratios, each ``> 0``.
+        ratios: sweep ratios, each ``> 0``.
         seeds: seeds, each ``>= 0``.
         checkpoint_dir: where trunks write their branch checkpoints.
         share_trunks: ``False`` runs every ratio independently.
+        drop_unfit: leave out, with a reason, ratios whose schedule does not fit (the CLI's default ratios).
 
     Raises:
-        ValueError: a ratio reduces ``max_duration`` to zero.
+        ValueError: a ratio reduces ``max_duration`` to zero or does not fit the schedule (see
+            :func:`branch_points`).
     """
     config_hash = target.fingerprint
+    run_ratio = {r: target.run_ratio(r) for r in ratios}
+    if len(set(run_ratio.values())) != len(run_ratio):
+        raise ValueError(f'--ratios={",".join(ratio_text(r) for r in ratios)} is not allowed: two ratios give the '
+                         f'same run once multiplied by the recipe\'s own ratio {target.recipe_ratio:g}.')
     budgets, points, reasons = branch_points(
-        target.schedulers(), target.sweep_max_duration, ratios, dataloader_len=target.dataloader_len,
-        samples_per_batch=target.samples_per_batch, algorithms=target.algorithm_names())
+        target.schedulers(), target.sweep_max_duration, list(run_ratio.values()),
+        dataloader_len=target.dataloader_len, samples_per_batch=target.samples_per_batch,
+        algorithms=target.algorithms(), drop_unfit=drop_unfit)
+    back = {v: r for r, v in run_ratio.items()}
+    budgets = {back[v]: b for v, b in budgets.items()}
+    points = {back[v]: b for v, b in points.items()}
+    ratios = sorted(budgets)
     if not share_trunks:
-        points, reasons = {}, ['trunk sharing is off (--no-share).']
+        points = {}
+        reasons = [x for x in reasons if 'left out' in x] + ['trunk sharing is off (--no-share).']
+    if target.recipe_ratio != 1.0:
+        reasons.insert(0, f"the recipe's own scale-schedule ratio {target.recipe_ratio:g} composes with the "
+                          f'sweep\'s: ratio r trains with {target.recipe_ratio:g} x r.')
     top = max(ratios)
     runs: list[RunSpec] = []
     for seed in seeds:

@@ -17,7 +17,7 @@ import numpy as np
 from composer_sched.sweep.target import metric_goal
 
 __all__ = ['RatioSummary', 'QualityCurve', 'SweepReport', 'summarize', 'pareto_front', 'fit_curve',
-           'recommend', 'build_report', 'plot_tradeoff']
+           'recommend', 'build_report', 'plot_tradeoff', 'plot_overview']
 
 
 @dataclasses.dataclass
@@ -255,4 +255,49 @@ def plot_tradeoff(report: SweepReport, path: str) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+    return path
+
+
+def plot_overview(groups: dict, path: str, metric: Optional[str] = None) -> Optional[str]:
+    """Quality against cost for several recipe configurations: one line (mean +- std per ratio) each.
+
+    Args:
+        groups: ``{(recipe name, config hash): rows}`` (:meth:`ResultsStore.rows`), e.g. a folder's whole database.
+        path: the PNG to write.
+        metric: the metric to plot where a configuration has it (default: each configuration's first); one panel
+            per metric name.
+
+    Returns:
+        ``path``, or ``None`` when no configuration has a successful run with a metric (nothing is written).
+    """
+    panels: dict[str, list] = {}
+    for (name, h), rows in groups.items():
+        summaries = summarize(rows)
+        names = sorted({m for s in summaries for m in s.mean})
+        if not names:
+            continue
+        m = metric if metric in names else names[0]
+        pts = [s for s in summaries if m in s.mean]
+        panels.setdefault(m, []).append((f'{name} ({h})', pts))
+    if not panels:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.2), dpi=110, squeeze=False)
+    for ax, (m, lines) in zip(axes[0], sorted(panels.items())):
+        for label, pts in lines:
+            ax.errorbar([p.batches for p in pts], [p.mean[m] for p in pts], yerr=[p.std[m] for p in pts],
+                        marker='o', capsize=3, label=label)
+        ax.set_xlabel('cost: batches trained')
+        ax.set_ylabel(m)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle('every sweep in this folder (one line per recipe configuration)', fontsize=9)
+    fig.tight_layout()
+    tmp = f'{path}.{os.getpid()}.tmp.png'
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
     return path

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import sys
 import time
@@ -28,7 +29,7 @@ from composer_sched.sweep.plan import RunSpec, SweepPlan, plan_sweep
 from composer_sched.sweep.store import ResultsStore
 from composer_sched.sweep.target import SweepTarget
 
-__all__ = ['run_sweep', 'SweepOutcome', 'BACKENDS']
+__all__ = ['run_sweep', 'SweepOutcome', 'SweepFolder', 'write_outputs', 'config_folder', 'BACKENDS']
 
 BACKENDS = ('local', 'ray')
 
@@ -45,6 +46,8 @@ class SweepOutcome:
         failed: ``run_id`` of runs whose latest attempt failed.
         out_dir, store: where the results are.
         report: the :class:`~composer_sched.sweep.report.SweepReport`, when any run succeeded.
+        outputs: the files written (``csv``, ``plot``: the folder's; ``config_csv``, ``config_plot``, ``recipe``:
+            this configuration's); empty for a read-only folder.
     """
     plan: SweepPlan
     rows: list[dict[str, Any]]
@@ -54,6 +57,7 @@ class SweepOutcome:
     out_dir: str
     store: ResultsStore
     report: Any = None
+    outputs: dict = dataclasses.field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -124,8 +128,13 @@ class _RayBackend:
             raise ValueError("--backend ray needs Ray: pip install 'composer-sched[ray]'.") from None
         self._ray = ray
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     runtime_env={'env_vars': {'PYTHONWARNINGS': 'ignore'}})
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         runtime_env={'env_vars': {'PYTHONWARNINGS': 'ignore'}})
+            except Exception as e:  # no cluster there, a bad address, a version mismatch: the user's to fix
+                where = f'--address={address!r}' if address else 'a new local Ray'
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise ValueError(f'--backend ray cannot start: {where}: {first}') from None
         procs = resources['processes']  # cpus and gpus are per process
         self._remote = ray.remote(run_one).options(num_cpus=resources['cpus'] * procs,
                                                    num_gpus=resources['gpus'] * procs, max_retries=0)
@@ -173,40 +182,7 @@ def _fmt_time(s: float) -> str:
     return f'{s // 3600}h{s % 3600 // 60:02d}m' if s >= 3600 else f'{s // 60}m{s % 60:02d}s'
 
 
-def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Sequence[int]] = 1,
-              out_dir: Union[str, os.PathLike] = 'sweep', *, workers: int = 1, backend: str = 'local',
-              address: Optional[str] = None, share_trunks: bool = True, tolerance: float = 0.01,
-              metric: Optional[str] = None, echo: Callable[[str], None] = print) -> SweepOutcome:
-    """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
-
-    Args:
-        target: the recipe to sweep; with ``processes > 1`` per run (``SweepTarget.processes`` or the recipe's
-            ``resources.processes``), each run is launched with Composer's launcher.
-        ratios: scale-schedule ratios, each a finite number ``> 0``.
-        seeds: how many seeds (``>= 1``; seeds ``0..N-1``), or the seeds themselves (each ``>= 0``).
-        out_dir: results folder: ``results.sqlite``, ``results.csv``, ``tradeoff.png``, ``checkpoints/``.
-        workers: runs in parallel on this machine, ``>= 1`` (``local`` backend).
-        backend: ``'local'`` or ``'ray'``.
-        address: Ray cluster address (``None``: an already initialized Ray, or a new local one).
-        share_trunks: let shorter runs branch from the longest run's trunk when the schedule allows.
-        tolerance: recommendation slack in metric units, ``>= 0``.
-        metric: eval metric to judge quality by (default: the recipe's first).
-        echo: where progress lines go.
-
-    Returns:
-        A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
-
-    Raises:
-        ValueError: a bad argument, recipe or override (or a missing ``composer`` launcher when a run needs
-            several processes), before any training.
-
-    Example:
-        >>> out = run_sweep(SweepTarget(None, ('max_duration=1ep',)), [0.5, 1.0], out_dir='/tmp/s')  # doctest: +SKIP
-        >>> out.exit_code  # doctest: +SKIP
-        0
-    """
-    from composer_sched.sweep.report import build_report
-
+def _check_args(backend, workers, seeds, tolerance, ratios) -> tuple[list[int], list[float]]:
     if backend not in BACKENDS:
         raise ValueError(f'--backend={backend!r} is not allowed: use one of {", ".join(BACKENDS)}.')
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
@@ -221,9 +197,127 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0 and tolerance != float('inf')):
         raise ValueError(f'--tolerance={tolerance!r} is not allowed: --tolerance must be a finite number >= 0.')
     ratios = sorted(float(r) for r in ratios)
-    if not ratios or any(not (r > 0 and r != float('inf')) for r in ratios):
-        raise ValueError(f'--ratios={ratios!r} is not allowed: give finite numbers > 0.')
+    if not ratios or any(not (r > 0 and r != float('inf')) for r in ratios) or len(set(ratios)) != len(ratios):
+        raise ValueError(f'--ratios={ratios!r} is not allowed: give distinct finite numbers > 0.')
+    return seeds, ratios
 
+
+class SweepFolder:
+    """A sweep's results folder, opened for one sweep: its database, and a lock while this sweep trains.
+
+    The lock (``DIR/.sweep.lock``, an advisory ``flock`` the OS releases when the process dies, even by SIGKILL)
+    makes a second sweep on the same folder refuse to train instead of training the same runs twice and deleting
+    the other's trunk checkpoints. A folder this process cannot write is opened read-only: a finished sweep is
+    still reported.
+
+    Raises:
+        ValueError: ``out_dir`` is a file, cannot be created, or holds a database that cannot be read.
+    """
+
+    LOCK = '.sweep.lock'
+
+    def __init__(self, out_dir: str):
+        self.path = out_dir
+        if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+            raise ValueError(f'--out={out_dir!r} is not allowed: it is an existing file; give a folder.')
+        self.writable, self._lock, self._why = True, None, ''
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            self._lock = open(os.path.join(out_dir, self.LOCK), 'a+')
+        except OSError as e:
+            self.writable, self._why = False, e.strerror or str(e)
+        db = os.path.join(out_dir, 'results.sqlite')
+        if not self.writable and not os.path.isfile(db):
+            raise ValueError(f'--out={out_dir!r} is not allowed: it cannot be written ({self._why}); give a folder '
+                             'you can write.')
+        self.store = ResultsStore(db, readonly=not self.writable)
+        self.holder: Optional[str] = None
+
+    def lock(self) -> bool:
+        """Take the folder's lock without waiting; ``False`` (and :attr:`holder`) when another sweep holds it."""
+        import fcntl
+
+        if self._lock is None:
+            return False
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.seek(0)
+            self.holder = self._lock.read().strip() or 'unknown'
+            return False
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(f'{os.getpid()}')
+        self._lock.flush()
+        return True
+
+    def need_writable(self, pending: int) -> None:
+        """Raise the user's error when ``pending`` runs must train here but cannot.
+
+        Raises:
+            ValueError: the folder is read-only, or another sweep holds its lock.
+        """
+        if not pending:
+            return
+        if not self.writable:
+            raise ValueError(f'--out={self.path!r} is read-only ({self._why}): {pending} run(s) still to train need '
+                             'a folder you can write.')
+        if self.holder is not None or not self.lock():
+            raise ValueError(f'--out={self.path!r} is in use by another sweep (process {self.holder}); wait for it to '
+                             'finish, or give another --out.')
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None
+
+
+def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Sequence[int]] = 1,
+              out_dir: Union[str, os.PathLike] = 'sweep', *, workers: int = 1, backend: str = 'local',
+              address: Optional[str] = None, share_trunks: bool = True, tolerance: float = 0.01,
+              metric: Optional[str] = None, echo: Callable[[str], None] = print,
+              drop_unfit: bool = False) -> SweepOutcome:
+    """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
+
+    Steps: check the arguments and the recipe, plan every run (:func:`~composer_sched.sweep.plan.plan_sweep`),
+    open the folder (lock it while training), train what the database does not hold yet, then write the outputs
+    (:func:`write_outputs`). Everything that can be wrong with the input is a ``ValueError`` before any training.
+
+    A run at ratio ``r`` trains with ``Trainer(scale_schedule_ratio=r * q)``, where ``q`` is the recipe's own
+    ratio (its ``scale_schedule_ratio`` times its ``ScaleSchedule`` algorithms' ratios).
+
+    Args:
+        target: the recipe to sweep; with ``processes > 1`` per run (``SweepTarget.processes`` or the recipe's
+            ``resources.processes``), each run is launched with Composer's launcher.
+        ratios: scale-schedule ratios, distinct finite numbers ``> 0``.
+        seeds: how many seeds (``>= 1``; seeds ``0..N-1``), or the seeds themselves (each ``>= 0``).
+        out_dir: results folder: ``results.sqlite`` (every sweep run there), ``results.csv`` and
+            ``tradeoff.png`` (all of them), and per recipe configuration ``<name>-<hash>/`` with its own
+            ``results.csv``, ``tradeoff.png`` and ``recipe.yaml``; ``checkpoints/`` while trunks are needed.
+        workers: runs in parallel on this machine, ``>= 1`` (``local`` backend).
+        backend: ``'local'`` or ``'ray'``.
+        address: Ray cluster address (``None``: an already initialized Ray, or a new local one).
+        share_trunks: let shorter runs branch from the longest run's trunk when the schedule allows.
+        tolerance: recommendation slack in metric units, ``>= 0``.
+        metric: eval metric to judge quality by (default: the recipe's first).
+        echo: where progress lines go.
+        drop_unfit: leave out (with a printed reason) ratios whose schedule does not fit, instead of raising;
+            for default ratios the user did not choose.
+
+    Returns:
+        A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
+
+    Raises:
+        ValueError: a bad argument, recipe or override, a folder that is a file, cannot be written (with runs
+            left to train) or is in use by another sweep, an unreachable Ray cluster, or a missing ``composer``
+            launcher when a run needs several processes; all before any training.
+
+    Example:
+        >>> out = run_sweep(SweepTarget(None, ('max_duration=1ep',)), [0.5, 1.0], out_dir='/tmp/s')  # doctest: +SKIP
+        >>> out.exit_code  # doctest: +SKIP
+        0
+    """
+    seeds, ratios = _check_args(backend, workers, seeds, tolerance, ratios)
     out_dir = os.fspath(out_dir)
     loaded = target.load()
     if metric is not None:  # check the name now rather than after hours of training
@@ -232,50 +326,80 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             raise ValueError(f'--metric={metric!r} is not allowed: the recipe evaluates {", ".join(names) or "nothing"}.')
     config_hash = loaded.fingerprint
     ckpt_dir = os.path.join(out_dir, 'checkpoints')
-    plan = plan_sweep(loaded, ratios, seeds, ckpt_dir, share_trunks=share_trunks)
+    plan = plan_sweep(loaded, ratios, seeds, ckpt_dir, share_trunks=share_trunks, drop_unfit=drop_unfit)
     resources = loaded.resources
     procs = int(resources['processes'])
     if procs > 1:
         composer_launcher()  # missing launcher: say so now, not once per run
-    launch_dir = os.path.join(out_dir, 'launch')
-    os.makedirs(out_dir, exist_ok=True)
-    store = ResultsStore(os.path.join(out_dir, 'results.sqlite'))
-    store.register_sweep(config_hash, loaded.to_yaml())
 
-    echo(f'sweep of {loaded.name!r} ({config_hash}): ratios {", ".join(f"{r:g}" for r in ratios)} x '
-         f'{len(seeds)} seed(s); budgets {", ".join(f"{r:g}: {b} batches" for r, b in plan.budgets.items())}')
-    for reason in plan.reasons:
-        echo(f'  {reason}')
-    echo(f'  {plan.cost_summary()}')
+    folder = SweepFolder(out_dir)
+    try:
+        store = folder.store
+        done = store.done_ids(config_hash)
+        pending = [r for r in plan.runs if r.run_id not in done]
+        folder.need_writable(len(pending))
+        if pending:
+            done = store.done_ids(config_hash)  # again, under the lock: a sweep that just finished may have added
+            pending = [r for r in plan.runs if r.run_id not in done]
+        ratio_list = ', '.join(f'{r:g}' for r in plan.budgets)
+        echo(f'sweep of {loaded.name!r} ({config_hash}): ratios {ratio_list} x {len(seeds)} seed(s); budgets '
+             f'{", ".join(f"{r:g}: {b} batches" for r, b in plan.budgets.items())}')
+        for reason in plan.reasons:
+            echo(f'  {reason}')
+        echo(f'  {plan.cost_summary()}')
+        skipped = len(plan.runs) - len(pending)
+        if skipped:
+            echo(f'  {skipped} run(s) already finished in {store.path}: skipped.')
+        failed: list[str] = []
+        if pending:
+            echo(f'  {len(pending)} run(s) to train on {backend}'
+                 f'{f" with {workers} workers" if backend == "local" and workers > 1 else ""}'
+                 f'{f", {procs} processes per run (Composer launcher, world size {procs})" if procs > 1 else ""}'
+                 f'; results in {out_dir}/')
+            _train(target, plan, pending, done, store, config_hash, loaded.to_yaml(), resources, out_dir, workers,
+                   backend, address, echo)
+        ids = {r.run_id for r in plan.runs}
+        rows = [r for r in store.rows(config_hash) if r['run_id'] in ids]
+        failed = [r['run_id'] for r in rows if r['status'] == 'failed']
+        outcome = SweepOutcome(plan, rows, skipped, len(pending), failed, out_dir, store)
+        if folder.writable and len(rows) == len(ids) and not failed:
+            # Every run is done: trunk checkpoints are no longer needed, nor the attempt folders a killed sweep's
+            # launched runs left (a finished attempt removes its own).
+            for sub in (ckpt_dir, os.path.join(out_dir, 'launch')):
+                shutil.rmtree(sub, ignore_errors=True)
+        outcome.report, outcome.outputs = write_outputs(store, config_hash, loaded, rows, out_dir, tolerance=tolerance,
+                                                        metric=metric, write=folder.writable)
+        if not folder.writable:
+            echo(f'  {out_dir} is read-only: reported from its database, no file rewritten.')
+        return outcome
+    finally:
+        folder.close()
 
-    done = store.done_ids(config_hash)
-    pending = [r for r in plan.runs if r.run_id not in done]
-    skipped = len(plan.runs) - len(pending)
-    if skipped:
-        echo(f'  {skipped} run(s) already finished in {store.path}: skipped.')
-    echo(f'  {len(pending)} run(s) to train on {backend}'
-         f'{f" with {workers} workers" if backend == "local" and workers > 1 else ""}'
-         f'{f", {procs} processes per run (Composer launcher, world size {procs})" if procs > 1 else ""}'
-         f'; results in {out_dir}/')
 
+def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: ResultsStore, config_hash: str,
+           target_yaml: str, resources: dict, out_dir: str, workers: int, backend: str, address: Optional[str],
+           echo: Callable[[str], None]) -> None:
+    """Run ``pending`` on the backend, trunks before their branches, recording each row as it arrives."""
+    procs = int(resources['processes'])
     cpus = int(resources['cpus'])
     be: Any
-    run_kw = {'processes': procs, 'work_dir': launch_dir}
+    run_kw = {'processes': procs, 'work_dir': os.path.join(out_dir, 'launch')}
     if backend == 'ray':
         be = _RayBackend(address, resources, run_kw)
     elif workers == 1 or len(pending) <= 1:
         be = _InlineBackend(run_kw)
     else:
         be = _ProcessBackend(min(workers, len(pending)), run_kw)
+    store.register_sweep(config_hash, target_yaml)
 
     waiting = {r.run_id: r for r in pending}
     in_flight: set[str] = set()
     finished: set[str] = set(done)
-    failed: list[str] = []
     per_batch: list[tuple[float, int]] = []
     trunk_rows: dict[str, dict] = {}
     t_start = time.perf_counter()
     parallel = workers if backend == 'local' else max(1, len(pending))
+    skipped = len(plan.runs) - len(pending)
 
     def ready(spec: RunSpec) -> bool:
         return spec.trunk_id is None or spec.trunk_id in finished or spec.trunk_id not in waiting and \
@@ -321,7 +445,6 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
                 quality = ', '.join(f'{k}={v:.4f}' for k, v in sorted(row['metrics'].items()))
                 line = f'ratio {spec.ratio:g} seed {spec.seed}: {quality} ({how}, {row["wall_s"]:.1f}s)'
             else:
-                failed.append(spec.run_id)
                 line = f'ratio {spec.ratio:g} seed {spec.seed}: FAILED: {row["error"].splitlines()[0]}'
             submit_ready()
             rate = sum(w for w, _ in per_batch) / max(1, sum(b for _, b in per_batch))
@@ -331,16 +454,71 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     finally:
         be.close()
 
-    ids = {r.run_id for r in plan.runs}
-    rows = [r for r in store.rows(config_hash) if r['run_id'] in ids]
-    failed = [r['run_id'] for r in rows if r['status'] == 'failed']
-    if len(rows) == len(ids) and not failed:
-        # Every run is done: trunk checkpoints are no longer needed, nor the attempt folders a killed sweep's
-        # launched runs left (a finished attempt removes its own).
-        for folder in (ckpt_dir, launch_dir):
-            shutil.rmtree(folder, ignore_errors=True)
-    store.write_csv(os.path.join(out_dir, 'results.csv'), rows)
-    outcome = SweepOutcome(plan, rows, skipped, len(pending), failed, out_dir, store)
+
+def config_folder(out_dir: str, name: str, config_hash: str) -> str:
+    """``DIR/<name>-<hash>``: the outputs of one recipe configuration (name made safe for a folder).
+
+    Example:
+        >>> config_folder('runs', 'digits cnn/wsd', 'abc123')
+        'runs/digits_cnn_wsd-abc123'
+    """
+    safe = re.sub(r'[^A-Za-z0-9._-]+', '_', name).strip('._') or 'recipe'
+    return os.path.join(out_dir, f'{safe[:60]}-{config_hash}')
+
+
+def _recipe_name(recipe_yaml: str, config_hash: str) -> str:
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(recipe_yaml)
+    except yaml.YAMLError:
+        cfg = None
+    return str(cfg.get('name') or config_hash) if isinstance(cfg, dict) else config_hash
+
+
+def write_outputs(store: ResultsStore, config_hash: str, loaded, rows: list[dict], out_dir: str, *,
+                  tolerance: float = 0.01, metric: Optional[str] = None, write: bool = True
+                  ) -> tuple[Any, dict[str, str]]:
+    """The report of this sweep, and the folder's files covering everything its database holds.
+
+    * ``DIR/results.csv``: every row of the database, with its recipe's name, whatever sweep wrote it;
+    * ``DIR/tradeoff.png``: quality against cost for every recipe configuration in the database;
+    * ``DIR/<name>-<hash>/``: this configuration's ``results.csv``, ``tradeoff.png`` (frontier, fitted curve,
+      recommendation) and ``recipe.yaml``.
+
+    Args:
+        write: ``False`` (a read-only folder) reports without writing any file.
+
+    Returns:
+        ``(report or None, {what: path})`` with the paths written.
+    """
+    from composer_sched.sweep.report import build_report, plot_overview
+
+    here = config_folder(out_dir, loaded.name, config_hash)
+    paths: dict[str, str] = {}
+    report = None
     if any(r['status'] == 'done' for r in rows):
-        outcome.report = build_report(rows, tolerance=tolerance, metric=metric, out_dir=out_dir)
-    return outcome
+        report = build_report(rows, tolerance=tolerance, metric=metric, out_dir=here if write else None)
+    if not write:
+        return report, paths
+    os.makedirs(here, exist_ok=True)
+    paths['config_csv'] = store.write_csv(os.path.join(here, 'results.csv'), rows)
+    with open(os.path.join(here, 'recipe.yaml'), 'w') as f:
+        f.write(loaded.to_yaml())
+    paths['recipe'] = os.path.join(here, 'recipe.yaml')
+    if report is not None and report.plot_path:
+        paths['config_plot'] = report.plot_path
+    names = {h: _recipe_name(y, h) for h, y in store.sweeps().items()}
+    names[config_hash] = loaded.name
+    every = store.rows()
+    for r in every:
+        r['recipe'] = names.get(r['config_hash'], r['config_hash'])
+    every.sort(key=lambda r: (r['recipe'], r['config_hash'], r['ratio'], r['seed']))
+    paths['csv'] = store.write_csv(os.path.join(out_dir, 'results.csv'), every)
+    groups = {}
+    for r in every:
+        groups.setdefault((r['recipe'], r['config_hash']), []).append(r)
+    plot = plot_overview(groups, os.path.join(out_dir, 'tradeoff.png'), metric=metric)
+    if plot:
+        paths['plot'] = plot
+    return report, paths

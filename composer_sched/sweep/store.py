@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from typing import Any, Iterable, Optional, Union
 
 __all__ = ['ResultsStore', 'RESULT_FIELDS']
@@ -69,9 +70,21 @@ class ResultsStore:
         {'abc-r0.5-s0'}
     """
 
-    def __init__(self, path: Union[str, os.PathLike]):
+    def __init__(self, path: Union[str, os.PathLike], readonly: bool = False):
         self.path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)) or '.', exist_ok=True)
+        self.readonly = readonly
+        if readonly:  # a finished sweep in a folder we cannot write: read it as it is, create nothing
+            if not os.path.isfile(self.path):
+                raise ValueError(f'results database {self.path!r} does not exist.')
+            try:
+                self._connect().close()
+            except sqlite3.DatabaseError as e:
+                raise ValueError(f'results database {self.path!r} cannot be read: {e}.') from None
+            return
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)) or '.', exist_ok=True)
+        except OSError as e:
+            raise ValueError(f'results database {self.path!r} cannot be created: {e.strerror or e}.') from None
         try:
             conn = self._connect()
             try:
@@ -84,11 +97,25 @@ class ResultsStore:
             raise ValueError(f'results database {self.path!r} cannot be used: {e}.') from None
 
     def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            # immutable: no -wal/-shm files are created (the folder is read-only, and nothing can write it)
+            uri = 'file:' + urllib.parse.quote(os.path.abspath(self.path)) + '?mode=ro&immutable=1'
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            return conn
         conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
         conn.execute('PRAGMA journal_mode=WAL')
         conn.execute('PRAGMA synchronous=FULL')  # a committed run survives power loss, not just SIGKILL
         conn.row_factory = sqlite3.Row
         return conn
+
+    def sweeps(self) -> dict[str, str]:
+        """``{config_hash: recipe YAML}`` of every sweep registered in this database."""
+        conn = self._connect()
+        try:
+            return {r['config_hash']: r['recipe_yaml'] for r in conn.execute('SELECT * FROM sweeps ORDER BY created_at')}
+        finally:
+            conn.close()
 
     def register_sweep(self, config_hash: str, recipe_yaml: str) -> None:
         """Remember the recipe a ``config_hash`` stands for (first registration wins)."""
@@ -160,7 +187,9 @@ class ResultsStore:
         rows = list(rows)
         metric_names = sorted({k for r in rows for k in r['metrics']})
         fields = [f for f in RESULT_FIELDS if f != 'metrics'] + metric_names
-        tmp = f'{os.fspath(path)}.tmp'
+        if any('recipe' in r for r in rows):  # a folder's CSV of several recipes names each row's
+            fields.insert(fields.index('config_hash') + 1, 'recipe')
+        tmp = f'{os.fspath(path)}.{os.getpid()}.tmp'  # two processes never write the same temporary file
         with open(tmp, 'w', newline='') as f:
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()

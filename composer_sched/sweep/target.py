@@ -169,7 +169,20 @@ class LoadedTarget:
         return md
 
     def algorithm_names(self) -> list[str]:
+        return [type(a).__name__ for a in self.algorithms()]
+
+    def algorithms(self) -> list:
+        """Fresh algorithm objects a run trains with (the recipe's, minus the scale ones folded into
+        :attr:`recipe_ratio`)."""
         return []
+
+    #: The recipe's own scale: its ``scale_schedule_ratio`` times every ``ScaleSchedule`` ratio among its
+    #: algorithms. A sweep ratio ``r`` trains with ``Trainer(scale_schedule_ratio=r * recipe_ratio)``.
+    recipe_ratio: float = 1.0
+
+    def run_ratio(self, ratio: float) -> float:
+        """The scale-schedule ratio a run at sweep ratio ``ratio`` trains with: ``ratio * recipe_ratio``."""
+        return float(ratio) * self.recipe_ratio
 
     @property
     def resources(self) -> dict[str, float]:
@@ -277,9 +290,29 @@ class _RecipeTarget(LoadedTarget):
 
     @property
     def fingerprint(self) -> str:
-        # The sweep sets the seed and the ratio itself, and the run name is cosmetic.
-        return self._hash({k: v for k, v in self.config.items() if k not in ('seed', 'scale_schedule_ratio',
-                                                                              'run_name', 'progress_bar', 'loggers')})
+        # The sweep sets the seed itself, and the run name is cosmetic. The recipe's own ratio composes with the
+        # sweep's, so it is part of the recipe (left out at 1, which keeps the keys of earlier sweeps).
+        skip = ('seed', 'run_name', 'progress_bar', 'loggers') + (
+            ('scale_schedule_ratio',) if self.config.get('scale_schedule_ratio', 1.0) == 1.0 else ())
+        return self._hash({k: v for k, v in self.config.items() if k not in skip})
+
+    def _split_algorithms(self) -> tuple[list, float]:
+        # A scale algorithm (ScaleSchedule) is folded into the Trainer's ratio: one dilation of max_duration in
+        # batches, which is what the planner previews, instead of a second truncation by the algorithm.
+        kept, ratio = [], float(self.recipe.scale_schedule_ratio)
+        for a in self.recipe.build_algorithms():
+            if getattr(a, 'schedule_role', None) == 'scale' and isinstance(getattr(a, 'ratio', None), (int, float)):
+                ratio *= float(a.ratio)
+            else:
+                kept.append(a)
+        return kept, ratio
+
+    @property
+    def recipe_ratio(self) -> float:  # type: ignore[override]
+        return self._split_algorithms()[1]
+
+    def algorithms(self) -> list:
+        return self._split_algorithms()[0]
 
     @property
     def name(self) -> str:
@@ -291,9 +324,6 @@ class _RecipeTarget(LoadedTarget):
 
     def schedulers(self) -> list:
         return list(self.recipe.build_schedulers())
-
-    def algorithm_names(self) -> list[str]:
-        return list(self.config.get('algorithms') or {})
 
     @property
     def resources(self) -> dict[str, float]:
@@ -311,7 +341,13 @@ class _RecipeTarget(LoadedTarget):
                 self.config.pop('resources')
 
     def build_trainer(self, ratio: float, **trainer_kwargs: Any):
-        kwargs = dict(scale_schedule_ratio=ratio, max_duration=self.sweep_max_duration, progress_bar=False,
+        md, ssr = self.sweep_max_duration, self.run_ratio(ratio)
+        if not self.config.get('schedulers'):
+            # Composer refuses a ratio without schedulers (the schedule is an algorithm's): give the scaled budget
+            # itself, which is what the algorithms would see (and what the planner previews).
+            from composer_sched.previewing import scaled_max_duration
+            md, ssr = scaled_max_duration(md, ssr), 1.0
+        kwargs = dict(scale_schedule_ratio=ssr, algorithms=self.algorithms(), max_duration=md, progress_bar=False,
                       log_to_console=False)
         kwargs.update(trainer_kwargs)
         return self.recipe.build_trainer(**kwargs)

@@ -61,8 +61,8 @@ def test_bad_ratios_are_value_errors_naming_the_option():
             parse_ratios(text)
     assert parse_ratios('1,0.25, 0.5') == [0.25, 0.5, 1.0]
     loaded = SweepTarget(None, ('max_duration=2ep',)).load()
-    with pytest.raises(ValueError, match='ratio 0.1 .* does not fit the schedule'):
-        plan_sweep(loaded, [0.1, 1.0], [0], '/tmp/unused')  # 4 batches < the 20-batch warm-up
+    with pytest.raises(ValueError, match='ratio 0.01 does not fit the schedule: .*reduces max_duration'):
+        plan_sweep(loaded, [0.01, 1.0], [0], '/tmp/unused')  # 0 of 44 batches
 
 
 def test_branch_equals_independent_run_exactly(tmp_path):
