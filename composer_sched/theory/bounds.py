@@ -182,7 +182,8 @@ def compute_optimal_base(schedule, G: ArrayLike = 1.0, D: float = 1.0, T: int | 
     shape = _shape_at_base_one(schedule)
     t1, t2, t3 = compute_rate(shape, G, D, T, type=type, return_split=True)
     if t2 + t3 == 0 and math.isfinite(t1):  # the bound falls to 0 as the LR grows: no finite optimum to return
-        raise ValueError(f'G={G!r} is not allowed: with every gradient norm 0 over the horizon the bound has no '
+        shown = repr(G) if np.ndim(G) == 0 else f'<{np.size(G)} zeros>'
+        raise ValueError(f'G={shown} is not allowed: with every gradient norm 0 over the horizon the bound has no '
                          'optimal base LR (it falls towards 0 as the LR grows); G must be > 0 at some step.')
     return _optimum(t1, t2 + t3)
 
@@ -190,7 +191,7 @@ def compute_optimal_base(schedule, G: ArrayLike = 1.0, D: float = 1.0, T: int | 
 def _shape_at_base_one(schedule):
     """The learning rates of ``schedule`` at base LR 1 (a copy: an absolute warm-up or final LR is then relative to
     1, as in the reference's ``compute_optimal_base``), or the array itself."""
-    if hasattr(schedule, 'set_base_lr') and hasattr(schedule, 'copy'):
+    if getattr(schedule, '_recompute_each_time', False):  # the shape depends on the base LR
         return schedule.copy().set_base_lr(1.0).schedule
     return schedule.unscaled_schedule if hasattr(schedule, 'unscaled_schedule') else schedule
 
