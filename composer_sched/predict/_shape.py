@@ -40,8 +40,9 @@ class ScheduleShape:
 
     @property
     def cooldown_length(self) -> int:
-        """Batches of the cool-down (0 without one)."""
-        return self.length - self.cooldown_start
+        """Batches from the last one at the peak to the end (0 without a cool-down): ``C`` for
+        ``WSDSchedule(length=T, cooldown_length=C)`` sampled at ``0..T-1``."""
+        return self.length - self.cooldown_start + 1 if self.cooldown_start < self.length else 0
 
 
 def analyse_schedule(lr, name: str = 'lr') -> ScheduleShape:
@@ -65,7 +66,7 @@ def analyse_schedule(lr, name: str = 'lr') -> ScheduleShape:
         >>> import numpy as np
         >>> s = analyse_schedule(np.r_[np.linspace(0.1, 1, 10), np.ones(70), np.linspace(1, 0, 21)[1:]])
         >>> s.warmup, s.cooldown_start, s.cooldown_length
-        (9, 80, 20)
+        (9, 80, 21)
     """
     lr = np.asarray(lr, dtype=float)
     if lr.ndim != 1 or lr.size < 2:
@@ -80,14 +81,15 @@ def analyse_schedule(lr, name: str = 'lr') -> ScheduleShape:
     warmup = int(np.argmax(at_peak))
     if np.any(np.diff(lr[:warmup + 1]) < -tol):
         k = int(np.argmax(np.diff(lr[:warmup + 1]) < -tol)) + 1
-        raise ValueError(f'{name} falls at batch {k} before reaching its peak at batch {warmup}: allowed is a '
-                         'non-decreasing warm-up, then stable, then a monotone cool-down')
+        raise ValueError(f'{name} falls at batch {k} before reaching its peak at batch {warmup}: a non-monotone '
+                         'schedule (cycles, restarts) or a warm-up with a dip; allowed is a non-decreasing warm-up, '
+                         'then stable at the peak, then a monotone cool-down')
     rises = np.diff(lr[warmup:]) > tol
     if rises.any():
         k = warmup + int(np.argmax(rises)) + 1
         raise ValueError(f'{name} rises again at batch {k} (LR {lr[k]:.4g} after {lr[k - 1]:.4g}) after its peak: '
                          'cycles, restarts (SGDR) and other non-monotone schedules are outside what the loss laws '
-                         'predict; allowed is warm-up, stable at the peak, then a monotone cool-down')
+                         'predict; allowed is a non-decreasing warm-up, stable at the peak, then a monotone cool-down')
     below = ~at_peak[warmup:]
     start = warmup + int(np.argmax(below)) if below.any() else lr.size
     shape = None

@@ -22,6 +22,7 @@ __all__ = ['MomentumLawFit', 'fit_momentum_law', 'momentum_areas', 'momentum_law
 
 MEMORY_GRID = tuple(np.geomspace(1e-3, 1.0, 24))  # 1 / (1 - lambda), as a fraction of the longest run
 ALPHA_GRID = tuple(np.geomspace(0.05, 2.0, 40))  # exponents profiled by non-negative least squares
+POLISHED = 4  # memories on the grid whose fits are polished by L-BFGS-B (those with the best scans)
 
 
 def momentum_areas(lr, lam: float):
@@ -73,9 +74,10 @@ class MomentumLawFit(LawFit):
         return momentum_law(lr, steps, **(params or self.best.params), scale=self.scale)
 
 
-def _fit_one(s1, s2, y, delta):
+def _fit_one(s1, s2, y, delta, polish):
     """Candidate (objective, (L0, A, alpha, C)) for fixed areas: for every alpha on the grid, the non-negative
-    least-squares fit of the relative residuals; then L-BFGS-B on all four parameters from the two best."""
+    least-squares fit of the relative residuals; with ``polish``, also L-BFGS-B on all four parameters from the two
+    best of them."""
     logy = np.log(y)
     n = y.size
 
@@ -96,9 +98,9 @@ def _fit_one(s1, s2, y, delta):
     out = list(scans)
     scans.sort(key=lambda t: t[0])
     bounds = [(0, y.max()), (0, None), (1e-3, 3.0), (0, None)]
-    for _, x0 in scans[:2]:
+    for _, x0 in scans[:2] if polish else ():
         r = minimize(objective, x0, jac=True, method='L-BFGS-B', bounds=bounds,
-                     options=dict(maxiter=1000, ftol=1e-13, gtol=1e-9))
+                     options=dict(maxiter=500, ftol=1e-12, gtol=1e-9))
         out.append((float(r.fun), r.x))
     return out
 
@@ -110,12 +112,14 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
 
     The objective is the mean Huber loss (threshold ``huber_delta``) of :math:`\log \hat L - \log L` over every
     loss point (:meth:`Run.points`) after ``skip`` times the longest run :math:`T` and after the warm-up,
-    minimised over :math:`L_0 \in [0, \max L], A, C \ge 0, \alpha \in [0.001, 3]` by L-BFGS-B from the two best
-    starting points of a non-negative least-squares scan over :math:`\alpha`. :math:`\lambda` is profiled: one fit
-    per memory :math:`\tau = 1/(1-\lambda)` on ``memory_grid`` (fractions of :math:`T`: the useful
-    :math:`\lambda` depends on the run length, so the grid is relative to it), then a bounded scalar search of
-    :math:`\log\tau` between the best grid point's neighbours. Every converged fit is a
-    candidate; the band of a prediction spans the candidates within ``(1 + band_tol)`` of the best objective.
+    minimised over :math:`L_0 \in [0, \max L], A, C \ge 0, \alpha \in [0.001, 3]`. :math:`\lambda` is profiled
+    over memories :math:`\tau = 1/(1-\lambda)` on ``memory_grid`` (fractions of :math:`T`: the useful
+    :math:`\lambda` depends on the run length, so the grid is relative to it). For each memory, a non-negative
+    least-squares scan over 40 values of :math:`\alpha` (relative residuals) gives starting points; at the 4
+    memories with the best scans, L-BFGS-B polishes the two best starts; then a bounded scalar search of
+    :math:`\log\tau` between the best polished memory's neighbours does the same at each memory it tries.
+    Every fit, scanned or polished, is a candidate; the band of a prediction spans the candidates within
+    ``(1 + band_tol)`` of the best objective.
 
     Args:
         runs: one or more :class:`Run` of one recipe (same peak LR); at least one with loss points inside its
@@ -166,20 +170,22 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
     y = np.concatenate([loss for _, loss in points])
     candidates = []
 
-    def profile(tau):
+    def profile(tau, polish=True):
         lam = max(0.0, 1.0 - 1.0 / (tau * scale))
         areas = [momentum_areas(r.lr, lam) for r in runs]
         s1 = np.concatenate([S1[s] for (S1, _), (s, _) in zip(areas, points)]) / scale
         s2 = np.concatenate([S2[s] for (_, S2), (s, _) in zip(areas, points)]) / scale
-        fits = _fit_one(s1, s2, y, huber_delta)
+        fits = _fit_one(s1, s2, y, huber_delta, polish)
         candidates.extend(Candidate(obj, dict(L0=L0, A=A, alpha=alpha, C=C, lam=lam))
                           for obj, (L0, A, alpha, C) in fits)
         return min(obj for obj, _ in fits)
 
     grid = sorted(grid)
-    best = int(np.argmin([profile(tau) for tau in grid]))
+    scan = [profile(tau, polish=False) for tau in grid]
+    polished = {i: profile(grid[i]) for i in np.argsort(scan)[:POLISHED]}
+    best = min(polished, key=polished.get)
     if len(grid) > 1:  # refine the memory between the best grid point's neighbours (log scale)
         lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
         minimize_scalar(lambda v: profile(np.exp(v)), bounds=(lo, hi), method='bounded',
-                        options=dict(xatol=0.02, maxiter=12))
+                        options=dict(xatol=0.05, maxiter=8))
     return MomentumLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation)
