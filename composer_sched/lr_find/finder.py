@@ -209,22 +209,21 @@ def _run(model, optimizer, step: Callable[[Any], Any], dataloader, *, min_lr, ma
             if stop_factor is not None and i > 0 and smoothed > stop_factor * best:
                 stopped = True
                 break
+        # read the curve before restoring: the GP's first import may draw from the global RNGs
+        lrs_a, loss_a = np.array(lrs), np.array(losses)
+        smoothed_a = smooth(loss_a, beta)
+        # The GP sees the divergent tail clipped at the loss the test started from: "worse than at the start", not how
+        # much worse, so a blow-up does not drag the fitted minimum towards small LRs.
+        head = loss_a[:max(1, num_batches // 10)]
+        head = head[np.isfinite(head)]
+        clip = float(np.median(head)) if head.size else None
+        sugg, gp = suggest_all(lrs_a, loss_a, smoothed_a, num_batches=num_batches, clip=clip,
+                               peak_divisor=peak_divisor, lengthscale=lengthscale)
     finally:
         if restore:
             snap.restore()
         else:
             optimizer.zero_grad(set_to_none=True)
-    del snap
-    torch.cuda.empty_cache() if torch.cuda.is_available() else None
-    lrs_a, loss_a = np.array(lrs), np.array(losses)
-    smoothed_a = smooth(loss_a, beta)
-    # The GP sees the divergent tail clipped at the loss the test started from: "worse than at the start", not how
-    # much worse, so a blow-up does not drag the fitted minimum towards small LRs.
-    head = loss_a[:max(1, num_batches // 10)]
-    head = head[np.isfinite(head)]
-    clip = float(np.median(head)) if head.size else None
-    sugg, gp = suggest_all(lrs_a, loss_a, smoothed_a, num_batches=num_batches, clip=clip,
-                           peak_divisor=peak_divisor, lengthscale=lengthscale)
     return LRFindResult(lrs_a, loss_a, smoothed_a, sugg, gp, stopped, num_batches, min_lr, max_lr, mode, stop_factor)
 
 

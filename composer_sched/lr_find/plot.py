@@ -39,7 +39,9 @@ def plot_result(result, path: Union[str, os.PathLike], title: Optional[str] = No
     ax.set_ylabel('training loss')
     finite = sm[np.isfinite(sm)]
     if finite.size:  # the divergent tail would flatten the interesting part
-        lo, hi = float(finite.min()), float(finite[0])
+        lo, hi = min(float(finite.min()), float(np.min(raw[ok]))), float(finite[0])
+        if g is not None:
+            lo = min(lo, float(g.mean.min()))
         top = max(hi, lo) + 0.35 * abs(max(hi, lo) - lo) + 1e-12
         ax.set_ylim(lo - 0.1 * (top - lo), top)
     ax.set_title(title or 'LR range test', fontsize=10)
