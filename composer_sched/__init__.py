@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     # Ratio sweeps.
     'run_sweep': 'composer_sched.sweep',
     'SweepTarget': 'composer_sched.sweep',
+    # Schedule-aware loss prediction (issue 16); its Run class stays in composer_sched.predict.
+    **dict.fromkeys(('fit_momentum_law', 'fit_multi_power_law', 'predict_final_loss'), 'composer_sched.predict'),
     # YAML recipes.
     **dict.fromkeys(('load_recipe', 'Recipe', 'RecipeError'), 'composer_sched.recipes'),
     'AutoWU': 'composer_sched.algorithms.autowu', 'AutoWUScheduler': 'composer_sched.algorithms.autowu',

@@ -1,6 +1,8 @@
 """The laws themselves: areas against their definitions, and fits recovering known laws (exact by construction)."""
 import doctest
 import importlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -123,3 +125,21 @@ def test_metric_prediction_flags_extrapolation():
     assert inside.metric == pytest.approx(1 - inside.loss / 4, abs=0.01) and not inside.metric_extrapolated
     beyond = fit.predict(wsd(1800))  # lower loss than the run ever reached: the map is flat there
     assert beyond.metric_extrapolated
+
+
+def test_predict_imports_neither_torch_nor_composer():
+    code = ('import sys, composer_sched.predict; '
+            'print(sorted(m for m in ("torch", "composer") if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == '[]'
+
+
+def test_lr_arrays_from_preview_predict_another_ratio_and_refuse_cosine():
+    # The intended input: preview's exact per-batch multipliers of a Composer recipe at ratio 1 and 0.5.
+    from composer_sched import CosineAnnealingScheduler, WSDScheduler, preview
+    full = preview(WSDScheduler(t_warmup='30ba', t_cooldown='0.2dur'), '1000ba')
+    half = preview(WSDScheduler(t_warmup='30ba', t_cooldown='0.2dur'), '1000ba', ssr=0.5)
+    fit = fit_momentum_law([Run(full, eval_loss=(STEPS, momentum_law(full, STEPS, **TRUTH)))])
+    assert fit.predict(half).loss == pytest.approx(momentum_law(half, [half.size], **TRUTH)[0], rel=2e-3)
+    with pytest.raises(ValueError, match="cool-down's shape"):
+        fit.predict(preview(CosineAnnealingScheduler(t_warmup='30ba'), '1000ba'))
