@@ -9,9 +9,19 @@ __all__ = ['DigitsCNN', 'digits_cnn', 'CIFARResNet', 'cifar_resnet', 'cifar_resn
 
 
 class DigitsCNN(nn.Module):
-    """A two-convolution CNN for 8x8 single-channel digits: conv(16) -> conv(32) -> pool -> linear(10)."""
+    """A two-convolution CNN for 8x8 single-channel digits: conv(width) -> conv(2 width) -> pool -> linear.
+
+    Args:
+        width: channels of the first convolution, an integer ``>= 1`` (default 16).
+        num_classes: output classes, an integer ``>= 2`` (default 10).
+
+    Raises:
+        ValueError: ``width`` or ``num_classes`` out of range.
+    """
 
     def __init__(self, width: int = 16, num_classes: int = 10):
+        _check_int('width', width, 1)
+        _check_int('num_classes', num_classes, 2)
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
@@ -22,6 +32,11 @@ class DigitsCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1))
+
+
+def _check_int(name: str, value, lo: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ValueError(f'{name}={value!r} is not allowed: {name} must be an integer >= {lo}.')
 
 
 def digits_cnn(width: int = 16, num_classes: int = 10):

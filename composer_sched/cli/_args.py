@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import yaml
 
-__all__ = ['parse_overrides', 'is_override', 'TrailingOverrides', 'accept_trailing_overrides']
+__all__ = ['parse_overrides', 'is_override', 'OneLineParser', 'TrailingOverrides', 'accept_trailing_overrides']
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -34,7 +34,17 @@ def is_override(item: str) -> bool:
     return not item.startswith('-') and ('=' in item or item.startswith('~'))
 
 
-class TrailingOverrides(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line (``PROG: error: ... (see PROG --help)``), exit code 2.
+
+    argparse prints the whole usage block before the error; in a log that buries the one line that matters.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
+class TrailingOverrides(OneLineParser):
     """A sub-command parser whose ``key=value`` items may also follow the options.
 
     ``composer-sched sweep my.yaml --workers 2 'schedulers[0].t_cooldown=0.2dur'``: argparse fills a ``nargs='*'``

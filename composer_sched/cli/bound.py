@@ -20,6 +20,9 @@ PAPER_NAMES = ('wsd', 'cosine', 'constant', 'sqrt', 'linear', 'polynomial')
 
 
 def add_arguments(parser):
+    from composer_sched.cli._args import accept_trailing_overrides
+
+    accept_trailing_overrides(parser, 'schedules')  # NAME key=value items may also follow the options
     parser.add_argument('schedules', nargs='*', metavar='SCHEDULE [key=value ...]',
                         help='schedule names, each followed by its parameters')
     parser.add_argument('--recipe', default=None, help='a recipe (path or bundled name) instead of / besides names')
@@ -106,7 +109,15 @@ def run(args) -> int:
                 mult = method_lrs(name, T, **params)
             runs.append((_label(name, items), T, mult, args.base_lr))
     if args.recipe:
+        from composer_sched.recipes import load_recipe
         from composer_sched.theory.runs import recipe_lrs
+
+        rec = load_recipe(args.recipe, list(args.overrides))
+        for name in rec.loss_driven:  # AutoWU: the bound of one possible run, not of the run
+            print(f'note: recipe {args.recipe}: algorithms.{name} sets the LR from the training loss, so its '
+                  'schedule is not known before training; bounded here: the run whose loss never triggers an early '
+                  'switch (the warm-up to its cap, then the decay), at its own LRs (composer-sched train '
+                  f'{args.recipe} --dry-run shows the other possible decays).')
         for T in horizons or [None]:
             extra = [] if T is None else [f'max_duration={T}ba']
             mult, lr = recipe_lrs(args.recipe, list(args.overrides) + extra)

@@ -17,9 +17,9 @@ EPILOG = """examples:
 
 
 def add_arguments(parser):
-    from composer_sched.cli.train import _TrailingParams
+    from composer_sched.cli._args import accept_trailing_overrides
 
-    parser.__class__ = _TrailingParams  # key=value items may also follow the options
+    accept_trailing_overrides(parser, 'params')  # key=value items may also follow the options
     parser.add_argument('target', help='a registered method (composer-sched list) or a recipe file / bundled name')
     parser.add_argument('params', nargs='*', help='method parameters or recipe overrides, as key=value')
     parser.add_argument('--max-duration', default=None,

@@ -15,40 +15,25 @@ examples:
   composer-sched train algorithms/wsd algorithms.wsd.t_cooldown=0.3dur max_duration=20ep
   composer-sched train cifar10_resnet20 data.path=~/data/cifar-10-batches-py
   composer-sched train schedules/sgdr --dry-run --plot sgdr.png
-  composer -n 2 -m composer_sched.cli train max_duration=1ep   # 2 processes under Composer's launcher
+  composer -n 2 -m composer_sched.cli train max_duration=3ep   # 2 processes, 11 batches per epoch each
 """
 
 
-class TrailingOverrides(argparse.ArgumentParser):
-    """A sub-command parser that also takes ``key=value`` items after options (``train r.yaml --dry-run a=1``).
-
-    argparse fills a ``nargs='*'`` positional only at its first occurrence; later ``key=value`` items would be
-    "unrecognized arguments", so they are appended to :attr:`dest` here.
-    """
-    dest = 'overrides'
-
-    def parse_known_args(self, args=None, namespace=None):
-        ns, extras = super().parse_known_args(args, namespace)
-        items = [e for e in extras if not e.startswith('-') and ('=' in e or e.startswith('~'))]
-        if items:
-            setattr(ns, self.dest, list(getattr(ns, self.dest, None) or []) + items)
-        return ns, [e for e in extras if e not in items]
-
-
-class _TrailingParams(TrailingOverrides):
-    dest = 'params'
-
-
 def add_arguments(parser):
-    parser.__class__ = TrailingOverrides
+    from composer_sched.cli._args import accept_trailing_overrides
+
+    accept_trailing_overrides(parser, 'overrides')  # key=value items may also follow the options
     parser.add_argument('recipe', nargs='?', default=None,
                         help='recipe file or bundled name (default: the digits CNN); key=value items are overrides')
     parser.add_argument('overrides', nargs='*', help='key=value overrides, e.g. max_duration=20ep')
-    parser.add_argument('--dry-run', action='store_true', help='check the recipe, print it resolved and the '
-                        'schedule it will run; train nothing')
+    parser.add_argument('--dry-run', action='store_true', help='check the recipe (everything training checks, '
+                        'Trainer included), print it resolved and the schedule it will run; train nothing')
     parser.add_argument('--plot', nargs='?', const='', default=None, metavar='PNG',
                         help='with --dry-run: also write a PNG of the LR per batch (default: <recipe>.png)')
-    parser.add_argument('--quiet', action='store_true', help='no progress bar')
+    parser.add_argument('--quiet', action='store_true', help='no progress bar and no progress lines')
+    parser.add_argument('--progress-every', type=int, default=None, metavar='N',
+                        help='when the output is not a terminal: a progress line every N batches, N >= 1 '
+                             '(default: about 20 lines per run); on a terminal, Composer\'s progress bar')
 
 
 def split_recipe_args(recipe, overrides):
@@ -61,7 +46,12 @@ def split_recipe_args(recipe, overrides):
 
 
 def print_schedule(recipe) -> None:
-    """The schedule's key points: batch, epoch, multiplier and learning rate."""
+    """The schedule's key points: batch, epoch, multiplier and learning rate (for a loss-driven schedule such as
+    AutoWU: what is known before training, and that the rest depends on the loss)."""
+    outlook = recipe.outlook()
+    if outlook is not None:
+        print(outlook.text(recipe.dataloader_len))
+        return
     points = recipe.key_points()
     n = len(recipe.preview())
     dl = recipe.dataloader_len
@@ -79,13 +69,19 @@ def run(args) -> int:
 
     from composer.utils import dist
 
+    from composer_sched.cli import RunFailed
     from composer_sched.recipes import load_recipe
 
     path, overrides = split_recipe_args(args.recipe, args.overrides)
     if args.plot is not None and not args.dry_run:
         raise ValueError('--plot is not allowed without --dry-run (the plot shows the schedule before training).')
+    if args.progress_every is not None and args.progress_every < 1:
+        raise ValueError(f'--progress-every={args.progress_every} is not allowed: give an integer >= 1.')
     recipe = load_recipe(path, overrides)
+    warnings.filterwarnings('ignore')
+    logging.getLogger('composer').setLevel(logging.ERROR)
     if args.dry_run:
+        recipe.check_trainer()  # everything training checks before its first batch
         print(f'# {recipe.path}' + (f' with {" ".join(recipe.overrides)}' if recipe.overrides else ''))
         print(recipe.to_yaml())
         print_schedule(recipe)
@@ -93,11 +89,19 @@ def run(args) -> int:
             stem = os.path.splitext(os.path.basename(recipe.path))[0]
             print(f'wrote {recipe.plot(args.plot or f"{stem}.png")}')
         return 0
-    warnings.filterwarnings('ignore')
-    logging.getLogger('composer').setLevel(logging.ERROR)
     kwargs = {'progress_bar': False} if args.quiet else {}
-    trainer = recipe.build_trainer(**kwargs)
-    trainer.fit()
+    trainer = recipe.build_trainer(progress_every=args.progress_every, **kwargs)
+    try:
+        trainer.fit()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # the recipe was accepted: a failure now is the run's, exit code 1
+        from composer_sched.cli import one_line
+
+        if os.environ.get('COMPOSER_SCHED_TRACEBACK'):
+            raise
+        raise RunFailed(f'training {recipe.path} failed at batch {int(trainer.state.timestamp.batch)}: '
+                        f'{one_line(e)}') from None
     if dist.get_global_rank() == 0:
         print(f'trained {recipe.path}: {trainer.state.timestamp.batch.value} batches, '
               f'{trainer.state.timestamp.epoch.value} epochs, world size {dist.get_world_size()}')

@@ -213,12 +213,67 @@ def build_scheduler(file, key: str, item: Any):
             return ComposerScheduler(name, **params)
         cls = composer_schedulers()[name.removeprefix(COMPOSER_PREFIX)]
         check_kwargs(file, key, cls, params, f'scheduler {name!r}')
+        _check_composer_times(file, key, cls, params)
         return cls(**params)
     except RecipeError:
         raise
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, ArithmeticError) as e:
         k = key_of_message(str(e), params) or key_of_message(str(e), _method_params(name))
         raise RecipeError(file, f'{key}.{k}' if k else key, str(e)) from None
+
+
+#: Composer scheduler arguments that divide time: 0 would fail on the first batch (ZeroDivisionError)
+_DIVISORS = ('step_size', 'decay_period', 't_0')
+
+
+def _time_hint(tp: Any) -> Optional[str]:
+    # 'one' for Union[str, Time], 'list' for list[Union[str, Time]], else None.
+    import typing
+
+    from composer.core import Time
+
+    if typing.get_origin(tp) is typing.Union and Time in typing.get_args(tp):
+        return 'one'
+    if typing.get_origin(tp) is list and typing.get_args(tp) and _time_hint(typing.get_args(tp)[0]) == 'one':
+        return 'list'
+    return None
+
+
+def _check_composer_times(file, key: str, cls: type, params: dict) -> None:
+    """Composer's schedulers take durations unchecked and fail only when called mid-run: check them here.
+
+    Raises:
+        RecipeError: at ``key.<argument>``: not a time string (or a list of them), negative, or 0 where it divides.
+    """
+    import math
+    import typing
+
+    from composer.core import Time
+
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # unresolvable annotations: the probe at load time still runs the scheduler
+        return
+    for k, v in params.items():
+        kind = _time_hint(hints.get(k))
+        if kind is None:
+            continue
+        items = v if kind == 'list' else [v]
+        example = "['10ba', '20ba']" if kind == 'list' else "'10ba'"
+        what = 'a list of Composer time strings' if kind == 'list' else 'a Composer time string'
+        if kind == 'list' and not isinstance(v, list):
+            raise RecipeError(file, f'{key}.{k}', f'{v!r} is not allowed: {k} must be {what} (e.g. {example}).')
+        for item in items:
+            try:
+                t = Time.from_timestring(item) if isinstance(item, str) else None
+            except (ValueError, TypeError, KeyError, OverflowError):
+                t = None
+            if t is None or not math.isfinite(float(t.value)) or t.value < 0:
+                raise RecipeError(file, f'{key}.{k}', f'{v!r} is not allowed: {k} must be {what} >= 0 (e.g. '
+                                  f'{example}).')
+            if k in _DIVISORS and t.value == 0:
+                raise RecipeError(file, f'{key}.{k}', f'{v!r} is not allowed: {k} must be > 0 (the scheduler divides '
+                                  'by it).')
 
 
 def _method_params(name: str) -> list[str]:
@@ -274,7 +329,7 @@ def build_algorithm(file, name: Any, kwargs: dict):
     check_kwargs(file, key, cls, kwargs, f'algorithm {name!r}')
     try:
         return cls(**kwargs)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, ArithmeticError) as e:
         k = key_of_message(str(e), kwargs) or key_of_message(str(e), _params(cls))
         raise RecipeError(file, f'{key}.{k}' if k else key, str(e)) from None
 

@@ -92,7 +92,12 @@ def _load_with_bases(path: Path, seen: tuple = ()) -> dict:
         base_path = _find(base, path.parent)
     except RecipeError as e:
         raise RecipeError(str(path), 'base', e.reason) from None
-    return _merge(_load_with_bases(base_path, seen + (path,)), raw)
+    parent = _load_with_bases(base_path, seen + (path,))
+    # The base's name and description describe the base's run, not this one: a child that does not set its own
+    # is named after its file (a sweep, a plot title or a run name would otherwise claim to be the parent).
+    parent['name'] = raw.get('name', path.stem)
+    parent['description'] = raw.get('description', '')
+    return _merge(parent, raw)
 
 
 def _normalise(raw: dict) -> dict:
@@ -197,7 +202,7 @@ def _check_time(file, key: str, value: Any, units: tuple[str, ...]):
 
     try:
         t = Time.from_timestring(value) if isinstance(value, str) else None
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):
         t = None
     if t is None or t.unit.value not in units or not math.isfinite(float(t.value)) or t.value <= 0:
         raise RecipeError(file, key, f'{value!r} is not allowed: {key.rsplit(".", 1)[-1]} must be a positive Composer '
@@ -247,7 +252,11 @@ class Recipe:
                        ('eval.subset_num_batches', typed.eval.subset_num_batches)):
             if v != -1 and v < 1:
                 raise RecipeError(file, key, f'{v!r} is not allowed: {key} must be -1 (all) or >= 1.')
-        self.config = OmegaConf.structured(typed)
+        try:
+            self.config = OmegaConf.structured(typed)
+        except Exception as e:  # a value omegaconf cannot hold: report it without omegaconf's internals
+            key = str(getattr(e, 'full_key', '') or '')
+            raise RecipeError(file, key, str(e).splitlines()[0]) from None
         OmegaConf.set_readonly(self.config, True)
         # Check every component now, so a bad value never surfaces mid-training.
         C.model_builder(file, dict(typed.model))
@@ -343,7 +352,7 @@ class Recipe:
         fn, kwargs = C.model_builder(self.path, dict(self.config.model))
         try:
             return fn(**kwargs)
-        except ValueError as e:
+        except (ValueError, TypeError, RuntimeError) as e:  # torch's own errors for impossible shapes included
             k = C.key_of_message(str(e), kwargs)
             raise RecipeError(self.path, f'model.{k}' if k else 'model', str(e)) from None
 
@@ -372,19 +381,33 @@ class Recipe:
             callbacks.append(LogMetadata(meta))
         return callbacks
 
-    def build_trainer(self, **trainer_kwargs: Any):
+    def build_trainer(self, *, progress_every: Optional[int] = None, **trainer_kwargs: Any):
         """A Composer ``Trainer`` for this recipe (not yet fitted).
 
+        ``scale_schedule_ratio`` with no Trainer schedulers (an algorithm sets the schedule, or AutoWU, or none)
+        is what Composer refuses (``scale_schedule_ratio`` without ``schedulers``); it is applied the same way by a
+        ``ScaleSchedule`` algorithm (schedule algorithms) or by scaling ``max_duration`` (no schedule to dilate).
+
+        Progress: with ``progress_bar`` on, Composer's progress bar when stderr is a terminal, else a line every
+        ``progress_every`` batches (:class:`~composer_sched.recipes.progress.ProgressLines`; default about 20
+        lines per run), so a log is not flooded by the bar's redraws.
+
         Args:
+            progress_every: batches between progress lines when not on a terminal, ``>= 1`` (default: auto).
             **trainer_kwargs: any ``Trainer`` argument; it overrides the recipe's (``run_name``, ``save_folder``,
                 ``load_path``, ``max_duration``, ...), except ``callbacks`` and ``loggers``, which are added to the
                 recipe's (the LR monitor and the configured loggers stay).
+
+        Raises:
+            RecipeError: a component cannot be built (e.g. a model argument its constructor rejects).
 
         Example:
             >>> trainer = load_recipe(overrides=['max_duration=1ep']).build_trainer(progress_bar=False)
             >>> trainer.fit()  # doctest: +SKIP
         """
         from composer import Trainer
+
+        from composer_sched.recipes.progress import ProgressLines, auto_interval, is_terminal
 
         c = self.config
         model = self.build_model()
@@ -408,12 +431,47 @@ class Recipe:
         kwargs['loggers'] = self.build_loggers() + list(extra_lg if isinstance(extra_lg, (list, tuple)) else
                                                         [extra_lg])
         kwargs.update(trainer_kwargs)
+        _scale_without_schedulers(self.path, kwargs)
+        if kwargs.get('progress_bar') and not is_terminal():
+            kwargs['progress_bar'] = False
+            every = progress_every or auto_interval(self._total_batches(kwargs['max_duration']))
+            kwargs['callbacks'] = list(kwargs['callbacks']) + [ProgressLines(every)]
         return Trainer(**kwargs)
+
+    def _total_batches(self, max_duration: Any) -> int:
+        from composer_sched.previewing import num_batches, scaled_max_duration
+
+        try:
+            md = scaled_max_duration(max_duration, 1.0)
+            return num_batches(md, self.dataloader_len, self._samples_per_batch())
+        except (ValueError, TypeError):  # tokens: unknown ahead
+            return 1000
+
+    def check_trainer(self) -> None:
+        """Build everything training builds (model, optimizer, dataloaders, schedulers, algorithms and the
+        ``Trainer``) and drop it, so a dry run meets every error training would meet before its first batch.
+
+        Raises:
+            RecipeError: a component or the ``Trainer`` rejects the recipe (the message names the key when it can).
+        """
+        try:
+            trainer = self.build_trainer(progress_bar=False)
+        except RecipeError:
+            raise
+        except (ValueError, TypeError, RuntimeError) as e:
+            text = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise RecipeError(self.path, _trainer_key(text), f'Composer\'s Trainer refuses this recipe: {text}') \
+                from None
+        trainer.close()
 
     # ----------------------------------------------------------------------------------------------- schedule
     def preview(self, scale_schedule_ratio: Optional[float] = None) -> np.ndarray:
         """The LR multiplier of every batch the recipe's run applies (times ``optimizer.lr`` gives the LR), via
         :func:`composer_sched.previewing.preview`; algorithms included.
+
+        A loss-driven schedule (AutoWU) is not known before training: this is then the run whose loss never
+        triggers an early switch (the warm-up to its cap, then the decay), as multipliers of ``optimizer.lr``;
+        :meth:`outlook` has the rest (and :attr:`loss_driven` says so).
 
         Args:
             scale_schedule_ratio: preview another ratio (default: the recipe's).
@@ -421,8 +479,34 @@ class Recipe:
         from composer_sched.previewing import preview
 
         ssr = self.scale_schedule_ratio if scale_schedule_ratio is None else scale_schedule_ratio
+        outlook = self.outlook(ssr)
+        if outlook is not None:
+            return outlook.latest / self.lr
         return preview(self.build_schedulers(), self.max_duration, dataloader_len=self.dataloader_len, ssr=ssr,
                        samples_per_batch=self._samples_per_batch(), algorithms=self.build_algorithms())
+
+    @property
+    def loss_driven(self) -> list[str]:
+        """Names of the recipe's algorithms whose LR depends on the training loss (AutoWU): their schedule is
+        only partly known before training (:meth:`outlook`)."""
+        from composer_sched.algorithms.autowu import AutoWU
+
+        return [n for n, a in zip(self.config.algorithms, self.build_algorithms()) if isinstance(a, AutoWU)]
+
+    def outlook(self, scale_schedule_ratio: Optional[float] = None):
+        """What is known before training about a loss-driven schedule (AutoWU): the warm-up ramp up to its cap and
+        the decays that may follow (:class:`~composer_sched.previewing.Outlook`), or ``None`` when the recipe's
+        schedule does not depend on the loss."""
+        from composer_sched.algorithms.autowu import AutoWU
+        from composer_sched.previewing import autowu_outlook, num_batches, scaled_max_duration
+
+        algos = [a for a in self.build_algorithms() if isinstance(a, AutoWU)]
+        if not algos:
+            return None
+        ssr = self.scale_schedule_ratio if scale_schedule_ratio is None else scale_schedule_ratio
+        md = scaled_max_duration(self.max_duration, ssr)
+        n = num_batches(md, self.dataloader_len, self._samples_per_batch())
+        return autowu_outlook(algos[0], n, self.dataloader_len)
 
     def _samples_per_batch(self) -> int:
         # Composer counts samples over all ranks.
@@ -431,23 +515,67 @@ class Recipe:
         return int(self.config.data.get('batch_size', C.LOADER_KEYS['batch_size'])) * dist.get_world_size()
 
     def _check_schedule(self) -> None:
-        # Durations that do not fit max_duration only show once the horizon is known: check them now.
+        # Durations that do not fit max_duration only show once the horizon is known: check them now, by running
+        # every scheduler over the whole run (Composer's own schedulers take their arguments unchecked).
         from composer_sched.previewing import preview
 
         dl_len = self.dataloader_len
-        for i, s in enumerate(self.build_schedulers()):
+        for i, (item, s) in enumerate(zip(self.config.schedulers, self.build_schedulers())):
             try:
                 preview(s, self.max_duration, dataloader_len=dl_len, ssr=self.scale_schedule_ratio,
                         samples_per_batch=self._samples_per_batch())
-            except ValueError as e:
-                raise RecipeError(self.path, f'schedulers[{i}]', str(e)) from None
+            except _RUN_ERRORS as e:
+                raise self._schedule_error(f'schedulers[{i}]', _plain(item), e) from None
         try:
             self.preview()
         except RecipeError:
             raise
-        except ValueError as e:
-            key = 'scale_schedule_ratio' if 'ssr' in str(e) else 'algorithms'
-            raise RecipeError(self.path, key, str(e)) from None
+        except _RUN_ERRORS as e:
+            if 'ssr' in str(e):
+                raise RecipeError(self.path, 'scale_schedule_ratio', str(e)) from None
+            raise self._algorithm_error(e) from None
+
+    def _schedule_error(self, key: str, item: dict, error: Exception) -> RecipeError:
+        """A scheduler that fails over this run, as an error at its key (and argument, when the message names
+        one)."""
+        params = {k: v for k, v in item.items() if k != 'name'}
+        text = str(error).splitlines()[0] if str(error) else ''
+        k = C.key_of_message(text, params)
+        if isinstance(error, ValueError):
+            return RecipeError(self.path, f'{key}.{k}' if k else key, _strip_method(text, item.get('name')))
+        args = ', '.join(f'{n}={v!r}' for n, v in params.items()) or 'its defaults'
+        return RecipeError(self.path, f'{key}.{k}' if k else key,
+                           f'scheduler {item.get("name")!r} with {args} fails on this run of {self.max_duration} '
+                           f'({type(error).__name__}: {text}); check that its durations are > 0 and fit the run.')
+
+    def _algorithm_error(self, error: Exception) -> RecipeError:
+        """An algorithm's schedule that fails over this run, at ``algorithms.<name>[.<argument>]``: the culprit is
+        found by previewing the recipe's algorithms one at a time."""
+        from composer_sched.previewing import preview
+
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        names = list(self.config.algorithms)
+        culprit = None
+        if len(names) == 1:
+            culprit = names[0]
+        else:
+            for name, algo in zip(names, self.build_algorithms()):
+                try:
+                    preview(self.build_schedulers(), self.max_duration, dataloader_len=self.dataloader_len,
+                            ssr=self.scale_schedule_ratio, samples_per_batch=self._samples_per_batch(),
+                            algorithms=[algo])
+                except _RUN_ERRORS:
+                    culprit = name
+                    break
+        if culprit is None:
+            return RecipeError(self.path, 'algorithms', _strip_method(text, None))
+        kwargs = _plain(self.config.algorithms[culprit])
+        k = C.key_of_message(text, kwargs) or C.key_of_message(text, C._params(C.algorithm_class(culprit)))
+        key = f'algorithms.{culprit}' + (f'.{k}' if k else '')
+        reason = _strip_method(text, culprit)
+        if not isinstance(error, ValueError):
+            reason = f'{type(error).__name__}: {reason}'
+        return RecipeError(self.path, key, reason)
 
     def key_points(self, max_points: int = 14) -> list[tuple[int, float]]:
         """``(batch, multiplier)`` at the start, the end, the ends of flat stretches and evenly in between."""
@@ -466,13 +594,76 @@ class Recipe:
         return [(k, float(values[k])) for k in chosen]
 
     def plot(self, path: Union[str, os.PathLike], ratios: Sequence[float] = ()) -> str:
-        """Write a PNG of the LR per batch (one curve per ``ratios`` entry; default: the recipe's ratio)."""
+        """Write a PNG of the LR per batch (one curve per ``ratios`` entry; default: the recipe's ratio).
+
+        A loss-driven schedule (AutoWU) is drawn as what is known before training: the warm-up ramp up to its cap
+        (solid) and the decays after a few possible switches (dashed), titled as depending on the loss.
+        """
         from composer_sched.previewing import write_curves
 
+        title = self.config.name or Path(self.path).stem
+        outlook = self.outlook()
+        if outlook is not None:
+            curves = [('warm-up ramp (known)', outlook.ramp)]
+            curves += [(f'switch at {s}, lr {lr:.3g}', lrs) for s, lr, lrs in outlook.decays]
+            return write_curves(curves, path, xlabel=f'batch ({self.dataloader_len} per epoch)',
+                                ylabel='learning rate', title=f'{title}: the switch depends on the loss; '
+                                'possible decays dashed', styles=['-'] + ['--'] * len(outlook.decays))
         curves = [(f'ratio {r:g}', self.preview(scale_schedule_ratio=r) * self.lr)
                   for r in (ratios or (self.scale_schedule_ratio,))]
         return write_curves(curves, path, xlabel=f'batch ({self.dataloader_len} per epoch)', ylabel='learning rate',
-                            title=self.config.name or Path(self.path).stem)
+                            title=title)
+
+
+#: what a schedule can raise when run over a horizon it cannot handle (Composer's schedulers check nothing)
+_RUN_ERRORS = (ValueError, TypeError, ArithmeticError, LookupError, AttributeError)
+
+
+def _strip_method(text: str, own: Optional[str]) -> str:
+    """Drop an internal schedule's name and repr before the message (``'constant: t_warmup=...'`` for a LinearWarmup,
+    ``'LinearCooldown(t_start=...): the cool-down ...'``): the key path already says where the error is."""
+    import re
+
+    from composer_sched.schedules.registry import method_names
+
+    m = re.match(r'^([A-Za-z_]\w*)(\((?:[^()]|\([^()]*\))*\))?: ', text)
+    if m and (m.group(2) or m.group(1) in method_names() or m.group(1) == own):
+        return text[m.end():]
+    return text
+
+
+def _trainer_key(text: str) -> str:
+    # The recipe key a Trainer error is about, when its message names a Trainer argument the recipe sets.
+    for arg, key in (('scale_schedule_ratio', 'scale_schedule_ratio'), ('max_duration', 'max_duration'),
+                     ('eval_interval', 'eval.interval'), ('device', 'device'), ('schedulers', 'schedulers'),
+                     ('algorithms', 'algorithms'), ('optimizer', 'optimizer'), ('model', 'model')):
+        if arg in text:
+            return key
+    return ''
+
+
+def _scale_without_schedulers(file: str, kwargs: dict) -> None:
+    """Apply a ``scale_schedule_ratio`` the Trainer would refuse (no ``schedulers``) the way it would have acted:
+    a ``ScaleSchedule`` algorithm when composer_sched schedule algorithms set the schedule (composed with one the
+    run already has), else ``max_duration`` scaled (AutoWU, or a constant LR: nothing to dilate)."""
+    ssr = float(kwargs.get('scale_schedule_ratio', 1.0) or 1.0)
+    if ssr == 1.0 or kwargs.get('schedulers'):
+        return
+    from composer_sched.algorithms.base import ScheduleAlgorithm
+    from composer_sched.algorithms.scale_schedule import ScaleSchedule
+    from composer_sched.previewing import scaled_max_duration
+
+    algos = list(kwargs.get('algorithms') or [])
+    scales = [a for a in algos if isinstance(a, ScaleSchedule)]
+    if scales:  # compose: the run's own ratio times this one
+        first = scales[0]
+        algos[algos.index(first)] = ScaleSchedule(ratio=first.ratio * ssr, method=first.method)
+    elif any(isinstance(a, ScheduleAlgorithm) for a in algos):
+        algos.append(ScaleSchedule(ratio=ssr))
+    else:
+        kwargs['max_duration'] = scaled_max_duration(kwargs['max_duration'], ssr)
+    kwargs['algorithms'] = algos
+    kwargs['scale_schedule_ratio'] = 1.0
 
 
 def _plain(node) -> Any:

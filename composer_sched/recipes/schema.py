@@ -149,6 +149,12 @@ def _check_value(file: Optional[str], key: str, tp: Any, value: Any) -> Any:
                                       '(or nothing, for the defaults).')
     elif origin in (list, List):
         ok = isinstance(value, list)
+        item_tp = (typing.get_args(tp) or (Any,))[0]
+        if ok and typing.get_origin(item_tp) in (dict, Dict):
+            for i, v in enumerate(value):
+                if not isinstance(v, dict):
+                    raise RecipeError(file, f'{key}[{i}]', f'{v!r} is not allowed: each entry of {key} must be a '
+                                      'mapping, e.g. {name: ..., <parameters>}.')
     if not ok:
         raise RecipeError(file, key, f'{value!r} is not allowed: {key.rsplit(".", 1)[-1]} must be {_type_name(tp)}.')
     return float(value) if tp is float else value

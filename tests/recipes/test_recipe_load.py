@@ -78,7 +78,7 @@ def test_composer_builtin_scheduler_by_prefix(tmp_path):
     (['schedulers[0].name=wsdd'], 'schedulers[0].name', "did you mean 'wsd'"),
     (['schedulers[0].t_cooldwn=0.2dur'], 'schedulers[0].t_cooldwn', "did you mean 't_cooldown'"),
     (['schedulers[0].t_cooldown=banana'], 'schedulers[0].t_cooldown', 'Composer time string'),
-    (['schedulers[0].t_cooldown=2dur'], 'schedulers[0]', 'cool'),
+    (['schedulers[0].t_cooldown=2dur'], 'schedulers[0].t_cooldown', 'cool'),
     (['schedulers[0].alpha_f=-1'], 'schedulers[0].alpha_f', 'alpha_f=-1 is not allowed'),  # ScheduleSpec's check
     (['algorithms.scale_schedule={ratio: -1}'], 'algorithms.scale_schedule.ratio', 'ratio'),  # the constructor's
     (['algorithms.lable_smoothing={smoothing: 0.1}'], 'algorithms.lable_smoothing', "'label_smoothing'"),
