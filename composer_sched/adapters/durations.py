@@ -1,15 +1,16 @@
 """Duration parsing and resolution shared by the Composer and PyTorch adapters.
 
-Rules (the same for every registered method):
+Rules (the same for every registered method; Composer's ``*WithWarmup`` semantics):
 
 * Durations are Composer time strings (``'500ba'``, ``'2ep'``, ``'60000sp'``, ``'1e6tok'``, ``'0.1dur'``), ``Time``
   objects, or ints (batches). They are resolved to floats on one time axis: batches (``ba`` and ``ep``), samples
   (``sp``) or tokens (``tok``). Mixing axes in one schedule is a ``ValueError``.
+* Every duration is measured on the run's clock (time 0 = the start of training), the warm-up included.
 * Absolute durations scale with the scale-schedule ratio ``ssr``: ``d -> d * ssr``, kept as a float so that the
   ratio law :math:`\\alpha_r(t) = \\alpha(t / r)` holds exactly (Composer int-truncates).
-* ``dur`` durations are fractions of the main span: the scaled ``max_duration`` minus the warm-up.
-* The warm-up does not scale (``dur`` warm-ups are fractions of the *unscaled* ``max_duration``), unless
-  ``scale_warmup=True``; then its whole extent scales, its end included.
+* ``dur`` durations are fractions of this run: the scaled ``max_duration`` (as Composer's ``_convert_time``).
+* An absolute warm-up does not scale, unless ``scale_warmup=True``; then its whole extent scales, its end included.
+  A ``dur`` warm-up is a fraction of this (scaled) run either way.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def parse_duration(name: str, value: Any) -> Time:
     elif isinstance(value, str):
         try:
             t = Time.from_timestring(value.strip())
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, OverflowError):  # '1e400ba': Composer's int(inf)
             raise ValueError(f'{name}={value!r} is not allowed: {name} must be {allowed}.') from None
     else:
         raise ValueError(f'{name}={value!r} is not allowed: {name} must be {allowed}.')
@@ -114,17 +115,18 @@ class Horizon:
         return value * self.ssr if scale else value
 
     def warmup(self, t: Time, scale_warmup: bool) -> float:
-        """The warm-up length: unscaled unless ``scale_warmup``."""
+        """The warm-up length: a ``dur`` warm-up is a fraction of this (scaled) run, as in Composer; an absolute
+        one is unscaled unless ``scale_warmup``."""
         if t.unit == TimeUnit.DURATION:
-            base = self.total if scale_warmup else self.total / self.ssr
-            return float(t.value) * base
+            return float(t.value) * self.total
         return self.absolute('t_warmup', t, scale=scale_warmup)
 
-    def resolve(self, name: str, t: Time, span: float) -> float:
-        """A main-phase duration: ``dur`` is a fraction of ``span``; absolute durations scale with ``ssr``."""
+    def resolve(self, name: str, t: Time, span: Optional[float] = None) -> float:
+        """A duration on the run's clock: ``dur`` is a fraction of ``span`` (default: the whole scaled run);
+        absolute durations scale with ``ssr``."""
         if t.unit == TimeUnit.DURATION:
-            return float(t.value) * span
+            return float(t.value) * (self.total if span is None else span)
         return self.absolute(name, t)
 
-    def resolve_all(self, name: str, ts: Sequence[Time], span: float) -> list[float]:
+    def resolve_all(self, name: str, ts: Sequence[Time], span: Optional[float] = None) -> list[float]:
         return [self.resolve(f'{name}[{i}]', t, span) for i, t in enumerate(ts)]

@@ -7,11 +7,11 @@ from typing import Any, Optional, Union
 from composer.core import Time, TimeUnit
 
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
-from composer_sched.schedules import Schedule
+from composer_sched.schedules import ConstantSchedule, Schedule
 from composer_sched.schedules.registry import Method, Param, get_method, suggest
 from composer_sched.schedules.warmup import warm_up
 
-__all__ = ['ScheduleSpec', 'WARMUP_PARAMS']
+__all__ = ['ScheduleSpec', 'WARMUP_PARAMS', 'RUN_CLOCK_METHODS', 'duration_role']
 
 #: Generic warm-up parameters every method accepts (the warm-up is a wrapper, never part of a shape).
 WARMUP_PARAMS = (
@@ -20,6 +20,35 @@ WARMUP_PARAMS = (
     Param('alpha_warmup', 0.0, doc='multiplier at the start of the warm-up (> 0 for exponential)', lo=0),
     Param('scale_warmup', False, doc='scale the warm-up with the ratio as well (its end included)'),
 )
+
+#: Methods evaluated on the run's clock, the warm-up laid over their start: their durations are milestones, as in
+#: Composer's ``MultiStepWithWarmupScheduler`` (and its old ``ComposedScheduler``, which kept stepping ``StepLR`` and
+#: ``MultiStepLR`` during the warm-up).
+RUN_CLOCK_METHODS = frozenset({'step', 'multi_step', 'multi_factor', 'piecewise_constant'})
+# Parameters that place the end of a shape on the run's clock (Composer's ``t_max``): after a warm-up W the shape
+# spans [W, end]. Any other duration of a shape that starts when the warm-up ends is a length.
+_END_PARAMS = {'t_max': None, 't_cycle': ('triangular', 'one_cycle')}
+
+
+def duration_role(method: str, param: str) -> str:
+    """How the adapters place a duration parameter of a registered method after a warm-up :math:`W`.
+
+    * ``'time'``: a time on the run's clock (the method keeps the run's clock; the warm-up overlays its start);
+    * ``'end'``: where the shape ends on the run's clock; the shape starts at :math:`W`, so it spans
+      ``[W, end]`` (the builder gets ``end - W``);
+    * ``'length'``: a length, starting when the warm-up ends (the builder gets it as is).
+
+    Every ``dur`` value is a fraction of the whole (scaled) run, whatever its role.
+
+    Example:
+        >>> duration_role('multi_step', 'milestones'), duration_role('wsd', 't_max'), duration_role('wsd', 't_cooldown')
+        ('time', 'end', 'length')
+    """
+    if method in RUN_CLOCK_METHODS:
+        return 'time'
+    if param in _END_PARAMS and (_END_PARAMS[param] is None or method in _END_PARAMS[param]):
+        return 'end'
+    return 'length'
 
 
 def _check_value(method: str, p: Param, value: Any) -> Any:
@@ -51,7 +80,8 @@ class ScheduleSpec:
 
     Args:
         method: a registered method name (see :func:`composer_sched.schedules.method_names`) or a ``Method``.
-        t_warmup: warm-up length (Composer time string), default none. Not scaled by the ratio.
+        t_warmup: warm-up length (Composer time string), default none. An absolute one is not scaled by the ratio;
+            ``'dur'`` is a fraction of this (scaled) run.
         warmup_type: ``'linear'`` or ``'exponential'``.
         alpha_warmup: multiplier at the start of the warm-up, ``>= 0`` (``> 0`` for exponential).
         scale_warmup: scale the warm-up with the ratio, its end included (default ``False``).
@@ -120,30 +150,63 @@ class ScheduleSpec:
     def warmup_length(self, horizon: Horizon) -> float:
         return horizon.warmup(self.durations['t_warmup'], self.params['scale_warmup'])
 
-    def build(self, horizon: Horizon) -> Schedule:
-        """The core schedule of multipliers on ``horizon``'s axis (time 0 = the start of training).
+    def all_warmup(self, horizon: Horizon) -> bool:
+        """Whether the warm-up lasts the whole run on ``horizon`` (the run is all warm-up, as Composer allows)."""
+        w = self.warmup_length(horizon)
+        return w > 0 and w >= horizon.total
 
-        Raises:
-            ValueError: the warm-up does not fit in the horizon, or the resolved durations are inconsistent
-                (e.g. a cool-down longer than training); the message names the method and its arguments.
-        """
-        warmup = self.warmup_length(horizon)
-        span = horizon.total - warmup
-        if span <= 0:
-            raise ValueError(f"{self.method.name}: t_warmup={self.params['t_warmup']!r} ({warmup:g} "
-                             f'{horizon.axis.value}) leaves no training after it: max_duration is '
-                             f'{horizon.total:g} {horizon.axis.value}.')
-        kwargs = {}
+    def _resolved(self, horizon: Horizon, warmup: float) -> tuple[dict, dict]:
+        """The builder's arguments (durations on the main clock, which starts at ``warmup``), and the 'end'
+        durations on the run's clock."""
+        kwargs, ends = {}, {}
         for p in self.method.params:
+            where = f'{self.method.name}: {p.name}'
             if p.kind == 'duration':
-                kwargs[p.name] = horizon.resolve(f'{self.method.name}: {p.name}', self.durations[p.name], span)
+                value = horizon.resolve(where, self.durations[p.name])
             elif p.kind == 'durations':
-                kwargs[p.name] = horizon.resolve_all(f'{self.method.name}: {p.name}', self.durations[p.name], span)
+                value = horizon.resolve_all(where, self.durations[p.name])
             else:
                 kwargs[p.name] = self.params[p.name]
+                continue
+            if p.kind == 'duration' and duration_role(self.method.name, p.name) == 'end':
+                ends[p.name] = value
+                value -= warmup
+            kwargs[p.name] = value
+        return kwargs, ends
+
+    def _main(self, kwargs: dict, horizon: Horizon) -> Schedule:
         try:
-            main = self.method.build(**kwargs)
+            return self.method.build(**kwargs)
         except ValueError as e:
             raise ValueError(f'{self!r} on max_duration={horizon.total:g}{horizon.axis.value} '
                              f'(ssr={horizon.ssr:g}): {e}') from None
-        return warm_up(main, warmup, start_lr=self.params['alpha_warmup'], kind=self.params['warmup_type'])
+
+    def build(self, horizon: Horizon) -> Schedule:
+        """The core schedule of multipliers on ``horizon``'s axis (time 0 = the start of training).
+
+        Composer's ``*WithWarmup`` placement: the warm-up :math:`W` overlays the start of the run; a method of
+        :data:`RUN_CLOCK_METHODS` keeps the run's clock (its milestones stay where they were given), any other
+        shape starts at :math:`W` and ends where its ``t_max`` says (see :func:`duration_role`). A warm-up as long
+        as the run (or longer) makes the run all warm-up.
+
+        Raises:
+            ValueError: a shape ends before the warm-up does, or the resolved durations are inconsistent (e.g. a
+                cool-down longer than training); the message names the method and its arguments.
+        """
+        warmup = self.warmup_length(horizon)
+        run_clock = self.method.name in RUN_CLOCK_METHODS
+        kwargs, ends = self._resolved(horizon, 0.0 if run_clock else warmup)
+        early = {k: v for k, v in ends.items() if v <= warmup}
+        if self.all_warmup(horizon) and early:
+            # The shape never runs inside the run: the ramp ends at its first value (Composer's alpha_i).
+            first = self._main(self._resolved(horizon, 0.0)[0], horizon)(0.0)
+            main: Schedule = ConstantSchedule(first)
+        elif early:
+            name, end = next(iter(early.items()))
+            raise ValueError(f'{self.method.name}: {name}={self.params[name]!r} ({end:g} {horizon.axis.value}) is not '
+                             f"allowed: it must end after the warm-up t_warmup={self.params['t_warmup']!r} ({warmup:g} "
+                             f'{horizon.axis.value}), both on the run\'s clock.')
+        else:
+            main = self._main(kwargs, horizon)
+        return warm_up(main, warmup, start_lr=self.params['alpha_warmup'], kind=self.params['warmup_type'],
+                       shift=not run_clock)

@@ -1,4 +1,9 @@
-"""Warm-up wrappers: a ramp prepended to any schedule (Goyal et al. 2017). Linear, or exponential for AutoWU."""
+"""Warm-up wrappers: a ramp at the start of any schedule (Goyal et al. 2017). Linear, or exponential for AutoWU.
+
+Two placements: the tutorial's (``shift=True``, the default) starts the wrapped schedule when the ramp ends, on its
+own clock; Composer's ``*WithWarmup`` placement (``shift=False``) lays the ramp over the start of a schedule that
+keeps the run's clock, so its milestones stay where they were given.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -21,12 +26,15 @@ class LinearWarmUp(Schedule):
     .. math::
         \eta(t) = \begin{cases} \eta_s + (\eta_w(0) - \eta_s)\, t / W & t \le W \\ \eta_w(t - W) & t > W \end{cases}
 
-    The wrapped schedule starts when the warm-up ends, so its own clock is not compressed.
+    The wrapped schedule starts when the warm-up ends, so its own clock is not compressed. With ``shift=False``
+    (Composer's ``*WithWarmup`` placement) the ramp ends at :math:`\eta_w(W)` and :math:`\eta(t) = \eta_w(t)`
+    for :math:`t > W`: the ramp overlays the start of a schedule that keeps its clock.
 
     Args:
         schedule: the wrapped schedule :math:`\eta_w`.
         start_lr: :math:`\eta_s`, value at ``t = 0``, ``>= 0``.
         length: :math:`W`, warm-up iterations, ``>= 0`` (0: no warm-up).
+        shift: ``True`` (default): start ``schedule`` when the ramp ends; ``False``: overlay it.
 
     Raises:
         ValueError: an argument is outside its range.
@@ -36,18 +44,25 @@ class LinearWarmUp(Schedule):
         >>> s = LinearWarmUp(MultiFactorSchedule([250, 750, 900], factor=0.5, base_lr=1), start_lr=0, length=250)
         >>> s(0), s(125), s(250), s(501), s(1001)
         (0.0, 0.5, 1.0, 0.5, 0.25)
+        >>> o = LinearWarmUp(MultiFactorSchedule([250, 750, 900], factor=0.5, base_lr=1), 0, length=250, shift=False)
+        >>> o(125), o(251), o(751)
+        (0.5, 0.5, 0.25)
     """
     schedule: Schedule
     start_lr: float
     length: float
+    shift: bool = True
 
     def __post_init__(self):
         _checked(self.schedule, self.start_lr, self.length)
-        object.__setattr__(self, '_finish_lr', self.schedule(0.0))  # cached: read on every evaluation
+        check(isinstance(self.shift, bool), 'shift', self.shift, 'True or False')
+        object.__setattr__(self, '_offset', self.length if self.shift else 0.0)
+        # cached: read on every evaluation
+        object.__setattr__(self, '_finish_lr', self.schedule(0.0 if self.shift else float(self.length)))
 
     @property
     def finish_lr(self) -> float:
-        """The wrapped schedule's first value, where the ramp ends."""
+        """The wrapped schedule's value where the ramp ends (its first value when shifted)."""
         return self._finish_lr
 
     def _ramp(self, t, ops):
@@ -57,8 +72,8 @@ class LinearWarmUp(Schedule):
         if self.length == 0:
             return self.schedule._eval(t, ops)
         if not ops.array:  # one branch only: the scalar path runs every batch
-            return self._ramp(t, ops) if t <= self.length else self.schedule._eval(t - self.length, ops)
-        inner = self.schedule._eval(ops.maximum(t - self.length, 0.0), ops)
+            return self._ramp(t, ops) if t <= self.length else self.schedule._eval(t - self._offset, ops)
+        inner = self.schedule._eval(ops.maximum(t - self._offset, 0.0), ops)
         return ops.where(t <= self.length, self._ramp(ops.minimum(t, self.length), ops), inner)
 
 
@@ -93,10 +108,12 @@ class ExponentialWarmUp(LinearWarmUp):
         return self.start_lr * (self.finish_lr / self.start_lr) ** (t / self.length)
 
 
-def warm_up(schedule: Schedule, length: float, start_lr: float = 0.0, kind: str = 'linear') -> Schedule:
-    """``schedule`` with a ``kind`` (``'linear'`` or ``'exponential'``) warm-up; ``length == 0`` returns it as is."""
+def warm_up(schedule: Schedule, length: float, start_lr: float = 0.0, kind: str = 'linear',
+            shift: bool = True) -> Schedule:
+    """``schedule`` with a ``kind`` (``'linear'`` or ``'exponential'``) warm-up; ``length == 0`` returns it as is.
+    ``shift``: start ``schedule`` when the ramp ends (default) or overlay the ramp on it (see :class:`LinearWarmUp`)."""
     if kind not in ('linear', 'exponential'):
         raise ValueError(f"warmup_type={kind!r} is not allowed: warmup_type must be one of 'linear', 'exponential'.")
     if length == 0:
         return schedule
-    return (LinearWarmUp if kind == 'linear' else ExponentialWarmUp)(schedule, start_lr, length)
+    return (LinearWarmUp if kind == 'linear' else ExponentialWarmUp)(schedule, start_lr, length, shift)

@@ -166,8 +166,10 @@ def test_durations_that_do_not_fit_fail_before_the_first_batch():
     from composer_sched import LinearCooldown, WSD
     with pytest.raises(ValueError, match='max_duration'):
         Run([LinearCooldown(t_start='40ba')])
-    with pytest.raises(ValueError):
-        Run([WSD(t_warmup='50ba')])
+    # A warm-up as long as the run is all warm-up (Composer's rule); a cool-down that cannot follow the warm-up
+    # before the end of the run is still an error.
+    with pytest.raises(ValueError, match='t_cooldown|cooldown_length'):
+        Run([WSD(t_warmup='10ba', t_cooldown='0.9dur')])
 
 
 def test_one_cycle_momentum_needs_a_momentum_optimizer():
