@@ -66,7 +66,8 @@ class AutoWU(Algorithm):
                  confidence: float = 0.95, lengthscale: float = 0.2, fit_points: int = 100,
                  predict_points: int = 500, grid_points: int = 500, nonfinite_patience: int = 3,
                  decay_patience: int = 5, seed: int = 0, blowup_window: int = 10,
-                 blowup_fraction: Optional[float] = 0.8, blowup_noise: float = 10.0, outlier_window: int = 5,
+                 blowup_fraction: Optional[float] = 0.8, blowup_noise: float = 10.0,
+                 blowup_backoff: float = 2.0, outlier_window: int = 5,
                  outlier_clip: Optional[float] = 4.0):
         # Explicit keywords (not **options) so recipes can check names and types against the signature.
         self.config = AutoWUConfig(
@@ -77,7 +78,7 @@ class AutoWU(Algorithm):
             confidence=confidence, lengthscale=lengthscale, fit_points=fit_points, predict_points=predict_points,
             grid_points=grid_points, nonfinite_patience=nonfinite_patience, decay_patience=decay_patience, seed=seed,
             blowup_window=blowup_window, blowup_fraction=blowup_fraction, blowup_noise=blowup_noise,
-            outlier_window=outlier_window, outlier_clip=outlier_clip)
+            blowup_backoff=blowup_backoff, outlier_window=outlier_window, outlier_clip=outlier_clip)
         if not isinstance(replace, bool):
             raise ValueError(f'replace={replace!r} is not allowed: replace must be True or False.')
         self.replace = replace

@@ -84,6 +84,8 @@ class AutoWUConfig:
         blowup_fraction: :math:`\rho > 0`, the share of the progress :math:`L_0 - B` the loss must give back to
             count as a blow-up (default 0.8); ``None`` turns the finite blow-up rule off (NaN/inf still count).
         blowup_noise: :math:`\\kappa \\ge 0`, the least rise in robust noise widths (default 10).
+        blowup_backoff: ``>= 1``: after a blow-up the switch LR is also at most the LR where it blew up divided by
+            this (default 2).
         outlier_window, outlier_clip: the GP's winsorising (:func:`~composer_sched.algorithms.autowu.gp.winsorise`):
             neighbourhood half-width in steps, ``>= 1`` (default 5), and clip width in robust sd, ``> 0``
             (default 4); ``outlier_clip=None`` fits the raw losses, as the reference does.
@@ -118,6 +120,7 @@ class AutoWUConfig:
     blowup_window: int = 10
     blowup_fraction: Optional[float] = 0.8
     blowup_noise: float = 10.0
+    blowup_backoff: float = 2.0
     outlier_window: int = gp.OUTLIER_WINDOW
     outlier_clip: Optional[float] = gp.OUTLIER_CLIP
 
@@ -153,6 +156,7 @@ class AutoWUConfig:
         if self.blowup_fraction is not None:
             check_number('blowup_fraction', self.blowup_fraction, lo=0, lo_open=True)
         check_number('blowup_noise', self.blowup_noise, lo=0)
+        check_number('blowup_backoff', self.blowup_backoff, lo=1)
         check_int('outlier_window', self.outlier_window, lo=1)
         if self.outlier_clip is not None:
             check_number('outlier_clip', self.outlier_clip, lo=0, lo_open=True)
@@ -497,7 +501,9 @@ class AutoWUEngine:
             else:
                 if not math.isfinite(lr_est):
                     lr_est = self.warmup_lr(finite[np.argmin(seen[finite])])
-                lr_est = min(lr_est, self.warmup_lr(max(onset - 1, 0)))  # never the LR where it blew up
+                # never the LR where it blew up, and at most 1/backoff of it: the ramp has just shown that LR to be
+                # past the edge of stability, and a held (then decayed) LR must sit well inside it
+                lr_est = min(lr_est, self.warmup_lr(max(onset - 1, 0)), self.warmup_lr(onset) / c.blowup_backoff)
             return Decision(True, lr_est, 'diverged', passed, probs)
         switch = passed and len(self.record) + 1 >= c.patience and all(self.record[len(self.record) + 1 - c.patience:])
         if switch and not math.isfinite(lr_est):
