@@ -402,7 +402,7 @@ class Recipe:
             RecipeError: a component cannot be built (e.g. a model argument its constructor rejects).
 
         Example:
-            >>> trainer = load_recipe(overrides=['max_duration=1ep']).build_trainer(progress_bar=False)
+            >>> trainer = load_recipe(overrides=['max_duration=2ep']).build_trainer(progress_bar=False)
             >>> trainer.fit()  # doctest: +SKIP
         """
         from composer import Trainer
@@ -578,20 +578,10 @@ class Recipe:
         return RecipeError(self.path, key, reason)
 
     def key_points(self, max_points: int = 14) -> list[tuple[int, float]]:
-        """``(batch, multiplier)`` at the start, the end, the ends of flat stretches and evenly in between."""
-        values = self.preview()
-        n = len(values)
-        picks = {0, n - 1} | {int(round(f * (n - 1))) for f in (0.25, 0.5, 0.75)}
-        # Kinks: where the per-batch change itself changes a lot (a warm-up ends, a cool-down starts, a step).
-        d = np.diff(values)
-        dd = np.abs(np.diff(d))
-        scale = np.maximum(np.abs(d[1:]), np.abs(d[:-1]))
-        picks |= set((np.flatnonzero((dd > 0.25 * scale) & (dd > 1e-9)) + 1).tolist())
-        chosen = sorted(picks)
-        if len(chosen) > max_points:
-            idx = np.linspace(0, len(chosen) - 1, max_points).round().astype(int)
-            chosen = [chosen[i] for i in sorted(set(idx))]
-        return [(k, float(values[k])) for k in chosen]
+        """``(batch, multiplier)`` at the start, the end, the ends of flat stretches, where the slope changes and
+        evenly in between: sorted by batch, each batch once, and no row inside a flat stretch (whose neighbours
+        already show its value)."""
+        return key_points(self.preview(), max_points)
 
     def plot(self, path: Union[str, os.PathLike], ratios: Sequence[float] = ()) -> str:
         """Write a PNG of the LR per batch (one curve per ``ratios`` entry; default: the recipe's ratio).
@@ -613,6 +603,35 @@ class Recipe:
                   for r in (ratios or (self.scale_schedule_ratio,))]
         return write_curves(curves, path, xlabel=f'batch ({self.dataloader_len} per epoch)', ylabel='learning rate',
                             title=title)
+
+
+def key_points(values: np.ndarray, max_points: int = 14) -> list[tuple[int, float]]:
+    """The rows of a schedule table (see :meth:`Recipe.key_points`): the batches that, joined by straight lines,
+    draw the schedule best (greedy Ramer-Douglas-Peucker: start from the first and last batch, add the batch
+    farthest from the line through the chosen ones until ``max_points`` or within 0.5% of the range).
+
+    Sorted by batch, each batch once; a flat stretch shows only its ends, a step both of its sides.
+
+    Example:
+        >>> key_points(np.array([1.0, 1, 1, 1, 1, 0.5, 0.0]))
+        [(0, 1.0), (4, 1.0), (6, 0.0)]
+    """
+    import bisect
+
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n == 0:
+        return []
+    chosen = sorted({0, n - 1})
+    span = float(np.ptp(v))
+    x = np.arange(n)
+    while len(chosen) < max(2, max_points) and span > 0:
+        err = np.abs(v - np.interp(x, chosen, v[chosen]))
+        k = int(np.argmax(err))
+        if err[k] <= 0.005 * span:
+            break
+        bisect.insort(chosen, k)
+    return [(int(k), float(v[k])) for k in chosen]
 
 
 #: what a schedule can raise when run over a horizon it cannot handle (Composer's schedulers check nothing)
