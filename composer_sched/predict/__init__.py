@@ -17,8 +17,8 @@ Example:
     ...     return np.minimum(1.0, (T - np.arange(T)) / (0.2 * T))
     >>> steps = np.arange(100, 1001, 20)
     >>> loss = momentum_law(wsd(1000), steps, L0=2, A=0.5, alpha=0.5, C=2, lam=0.99, scale=1000)
-    >>> [round(p.loss, 3) for p in predict_final_loss([Run(wsd(1000), eval_loss=(steps, loss))], [wsd(500), wsd(700)])]
-    [2.672, 2.538]
+    >>> [round(p.loss, 2) for p in predict_final_loss([Run(wsd(1000), eval_loss=(steps, loss))], [wsd(500), wsd(700)])]
+    [2.67, 2.54]
 """
 from __future__ import annotations
 
@@ -43,6 +43,19 @@ def fit_loss_law(runs: Sequence[Run], law: str = 'momentum', **kwargs) -> LawFit
 
     Raises:
         ValueError: an unknown ``law``, or as the fitting function.
+
+    Example:
+        >>> import numpy as np
+        >>> lr = np.r_[np.ones(800), np.linspace(1, 0, 201)[1:]]
+        >>> steps = np.arange(50, 1001, 50)
+        >>> run = Run(lr, eval_loss=(steps, momentum_law(lr, steps, L0=2, A=0.5, alpha=0.5, C=2, lam=0.99,
+        ...                                                  scale=1000)))
+        >>> fit_loss_law([run]).law
+        'momentum'
+        >>> fit_loss_law([run], law='multi_power')
+        Traceback (most recent call last):
+        ...
+        ValueError: runs: the Multi-Power law needs at least 2 Run object(s), got 1
     """
     if law not in LAWS:
         raise ValueError(f'law must be one of {LAWS}, got {law!r}')
@@ -55,6 +68,8 @@ def predict_final_loss(runs: Sequence[Run], targets: Sequence, law: str = 'momen
     Raises:
         ValueError: as :func:`fit_loss_law`, or a target the runs cannot speak for (the message names it as
             ``targets[i]``).
+
+    Example: see the module's (``composer_sched.predict``).
     """
     fit = fit_loss_law(runs, law, **kwargs)
     return [fit.predict(lr, name=f'targets[{i}]') for i, lr in enumerate(targets)]

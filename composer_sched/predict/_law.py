@@ -127,27 +127,54 @@ class LawFit:
         """The law's loss after ``steps`` batches of a run with per-batch LR ``lr`` (best fit by default)."""
         raise NotImplementedError
 
-    def _offset(self, params) -> Optional[float]:
-        offsets = [r.final_loss - float(self.curve(r.lr, [r.shape.length], params)[0])
-                   for r in self.runs if r.final_loss is not None]
-        return float(np.mean(offsets)) if offsets else None
+    def end_values(self, lr, candidates: Sequence[Candidate]) -> np.ndarray:
+        """Each candidate's loss after the last batch of ``lr`` (subclasses may share work between candidates)."""
+        return np.array([float(self.curve(lr, [len(lr)], c.params)[0]) for c in candidates])
+
+    def _offsets(self, candidates: Sequence[Candidate]) -> Optional[np.ndarray]:
+        """Each candidate's mean ``final_loss - law(end)`` over the fitted runs that have a final loss."""
+        runs = [r for r in self.runs if r.final_loss is not None]
+        if not runs:
+            return None
+        return np.mean([r.final_loss - self.end_values(r.lr, candidates) for r in runs], axis=0)
 
     def predict(self, lr, *, name: str = 'lr') -> Prediction:
         """Predict the loss after the last batch of a schedule ``lr`` (per-batch LR on the fitted runs' scale).
 
+        Args:
+            lr: the target's LR of every batch, on the same scale as the fitted runs' (same peak).
+            name: the argument's name in error messages.
+
+        Returns:
+            A :class:`Prediction` (see there for the band and the final-evaluation and metric fields).
+
         Raises:
             ValueError: ``lr`` is not a schedule the fitted runs can speak for (the rule is
                 :func:`composer_sched.predict.check_target`'s).
+
+        Example:
+            >>> import numpy as np
+            >>> from composer_sched.predict import Run, fit_momentum_law, momentum_law
+            >>> lr = np.r_[np.ones(800), np.linspace(1, 0, 201)[1:]]
+            >>> steps = np.arange(50, 1001, 50)
+            >>> loss = momentum_law(lr, steps, L0=2, A=0.5, alpha=0.5, C=2, lam=0.99, scale=1000)
+            >>> fit = fit_momentum_law([Run(lr, eval_loss=(steps, loss), eval_metric=(steps, 1 - loss / 5))])
+            >>> p = fit.predict(np.r_[np.ones(400), np.linspace(1, 0, 101)[1:]])
+            >>> round(p.loss, 2), p.low <= p.loss <= p.high, round(p.metric, 2)
+            (2.67, True, 0.47)
+            >>> fit.predict(np.r_[np.ones(400), np.linspace(1, 0, 100), np.ones(100)])
+            Traceback (most recent call last):
+            ...
+            ValueError: lr rises again at batch 500 ...
         """
         shape = analyse_schedule(lr, name=name)
         check_target(shape, [r.shape for r in self.runs], max_extrapolation=self.max_extrapolation, name=name)
-        end = [shape.length]
         band = self.band_candidates
-        values = np.array([float(self.curve(lr, end, c.params)[0]) for c in band])
+        values = self.end_values(np.asarray(lr, dtype=float), band)
         pred = dict(law=self.law, loss=values[0], low=values.min(), high=values.max(), n_fits=len(band))
-        offsets = [self._offset(c.params) for c in band]
-        if offsets[0] is not None:
-            final = values + np.array(offsets)
+        offsets = self._offsets(band)
+        if offsets is not None:
+            final = values + offsets
             pred.update(final_loss=final[0], final_low=final.min(), final_high=final.max())
         if self.metric_map is not None:
             m = self.metric_map

@@ -35,7 +35,7 @@ def _history(name: str, value, length: int, positive: bool) -> Optional[History]
     return steps[order], values[order]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays: compare runs by identity
 class Run:
     """An observed run: the LR of every batch, and its loss history.
 

@@ -7,14 +7,14 @@ refuses the targets the given runs cannot speak for (see :func:`check_target`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 __all__ = ['ScheduleShape', 'analyse_schedule', 'check_target']
 
 _RTOL = 1e-6          # relative tolerance of "at the peak" and of "monotone"
-_GRID = np.linspace(0.0, 1.0, 201)  # where two cool-down shapes are compared (fraction of the cool-down)
+_POINTS = 201        # where two cool-down shapes are compared
 SHAPE_TOL = 0.02      # max |difference| of two normalised cool-down shapes that still count as the same shape
 
 
@@ -28,15 +28,15 @@ class ScheduleShape:
         warmup: batches before the LR first reaches the peak.
         cooldown_start: first batch after the warm-up below the peak (``length`` when the LR never leaves it).
         warmup_lr: the warm-up's LRs divided by the peak.
-        cooldown_shape: the cool-down's LR divided by the peak, sampled at 201 evenly spaced fractions of the
-            cool-down (``None`` without a cool-down).
+        cooldown_shape: the cool-down as ``(u, eta)``: the LR divided by the peak from the last batch at the peak
+            (``u = 0``) to the last batch, ``u = j / cooldown_length`` (``None`` without a cool-down).
     """
     length: int
     peak: float
     warmup: int
     cooldown_start: int
     warmup_lr: np.ndarray = dataclasses.field(repr=False)
-    cooldown_shape: Optional[np.ndarray] = dataclasses.field(repr=False)
+    cooldown_shape: Optional[Tuple[np.ndarray, np.ndarray]] = dataclasses.field(repr=False)
 
     @property
     def cooldown_length(self) -> int:
@@ -94,11 +94,18 @@ def analyse_schedule(lr, name: str = 'lr') -> ScheduleShape:
     start = warmup + int(np.argmax(below)) if below.any() else lr.size
     shape = None
     if start < lr.size:
-        # The cool-down from the last batch at the peak to the last batch, as a function of its fraction u.
+        # The cool-down from the last batch at the peak to the last batch, as a function of its fraction u; the
+        # schedule reaches u = 1 one batch after the run ends, so the last sample sits at u < 1.
         seg = np.r_[peak, lr[start:]] / peak
-        shape = np.interp(_GRID, np.linspace(0.0, 1.0, seg.size), seg)
+        shape = (np.arange(seg.size) / seg.size, seg)
     return ScheduleShape(length=int(lr.size), peak=peak, warmup=warmup, cooldown_start=int(start),
                          warmup_lr=lr[:warmup] / peak, cooldown_shape=shape)
+
+
+def shape_distance(a, b) -> float:
+    """Max |difference| of two cool-down shapes ``(u, eta)`` on 201 points of the fractions both cover."""
+    grid = np.linspace(0.0, min(a[0][-1], b[0][-1]), _POINTS)
+    return float(np.abs(np.interp(grid, *a) - np.interp(grid, *b)).max())
 
 
 def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_extrapolation: float = 2.0,
@@ -108,7 +115,7 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
     The rule: the target must be (1) warm-up + stable + monotone cool-down (:func:`analyse_schedule`); (2) at the
     same peak LR as the fitted runs (relative 1e-6); (3) with the warm-up of one of them (same length, same LRs);
     (4) with no cool-down, or a cool-down whose shape (LR over peak against the fraction of the cool-down, compared
-    on 201 points) is within 0.02 of a fitted run's cool-down; (5) no longer, and with no longer a cool-down, than
+    on 201 points of the fractions both runs sample) is within 0.02 of a fitted run's cool-down; (5) no longer, and with no longer a cool-down, than
     ``max_extrapolation`` times the longest fitted run and cool-down. So one linear-WSD run predicts other ratios
     and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR or AutoWU.
 
@@ -117,12 +124,14 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
 
     Example:
         >>> import numpy as np
-        >>> fit = analyse_schedule(np.r_[np.ones(80), np.linspace(1, 0, 21)[1:]])
-        >>> check_target(analyse_schedule(np.r_[np.ones(40), np.linspace(1, 0, 11)[1:]]), [fit])  # shorter WSD
+        >>> def wsd(T, C):
+        ...     return np.minimum(1.0, (T - np.arange(T)) / C)
+        >>> fit = analyse_schedule(wsd(100, 20))
+        >>> check_target(analyse_schedule(wsd(50, 10)), [fit])  # a shorter WSD run: accepted
         >>> check_target(analyse_schedule(np.cos(np.linspace(0, np.pi / 2, 100))), [fit])
         Traceback (most recent call last):
         ...
-        ValueError: lr: its cool-down's shape (max distance 0.210 in units of the peak LR) matches none ...
+        ValueError: lr: its cool-down's shape (max distance 0.2... in units of the peak LR) matches none ...
     """
     if not fitted:
         raise ValueError('no fitted runs to compare the target with')
@@ -141,7 +150,7 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
         if not shapes:
             raise ValueError(f'{name} has a cool-down but no fitted run has one: fit on at least one run with a '
                              'cool-down of the shape you want to predict')
-        dist = min(float(np.abs(target.cooldown_shape - s).max()) for s in shapes)
+        dist = min(shape_distance(target.cooldown_shape, s) for s in shapes)
         if dist > SHAPE_TOL:
             raise ValueError(f'{name}: its cool-down\'s shape (max distance {dist:.3f} in units of the peak LR) '
                              f'matches none of the fitted runs\' cool-downs (allowed <= {SHAPE_TOL}); from these runs '

@@ -1,6 +1,7 @@
 """Honest refusals: a target the fitted runs cannot speak for, and bad input, are clear ValueErrors, never a number."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from composer_sched.predict import Run, analyse_schedule, check_target, fit_momentum_law, momentum_law
 from composer_sched.schedules import (CosineAnnealingSchedule, CyclicalSchedule, ExponentialWarmUp, LinearWarmUp,
@@ -118,3 +119,25 @@ def test_bad_fit_arguments(kwargs, match):
 def test_check_target_needs_fitted_shapes():
     with pytest.raises(ValueError, match='no fitted runs'):
         check_target(analyse_schedule(WSD_LR), [])
+
+
+@settings(max_examples=30, deadline=None)
+@given(length=st.integers(200, 2000), cooldown=st.integers(10, 400))
+def test_every_linear_wsd_within_range_is_predicted(fit, length, cooldown):
+    cooldown = min(cooldown, length - 60)  # the 50-batch warm-up ends before the cool-down
+    lr = sample(warm(WSDSchedule(length=length, cooldown_length=cooldown)), length)
+    pred = fit.predict(lr)
+    assert np.isfinite(pred.loss) and pred.low <= pred.loss <= pred.high
+
+
+@settings(max_examples=30, deadline=None)
+@given(at=st.integers(60, T - 2), bump=st.floats(1e-4, 1.0))
+def test_any_rise_after_the_peak_is_refused(fit, at, bump):
+    lr = WSD_LR.copy()
+    lr[at:] = np.minimum(lr[at:] + bump * lr.max(), lr.max())  # the LR goes up somewhere after the peak
+    if np.all(np.diff(lr[50:]) <= 1e-6):
+        lr[at] = lr[at - 1] + 1e-3 if lr[at - 1] < 1 else lr[at]
+    if np.all(np.diff(lr[50:]) <= 1e-6):
+        return  # the bump only lengthened the stable phase: still a valid WSD-like schedule
+    with pytest.raises(ValueError, match='rises again|non-monotone'):
+        fit.predict(lr)
