@@ -15,7 +15,8 @@ __all__ = ['ScheduleSpec', 'WARMUP_PARAMS', 'RUN_CLOCK_METHODS', 'duration_role'
 
 #: Generic warm-up parameters every method accepts (the warm-up is a wrapper, never part of a shape).
 WARMUP_PARAMS = (
-    Param('t_warmup', '0ba', 'duration', 'warm-up length; not scaled by the scale-schedule ratio'),
+    Param('t_warmup', '0ba', 'duration', "warm-up length from the start of the run; an absolute one is not scaled by "
+          "the ratio, a 'dur' one is a fraction of the (scaled) run"),
     Param('warmup_type', 'linear', doc='warm-up ramp', choices=('linear', 'exponential')),
     Param('alpha_warmup', 0.0, doc='multiplier at the start of the warm-up (> 0 for exponential)', lo=0),
     Param('scale_warmup', False, doc='scale the warm-up with the ratio as well (its end included)'),
