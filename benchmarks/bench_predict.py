@@ -45,6 +45,15 @@ def main():
             cells.append(f'{p.final_loss:.4f} [{p.final_low:.3f},{p.final_high:.3f}] {err:+.2f}%')
         b = [100 * (x - true) / true for x in baselines(length)]
         print(f'{ratio:>5} {true:8.4f} | ' + ' | '.join(f'{c:>30}' for c in cells) + f' | {b[0]:+5.2f}% {b[1]:+9.2f}%')
+    print('\nerror of the better baseline / error of the prediction (higher is better, > 1 beats both):')
+    for name in list(fits)[:3]:
+        fit = fits[name][0]
+        ratios = []
+        for ratio, length in list(RATIOS.items())[:3]:
+            true = final_val_loss(length)
+            err = abs(fit.predict(wsd_lr(length)).final_loss - true)
+            ratios.append(f'{ratio}: {min(abs(b - true) for b in baselines(length)) / err:.1f}x')
+        print(f'  {name:34} ' + ', '.join(ratios))
     fit = fits['momentum, only (full run)'][0]
     print('\nnext-token accuracy from the momentum law (only), against the last logged one (200 steps before the end):')
     for ratio, length in RATIOS.items():

@@ -35,6 +35,9 @@ def momentum_areas(lr, lam: float):
     Returns:
         ``(S1, S2)``, two arrays of ``len(lr) + 1`` values (in batches at the peak LR).
 
+    Raises:
+        ValueError: ``lam`` outside ``[0, 1)``, or an empty, non-finite or all-zero ``lr``.
+
     Example:
         >>> S1, S2 = momentum_areas([1, 1, 0.5, 0.0], lam=0.5)
         >>> S1.tolist(), S2.tolist()
@@ -43,6 +46,8 @@ def momentum_areas(lr, lam: float):
     if not 0 <= lam < 1:
         raise ValueError(f'lam must be in [0, 1), got {lam!r}')
     eta = np.asarray(lr, dtype=float)
+    if eta.ndim != 1 or eta.size == 0 or not np.all(np.isfinite(eta)) or eta.max() <= 0:
+        raise ValueError(f'lr must be a non-empty 1-D finite array with a positive peak, got shape {eta.shape}')
     eta = eta / eta.max()
     peak = int(np.argmax(eta >= 1 - 1e-6))
     drop = np.zeros_like(eta)

@@ -30,6 +30,8 @@ PARAMS = ('L0', 'A', 'alpha', 'B', 'C', 'beta', 'gamma')
 
 def _drops(lr):
     eta = np.asarray(lr, dtype=float)
+    if eta.ndim != 1 or eta.size == 0 or not np.all(np.isfinite(eta)) or eta.max() <= 0:
+        raise ValueError(f'lr must be a non-empty 1-D finite array with a positive peak, got shape {eta.shape}')
     eta = eta / eta.max()
     peak = int(np.argmax(eta >= 1 - 1e-6))
     drop = np.zeros_like(eta)
@@ -41,6 +43,9 @@ def multi_power_law(lr, steps, *, L0: float, A: float, alpha: float, B: float, C
                     gamma: float, scale: float) -> np.ndarray:
     """The Multi-Power Law's loss after each of ``steps`` batches of a run with per-batch LR ``lr``, exact to the
     batch (areas in units of ``scale`` batches).
+
+    Raises:
+        ValueError: an empty, non-finite or all-zero ``lr``.
 
     Example:
         >>> lr = np.r_[np.ones(80), np.linspace(1, 0, 21)[1:]]

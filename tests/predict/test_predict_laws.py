@@ -45,9 +45,14 @@ def test_momentum_areas_follow_the_recursion(drops, lam, stable):
     np.testing.assert_allclose(S2, s2, atol=1e-9)
 
 
-def test_momentum_areas_rejects_bad_lambda():
+def test_law_functions_reject_bad_input():
     with pytest.raises(ValueError, match='lam must be in'):
         momentum_areas([1.0, 0.5], lam=1.0)
+    for lr in ([], [0.0, 0.0], [1.0, np.nan]):
+        with pytest.raises(ValueError, match='positive peak'):
+            momentum_areas(lr, lam=0.5)
+        with pytest.raises(ValueError, match='positive peak'):
+            multi_power_law(lr, [0], **MPL_TRUTH)
 
 
 def test_momentum_fit_recovers_the_law_and_predicts_other_ratios_and_cooldowns():
