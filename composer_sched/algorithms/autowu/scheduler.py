@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Optional
 
 import torch
@@ -155,6 +156,8 @@ class AutoWUScheduler(LRScheduler):
                 raise ValueError(f'loss of shape {tuple(loss.shape)} is not allowed: loss must be one number '
                                  '(reduce it first).')
             loss = loss.detach()
+        elif isinstance(loss, bool) or not isinstance(loss, numbers.Real):
+            raise ValueError(f'loss={loss!r} is not allowed: loss must be one number or a 1-element tensor.')
         self._step_count += 1
         self.engine.observe(loss)
         self.last_epoch = self.engine.step
