@@ -12,7 +12,7 @@ from composer.core import State, Time, TimeUnit
 from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps
-from composer_sched.schedules.registry import Method, class_name, methods
+from composer_sched.schedules.registry import Method, check_horizon, class_name, methods
 
 __all__ = ['ComposerScheduler', 'composer_scheduler', 'takes_ssr']
 
@@ -59,7 +59,11 @@ class ComposerScheduler:
         """The core schedule (over the axis of :attr:`axis`) that a run with this (scaled) horizon follows."""
         md = Time.from_timestring(max_duration) if isinstance(max_duration, str) else max_duration
         horizon = self.spec.horizon(md, ssr, None if dataloader_len is None else float(dataloader_len))
-        return self.spec.build(horizon)
+        sched = self.spec.build(horizon)
+        # Growth and shrinking cycles are checked against the horizon here, at the Trainer's start, not midway.
+        check_horizon(self.spec.method, sched, horizon.total, f'{self.spec!r} on max_duration='
+                      f'{horizon.total:g}{horizon.axis.value} (ssr={horizon.ssr:g})')
+        return sched
 
     def axis(self, max_duration: Union[str, Time]) -> TimeUnit:
         """The timestamp field this scheduler reads: batches, samples or tokens."""

@@ -7,7 +7,7 @@ horizon (torch's own schedulers restore the old ``T_max``).
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 from composer.core import Time, TimeUnit
 from torch.optim import Optimizer
@@ -17,7 +17,7 @@ from composer_sched.adapters.durations import Horizon
 from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps, check_number
-from composer_sched.schedules.registry import Method, class_name, methods
+from composer_sched.schedules.registry import Method, check_horizon, class_name, methods
 
 __all__ = ['ScheduleLR', 'torch_scheduler']
 
@@ -78,7 +78,10 @@ class ScheduleLR(LRScheduler):
         if self.spec.axis not in (None, TimeUnit.BATCH):
             raise ValueError(f'{self.spec!r}: a PyTorch scheduler counts optimizer steps; give durations in steps, '
                              "'ba', 'ep' or 'dur', not in samples or tokens.")
-        return self.spec.build(horizon)
+        sched = self.spec.build(horizon)
+        check_horizon(self.spec.method, sched, horizon.total,
+                      f'{self.spec!r} on total_steps={self.total_steps} (ssr={self.ssr:g})')
+        return sched
 
     @property
     def core(self) -> Schedule:
@@ -116,8 +119,20 @@ class ScheduleLR(LRScheduler):
         """The position only: ``{'last_epoch': k, '_step_count': n}``."""
         return {'last_epoch': self.last_epoch, '_step_count': self._step_count}
 
+    def __repr__(self) -> str:
+        # The generic class names its schedule; a per-method class (WSDLR) already does by its name.
+        args = [] if self.spec is not None and type(self) is not ScheduleLR else [
+            repr(self._core if self.spec is None else self.spec.name)]
+        args.append(f'total_steps={self.total_steps!r}')
+        if self.spec is not None:
+            args += [f'{k}={v!r}' for k, v in self.spec.user_params().items()]
+        return f'{type(self).__name__}({", ".join(args)})'
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the position and set the LRs for it, on *this* scheduler's horizon and base LRs."""
+        if not isinstance(state_dict, Mapping):
+            raise ValueError(f'state_dict={state_dict!r} is not allowed: state_dict must be the dict '
+                             'ScheduleLR.state_dict() returned.')
         for key in ('last_epoch', '_step_count'):
             if key not in state_dict:
                 raise ValueError(f'state_dict has no {key!r}: it was not saved by ScheduleLR.')

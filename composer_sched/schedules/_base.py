@@ -11,12 +11,18 @@ import bisect
 import dataclasses
 import math
 import numbers
-from typing import Any, Sequence, Union
+import sys
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-__all__ = ['Schedule', 'ScalarOps', 'ArrayOps', 'check', 'check_number', 'check_int', 'check_choice',
-           'check_increasing', 'TimeLike']
+__all__ = ['Schedule', 'ScalarOps', 'ArrayOps', 'ParamError', 'check', 'check_number', 'check_int', 'check_choice',
+           'check_increasing', 'check_growth', 'MAX_GROWTH', 'TimeLike']
+
+#: How far a schedule whose parameters compound (``gamma > 1``, ``cycle_magnitude_decay > 1``) may raise its
+#: multiplier over a horizon: 10 decades, the span of an LR range test (1e-8 to 1e2). Past it a run is a runaway
+#: parameter, not a schedule (``1.5 ** 1000`` is 1e176; a float32 update overflows long before).
+MAX_GROWTH = 1e10
 
 TimeLike = Union[float, int, np.ndarray, Sequence[float]]
 
@@ -40,7 +46,20 @@ class ScalarOps:
     sqrt = staticmethod(math.sqrt)
     exp = staticmethod(math.exp)
     log = staticmethod(math.log)
-    floor = staticmethod(math.floor)
+    log1p = staticmethod(math.log1p)
+
+    @staticmethod
+    def floor(x):
+        # A float, as numpy's: math.floor returns an int, and raises on inf.
+        return float(math.floor(x)) if math.isfinite(x) else x
+
+    @staticmethod
+    def power(x, y):
+        """``x ** y``, ``inf`` on overflow as in numpy and torch (a Python float raises ``OverflowError``)."""
+        try:
+            return x ** y
+        except OverflowError:
+            return math.inf
 
     @staticmethod
     def count_le(sorted_values, t):
@@ -69,7 +88,13 @@ class ArrayOps:
     sqrt = staticmethod(np.sqrt)
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
+    log1p = staticmethod(np.log1p)
     floor = staticmethod(np.floor)
+
+    @staticmethod
+    def power(x, y):
+        with np.errstate(over='ignore'):
+            return np.power(x, y)
 
     @staticmethod
     def count_le(sorted_values, t):
@@ -106,7 +131,8 @@ class Schedule:
         arr = np.asarray(t, dtype=float)
         if arr.ndim == 0:
             return float(self._eval(float(arr), ScalarOps))
-        out = self._eval(arr, ArrayOps)
+        with np.errstate(over='ignore', divide='ignore'):  # inf in a branch np.where discards is no news
+            out = self._eval(arr, ArrayOps)
         return np.broadcast_to(np.asarray(out, dtype=float), arr.shape).copy()
 
     def _eval(self, t, ops):  # pragma: no cover - abstract
@@ -116,21 +142,57 @@ class Schedule:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+    def check_horizon(self, t_end: float, names: Mapping[str, str] | None = None) -> None:
+        """Raise ``ValueError`` unless the schedule is finite on ``[0, t_end]``.
+
+        Every schedule is finite and non-negative at every time once constructed, except those whose parameters
+        compound (growth, shrinking cycles): they override this, and the adapters call it when a run's horizon is
+        known (the Trainer's start), so that a run never fails midway.
+
+        Args:
+            t_end: the last time evaluated, ``>= 0``.
+            names: how the user spelled this schedule's fields (a registered method's parameter names), for the
+                message; a field not in it keeps its own name.
+
+        Raises:
+            ValueError: naming the parameter, its value and the values allowed on this horizon.
+        """
+
+
+def _name(names: Mapping[str, str] | None, field: str) -> str:
+    return (names or {}).get(field, field)
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Validation helpers: every message names the argument, the value and what is allowed.
 
+class ParamError(ValueError):
+    """A ``ValueError`` that knows the parameter it names, so that a registered method can re-raise it under the
+    name its user gave (a core shape's ``max_lr`` is a recipe's ``alpha_max``)."""
+
+    def __init__(self, name: str, value: Any, allowed: str, detail: str = ''):
+        self.name, self.value, self.allowed, self.detail = name, value, allowed, detail
+        super().__init__(f'{name}={value!r} is not allowed{detail}: {name} must be {allowed}.')
+
+    def renamed(self, names: Mapping[str, str]) -> 'ParamError':
+        """The same error under the user's name (``'step[2]'`` renames by its stem ``'step'``)."""
+        stem, bracket, rest = self.name.partition('[')
+        if stem not in names:
+            return self
+        return ParamError(names[stem] + bracket + rest, self.value, self.allowed, self.detail)
+
+
 def check(ok: bool, name: str, value: Any, allowed: str) -> None:
     """Raise ``ValueError`` naming ``name`` and ``value`` unless ``ok``."""
     if not ok:
-        raise ValueError(f'{name}={value!r} is not allowed: {name} must be {allowed}.')
+        raise ParamError(name, value, allowed)
 
 
 def check_number(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,
                  lo_open: bool = False, hi_open: bool = False) -> float:
     """Check that ``value`` is a finite real number in the given interval and return it as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ValueError(f'{name}={value!r} is not allowed: {name} must be a finite number.')
+        raise ParamError(name, value, 'a finite number')
     v = float(value)
     bad = ((lo is not None and (v < lo or (lo_open and v == lo))) or
            (hi is not None and (v > hi or (hi_open and v == hi))))
@@ -139,7 +201,7 @@ def check_number(name: str, value: Any, *, lo: float | None = None, hi: float | 
         right = ')' if hi_open else ']'
         lo_s = '-inf' if lo is None else f'{lo:g}'
         hi_s = 'inf' if hi is None else f'{hi:g}'
-        raise ValueError(f'{name}={value!r} is not allowed: {name} must be in {left}{lo_s}, {hi_s}{right}.')
+        raise ParamError(name, value, f'in {left}{lo_s}, {hi_s}{right}')
     return v
 
 
@@ -149,24 +211,39 @@ def check_int(name: str, value: Any, *, lo: int | None = None) -> int:
         isinstance(value, float) and value.is_integer())
     if not ok or (lo is not None and value < lo):
         bound = '' if lo is None else f' >= {lo}'
-        raise ValueError(f'{name}={value!r} is not allowed: {name} must be an integer{bound}.')
+        raise ParamError(name, value, f'an integer{bound}')
     return int(value)
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """Check that ``value`` is one of ``choices``."""
     if value not in choices:
-        raise ValueError(f'{name}={value!r} is not allowed: {name} must be one of {", ".join(map(repr, choices))}.')
+        raise ParamError(name, value, f'one of {", ".join(map(repr, choices))}')
     return value
 
 
 def check_increasing(name: str, values: Any, *, strict: bool = True, lo: float = 0.0) -> tuple[float, ...]:
     """Check a sequence of finite numbers ``>= lo`` in increasing order; return it as a tuple of floats."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) and not isinstance(values, np.ndarray):
-        raise ValueError(f'{name}={values!r} is not allowed: {name} must be a list of numbers.')
+        raise ParamError(name, values, 'a list of numbers')
     out = tuple(check_number(f'{name}[{i}]', v, lo=lo) for i, v in enumerate(values))
     for a, b in zip(out, out[1:]):
         if b < a or (strict and b == a):
             order = 'strictly increasing' if strict else 'non-decreasing'
-            raise ValueError(f'{name}={list(values)!r} is not allowed: {name} must be {order}.')
+            raise ParamError(name, list(values), order)
     return out
+
+
+def check_growth(name: str, value: float, exponent: float, t_end: float, start: float = 1.0) -> None:
+    """Check that compounding ``value ** exponent`` (reached by ``t_end``) stays within :data:`MAX_GROWTH` and
+    ``start * value ** exponent`` is finite; otherwise a ``ValueError`` gives the largest ``value`` allowed."""
+    if value <= 1 or exponent <= 0:
+        return
+    growth = ScalarOps.power(value, exponent)
+    if growth <= MAX_GROWTH and math.isfinite(start * growth):
+        return
+    limit = min(MAX_GROWTH, sys.float_info.max / max(start, 1.0)) ** (1.0 / exponent) if math.isfinite(exponent) \
+        else 1.0
+    raise ParamError(name, value, f'<= {limit:.6g} on this horizon (at most {MAX_GROWTH:g}-fold growth)',
+                     f' on this horizon: the multiplier grows {growth:.3g}-fold by t={t_end:g} '
+                     f'({name}**{exponent:g})')

@@ -37,5 +37,6 @@ register(Method(
     summary='Constant multiplier alpha.',
     params=(Param('alpha', 1.0, doc='the multiplier', lo=0),),
     build=lambda alpha: ConstantSchedule(alpha),
+    aliases={'value': 'alpha'},
     budget_free_prefix=True,
 ))

@@ -59,15 +59,19 @@ class LinearCoolDown(Schedule):
         """The wrapped schedule's value where the cool-down starts."""
         return self._start_lr
 
+    def check_horizon(self, t_end: float, names=None) -> None:
+        """The wrapped schedule runs until ``start_idx`` only."""
+        self.schedule.check_horizon(min(t_end, self.start_idx), names)
+
     def _tail(self, t, ops):
         start, finish = self.start_lr, self.finish_lr
         if self.length == 0:
             return ops.full_like(t, finish)
         end = self.start_idx + self.length
+        u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)  # the fraction first: (t - s) * diff overflows
         if self.shape == 'linear':
-            ramp = (ops.minimum(t, end) - self.start_idx) * (finish - start) / self.length + start
+            ramp = start + (finish - start) * u
         else:
-            u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)
             ramp = finish + (start - finish) * (1 - ops.sqrt(u))
         return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 

@@ -41,7 +41,7 @@ class CosineAnnealingSchedule(Schedule):
 
     def _eval(self, t, ops):
         length = self.cycle_length
-        unit = (1 + ops.cos(ops.clip(t, 0.0, length) * (math.pi / length))) / 2
+        unit = (1 + ops.cos(ops.clip(t, 0.0, length) / length * math.pi)) / 2  # pi / length may overflow
         return unit * (self.max_lr - self.min_lr) + self.min_lr
 
 
@@ -54,5 +54,6 @@ register(Method(
         Param('alpha_i', 1.0, doc='initial multiplier', lo=0),
     ),
     build=lambda t_max, alpha_f, alpha_i: CosineAnnealingSchedule(min_lr=alpha_f, max_lr=alpha_i, cycle_length=t_max),
+    aliases={'min_lr': 'alpha_f', 'max_lr': 'alpha_i', 'cycle_length': 't_max'},
     reference='Loshchilov & Hutter (2016), SGDR',
 ))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from composer_sched.schedules._base import Schedule, check_number
+from composer_sched.schedules._base import Schedule, _name, check_growth, check_number
 from composer_sched.schedules.registry import Method, Param, register
 
 __all__ = ['ExponentialSchedule']
@@ -13,8 +13,12 @@ __all__ = ['ExponentialSchedule']
 class ExponentialSchedule(Schedule):
     r""":math:`\eta(t) = \eta_0\,\gamma^{t / P}`.
 
+    ``gamma > 1`` grows, as torch's ``ExponentialLR`` allows (an LR range test): :meth:`check_horizon` bounds the
+    growth over a run; past that horizon the value may overflow to ``inf``, as torch's does. ``gamma = 0`` is 1 at
+    ``t = 0`` and 0 after (torch's too).
+
     Args:
-        gamma: :math:`\gamma`, ``> 0``.
+        gamma: :math:`\gamma`, ``>= 0``.
         period: :math:`P`, ``> 0`` (default 1).
         base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
 
@@ -31,18 +35,26 @@ class ExponentialSchedule(Schedule):
     base_lr: float = 1.0
 
     def __post_init__(self):
-        check_number('gamma', self.gamma, lo=0, lo_open=True)
+        check_number('gamma', self.gamma, lo=0)
         check_number('period', self.period, lo=0, lo_open=True)
         check_number('base_lr', self.base_lr, lo=0)
 
     def _eval(self, t, ops):
-        return self.base_lr * self.gamma ** (ops.maximum(t, 0.0) / self.period)
+        if self.base_lr == 0:  # 0, not 0 * inf past an overflowing horizon
+            return ops.full_like(t, 0.0)
+        return self.base_lr * ops.power(self.gamma, ops.maximum(t, 0.0) / self.period)
+
+    def check_horizon(self, t_end: float, names=None) -> None:
+        """``gamma > 1`` may grow the value at most :data:`~composer_sched.schedules._base.MAX_GROWTH`-fold by
+        ``t_end`` (see :meth:`Schedule.check_horizon`)."""
+        check_growth(_name(names, 'gamma'), self.gamma, max(t_end, 0.0) / self.period, t_end, self.base_lr)
 
 
 register(Method(
     name='exponential',
     summary='Multiply by gamma every decay_period, continuously.',
-    params=(Param('gamma', kind='value', doc='decay per period', lo=0),
+    params=(Param('gamma', kind='value', doc='decay per period (> 1 grows, bounded over the run)', lo=0),
             Param('decay_period', '1ep', 'duration', 'the period')),
     build=lambda gamma, decay_period: ExponentialSchedule(gamma=gamma, period=decay_period),
+    aliases={'period': 'decay_period'},
 ))

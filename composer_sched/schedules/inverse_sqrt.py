@@ -62,5 +62,6 @@ register(Method(
             Param('t_max', '1dur', 'duration', 'where the cool-down ends')),
     build=_build,
     budget_free_prefix=True,
+    aliases={'scale': 't_scale', 'finish_lr': 'alpha_f', 'length': 't_cooldown', 'shape': 'decay_type'},
     reference='Vaswani et al. (2017); Zhai et al. (2022) cool-down',
 ))

@@ -46,4 +46,5 @@ register(Method(
             Param('alpha_i', 1.0, doc='initial multiplier', lo=0),
             Param('alpha_f', 0.0, doc='final multiplier', lo=0)),
     build=lambda t_max, alpha_i, alpha_f: LinearSchedule(start=alpha_i, end=alpha_f, length=t_max),
+    aliases={'start': 'alpha_i', 'end': 'alpha_f', 'length': 't_max'},
 ))

@@ -19,7 +19,7 @@ class MultiFactorSchedule(Schedule):
 
     Args:
         step: milestones, strictly increasing, ``>= 0``.
-        factor: :math:`\gamma`, in ``(0, 1]`` (default 1).
+        factor: :math:`\gamma`, in ``[0, 1]`` (default 1; 0 as MXNet allows: 0 once a milestone has passed).
         base_lr: :math:`\eta_0`, ``>= 0`` (default 0.01).
 
     Raises:
@@ -36,7 +36,7 @@ class MultiFactorSchedule(Schedule):
 
     def __post_init__(self):
         object.__setattr__(self, 'step', check_increasing('step', self.step))
-        check_number('factor', self.factor, lo=0, hi=1, lo_open=True)
+        check_number('factor', self.factor, lo=0, hi=1)
         check_number('base_lr', self.base_lr, lo=0)
 
     def _eval(self, t, ops):

@@ -74,4 +74,6 @@ register(Method(
     ),
     build=_build,
     reference='Smith & Topin (2017), Super-Convergence',
+    aliases={'start_lr': 'alpha_start', 'min_lr': 'alpha_start', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle',
+             'cooldown_length': 't_cooldown', 'length': 't_cooldown', 'finish_lr': 'alpha_f'},
 ))

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 import numpy as np
 
-from composer_sched.schedules._base import Schedule, check, check_increasing, check_number
+from composer_sched.schedules._base import ParamError, Schedule, check, check_increasing, check_number
 from composer_sched.schedules.registry import Method, Param, register
 
 __all__ = ['PiecewiseConstantSchedule']
@@ -17,11 +18,11 @@ class PiecewiseConstantSchedule(Schedule):
 
     Args:
         milestones: non-decreasing, ``>= 0``.
-        factors: one factor ``>= 0`` per milestone.
+        factors: one factor ``>= 0`` per milestone, or one number for all of them.
         base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
 
     Raises:
-        ValueError: lengths differ or an argument is outside its range.
+        ValueError: lengths differ, an argument is outside its range, or a product of factors overflows.
 
     Example:
         >>> s = PiecewiseConstantSchedule(milestones=[4, 8], factors=[0.5, 0.1])
@@ -34,23 +35,34 @@ class PiecewiseConstantSchedule(Schedule):
 
     def __post_init__(self):
         object.__setattr__(self, 'milestones', check_increasing('milestones', self.milestones, strict=False))
-        object.__setattr__(self, 'factors', tuple(check_number(f'factors[{i}]', f, lo=0)
-                                                  for i, f in enumerate(self.factors)))
-        check(len(self.factors) == len(self.milestones), 'factors', list(self.factors),
-              f'a list of {len(self.milestones)} numbers, one per milestone')
+        object.__setattr__(self, 'factors', _factors(self.factors, len(self.milestones)))
         check_number('base_lr', self.base_lr, lo=0)
-        object.__setattr__(self, '_levels', np.cumprod((self.base_lr,) + self.factors))
+        with np.errstate(over='ignore'):
+            levels = np.cumprod((self.base_lr,) + self.factors)
+        bad = np.flatnonzero(~np.isfinite(levels))
+        if bad.size:
+            raise ParamError(f'factors[{bad[0] - 1}]', self.factors[bad[0] - 1],
+                             'small enough that the product of the factors so far stays finite')
+        object.__setattr__(self, '_levels', levels)
 
     def _eval(self, t, ops):
         idx = ops.count_le(self.milestones, t)
         return self._levels[idx] if ops.array else float(self._levels[idx])
 
 
+def _factors(factors, n):
+    """One checked factor per milestone; a single number applies at every milestone."""
+    if isinstance(factors, numbers.Real) and not isinstance(factors, bool):
+        return (check_number('factors', factors, lo=0),) * n
+    check(isinstance(factors, (list, tuple, np.ndarray)) and len(factors) == n, 'factors',
+          list(factors) if isinstance(factors, (list, tuple, np.ndarray)) else factors,
+          f'a list of {n} numbers, one per milestone, or one number for all')
+    return tuple(check_number(f'factors[{i}]', f, lo=0) for i, f in enumerate(factors))
+
+
 def _sorted_pieces(milestones, factors):
     # Milestones mixing units may come in either order on a given horizon: keep each factor with its milestone.
-    if len(milestones) != len(factors):
-        raise ValueError(f'factors={list(factors)!r} is not allowed: factors must have one number per milestone '
-                         f'({len(milestones)}).')
+    factors = _factors(factors, len(milestones))
     pairs = sorted(zip(milestones, factors), key=lambda p: p[0])
     return PiecewiseConstantSchedule(milestones=tuple(m for m, _ in pairs), factors=tuple(f for _, f in pairs))
 
@@ -59,6 +71,6 @@ register(Method(
     name='piecewise_constant',
     summary='Multiply by factors[i] from milestones[i] on.',
     params=(Param('milestones', kind='durations', doc='when each factor switches on'),
-            Param('factors', doc='one factor per milestone')),
+            Param('factors', doc='one factor per milestone (or one number for all)')),
     build=lambda milestones, factors: _sorted_pieces(milestones, factors),
 ))

@@ -33,7 +33,7 @@ class PolynomialSchedule(Schedule):
     final_lr: float = 0.0
 
     def __post_init__(self):
-        check_number('power', self.power, lo=0, lo_open=True)
+        check_number('power', self.power, lo=0)
         check_number('length', self.length, lo=0, lo_open=True)
         check_number('base_lr', self.base_lr, lo=0)
         check_number('final_lr', self.final_lr, lo=0)
@@ -50,4 +50,5 @@ register(Method(
             Param('t_max', '1dur', 'duration', 'length of the decay'),
             Param('alpha_f', 0.0, doc='final multiplier', lo=0)),
     build=lambda power, t_max, alpha_f: PolynomialSchedule(power=power, length=t_max, final_lr=alpha_f),
+    aliases={'length': 't_max', 'final_lr': 'alpha_f'},
 ))

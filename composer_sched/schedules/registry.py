@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from typing import Any, Callable, Iterator, Optional, Sequence
+import functools
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
-__all__ = ['REQUIRED', 'Param', 'Method', 'register', 'get_method', 'method_names', 'methods', 'suggest', 'class_name']
+from composer_sched.schedules._base import ParamError
+
+__all__ = ['REQUIRED', 'Param', 'Method', 'register', 'get_method', 'method_names', 'methods', 'suggest', 'class_name',
+           'check_horizon']
 
 
 class _Required:
@@ -67,6 +71,13 @@ class Method:
         budget_free_prefix: ``True`` when the schedule's early part does not depend on the training budget
             (constant until a cool-down that is placed from the end): sweeps can share that trunk across ratios.
         reference: where the method comes from.
+        aliases: the core schedule's field names that ``build`` fills from a parameter of another name
+            (``{'max_lr': 'alpha_max'}``): an error the core raises, at build or in :func:`check_horizon`, names
+            the user's parameter.
+
+    Contract (tested over the whole registry): every value a :class:`Param` admits is one ``build`` admits too; a
+    combination that does not fit a horizon is a ``ValueError`` naming the user's parameter, from ``build`` or
+    :func:`check_horizon`, both called before training; and what passes is finite and ``>= 0`` on the horizon.
     """
     name: str
     summary: str
@@ -74,6 +85,22 @@ class Method:
     build: Callable[..., Any]
     budget_free_prefix: bool = False
     reference: str = ''
+    aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        raw = self.build
+        if getattr(raw, '_user_named', False):
+            return
+
+        @functools.wraps(raw)
+        def build(**kwargs):
+            try:
+                return raw(**kwargs)
+            except ParamError as e:
+                raise e.renamed(self.aliases) from None
+
+        build._user_named = True  # type: ignore[attr-defined]
+        object.__setattr__(self, 'build', build)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -137,6 +164,34 @@ def class_name(method: str, suffix: str = '') -> str:
     """The class name of a method's adapter: ``class_name('cosine_annealing', 'Scheduler')`` is
     ``'CosineAnnealingScheduler'``, ``class_name('wsd', 'LR')`` is ``'WSDLR'``."""
     return _ACRONYMS.get(method, ''.join(w.capitalize() for w in method.split('_'))) + suffix
+
+
+def check_horizon(method: Any, schedule: Any, t_end: float, context: str = '') -> None:
+    """Raise ``ValueError`` unless ``schedule`` (built by ``method``, maybe under a warm-up) is finite on
+    ``[0, t_end]``: what the adapters call once a run's horizon is known, before training. ``context`` (e.g. the
+    spec and its horizon) opens the message; by default the method's name.
+
+    Compounding parameters (``gamma > 1``, shrinking or growing cycles) are the only ones that can fail here; the
+    message names the method's own parameter, its value and the values allowed on this horizon.
+
+    Example:
+        >>> from composer_sched.schedules import ExponentialSchedule
+        >>> check_horizon('exponential', ExponentialSchedule(gamma=1.02), 1000)  # 1.02**1000 = 4e8: fine
+        >>> check_horizon('exponential', ExponentialSchedule(gamma=1.1), 1000)
+        Traceback (most recent call last):
+        ...
+        ValueError: exponential: gamma=1.1 is not allowed on this horizon: the multiplier grows 2.47e+41-fold by t=1000 (gamma**1000): gamma must be <= 1.02329 on this horizon (at most 1e+10-fold growth).
+    """
+    from composer_sched.schedules.warmup import LinearWarmUp
+    m = get_method(method)
+    # The adapters' warm-up wraps the method's schedule, evaluating it from t - offset on.
+    while isinstance(schedule, LinearWarmUp):
+        offset = schedule.length if getattr(schedule, 'shift', True) else 0.0
+        schedule, t_end = schedule.schedule, max(t_end - offset, 0.0)
+    try:
+        schedule.check_horizon(t_end, m.aliases)
+    except ValueError as e:
+        raise ValueError(f'{context or m.name}: {e}') from None
 
 
 def _load_all() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from composer_sched.schedules._base import Schedule, check_increasing, check_number
+from composer_sched.schedules._base import ScalarOps, Schedule, _name, check_growth, check_increasing, check_number
 from composer_sched.schedules.registry import Method, Param, register
 
 __all__ = ['StepSchedule', 'MultiStepSchedule']
@@ -12,6 +12,8 @@ __all__ = ['StepSchedule', 'MultiStepSchedule']
 @dataclasses.dataclass(frozen=True)
 class StepSchedule(Schedule):
     r""":math:`\eta(t) = \eta_0\,\gamma^{\lfloor t / s \rfloor}`.
+
+    ``gamma > 1`` grows, as torch's ``StepLR`` allows; :meth:`check_horizon` bounds the growth over a run.
 
     Args:
         step_size: :math:`s`, ``> 0``.
@@ -36,7 +38,15 @@ class StepSchedule(Schedule):
         check_number('base_lr', self.base_lr, lo=0)
 
     def _eval(self, t, ops):
-        return self.base_lr * self.gamma ** ops.floor(ops.maximum(t, 0.0) / self.step_size)
+        if self.base_lr == 0:  # 0, not 0 * inf past an overflowing horizon
+            return ops.full_like(t, 0.0)
+        return self.base_lr * ops.power(self.gamma, ops.floor(ops.maximum(t, 0.0) / self.step_size))
+
+    def check_horizon(self, t_end: float, names=None) -> None:
+        """``gamma > 1`` may grow the value at most :data:`~composer_sched.schedules._base.MAX_GROWTH`-fold by
+        ``t_end`` (see :meth:`Schedule.check_horizon`)."""
+        steps = ScalarOps.floor(max(t_end, 0.0) / self.step_size)
+        check_growth(_name(names, 'gamma'), self.gamma, steps, t_end, self.base_lr)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +76,15 @@ class MultiStepSchedule(Schedule):
         check_number('base_lr', self.base_lr, lo=0)
 
     def _eval(self, t, ops):
-        return self.base_lr * self.gamma ** ops.count_le(self.milestones, t)
+        if self.base_lr == 0:
+            return ops.full_like(t, 0.0)
+        return self.base_lr * ops.power(self.gamma, ops.count_le(self.milestones, t))
+
+    def check_horizon(self, t_end: float, names=None) -> None:
+        """``gamma > 1`` may grow the value at most :data:`~composer_sched.schedules._base.MAX_GROWTH`-fold by
+        ``t_end`` (see :meth:`Schedule.check_horizon`)."""
+        check_growth(_name(names, 'gamma'), self.gamma, ScalarOps.count_le(self.milestones, t_end), t_end,
+                     self.base_lr)
 
 
 register(Method(

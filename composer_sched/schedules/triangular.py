@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from composer_sched.schedules._base import Schedule, check, check_number
+from composer_sched.schedules._base import Schedule, check_number
 from composer_sched.schedules.registry import Method, Param, register
 
 __all__ = ['TriangularSchedule']
@@ -19,10 +19,11 @@ class TriangularSchedule(Schedule):
 
     with cycle length :math:`L` and increasing fraction :math:`f`. After the cycle the value stays at ``min_lr``.
     ``inc_fraction != 0.5`` gives the *slanted* triangular schedule; ``inc_fraction=0`` starts at the peak.
+    ``max_lr < min_lr`` turns the peak into a dip, as :class:`CosineAnnealingSchedule` allows a rise.
 
     Args:
-        min_lr: lower bound, ``>= 0``.
-        max_lr: upper bound, ``>= min_lr``.
+        min_lr: value at both ends of the cycle, ``>= 0``.
+        max_lr: value at the peak, ``>= 0``.
         cycle_length: iterations from start to finish, ``> 0``.
         inc_fraction: fraction of the cycle spent increasing, in ``[0, 1]`` (default 0.5).
 
@@ -42,7 +43,6 @@ class TriangularSchedule(Schedule):
     def __post_init__(self):
         check_number('min_lr', self.min_lr, lo=0)
         check_number('max_lr', self.max_lr, lo=0)
-        check(self.max_lr >= self.min_lr, 'max_lr', self.max_lr, f'>= min_lr ({self.min_lr})')
         check_number('cycle_length', self.cycle_length, lo=0, lo_open=True)
         check_number('inc_fraction', self.inc_fraction, lo=0, hi=1)
 
@@ -67,5 +67,6 @@ register(Method(
     ),
     build=lambda t_cycle, inc_fraction, alpha_min, alpha_max: TriangularSchedule(
         min_lr=alpha_min, max_lr=alpha_max, cycle_length=t_cycle, inc_fraction=inc_fraction),
+    aliases={'min_lr': 'alpha_min', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle'},
     reference='Smith (2015), Cyclical Learning Rates; Howard & Ruder (2018), ULMFiT (slanted)',
 ))

@@ -75,4 +75,5 @@ register(Method(
         length=t_max, cooldown_length=t_cooldown, final_lr=alpha_f, decay_type=decay_type),
     budget_free_prefix=True,
     reference='Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025)',
+    aliases={'length': 't_max', 'cooldown_length': 't_cooldown', 'final_lr': 'alpha_f'},
 ))

@@ -112,8 +112,8 @@ def horizon_transfer(family: Union[str, Callable[[float, int, int], Any]], T0: i
         check(tuned_base_lr is not None, 'tuned_base_lr', tuned_base_lr, 'given when family is a function')
         check(grid is not None, 'grid', grid, 'given when family is a function')
     else:
-        check(family in TRANSFER_FAMILIES, 'family', family, f'one of {", ".join(map(repr, TRANSFER_FAMILIES))} '
-              'or a function (param, T1, T0) -> schedule')
+        check(isinstance(family, str) and family in TRANSFER_FAMILIES, 'family', family,
+              f'one of {", ".join(map(repr, TRANSFER_FAMILIES))} or a function (param, T1, T0) -> schedule')
         make, tuned, default_grid, _ = TRANSFER_FAMILIES[family]
         grid = default_grid if grid is None else grid
         if tuned_base_lr is None:

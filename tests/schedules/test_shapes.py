@@ -64,7 +64,7 @@ def test_schedules_are_immutable_and_comparable():
 
 
 BAD = [
-    (S.TriangularSchedule, dict(min_lr=1, max_lr=0.5, cycle_length=10), 'max_lr'),
+    (S.TriangularSchedule, dict(min_lr=1, max_lr=-0.5, cycle_length=10), 'max_lr'),
     (S.TriangularSchedule, dict(min_lr=0, max_lr=1, cycle_length=0), 'cycle_length'),
     (S.TriangularSchedule, dict(min_lr=0, max_lr=1, cycle_length=10, inc_fraction=1.5), 'inc_fraction'),
     (S.CosineAnnealingSchedule, dict(min_lr=-1, max_lr=1, cycle_length=10), 'min_lr'),
@@ -73,7 +73,7 @@ BAD = [
     (S.MultiFactorSchedule, dict(step=[5], factor=1.5), 'factor'),
     (S.StepSchedule, dict(step_size=0), 'step_size'),
     (S.MultiStepSchedule, dict(milestones='10'), 'milestones'),
-    (S.ExponentialSchedule, dict(gamma=0), 'gamma'),
+    (S.ExponentialSchedule, dict(gamma=-0.5), 'gamma'),
     (S.PolynomialSchedule, dict(power=-1, length=10), 'power'),
     (S.InverseSqrtSchedule, dict(scale=0), 'scale'),
     (S.WSDSchedule, dict(length=10, cooldown_length=11), 'cooldown_length'),
@@ -84,9 +84,9 @@ BAD = [
     (S.LinearWarmUp, dict(schedule=S.ConstantSchedule(), start_lr=0, length=-5), 'length'),
     (S.ExponentialWarmUp, dict(schedule=S.ConstantSchedule(), start_lr=0, length=5), 'start_lr'),
     (S.LinearCoolDown, dict(schedule=S.ConstantSchedule(), finish_lr=0, start_idx=5, length=5, shape='cos'), 'shape'),
-    (S.CyclicalSchedule, dict(schedule_class=S.TriangularSchedule, cycle_length=10, cycle_length_decay=0,
+    (S.CyclicalSchedule, dict(schedule_class=S.TriangularSchedule, cycle_length=10, cycle_length_decay=-1,
                               min_lr=0, max_lr=1), 'cycle_length_decay'),
-    (S.CyclicalSchedule, dict(schedule_class=S.TriangularSchedule, cycle_length=10, min_lr=2, max_lr=1), 'max_lr'),
+    (S.CyclicalSchedule, dict(schedule_class=S.TriangularSchedule, cycle_length=10, min_lr=2, max_lr=-1), 'max_lr'),
 ]
 
 
