@@ -37,3 +37,31 @@ def test_docs_index_lists_every_registered_schedule_method(tmp_path):
     for m in method_names():
         assert f'| `{m}` | `{class_name(m, "Scheduler")}` |' in table
     assert "`t_cooldown`='0.2dur'" in table and '`step_size`<br>' in table  # defaults, and required without one
+
+
+def test_package_config_lists_the_recipes_and_ships_every_one():
+    # setuptools warned on every install that composer_sched.yamls is importable yet not in `packages` (issue 13);
+    # the wheel must still carry every bundled recipe (load_recipe() after pip install).
+    import fnmatch
+    import os
+    from pathlib import Path
+
+    from setuptools.config.setupcfg import read_configuration
+
+    root = Path(__file__).resolve().parent.parent
+    cwd = os.getcwd()
+    os.chdir(root)  # find_namespace: searches from the project root
+    try:
+        options = read_configuration(str(root / 'setup.cfg'))['options']
+    finally:
+        os.chdir(cwd)
+    packages, data = set(options['packages']), options['package_data']
+    folders = {str(p.relative_to(root)).replace(os.sep, '.') for p in (root / 'composer_sched').rglob('*')
+               if p.is_dir() and p.name != '__pycache__' and any(f.is_file() for f in p.iterdir())}
+    assert folders <= packages, folders - packages  # every folder with files is listed: no "would be ignored"
+    from composer_sched.recipes import bundled_recipes, recipe_dir
+
+    for name in bundled_recipes() + ['README']:
+        rel = f'{name}.yaml' if name != 'README' else 'README.md'
+        assert (recipe_dir() / rel).is_file()
+        assert any(fnmatch.fnmatch(rel, pat) for pat in data['composer_sched.yamls']), rel
