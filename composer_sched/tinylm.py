@@ -142,7 +142,9 @@ class ComposerTinyLM(ComposerModel):
 
 def tiny_lm(vocab_size: int = 256, context: int = 64, d_model: int = 96, n_layers: int = 3, n_heads: int = 4,
             mlp_ratio: int = 4, dropout: float = 0.0) -> ComposerTinyLM:
-    """:class:`TinyLM` as a Composer model (the recipe model ``tiny_lm``; arguments and ranges as :class:`TinyLM`).
+    """A decoder-only transformer language model with Composer's language metrics (recipe model ``tiny_lm``).
+
+    :class:`TinyLM` wrapped in :class:`ComposerTinyLM`; arguments and ranges as :class:`TinyLM`.
 
     Example:
         >>> sum(p.numel() for p in tiny_lm().parameters())
