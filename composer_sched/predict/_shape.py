@@ -115,9 +115,16 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
     The rule: the target must be (1) warm-up + stable + monotone cool-down (:func:`analyse_schedule`); (2) at the
     same peak LR as the fitted runs (relative 1e-6); (3) with the warm-up of one of them (same length, same LRs);
     (4) with no cool-down, or a cool-down whose shape (LR over peak against the fraction of the cool-down, compared
-    on 201 points of the fractions both runs sample) is within 0.02 of a fitted run's cool-down; (5) no longer, and with no longer a cool-down, than
-    ``max_extrapolation`` times the longest fitted run and cool-down. So one linear-WSD run predicts other ratios
-    and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR or AutoWU.
+    on 201 points of the fractions both runs sample) is within 0.02 of a fitted run's cool-down; (5) no longer, and
+    with no longer a cool-down, than ``max_extrapolation`` times the longest fitted run and cool-down. So one
+    linear-WSD run predicts other ratios and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR
+    or AutoWU.
+
+    Args:
+        target: the target's :class:`ScheduleShape`.
+        fitted: the fitted runs' shapes.
+        max_extrapolation: ``>= 1``.
+        name: the target argument's name, for error messages.
 
     Raises:
         ValueError: naming the rule the target breaks.

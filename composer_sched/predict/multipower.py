@@ -193,6 +193,7 @@ def fit_multi_power_law(runs: Sequence[Run], *, huber_delta: float = 1e-3, skip:
     ybar = float(y.mean())
     starts = [(bp['L0'], bp['A'], bp['alpha'], b * ybar, np.log(c), 0.5, 0.5) for b in (0.05,) for c in (3, 300)]
     best = min((run_from(np.array(s)) for s in starts), key=lambda t: t[0])
-    for gamma in sorted({float(np.clip(best[1][6] + d, 0, 2)) for d in (-gamma_step, gamma_step)} if gamma_step else ()):
+    profile = {float(np.clip(best[1][6] + d, 0, 2)) for d in (-gamma_step, gamma_step)} if gamma_step else set()
+    for gamma in sorted(profile):
         run_from(best[1], fixed_gamma=gamma)
     return MultiPowerLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation)

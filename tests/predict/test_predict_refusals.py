@@ -10,7 +10,6 @@ from composer_sched.schedules import (CosineAnnealingSchedule, CyclicalSchedule,
 T = 1000
 STEPS = np.arange(100, T + 1, 20)
 LAW = dict(L0=2.0, A=0.5, alpha=0.5, C=2.0, lam=0.99, scale=T)
-t = np.arange(T)
 
 
 def sample(schedule, length=T):
