@@ -8,8 +8,8 @@ branch as anchor, and better than both naive baselines at every predicted ratio.
 import numpy as np
 import pytest
 
-from composer_sched.predict import fit_momentum_law, fit_multi_power_law
-from tests.predict.real_logs import RATIOS, baselines, final_val_loss, logs, run, wsd_lr
+from composer_sched.predict import Run, fit_momentum_law, fit_multi_power_law
+from tests.predict.real_logs import RATIOS, baselines, final_val_loss, full_curve, logs, run, wsd_lr
 
 
 def rel_err(pred, length):
@@ -93,3 +93,17 @@ def test_multi_power_law_with_anchor():
         pred = fit.predict(wsd_lr(RATIOS[ratio]))
         assert rel_err(pred.final_loss, RATIOS[ratio]) < 0.003
         assert_beats_baselines(pred.final_loss, RATIOS[ratio])
+
+
+def test_sparse_eval_history_still_predicts():
+    # A sweep may evaluate rarely: every 2,000 steps leaves 26 points, 5 of them in the cool-down.
+    steps, cols = full_curve(50_000)
+    keep = steps % 2000 == 0
+    keep[-1] = True  # the last logged point, 200 steps before the end
+    fit = fit_momentum_law([Run(wsd_lr(50_000), eval_loss=(steps[keep], cols['loss'][keep]),
+                                final_loss=final_val_loss(50_000))])
+    for ratio in (0.3, 0.5, 0.7):
+        length = RATIOS[ratio]
+        pred = fit.predict(wsd_lr(length)).final_loss
+        assert rel_err(pred, length) < 0.0075
+        assert_beats_baselines(pred, length)
