@@ -53,7 +53,7 @@ class AutoWUScheduler(LRScheduler):
     with :math:`T` = ``steps_per_epoch * total_epochs``, :math:`W = \lfloor T \cdot` ``max_warmup_fraction``
     :math:`\rfloor`, :math:`C = s` when ``immediate_cooldown`` else :math:`(1 - ` ``cooldown_fraction`` :math:`)T`,
     :math:`s` the switch step and :math:`\eta_s` the LR at the GP's estimated loss minimum. The switch rules
-    (test, cap, divergence on ``nonfinite_patience`` NaN/inf losses) are in
+    (test, cap, divergence: ``nonfinite_patience`` NaN/inf losses or a finite blow-up) are in
     :mod:`composer_sched.algorithms.autowu.engine`.
 
     Args:
@@ -66,7 +66,7 @@ class AutoWUScheduler(LRScheduler):
         device: accepted for compatibility; losses stay on whatever device they are on.
         sync_decisions: under ``torch.distributed``, broadcast rank 0's decision at each test (default True).
         **options: the engine's other options (``test_interval``, ``patience``, ``n_preds``, ``confidence``,
-            ``lengthscale``, ``nonfinite_patience``, ``seed``, ...).
+            ``lengthscale``, ``nonfinite_patience``, ``blowup_fraction``, ``outlier_clip``, ``seed``, ...).
 
     Raises:
         ValueError: at construction, for any argument outside its range (``min_lr >= max_lr``, a fraction outside
