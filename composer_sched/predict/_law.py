@@ -103,7 +103,9 @@ class LawFit:
     def __init__(self, runs: Sequence[Run], candidates: List[Candidate], *, scale: float, band_tol: float,
                  max_extrapolation: float):
         self.runs = tuple(runs)
-        self.candidates = sorted(candidates, key=lambda c: c.objective)
+        self.candidates = sorted((c for c in candidates if np.isfinite(c.objective)), key=lambda c: c.objective)
+        if not self.candidates:
+            raise ValueError('no fit converged to a finite objective: check that the losses are positive and vary')
         self.scale = scale
         self.band_tol = band_tol
         self.max_extrapolation = max_extrapolation
