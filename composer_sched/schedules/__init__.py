@@ -6,10 +6,10 @@ Every module in this package is imported here so that each shape registers itsel
 import importlib as _importlib
 import pkgutil as _pkgutil
 
-from composer_sched.schedules._base import Schedule
+from composer_sched.schedules._base import MAX_GROWTH, Schedule
 from composer_sched.schedules.registry import REQUIRED, Method, Param, get_method, method_names, methods, register
 
-__all__ = ['Schedule', 'Method', 'Param', 'REQUIRED', 'get_method', 'method_names', 'methods', 'register']
+__all__ = ['Schedule', 'MAX_GROWTH', 'Method', 'Param', 'REQUIRED', 'get_method', 'method_names', 'methods', 'register']
 
 for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name.startswith('_') or _info.name == 'registry':

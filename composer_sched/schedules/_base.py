@@ -244,6 +244,9 @@ def check_growth(name: str, value: float, exponent: float, t_end: float, start: 
         return
     limit = min(MAX_GROWTH, sys.float_info.max / max(start, 1.0)) ** (1.0 / exponent) if math.isfinite(exponent) \
         else 1.0
-    raise ParamError(name, value, f'<= {limit:.6g} on this horizon (at most {MAX_GROWTH:g}-fold growth)',
+    shown = float(f'{limit:.6g}')
+    if shown > limit:  # the value suggested must pass: round down in the 6th digit
+        shown = float(f'{limit - 10 ** (math.floor(math.log10(limit)) - 5):.6g}')
+    raise ParamError(name, value, f'<= {shown:.6g} on this horizon (at most {MAX_GROWTH:g}-fold growth)',
                      f' on this horizon: the multiplier grows {growth:.3g}-fold by t={t_end:g} '
                      f'({name}**{exponent:g})')
