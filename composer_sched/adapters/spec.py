@@ -209,5 +209,11 @@ class ScheduleSpec:
                              f'{horizon.axis.value}), both on the run\'s clock.')
         else:
             main = self._main(kwargs, horizon)
+        if self.params['warmup_type'] == 'exponential' and warmup > 0:
+            end = main(0.0)  # where the ramp ends (overlaid or shifted)
+            if end <= 0:
+                raise ValueError(f"{self.method.name}: warmup_type='exponential' is not allowed here: the schedule is "
+                                 f'{end:g} where the warm-up ends and a geometric ramp cannot reach 0; use '
+                                 "warmup_type='linear'.")
         return warm_up(main, warmup, start_lr=self.params['alpha_warmup'], kind=self.params['warmup_type'],
                        shift=not run_clock)

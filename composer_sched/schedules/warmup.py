@@ -27,8 +27,9 @@ class LinearWarmUp(Schedule):
         \eta(t) = \begin{cases} \eta_s + (\eta_w(0) - \eta_s)\, t / W & t \le W \\ \eta_w(t - W) & t > W \end{cases}
 
     The wrapped schedule starts when the warm-up ends, so its own clock is not compressed. With ``shift=False``
-    (Composer's ``*WithWarmup`` placement) the ramp ends at :math:`\eta_w(W)` and :math:`\eta(t) = \eta_w(t)`
-    for :math:`t > W`: the ramp overlays the start of a schedule that keeps its clock.
+    (Composer's ``*WithWarmup`` placement) the ramp overlays the start of a schedule that keeps its clock:
+    :math:`\eta(t) = \eta_w(t)` from :math:`t = W` on, and the ramp still rises to :math:`\eta_w(0)` (Composer's
+    rises to 1), so a milestone inside the warm-up takes effect at its end.
 
     Args:
         schedule: the wrapped schedule :math:`\eta_w`.
@@ -57,12 +58,11 @@ class LinearWarmUp(Schedule):
         _checked(self.schedule, self.start_lr, self.length)
         check(isinstance(self.shift, bool), 'shift', self.shift, 'True or False')
         object.__setattr__(self, '_offset', self.length if self.shift else 0.0)
-        # cached: read on every evaluation
-        object.__setattr__(self, '_finish_lr', self.schedule(0.0 if self.shift else float(self.length)))
+        object.__setattr__(self, '_finish_lr', self.schedule(0.0))  # cached: read on every evaluation
 
     @property
     def finish_lr(self) -> float:
-        """The wrapped schedule's value where the ramp ends (its first value when shifted)."""
+        """The wrapped schedule's first value, where the ramp ends."""
         return self._finish_lr
 
     def _ramp(self, t, ops):
@@ -71,10 +71,13 @@ class LinearWarmUp(Schedule):
     def _eval(self, t, ops):
         if self.length == 0:
             return self.schedule._eval(t, ops)
+        # Shifted, both sides agree at t = W; overlaid, the schedule's own value applies from W on (as Composer's).
         if not ops.array:  # one branch only: the scalar path runs every batch
-            return self._ramp(t, ops) if t <= self.length else self.schedule._eval(t - self._offset, ops)
+            ramping = t <= self.length if self.shift else t < self.length
+            return self._ramp(t, ops) if ramping else self.schedule._eval(t - self._offset, ops)
         inner = self.schedule._eval(ops.maximum(t - self._offset, 0.0), ops)
-        return ops.where(t <= self.length, self._ramp(ops.minimum(t, self.length), ops), inner)
+        ramping = t <= self.length if self.shift else t < self.length
+        return ops.where(ramping, self._ramp(ops.minimum(t, self.length), ops), inner)
 
 
 @dataclasses.dataclass(frozen=True)

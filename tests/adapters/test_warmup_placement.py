@@ -100,3 +100,17 @@ def test_the_tutorials_linear_warmup_still_shifts():
     inner = MultiStepSchedule(milestones=(20.0,), gamma=0.1)
     assert LinearWarmUp(inner, start_lr=0.0, length=10)(25.0) == 1.0  # its clock starts at the end of the ramp
     assert LinearWarmUp(inner, start_lr=0.0, length=10, shift=False)(25.0) == pytest.approx(0.1)
+
+
+def test_an_exponential_warmup_onto_zero_names_warmup_type():
+    with pytest.raises(ValueError, match=r"constant: warmup_type='exponential' is not allowed here"):
+        ComposerScheduler('constant', alpha=0.0, t_warmup='10ba', warmup_type='exponential',
+                          alpha_warmup=0.1).schedule('100ba')
+
+
+def test_a_milestone_inside_the_warmup_applies_at_its_end_as_in_composer():
+    ours = cs.MultiStepScheduler(t_warmup='10ba', milestones=['5ba', '30ba'], gamma=0.5)
+    theirs = CMultiStepWarmup(t_warmup='10ba', milestones=['5ba', '30ba'], gamma=0.5)
+    np.testing.assert_allclose(preview(ours, '50ba'), preview(theirs, '50ba'), rtol=1e-12)
+    core = ours.schedule('50ba')
+    assert core(9.0) == pytest.approx(0.9) and core(10.0) == 0.5  # the ramp rises to 1, then the decay applies

@@ -29,8 +29,9 @@ def test_default_recipe_is_the_digits_cnn():
 
 
 def test_overrides_and_typed_config():
+    # 'dur' is a fraction of the whole (scaled) run: a 2-batch warm-up leaves room for the 11-batch cool-down
     r = load_recipe(None, ['max_duration=3ep', 'schedulers[0].t_cooldown=0.5dur', 'optimizer.lr=1e-2',
-                           'scale_schedule_ratio=0.5'])
+                           'scale_schedule_ratio=0.5', 'schedulers[0].t_warmup=2ba'])
     assert r.max_duration == '3ep'
     assert r.config.optimizer['lr'] == pytest.approx(0.01)  # '1e-2' parsed as a number, not a string
     assert r.config.schedulers[0]['t_cooldown'] == '0.5dur'

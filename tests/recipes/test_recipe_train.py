@@ -90,5 +90,5 @@ def test_same_seed_same_run_and_fresh_objects():
     b.fit()
     for pa, pb in zip(a.state.model.parameters(), b.state.model.parameters()):
         assert pa.data.equal(pb.data)
-    other = load_recipe(None, ['seed=1', 'max_duration=1ep']).build_model()
+    other = load_recipe(None, ['seed=1', 'max_duration=1ep', 'schedulers[0].t_warmup=0ba']).build_model()
     assert not next(other.parameters()).data.equal(next(a.state.model.parameters()).data)
