@@ -454,6 +454,12 @@ class Recipe:
         Raises:
             RecipeError: a component or the ``Trainer`` rejects the recipe (the message names the key when it can).
         """
+        if self.config.device == 'gpu':
+            import torch
+
+            if not torch.cuda.is_available():
+                raise RecipeError(self.path, 'device', "'gpu' is not available on this machine (torch finds no CUDA "
+                                  "device): train it where there is one, or override device=cpu to run it here.")
         try:
             trainer = self.build_trainer(progress_bar=False)
         except RecipeError:

@@ -1,0 +1,164 @@
+"""Every command the docs show runs (README.md, docs/**/*.md, yamls/README.md), so the docs cannot drift from the CLI.
+
+Commands are read from the files themselves: lines of code blocks (fenced or indented) and inline code spans that
+start with ``composer-sched``, ``composer -n`` or ``make``. Each runs through the real CLI ``main`` in-process, mapped
+to tiny settings (one ratio, one seed, a couple of 2-batch epochs, outputs in a temporary folder; ``train`` as
+``--dry-run``, which builds the Trainer). What cannot run here is in :data:`NOT_RUN` with the reason, and each entry
+must still be found in the docs (no stale or silent skips).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from composer_sched.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / 'README.md', ROOT / 'yamls' / 'README.md', *sorted((ROOT / 'docs').rglob('*.md'))]
+
+#: documented text that is not a runnable command, with why
+NOT_RUN = {
+    'make test': 'runs the whole suite, this test included',
+    'make bench': 'the benchmarks (make bench), not tests',
+    'make docs': 'regenerates docs/methods; tests/test_package.py checks the generator',
+    'make demo': 'is `composer-sched demo` after setting up .venv: that command runs below',
+    'composer-sched train <file or name>': 'a template (<file or name>)',
+    'composer-sched sweep [RECIPE] --ratios 0.25,0.5,0.75,1.0 [--seeds N] [--workers N] [--backend local|ray]':
+        'the synopsis of the sweep command (its options in brackets)',
+    'composer-sched bound': 'names the command (it needs schedule names); its full forms run below',
+}
+
+#: tiny settings for the commands that train (sweep): 2 batches per epoch, 2 epochs, a 1-batch warm-up when the
+#: recipe's scheduler has one (the first set the recipe accepts is used)
+TINY = ['train_subset_num_batches=2', 'eval.subset_num_batches=1', 'max_duration=2ep']
+TINY_CHOICES = [TINY + ['schedulers[0].t_warmup=1ba'], TINY]
+
+
+def tiny_overrides(recipe, overrides) -> list[str]:
+    from composer_sched.recipes import RecipeError, load_recipe
+
+    for extra in TINY_CHOICES:
+        try:
+            load_recipe(recipe, list(overrides) + extra)
+            return extra
+        except RecipeError:
+            continue
+    raise AssertionError(f'no tiny settings fit {recipe} {overrides}')
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """``(file, command)`` for every command line in the docs, in order, each once."""
+    found = []
+    for path in DOCS:
+        text = path.read_text()
+        fenced = re.findall(r'^```[^\n]*\n(.*?)^```', text, re.S | re.M)
+        indented = re.findall(r'(?:^\n)((?:^(?: {4}|\t).*\n)+)', text, re.M)
+        lines = [l for block in fenced + indented for l in block.splitlines()]
+        lines += re.findall(r'`((?:composer-sched|make) [^`]*|composer-sched)`', text)
+        for line in lines:
+            cmd = line.split(' #')[0].strip()
+            if re.match(r'(composer-sched|composer -n \d+ -m composer_sched\.cli|make)( |$)', cmd) \
+                    and not re.match(r'composer-sched \w+: error:', cmd):  # printed output, not a command
+                found.append((str(path.relative_to(ROOT)), cmd))
+    seen, out = set(), []
+    for where, cmd in found:  # each command once, where it first appears
+        if cmd not in seen:
+            seen.add(cmd)
+            out.append((where, cmd))
+    return out
+
+
+COMMANDS = documented_commands()
+
+
+def _ids(items):
+    return [re.sub(r'\W+', '-', cmd)[:80] for _, cmd in items]
+
+
+LIGHT = [c for c in COMMANDS if not re.search(r'--workers [2-9]|--procs-per-run [2-9]|composer-sched demo', c[1])]
+HEAVY = [c for c in COMMANDS if c not in LIGHT]
+
+
+def test_docs_have_commands_and_every_skip_is_still_documented():
+    cmds = {c for _, c in COMMANDS}
+    assert len(cmds) >= 15
+    for skipped in NOT_RUN:
+        assert any(c.startswith(skipped) for c in cmds), f'NOT_RUN has {skipped!r}, which the docs no longer show'
+
+
+def _option(argv: list[str], name: str, value: str) -> list[str]:
+    """``argv`` with option ``name`` set to ``value`` (replaced, or appended)."""
+    if name in argv:
+        i = argv.index(name)
+        return argv[:i + 1] + [value] + argv[i + 2:]
+    return argv + [name, value]
+
+
+def _setup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'my.yaml').write_text('base: digits_cnn\n')  # the docs' user recipe
+    (tmp_path / 'my.txt').write_text((ROOT / 'README.md').read_text() * 4)  # the docs' own text corpus
+    from tests.recipes.conftest import write_cifar10
+
+    return write_cifar10(tmp_path / 'cifar')[0]
+
+
+@pytest.mark.parametrize('where, cmd', LIGHT, ids=_ids(LIGHT))
+def test_documented_command_runs(where, cmd, tmp_path, monkeypatch, capsys):
+    run_documented(where, cmd, tmp_path, monkeypatch, capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('where, cmd', HEAVY, ids=_ids(HEAVY))
+def test_documented_command_runs_processes(where, cmd, tmp_path, monkeypatch, capsys):
+    run_documented(where, cmd, tmp_path, monkeypatch, capsys)
+
+
+def run_documented(where, cmd, tmp_path, monkeypatch, capsys):
+    reason = next((r for k, r in NOT_RUN.items() if cmd == k or cmd.startswith(k + ' ') and k.startswith('make')
+                   or cmd == k), None)
+    if reason is not None or cmd in NOT_RUN:
+        assert cmd in NOT_RUN or reason  # listed: checked by the test above
+        return
+    cifar = _setup(tmp_path, monkeypatch)
+    argv = shlex.split(cmd.replace('~/data/cifar-10-batches-py', str(cifar)))
+    if argv[0] == 'composer':  # `composer -n 2 -m composer_sched.cli train ...`: as rank 0 of 2 sees the recipe
+        n = int(argv[argv.index('-n') + 1])
+        argv = ['composer-sched'] + argv[argv.index('composer_sched.cli') + 1:]
+        overrides = [a for a in argv[2:] if '=' in a]
+        from composer_sched.recipes import load_recipe
+
+        with monkeypatch.context() as m:
+            m.setenv('WORLD_SIZE', str(n))
+            m.setenv('RANK', '0')
+            recipe = load_recipe(None, overrides)  # the documented settings, as each of the n ranks loads them
+            assert len(recipe.preview()) >= 1
+    command, args = argv[1], argv[2:]
+    if command == 'train':  # the dry run builds everything training builds, the Trainer included
+        args += ['--dry-run'] if '--dry-run' not in args else []
+        if 'cifar10' in ' '.join(args):
+            args += ['data.batch_size=16']  # the generated CIFAR files hold 80 training images
+        import torch
+
+        if not torch.cuda.is_available():  # GPU recipes (cifar10_*, imagenet_*) checked on this CPU machine
+            args += ['device=cpu']
+    elif command in ('sweep', 'demo'):
+        args = _option(args, '--out', str(tmp_path / 'out'))
+        args = _option(args, '--seeds', '1')
+        if command == 'sweep':
+            from composer_sched.cli import build_parser
+            from composer_sched.cli.sweep import split_items
+
+            args = _option(args, '--ratios', '1')
+            recipe, overrides = split_items(build_parser().parse_args(['sweep', *args]).items)
+            args += tiny_overrides(recipe, overrides)
+    code = main([command, *args])
+    err = capsys.readouterr().err
+    if '--backend ray' in cmd and '--address auto' in cmd and code == 2:
+        # `--address auto` joins a running Ray cluster; there is none here: one line, exit code 2
+        assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
+        return
+    assert code == 0, f'{where}: `{cmd}` ran as {[command, *args]} and exited {code}: {err[-2000:]}'
