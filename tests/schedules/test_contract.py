@@ -209,7 +209,6 @@ def assert_names_a_user_parameter(err, method):
 _EXP_WARMUP_ONTO_ZERO = 'schedule(0)=0.0 is not allowed'
 
 
-@pytest.mark.xfail(strict=True, reason='composer_sched/schedules/warmup.py (issue 12) names its own field')
 def test_exponential_warmup_onto_zero_names_a_parameter():
     with pytest.raises(ValueError) as info:
         ComposerScheduler('constant', alpha=0.0, t_warmup='10ba', warmup_type='exponential',
