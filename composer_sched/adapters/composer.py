@@ -20,9 +20,11 @@ class ComposerScheduler:
     """A registered schedule method as a Composer scheduler, for ``Trainer(schedulers=...)``.
 
     Returns the LR multiplier :math:`\\alpha(t)` at the trainer's current time; several schedulers multiply.
-    Durations are Composer time strings. With ``Trainer(scale_schedule_ratio=r)``, absolute durations scale by
-    ``r``, ``dur`` follows the scaled ``max_duration``, and the warm-up does not scale unless
-    ``scale_warmup=True`` (see :mod:`composer_sched.adapters.durations`).
+    Durations are Composer time strings on the run's clock, placed as Composer's ``*WithWarmup`` schedulers place
+    them: the warm-up overlays the start of the run, milestones stay where given, shapes span ``[t_warmup, t_max]``
+    (see :func:`~composer_sched.adapters.spec.duration_role`). With ``Trainer(scale_schedule_ratio=r)``, absolute
+    durations scale by ``r``, ``dur`` (a ``dur`` warm-up too) follows the scaled ``max_duration``, and an absolute
+    warm-up does not scale unless ``scale_warmup=True`` (see :mod:`composer_sched.adapters.durations`).
 
     Args:
         method: registered method name, e.g. ``'wsd'``.

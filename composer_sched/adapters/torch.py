@@ -102,7 +102,8 @@ class ScheduleLR(LRScheduler):
 
     def scale_schedule(self, ssr: float) -> None:
         """Dilate the schedule by ``ssr`` (the hook ``scale_scheduler`` calls): absolute durations and the total
-        scale, the warm-up does not. A bare core schedule is dilated in time as a whole."""
+        scale, an absolute warm-up does not (a ``dur`` one follows the total). A bare core schedule is dilated in
+        time as a whole."""
         check_number('ssr', ssr, lo=0, lo_open=True)
         self.ssr = float(ssr)
         if self.spec is not None:
