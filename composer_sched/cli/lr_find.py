@@ -52,6 +52,7 @@ def _number(name, text, kind=float):
 
 def run(args) -> int:
     import logging
+    import os
     import warnings
 
     from composer.utils import dist
@@ -76,7 +77,7 @@ def run(args) -> int:
     print(f'# LR range test: {recipe.path}' + (f' with {" ".join(recipe.overrides)}' if recipe.overrides else '') +
           f' (world size {dist.get_world_size()}; recipe lr {recipe.lr:g})')
     print(result.table())
-    print(f'wrote {result.plot(args.output, title=f"LR range test: {recipe.path}")}')
+    print(f'wrote {result.plot(args.output, title=f"LR range test: {os.path.basename(recipe.path)}")}')
     lr = result[args.use]
     if lr is None:
         print(f'no {args.use} suggestion: the ramp gave too few batches; try --num-batches or a larger --max-lr')

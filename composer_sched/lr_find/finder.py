@@ -67,7 +67,7 @@ class LRFindResult:
 
     @property
     def suggested_lr(self) -> Optional[float]:
-        """The LR to use: the ``peak`` rule (GP minimum / divisor), else fastai's ``valley``."""
+        """The LR to use: the ``peak`` rule, else (too short a record for the GP) fastai's ``valley``."""
         return self['peak'] if self['peak'] is not None else self['valley']
 
     def table(self) -> str:
@@ -79,6 +79,8 @@ class LRFindResult:
             desc = s.description
             if rule == 'gp_minimum' and self.gp is not None:
                 desc += f'; band {self.gp.low:.3g}..{self.gp.high:.3g}, p(min passed)={self.gp.p_past:.2f}'
+            if rule == 'peak' and self.gp is not None:
+                desc += f' ({self.gp.flat_low:.3g})'
             rows.append(f'{rule:<11} {lr:>10}  {desc}')
         end = 'stopped early (diverged)' if self.stopped_early else 'ran the whole ramp'
         rows.append(f'{len(self.lrs)} of {self.num_batches} batches, lr {self.min_lr:g} -> {self.lrs[-1]:.3g} '
@@ -264,7 +266,8 @@ def lr_find(target, optimizer=None, loss_fn: Optional[Callable] = None, dataload
         stop_factor: stop when :math:`\bar\ell_i >` ``stop_factor`` times the best, ``> 1`` (default 4, as both
             peers); ``None`` runs the whole ramp.
         beta: smoothing in ``[0, 1)`` (default 0.98, as both peers).
-        peak_divisor: ``peak = gp_minimum / peak_divisor``, ``>= 1`` (default 2; see the method card).
+        peak_divisor: ``peak = min(gp_minimum / peak_divisor, flat_low)``, ``>= 1`` (default 2; see the method
+            card).
         lengthscale: the GP's RBF lengthscale as a fraction of the record, ``> 0`` (default 0.1).
         restore: put the model, optimizer and RNG states back afterwards (default ``True``).
         overrides: ``key=value`` recipe overrides, for a recipe target only.

@@ -148,6 +148,9 @@ class GPMinimum:
         lr: the LR at the posterior mean's minimum.
         low, high: the band: the contiguous LR range around it where the posterior mean is within one standard
             deviation of the difference from the minimum's (the LRs the GP cannot tell apart from it).
+        flat_low: the smallest LR, going left from the minimum without a break, where the posterior mean is within
+            ``flat_tol`` (20%) of the whole drop (first value minus minimum) above the minimum: where the loss had
+            reached its floor. On a sharp V it is close to ``lr``; on a long flat floor it is far below it.
         p_past: probability that the loss at the end of the ramp is above an earlier point of the curve
             (:func:`~composer_sched.algorithms.autowu.gp.past_minimum_prob`, AutoWU's switch test); near 1 the
             test went past the minimum, lower values mean ``max_lr`` may be too small.
@@ -156,6 +159,7 @@ class GPMinimum:
     lr: float
     low: float
     high: float
+    flat_low: float
     p_past: float
     x: np.ndarray
     mean: np.ndarray
@@ -164,7 +168,7 @@ class GPMinimum:
 
 def gp_minimum(lrs: np.ndarray, losses: np.ndarray, *, clip: Optional[float] = None, lengthscale: float = 0.1,
                grid_points: int = 200, fit_points: int = 100, predict_points: int = 500, z: float = 1.0,
-               seed: int = 0) -> Optional[GPMinimum]:
+               flat_tol: float = 0.2, seed: int = 0) -> Optional[GPMinimum]:
     r"""Locate the loss minimum along the ramp with AutoWU's Gaussian process (``algorithms.autowu.gp``).
 
     The record's index is mapped to :math:`x = i/(n-1) \in [0, 1]` as AutoWU does; losses are clipped at ``clip``
@@ -181,6 +185,7 @@ def gp_minimum(lrs: np.ndarray, losses: np.ndarray, *, clip: Optional[float] = N
             median loss of the first tenth of the ramp, so divergence reads as "back where it started".
         lengthscale: ``> 0`` (AutoWU's 0.2 suits its slow ramp; 0.1 over a 100-batch range test).
         z: band half-width in standard deviations, ``> 0``.
+        flat_tol: fraction of the drop that counts as "at the floor" for ``flat_low``, in ``(0, 1)``.
         seed: seeds the subsampling (records longer than ``predict_points``); the same on every rank.
 
     Returns:
@@ -221,8 +226,13 @@ def gp_minimum(lrs: np.ndarray, losses: np.ndarray, *, clip: Optional[float] = N
     hi = k
     while hi < grid_points - 1 and close[hi + 1]:
         hi += 1
+    floor = mu - mu[k] <= flat_tol * max(mu[0] - mu[k], 0.0)
+    flat = k
+    while flat > 0 and floor[flat - 1]:
+        flat -= 1
     at = lambda xx: _lr_at(lrs, xx * span)  # noqa: E731
-    return GPMinimum(lr=at(grid[k]), low=at(grid[lo]), high=at(grid[hi]), p_past=float(p_past), x=grid,
+    return GPMinimum(lr=at(grid[k]), low=at(grid[lo]), high=at(grid[hi]), flat_low=at(grid[flat]),
+                     p_past=float(p_past), x=grid,
                      mean=center + scale * mu, std=scale * np.sqrt(var))
 
 
@@ -254,7 +264,7 @@ DESCRIPTIONS = {
     'steep': 'fastai: steepest fall of the smoothed loss against log LR',
     'lightning': 'Lightning: steepest fall of the smoothed loss against the LR',
     'gp_minimum': "ours: LR at the loss minimum of AutoWU's GP (band: within 1 sd of it)",
-    'peak': 'ours: peak LR for WSD / one-cycle = gp_minimum / {div:g}',
+    'peak': 'ours: peak LR for WSD / one-cycle: gp_minimum / {div:g}, or where the loss floor starts if lower',
 }
 
 
@@ -270,7 +280,7 @@ def suggest_all(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequenc
         lrs, losses, smoothed: the record, one entry per batch.
         num_batches: the planned ramp length (fastai's skip is a tenth of it).
         clip: passed to :func:`gp_minimum`.
-        peak_divisor: ``peak = gp_minimum / peak_divisor``, ``>= 1``.
+        peak_divisor: ``peak = min(gp_minimum / peak_divisor, flat_low)``, ``>= 1``.
 
     Returns:
         ``({rule: Suggestion}, GPMinimum or None)`` with the rules in :data:`RULES` order.
@@ -309,6 +319,7 @@ def suggest_all(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequenc
         add('peak', None)
     else:
         at = lambda v: float(np.interp(np.log(v), np.log(lrs), smoothed)) if np.all(lrs > 0) else None  # noqa
-        add('gp_minimum', g.lr, g.lr, at(g.lr))
-        add('peak', g.lr / peak_divisor, g.lr / peak_divisor, at(g.lr / peak_divisor))
+        add('gp_minimum', g.lr, g.lr, float(g.mean.min()))  # marked on the GP's curve
+        peak = min(g.lr / peak_divisor, g.flat_low)
+        add('peak', peak, peak, at(peak))
     return out, g
