@@ -40,6 +40,7 @@ def add_arguments(parser):
                         help='recommend the smallest ratio within this of the best quality, >= 0 (default 0.01)')
     parser.add_argument('--metric', default=None, help="eval metric to judge by (default: the recipe's first)")
     parser.add_argument('--no-share', action='store_true', help='run every ratio independently (no shared trunks)')
+    parser.add_argument('--no-plot', action='store_true', help='write no tradeoff.png (the CSVs and the report only)')
 
 
 def split_items(items) -> tuple:
@@ -74,7 +75,8 @@ def run(args) -> int:
     # printed reason; ratios the user chose must all fit.
     out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
                     address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance,
-                    metric=args.metric, echo=lambda s: print(s, flush=True), drop_unfit=args.ratios is None)
+                    metric=args.metric, echo=lambda s: print(s, flush=True), drop_unfit=args.ratios is None,
+                    plot=not args.no_plot)
     print()
     if out.report is not None:
         print(out.report.text())

@@ -276,7 +276,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
               out_dir: Union[str, os.PathLike] = 'sweep', *, workers: int = 1, backend: str = 'local',
               address: Optional[str] = None, share_trunks: bool = True, tolerance: float = 0.01,
               metric: Optional[str] = None, echo: Callable[[str], None] = print,
-              drop_unfit: bool = False) -> SweepOutcome:
+              drop_unfit: bool = False, plot: bool = True) -> SweepOutcome:
     """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
 
     Steps: check the arguments and the recipe, plan every run (:func:`~composer_sched.sweep.plan.plan_sweep`),
@@ -303,6 +303,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
         echo: where progress lines go.
         drop_unfit: leave out (with a printed reason) ratios whose schedule does not fit, instead of raising;
             for default ratios the user did not choose.
+        plot: ``False`` writes no ``tradeoff.png`` (the CSVs and the report only).
 
     Returns:
         A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
@@ -368,7 +369,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             for sub in (ckpt_dir, os.path.join(out_dir, 'launch')):
                 shutil.rmtree(sub, ignore_errors=True)
         outcome.report, outcome.outputs = write_outputs(store, config_hash, loaded, rows, out_dir, tolerance=tolerance,
-                                                        metric=metric, write=folder.writable)
+                                                        metric=metric, write=folder.writable, plot=plot)
         if not folder.writable:
             echo(f'  {out_dir} is read-only: reported from its database, no file rewritten.')
         return outcome
@@ -477,7 +478,7 @@ def _recipe_name(recipe_yaml: str, config_hash: str) -> str:
 
 
 def write_outputs(store: ResultsStore, config_hash: str, loaded, rows: list[dict], out_dir: str, *,
-                  tolerance: float = 0.01, metric: Optional[str] = None, write: bool = True
+                  tolerance: float = 0.01, metric: Optional[str] = None, write: bool = True, plot: bool = True
                   ) -> tuple[Any, dict[str, str]]:
     """The report of this sweep, and the folder's files covering everything its database holds.
 
@@ -488,6 +489,7 @@ def write_outputs(store: ResultsStore, config_hash: str, loaded, rows: list[dict
 
     Args:
         write: ``False`` (a read-only folder) reports without writing any file.
+        plot: ``False`` writes no PNG.
 
     Returns:
         ``(report or None, {what: path})`` with the paths written.
@@ -498,7 +500,7 @@ def write_outputs(store: ResultsStore, config_hash: str, loaded, rows: list[dict
     paths: dict[str, str] = {}
     report = None
     if any(r['status'] == 'done' for r in rows):
-        report = build_report(rows, tolerance=tolerance, metric=metric, out_dir=here if write else None)
+        report = build_report(rows, tolerance=tolerance, metric=metric, out_dir=here if write and plot else None)
     if not write:
         return report, paths
     os.makedirs(here, exist_ok=True)
@@ -515,7 +517,9 @@ def write_outputs(store: ResultsStore, config_hash: str, loaded, rows: list[dict
         r['recipe'] = names.get(r['config_hash'], r['config_hash'])
     every.sort(key=lambda r: (r['recipe'], r['config_hash'], r['ratio'], r['seed']))
     paths['csv'] = store.write_csv(os.path.join(out_dir, 'results.csv'), every)
-    groups = {}
+    if not plot:
+        return report, paths
+    groups: dict = {}
     for r in every:
         groups.setdefault((r['recipe'], r['config_hash']), []).append(r)
     plot = plot_overview(groups, os.path.join(out_dir, 'tradeoff.png'), metric=metric)
