@@ -48,6 +48,8 @@ _EXPORTS.update({cls: f'composer_sched.algorithms.{pkg}' for pkg, cls in (
     ('cyclical', 'Cyclical'), ('sgdr', 'SGDR'), ('wsd', 'WSD'), ('inverse_sqrt', 'InverseSqrt'),
     ('multi_factor', 'MultiFactor'), ('linear_warmup', 'LinearWarmup'), ('linear_cooldown', 'LinearCooldown'))})
 _EXPORTS['ScheduleAlgorithm'] = 'composer_sched.algorithms.base'
+# LR range test (issue 17); the sub-package is callable, so composer_sched.lr_find(...) works either way.
+_EXPORTS.update(dict.fromkeys(('lr_find', 'LRFindResult'), 'composer_sched.lr_find'))
 
 __all__ = sorted(_EXPORTS)
 
