@@ -113,7 +113,8 @@ class ResultsStore:
         """``{config_hash: recipe YAML}`` of every sweep registered in this database."""
         conn = self._connect()
         try:
-            return {r['config_hash']: r['recipe_yaml'] for r in conn.execute('SELECT * FROM sweeps ORDER BY created_at')}
+            rows = conn.execute('SELECT config_hash, recipe_yaml FROM sweeps ORDER BY created_at')
+            return {r['config_hash']: r['recipe_yaml'] for r in rows}
         finally:
             conn.close()
 

@@ -93,7 +93,8 @@ def test_setter_algorithm_branch_equals_an_independent_run(tmp_path):
     for key, spec in (('trunk', trunk), ('branch', branch), ('alone', RunSpec(branch.run_id, 0.5, 0))):
         rows[key] = execute_run(target, spec, h, save_weights=str(tmp_path / f'{key}.pt'))
         assert rows[key]['status'] == 'done', rows[key].get('error')
-    assert rows['branch']['branch_batch'] == branch.branch_batch and rows['branch']['metrics'] == rows['alone']['metrics']
+    assert rows['branch']['branch_batch'] == branch.branch_batch
+    assert rows['branch']['metrics'] == rows['alone']['metrics']
     wb, wa = torch.load(tmp_path / 'branch.pt'), torch.load(tmp_path / 'alone.pt')
     assert all(torch.equal(wb[k], wa[k]) for k in wa)
 
