@@ -141,8 +141,8 @@ def report(results: dict, seeds: int) -> None:
             lr_med = statistics.median(r['lr'] for r in rows)
             acc = statistics.median(r['acc'] for r in rows)
             print(f'{cap:>7g} {early / n:>20.0%} {counts:>16} {clean / n:>18.0%} {bad:>19d} / {n:<3d} '
-                  f'{lr_med:>12.3g} ({lr_med / best_lr:>5.2f}x) {acc:>11.3f} {tuned:>13.3f} {100 * (acc - tuned):>+6.1f} '
-                  f'{dead:>6d} / {n}')
+                  f'{lr_med:>12.3g} ({lr_med / best_lr:>5.2f}x) {acc:>11.3f} {tuned:>13.3f} '
+                  f'{100 * (acc - tuned):>+6.1f} {dead:>6d} / {n}')
 
 
 def main(argv=None) -> None:

@@ -233,7 +233,8 @@ def minimum_test(history: np.ndarray, *, key: Sequence[int], hyper: Optional[GPH
                  outlier_clip: float = OUTLIER_CLIP) -> Optional[MinimumTest]:
     """Regress the loss history and test whether its minimum lies in the past, ``n_preds`` times.
 
-    Steps: winsorise every drawn loss (:func:`winsorise`; ``outlier_clip=math.inf`` turns it off); fit ``(m, s^2, sigma^2)`` on <= ``fit_points`` stratified points (warm-started from ``hyper``); then
+    Steps: winsorise every drawn loss (:func:`winsorise`; ``outlier_clip=math.inf`` turns it off); fit
+    ``(m, s^2, sigma^2)`` on <= ``fit_points`` stratified points (warm-started from ``hyper``); then
     ``n_preds`` times condition on an independent <= ``predict_points`` stratified subsample, predict the latent
     curve on ``grid_points`` points of ``[0, 1]`` and record :func:`past_minimum_prob` and the argmin of the mean.
     Non-finite losses are dropped.
