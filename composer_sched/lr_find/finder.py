@@ -80,7 +80,7 @@ class LRFindResult:
             if rule == 'gp_minimum' and self.gp is not None:
                 desc += f'; band {self.gp.low:.3g}..{self.gp.high:.3g}, p(min passed)={self.gp.p_past:.2f}'
             if rule == 'peak' and self.gp is not None:
-                desc += f' ({self.gp.flat_low:.3g})'
+                desc += f'; floor starts at {self.gp.flat_low:.3g}'
             rows.append(f'{rule:<11} {lr:>10}  {desc}')
         end = 'stopped early (diverged)' if self.stopped_early else 'ran the whole ramp'
         rows.append(f'{len(self.lrs)} of {self.num_batches} batches, lr {self.min_lr:g} -> {self.lrs[-1]:.3g} '
