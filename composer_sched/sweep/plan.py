@@ -224,7 +224,7 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
     Example:
         >>> from composer_sched import WSDScheduler
         >>> branch_points([WSDScheduler(t_cooldown='0.2dur')], '100ba', [0.5, 1.0], dataloader_len=10)[1]
-        {0.5: 40}
+        {0.5: 41}
     """
     from composer_sched.previewing import num_batches, scaled_max_duration
 

@@ -54,7 +54,7 @@ class SweepTarget:
         >>> t = SweepTarget(None, ('max_duration=2ep',))
         >>> t.load().max_duration
         Time(2, TimeUnit.EPOCH)
-        >>> SweepTarget(None, ('max_duration=2ep',), processes=2).load().world_size
+        >>> SweepTarget(None, ('max_duration=4ep',), processes=2).load().world_size
         2
     """
     recipe: Optional[str] = None
