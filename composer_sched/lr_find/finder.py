@@ -108,8 +108,7 @@ class Snapshot:
         self.grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
         self.training = [m.training for m in model.modules()]
         self.opt = copy.deepcopy(optimizer.state_dict())
-        self.rng = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
-                    torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+        self.rng = rng_state()
 
     def restore(self) -> None:
         import torch
@@ -121,12 +120,26 @@ class Snapshot:
         for m, flag in zip(self.model.modules(), self.training):
             m.training = flag
         self.optimizer.load_state_dict(self.opt)
-        py, npy, cpu, cuda = self.rng
-        random.setstate(py)
-        np.random.set_state(npy)
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
+        set_rng_state(self.rng)
+
+
+def rng_state():
+    """The states of ``random``, numpy, torch (CPU) and CUDA (when available)."""
+    import torch
+
+    return (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+
+def set_rng_state(state) -> None:
+    import torch
+
+    py, npy, cpu, cuda = state
+    random.setstate(py)
+    np.random.set_state(npy)
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def _mean_over_ranks(loss):
@@ -335,11 +348,15 @@ def lr_find(target, optimizer=None, loss_fn: Optional[Callable] = None, dataload
     if not isinstance(target, Recipe):
         raise ValueError(f'target={target!r} is not allowed: pass a torch model (with optimizer, loss_fn, '
                          'dataloader), a Composer Trainer, a Recipe or a recipe path.')
-    trainer = target.build_trainer(progress_bar=False, loggers=[], callbacks=[])
+    rng = rng_state()  # building a Trainer reseeds the global RNGs; the caller's are put back
     try:
-        return _run_trainer(trainer, kw)
+        trainer = target.build_trainer(progress_bar=False, loggers=[], callbacks=[])
+        try:
+            return _run_trainer(trainer, kw)
+        finally:
+            trainer.close()
     finally:
-        trainer.close()
+        set_rng_state(rng)
 
 
 def _run_trainer(trainer, kw) -> LRFindResult:
