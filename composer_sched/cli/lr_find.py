@@ -17,13 +17,7 @@ examples:
 
 
 def add_arguments(parser):
-    try:
-        from composer_sched.cli._args import accept_trailing_overrides
-    except ImportError:  # before the shared helper landed: train's parser class does the same
-        from composer_sched.cli.train import TrailingOverrides
-
-        def accept_trailing_overrides(p, dest):
-            p.__class__ = TrailingOverrides
+    from composer_sched.cli._args import accept_trailing_overrides
 
     accept_trailing_overrides(parser, 'overrides')  # key=value items may also follow the options
     parser.add_argument('recipe', nargs='?', default=None,
@@ -35,14 +29,15 @@ def add_arguments(parser):
     parser.add_argument('--mode', default='exp', help="'exp' (default) or 'linear'")
     parser.add_argument('--stop-factor', default='4', help="stop once the smoothed loss passes this multiple of its "
                         "best, > 1 (default 4; 'none': run the whole ramp)")
-    parser.add_argument('--peak-divisor', default='2', help='peak LR = GP minimum / this, >= 1 (default 2)')
+    parser.add_argument('--peak-divisor', default='2', help='peak LR = min(GP minimum / this, where the loss floor '
+                        'starts), >= 1 (default 2)')
     parser.add_argument('--use', default='peak', help='the rule whose LR the printed override uses: valley, slide, '
                         'minimum, steep, lightning, gp_minimum or peak (default)')
     parser.add_argument('-o', '--output', default='lr_find.png', help='PNG path (default lr_find.png)')
 
 
 def _number(name, text, kind=float):
-    """A positive number from an option (ranges are checked by lr_find, which names the argument)."""
+    """A number from an option (lr_find checks its range and names the argument)."""
     try:
         return kind(text)
     except ValueError:
@@ -53,6 +48,7 @@ def _number(name, text, kind=float):
 def run(args) -> int:
     import logging
     import os
+    import sys
     import warnings
 
     from composer.utils import dist
@@ -80,7 +76,8 @@ def run(args) -> int:
     print(f'wrote {result.plot(args.output, title=f"LR range test: {os.path.basename(recipe.path)}")}')
     lr = result[args.use]
     if lr is None:
-        print(f'no {args.use} suggestion: the ramp gave too few batches; try --num-batches or a larger --max-lr')
+        print(f'composer-sched lr-find: no {args.use} suggestion: the ramp gave too few batches; try more '
+              '--num-batches or a larger --max-lr', file=sys.stderr)
         return 1
     print(f'use: optimizer.lr={lr:.3g}   ({args.use})')
     return 0
