@@ -128,7 +128,8 @@ def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional
     composer_sched setter algorithm (its schedule replaces the run's schedulers), else the run's own schedulers,
     of a method the registry marks ``budget_free_prefix``. Anything else runs independently, with this reason:
     loss-driven algorithms (AutoWU: when it switches from warm-up to decay depends on the loss), modifiers
-    (they keep run state of their own), other algorithms (they may depend on the budget) and other schedulers.
+    (they may keep run state that a branch would take from the trunk), other algorithms (they may depend on the
+    budget) and other schedulers.
 
     Example:
         >>> from composer_sched.algorithms.wsd import WSD
@@ -160,8 +161,9 @@ def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional
         if role == 'setter':
             setter = a
         elif role == 'modifier':
-            return (f'runs are independent: the modifier {_name(a)} keeps run state of its own, which a branch '
-                    'restored from the trunk would share, so no run is a prefix of another.')
+            return (f'runs are independent: the modifier {_name(a)} may keep run state of its own (a cool-down '
+                    'remembers the LR where it starts), which a branch would restore from the trunk and the '
+                    'preview does not compare.')
         elif role != 'scale':
             names = ', '.join(_name(x) for x in algorithms)
             return (f"runs are independent: the recipe's algorithms ({names}) may depend on the training budget, so "
