@@ -3,7 +3,7 @@
 Commands are read from the files themselves: lines of code blocks (fenced or indented) and inline code spans that
 start with ``composer-sched``, ``composer -n`` or ``make``. Each runs through the real CLI ``main`` in-process, mapped
 to tiny settings (one ratio, one seed, a couple of 2-batch epochs, outputs in a temporary folder; ``train`` as
-``--dry-run``, which builds the Trainer). What cannot run here is in :data:`NOT_RUN` with the reason, and each entry
+``--dry-run``, which builds the Trainer; ``lr-find`` over 8 batches). What cannot run here is in :data:`NOT_RUN` with the reason, and each entry
 must still be found in the docs (no stale or silent skips).
 """
 from __future__ import annotations
@@ -99,25 +99,35 @@ def _option(argv: list[str], name: str, value: str) -> list[str]:
 
 def _setup(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / 'my.yaml').write_text('base: digits_cnn\n')  # the docs' user recipe
+    # The docs' user recipe: a copy of the default, so a sweep of it and one of the default with the same options
+    # are the same configuration and the second finds the first's run finished (launches are the slow part).
+    from composer_sched.recipes import recipe_dir
+
+    (tmp_path / 'my.yaml').write_text((recipe_dir() / 'digits_cnn.yaml').read_text())
     (tmp_path / 'my.txt').write_text((ROOT / 'README.md').read_text() * 4)  # the docs' own text corpus
     from tests.recipes.conftest import write_cifar10
 
     return write_cifar10(tmp_path / 'cifar')[0]
 
 
+@pytest.fixture(scope='module')
+def sweep_out(tmp_path_factory):
+    """One results folder for every documented sweep: runs another command already finished are reused."""
+    return tmp_path_factory.mktemp('docs-sweeps')
+
+
 @pytest.mark.parametrize('where, cmd', LIGHT, ids=_ids(LIGHT))
-def test_documented_command_runs(where, cmd, tmp_path, monkeypatch, capsys):
-    run_documented(where, cmd, tmp_path, monkeypatch, capsys)
+def test_documented_command_runs(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
+    run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('where, cmd', HEAVY, ids=_ids(HEAVY))
-def test_documented_command_runs_processes(where, cmd, tmp_path, monkeypatch, capsys):
-    run_documented(where, cmd, tmp_path, monkeypatch, capsys)
+def test_documented_command_runs_processes(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
+    run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out)
 
 
-def run_documented(where, cmd, tmp_path, monkeypatch, capsys):
+def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
     reason = next((r for k, r in NOT_RUN.items() if cmd == k or cmd.startswith(k + ' ') and k.startswith('make')
                    or cmd == k), None)
     if reason is not None or cmd in NOT_RUN:
@@ -145,8 +155,10 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys):
 
         if not torch.cuda.is_available():  # GPU recipes (cifar10_*, imagenet_*) checked on this CPU machine
             args += ['device=cpu']
+    elif command == 'lr-find':  # a short ramp: the rules need only a few batches to answer (or say they cannot)
+        args = _option(args, '--num-batches', '8')
     elif command in ('sweep', 'demo'):
-        args = _option(args, '--out', str(tmp_path / 'out'))
+        args = _option(args, '--out', str(sweep_out))
         args = _option(args, '--seeds', '1')
         if command == 'sweep':
             from composer_sched.cli import build_parser
