@@ -7,6 +7,7 @@ keeps the run's clock, so its milestones stay where they were given.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from composer_sched.schedules._base import Schedule, check, check_number
 
@@ -105,10 +106,18 @@ class ExponentialWarmUp(LinearWarmUp):
         super().__post_init__()
         check_number('start_lr', self.start_lr, lo=0, lo_open=True)
         check(self.finish_lr > 0, 'schedule(0)', self.finish_lr, '> 0 for an exponential warm-up')
+        ratio = self.finish_lr / self.start_lr
+        # A tiny start and a large finish overflow the ratio: then ramp in logs, between two finite ends.
+        object.__setattr__(self, '_ratio', ratio if math.isfinite(ratio) else None)
+        object.__setattr__(self, '_logs', (math.log(self.start_lr), math.log(self.finish_lr)))
 
     def _ramp(self, t, ops):
-        # start * ratio**u is exactly start_lr at t = 0
-        return self.start_lr * (self.finish_lr / self.start_lr) ** (t / self.length)
+        u = t / self.length
+        if self._ratio is not None:
+            return self.start_lr * self._ratio ** u  # exactly start_lr at t = 0
+        ls, lf = self._logs
+        inner = ops.exp(ls + (lf - ls) * u)
+        return ops.where(u <= 0, self.start_lr, ops.where(u >= 1, self.finish_lr, inner))  # exact ends
 
 
 def warm_up(schedule: Schedule, length: float, start_lr: float = 0.0, kind: str = 'linear',

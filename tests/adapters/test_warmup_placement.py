@@ -114,3 +114,12 @@ def test_a_milestone_inside_the_warmup_applies_at_its_end_as_in_composer():
     np.testing.assert_allclose(preview(ours, '50ba'), preview(theirs, '50ba'), rtol=1e-12)
     core = ours.schedule('50ba')
     assert core(9.0) == pytest.approx(0.9) and core(10.0) == 0.5  # the ramp rises to 1, then the decay applies
+
+
+def test_an_exponential_warmup_between_extreme_ends_stays_finite():
+    # A run that is all warm-up reaches the ramp's end: 4e-228 -> 1e300 overflows the ratio, not the logs.
+    core = ComposerScheduler('cosine_annealing', alpha_i=1e300, t_warmup='1ba', warmup_type='exponential',
+                             alpha_warmup=4e-228).schedule('1ba')
+    values = core(np.array([0.0, 0.5, 1.0]))
+    assert np.all(np.isfinite(values)) and values[0] == 4e-228 and values[-1] == 1e300
+    assert values[1] == pytest.approx(np.sqrt(4e-228) * 1e150, rel=1e-9)
