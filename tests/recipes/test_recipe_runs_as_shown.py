@@ -46,6 +46,11 @@ def test_autowu_is_shown_as_ramp_and_possible_decays_not_a_constant(tmp_path, ca
     out = capsys.readouterr().out
     assert 'the switch depends on the loss' in out and 'possible decays' in out
     assert (tmp_path / 'a.png').stat().st_size > 1000
+    # the bound says which run it bounds, and bounds the AutoWU run's own LRs, not the optimizer's constant 0.05
+    sets = [a for o in TINY for a in ('--set', o)]
+    assert main(['bound', '--recipe', 'algorithms/autowu', *sets, '-o', str(tmp_path / 'b.png')]) == 0
+    out = capsys.readouterr().out
+    assert 'sets the LR from the training loss' in out and 'never triggers an early switch' in out
 
 
 @pytest.mark.slow
