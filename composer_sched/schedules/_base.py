@@ -47,6 +47,7 @@ class ScalarOps:
     exp = staticmethod(math.exp)
     log = staticmethod(math.log)
     log1p = staticmethod(math.log1p)
+    expm1 = staticmethod(math.expm1)
 
     @staticmethod
     def floor(x):
@@ -89,6 +90,7 @@ class ArrayOps:
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     log1p = staticmethod(np.log1p)
+    expm1 = staticmethod(np.expm1)
     floor = staticmethod(np.floor)
 
     @staticmethod

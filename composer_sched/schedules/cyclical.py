@@ -127,23 +127,28 @@ class CyclicalSchedule(Schedule):
         tt = ops.maximum(t, 0.0)
         if d == 0:
             return ops.full_like(t, 0.0), ops.full_like(t, 0.0), ops.full_like(t, L0)
+        lg, log_L0 = math.log1p(d - 1) if d > 1 else math.log(d), math.log(L0)  # log d, exact near 1 above it
         if d > 1:
             # Cap k where a cycle's start stays finite: beyond, t sits at the end of that (astronomical) cycle.
-            k_cap = max(0.0, math.floor((math.log(sys.float_info.max) + math.log(min(d - 1, 1.0)) - math.log(L0)
-                                         - 1) / math.log1p(d - 1)))
-            k = ops.minimum(ops.floor(ops.log1p(tt / L0 * (d - 1)) / math.log1p(d - 1)), k_cap)
+            k_cap = max(0.0, math.floor((math.log(sys.float_info.max) + math.log(min(d - 1, 1.0)) - log_L0 - 1) / lg))
+            k = ops.minimum(ops.floor(ops.log1p(tt / L0 * (d - 1)) / lg), k_cap)
         else:
+            k_cap = math.inf
             x = ops.minimum(tt / L0 * (1 - d), 1 - 2 ** -53)  # the fraction of L/(1-d) gone
-            k = ops.floor(ops.log1p(-x) / math.log(d))
+            k = ops.floor(ops.log1p(-x) / lg)
 
-        def start_of(k):
-            return L0 * (ops.power(d, k) - 1) / (d - 1)
+        def start_and_length(k):
+            # B_k = L (d^k - 1)/(d - 1) and L_k = L d^k in logs: d^k alone may overflow where L d^k does not.
+            x = k * lg
+            far = ops.exp(log_L0 + x - math.log(d - 1)) if d > 1 else 0.0
+            near = L0 * ops.expm1(ops.minimum(x, 700.0)) / (d - 1)
+            return ops.where(x > 700.0, far, near), ops.exp(log_L0 + x)
 
-        start = start_of(k)
+        start, length = start_and_length(k)
         # Guard the logarithm's rounding at cycle boundaries.
-        k = ops.where(tt < start, k - 1, ops.where(tt >= start + L0 * ops.power(d, k), k + 1, k))
-        k = ops.clip(k, 0.0, k_cap) if d > 1 else ops.maximum(k, 0.0)
-        return k, start_of(k), L0 * ops.power(d, k)
+        k = ops.clip(ops.where(tt < start, k - 1, ops.where(tt >= start + length, k + 1, k)), 0.0, k_cap)
+        start, length = start_and_length(k)
+        return k, start, length
 
     def _locate(self, t, ops):
         """Cycle index, offset in the cycle and cycle length at time ``t``."""
