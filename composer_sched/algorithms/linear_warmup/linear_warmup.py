@@ -35,8 +35,9 @@ class LinearWarmup(ScheduleAlgorithm):
     ``ExponentialWarmUp`` wrapped around a constant; the run's schedule keeps its own clock (it is not shifted).
 
     Args:
-        t_warmup: :math:`W`, a Composer time string (``'100ba'``, ``'1ep'``, ``'0.1dur'``), ``> 0``. Not scaled by
-            the scale-schedule ratio (``'dur'`` is a fraction of the unscaled ``max_duration``). Default ``'0.1dur'``.
+        t_warmup: :math:`W`, a Composer time string (``'100ba'``, ``'1ep'``, ``'0.1dur'``), ``> 0``. An absolute
+            warm-up is not scaled by the scale-schedule ratio; ``'dur'`` is a fraction of the scaled run, as in
+            Composer. Default ``'0.1dur'``.
         warmup_type: ``'linear'`` (default) or ``'exponential'``.
         alpha_warmup: :math:`a_0`, the factor at ``t = 0``, in ``[0, 1]`` (``> 0`` for exponential). Default 0.
         scale_warmup: scale the warm-up with the ratio as well. Default ``False``.
