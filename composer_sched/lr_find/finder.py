@@ -20,6 +20,7 @@ from composer_sched.schedules._base import check, check_choice, check_int, check
 __all__ = ['LRFindResult', 'lr_find', 'ramp', 'Snapshot']
 
 MODES = ('exp', 'exponential', 'linear')
+MAX_LR = 1e6
 
 
 def ramp(min_lr: float, max_lr: float, num_batches: int, mode: str = 'exp') -> np.ndarray:
@@ -29,12 +30,15 @@ def ramp(min_lr: float, max_lr: float, num_batches: int, mode: str = 'exp') -> n
               \eta_i = \eta_{min} + (\eta_{max}-\eta_{min})\, i/(N-1)\ \ (\text{linear}),\qquad i = 0..N-1
 
     Example:
-        >>> ramp(1e-3, 1e-1, 3).tolist()
+        >>> ramp(1e-3, 1e-1, 3).round(12).tolist()
         [0.001, 0.01, 0.1]
     """
     t = np.arange(num_batches) / max(num_batches - 1, 1)
-    out = min_lr + (max_lr - min_lr) * t if mode == 'linear' else min_lr * (max_lr / min_lr) ** t
-    out[-1] = max_lr  # exact ends
+    if mode == 'linear':
+        out = min_lr + (max_lr - min_lr) * t
+    else:  # in logs: max_lr / min_lr may overflow
+        out = np.exp(math.log(min_lr) + (math.log(max_lr) - math.log(min_lr)) * t)
+    out[0], out[-1] = min_lr, max_lr  # exact ends
     return out
 
 
@@ -83,6 +87,8 @@ class LRFindResult:
                 desc += f'; floor starts at {self.gp.flat_low:.3g}'
             rows.append(f'{rule:<11} {lr:>10}  {desc}')
         end = 'stopped early (diverged)' if self.stopped_early else 'ran the whole ramp'
+        if self.gp is not None and self.gp.p_past < 0.95:
+            end += '; the loss may still fall beyond max_lr (p(min passed) < 0.95): raise max_lr'
         rows.append(f'{len(self.lrs)} of {self.num_batches} batches, lr {self.min_lr:g} -> {self.lrs[-1]:.3g} '
                     f'({self.mode}); {end}')
         return '\n'.join(rows)
@@ -179,7 +185,8 @@ def _batches(dataloader: Iterable, num_batches: int):
 
 def _check(min_lr, max_lr, num_batches, mode, stop_factor, beta, peak_divisor):
     min_lr = check_number('min_lr', min_lr, lo=0, lo_open=True)
-    max_lr = check_number('max_lr', max_lr, lo=0, lo_open=True)
+    # the cap keeps every LR a float32 optimizers can hold; real ramps end at 1-10 (Lightning, fastai)
+    max_lr = check_number('max_lr', max_lr, lo=0, hi=MAX_LR, lo_open=True)
     check(max_lr > min_lr, 'max_lr', max_lr, f'> min_lr ({min_lr:g})')
     num_batches = check_int('num_batches', num_batches, lo=2)
     mode = check_choice('mode', mode, MODES)
@@ -273,7 +280,7 @@ def lr_find(target, optimizer=None, loss_fn: Optional[Callable] = None, dataload
             * a :class:`~composer_sched.recipes.Recipe` or a recipe path / bundled name (``overrides`` applied): a
               fresh Trainer built from it.
         min_lr: first LR, ``> 0`` (default 1e-7, as fastai).
-        max_lr: last LR, ``> min_lr`` (default 10, as fastai).
+        max_lr: last LR, ``> min_lr`` and ``<= 1e6`` (default 10, as fastai).
         num_batches: ramp length, ``>= 2`` (default 100, as both peers).
         mode: ``'exp'`` (default) or ``'linear'``.
         stop_factor: stop when :math:`\bar\ell_i >` ``stop_factor`` times the best, ``> 1`` (default 4, as both
