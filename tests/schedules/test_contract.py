@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from composer.core import Time, TimeUnit
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from composer_sched.adapters.composer import ComposerScheduler
 from composer_sched.adapters.durations import Horizon
 from composer_sched.adapters.spec import ScheduleSpec
+from composer_sched.adapters.torch import ScheduleLR
 from composer_sched.schedules import get_method, method_names
 from tests.schedules.examples import EXAMPLE_PARAMS
 
@@ -118,7 +120,7 @@ def test_durations_that_do_not_fit_are_reported_before_training():
     # a warm-up as long as the run is all warm-up (issue 12, as Composer); a shape ending inside it is an error
     with pytest.raises(ValueError, match='must end after the warm-up'):
         build('cosine_annealing', 100, t_warmup='50ba', t_max='40ba')
-    with pytest.raises(ValueError, match='cooldown_length'):
+    with pytest.raises(ValueError, match=r't_cooldown=200\.0 is not allowed'):  # the user's name (issue 13)
         build('wsd', 100, t_cooldown='200ba')
 
 
@@ -249,6 +251,10 @@ def test_fuzzed_parameters_train_or_fail_before_training(name, data, total, ssr,
     arr = core(ts)
     assert np.all(np.isfinite(arr)) and np.all(arr >= 0), (params, ts[~np.isfinite(arr) | (arr < 0)])
     np.testing.assert_allclose([core(float(t)) for t in ts], arr, rtol=1e-9, atol=1e-300)  # the per-batch path
+    if ssr == 1.0 and total <= 10_000:  # the PyTorch adapter accepts the same run and follows the same schedule
+        lr = ScheduleLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), name, total_steps=total,
+                        **params)
+        np.testing.assert_allclose(lr.core(ts), arr, rtol=1e-12, atol=1e-300)
     # Past the run (a PyTorch loop stepping on): no exception, no NaN, never negative; growth may reach inf.
     far = np.array([total * 1.5, total * 1e3, 1e15, 1e300])
     for values in (core(far), [core(float(t)) for t in far]):
