@@ -91,7 +91,7 @@ register(Method(
     name='step',
     summary='Multiply by gamma every step_size.',
     params=(Param('step_size', kind='duration', doc='period of the decay'),
-            Param('gamma', 0.1, doc='decay factor', lo=0)),
+            Param('gamma', 0.1, doc='decay factor (> 1 grows, bounded over the run)', lo=0)),
     build=lambda step_size, gamma: StepSchedule(step_size=step_size, gamma=gamma),
 ))
 
@@ -99,7 +99,7 @@ register(Method(
     name='multi_step',
     summary='Multiply by gamma at each milestone.',
     params=(Param('milestones', kind='durations', doc='when to decay'),
-            Param('gamma', 0.1, doc='decay factor', lo=0)),
+            Param('gamma', 0.1, doc='decay factor (> 1 grows, bounded over the run)', lo=0)),
     # Sorted: milestones mixing units (e.g. '0.3dur' and '60ba') may come in either order on a given horizon.
     build=lambda milestones, gamma: MultiStepSchedule(milestones=tuple(sorted(milestones)), gamma=gamma),
 ))
