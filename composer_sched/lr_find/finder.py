@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 
 import numpy as np
 
-from composer_sched.lr_find.suggest import RULES, GPMinimum, Suggestion, smooth, suggest_all
+from composer_sched.lr_find.suggest import RULES, GPMinimum, smooth, suggest_all
 from composer_sched.schedules._base import check, check_choice, check_int, check_number
 
 __all__ = ['LRFindResult', 'lr_find', 'ramp', 'Snapshot']
@@ -56,7 +56,7 @@ class LRFindResult:
     lrs: np.ndarray
     losses: np.ndarray
     smoothed: np.ndarray
-    suggestions: dict
+    suggestions: dict  # {rule: Suggestion}
     gp: Optional[GPMinimum]
     stopped_early: bool
     num_batches: int

@@ -125,7 +125,8 @@ def test_bad_input_is_named_before_training():
     mse = torch.nn.functional.mse_loss
     w0 = model[0].weight.clone()
     cases = [(dict(min_lr=0), 'min_lr=0'), (dict(min_lr=1.0, max_lr=0.5), 'max_lr=0.5'),
-             (dict(max_lr=1e300), 'max_lr=1e\\+300'), (dict(num_batches=1), 'num_batches=1'), (dict(mode='cosine'), "mode='cosine'"),
+             (dict(max_lr=1e300), 'max_lr=1e\\+300'), (dict(num_batches=1), 'num_batches=1'),
+             (dict(mode='cosine'), "mode='cosine'"),
              (dict(stop_factor=1.0), 'stop_factor=1.0'), (dict(beta=1.0), 'beta=1.0'),
              (dict(peak_divisor=0.5), 'peak_divisor=0.5')]
     for kw, text in cases:
