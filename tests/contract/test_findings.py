@@ -51,9 +51,10 @@ def test_shrinking_cycles_that_cover_the_run_train_to_the_end_and_past_it():
     v = values('sgdr', t_0='50ba', t_mult=0.5, alpha_f=0.1)
     assert np.all(np.isfinite(v)) and v.min() >= 0.1 - 1e-12 and v[0] == 1.0 and v[50] == 1.0 and v[75] == 1.0
     assert v[100] == pytest.approx(0.1)
-    lr = ScheduleLR(_opt(), 'sgdr', total_steps=100, t_0='50ba', t_mult=0.5, alpha_f=0.1)
+    opt = _opt()
+    lr = ScheduleLR(opt, 'sgdr', total_steps=100, t_0='50ba', t_mult=0.5, alpha_f=0.1)
     for _ in range(150):  # stepping on past the run holds the limit
-        lr.step()
+        opt.step(), lr.step()
     assert lr.get_last_lr() == [pytest.approx(0.1)]
     # t_mult=0 (one cycle, no restart) as long as the run is cosine annealing
     np.testing.assert_allclose(values('sgdr', t_0='1dur', t_mult=0.0), values('cosine_annealing'), atol=1e-15)
@@ -106,7 +107,7 @@ def test_growth_within_bounds_matches_torch_exponential_lr():
     b = torch.optim.lr_scheduler.ExponentialLR(theirs, gamma=1.2)
     for _ in range(100):
         assert a.get_last_lr()[0] == pytest.approx(b.get_last_lr()[0], rel=1e-9)
-        a.step(), b.step()
+        ours.step(), theirs.step(), a.step(), b.step()
 
 
 def test_growth_past_the_run_never_raises():
