@@ -46,9 +46,11 @@ def test_installed_metadata_matches_setup_cfg():
 def test_package_data_covers_every_recipe():
     cfg = configparser.ConfigParser()
     cfg.read(ROOT / 'setup.cfg')
-    patterns = [p.strip() for p in cfg['options.package_data']['composer_sched'].split(',')]
+    data = cfg['options.package_data']
     pkg = ROOT / 'composer_sched'
-    shipped = {p for pat in patterns for p in pkg.glob(pat)}
+    # each package's patterns are relative to that package's folder (composer_sched.yamls -> composer_sched/yamls)
+    shipped = {p for name, pats in data.items() if name == 'composer_sched' or name.startswith('composer_sched.')
+               for pat in pats.split(',') for p in (ROOT / name.replace('.', '/')).glob(pat.strip())}
     recipes = set((pkg / 'yamls').rglob('*.yaml'))
     assert recipes and recipes <= shipped
     assert (pkg / 'yamls').resolve() == (ROOT / 'yamls').resolve()  # one copy of the files: the link
