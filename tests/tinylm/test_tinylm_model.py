@@ -65,7 +65,8 @@ def test_a_few_batches_lower_the_loss_and_log_the_language_metrics(seed):
 
     torch.set_num_threads(1)
     recipe = load_recipe('tinylm_wsd', [f'seed={seed}', 'max_duration=16ba', 'schedulers[0].t_warmup=2ba',
-                                        'eval.interval=8ba', 'eval.subset_num_batches=1', 'data.eval_batch_size=64'])
+                                        'data.batch_size=32', 'eval.interval=8ba', 'eval.subset_num_batches=1',
+                                        'data.eval_batch_size=64'])
     logger = InMemoryLogger()
     trainer = recipe.build_trainer(loggers=[logger], progress_bar=False)
     trainer.fit()

@@ -14,9 +14,9 @@ def test_wsd_sweep_shares_trunks(tmp_path):
     full = plan.budgets[1.0]
     assert plan.budgets == {r: round(r * full) for r in RATIOS}
     assert sum(plan.budgets.values()) == plan.independent_batches == 2.5 * full
-    # Every shorter ratio branches where its 20% cool-down starts: the whole sweep costs ~1.3 full runs, not 2.5
-    # (0.2 of each post-warm-up span plus one full run).
-    assert plan.shared_batches / full == pytest.approx(1 + 0.2 * (0.25 + 0.5 + 0.75) * (full - 30) / full, abs=0.01)
+    # Every shorter ratio branches where its cool-down (the last 0.2dur of its run) starts: the whole sweep costs
+    # one full run plus 0.2 of each shorter one, 1.3 full runs instead of 2.5.
+    assert plan.shared_batches / full == pytest.approx(1 + 0.2 * (0.25 + 0.5 + 0.75), abs=0.01)
     assert sum(1 for run in plan.runs if run.load_from) == 3
 
 
