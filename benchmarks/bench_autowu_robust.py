@@ -38,6 +38,7 @@ STEPS, SPE, BATCH, INTERVAL, MIN_LR, FRACTION = 600, 20, 32, 10, 1e-2, 0.5
 CAPS = {'cnn': (3.0, 10.0, 100.0), 'mlp': (3.0, 10.0, 100.0)}
 GRID = (0.1, 0.3, 1.0)
 OPTIONS: dict = {}  # extra AutoWU options (for experiments; the defaults are what the table reports)
+ROLLBACK = True  # as the Composer AutoWU's default: the scheduler gets model=, so it restores the weights
 
 
 def _data():
@@ -64,7 +65,7 @@ def train(kind: str, seed: int, data, *, autowu_cap: Optional[float] = None, cos
     if autowu_cap is not None:
         sched = AutoWUScheduler(opt, SPE, STEPS // SPE, min_lr=MIN_LR, max_lr=autowu_cap,
                                 max_warmup_fraction=FRACTION, immediate_cooldown=True, test_interval=INTERVAL,
-                                sync_decisions=False, **OPTIONS)
+                                sync_decisions=False, model=model if ROLLBACK else None, **OPTIONS)
     gen = torch.Generator().manual_seed(1000 + seed)
     losses = []
     order = torch.randperm(len(yt), generator=gen)
@@ -146,18 +147,20 @@ def report(results: dict, seeds: int) -> None:
 
 
 def main(argv=None) -> None:
-    global STEPS, FRACTION
+    global STEPS, FRACTION, ROLLBACK
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seeds', type=int, default=int(os.environ.get('AUTOWU_BENCH_SEEDS', 20)))
     p.add_argument('--models', default=os.environ.get('AUTOWU_BENCH_MODELS', 'cnn,mlp'))
     p.add_argument('--steps', type=int, default=int(os.environ.get('AUTOWU_BENCH_STEPS', STEPS)))
     p.add_argument('--fraction', type=float, default=FRACTION)
+    p.add_argument('--no-rollback', action='store_true', help='AutoWU without rollback (the table before it)')
     args = p.parse_args([] if argv is None else argv)
-    STEPS, FRACTION = args.steps, args.fraction
+    STEPS, FRACTION, ROLLBACK = args.steps, args.fraction, not args.no_rollback
     start = time.perf_counter()
     res = run(args.seeds, tuple(args.models.split(',')))
     report(res, args.seeds)
-    print(f'\n({args.seeds} seeds, models {args.models}, {STEPS} steps, warm-up cap {FRACTION:g}: '
+    print(f'\n({args.seeds} seeds, models {args.models}, {STEPS} steps, warm-up cap {FRACTION:g}, '
+          f'rollback {"on" if ROLLBACK else "off"}: '
           f'{time.perf_counter() - start:.0f} s)')
 
 

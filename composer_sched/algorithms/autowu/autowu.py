@@ -8,7 +8,8 @@ from typing import Any, Optional
 from composer.core import Algorithm, Event, State, TimeUnit
 from composer.loggers import Logger
 
-from composer_sched.algorithms.autowu.engine import AutoWUConfig, AutoWUEngine
+from composer_sched.algorithms.autowu.engine import SNAPSHOTS, AutoWUConfig, AutoWUEngine
+from composer_sched.algorithms.autowu.rollback import Snapshots, follow
 from composer_sched.algorithms.autowu.scheduler import broadcast_decision, group_ratios
 
 __all__ = ['AutoWU']
@@ -47,6 +48,13 @@ class AutoWU(Algorithm):
         decay_patience, seed: the engine's options, defaults the reference's (see ``AutoWUConfig``).
         blowup_window, blowup_fraction, blowup_noise, outlier_window, outlier_clip: the finite blow-up rule and the
             GP's winsorising (ours, not the reference's; see ``AutoWUConfig``).
+        rollback: ``True`` (default) to also restore the weights and optimizer state when the divergence rule
+            fires: at each healthy warm-up test (every loss since the previous test finite and below half-way to the
+            blow-up threshold) AutoWU copies the model's and the optimizer's ``state_dict`` to host memory, keeping
+            the last 2; on divergence it loads the latest one taken before the blow-up whose own next loss was
+            healthy, then decays from the switch LR. Costs up to two host copies of model + optimizer state during
+            the warm-up (freed at the switch), one copy per test, and the same in checkpoints taken during the
+            warm-up. Training time is not rewound: the steps since the snapshot are spent.
 
     Raises:
         ValueError: at construction, for an argument outside its range; before the first batch, when the run also
@@ -68,7 +76,7 @@ class AutoWU(Algorithm):
                  decay_patience: int = 5, seed: int = 0, blowup_window: int = 10,
                  blowup_fraction: Optional[float] = 0.8, blowup_noise: float = 10.0,
                  blowup_backoff: float = 2.0, outlier_window: int = 5,
-                 outlier_clip: Optional[float] = 4.0):
+                 outlier_clip: Optional[float] = 4.0, rollback: bool = True):
         # Explicit keywords (not **options) so recipes can check names and types against the signature.
         self.config = AutoWUConfig(
             min_lr=min_lr, max_lr=max_lr, max_warmup_fraction=max_warmup_fraction, warmup_type=warmup_type,
@@ -81,7 +89,11 @@ class AutoWU(Algorithm):
             blowup_backoff=blowup_backoff, outlier_window=outlier_window, outlier_clip=outlier_clip)
         if not isinstance(replace, bool):
             raise ValueError(f'replace={replace!r} is not allowed: replace must be True or False.')
+        if not isinstance(rollback, bool):
+            raise ValueError(f'rollback={rollback!r} is not allowed: rollback must be True or False.')
         self.replace = replace
+        self.rollback = rollback
+        self.snapshots = Snapshots()
         self.engine: Optional[AutoWUEngine] = None
         self.ratios: Optional[list[float]] = None
         self._loaded: Optional[dict[str, Any]] = None
@@ -91,6 +103,8 @@ class AutoWU(Algorithm):
         args = {k: v for k, v in self.config.to_dict().items() if v != getattr(defaults, k)}
         if self.replace:
             args['replace'] = True
+        if not self.rollback:
+            args['rollback'] = False
         return f'AutoWU({", ".join(f"{k}={v!r}" for k, v in args.items())})'
 
     # -- run --------------------------------------------------------------------------------------------------
@@ -118,8 +132,11 @@ class AutoWU(Algorithm):
         else:
             loss = (state.total_loss_dict or {}).get(_LOSS_KEY, math.nan)
             decision = self.engine.observe(loss)
+            restored = follow(self.engine, self.snapshots, state.model, state.optimizers[0]) if self.rollback else None
             self._write_lr(state)
             metrics = {'autowu/lr': self.engine.lr()}
+            if restored is not None:
+                metrics['autowu/rollback_to_step'] = float(restored)
             if decision is not None and decision.probs:
                 metrics['autowu/p_past_minimum'] = float(sorted(decision.probs)[len(decision.probs) // 2])
             logger.log_metrics(metrics)
@@ -161,7 +178,7 @@ class AutoWU(Algorithm):
         total, spe = self._total_steps(state)
         if self._loaded is None and self.engine is not None:  # a further fit(): continue, on the new horizon
             self._loaded = {'engine': self.engine.state_dict(), 'ratios': self.ratios}
-        self.engine = AutoWUEngine(self.config, total, spe, agree=broadcast_decision)
+        self.engine = AutoWUEngine(self.config, total, spe, agree=broadcast_decision, rollback=self.rollback)
         optimizer = state.optimizers[0]
         if self._loaded is not None:
             self.engine.load_state_dict(self._loaded['engine'])
@@ -172,6 +189,10 @@ class AutoWU(Algorithm):
                               f'{int(state.timestamp.batch)}; continuing from the AutoWU state.')
         if self.ratios is None or len(self.ratios) != len(optimizer.param_groups):
             self.ratios = group_ratios([g['lr'] for g in optimizer.param_groups])
+        # copies the engine no longer names (e.g. a state saved without rollback) are dropped; a step the engine
+        # names without a copy is dropped from the engine too, so the two agree
+        self.engine.snapshot_steps = [s for s in self.engine.snapshot_steps if s in self.snapshots.saved]
+        self.snapshots.prune(self.engine.snapshot_steps)
         self._write_lr(state)
 
     def _write_lr(self, state: State) -> None:
@@ -181,8 +202,12 @@ class AutoWU(Algorithm):
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Plain types: ``{'repr', 'config', 'ratios', 'engine'}`` (``engine`` is ``None`` before the run)."""
-        out: dict[str, Any] = {'repr': repr(self), 'config': self.config.to_dict(), 'ratios': self.ratios}
+        """``{'repr', 'config', 'ratios', 'engine', 'snapshots'}``: plain types (``engine`` is ``None`` before the
+        run), except ``snapshots``, the rollback copies (``{step: {'model': ..., 'optimizer': ...}}``, CPU
+        tensors; empty after the warm-up or with ``rollback=False``), which make a resumed run exact even across a
+        blow-up."""
+        out: dict[str, Any] = {'repr': repr(self), 'config': self.config.to_dict(), 'ratios': self.ratios,
+                               'snapshots': self.snapshots.state_dict()}
         if self.engine is not None:
             out['engine'] = self.engine.state_dict()
         elif self._loaded is not None:
@@ -202,6 +227,8 @@ class AutoWU(Algorithm):
         if state['engine'] is None:
             return
         self._loaded = {'engine': state['engine'], 'ratios': state.get('ratios') or []}
+        self.snapshots.load_state_dict(state.get('snapshots') if self.rollback else None,
+                                       list(state['engine'].get('snapshot_steps', []))[-SNAPSHOTS:])
         if self.engine is not None:  # loaded mid-run (e.g. by hand): apply at once
             self.engine.load_state_dict(state['engine'])
             self.ratios = [float(r) for r in self._loaded['ratios']] or self.ratios

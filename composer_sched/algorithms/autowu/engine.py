@@ -53,6 +53,9 @@ WARMUP_TYPES = ('exp', 'exponential', 'linear')
 COOLDOWN_TYPES = ('cosine', 'linear', 'sqrt')
 PHASES = ('warmup', 'decay', 'cooldown')
 _STATE_VERSION = 1
+#: Rollback keeps the weights of the last this many healthy tests: the newest may already hold the harmful update
+#: (a loss is only seen one step after the weights that produce it), so the one before is the fallback.
+SNAPSHOTS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +176,8 @@ class Decision:
     reason: str
     passed: bool
     probs: tuple[float, ...] = ()
+    healthy: bool = False  # no loss since the last test rose toward a blow-up: a snapshot may be taken
+    restore: Optional[int] = None  # after a divergence: the step of the snapshot to restore (rollback)
 
 
 def _as_floats(values: list) -> np.ndarray:
@@ -194,6 +199,8 @@ class AutoWUEngine:
         steps_per_epoch: ``>= 1``; the default test cadence, the epoch of ``warmup_unit='epoch'`` and of the decay
             phase.
         agree: optional ``Decision -> Decision`` applied to every test's decision (e.g. a broadcast from rank 0).
+        rollback: keep the steps of healthy-test snapshots (:attr:`snapshot_due`, :attr:`snapshot_steps`) and, on
+            divergence, name the one to restore (:attr:`restore_step`); the caller holds the weights.
 
     Raises:
         ValueError: ``total_steps`` or ``steps_per_epoch`` below 1.
@@ -205,8 +212,9 @@ class AutoWUEngine:
     """
 
     def __init__(self, config: AutoWUConfig, total_steps: int, steps_per_epoch: int,
-                 agree: Optional[Callable[[Decision], Decision]] = None):
+                 agree: Optional[Callable[[Decision], Decision]] = None, rollback: bool = False):
         self.config = config
+        self.rollback = bool(rollback)
         self.total_steps = check_int('total_steps', total_steps, lo=1)
         self.steps_per_epoch = check_int('steps_per_epoch', steps_per_epoch, lo=1)
         self.interval = int(config.test_interval or self.steps_per_epoch)
@@ -250,6 +258,9 @@ class AutoWUEngine:
         self._best = math.inf
         self._bad_epochs = 0
         self._scan = None
+        self.snapshot_steps: list[int] = []
+        self.snapshot_due = False
+        self.restore_step: Optional[int] = None
         if self.cap <= 0:
             self._switch(0, self.config.max_lr, 'no_warmup')
 
@@ -296,6 +307,8 @@ class AutoWUEngine:
             'bad_epochs': self._bad_epochs,
             'seed': self.config.seed,
             'total_steps': self.total_steps,
+            'snapshot_steps': [int(v) for v in self.snapshot_steps],
+            'restore_step': self.restore_step,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -329,6 +342,9 @@ class AutoWUEngine:
         self._bad_epochs = int(state.get('bad_epochs', 0))
         self._tail = None
         self._scan = None  # derived from the history: rebuilt at the next test
+        self.snapshot_steps = [int(v) for v in state.get('snapshot_steps', [])] if self.rollback else []
+        self.snapshot_due = False
+        self.restore_step = None if state.get('restore_step') is None else int(state['restore_step'])
 
     # ------------------------------------------------------------------------------------------------ LR
     def warmup_lr(self, position: float) -> float:
@@ -364,6 +380,7 @@ class AutoWUEngine:
     def _switch(self, step: int, lr: float, reason: str) -> None:
         self.switch_step, self.switch_lr, self.switch_reason = int(step), float(lr), reason
         self._pending = []
+        self.snapshot_steps, self.snapshot_due = [], False  # the warm-up is over: nothing left to roll back to
         if self.config.immediate_cooldown or step >= self.cooldown_start:
             self._start_cooldown(step, lr)
         else:
@@ -378,6 +395,7 @@ class AutoWUEngine:
         self.step += 1
         k = self.step
         decision = None
+        self.snapshot_due = False
         if self.phase == 'warmup':
             self._pending.append(loss)
             at_cap = k >= min(self.cap, self.cooldown_start)
@@ -387,7 +405,12 @@ class AutoWUEngine:
                     decision = self.agree(decision)
                 self.record = (self.record + [decision.passed])[-self.config.patience:]
                 if decision.switch:
+                    if decision.reason == 'diverged':
+                        self.restore_step = decision.restore
                     self._switch(k, decision.lr, decision.reason)
+                elif self.rollback and decision.healthy and not at_cap:
+                    self.snapshot_due = True  # the caller copies the weights now (after step k)
+                    self.snapshot_steps = (self.snapshot_steps + [k])[-SNAPSHOTS:]
             if self.phase == 'warmup' and at_cap:
                 self._switch(k, self.warmup_lr(k), 'cap')
         elif self.phase == 'decay':
@@ -448,24 +471,38 @@ class AutoWUEngine:
             self._scan = (last + 1, best, at)
         return best, at
 
-    def _blowup_onset(self, hist: np.ndarray) -> Optional[int]:
-        """The blow-up rule (see the module docstring): ``None`` if the loss has not blown up, else the index of the
-        first step of the blow-up (the history before it is what the switch LR is estimated from)."""
+    def _blowup_onset(self, hist: np.ndarray) -> tuple[Optional[int], float]:
+        """The blow-up rule (see the module docstring): ``(onset, healthy level)``. ``onset`` is ``None`` if the
+        loss has not blown up, else the index of the first step of the blow-up (the history before it is what the
+        switch LR is estimated from). The healthy level is :math:`B + (\theta - B)/2`, half-way to the blow-up
+        threshold (``inf`` while the rule has too few losses, or is off): losses below it count as healthy for
+        rollback snapshots."""
         c = self.config
         w = c.blowup_window
         if c.blowup_fraction is None or len(hist) < 2 * w:
-            return None
+            return None, math.inf
         y = np.where(np.isnan(hist), np.inf, hist)
         best, at = self._window_best(y)
         start, recent = float(np.median(y[:w])), float(np.median(y[-w:]))
         finite = hist[np.isfinite(hist)]
         sigma = 1.4826 * float(np.median(np.abs(np.diff(finite)))) / math.sqrt(2) if len(finite) > 2 else 0.0
         rise = max(c.blowup_fraction * (start - best), c.blowup_noise * sigma)
-        if not (math.isfinite(best) and rise > 0 and recent >= best + rise):
-            return None
+        if not (math.isfinite(best) and rise > 0):
+            return None, math.inf
+        healthy = best + rise / 2
+        if recent < best + rise:
+            return None, healthy
         j0 = at + w // 2
         above = np.flatnonzero(y[j0:] >= best + rise)
-        return j0 + int(above[0]) if above.size else len(hist) - w
+        return (j0 + int(above[0]) if above.size else len(hist) - w), healthy
+
+    def _restore_choice(self, hist: np.ndarray, onset: int, healthy: float) -> Optional[int]:
+        """The latest snapshot taken before the blow-up whose weights' own loss (the next step's, ``hist[s]``) is
+        finite and below the healthy level; ``None`` if there is none."""
+        for s in reversed(self.snapshot_steps):
+            if s < onset and s < len(hist) and math.isfinite(hist[s]) and hist[s] < healthy:
+                return s
+        return None
 
     def _test(self, k: int) -> Decision:
         self._flush()
@@ -473,13 +510,15 @@ class AutoWUEngine:
         hist = self._hist[:self._n]
         tail = hist[-c.nonfinite_patience:]
         nonfinite = len(tail) >= c.nonfinite_patience and not np.isfinite(tail).any()
-        onset = self._blowup_onset(hist)
+        onset, healthy_level = self._blowup_onset(hist)
         if onset is None and nonfinite:  # the trailing run of NaN/inf starts the blow-up
             finite = np.flatnonzero(np.isfinite(hist))  # O(N), once: the warm-up ends here anyway
             onset = int(finite[-1]) + 1 if finite.size else 0
         diverged = onset is not None
+        recent = hist[-min(self.interval, len(hist)):]
+        healthy = self.rollback and not diverged and bool(np.all(recent < healthy_level))  # NaN compares False
         if c.warmup_only and not diverged:
-            return Decision(False, 0.0, 'warmup_only', False)
+            return Decision(False, 0.0, 'warmup_only', False, healthy=healthy)
         seen = hist[:onset] if diverged else hist  # after a blow-up, only the history before it
         res = self._gp(seen)
         span = max(len(seen) - 1, 1)
@@ -504,8 +543,9 @@ class AutoWUEngine:
                 # never the LR where it blew up, and at most 1/backoff of it: the ramp has just shown that LR to be
                 # past the edge of stability, and a held (then decayed) LR must sit well inside it
                 lr_est = min(lr_est, self.warmup_lr(max(onset - 1, 0)), self.warmup_lr(onset) / c.blowup_backoff)
-            return Decision(True, lr_est, 'diverged', passed, probs)
+            restore = self._restore_choice(hist, onset, healthy_level) if self.rollback else None
+            return Decision(True, lr_est, 'diverged', passed, probs, restore=restore)
         switch = passed and len(self.record) + 1 >= c.patience and all(self.record[len(self.record) + 1 - c.patience:])
         if switch and not math.isfinite(lr_est):
             switch = False
-        return Decision(switch, lr_est if switch else 0.0, 'test', passed, probs)
+        return Decision(switch, lr_est if switch else 0.0, 'test', passed, probs, healthy=healthy)

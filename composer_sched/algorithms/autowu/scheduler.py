@@ -10,7 +10,8 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from composer_sched.algorithms.autowu.engine import AutoWUConfig, AutoWUEngine, Decision
+from composer_sched.algorithms.autowu.engine import SNAPSHOTS, AutoWUConfig, AutoWUEngine, Decision
+from composer_sched.algorithms.autowu.rollback import Snapshots, follow
 from composer_sched.schedules._base import check, check_int
 
 __all__ = ['AutoWUScheduler', 'group_ratios', 'broadcast_decision']
@@ -65,6 +66,9 @@ class AutoWUScheduler(LRScheduler):
             :class:`~composer_sched.algorithms.autowu.engine.AutoWUConfig` for ranges.
         device: accepted for compatibility; losses stay on whatever device they are on.
         sync_decisions: under ``torch.distributed``, broadcast rank 0's decision at each test (default True).
+        model: the optimizer's model, to turn on rollback (as the Composer ``AutoWU``'s ``rollback=True``: host
+            copies of ``model`` and ``optimizer`` state at healthy tests, restored when the divergence rule fires);
+            ``None`` (default): no rollback, as a scheduler has no access to the weights.
         **options: the engine's other options (``test_interval``, ``patience``, ``n_preds``, ``confidence``,
             ``lengthscale``, ``nonfinite_patience``, ``blowup_fraction``, ``outlier_clip``, ``seed``, ...).
 
@@ -87,7 +91,8 @@ class AutoWUScheduler(LRScheduler):
                  warmup_type: str = 'exp', warmup_only: bool = False, immediate_cooldown: bool = False,
                  decay_phase_stat: Optional[str] = None, decay_phase_factor: float = 1.0,
                  cooldown_fraction: float = 0.2, cooldown_type: str = 'cosine',
-                 device: Any = None, *, sync_decisions: bool = True, **options: Any):
+                 device: Any = None, *, sync_decisions: bool = True, model: Optional[torch.nn.Module] = None,
+                 **options: Any):
         check(isinstance(optimizer, Optimizer), 'optimizer', type(optimizer).__name__, 'a torch.optim.Optimizer')
         steps_per_epoch = check_int('steps_per_epoch', steps_per_epoch, lo=1)
         total_epochs = check_int('total_epochs', total_epochs, lo=1)
@@ -102,8 +107,12 @@ class AutoWUScheduler(LRScheduler):
         self.optimizer = optimizer
         self.device = device
         self.steps_per_epoch, self.total_epochs = steps_per_epoch, total_epochs
+        if model is not None:
+            check(isinstance(model, torch.nn.Module), 'model', type(model).__name__, 'a torch.nn.Module or None')
+        self.model = model
+        self.snapshots = Snapshots()
         self.engine = AutoWUEngine(self.config, steps_per_epoch * total_epochs, steps_per_epoch,
-                                   agree=broadcast_decision if sync_decisions else None)
+                                   agree=broadcast_decision if sync_decisions else None, rollback=model is not None)
         self.ratios = group_ratios([g['lr'] for g in optimizer.param_groups])
         for group in optimizer.param_groups:  # the reference's base LR is the current one, not initial_lr
             group.pop('initial_lr', None)
@@ -160,13 +169,19 @@ class AutoWUScheduler(LRScheduler):
             raise ValueError(f'loss={loss!r} is not allowed: loss must be one number or a 1-element tensor.')
         self._step_count += 1
         self.engine.observe(loss)
+        if self.model is not None:
+            follow(self.engine, self.snapshots, self.model, self.optimizer)
         self.last_epoch = self.engine.step
         self._apply()
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain types: the engine's state, the group ratios and the position."""
-        return {'engine': self.engine.state_dict(), 'ratios': list(self.ratios), 'last_epoch': self.last_epoch,
-                '_step_count': self._step_count}
+        """Plain types: the engine's state, the group ratios and the position; with ``model``, also the rollback
+        copies (``'snapshots'``, CPU tensors: save it with ``torch.save``)."""
+        out = {'engine': self.engine.state_dict(), 'ratios': list(self.ratios), 'last_epoch': self.last_epoch,
+               '_step_count': self._step_count}
+        if self.model is not None:
+            out['snapshots'] = self.snapshots.state_dict()
+        return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` and set the LRs of the next step: the run continues exactly.
@@ -177,6 +192,8 @@ class AutoWUScheduler(LRScheduler):
         if 'engine' not in state_dict:
             raise ValueError("state_dict has no 'engine': it was not saved by AutoWUScheduler.")
         self.engine.load_state_dict(state_dict['engine'])
+        self.snapshots.load_state_dict(state_dict.get('snapshots'), self.engine.snapshot_steps[-SNAPSHOTS:])
+        self.engine.snapshot_steps = [s for s in self.engine.snapshot_steps if s in self.snapshots.saved]
         ratios = state_dict.get('ratios', self.ratios)
         if len(ratios) == len(self.optimizer.param_groups):
             self.ratios = [float(r) for r in ratios]
