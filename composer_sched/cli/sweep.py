@@ -11,11 +11,17 @@ EPILOG = """examples:
   composer-sched sweep --backend ray --address auto      # one Ray task per run, results in the same database
   composer-sched sweep --procs-per-run 2 --ratios 0.5,0.75,1  # each run: composer -n 2 (gloo CPU, NCCL GPU)
   composer-sched sweep --out runs/sweep                  # again: finished runs are skipped, the rest redone
+  composer-sched sweep --predict only                    # train ratio 1 alone, predict the others (~1.0x)
+  composer-sched sweep --predict anchor                  # also train the smallest ratio, predict the middle ones
+  composer-sched sweep --predict shadow --seeds 5        # predict, then train every ratio and report the errors
 
 outputs in --out: results.sqlite (one row per run of every sweep there), results.csv and tradeoff.png (all of
 them), and per recipe configuration <name>-<hash>/ with its results.csv, tradeoff.png and recipe.yaml.
 A recipe's own scale_schedule_ratio and ScaleSchedule ratio multiply each sweep ratio.
-exit code: 0 all runs finished, 1 some run failed (recorded with its error), 2 bad input.
+--predict rows are marked predicted (table: 'p', results.csv: predicted=True with the loss band); a ratio the
+law cannot predict (cosine, AutoWU, another warm-up) stops --predict only/anchor before training (exit 2) and is
+trained without a prediction under --predict shadow.
+exit code: 0 all runs finished, 1 some run failed (recorded with its error) or a prediction failed, 2 bad input.
 """
 
 
@@ -40,6 +46,9 @@ def add_arguments(parser):
                         help='recommend the smallest ratio within this of the best quality, >= 0 (default 0.01)')
     parser.add_argument('--metric', default=None, help="eval metric to judge by (default: the recipe's first)")
     parser.add_argument('--no-share', action='store_true', help='run every ratio independently (no shared trunks)')
+    parser.add_argument('--predict', default=None, choices=('only', 'anchor', 'shadow'),
+                        help='only: train the longest ratio and predict the others (momentum law); anchor: also train '
+                             'the shortest ratio; shadow: predict, then train every ratio and report the errors')
     parser.add_argument('--no-plot', action='store_true', help='write no tradeoff.png (the CSVs and the report only)')
 
 
@@ -76,7 +85,7 @@ def run(args) -> int:
     out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
                     address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance,
                     metric=args.metric, echo=lambda s: print(s, flush=True), drop_unfit=args.ratios is None,
-                    plot=not args.no_plot)
+                    plot=not args.no_plot, predict=args.predict)
     print()
     if out.report is not None:
         print(out.report.text())

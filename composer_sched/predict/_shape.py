@@ -115,7 +115,8 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
     The rule: the target must be (1) warm-up + stable + monotone cool-down (:func:`analyse_schedule`); (2) at the
     same peak LR as the fitted runs (relative 1e-6); (3) with the warm-up of one of them (same length, same LRs);
     (4) with no cool-down, or a cool-down whose shape (LR over peak against the fraction of the cool-down, compared
-    on 201 points of the fractions both runs sample) is within 0.02 of a fitted run's cool-down; (5) no longer, and
+    on 201 points of the fractions both runs sample) is within ``0.02 + 1/C`` of a fitted run's cool-down (``C``:
+    the shorter cool-down's batches; a cool-down placed at a fraction of the run starts between batches); (5) no longer, and
     with no longer a cool-down, than ``max_extrapolation`` times the longest fitted run and cool-down. So one
     linear-WSD run predicts other ratios and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR
     or AutoWU.
@@ -157,10 +158,16 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
         if not shapes:
             raise ValueError(f'{name} has a cool-down but no fitted run has one: fit on at least one run with a '
                              'cool-down of the shape you want to predict')
-        dist = min(shape_distance(target.cooldown_shape, s) for s in shapes)
-        if dist > SHAPE_TOL:
+        # A cool-down placed at a fraction of the run starts between two batches: sampled per batch, two cool-downs
+        # of one shape differ by up to one batch's step, 1/C of the peak for a linear one of C batches.
+        dists = [(shape_distance(target.cooldown_shape, f.cooldown_shape),
+                  SHAPE_TOL + 1.0 / min(target.cooldown_length, f.cooldown_length))
+                 for f in fitted if f.cooldown_shape is not None]
+        dist, allowed = min(dists, key=lambda d: d[0] - d[1])
+        if dist > allowed:
             raise ValueError(f'{name}: its cool-down\'s shape (max distance {dist:.3f} in units of the peak LR) '
-                             f'matches none of the fitted runs\' cool-downs (allowed <= {SHAPE_TOL}); from these runs '
+                             f'matches none of the fitted runs\' cool-downs (allowed <= {allowed:.3g}: {SHAPE_TOL} '
+                             'plus one batch of the shorter cool-down); from these runs '
                              'the laws can predict other budgets and cool-down lengths of the same shape only, '
                              'not another family (e.g. cosine from a WSD run)')
     longest = max(f.length for f in fitted)

@@ -69,6 +69,69 @@ def _branch_saver(save_at: dict[int, str]):
     return _BranchSaver()
 
 
+def _eval_history(every: int):
+    """A callback that measures the eval loss (the model's own ``loss``) and eval metrics after every ``every``
+    batches and after the last one, on the Trainer's first evaluator (the laws of ``composer_sched.predict`` are
+    fitted on this history). The RNG state is saved and restored around each evaluation, and the model is put
+    back in training mode, so training is the same as without it."""
+    import copy
+
+    import torch
+    from composer.core import Callback, Event
+
+    class _EvalHistory(Callback):
+        def __init__(self):
+            self.steps: list[int] = []
+            self.loss: list[float] = []
+            self.metrics: dict[str, list[float]] = {}
+
+        def _evaluate(self, state):
+            step = int(state.timestamp.batch)
+            if not state.evaluators or (self.steps and self.steps[-1] == step):
+                return
+            ev = state.evaluators[0]
+            label = ev.label
+            metrics = copy.deepcopy((state.eval_metrics or {}).get(label) or {})
+            for m in metrics.values():
+                m.reset()
+            model = state.model
+            was_training = model.training
+            rng = torch.get_rng_state()
+            model.eval()
+            total, n = 0.0, 0
+            limit = ev.subset_num_batches if ev.subset_num_batches and ev.subset_num_batches > 0 else None
+            with torch.no_grad():
+                for i, batch in enumerate(ev.dataloader.dataloader):
+                    if limit is not None and i >= limit:
+                        break
+                    batch = state.device.batch_to_device(batch)
+                    out = model.eval_forward(batch)
+                    size = ev.dataloader.get_num_samples_in_batch(batch)
+                    total += float(model.loss(out, batch)) * size
+                    n += size
+                    for m in metrics.values():
+                        model.update_metric(batch, out, m)
+            torch.set_rng_state(rng)
+            model.train(was_training)
+            if n == 0:
+                return
+            self.steps.append(step)
+            self.loss.append(total / n)
+            for name, m in metrics.items():
+                self.metrics.setdefault(name, []).append(float(m.compute()))
+
+        def run_event(self, event, state, logger):
+            if event == Event.BATCH_END and int(state.timestamp.batch) % every == 0:
+                self._evaluate(state)
+            elif event == Event.FIT_END:
+                self._evaluate(state)
+
+        def history(self) -> dict:
+            return {'every': every, 'steps': self.steps, 'eval_loss': self.loss, 'metrics': self.metrics}
+
+    return _EvalHistory()
+
+
 def device_count(resources: dict) -> float:
     """Devices a run holds: ``processes`` times (GPUs per process, or one CPU slot)."""
     return max(1.0, float(resources['gpus'])) * int(resources.get('processes', 1))
@@ -123,8 +186,14 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         res = loaded.resources
         torch.set_num_threads(int(cpus or res['cpus']))
         kwargs: dict[str, Any] = {'run_name': spec.run_id}
+        callbacks = []
         if spec.save_at:
-            kwargs['callbacks'] = [_branch_saver(dict(spec.save_at))]
+            callbacks.append(_branch_saver(dict(spec.save_at)))
+        history = _eval_history(int(spec.eval_every)) if spec.eval_every else None
+        if history is not None:
+            callbacks.append(history)
+        if callbacks:
+            kwargs['callbacks'] = callbacks
         branched = spec.load_from is not None and os.path.exists(spec.load_from)
         if branched:
             kwargs['load_path'] = spec.load_from
@@ -141,6 +210,8 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
                    trained_batches=trained, branched_from=spec.trunk_id if branched else None,
                    branch_batch=start if branched else None, wall_s=wall, equiv_wall_s=equiv,
                    device_s=equiv * device_count(res), world_size=world, metrics=_final_metrics(trainer))
+        if history is not None:
+            row['history'] = history.history()
         if save_weights:
             torch.save(trainer.state.model.state_dict(), save_weights)
         trainer.close()

@@ -26,7 +26,7 @@ MAX_PLANNED_BATCHES = 10_000_000
 _NUMBER = re.compile(r'\s*\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*')
 
 __all__ = ['RunSpec', 'SweepPlan', 'parse_ratios', 'branch_points', 'sharing_blocker', 'plan_sweep', 'run_id',
-           'ratio_text', 'MAX_PLANNED_BATCHES']
+           'ratio_text', 'ratio_curves', 'warmup_only', 'MAX_PLANNED_BATCHES']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +41,8 @@ class RunSpec:
         load_from: checkpoint to start from (a branch), or ``None``.
         branch_batch: the batch ``load_from`` was saved after.
         trunk_id: ``run_id`` of the trunk this run branches from.
+        eval_every: with ``--predict``, evaluate the eval loss and metrics every this many batches (and after
+            the last) and return the history with the row; ``None``: no history.
     """
     run_id: str
     ratio: float
@@ -49,6 +51,7 @@ class RunSpec:
     load_from: Optional[str] = None
     branch_batch: Optional[int] = None
     trunk_id: Optional[str] = None
+    eval_every: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -194,6 +197,42 @@ def _preview(schedulers, max_duration, ratio, dataloader_len, samples_per_batch,
                    samples_per_batch=samples_per_batch, algorithms=algorithms)
 
 
+def warmup_only(curves: dict) -> list[str]:
+    """A line per ratio whose run is all warm-up: its LR never decreases and ends below the longest run's peak
+    (the run stops inside the warm-up, which Composer allows; see ``ScheduleSpec.all_warmup``).
+
+    Example:
+        >>> import numpy as np
+        >>> warmup_only({0.1: np.linspace(0.1, 0.5, 5), 1.0: np.r_[np.linspace(0.1, 1, 10), np.ones(40)]})
+        ['ratio 0.1 is warm-up only: its 5 batches end inside the warm-up (the LR rises to 0.5 of the peak and never reaches it).']
+    """
+    if not curves:
+        return []
+    peak = max(float(np.max(c)) for c in curves.values() if len(c))
+    out = []
+    for r in sorted(curves):
+        c = curves[r]
+        if len(c) and peak > 0 and float(c[-1]) < peak * (1 - 1e-9) and np.all(np.diff(c) >= 0) and c[-1] > c[0]:
+            out.append(f'ratio {r:g} is warm-up only: its {len(c)} batches end inside the warm-up (the LR rises to '
+                       f'{float(c[-1]) / peak:.2g} of the peak and never reaches it).')
+    return out
+
+
+def ratio_curves(target, ratios: Sequence[float]) -> dict[float, np.ndarray]:
+    """The exact LR multiplier of every batch of each sweep ratio's run, as the planner previews it.
+
+    Args:
+        target: a :class:`~composer_sched.sweep.target.LoadedTarget`.
+        ratios: sweep ratios (the recipe's own ratio is applied), each ``> 0`` and fitting the schedule.
+
+    Raises:
+        ValueError: as :func:`composer_sched.previewing.preview`.
+    """
+    return {r: _preview(target.schedulers(), target.sweep_max_duration, target.run_ratio(r), target.dataloader_len,
+                        target.samples_per_batch, [a for a in target.algorithms() if not isinstance(a, str)])
+            for r in ratios}
+
+
 def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *, dataloader_len: Optional[int],
                   samples_per_batch: Optional[int] = None, algorithms: Sequence = (), drop_unfit: bool = False
                   ) -> tuple[dict[float, int], dict[float, int], list[str]]:
@@ -255,6 +294,7 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
     if not budgets:
         raise ValueError(f'--ratios: no ratio fits the schedule: {"; ".join(reasons)}')
     ratios = sorted(budgets)
+    reasons.extend(warmup_only(curves))
     if len(ratios) < 2:
         return budgets, {}, reasons
     blocker = sharing_blocker(schedulers, algorithms)

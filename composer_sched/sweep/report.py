@@ -32,6 +32,9 @@ class RatioSummary:
     device_s: float
     mean: dict[str, float]
     std: dict[str, float]
+    predicted: bool = False
+    band: dict = dataclasses.field(default_factory=dict)  # predicted: {metric: (low, high)} over seeds' bands
+    loss: Optional[float] = None  # predicted eval loss (mean over seeds), or the measured final one when recorded
 
 
 @dataclasses.dataclass
@@ -70,6 +73,27 @@ class SweepReport:
     curve: Optional[QualityCurve]
     curve_ratio: Optional[float]
     plot_path: Optional[str] = None
+    predictions: list = dataclasses.field(default_factory=list)  # RatioSummary of every predicted ratio
+    measured: list = dataclasses.field(default_factory=list)  # RatioSummary of the trained ratios
+
+    def errors(self) -> list[dict]:
+        """Per ratio both predicted and trained (``--predict shadow``): predicted and measured means, the error
+        in metric units and in units of the seeds' standard deviation, whether the band covers the measured mean,
+        and the eval loss's relative error."""
+        meas = {s.ratio: s for s in self.measured}
+        out = []
+        for p in self.predictions:
+            m = meas.get(p.ratio)
+            if m is None or self.metric not in m.mean or self.metric not in p.mean:
+                continue
+            err = p.mean[self.metric] - m.mean[self.metric]
+            lo, hi = p.band.get(self.metric, (math.nan, math.nan))
+            out.append({'ratio': p.ratio, 'predicted': p.mean[self.metric], 'low': lo, 'high': hi,
+                        'measured': m.mean[self.metric], 'std': m.std[self.metric], 'error': err,
+                        'error_in_std': err / m.std[self.metric] if m.n > 1 and m.std[self.metric] > 0 else None,
+                        'covered': lo <= m.mean[self.metric] <= hi, 'loss_predicted': p.loss, 'loss_measured': m.loss,
+                        'loss_error': (p.loss / m.loss - 1) if p.loss and m.loss else None})
+        return out
 
     def table(self) -> str:
         """The results table as fixed-width text."""
@@ -77,10 +101,11 @@ class SweepReport:
         head = ['ratio', 'seeds', 'batches', 'samples', 'wall s', 'device s'] + [f'{m} (mean +- std)' for m in metrics]
         lines = [head]
         for s in self.summaries:
-            mark = '*' if s.ratio in self.frontier else ' '
+            mark = ('*' if s.ratio in self.frontier else ' ') + ('p' if s.predicted else ' ')
             cells = [f'{s.ratio:g}{mark}', f'{s.n}' + (f' ({s.failed} failed)' if s.failed else ''),
                      f'{s.batches:.0f}', f'{s.samples:.0f}', f'{s.wall_s:.2f}', f'{s.device_s:.2f}']
-            cells += [f'{s.mean[m]:.4f} +- {s.std[m]:.4f}' if m in s.mean else '-' for m in metrics]
+            cells += [(f'{s.mean[m]:.4f} [{s.band[m][0]:.4f}, {s.band[m][1]:.4f}]' if s.predicted and m in s.band
+                       else f'{s.mean[m]:.4f} +- {s.std[m]:.4f}') if m in s.mean else '-' for m in metrics]
             lines.append(cells)
         widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
         return '\n'.join('  '.join(c.rjust(w) for c, w in zip(row, widths)) for row in lines)
@@ -89,15 +114,44 @@ class SweepReport:
         """Table, frontier, recommendation and fitted curve, as the CLI prints them."""
         best = next(s for s in self.summaries if s.ratio == self.best_ratio)
         rec = next(s for s in self.summaries if s.ratio == self.recommended_ratio)
-        lines = [self.table(), '(* = on the Pareto frontier of cost and quality)', '',
+        legend = '(* = on the Pareto frontier of cost and quality'
+        if any(s.predicted for s in self.summaries):
+            legend += ('; p = predicted, not trained: the momentum law fitted on the trained ratios, the metric '
+                       'through an isotonic map of the eval loss, [band] = the fits that explain the data about '
+                       'equally well')
+        lines = [self.table(), legend + ')', '',
                  f'best {self.metric}: {best.mean[self.metric]:.4f} at ratio {self.best_ratio:g}',
                  f'recommendation: ratio {self.recommended_ratio:g}: {rec.mean[self.metric]:.4f}, within '
                  f'{self.tolerance:g} of the best at {rec.batches / best.batches:.0%} of its batches']
+        rests = sorted({x.ratio for x in (best, rec) if x.predicted})
+        if rests:
+            lines.append(f'  this rests on predictions (ratio {", ".join(f"{r:g}" for r in rests)} predicted, not '
+                         'trained; the laws were derived for language-model loss): train that ratio, or use '
+                         '--predict shadow, before relying on it')
         if self.curve is not None:
             lines.append(f'fitted curve: {self.curve}')
             if self.curve_ratio is not None:
                 lines.append(f'  the curve is within {self.tolerance:g} of its best from ratio ~{self.curve_ratio:.2f}')
+        errs = self.errors()
+        if errs:
+            lines += ['', f'predictions vs trained runs ({self.metric}; error = predicted - measured mean):',
+                      _columns([['ratio', 'predicted [band]', 'measured', 'error', 'error/std', 'in band',
+                                 'eval loss error']] +
+                               [[f'{e["ratio"]:g}', f'{e["predicted"]:.4f} [{e["low"]:.4f}, {e["high"]:.4f}]',
+                                 f'{e["measured"]:.4f} +- {e["std"]:.4f}', f'{e["error"]:+.4f}',
+                                 '-' if e['error_in_std'] is None else f'{e["error_in_std"]:+.2f}',
+                                 'yes' if e['covered'] else 'no',
+                                 '-' if e['loss_error'] is None else f'{e["loss_error"]:+.2%}'] for e in errs])]
+            order_p = [e['ratio'] for e in sorted(errs, key=lambda e: e['predicted'])]
+            order_m = [e['ratio'] for e in sorted(errs, key=lambda e: e['measured'])]
+            lines.append(f'  ranked as measured: {"yes" if order_p == order_m else "no"}; band covers '
+                         f'{sum(e["covered"] for e in errs)} of {len(errs)}')
         return '\n'.join(lines)
+
+
+def _columns(rows: list) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return '\n'.join('  '.join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> list[RatioSummary]:
@@ -114,9 +168,21 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[RatioSummary]:
             v = np.array([r['metrics'][m] for r in ok if m in r['metrics']], dtype=float)
             mean[m] = float(v.mean())
             std[m] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-        avg = lambda k: float(np.mean([r[k] for r in ok]))  # noqa: E731
+        avg = lambda k: float(np.mean([r[k] or 0.0 for r in ok]))  # noqa: E731
+        predicted = all(r.get('predicted') for r in ok)
+        band, losses = {}, []
+        for r in ok:
+            p = r.get('prediction') or {}
+            for m, b in (p.get('metrics') or {}).items():
+                lo, hi = band.get(m, (math.inf, -math.inf))
+                band[m] = (min(lo, b['low']), max(hi, b['high']))
+            h = r.get('history') or {}
+            loss = p.get('loss') if predicted else ((h.get('eval_loss') or [None])[-1])
+            if loss is not None:
+                losses.append(loss)
         out.append(RatioSummary(ratio, len(ok), len(group) - len(ok), avg('batches'), avg('samples'),
-                                avg('equiv_wall_s'), avg('device_s'), mean, std))
+                                avg('equiv_wall_s'), avg('device_s'), mean, std, predicted, band,
+                                float(np.mean(losses)) if len(losses) == len(ok) else None))
     return out
 
 
@@ -193,6 +259,12 @@ def build_report(rows: Sequence[dict[str, Any]], tolerance: float = 0.01, metric
     Raises:
         ValueError: no successful run, or ``metric`` is not one of the runs' metrics.
     """
+    # Predicted rows (--predict) stand in for ratios with no trained run; where both exist (shadow) the trained
+    # runs are the result and the predictions are compared with them.
+    trained = [r for r in rows if not r.get('predicted')]
+    measured_ratios = {r['ratio'] for r in trained if r['status'] == 'done'}
+    guessed = [r for r in rows if r.get('predicted')]
+    rows = trained + [r for r in guessed if r['ratio'] not in measured_ratios]
     summaries = summarize(rows)
     if not summaries:
         raise ValueError('no run of the sweep succeeded: nothing to report.')
@@ -217,7 +289,8 @@ def build_report(rows: Sequence[dict[str, Any]], tolerance: float = 0.01, metric
         curve_ratio = float(lo.ratio + (grid[within[0]] - lo.batches) / (hi.batches - lo.batches) *
                             (hi.ratio - lo.ratio)) if hi.batches > lo.batches else None
     report = SweepReport(metric, goal, tolerance, summaries, [summaries[i].ratio for i in front], best, rec, curve,
-                         curve_ratio)
+                         curve_ratio, predictions=[p for p in summarize(guessed) if metric in p.mean],
+                         measured=summarize(trained))
     if out_dir is not None:
         report.plot_path = plot_tradeoff(report, os.path.join(out_dir, 'tradeoff.png'))
     return report
@@ -235,7 +308,17 @@ def plot_tradeoff(report: SweepReport, path: str) -> str:
     y = np.array([v.mean[m] for v in s])
     e = np.array([v.std[m] for v in s])
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    ax.errorbar(x, y, yerr=e, fmt='o', color='C0', capsize=4, label='runs (mean +- std over seeds)')
+    meas = np.array([not v.predicted for v in s])
+    ax.errorbar(x[meas], y[meas], yerr=e[meas], fmt='o', color='C0', capsize=4,
+                label='trained runs (mean +- std over seeds)')
+    if report.predictions:
+        # The predicted curve joins the trained ratios it was fitted on; its band is the predictions' band.
+        pts = sorted([(p.batches, p.mean[m], *p.band.get(m, (p.mean[m], p.mean[m]))) for p in report.predictions] +
+                     [(v.batches, v.mean[m], v.mean[m], v.mean[m]) for v in report.measured
+                      if m in v.mean and v.ratio not in {p.ratio for p in report.predictions}])
+        px, py, plo, phi = (np.array(c) for c in zip(*pts))
+        ax.fill_between(px, plo, phi, color='C4', alpha=0.2, label='prediction band')
+        ax.plot(px, py, ':', marker='D', markersize=4, color='C4', label='predicted (momentum law)')
     front = [i for i, v in enumerate(s) if v.ratio in report.frontier]
     ax.step(x[front], y[front], where='post', color='C2', alpha=0.8, label='Pareto frontier')
     if report.curve is not None and len(x) > 1:
@@ -245,7 +328,7 @@ def plot_tradeoff(report: SweepReport, path: str) -> str:
     ax.plot(x[rec], y[rec], marker='*', markersize=16, color='C3', linestyle='none',
             label=f'recommended: ratio {report.recommended_ratio:g}')
     for v in s:
-        ax.annotate(f'{v.ratio:g}', (v.batches, v.mean[m]), textcoords='offset points', xytext=(6, -12), fontsize=8)
+        ax.annotate(f'{v.ratio:g}' + (' (pred.)' if v.predicted else ''), (v.batches, v.mean[m]), textcoords='offset points', xytext=(6, -12), fontsize=8)
     ax.set_xlabel('cost: batches trained (ratio annotated)')
     ax.set_ylabel(m)
     ax.set_title(f'cost / quality trade-off (tolerance {report.tolerance:g})')

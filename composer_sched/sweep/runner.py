@@ -58,11 +58,13 @@ class SweepOutcome:
     store: ResultsStore
     report: Any = None
     outputs: dict = dataclasses.field(default_factory=dict)
+    prediction_errors: list = dataclasses.field(default_factory=list)
+    predict: Any = None
 
     @property
     def exit_code(self) -> int:
-        """0 when every run finished, 1 when some failed."""
-        return 1 if self.failed else 0
+        """0 when every run finished (and every asked prediction was made), 1 when some failed."""
+        return 1 if self.failed or self.prediction_errors else 0
 
 
 # Every backend calls run_one(target, spec, config_hash, cpus, **run_kw); run_kw says how many processes a run
@@ -276,7 +278,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
               out_dir: Union[str, os.PathLike] = 'sweep', *, workers: int = 1, backend: str = 'local',
               address: Optional[str] = None, share_trunks: bool = True, tolerance: float = 0.01,
               metric: Optional[str] = None, echo: Callable[[str], None] = print,
-              drop_unfit: bool = False, plot: bool = True) -> SweepOutcome:
+              drop_unfit: bool = False, plot: bool = True, predict: Optional[str] = None) -> SweepOutcome:
     """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
 
     Steps: check the arguments and the recipe, plan every run (:func:`~composer_sched.sweep.plan.plan_sweep`),
@@ -304,6 +306,10 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
         drop_unfit: leave out (with a printed reason) ratios whose schedule does not fit, instead of raising;
             for default ratios the user did not choose.
         plot: ``False`` writes no ``tradeoff.png`` (the CSVs and the report only).
+        predict: ``None`` (train every ratio), or ``'only'``, ``'anchor'``, ``'shadow'``: train the longest ratio
+            (``anchor``: and the shortest) with its eval loss every k batches, predict the other ratios with the
+            momentum law and record them as rows marked ``predicted`` (``shadow``: then train them too, and report
+            each prediction's error). See :mod:`composer_sched.sweep.predicted`.
 
     Returns:
         A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
@@ -332,23 +338,30 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     procs = int(resources['processes'])
     if procs > 1:
         composer_launcher()  # missing launcher: say so now, not once per run
+    setup = None
+    if predict is not None:
+        from composer_sched.sweep.predicted import prepare_predict
+        setup = prepare_predict(loaded, plan, predict)  # refusals: before any training
+    to_train = plan.runs if setup is None else setup.first + setup.rest
 
     folder = SweepFolder(out_dir)
     try:
         store = folder.store
         done = store.done_ids(config_hash)
-        pending = [r for r in plan.runs if r.run_id not in done]
+        pending = [r for r in to_train if r.run_id not in done]
         folder.need_writable(len(pending))
         if pending:
             done = store.done_ids(config_hash)  # again, under the lock: a sweep that just finished may have added
-            pending = [r for r in plan.runs if r.run_id not in done]
+            pending = [r for r in to_train if r.run_id not in done]
         ratio_list = ', '.join(f'{r:g}' for r in plan.budgets)
         echo(f'sweep of {loaded.name!r} ({config_hash}): ratios {ratio_list} x {len(seeds)} seed(s); budgets '
              f'{", ".join(f"{r:g}: {b} batches" for r, b in plan.budgets.items())}')
         for reason in plan.reasons:
             echo(f'  {reason}')
         echo(f'  {plan.cost_summary()}')
-        skipped = len(plan.runs) - len(pending)
+        if setup is not None:
+            _echo_predict_plan(setup, plan, echo)
+        skipped = len(to_train) - len(pending)
         if skipped:
             echo(f'  {skipped} run(s) already finished in {store.path}: skipped.')
         failed: list[str] = []
@@ -357,13 +370,29 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
                  f'{f" with {workers} workers" if backend == "local" and workers > 1 else ""}'
                  f'{f", {procs} processes per run (Composer launcher, world size {procs})" if procs > 1 else ""}'
                  f'; results in {out_dir}/')
-            _train(target, plan, pending, done, store, config_hash, loaded.to_yaml(), resources, out_dir, workers,
-                   backend, address, echo)
-        ids = {r.run_id for r in plan.runs}
+        prediction_errors: list[str] = []
+        if setup is None:
+            if pending:
+                _train(target, plan, pending, done, store, config_hash, loaded.to_yaml(), resources, out_dir,
+                       workers, backend, address, echo)
+        else:
+            first = [r for r in pending if r in setup.first]
+            if first:
+                _train(target, plan, first, done, store, config_hash, loaded.to_yaml(), resources, out_dir, workers,
+                       backend, address, echo, total=len(setup.first))
+            have = {r['run_id'] for r in store.rows(config_hash) if r['predicted']}
+            if folder.writable and (first or not setup.predicted_ids() <= have):  # else: the recorded ones stand
+                prediction_errors = _predict(setup, plan, store, config_hash, loaded, echo)
+            rest = [r for r in pending if r not in setup.first]
+            if rest:
+                _train(target, plan, rest, store.done_ids(config_hash), store, config_hash, loaded.to_yaml(),
+                       resources, out_dir, workers, backend, address, echo, total=len(to_train))
+        ids = {r.run_id for r in plan.runs} if setup is None else setup.ids()
         rows = [r for r in store.rows(config_hash) if r['run_id'] in ids]
         failed = [r['run_id'] for r in rows if r['status'] == 'failed']
-        outcome = SweepOutcome(plan, rows, skipped, len(pending), failed, out_dir, store)
-        if folder.writable and len(rows) == len(ids) and not failed:
+        outcome = SweepOutcome(plan, rows, skipped, len(pending), failed, out_dir, store,
+                               prediction_errors=prediction_errors, predict=setup)
+        if folder.writable and len(rows) == len(ids) and not failed and not prediction_errors:
             # Every run is done: trunk checkpoints are no longer needed, nor the attempt folders a killed sweep's
             # launched runs left (a finished attempt removes its own).
             for sub in (ckpt_dir, os.path.join(out_dir, 'launch')):
@@ -377,10 +406,45 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
         folder.close()
 
 
+def _echo_predict_plan(setup, plan: SweepPlan, echo: Callable[[str], None]) -> None:
+    full = max(plan.budgets.values())
+    fitted = ', '.join(f'{r:g}' for r in setup.fitted)
+    targets = ', '.join(f'{r:g}' for r in setup.targets) or 'none'
+    cost = setup.batches_per_seed(plan) / full
+    echo(f'  --predict {setup.mode}: train ratio(s) {fitted} ({cost:.2f}x the longest run per seed, eval loss every '
+         f'~{max(1, full // 32)} batches), predict ratio(s) {targets} with the momentum law'
+         + ('; then train every ratio and report the errors' if setup.mode == 'shadow' else '') + '.')
+    for r, reason in setup.refused.items():
+        echo(f'  ratio {r:g}: no prediction, trained instead: {reason}')
+
+
+def _predict(setup, plan: SweepPlan, store: ResultsStore, config_hash: str, loaded,
+             echo: Callable[[str], None]) -> list[str]:
+    """Fit on the trained runs, record one predicted row per target ratio and seed; the lines of fits that failed."""
+    from composer_sched.sweep.predicted import predict_rows
+
+    if not setup.targets:
+        return []
+    trained = {r['run_id']: r for r in store.rows(config_hash) if not r['predicted']}
+    rows, errors = predict_rows(setup, plan, trained, getattr(loaded, 'samples_per_batch', None), echo)
+    for row in rows:
+        row['config_hash'] = config_hash
+        store.record(row)
+        p = row['prediction']
+        quality = ', '.join(f'{k}={v:.4f} [{p["metrics"][k]["low"]:.4f}, {p["metrics"][k]["high"]:.4f}]'
+                            for k, v in sorted(row['metrics'].items()))
+        echo(f'ratio {row["ratio"]:g} seed {row["seed"]}: PREDICTED eval loss {p["loss"]:.4f} '
+             f'[{p["low"]:.4f}, {p["high"]:.4f}]' + (f', {quality}' if quality else ''))
+    for line in errors:
+        echo(f'  {line}')
+    return errors
+
+
 def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: ResultsStore, config_hash: str,
            target_yaml: str, resources: dict, out_dir: str, workers: int, backend: str, address: Optional[str],
-           echo: Callable[[str], None]) -> None:
-    """Run ``pending`` on the backend, trunks before their branches, recording each row as it arrives."""
+           echo: Callable[[str], None], total: Optional[int] = None) -> None:
+    """Run ``pending`` on the backend, trunks before their branches, recording each row as it arrives;
+    ``total``: runs this sweep trains (default: the plan's)."""
     procs = int(resources['processes'])
     cpus = int(resources['cpus'])
     be: Any
@@ -400,7 +464,8 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
     trunk_rows: dict[str, dict] = {}
     t_start = time.perf_counter()
     parallel = workers if backend == 'local' else max(1, len(pending))
-    skipped = len(plan.runs) - len(pending)
+    total = len(plan.runs) if total is None else total
+    skipped = total - len(pending)
 
     def ready(spec: RunSpec) -> bool:
         return spec.trunk_id is None or spec.trunk_id in finished or spec.trunk_id not in waiting and \
@@ -450,7 +515,7 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
             submit_ready()
             rate = sum(w for w, _ in per_batch) / max(1, sum(b for _, b in per_batch))
             left = rate * remaining_batches() / max(1, min(parallel, len(in_flight) or 1))
-            echo(f'[{skipped + n_done}/{len(plan.runs)} done, {len(in_flight)} running, {len(waiting)} waiting, '
+            echo(f'[{skipped + n_done}/{total} done, {len(in_flight)} running, {len(waiting)} waiting, '
                  f'~{_fmt_time(left)} left, {_fmt_time(time.perf_counter() - t_start)} elapsed] {line}')
     finally:
         be.close()
@@ -521,7 +586,8 @@ def write_outputs(store: ResultsStore, config_hash: str, loaded, rows: list[dict
         return report, paths
     groups: dict = {}
     for r in every:
-        groups.setdefault((r['recipe'], r['config_hash']), []).append(r)
+        if not r.get('predicted'):  # the overview compares measured sweeps; predictions are in each folder's plot
+            groups.setdefault((r['recipe'], r['config_hash']), []).append(r)
     plot = plot_overview(groups, os.path.join(out_dir, 'tradeoff.png'), metric=metric)
     if plot:
         paths['plot'] = plot

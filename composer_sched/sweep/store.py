@@ -36,7 +36,10 @@ CREATE TABLE IF NOT EXISTS runs (
     host            TEXT,
     started_at      REAL,
     finished_at     REAL,
-    attempts        INTEGER NOT NULL DEFAULT 1
+    attempts        INTEGER NOT NULL DEFAULT 1,
+    predicted       INTEGER NOT NULL DEFAULT 0,
+    prediction      TEXT,
+    history         TEXT
 );
 CREATE TABLE IF NOT EXISTS sweeps (
     config_hash TEXT PRIMARY KEY,
@@ -46,10 +49,17 @@ CREATE TABLE IF NOT EXISTS sweeps (
 """
 
 #: Columns of ``runs``, in order (``metrics`` is a JSON object of the recipe's eval metrics; ``world_size``: the
-#: processes the run trained with).
+#: processes the run trained with; ``predicted`` 1 for a row that ``--predict`` predicted instead of training, with
+#: ``prediction`` (JSON: law, loss and its band, metric and its band, the runs it was fitted on); ``history``
+#: (JSON) the eval loss and metrics every k batches of a run trained for a prediction).
 RESULT_FIELDS = ('run_id', 'config_hash', 'ratio', 'seed', 'status', 'batches', 'samples', 'trained_batches',
                  'branched_from', 'branch_batch', 'wall_s', 'equiv_wall_s', 'device_s', 'world_size', 'metrics',
-                 'error', 'host', 'started_at', 'finished_at', 'attempts')
+                 'error', 'host', 'started_at', 'finished_at', 'attempts', 'predicted', 'prediction', 'history')
+#: Columns added after the first release: a database from before gets them (``ALTER TABLE``).
+_ADDED = (('world_size', 'INTEGER'), ('predicted', 'INTEGER NOT NULL DEFAULT 0'), ('prediction', 'TEXT'),
+          ('history', 'TEXT'))
+#: JSON columns (decoded by :meth:`ResultsStore.rows`).
+_JSON = ('metrics', 'prediction', 'history')
 
 
 class ResultsStore:
@@ -89,8 +99,10 @@ class ResultsStore:
             conn = self._connect()
             try:
                 conn.executescript(_SCHEMA)
-                if 'world_size' not in {r['name'] for r in conn.execute('PRAGMA table_info(runs)')}:
-                    conn.execute('ALTER TABLE runs ADD COLUMN world_size INTEGER')  # a database from before it
+                have = {r['name'] for r in conn.execute('PRAGMA table_info(runs)')}
+                for name, kind in _ADDED:  # a database from before these columns
+                    if name not in have:
+                        conn.execute(f'ALTER TABLE runs ADD COLUMN {name} {kind}')
             finally:
                 conn.close()
         except sqlite3.DatabaseError as e:
@@ -138,9 +150,12 @@ class ResultsStore:
         if result['status'] not in ('done', 'failed'):
             raise ValueError(f"status={result['status']!r} is not allowed: status must be 'done' or 'failed'.")
         row = {k: result.get(k) for k in RESULT_FIELDS if k != 'attempts'}
-        if isinstance(row['metrics'], dict):
-            row['metrics'] = json.dumps(row['metrics'], sort_keys=True)
+        for k in _JSON:
+            if isinstance(row[k], dict):
+                row[k] = json.dumps(row[k], sort_keys=True)
+        row['predicted'] = int(bool(row['predicted']))
         row['finished_at'] = row['finished_at'] or time.time()
+        replace = bool(row['predicted'])  # a prediction is redone with the latest fit; a trained run is final
         cols = ', '.join(row)
         marks = ', '.join('?' for _ in row)
         updates = ', '.join(f'{k}=excluded.{k}' for k in row if k != 'run_id')
@@ -149,7 +164,8 @@ class ResultsStore:
             conn.execute('BEGIN IMMEDIATE')
             # A done row is final: a late duplicate (e.g. a worker that outlived its sweep) must not overwrite it.
             conn.execute(f'INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT(run_id) DO UPDATE SET {updates}, '
-                         f"attempts=runs.attempts + 1 WHERE runs.status != 'done'", tuple(row.values()))
+                         f"attempts=runs.attempts + 1" + ('' if replace else " WHERE runs.status != 'done'"),
+                         tuple(row.values()))
             conn.execute('COMMIT')
         except BaseException:
             if conn.in_transaction:
@@ -174,12 +190,14 @@ class ResultsStore:
         finally:
             conn.close()
         for r in out:
-            r['metrics'] = json.loads(r['metrics']) if r['metrics'] else {}
+            for k in _JSON:
+                r[k] = json.loads(r[k]) if r.get(k) else ({} if k == 'metrics' else None)
+            r['predicted'] = bool(r.get('predicted'))
         return out
 
     def done_ids(self, config_hash: str) -> set[str]:
-        """The ``run_id`` of every finished, successful run of a sweep."""
-        return {r['run_id'] for r in self.rows(config_hash, 'done')}
+        """The ``run_id`` of every finished, successful run of a sweep that was trained (not predicted)."""
+        return {r['run_id'] for r in self.rows(config_hash, 'done') if not r['predicted']}
 
     def write_csv(self, path: Union[str, os.PathLike], rows: Iterable[dict[str, Any]]) -> str:
         """Write ``rows`` (from :meth:`rows`) as CSV, one metric per column; returns the path."""
@@ -187,7 +205,10 @@ class ResultsStore:
 
         rows = list(rows)
         metric_names = sorted({k for r in rows for k in r['metrics']})
-        fields = [f for f in RESULT_FIELDS if f != 'metrics'] + metric_names
+        # The history (eval every k batches) stays in the database; the CSV has one line per run.
+        fields = [f for f in RESULT_FIELDS if f not in ('metrics', 'history', 'prediction')] + metric_names
+        if any(r.get('prediction') for r in rows):
+            fields += ['predicted_loss', 'predicted_low', 'predicted_high', 'metric_low', 'metric_high']
         if any('recipe' in r for r in rows):  # a folder's CSV of several recipes names each row's
             fields.insert(fields.index('config_hash') + 1, 'recipe')
         tmp = f'{os.fspath(path)}.{os.getpid()}.tmp'  # two processes never write the same temporary file
@@ -195,6 +216,10 @@ class ResultsStore:
             w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             for r in rows:
-                w.writerow({**{k: r[k] for k in fields if k in r}, **r['metrics']})
+                p = r.get('prediction') or {}
+                extra = {'predicted_loss': p.get('loss'), 'predicted_low': p.get('low'),
+                         'predicted_high': p.get('high'), 'metric_low': p.get('metric_low'),
+                         'metric_high': p.get('metric_high')} if p else {}
+                w.writerow({**{k: r[k] for k in fields if k in r}, **r['metrics'], **extra})
         os.replace(tmp, path)
         return os.fspath(path)

@@ -1,0 +1,242 @@
+"""``sweep --predict``: train the longest ratio (and in ``anchor`` mode the shortest one), predict the others' final
+eval loss and metrics with the momentum law (:mod:`composer_sched.predict`), and record the predictions as rows
+marked ``predicted``.
+
+* ``only``: train the longest ratio alone, with its eval loss measured every ``k`` batches; predict every other
+  ratio (about 1.0x the cost of the longest run).
+* ``anchor``: also train the shortest ratio (a branch of the trunk when the schedule allows); fit on both; predict
+  the ratios in between (about 1.0x plus the shortest ratio's cool-down).
+* ``shadow``: as ``only``, then train every ratio as without ``--predict`` and report each prediction's error.
+
+The per-batch LR of every ratio comes from the planner's preview (exact). A ratio the law cannot speak for
+(:func:`composer_sched.predict.check_target`: another schedule family, another warm-up, too long an
+extrapolation) or a loss-driven schedule (AutoWU) is refused before any training: ``only`` and ``anchor`` stop with
+a one-line error (exit 2: we never train 2.5x the budget the user did not ask for), ``shadow`` trains that ratio
+without a prediction.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from composer_sched.sweep.plan import RunSpec, SweepPlan, ratio_curves
+
+__all__ = ['MODES', 'EVAL_POINTS', 'PredictSetup', 'prepare_predict', 'predicted_id', 'predict_rows']
+
+MODES = ('only', 'anchor', 'shadow')
+#: A fitted run is evaluated about this many times (every ``max(1, budget // EVAL_POINTS)`` batches).
+EVAL_POINTS = 32
+PRED_SUFFIX = '-pred'
+
+
+def predicted_id(run_id: str) -> str:
+    """The database key of a run's prediction (distinct from the trained run's, so ``shadow`` keeps both).
+
+    Example:
+        >>> predicted_id('abc-r0.5-s0')
+        'abc-r0.5-s0-pred'
+    """
+    return run_id + PRED_SUFFIX
+
+
+@dataclasses.dataclass
+class PredictSetup:
+    """What a ``--predict`` sweep trains, fits on and predicts.
+
+    Attributes:
+        mode: ``'only'``, ``'anchor'`` or ``'shadow'``.
+        first: runs to train before predicting (with an eval history).
+        rest: runs to train after predicting (``shadow`` only).
+        fitted: ratios the law is fitted on; ``targets``: ratios predicted.
+        refused: ``{ratio: reason}`` of ratios that get no prediction (``shadow`` only; trained anyway).
+        curves: the per-batch LR multiplier of every ratio.
+    """
+    mode: str
+    first: list[RunSpec]
+    rest: list[RunSpec]
+    fitted: list[float]
+    targets: list[float]
+    refused: dict[float, str]
+    curves: dict[float, np.ndarray]
+
+    def batches_per_seed(self, plan: SweepPlan) -> int:
+        """Batches trained per seed before predicting (trunk plus the anchor's own cool-down)."""
+        seed = self.first[0].seed
+        return sum(plan.budgets[s.ratio] - (s.branch_batch or 0) for s in self.first if s.seed == seed)
+
+    def predicted_ids(self) -> set[str]:
+        """The rows of the predictions."""
+        return {predicted_id(s.run_id) for s in self._target_specs}
+
+    def ids(self) -> set[str]:
+        """Every row this sweep reports: trained runs and predictions."""
+        return {s.run_id for s in self.first + self.rest} | self.predicted_ids()
+
+    _target_specs: list = dataclasses.field(default_factory=list)
+
+
+def _loss_driven(loaded) -> Optional[str]:
+    from composer_sched.sweep.plan import _name
+
+    try:
+        from composer_sched.algorithms.autowu import AutoWU
+    except ImportError:  # pragma: no cover
+        return None
+    for a in loaded.algorithms():
+        if isinstance(a, AutoWU):
+            return (f'{_name(a)} sets the learning rate from the training loss, so no run\'s LR is known before '
+                    'training and the law has nothing to extrapolate')
+    return None
+
+
+def prepare_predict(loaded, plan: SweepPlan, mode: str) -> PredictSetup:
+    """Which runs to train for ``--predict mode`` and which ratios to predict; refusals are decided here, before
+    any training.
+
+    Args:
+        loaded: the loaded recipe (:class:`~composer_sched.sweep.target.LoadedTarget`).
+        plan: the full sweep's plan (:func:`~composer_sched.sweep.plan.plan_sweep`).
+        mode: one of :data:`MODES`.
+
+    Raises:
+        ValueError: an unknown ``mode``; with ``only`` or ``anchor``, a loss-driven schedule (AutoWU) or a ratio the
+            law cannot predict from the fitted ratios (the message names the ratio and the rule it breaks).
+    """
+    from composer_sched.predict import analyse_schedule, check_target
+
+    if mode not in MODES:
+        raise ValueError(f'--predict={mode!r} is not allowed: use one of {", ".join(MODES)}.')
+    ratios = sorted(plan.budgets)
+    top, low = ratios[-1], ratios[0]
+    fitted = [top] + ([low] if mode == 'anchor' and len(ratios) > 1 else [])
+    targets = [r for r in ratios if r not in fitted]
+    why = _loss_driven(loaded)
+    curves: dict[float, np.ndarray] = {}
+    refused: dict[float, str] = {}
+    if why is None:
+        curves = ratio_curves(loaded, ratios)
+        try:
+            shapes = [analyse_schedule(curves[r], name=f'ratio {r:g}') for r in fitted]
+        except ValueError as e:
+            why = f'the fitted run\'s schedule is not warm-up + stable + cool-down: {e}'
+        else:
+            for r in targets:
+                try:
+                    check_target(analyse_schedule(curves[r], name=f'ratio {r:g}'), shapes, name=f'ratio {r:g}')
+                except ValueError as e:
+                    refused[r] = str(e)
+    if why is not None:
+        refused = {r: why for r in targets}
+    if refused and mode != 'shadow':
+        r, reason = next(iter(refused.items()))
+        more = f' (and {len(refused) - 1} more ratio(s))' if len(refused) > 1 else ''
+        raise ValueError(f'--predict {mode}: ratio {r:g} cannot be predicted{more}: {reason}. Train it: run '
+                         'without --predict, or with --predict shadow.')
+    first, rest = [], []
+    for spec in plan.runs:
+        every = max(1, plan.budgets[spec.ratio] // EVAL_POINTS)
+        if spec.ratio == top:
+            keep = tuple((b, p) for b, p in spec.save_at if mode == 'shadow' or
+                         (mode == 'anchor' and _saves_for(plan, spec, low, b)))
+            first.append(dataclasses.replace(spec, save_at=keep, eval_every=every))
+        elif spec.ratio in fitted:
+            first.append(dataclasses.replace(spec, eval_every=every))
+        elif mode == 'shadow':
+            rest.append(dataclasses.replace(spec, eval_every=every))
+    setup = PredictSetup(mode, first, rest, fitted, [r for r in targets if r not in refused], refused, curves)
+    setup._target_specs = [s for s in plan.runs if s.ratio in setup.targets]
+    return setup
+
+
+def _saves_for(plan: SweepPlan, trunk: RunSpec, ratio: float, batch: int) -> bool:
+    return any(s.ratio == ratio and s.trunk_id == trunk.run_id and s.branch_batch == batch for s in plan.runs)
+
+
+def _history_run(row: dict, lr: np.ndarray, prefix: Optional[dict] = None):
+    """A :class:`composer_sched.predict.Run` from a trained row's eval history (and, for a branch, its trunk's
+    history up to the branch point: the branch was the trunk until then)."""
+    from composer_sched.predict import Run
+
+    h = row.get('history') or {}
+    steps, loss = list(h.get('steps') or []), list(h.get('eval_loss') or [])
+    metrics = {k: list(v) for k, v in (h.get('metrics') or {}).items()}
+    if prefix and row.get('branch_batch'):
+        b = row['branch_batch']
+        p = prefix.get('history') or {}
+        keep = [i for i, s in enumerate(p.get('steps') or []) if s <= b and s not in steps]
+        steps = [p['steps'][i] for i in keep] + steps
+        loss = [p['eval_loss'][i] for i in keep] + loss
+        for k in metrics:
+            metrics[k] = [p['metrics'][k][i] for i in keep] + metrics[k]
+    if not steps:
+        raise ValueError(f'run {row["run_id"]} has no eval history (it was trained without --predict); use '
+                         'another --out to fit on a fresh run')
+    return Run(lr, eval_loss=(np.array(steps), np.array(loss)), name=f'ratio {row["ratio"]:g} seed {row["seed"]}'), \
+        (np.array(loss), {k: np.array(v) for k, v in metrics.items()})
+
+
+def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], samples_per_batch: Optional[int],
+                 echo: Callable[[str], None]) -> tuple[list[dict], list[str]]:
+    """Fit the momentum law per seed on the trained rows and return one predicted row per target ratio and seed.
+
+    Args:
+        setup: from :func:`prepare_predict`.
+        plan: the sweep's plan.
+        rows: ``{run_id: row}`` of the trained runs (with their ``history``).
+        samples_per_batch: the recipe's batch size (for the rows' ``samples``), or ``None``.
+        echo: where the lines go.
+
+    Returns:
+        ``(rows, errors)``: predicted rows (``predicted=True``, ``metrics`` = predicted metrics, ``prediction`` =
+        loss, band, metric bands, law, fitted runs), and a line per seed whose fit failed.
+    """
+    import time
+
+    from composer_sched.predict import MetricMap, fit_momentum_law
+
+    out, errors = [], []
+    for seed in sorted({s.seed for s in plan.runs}):
+        specs = {s.ratio: s for s in plan.runs if s.seed == seed}
+        try:
+            trained = [rows.get(specs[r].run_id) for r in setup.fitted]
+            if any(t is None or t.get('status') != 'done' for t in trained):
+                raise ValueError('a run to fit on did not finish')
+            trunk = trained[0]
+            pairs = [_history_run(t, setup.curves[r], prefix=trunk if i else None)
+                     for i, (r, t) in enumerate(zip(setup.fitted, trained))]
+            t0 = time.perf_counter()
+            fit = fit_momentum_law([p[0] for p in pairs])
+            fit_s = time.perf_counter() - t0
+            loss = np.concatenate([p[1][0] for p in pairs])
+            maps = {}
+            for name in pairs[0][1][1]:
+                values = np.concatenate([p[1][1].get(name, np.full(len(p[1][0]), np.nan)) for p in pairs])
+                ok = np.isfinite(values)
+                if ok.sum() >= 3:
+                    maps[name] = MetricMap(loss[ok], values[ok])
+        except ValueError as e:
+            errors.append(f'seed {seed}: no prediction: {e}')
+            continue
+        for r in setup.targets:
+            spec = specs[r]
+            p = fit.predict(setup.curves[r], name=f'ratio {r:g}')
+            pred: dict[str, Any] = {'law': p.law, 'loss': p.loss, 'low': p.low, 'high': p.high, 'n_fits': p.n_fits,
+                                    'fitted_on': [specs[f].run_id for f in setup.fitted], 'mode': setup.mode,
+                                    'fit_s': fit_s, 'metrics': {}}
+            metrics = {}
+            for name, m in maps.items():
+                lo, hi = m.band(p.low, p.high)
+                metrics[name] = m(p.loss)
+                pred['metrics'][name] = {'value': metrics[name], 'low': lo, 'high': hi,
+                                         'extrapolated': not m.range[0] <= p.loss <= m.range[1]}
+            first = next(iter(pred['metrics'].values()), None)
+            if first:
+                pred.update(metric_low=first['low'], metric_high=first['high'])
+            b = plan.budgets[r]
+            out.append({'run_id': predicted_id(spec.run_id), 'ratio': r, 'seed': seed, 'status': 'done',
+                        'batches': b, 'samples': b * samples_per_batch if samples_per_batch else None,
+                        'trained_batches': 0, 'wall_s': 0.0, 'equiv_wall_s': 0.0, 'device_s': 0.0,
+                        'metrics': metrics, 'predicted': True, 'prediction': pred, 'finished_at': time.time()})
+    return out, errors

@@ -1,0 +1,156 @@
+"""``sweep --predict {only,anchor,shadow}`` on the digits recipe at a tiny size: which runs train, the predicted rows
+and their markers, refusals before any training, and that measuring the eval history does not change training."""
+import csv
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from composer_sched import WSDScheduler
+from composer_sched.cli import main
+from composer_sched.sweep import SweepTarget, run_sweep
+from composer_sched.sweep.execute import execute_run
+from composer_sched.sweep.plan import RunSpec, branch_points
+from composer_sched.sweep.report import build_report
+
+# 2 epochs of 22 batches, a short warm-up so every ratio down to 0.5 has a stable phase and a cool-down.
+OVERRIDES = ('max_duration=2ep', 'schedulers[0].t_warmup=4ba')
+RATIOS = [0.5, 0.75, 1.0]
+
+
+def _sweep(tmp_path, mode, ratios=RATIOS, seeds=1):
+    return run_sweep(SweepTarget(None, OVERRIDES), ratios, seeds=seeds, out_dir=str(tmp_path / mode), predict=mode,
+                     echo=lambda s: None)
+
+
+def _check_prediction(row):
+    p = row['prediction']
+    assert row['predicted'] and row['trained_batches'] == 0 and row['run_id'].endswith('-pred')
+    assert all(math.isfinite(p[k]) for k in ('loss', 'low', 'high')) and p['low'] <= p['loss'] <= p['high']
+    acc = row['metrics']['MulticlassAccuracy']
+    band = p['metrics']['MulticlassAccuracy']
+    assert 0 <= acc <= 1 and band['low'] <= acc <= band['high']
+    assert p['law'] == 'momentum' and p['fitted_on']
+
+
+@pytest.mark.slow
+def test_predict_only_trains_the_longest_ratio_and_marks_the_others_predicted(tmp_path):
+    out = _sweep(tmp_path, 'only')
+    assert out.exit_code == 0
+    trained = [r for r in out.rows if not r['predicted']]
+    predicted = sorted((r for r in out.rows if r['predicted']), key=lambda r: r['ratio'])
+    assert [r['ratio'] for r in trained] == [1.0] and [r['ratio'] for r in predicted] == [0.5, 0.75]
+    # The one trained run is the whole cost: 1.0x the longest run.
+    assert sum(r['trained_batches'] for r in trained) == out.plan.budgets[1.0] == 44
+    h = trained[0]['history']
+    assert h['steps'][-1] == 44 and len(h['steps']) == len(h['eval_loss']) >= 20
+    for row in predicted:
+        _check_prediction(row)
+        assert row['batches'] == out.plan.budgets[row['ratio']]
+    text = out.report.text()
+    assert '0.5*p' in text.replace(' ', '') or '0.5p' in text.replace(' ', '')
+    assert 'p = predicted, not trained' in text
+    here = out.outputs['config_csv']
+    with open(here) as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r['predicted'] for r in rows) == ['False', 'True', 'True']
+    assert all(r['predicted_loss'] for r in rows if r['predicted'] == 'True')
+    assert os.path.isfile(out.outputs['config_plot'])
+    # Again: nothing trains, the predictions stand.
+    again = _sweep(tmp_path, 'only')
+    assert again.ran == 0 and len(again.rows) == 3
+
+
+@pytest.mark.slow
+def test_predict_anchor_trains_the_smallest_ratio_as_a_branch_and_predicts_the_middle(tmp_path):
+    out = _sweep(tmp_path, 'anchor')
+    assert out.exit_code == 0
+    trained = {r['ratio']: r for r in out.rows if not r['predicted']}
+    predicted = [r for r in out.rows if r['predicted']]
+    assert sorted(trained) == [0.5, 1.0] and [r['ratio'] for r in predicted] == [0.75]
+    low = trained[0.5]
+    assert low['branched_from'] == trained[1.0]['run_id']  # only its cool-down was trained
+    assert low['trained_batches'] == out.plan.budgets[0.5] - low['branch_batch'] < out.plan.budgets[0.5]
+    _check_prediction(predicted[0])
+    assert len(predicted[0]['prediction']['fitted_on']) == 2
+
+
+@pytest.mark.slow
+def test_predict_shadow_trains_every_ratio_and_reports_each_error(tmp_path):
+    out = _sweep(tmp_path, 'shadow', ratios=[0.5, 1.0])
+    assert out.exit_code == 0
+    assert sorted((r['ratio'], r['predicted']) for r in out.rows) == [(0.5, False), (0.5, True), (1.0, False)]
+    _check_prediction(next(r for r in out.rows if r['predicted']))
+    errs = out.report.errors()
+    assert [e['ratio'] for e in errs] == [0.5]
+    e = errs[0]
+    assert math.isfinite(e['error']) and math.isfinite(e['loss_error']) and e['loss_measured'] > 0
+    text = out.report.text()
+    assert 'predictions vs trained runs' in text and 'ranked as measured' in text
+    # The table reports the trained runs, not the predictions, where both exist.
+    assert not any(s.predicted for s in out.report.summaries)
+
+
+@pytest.mark.parametrize('recipe, needle', [
+    ('schedules/one_cycle', 'cannot be predicted'),      # another warm-up and peak: refused by the law's rule
+    ('algorithms/autowu', 'sets the learning rate from the training loss'),
+])
+def test_predict_refuses_before_training_with_one_line(recipe, needle, tmp_path, capsys):
+    out = tmp_path / 'out'
+    assert main(['sweep', recipe, '--predict', 'only', '--ratios', '0.5,1', '--out', str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('composer-sched sweep: error: --predict only') and needle in err and '\n' not in err
+    assert not (out / 'results.sqlite').exists()
+
+
+def test_predict_mode_is_validated(tmp_path, capsys):
+    assert main(['sweep', '--predict', 'always', '--out', str(tmp_path / 'o')]) == 2
+    assert '--predict' in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--predict='always'"):
+        run_sweep(SweepTarget(None, OVERRIDES), RATIOS, out_dir=str(tmp_path / 'p'), predict='always')
+
+
+@pytest.mark.slow
+def test_the_eval_history_does_not_change_training(tmp_path):
+    t = SweepTarget(None, ('max_duration=30ba',))
+    h = t.load().fingerprint
+    a, b = str(tmp_path / 'a.pt'), str(tmp_path / 'b.pt')
+    plain = execute_run(t, RunSpec('x', 1.0, 0), h, save_weights=a)
+    watched = execute_run(t, RunSpec('x', 1.0, 0, eval_every=3), h, save_weights=b)
+    assert plain['status'] == watched['status'] == 'done' and 'history' not in plain
+    assert watched['history']['steps'] == list(range(3, 31, 3))
+    assert plain['metrics'] == watched['metrics']
+    wa, wb = torch.load(a), torch.load(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_the_plan_says_which_ratios_are_warmup_only():
+    sched = [WSDScheduler(t_warmup='30ba', t_cooldown='0.2dur')]
+    budgets, _, reasons = branch_points(sched, '100ba', [0.2, 1.0], dataloader_len=10)
+    assert budgets == {0.2: 20, 1.0: 100}
+    assert any(r.startswith('ratio 0.2 is warm-up only: its 20 batches') for r in reasons)
+    assert not any('ratio 1 is warm-up only' in r for r in reasons)
+
+
+def _row(ratio, acc, predicted=False, seed=0):
+    row = {'run_id': f'x-r{ratio}-s{seed}' + ('-pred' if predicted else ''), 'ratio': ratio, 'seed': seed,
+           'status': 'done', 'batches': int(100 * ratio), 'samples': 0, 'equiv_wall_s': 1.0, 'device_s': 1.0,
+           'metrics': {'acc': acc}, 'predicted': predicted}
+    if predicted:
+        row['prediction'] = {'loss': 1.0, 'low': 0.9, 'high': 1.1,
+                             'metrics': {'acc': {'value': acc, 'low': acc - 0.01, 'high': acc + 0.01}}}
+    return row
+
+
+def test_the_recommendation_says_when_it_rests_on_predictions():
+    rep = build_report([_row(1.0, 0.90), _row(0.5, 0.895, predicted=True)], tolerance=0.01)
+    assert rep.recommended_ratio == 0.5 and 'rests on predictions (ratio 0.5 predicted' in rep.text()
+    measured = build_report([_row(1.0, 0.90), _row(0.5, 0.895)], tolerance=0.01)
+    assert 'rests on predictions' not in measured.text()
+    # Where a ratio was also trained, the trained runs are the result and the prediction is compared with them.
+    both = build_report([_row(1.0, 0.90), _row(0.5, 0.85), _row(0.5, 0.87, predicted=True)], tolerance=0.01)
+    assert both.recommended_ratio == 1.0
+    (err,) = both.errors()
+    assert np.isclose(err['error'], 0.02) and not err['covered']
