@@ -141,24 +141,24 @@ def _number(p):
     return st.one_of(st.sampled_from(points), st.floats(lo, min(hi, 4.0)), st.floats(lo, hi))
 
 
-def _duration(total):
+def _duration(total, unit):
     return st.one_of(
         st.sampled_from([0.0, 1e-300, 1e-9, 0.01, 0.5, 1.0, 1 + 1e-12, 1.5]).map(lambda x: f'{x!r}dur'),
         st.floats(0, 1.5).map(lambda x: f'{x!r}dur'),
-        st.integers(0, 2 * total).map(lambda n: f'{n}ba'),
-        st.sampled_from([0, 1, total, total + 1]))
+        st.integers(0, 2 * total).map(lambda n: f'{n}{unit}'),
+        st.sampled_from([0, 1, total, total + 1]).map(lambda n: n if unit == 'ba' else f'{n}{unit}'))
 
 
 @st.composite
-def _params(draw, method, total):
+def _params(draw, method, total, unit='ba'):
     out = {}
     for p in method.params:
         if p.kind == 'duration':
             if not p.required and draw(st.booleans()):
                 continue  # the default
-            out[p.name] = draw(_duration(total))
+            out[p.name] = draw(_duration(total, unit))
         elif p.kind == 'durations':
-            out[p.name] = draw(st.lists(_duration(total), max_size=4))
+            out[p.name] = draw(st.lists(_duration(total, unit), max_size=4))
         elif p.choices is not None:
             out[p.name] = draw(st.sampled_from(p.choices))
         elif p.name == 'factors':  # piecewise_constant: a list per milestone, one number for all, or a mismatch
@@ -168,7 +168,7 @@ def _params(draw, method, total):
         elif p.required or draw(st.booleans()):
             out[p.name] = draw(_number(p))
     if draw(st.booleans()):
-        out['t_warmup'] = draw(_duration(total))
+        out['t_warmup'] = draw(_duration(total, unit))
         out['warmup_type'] = draw(st.sampled_from(['linear', 'exponential']))
         # An exponential warm-up from a subnormal alpha_warmup overflows its ratio: the warm-up module's case
         # (issue 12), not the methods' contract.
@@ -179,7 +179,7 @@ def _params(draw, method, total):
 
 def _user_names(method):
     from composer_sched.adapters.spec import WARMUP_PARAMS
-    return {p.name for p in method.params + WARMUP_PARAMS}
+    return {p.name for p in method.params + WARMUP_PARAMS} | {'max_duration'}  # the Trainer's, also the user's
 
 
 def _core_fields():
@@ -226,6 +226,9 @@ def test_exponential_warmup_ratio_that_overflows_is_caught():
     assert np.all(np.isfinite(core(np.arange(101.0))))
 
 
+_UNITS = {'ba': TimeUnit.BATCH, 'sp': TimeUnit.SAMPLE, 'tok': TimeUnit.TOKEN}
+
+
 def _times(total, fracs):
     return np.unique(np.concatenate([[0.0, 1.0, total - 1.0, float(total)], np.asarray(fracs) * total]).clip(0))
 
@@ -233,17 +236,18 @@ def _times(total, fracs):
 @pytest.mark.parametrize('name', METHODS)
 @settings(max_examples=40, deadline=None)
 @given(data=st.data(), total=st.one_of(st.integers(1, 10_000), st.sampled_from([10**9, 10**12])),
-       ssr=st.sampled_from([1.0, 0.5, 3.0]), fracs=st.lists(st.floats(0, 1), max_size=20))
-def test_fuzzed_parameters_train_or_fail_before_training(name, data, total, ssr, fracs):
+       ssr=st.sampled_from([1.0, 0.5, 3.0]), fracs=st.lists(st.floats(0, 1), max_size=20),
+       unit=st.sampled_from(['ba', 'ba', 'sp', 'tok']))
+def test_fuzzed_parameters_train_or_fail_before_training(name, data, total, ssr, fracs, unit):
     method = get_method(name)
-    params = data.draw(_params(method, total), label='params')
+    params = data.draw(_params(method, total, unit), label='params')
     try:
         sched = ComposerScheduler(name, **params)
     except ValueError as e:  # construction
         assert_names_a_user_parameter(e, method)
         return
     try:
-        core = sched.schedule(Time(total, TimeUnit.BATCH), ssr=ssr)  # what the Trainer's start does
+        core = sched.schedule(Time(total, _UNITS[unit]), ssr=ssr)  # what the Trainer's start does
     except ValueError as e:
         assert_names_a_user_parameter(e, method)
         return
@@ -251,7 +255,7 @@ def test_fuzzed_parameters_train_or_fail_before_training(name, data, total, ssr,
     arr = core(ts)
     assert np.all(np.isfinite(arr)) and np.all(arr >= 0), (params, ts[~np.isfinite(arr) | (arr < 0)])
     np.testing.assert_allclose([core(float(t)) for t in ts], arr, rtol=1e-9, atol=1e-300)  # the per-batch path
-    if ssr == 1.0 and total <= 10_000:  # the PyTorch adapter accepts the same run and follows the same schedule
+    if ssr == 1.0 and total <= 10_000 and unit == 'ba':  # the PyTorch adapter accepts the same run and follows the same schedule
         lr = ScheduleLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), name, total_steps=total,
                         **params)
         np.testing.assert_allclose(lr.core(ts), arr, rtol=1e-12, atol=1e-300)
