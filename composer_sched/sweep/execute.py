@@ -42,14 +42,17 @@ def die_with_parent() -> None:
         pass
 
 
-def _branch_saver(save_at: dict[int, str]):
+def _branch_saver(save_at):
     from composer.core import Callback, Event
     from composer.utils import dist
     from composer.utils.checkpoint import save_checkpoint
 
     # Decided once, before training: under the launcher every rank must make the same choice (save_checkpoint
     # is collective), and rank 0 creates the files while the others look.
-    save_at = {b: p for b, p in save_at.items() if not os.path.exists(p)}
+    wanted: dict[int, list[str]] = {}
+    for b, p in save_at:
+        if not os.path.exists(p):
+            wanted.setdefault(int(b), []).append(p)
 
     class _BranchSaver(Callback):
         # Saves the full training state after the batches where shorter runs branch off; write-then-rename, so a
@@ -57,14 +60,18 @@ def _branch_saver(save_at: dict[int, str]):
         def run_event(self, event, state, logger):
             if event != Event.BATCH_CHECKPOINT:
                 return
-            path = save_at.get(int(state.timestamp.batch))
-            if path is None:
+            paths = wanted.get(int(state.timestamp.batch))
+            if not paths:
                 return
-            os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-            tmp = f'{path}.{os.getpid()}.tmp'
+            for path in paths:  # e.g. a branch point and the kept end of the stable phase at the same batch
+                os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+            tmp = f'{paths[0]}.{os.getpid()}.tmp'
             save_checkpoint(state, tmp.replace('{', '{{').replace('}', '}}'))
             if dist.get_global_rank() == 0:  # only rank 0 writes a (non-sharded) checkpoint
-                os.replace(tmp, path)
+                for path in paths[1:]:
+                    shutil.copyfile(tmp, f'{path}.tmp')
+                    os.replace(f'{path}.tmp', path)
+                os.replace(tmp, paths[0])
 
     return _BranchSaver()
 
@@ -187,8 +194,8 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         torch.set_num_threads(int(cpus or res['cpus']))
         kwargs: dict[str, Any] = {'run_name': spec.run_id}
         callbacks = []
-        if spec.save_at:
-            callbacks.append(_branch_saver(dict(spec.save_at)))
+        if spec.save_at or spec.keep_at:
+            callbacks.append(_branch_saver(tuple(spec.save_at) + tuple(spec.keep_at)))
         history = _eval_history(int(spec.eval_every)) if spec.eval_every else None
         if history is not None:
             callbacks.append(history)

@@ -41,6 +41,8 @@ class RunSpec:
         load_from: checkpoint to start from (a branch), or ``None``.
         branch_batch: the batch ``load_from`` was saved after.
         trunk_id: ``run_id`` of the trunk this run branches from.
+        keep_at: ``(batch, path)`` of the checkpoint this run (a trunk) keeps at the last batch of its stable phase,
+            from which a later sweep in the same folder extends it to longer ratios.
         eval_every: with ``--predict``, evaluate the eval loss and metrics every this many batches (and after
             the last) and return the history with the row; ``None``: no history.
     """
@@ -52,6 +54,7 @@ class RunSpec:
     branch_batch: Optional[int] = None
     trunk_id: Optional[str] = None
     eval_every: Optional[int] = None
+    keep_at: tuple[tuple[int, str], ...] = ()
 
 
 @dataclasses.dataclass
@@ -319,8 +322,49 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
     return budgets, points, reasons
 
 
+def _stable_end(target, ratio: float) -> Optional[int]:
+    """The last batch of the ratio's run that every longer run shares (its stable phase's end), or ``None``."""
+    rr = target.run_ratio(ratio)
+    try:
+        _, points, _ = branch_points(target.schedulers(), target.sweep_max_duration, [rr, 2 * rr],
+                                     dataloader_len=target.dataloader_len, samples_per_batch=target.samples_per_batch,
+                                     algorithms=target.algorithms())
+    except ValueError:
+        return None
+    return points.get(rr)
+
+
+def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int) -> Optional[tuple[float, int, str]]:
+    """The kept stable-phase checkpoint of an earlier, shorter trunk that the ``top`` ratio's run continues
+    exactly (its LR equals that run's on every batch up to the checkpoint): ``(ratio, batch, path)``, the latest."""
+    if not os.path.isdir(stable_dir):
+        return None
+    pattern = re.compile(rf'^{re.escape(config_hash)}-r(.+)-s{seed}-ba(\d+)\.pt$')
+    best = None
+    for name in os.listdir(stable_dir):
+        m = pattern.match(name)
+        if not m:
+            continue
+        try:
+            old, b = float(m.group(1)), int(m.group(2))
+        except ValueError:
+            continue
+        if not old < top or (best and b <= best[1]):
+            continue
+        try:
+            _, points, _ = branch_points(target.schedulers(), target.sweep_max_duration,
+                                         [target.run_ratio(old), target.run_ratio(top)],
+                                         dataloader_len=target.dataloader_len,
+                                         samples_per_batch=target.samples_per_batch, algorithms=target.algorithms())
+        except ValueError:
+            continue
+        if points.get(target.run_ratio(old), -1) >= b:
+            best = (old, b, os.path.join(stable_dir, name))
+    return best
+
+
 def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint_dir: str,
-               share_trunks: bool = True, drop_unfit: bool = False) -> SweepPlan:
+               share_trunks: bool = True, drop_unfit: bool = False, stable_dir: Optional[str] = None) -> SweepPlan:
     """Plan a sweep of a loaded recipe (:meth:`SweepTarget.load`) over ``ratios`` x ``seeds``.
 
     A run at sweep ratio ``r`` trains with the ratio ``r`` times the recipe's own (its ``scale_schedule_ratio``
@@ -335,6 +379,10 @@ def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint
         checkpoint_dir: where trunks write their branch checkpoints.
         share_trunks: ``False`` runs every ratio independently.
         drop_unfit: leave out, with a reason, ratios whose schedule does not fit (the CLI's default ratios).
+        stable_dir: with trunk sharing, each trunk keeps a checkpoint here at the last batch of its stable phase
+            (:attr:`RunSpec.keep_at`), and a trunk that exactly continues a kept checkpoint of an earlier, shorter
+            trunk (same recipe and seed) starts from it: a finished sweep extends to longer ratios paying only
+            the new batches. ``None``: neither.
 
     Raises:
         ValueError: a ratio reduces ``max_duration`` to zero or does not fit the schedule (see
@@ -361,16 +409,38 @@ def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint
                           f'sweep\'s: ratio r trains with {target.recipe_ratio:g} x r.')
     top = max(ratios)
     runs: list[RunSpec] = []
+    extend = stable_dir is not None and share_trunks and sharing_blocker(target.schedulers(),
+                                                                          target.algorithms()) is None
+    keep_b = _stable_end(target, top) if extend else None
+    saved = 0
     for seed in seeds:
         trunk = run_id(config_hash, top, seed)
         ckpt = {r: os.path.join(checkpoint_dir, f'{trunk}-ba{b}.pt') for r, b in points.items()}
-        runs.append(RunSpec(trunk, top, seed, save_at=tuple(sorted((b, ckpt[r]) for r, b in points.items()))))
+        keep = ((keep_b, os.path.join(stable_dir, f'{trunk}-ba{keep_b}.pt')),) if keep_b else ()
+        old = _kept(target, stable_dir, config_hash, top, seed) if extend else None
+        start = old[1] if old else 0
+        if old:
+            saved += old[1]
+            reasons.append(f'extending: ratio {top:g} seed {seed} continues the stable phase of ratio {old[0]:g} '
+                           f'(its checkpoint kept at batch {old[1]} by an earlier sweep): it trains '
+                           f'{budgets[top] - old[1]} of its {budgets[top]} batches.')
+            runs.append(RunSpec(trunk, top, seed, save_at=tuple(sorted((b, ckpt[r]) for r, b in points.items()
+                                                                       if b > start)),
+                                load_from=old[2], branch_batch=old[1], trunk_id=run_id(config_hash, old[0], seed),
+                                keep_at=keep))
+        else:
+            runs.append(RunSpec(trunk, top, seed, save_at=tuple(sorted((b, ckpt[r]) for r, b in points.items())),
+                                keep_at=keep))
         for r in sorted(ratios, reverse=True)[1:]:
-            if r in points:
+            if r in points and points[r] <= start:
+                reasons.append(f'ratio {r:g} seed {seed} runs on its own: it branches at batch {points[r]}, before the '
+                               f'kept checkpoint (batch {start}) its trunk starts from.')
+                runs.append(RunSpec(run_id(config_hash, r, seed), r, seed))
+            elif r in points:
                 runs.append(RunSpec(run_id(config_hash, r, seed), r, seed, load_from=ckpt[r],
                                     branch_batch=points[r], trunk_id=trunk))
             else:
                 runs.append(RunSpec(run_id(config_hash, r, seed), r, seed))
     independent = sum(budgets.values())
-    shared = independent - sum(points.values())
+    shared = independent - sum(points.values()) - saved // max(1, len(seeds))
     return SweepPlan(runs, budgets, shared, independent, reasons)

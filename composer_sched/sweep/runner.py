@@ -333,7 +333,8 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             raise ValueError(f'--metric={metric!r} is not allowed: the recipe evaluates {", ".join(names) or "nothing"}.')
     config_hash = loaded.fingerprint
     ckpt_dir = os.path.join(out_dir, 'checkpoints')
-    plan = plan_sweep(loaded, ratios, seeds, ckpt_dir, share_trunks=share_trunks, drop_unfit=drop_unfit)
+    plan = plan_sweep(loaded, ratios, seeds, ckpt_dir, share_trunks=share_trunks, drop_unfit=drop_unfit,
+                      stable_dir=os.path.join(out_dir, 'stable'))
     resources = loaded.resources
     procs = int(resources['processes'])
     if procs > 1:
