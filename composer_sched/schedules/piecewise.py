@@ -37,7 +37,7 @@ class PiecewiseConstantSchedule(Schedule):
         object.__setattr__(self, 'milestones', check_increasing('milestones', self.milestones, strict=False))
         object.__setattr__(self, 'factors', _factors(self.factors, len(self.milestones)))
         check_number('base_lr', self.base_lr, lo=0)
-        with np.errstate(over='ignore'):
+        with np.errstate(over='ignore', invalid='ignore'):  # inf, then inf * 0: refused just below
             levels = np.cumprod((self.base_lr,) + self.factors)
         bad = np.flatnonzero(~np.isfinite(levels))
         if bad.size:

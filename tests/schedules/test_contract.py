@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from composer.core import Time, TimeUnit
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from composer_sched.adapters.composer import ComposerScheduler
@@ -263,3 +263,60 @@ def test_fuzzed_parameters_train_or_fail_before_training(name, data, total, ssr,
     far = np.array([total * 1.5, total * 1e3, 1e15, 1e300])
     for values in (core(far), [core(float(t)) for t in far]):
         assert not np.any(np.isnan(values)) and np.all(np.asarray(values) >= 0), (params, values)
+
+
+# The same contract on the core shapes built directly (the tutorial's absolute LRs, ScheduleLR(schedule=...)):
+# whatever constructs evaluates without raising, never NaN or negative, and finite up to any t_end its
+# check_horizon passes.
+
+def _core_cases():
+    from composer_sched import schedules as S
+    nonneg = st.one_of(st.sampled_from([0.0, 5e-324, 1e-300, 0.5, 1.0, 2.0, 1e300]), st.floats(0, 10))
+    pos = st.one_of(st.sampled_from([5e-324, 1e-300, 0.5, 1.0, 7.0, 1e6, 1e300]), st.floats(1e-3, 1e4))
+    unit = st.floats(0, 1)
+    rate = st.one_of(st.sampled_from([0.0, 5e-324, 0.5, 1 - 1e-12, 1.0, 1 + 1e-12, 1.5, 2.0, 1e300]), st.floats(0, 3))
+    marks = st.lists(st.floats(0, 1e4), max_size=4).map(sorted)
+    return {
+        'constant': st.builds(S.ConstantSchedule, nonneg),
+        'linear': st.builds(S.LinearSchedule, nonneg, nonneg, pos),
+        'cosine': st.builds(S.CosineAnnealingSchedule, nonneg, nonneg, pos),
+        'polynomial': st.builds(S.PolynomialSchedule, nonneg, pos, nonneg, nonneg),
+        'exponential': st.builds(S.ExponentialSchedule, rate, pos, nonneg),
+        'step': st.builds(S.StepSchedule, pos, rate, nonneg),
+        'multi_step': st.builds(S.MultiStepSchedule, marks, rate, nonneg),
+        'multi_factor': st.builds(S.MultiFactorSchedule, marks.map(lambda m: sorted(set(m))), unit, nonneg),
+        'piecewise': marks.flatmap(lambda m: st.builds(S.PiecewiseConstantSchedule, st.just(m),
+                                                       st.lists(nonneg, min_size=len(m), max_size=len(m)))),
+        'triangular': st.builds(S.TriangularSchedule, nonneg, nonneg, pos, unit),
+        'inverse_sqrt': st.builds(S.InverseSqrtSchedule, pos, nonneg, nonneg),
+        'wsd': pos.flatmap(lambda n: st.builds(S.WSDSchedule, st.just(n), st.floats(0, 1).map(lambda f: f * n),
+                                               st.just(0.0), nonneg, st.sampled_from(['linear', 'sqrt']))),
+        'cyclical': st.builds(lambda cls, L, d, m, r, lo, hi: S.CyclicalSchedule(
+            cls, L, d, m, round_lengths=r, min_lr=lo, max_lr=hi),
+            st.sampled_from([S.CosineAnnealingSchedule, S.TriangularSchedule]), pos, rate, rate, st.booleans(),
+            nonneg, nonneg),
+    }
+
+
+CORE_CASES = _core_cases()
+
+
+@pytest.mark.parametrize('kind', sorted(CORE_CASES))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), t_end=st.one_of(st.floats(0, 1e4), st.sampled_from([0.0, 1.0, 1e6])),
+       fracs=st.lists(st.floats(0, 1), max_size=15))
+def test_core_shapes_evaluate_everywhere_and_are_finite_where_checked(kind, data, t_end, fracs):
+    try:
+        s = data.draw(CORE_CASES[kind], label='schedule')
+    except ValueError:
+        reject()  # a combination the constructor refuses (checked by test_shapes' BAD table)
+    ts = np.concatenate([[0.0, t_end], np.asarray(fracs) * t_end])
+    try:
+        s.check_horizon(t_end)
+        checked = True
+    except ValueError:
+        checked = False
+    for values in (s(ts), np.array([s(float(t)) for t in ts])):
+        assert not np.any(np.isnan(values)) and np.all(values >= 0), (s, ts, values)
+        if checked:
+            assert np.all(np.isfinite(values)), (s, ts, values)
