@@ -471,16 +471,15 @@ class AutoWUEngine:
             self._scan = (last + 1, best, at)
         return best, at
 
-    def _blowup_onset(self, hist: np.ndarray) -> tuple[Optional[int], float]:
-        """The blow-up rule (see the module docstring): ``(onset, healthy level)``. ``onset`` is ``None`` if the
+    def _blowup_onset(self, hist: np.ndarray) -> tuple[Optional[int], float, float]:
+        """The blow-up rule (see the module docstring): ``(onset, B, theta - B)``. ``onset`` is ``None`` if the
         loss has not blown up, else the index of the first step of the blow-up (the history before it is what the
-        switch LR is estimated from). The healthy level is :math:`B + (\theta - B)/2`, half-way to the blow-up
-        threshold (``inf`` while the rule has too few losses, or is off): losses below it count as healthy for
-        rollback snapshots."""
+        switch LR is estimated from). ``B`` and the rise ``theta - B`` are ``inf`` while the rule has too few
+        losses (or is off); rollback's health check reads them."""
         c = self.config
         w = c.blowup_window
         if c.blowup_fraction is None or len(hist) < 2 * w:
-            return None, math.inf
+            return None, math.inf, math.inf
         y = np.where(np.isnan(hist), np.inf, hist)
         best, at = self._window_best(y)
         start, recent = float(np.median(y[:w])), float(np.median(y[-w:]))
@@ -488,19 +487,29 @@ class AutoWUEngine:
         sigma = 1.4826 * float(np.median(np.abs(np.diff(finite)))) / math.sqrt(2) if len(finite) > 2 else 0.0
         rise = max(c.blowup_fraction * (start - best), c.blowup_noise * sigma)
         if not (math.isfinite(best) and rise > 0):
-            return None, math.inf
-        healthy = best + rise / 2
+            return None, math.inf, math.inf
         if recent < best + rise:
-            return None, healthy
+            return None, best, rise
         j0 = at + w // 2
         above = np.flatnonzero(y[j0:] >= best + rise)
-        return (j0 + int(above[0]) if above.size else len(hist) - w), healthy
+        return (j0 + int(above[0]) if above.size else len(hist) - w), best, rise
 
-    def _restore_choice(self, hist: np.ndarray, onset: int, healthy: float) -> Optional[int]:
-        """The latest snapshot taken before the blow-up whose weights' own loss (the next step's, ``hist[s]``) is
-        finite and below the healthy level; ``None`` if there is none."""
+    def _healthy(self, hist: np.ndarray, best: float, rise: float) -> bool:
+        """Rollback may snapshot now: the losses since the last test are all finite, none at the blow-up
+        threshold :math:`\theta = B + \text{rise}`, and their median within half the rise of the best (the smoothed
+        loss is near the best so far). Before the rule has enough losses: all finite."""
+        recent = hist[-min(self.interval, len(hist)):]
+        if not np.all(np.isfinite(recent)):
+            return False
+        if not math.isfinite(rise):
+            return True
+        return bool(recent.max() < best + rise and np.median(recent) < best + rise / 2)
+
+    def _restore_choice(self, hist: np.ndarray, onset: int) -> Optional[int]:
+        """The latest snapshot taken before the blow-up (``s < onset``, so the loss its weights produce next,
+        ``hist[s]``, is finite and below the threshold); ``None`` if there is none."""
         for s in reversed(self.snapshot_steps):
-            if s < onset and s < len(hist) and math.isfinite(hist[s]) and hist[s] < healthy:
+            if s < onset and s < len(hist) and math.isfinite(hist[s]):
                 return s
         return None
 
@@ -510,13 +519,12 @@ class AutoWUEngine:
         hist = self._hist[:self._n]
         tail = hist[-c.nonfinite_patience:]
         nonfinite = len(tail) >= c.nonfinite_patience and not np.isfinite(tail).any()
-        onset, healthy_level = self._blowup_onset(hist)
+        onset, best, rise = self._blowup_onset(hist)
         if onset is None and nonfinite:  # the trailing run of NaN/inf starts the blow-up
             finite = np.flatnonzero(np.isfinite(hist))  # O(N), once: the warm-up ends here anyway
             onset = int(finite[-1]) + 1 if finite.size else 0
         diverged = onset is not None
-        recent = hist[-min(self.interval, len(hist)):]
-        healthy = self.rollback and not diverged and bool(np.all(recent < healthy_level))  # NaN compares False
+        healthy = self.rollback and not diverged and self._healthy(hist, best, rise)
         if c.warmup_only and not diverged:
             return Decision(False, 0.0, 'warmup_only', False, healthy=healthy)
         seen = hist[:onset] if diverged else hist  # after a blow-up, only the history before it
@@ -543,7 +551,7 @@ class AutoWUEngine:
                 # never the LR where it blew up, and at most 1/backoff of it: the ramp has just shown that LR to be
                 # past the edge of stability, and a held (then decayed) LR must sit well inside it
                 lr_est = min(lr_est, self.warmup_lr(max(onset - 1, 0)), self.warmup_lr(onset) / c.blowup_backoff)
-            restore = self._restore_choice(hist, onset, healthy_level) if self.rollback else None
+            restore = self._restore_choice(hist, onset) if self.rollback else None
             return Decision(True, lr_est, 'diverged', passed, probs, restore=restore)
         switch = passed and len(self.record) + 1 >= c.patience and all(self.record[len(self.record) + 1 - c.patience:])
         if switch and not math.isfinite(lr_est):
