@@ -152,6 +152,10 @@ def text_datasets(path: Union[str, os.PathLike, None] = None, context: int = 64,
         (torch.Size([64]), True)
     """
     data, source = read_text_bytes(path)
+    if isinstance(segment, int) and len(data) <= segment:  # name the file: it is what the user gave
+        raise ValueError(f'path={os.fspath(path) if path is not None else None!r} is not allowed: its {len(data)} '
+                         f'bytes are fewer than two segments of {segment} to split into train and validation; use '
+                         'a longer text or a smaller segment.')
     train, val = split_starts(len(data), context, val_fraction, split_seed, segment)
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f'path={os.fspath(path) if path is not None else None!r} is not allowed: {len(data)} bytes '
