@@ -93,6 +93,8 @@ def run(args) -> int:
     written = [out.outputs[k] for k in ('config_csv', 'config_plot', 'csv', 'plot') if k in out.outputs]
     print(f'results: {out.store.path} ({len(out.rows)} runs of this sweep)'
           + (f'; {", ".join(written)}' if written else ''))
+    for line in out.prediction_errors:
+        print(f'--predict: {line}')
     if out.failed:
         print(f'{len(out.failed)} run(s) failed (errors in results.sqlite/results.csv); rerun the same command to '
               'retry them.')

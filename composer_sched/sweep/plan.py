@@ -206,8 +206,9 @@ def warmup_only(curves: dict) -> list[str]:
 
     Example:
         >>> import numpy as np
-        >>> warmup_only({0.1: np.linspace(0.1, 0.5, 5), 1.0: np.r_[np.linspace(0.1, 1, 10), np.ones(40)]})
-        ['ratio 0.1 is warm-up only: its 5 batches end inside the warm-up (the LR rises to 0.5 of the peak and never reaches it).']
+        >>> lines = warmup_only({0.1: np.linspace(0.1, 0.5, 5), 1.0: np.r_[np.linspace(0.1, 1, 10), np.ones(40)]})
+        >>> [line.split(':')[0] for line in lines]
+        ['ratio 0.1 is warm-up only']
     """
     if not curves:
         return []

@@ -328,7 +328,8 @@ def plot_tradeoff(report: SweepReport, path: str) -> str:
     ax.plot(x[rec], y[rec], marker='*', markersize=16, color='C3', linestyle='none',
             label=f'recommended: ratio {report.recommended_ratio:g}')
     for v in s:
-        ax.annotate(f'{v.ratio:g}' + (' (pred.)' if v.predicted else ''), (v.batches, v.mean[m]), textcoords='offset points', xytext=(6, -12), fontsize=8)
+        ax.annotate(f'{v.ratio:g}' + (' (pred.)' if v.predicted else ''), (v.batches, v.mean[m]),
+                    textcoords='offset points', xytext=(6, -12), fontsize=8)
     ax.set_xlabel('cost: batches trained (ratio annotated)')
     ax.set_ylabel(m)
     ax.set_title(f'cost / quality trade-off (tolerance {report.tolerance:g})')
