@@ -100,10 +100,12 @@ class SweepReport:
         metrics = sorted({k for s in self.summaries for k in s.mean})
         head = ['ratio', 'seeds', 'batches', 'samples', 'wall s', 'device s'] + [f'{m} (mean +- std)' for m in metrics]
         lines = [head]
+        any_predicted = any(s.predicted for s in self.summaries)
         for s in self.summaries:
-            mark = ('*' if s.ratio in self.frontier else ' ') + ('p' if s.predicted else ' ')
+            mark = ('*' if s.ratio in self.frontier else ' ') + ('p' if s.predicted else ' ' if any_predicted else '')
             cells = [f'{s.ratio:g}{mark}', f'{s.n}' + (f' ({s.failed} failed)' if s.failed else ''),
-                     f'{s.batches:.0f}', f'{s.samples:.0f}', f'{s.wall_s:.2f}', f'{s.device_s:.2f}']
+                     f'{s.batches:.0f}', f'{s.samples:.0f}'] + \
+                (['-', '-'] if s.predicted else [f'{s.wall_s:.2f}', f'{s.device_s:.2f}'])
             cells += [(f'{s.mean[m]:.4f} [{s.band[m][0]:.4f}, {s.band[m][1]:.4f}]' if s.predicted and m in s.band
                        else f'{s.mean[m]:.4f} +- {s.std[m]:.4f}') if m in s.mean else '-' for m in metrics]
             lines.append(cells)
