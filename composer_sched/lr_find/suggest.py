@@ -14,7 +14,6 @@ WSD or one-cycle run read from it.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Optional, Sequence
 
 import numpy as np
@@ -169,18 +168,20 @@ class GPMinimum:
 def gp_minimum(lrs: np.ndarray, losses: np.ndarray, *, clip: Optional[float] = None, lengthscale: float = 0.1,
                grid_points: int = 200, fit_points: int = 100, predict_points: int = 500, z: float = 1.0,
                flat_tol: float = 0.2, seed: int = 0) -> Optional[GPMinimum]:
-    r"""Locate the loss minimum along the ramp with AutoWU's Gaussian process (``algorithms.autowu.gp``).
+    r"""Locate the loss minimum along the ramp with AutoWU's Gaussian process
+    (:func:`~composer_sched.algorithms.autowu.gp.estimate_minimum` with ``along='index'``).
 
     The record's index is mapped to :math:`x = i/(n-1) \in [0, 1]` as AutoWU does; losses are clipped at ``clip``
-    (the divergence threshold, so a blown-up tail reads as "high", not as its size), standardised, and a GP with an
-    RBF kernel of fixed ``lengthscale`` (in units of the record) is fitted on <= ``fit_points`` points and
-    conditioned on <= ``predict_points``. With :math:`\mu, \sigma^2` the posterior of the noise-free curve on the
-    grid and :math:`x^* = \arg\min\mu`: the suggestion is the LR at :math:`x^*` (log-interpolated between records
-    on an exponential ramp) and the band is the contiguous run of grid points around :math:`x^*` with
-    :math:`\mu(x) - \mu(x^*) \le z \sqrt{\sigma^2(x) + \sigma^2(x^*)}`.
+    (the divergence threshold, so a blown-up tail reads as "high", not as its size), winsorised against their
+    neighbours' median (one spike cannot bend the curve), standardised, and a GP with an RBF kernel of fixed
+    ``lengthscale`` (in units of the record) is fitted on <= ``fit_points`` points and conditioned on
+    <= ``predict_points``. With :math:`\mu, \Sigma` the posterior of the noise-free curve on the grid and
+    :math:`x^* = \arg\min\mu`: the suggestion is the LR at :math:`x^*` (interpolated geometrically between
+    records) and the band is the contiguous run of grid points around :math:`x^*` with
+    :math:`\mu(x) - \mu(x^*) \le z \sqrt{\Sigma_{xx} + \Sigma_{x^*x^*} - 2\Sigma_{xx^*}}`.
 
     Args:
-        lrs, losses: the record (raw losses; non-finite ones are dropped).
+        lrs, losses: the record (positive LRs; raw losses, non-finite ones are dropped).
         clip: upper clip for the losses (``None``: no clip); :func:`~composer_sched.lr_find.lr_find` passes the
             median loss of the first tenth of the ramp, so divergence reads as "back where it started".
         lengthscale: ``> 0`` (AutoWU's 0.2 suits its slow ramp; 0.1 over a 100-batch range test).
@@ -190,61 +191,31 @@ def gp_minimum(lrs: np.ndarray, losses: np.ndarray, *, clip: Optional[float] = N
 
     Returns:
         The :class:`GPMinimum`, or ``None`` with fewer than 8 finite losses.
+
+    Example:
+        >>> lrs = np.logspace(-4, 0, 100); loss = 1 + (np.log10(lrs) + 2) ** 2
+        >>> g = gp_minimum(lrs, loss); bool(0.005 < g.lr < 0.02 and g.low <= g.lr <= g.high), g.p_past > 0.95
+        (True, True)
     """
     from composer_sched.algorithms.autowu import gp
 
     lrs = np.asarray(lrs, dtype=float)
     y = np.asarray(losses, dtype=float)
-    n = len(y)
-    ok = np.isfinite(y)
-    if ok.sum() < gp.MIN_POINTS or n < 2:
+    if len(y) < 2:
         return None
     if clip is not None:
         y = np.minimum(y, clip)
-    rng = np.random.default_rng([int(seed), n])
-    span = n - 1.0
-
-    def draw(m):
-        idx = gp.stratified_indices(n, m, rng)
-        idx = idx[ok[idx]]
-        return idx / span, y[idx]
-
-    x_fit, y_fit = draw(fit_points)
-    center, scale = float(y_fit.mean()), float(y_fit.std())
-    scale = scale if scale > 1e-12 * max(1.0, abs(center)) else 1.0
-    hyper = gp.fit_hyper(x_fit, (y_fit - center) / scale, lengthscale)
-    x_pred, y_pred = draw(predict_points) if n > fit_points else (x_fit, y_fit)
-    grid = np.linspace(0.0, 1.0, grid_points)
-    mu, var, cov_last = gp.posterior(x_pred, (y_pred - center) / scale, grid, hyper, lengthscale)
-    p_past = gp.past_minimum_prob(mu, var, cov_last)
-    var = np.maximum(var, 0.0)
-    k = int(np.argmin(mu))
-    close = mu - mu[k] <= z * np.sqrt(var + var[k])
-    lo = k
-    while lo > 0 and close[lo - 1]:
-        lo -= 1
-    hi = k
-    while hi < grid_points - 1 and close[hi + 1]:
-        hi += 1
+    est = gp.estimate_minimum(lrs, y, lengthscale=lengthscale, z=z, fit_points=fit_points,
+                              predict_points=predict_points, grid_points=grid_points, seed=seed, along='index')
+    if est is None:
+        return None
+    mu, k = est.mean, est.k
     floor = mu - mu[k] <= flat_tol * max(mu[0] - mu[k], 0.0)
     flat = k
     while flat > 0 and floor[flat - 1]:
         flat -= 1
-    at = lambda xx: _lr_at(lrs, xx * span)  # noqa: E731
-    return GPMinimum(lr=at(grid[k]), low=at(grid[lo]), high=at(grid[hi]), flat_low=at(grid[flat]),
-                     p_past=float(p_past), x=grid,
-                     mean=center + scale * mu, std=scale * np.sqrt(var))
-
-
-def _lr_at(lrs: np.ndarray, pos: float) -> float:
-    """The LR at a fractional record index: geometric interpolation on a ramp of positive LRs, else linear."""
-    pos = min(max(pos, 0.0), len(lrs) - 1.0)
-    i = min(int(pos), len(lrs) - 2)
-    t = pos - i
-    a, b = float(lrs[i]), float(lrs[i + 1])
-    if a > 0 and b > 0:
-        return float(math.exp((1 - t) * math.log(a) + t * math.log(b)))
-    return (1 - t) * a + t * b
+    return GPMinimum(lr=est.lr, low=est.lr_low, high=est.lr_high, flat_low=float(est.grid_lrs[flat]),
+                     p_past=est.p_past, x=est.x, mean=est.mean, std=est.sd)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -70,6 +70,24 @@ def test_gp_minimum_finds_a_noisy_parabola_with_a_band():
     assert gp_minimum(lrs[:5], loss[:5]) is None
 
 
+def test_gp_minimum_is_autowus_estimate_and_one_spike_does_not_move_it():
+    from composer_sched.algorithms.autowu import gp
+
+    rng = np.random.default_rng(2)
+    lrs = np.logspace(-4, 1, 100)
+    loss = 1 + 0.2 * (np.log10(lrs) + 1.0) ** 2 + 0.05 * rng.standard_normal(100)
+    g = gp_minimum(lrs, loss)
+    est = gp.estimate_minimum(lrs, loss, lengthscale=0.1, grid_points=200, along='index')
+    assert (g.lr, g.low, g.high, g.p_past) == (est.lr, est.lr_low, est.lr_high, est.p_past)
+    assert np.array_equal(g.mean, est.mean) and np.array_equal(g.std, est.sd)
+    spiked = loss.copy()
+    spiked[40] = 30.0  # one batch at 10x the starting loss, left of the minimum (index ~60)
+    s = gp_minimum(lrs, spiked)
+    for a, b in ((s.lr, g.lr), (s.low, g.low), (s.high, g.high)):
+        assert abs(np.log10(a / b)) < 0.1, (a, b)
+    assert np.max(np.abs(s.mean - g.mean)) < 0.1  # the curve is not bent toward the spike
+
+
 def test_suggest_all_reads_each_peer_slice():
     lrs = np.logspace(-5, 0, 60)
     loss = np.r_[np.linspace(3, 1, 45), np.linspace(1.5, 9, 15)]

@@ -304,42 +304,65 @@ class MinimumEstimate:
             standard deviations of the difference from the minimum's (LRs the GP cannot tell apart from it).
         p_past: :func:`past_minimum_prob` at the largest LR: near 1, the record went past the minimum.
         hyper: the fitted hyper-parameters (standardised units).
+        x: the posterior grid, ``grid_points`` positions in ``[0, 1]`` along the record (see ``along``).
+        mean, sd: the posterior mean and standard deviation of the noise-free loss curve on ``x``, in loss units.
+        grid_lrs: the LR at each grid position.
+        k: the index of the minimum on the grid (``grid_lrs[k] == lr``).
     """
     lr: float
     lr_low: float
     lr_high: float
     p_past: float
     hyper: GPHyper
+    x: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
+    mean: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
+    sd: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
+    grid_lrs: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
+    k: int = 0
+
+
+def _interp_lr(lrs: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The LR at fractional record indices ``pos``: geometric interpolation between neighbouring (positive) LRs."""
+    pos = np.clip(pos, 0.0, len(lrs) - 1.0)
+    i = np.minimum(pos.astype(np.int64), len(lrs) - 2)
+    t = pos - i
+    return np.exp((1 - t) * np.log(lrs[i]) + t * np.log(lrs[i + 1]))
 
 
 def estimate_minimum(lrs: Sequence[float], losses: Sequence[float], *, lengthscale: float = 0.2, z: float = 1.0,
                      fit_points: int = 100, predict_points: int = 500, grid_points: int = 500,
                      outlier_window: int = OUTLIER_WINDOW, outlier_clip: float = OUTLIER_CLIP,
-                     seed: int = 0) -> Optional[MinimumEstimate]:
-    r"""Fit the robust GP to a ``(log LR, loss)`` record and return the LR at the estimated minimum, with a band.
+                     seed: int = 0, along: str = 'log_lr') -> Optional[MinimumEstimate]:
+    r"""Fit the robust GP to a ``(LR, loss)`` record and return the LR at the estimated minimum, with a band and the
+    posterior it was read from.
 
-    The record is sorted by LR and :math:`x = (\log\eta - \log\eta_{min}) / (\log\eta_{max} - \log\eta_{min})
-    \in [0, 1]`; losses are winsorised against their neighbours' median (:func:`winsorise`), standardised, and a
-    GP with a fixed-``lengthscale`` RBF kernel is fitted (:func:`fit_hyper`, <= ``fit_points`` points) and
-    conditioned (<= ``predict_points`` points). With :math:`\mu, \Sigma` the posterior of the noise-free curve on
-    ``grid_points`` points and :math:`x^* = \arg\min \mu`, the estimate is :math:`\eta(x^*)` and the band is the
-    contiguous run of grid points around :math:`x^*` with
-    :math:`\mu(x) - \mu(x^*) \le z \sqrt{\Sigma_{xx} + \Sigma_{x^*x^*} - 2\Sigma_{xx^*}}`.
+    Positions: with ``along='log_lr'`` the record is sorted by LR and
+    :math:`x = (\log\eta - \log\eta_{min}) / (\log\eta_{max} - \log\eta_{min})`; with ``along='index'`` (an
+    LR range test's record, in ramp order, whatever the ramp's shape) :math:`x = i / (n - 1)` and the LR at a
+    grid point is interpolated geometrically between records. Losses are winsorised against their neighbours'
+    median (:func:`winsorise`), standardised, and a GP with a fixed-``lengthscale`` RBF kernel is fitted
+    (:func:`fit_hyper`, <= ``fit_points`` points) and conditioned (<= ``predict_points`` points). With
+    :math:`\mu, \Sigma` the posterior of the noise-free curve on ``grid_points`` points and
+    :math:`x^* = \arg\min \mu`, the estimate is :math:`\eta(x^*)` and the band is the contiguous run of grid
+    points around :math:`x^*` with :math:`\mu(x) - \mu(x^*) \le z \sqrt{\Sigma_{xx} + \Sigma_{x^*x^*} -
+    2\Sigma_{xx^*}}`.
 
     Args:
-        lrs: positive LRs (any order; equal LRs allowed).
+        lrs: positive LRs (any order with ``'log_lr'``; equal LRs allowed).
         losses: the loss at each LR (NaN/inf are dropped).
-        lengthscale: ``> 0``, in units of the log-LR range.
+        lengthscale: ``> 0``, in units of the record's span (log-LR range or index range).
         z: band half-width in standard deviations, ``> 0``.
         fit_points, predict_points, grid_points: ``>= 8``.
         outlier_window, outlier_clip: see :func:`winsorise` (``outlier_clip=math.inf``: no winsorising).
         seed: seeds the subsampling of records longer than ``predict_points``.
+        along: ``'log_lr'`` (default) or ``'index'``.
 
     Returns:
         The :class:`MinimumEstimate`, or ``None`` with fewer than :data:`MIN_POINTS` finite losses or a single LR.
 
     Raises:
-        ValueError: ``lrs`` and ``losses`` differ in length, or an LR is not positive and finite.
+        ValueError: ``lrs`` and ``losses`` differ in length, an LR is not positive and finite, or ``along`` is
+            neither ``'log_lr'`` nor ``'index'``.
 
     Example:
         >>> import numpy as np
@@ -348,34 +371,43 @@ def estimate_minimum(lrs: Sequence[float], losses: Sequence[float], *, lengthsca
         >>> est = estimate_minimum(lrs, loss)
         >>> bool(abs(np.log10(est.lr) + 2) < 0.1 and est.lr_low <= est.lr <= est.lr_high), est.p_past > 0.95
         (True, True)
+        >>> bool(abs(est.mean[est.k] - 1) < 0.05 and est.sd.shape == (500,))
+        True
     """
     lr = np.asarray(lrs, dtype=float)
     y = np.asarray(losses, dtype=float)
+    if along not in ('log_lr', 'index'):
+        raise ValueError(f"along={along!r} is not allowed: along must be 'log_lr' or 'index'.")
     if lr.shape != y.shape or lr.ndim != 1:
         raise ValueError(f'lrs and losses must be 1-D of the same length, got {lr.shape} and {y.shape}.')
     if not np.all(np.isfinite(lr) & (lr > 0)):
         raise ValueError('lrs must be positive and finite (the GP works in log LR).')
-    order = np.argsort(lr, kind='stable')
-    log_lr, y = np.log(lr[order]), y[order]
-    lo, hi = float(log_lr[0]), float(log_lr[-1])
+    n = len(y)
+    if along == 'log_lr':
+        order = np.argsort(lr, kind='stable')
+        lr, y = lr[order], y[order]
+        pos = np.log(lr)
+    else:
+        pos = np.arange(n, dtype=float)
+    lo, hi = (float(pos[0]), float(pos[-1])) if n else (0.0, 0.0)
     if np.isfinite(y).sum() < MIN_POINTS or hi <= lo:
         return None
     with _one_blas_thread():
-        rng = np.random.default_rng([int(seed), len(y)])
+        rng = np.random.default_rng([int(seed), n])
         scale_box = [None]
 
         def draw(m: int):
-            idx = stratified_indices(len(y), m, rng)
+            idx = stratified_indices(n, m, rng)
             idx = idx[np.isfinite(y[idx])]
             vals, scale_box[0] = winsorise(y, idx, half_window=outlier_window, clip=outlier_clip,
                                            scale=scale_box[0])
-            return (log_lr[idx] - lo) / (hi - lo), vals
+            return (pos[idx] - lo) / (hi - lo), vals
 
         x_fit, y_fit = draw(fit_points)
         center, spread = float(y_fit.mean()), float(y_fit.std())
         spread = spread if spread > 1e-12 * max(1.0, abs(center)) else 1.0
         hyper = fit_hyper(x_fit, (y_fit - center) / spread, lengthscale)
-        x, yy = draw(predict_points) if len(y) > fit_points else (x_fit, y_fit)
+        x, yy = draw(predict_points) if n > fit_points else (x_fit, y_fit)
         grid = np.linspace(0.0, 1.0, grid_points)
         mu, var, cov_last = posterior(x, (yy - center) / spread, grid, hyper, lengthscale)
         p_past = past_minimum_prob(mu, var, cov_last)
@@ -394,6 +426,10 @@ def estimate_minimum(lrs: Sequence[float], losses: Sequence[float], *, lengthsca
         a -= 1
     while b < grid_points - 1 and close[b + 1]:
         b += 1
-    at = lambda t: float(math.exp(lo + t * (hi - lo)))  # noqa: E731
-    return MinimumEstimate(lr=at(grid[k]), lr_low=at(grid[a]), lr_high=at(grid[b]), p_past=float(p_past),
-                           hyper=hyper)
+    if along == 'log_lr':
+        grid_lrs = np.exp(lo + grid * (hi - lo))
+    else:
+        grid_lrs = _interp_lr(lr, grid * (n - 1))
+    return MinimumEstimate(lr=float(grid_lrs[k]), lr_low=float(grid_lrs[a]), lr_high=float(grid_lrs[b]),
+                           p_past=float(p_past), hyper=hyper, x=grid, mean=center + spread * mu,
+                           sd=spread * np.sqrt(np.maximum(var, 0.0)), grid_lrs=grid_lrs, k=k)

@@ -21,7 +21,7 @@ def cpu_copy(obj: Any) -> Any:
 
     Example:
         >>> import torch
-        >>> t = torch.ones(2); c = cpu_copy({'a': [t]}); t.add_(1); c['a'][0].tolist()
+        >>> t = torch.ones(2); c = cpu_copy({'a': [t]}); _ = t.add_(1); c['a'][0].tolist()
         [1.0, 1.0]
     """
     if isinstance(obj, torch.Tensor):

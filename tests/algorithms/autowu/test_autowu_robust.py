@@ -135,6 +135,17 @@ def test_estimate_minimum_on_an_lr_range_record_with_a_spike():
     assert abs(math.log10(est.lr) + 2.5) < 0.15
     assert est.lr_low < est.lr < est.lr_high and est.lr_low > 1e-4 and est.lr_high < 1e-1
     assert est.p_past > 0.99
+    # The posterior it was read from (what lr_find plots): the grid, its LRs, mean and sd in loss units; the
+    # winsorised spike does not lift the curve (true curve: 1 + 0.4 (log10 lr + 2.5)^2, within 0.1 at the grid).
+    assert est.x.shape == est.mean.shape == est.sd.shape == est.grid_lrs.shape == (500,)
+    assert est.grid_lrs[est.k] == est.lr and int(np.argmin(est.mean)) == est.k and np.all(est.sd >= 0)
+    truth = 1 + 0.4 * (np.log10(est.grid_lrs) + 2.5) ** 2
+    assert np.max(np.abs(est.mean - truth)[50:-50]) < 0.1
+    # along='index': the record in ramp order, positions i / (n - 1); on an exponential ramp, the same minimum
+    idx = gp.estimate_minimum(lrs, loss, along='index')
+    assert abs(math.log10(idx.lr / est.lr)) < 0.05
+    with pytest.raises(ValueError, match='along'):
+        gp.estimate_minimum(lrs, loss, along='lr')
     assert gp.estimate_minimum(lrs[:5], loss[:5]) is None
     with pytest.raises(ValueError, match='lrs'):
         gp.estimate_minimum(-lrs, loss)
