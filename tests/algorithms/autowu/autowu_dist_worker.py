@@ -34,8 +34,9 @@ class Trace(Callback):
 def main(out_dir: str) -> None:
     torch.manual_seed(0)
     model = digits_cnn(width=8)
-    algo = AutoWU(min_lr=1e-2, max_lr=10.0, max_warmup_fraction=0.75, immediate_cooldown=True, test_interval=10,
-                  fit_points=40, predict_points=120, grid_points=120)
+    # max_lr=100 with the test's switch held off (patience=50): the run must blow up, so every rank rolls back
+    algo = AutoWU(min_lr=1e-2, max_lr=100.0, max_warmup_fraction=0.75, immediate_cooldown=True, test_interval=10,
+                  patience=50, fit_points=40, predict_points=120, grid_points=120)
     trace = Trace()
     train, _ = digits_dataloaders(batch_size=32)
     Trainer(model=model, train_dataloader=train, max_duration='8ep', train_subset_num_batches=20,
@@ -44,7 +45,9 @@ def main(out_dir: str) -> None:
     rank = dist.get_global_rank()
     out = {'rank': rank, 'world_size': dist.get_world_size(), 'local': trace.local, 'reduced': trace.reduced,
            'lrs': trace.lrs, 'tests': algo.engine.tests, 'switch_step': algo.switch_step,
-           'switch_lr': algo.switch_lr, 'switch_reason': algo.engine.switch_reason}
+           'switch_lr': algo.switch_lr, 'switch_reason': algo.engine.switch_reason,
+           'restore_step': algo.engine.restore_step,
+           'weights': [float(v) for p in model.parameters() for v in p.detach().reshape(-1)]}
     with open(os.path.join(out_dir, f'rank{rank}.json'), 'w') as f:
         json.dump(out, f)
 

@@ -44,3 +44,7 @@ def test_two_ranks_take_the_same_decision_at_the_same_step(tmp_path):
     assert (r0['switch_step'], r0['switch_lr'], r0['switch_reason']) == \
         (r1['switch_step'], r1['switch_lr'], r1['switch_reason'])
     assert r0['lrs'] == r1['lrs']
+    # The run was forced to blow up: both ranks rolled back to the same snapshot, and their weights (DDP keeps
+    # them equal only if both restored) are bit-equal at the end.
+    assert r0['switch_reason'] == 'diverged' and r0['restore_step'] is not None
+    assert r0['restore_step'] == r1['restore_step'] and r0['weights'] == r1['weights']
