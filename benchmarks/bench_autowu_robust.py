@@ -3,8 +3,10 @@ beyond the LR where training diverges), beside the best cosine schedule from a s
 
 Every run: SGD, batch 32, 600 steps (30 "epochs" of 20 batches; the digits train split, 1437 images), AutoWU with
 ``min_lr=1e-2``, the warm-up cap at the reference's 50 % (step 300), a test every 10 steps, cosine to 0 after the
-switch, the reference's GP constants and our defaults. The peer is a cosine from a peak LR to 0 over the same
-steps, the peak tuned on a grid (best median final accuracy over the same seeds). Per cap it prints:
+switch, the reference's GP constants and our defaults, with rollback (the scheduler gets ``model=``, as the
+Composer ``AutoWU``'s default ``rollback=True``; ``--no-rollback`` gives the table without it). The peer is a
+cosine from a peak LR to 0 over the same steps, the peak tuned on a grid (best median final accuracy over the same
+seeds). Per cap it prints:
 
 * **switched before harm**: share of runs that switch by test or divergence before the cap;
 * **no blow-up before the switch**: share of runs whose loss never blew up before the switch (a switch by test

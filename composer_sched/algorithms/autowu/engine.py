@@ -33,6 +33,11 @@ Switch rules during warm-up, checked every ``test_interval`` steps (default: one
 2. **test** -- the GP test passed (``p > confidence`` for a majority of ``n_preds`` posteriors) ``patience``
    times in a row: switch to the mean of the LRs in use at the ``n_preds`` estimated minima;
 3. **cap** -- step :math:`W` (or :math:`C` when it comes first) is reached: switch at the warm-up LR there.
+
+Rollback (``rollback=True``; the caller holds the weights, :mod:`.rollback`): at each *healthy* warm-up test (the
+losses since the previous test finite, all below :math:`\theta`, their median below :math:`B + (\theta - B)/2`)
+the engine sets :attr:`snapshot_due` and records the step (the last :data:`SNAPSHOTS` are kept); at a divergence
+switch it names in :attr:`restore_step` the latest recorded step before the blow-up's onset.
 """
 from __future__ import annotations
 
