@@ -335,6 +335,30 @@ def _stable_end(target, ratio: float) -> Optional[int]:
     return points.get(rr)
 
 
+def shared_until(target, short: float, long: float) -> Optional[int]:
+    """The last batch ``b`` where the run at sweep ratio ``short`` has the LR of the run at ``long`` on every batch
+    of ``[0, b]`` (a checkpoint saved after ``b`` batches of the short run continues as the long run), or ``None``
+    when the runs share no prefix (or one of them does not fit the schedule).
+
+    Args:
+        target: a :class:`~composer_sched.sweep.target.LoadedTarget`.
+        short, long: sweep ratios, ``0 < short < long``.
+
+    Example:
+        >>> from composer_sched.sweep import SweepTarget
+        >>> shared_until(SweepTarget(None, ('max_duration=2ep',)).load(), 1.0, 2.0)
+        31
+    """
+    try:
+        _, points, _ = branch_points(target.schedulers(), target.sweep_max_duration,
+                                     [target.run_ratio(short), target.run_ratio(long)],
+                                     dataloader_len=target.dataloader_len, samples_per_batch=target.samples_per_batch,
+                                     algorithms=target.algorithms())
+    except ValueError:
+        return None
+    return points.get(target.run_ratio(short))
+
+
 def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int) -> Optional[tuple[float, int, str]]:
     """The kept stable-phase checkpoint of an earlier, shorter trunk that the ``top`` ratio's run continues
     exactly (its LR equals that run's on every batch up to the checkpoint): ``(ratio, batch, path)``, the latest."""
@@ -352,14 +376,7 @@ def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int) -> O
             continue
         if not old < top or (best and b <= best[1]):
             continue
-        try:
-            _, points, _ = branch_points(target.schedulers(), target.sweep_max_duration,
-                                         [target.run_ratio(old), target.run_ratio(top)],
-                                         dataloader_len=target.dataloader_len,
-                                         samples_per_batch=target.samples_per_batch, algorithms=target.algorithms())
-        except ValueError:
-            continue
-        if points.get(target.run_ratio(old), -1) >= b:
+        if (shared_until(target, old, top) or -1) >= b:
             best = (old, b, os.path.join(stable_dir, name))
     return best
 

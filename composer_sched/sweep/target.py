@@ -203,6 +203,14 @@ class LoadedTarget:
         raise NotImplementedError
 
 
+def loaded_target(recipe: Any) -> LoadedTarget:
+    """A loaded :class:`~composer_sched.recipes.Recipe` as a sweep sees it (``train --extend-to`` trains a ratio of
+    it exactly as a sweep's run), with the current world size."""
+    loaded = _RecipeTarget(recipe)
+    loaded.world_size = _world_size()
+    return loaded
+
+
 def metric_goal(name: str) -> str:
     """``'min'`` for metrics whose name says lower is better (loss, perplexity, error), else ``'max'``."""
     low = name.lower()
