@@ -29,7 +29,9 @@ BUILTIN_CONFIG: dict[str, Any] = {
     'resources': {'cpus': 1, 'gpus': 0},
 }
 
-_LOWER_IS_BETTER = ('loss', 'perplexity', 'error', 'mse', 'mae', 'ce')
+# Substrings of metric names where lower is better: LanguageCrossEntropy and LanguagePerplexity (the tiny LM's),
+# any loss, error rate or regression error.
+_LOWER_IS_BETTER = ('loss', 'perplexity', 'entropy', 'nll', 'error', 'mse', 'mae', 'ce')
 
 
 def _recipes_module():
@@ -212,7 +214,12 @@ def loaded_target(recipe: Any) -> LoadedTarget:
 
 
 def metric_goal(name: str) -> str:
-    """``'min'`` for metrics whose name says lower is better (loss, perplexity, error), else ``'max'``."""
+    """``'min'`` for metrics whose name says lower is better (loss, cross-entropy, perplexity, error), else ``'max'``.
+
+    Example:
+        >>> metric_goal('LanguageCrossEntropy'), metric_goal('LanguagePerplexity'), metric_goal('MulticlassAccuracy')
+        ('min', 'min', 'max')
+    """
     low = name.lower()
     return 'min' if any(w in low for w in _LOWER_IS_BETTER) else 'max'
 
@@ -302,7 +309,19 @@ class _RecipeTarget(LoadedTarget):
         # sweep's, so it is part of the recipe (left out at 1, which keeps the keys of earlier sweeps).
         skip = ('seed', 'run_name', 'progress_bar', 'loggers') + (
             ('scale_schedule_ratio',) if self.config.get('scale_schedule_ratio', 1.0) == 1.0 else ())
-        return self._hash({k: v for k, v in self.config.items() if k not in skip})
+        cfg = {k: v for k, v in self.config.items() if k not in skip}
+        # The training data's own description (the text corpus's SHA-256 and size, text_data.py): the same recipe
+        # on another text, e.g. Python's documentation under another Python version, is another sweep. Where the
+        # file lives is not what it holds, so its source is left out; datasets without metadata keep their keys.
+        meta = self.data_metadata()
+        if meta:
+            cfg['data_metadata'] = meta
+        return self._hash(cfg)
+
+    def data_metadata(self) -> dict:
+        """The training dataset's ``metadata`` without its ``source`` (``{}`` when it has none); read once."""
+        meta = getattr(self.recipe.datasets()[0], 'metadata', None) or {}
+        return {k: v for k, v in sorted(dict(meta).items()) if not str(k).endswith('source')}
 
     def _split_algorithms(self) -> tuple[list, float]:
         # A scale algorithm (ScaleSchedule) is folded into the Trainer's ratio: one dilation of max_duration in
