@@ -112,9 +112,10 @@ def read_checkpoint(path: str) -> dict:
 def check_extension(target, ratio: float, path: str) -> int:
     """Check, before training, that the checkpoint at ``path`` continues as the run at ``ratio``; its batch.
 
-    The finished run is the recipe at ratio 1 (or the ratio a sweep's kept checkpoint names); the checkpoint, saved after ``b`` of its batches, continues exactly
-    as the run at ``ratio`` when both runs have the same LR on every batch of ``[0, b]`` (previewed, as the sweep
-    plans its trunks: :func:`composer_sched.sweep.plan.shared_until`) and the seeds agree.
+    The finished run is the recipe at ratio 1 (or the ratio a sweep's kept checkpoint names); the checkpoint, saved
+    after ``b`` of its batches, continues exactly as the run at ``ratio`` when both runs have the same LR on every
+    batch of ``[0, b]`` (previewed, as the sweep plans its trunks: :func:`composer_sched.sweep.plan.shared_until`;
+    or as recorded beside the checkpoint by ``--keep-stable``) and the seeds agree.
 
     Raises:
         ValueError: ``ratio <= 1``, the checkpoint is missing, not a Composer checkpoint, of another seed, inside the
@@ -183,8 +184,8 @@ def check_extension(target, ratio: float, path: str) -> int:
         raise ValueError('--extend-to is not allowed for this recipe: its schedule has no stable phase that a longer '
                          'run shares.')
     if b > end:
-        raise ValueError(f'--from={path} is not allowed: it was saved after batch {b}, inside the cool-down (the stable '
-                         f'phase ends at batch {end}); give a checkpoint at or before batch {end}.')
+        raise ValueError(f'--from={path} is not allowed: it was saved after batch {b}, inside the cool-down (the '
+                         f'stable phase ends at batch {end}); give a checkpoint at or before batch {end}.')
     shared = shared_until(target, old, ratio)
     if shared is None or shared < b:
         raise ValueError(f'--from={path} is not allowed: the LR of ratio {ratio:g} differs from the finished run\'s '
@@ -236,8 +237,8 @@ def keep_stable_batch(target, ratio: float, start) -> int:
         raise ValueError('--keep-stable is not allowed for this recipe: '
                          + (blocker or 'its schedule has no stable phase that a longer run shares.'))
     if start is not None and end <= start:
-        raise ValueError(f'--keep-stable is not allowed here: the run starts at batch {start}, past its stable phase\'s '
-                         f'end (batch {end}).')
+        raise ValueError(f'--keep-stable is not allowed here: the run starts at batch {start}, past its stable '
+                         f'phase\'s end (batch {end}).')
     return end
 
 
