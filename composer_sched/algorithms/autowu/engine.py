@@ -410,8 +410,7 @@ class AutoWUEngine:
                     decision = self.agree(decision)
                 self.record = (self.record + [decision.passed])[-self.config.patience:]
                 if decision.switch:
-                    if decision.reason == 'diverged':
-                        self.restore_step = decision.restore
+                    self.restore_step = decision.restore
                     self._switch(k, decision.lr, decision.reason)
                 elif self.rollback and decision.healthy and not at_cap:
                     self.snapshot_due = True  # the caller copies the weights now (after step k)
@@ -510,11 +509,17 @@ class AutoWUEngine:
             return True
         return bool(recent.max() < best + rise and np.median(recent) < best + rise / 2)
 
-    def _restore_choice(self, hist: np.ndarray, onset: int) -> Optional[int]:
-        """The latest snapshot taken before the blow-up (``s < onset``, so the loss its weights produce next,
-        ``hist[s]``, is finite and below the threshold); ``None`` if there is none."""
+    def _restore_choice(self, hist: np.ndarray, best: float, rise: float) -> Optional[int]:
+        """The latest snapshot whose weights went on to produce mostly healthy losses: the median of the
+        ``blowup_window // 2`` losses from step ``s`` on (``hist[s]`` is the first loss of the weights after step
+        ``s``; NaN/inf count as ``+inf``) is below the healthy level :math:`B + (\theta - B)/2`. A snapshot right at
+        the edge (its weights blew up within a few steps) is passed over for the one before; a transient excursion
+        long before does not disqualify a later snapshot. ``None`` if there is none."""
+        theta = best + rise / 2 if math.isfinite(rise) else math.inf
+        h = max(self.config.blowup_window // 2, 1)
+        y = np.where(np.isfinite(hist), hist, np.inf)
         for s in reversed(self.snapshot_steps):
-            if s < onset and s < len(hist) and math.isfinite(hist[s]):
+            if s < len(hist) and float(np.median(y[s:s + h])) < theta:
                 return s
         return None
 
@@ -556,9 +561,21 @@ class AutoWUEngine:
                 # never the LR where it blew up, and at most 1/backoff of it: the ramp has just shown that LR to be
                 # past the edge of stability, and a held (then decayed) LR must sit well inside it
                 lr_est = min(lr_est, self.warmup_lr(max(onset - 1, 0)), self.warmup_lr(onset) / c.blowup_backoff)
-            restore = self._restore_choice(hist, onset) if self.rollback else None
+            restore = self._restore_choice(hist, best, rise) if self.rollback else None
             return Decision(True, lr_est, 'diverged', passed, probs, restore=restore)
         switch = passed and len(self.record) + 1 >= c.patience and all(self.record[len(self.record) + 1 - c.patience:])
         if switch and not math.isfinite(lr_est):
             switch = False
-        return Decision(switch, lr_est if switch else 0.0, 'test', passed, probs, healthy=healthy)
+        restore = None
+        if switch and self.rollback and self._far_from_best(hist, best, rise):
+            restore = self._restore_choice(hist, best, rise)
+        return Decision(switch, lr_est if switch else 0.0, 'test', passed, probs, healthy=healthy, restore=restore)
+
+    def _far_from_best(self, hist: np.ndarray, best: float, rise: float) -> bool:
+        """At a switch by test: the median of the last ``blowup_window`` losses is more than half the blow-up rise
+        above the best (a partial blow-up the divergence rule has not called): rollback restores then too."""
+        if not math.isfinite(rise):
+            return False
+        y = np.where(np.isfinite(hist), hist, np.inf)
+        return float(np.median(y[-self.config.blowup_window:])) >= best + rise / 2
+

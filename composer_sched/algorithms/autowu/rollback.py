@@ -84,14 +84,13 @@ def follow(engine: Any, snaps: Snapshots, model: torch.nn.Module, optimizer: tor
     restored = None
     if engine.snapshot_due:
         snaps.take(engine.step, model, optimizer, engine.snapshot_steps)
-    elif (engine.switch_step == engine.step and engine.switch_reason == 'diverged'
-          and engine.restore_step is not None):
+    elif engine.switch_step == engine.step and engine.restore_step is not None:
         if engine.restore_step in snaps.saved:
             snaps.restore(engine.restore_step, model, optimizer)
             restored = engine.restore_step
         else:  # pragma: no cover - only a state edited by hand gets here (snapshots are checkpointed with it)
             import warnings
-            warnings.warn(f'AutoWU diverged and chose the snapshot of step {engine.restore_step}, which is not held; '
+            warnings.warn(f'AutoWU chose the snapshot of step {engine.restore_step} to restore, which is not held; '
                           'continuing from the current weights.')
     if engine.phase != 'warmup' and snaps.saved:
         snaps.saved = {}

@@ -48,16 +48,16 @@ def _drive(eng, losses):
     return taken
 
 
-@pytest.mark.parametrize('onset', [100, 101, 104])
+@pytest.mark.parametrize('onset', [100, 102, 103, 104])
 def test_the_engine_restores_the_last_healthy_snapshot_before_the_blowup(onset):
-    # Tests every 10 steps; the weights after step s produce loss y[s]. A blow-up whose first bad loss is y[100]
-    # condemns the snapshot of step 100 (its own loss is bad): the one of step 90 is restored. From y[101] on,
-    # the step-100 snapshot is still good.
+    # Tests every 10 steps; the weights after step s produce losses y[s], y[s+1], ... A snapshot is restored only
+    # if most of the 5 losses from it on are below the blow-up threshold: with the first bad loss at y[100] or
+    # y[102] the step-100 weights blew up at once and the step-90 ones come back; from y[103] on, step 100's.
     eng = _engine()
     taken = _drive(eng, _fall_then_blowup(0, onset))
     assert eng.switch_reason == 'diverged' and eng.switch_step == 110
     assert taken[-2:] == [90, 100] and all(k % 10 == 0 for k in taken)
-    assert eng.restore_step == (90 if onset == 100 else 100)
+    assert eng.restore_step == (90 if onset <= 102 else 100)
     assert eng.snapshot_steps == [] and not eng.snapshot_due  # dropped at the switch
 
 
@@ -69,6 +69,21 @@ def test_no_snapshot_while_the_loss_is_rising_toward_a_blowup():
     taken = _drive(eng, y)
     assert 100 not in taken and 90 in taken and 110 in taken
     assert eng.switch_reason == 'diverged' and eng.restore_step == 140
+
+
+def test_a_switch_by_test_in_a_partial_blowup_also_restores():
+    # The loss falls to 0.8, then from step 105 sits at 1.7: below the blow-up threshold (0.8 + 0.8 * 1.5 = 2.0),
+    # so not divergence, but more than half-way to it. The GP test switches (the minimum is behind); the run
+    # restores the last snapshot whose weights still produced losses near the best (step 100, not 110).
+    y = _fall_then_blowup(3, onset=105)
+    y[105:] -= 0.6
+    eng = _engine()
+    _drive(eng, y)
+    assert eng.switch_reason == 'test' and eng.restore_step == 100
+    # A clean switch by test (no rise at all) restores nothing.
+    eng = _engine()
+    _drive(eng, 1.0 + 1.3 * ((np.arange(180) - 100) / 100) ** 2 + 0.02 * np.random.default_rng(4).standard_normal(180))
+    assert eng.switch_reason == 'test' and eng.restore_step is None
 
 
 def test_engine_without_rollback_keeps_no_snapshot_steps():
