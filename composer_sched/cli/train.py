@@ -80,7 +80,7 @@ def print_schedule(recipe) -> None:
         print(f'  {k:>7} {k / dl:>7.2f} {v:>11.5f} {v * recipe.lr:>11.5g}')
 
 
-def read_checkpoint(path: str) -> dict:
+def _read_checkpoint(path: str) -> dict:
     """The training state of the Composer checkpoint at ``path`` (``'rank_zero_seed'``, ...), with ``'batch'``: the
     batches it was saved after.
 
@@ -109,7 +109,7 @@ def read_checkpoint(path: str) -> dict:
     return {**state, 'batch': int(stamp['batch'])}
 
 
-def check_extension(target, ratio: float, path: str) -> int:
+def _check_extension(target, ratio: float, path: str) -> int:
     """Check, before training, that the checkpoint at ``path`` continues as the run at ``ratio``; its batch.
 
     The finished run is the recipe at ratio 1 (or the ratio a sweep's kept checkpoint names); the checkpoint, saved
@@ -130,7 +130,7 @@ def check_extension(target, ratio: float, path: str) -> int:
     if not ratio > 1:
         raise ValueError(f'--extend-to={ratio:g} is not allowed: give a ratio > 1 (the new budget as a multiple of '
                          'the recipe\'s max_duration).')
-    state = read_checkpoint(path)
+    state = _read_checkpoint(path)
     b = state['batch']
     seed, own = state.get('rank_zero_seed'), target.config.get('seed')
     if seed is not None and own is not None and int(seed) != int(own):
@@ -209,7 +209,7 @@ def _read_record(path: str):
     return record if isinstance(record, dict) else None
 
 
-def write_record(target, ratio: float, batch: int, path: str) -> str:
+def _write_record(target, ratio: float, batch: int, path: str) -> str:
     """Write beside the checkpoint ``path`` the LR multiplier of each batch ``0..batch`` of the run at ``ratio``
     (``PATH.json``), so that ``--extend-to`` checks the whole LR history, not only the recipe it is given."""
     import json
@@ -223,14 +223,19 @@ def write_record(target, ratio: float, batch: int, path: str) -> str:
     return _record_path(path)
 
 
-def keep_stable_batch(target, ratio: float, start) -> int:
+def _keep_stable_batch(target, ratio: float, start, path: str) -> int:
     """The batch after which ``--keep-stable`` saves: the last batch of the run's stable phase.
 
     Raises:
-        ValueError: the schedule has no stable phase a longer run shares, or the run starts past it.
+        ValueError: the file ``path`` exists, the schedule has no stable phase a longer run shares, or the run
+            starts past it.
     """
+    import os
+
     from composer_sched.sweep.plan import _stable_end, sharing_blocker
 
+    if os.path.exists(path):  # never overwritten: it may be what a later --extend-to continues
+        raise ValueError(f'--keep-stable={path} is not allowed: the file exists; delete it or give another path.')
     blocker = sharing_blocker(target.schedulers(), target.algorithms())
     end = None if blocker else _stable_end(target, ratio)
     if end is None:
@@ -281,8 +286,8 @@ def run(args) -> int:
 
         target = loaded_target(recipe)
         ratio = 1.0 if args.extend_to is None else args.extend_to
-        start = None if args.extend_to is None else check_extension(target, ratio, args.from_checkpoint)
-        keep = None if args.keep_stable is None else keep_stable_batch(target, ratio, start)
+        start = None if args.extend_to is None else _check_extension(target, ratio, args.from_checkpoint)
+        keep = None if args.keep_stable is None else _keep_stable_batch(target, ratio, start, args.keep_stable)
     if keep is not None:
         from composer_sched.sweep.execute import _branch_saver
 
@@ -321,7 +326,7 @@ def run(args) -> int:
             print(f'extended from {args.from_checkpoint} (batch {start}) to ratio {args.extend_to:g}: trained '
                   f'{trainer.state.timestamp.batch.value - start} new batches')
         if keep is not None and os.path.isfile(args.keep_stable):
-            write_record(target, 1.0 if args.extend_to is None else args.extend_to, keep, args.keep_stable)
+            _write_record(target, 1.0 if args.extend_to is None else args.extend_to, keep, args.keep_stable)
             print(f'kept the stable phase\'s end (batch {keep}) in {args.keep_stable} (and its LR history in '
                   f'{args.keep_stable}.json)')
         print(f'trained {recipe.path}: {trainer.state.timestamp.batch.value} batches, '

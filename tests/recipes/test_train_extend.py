@@ -44,6 +44,7 @@ def test_extend_a_finished_run_equals_an_independent_run_bit_for_bit(tmp_path, c
         assert main(['train', *SMALL, '--quiet', *extra]) == 2
         return _error(capsys)
 
+    assert 'the file exists' in refused('--keep-stable', kept)
     assert 'no such file' in refused('--extend-to', '2', '--from', str(tmp_path / 'nope.pt'))
     assert 'not a Composer checkpoint' in refused('--extend-to', '2', '--from', mine)  # a state_dict, no state
     assert 'go together' in refused('--extend-to', '2')
