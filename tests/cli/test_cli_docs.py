@@ -3,7 +3,8 @@
 Commands are read from the files themselves: lines of code blocks (fenced or indented) and inline code spans that
 start with ``composer-sched``, ``composer -n`` or ``make``. Each runs through the real CLI ``main`` in-process, mapped
 to tiny settings (one ratio, one seed, a couple of 2-batch epochs, outputs in a temporary folder; ``train`` as
-``--dry-run``, which builds the Trainer; ``lr-find`` over 8 batches). What cannot run here is in :data:`NOT_RUN` with the reason, and each entry
+``--dry-run``, which builds the Trainer, except ``--keep-stable``/``--extend-to``, which train tiny runs for real;
+``lr-find`` over 8 batches). What cannot run here is in :data:`NOT_RUN` with the reason, and each entry
 must still be found in the docs (no stale or silent skips).
 """
 from __future__ import annotations
@@ -147,7 +148,15 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
             recipe = load_recipe(None, overrides)  # the documented settings, as each of the n ranks loads them
             assert len(recipe.preview()) >= 1
     command, args = argv[1], argv[2:]
-    if command == 'train':  # the dry run builds everything training builds, the Trainer included
+    if command == 'train' and {'--keep-stable', '--extend-to'} & set(args):
+        # these train for real (tiny), their checkpoints in the module's shared folder, so the documented
+        # `--keep-stable X` runs before the `--extend-to R --from X` that reads it
+        for opt in ('--keep-stable', '--from', '--save-weights'):
+            if opt in args:
+                args = _option(args, opt, str(sweep_out / Path(args[args.index(opt) + 1]).name))
+        recipe = next((a for a in args[:1] if not a.startswith('-') and '=' not in a), None)
+        args += tiny_overrides(recipe, [a for a in args if '=' in a])
+    elif command == 'train':  # the dry run builds everything training builds, the Trainer included
         args += ['--dry-run'] if '--dry-run' not in args else []
         if 'cifar10' in ' '.join(args):
             args += ['data.batch_size=16']  # the generated CIFAR files hold 80 training images
