@@ -12,6 +12,28 @@ from composer_sched.predict._shape import analyse_schedule, check_target
 __all__ = ['Candidate', 'LawFit', 'MetricMap', 'Prediction', 'huber']
 
 
+def lr_drops(lr):
+    r"""The LR divided by its peak, :math:`\eta_i`; its running sum :math:`S_1` (with a leading 0); and the
+    per-batch drop after the peak, :math:`\eta_{i-1} - \eta_i` (0 up to and at the peak). Both laws start here.
+
+    Raises:
+        ValueError: ``lr`` is not a non-empty 1-D finite array with a positive peak.
+
+    Example:
+        >>> eta, S1, drop = lr_drops([2.0, 2.0, 1.0, 0.0])
+        >>> eta.tolist(), S1.tolist(), drop.tolist()
+        ([1.0, 1.0, 0.5, 0.0], [0.0, 1.0, 2.0, 2.5, 2.5], [0.0, 0.0, 0.5, 0.5])
+    """
+    eta = np.asarray(lr, dtype=float)
+    if eta.ndim != 1 or eta.size == 0 or not np.all(np.isfinite(eta)) or eta.max() <= 0:
+        raise ValueError(f'lr must be a non-empty 1-D finite array with a positive peak, got shape {eta.shape}')
+    eta = eta / eta.max()
+    peak = int(np.argmax(eta >= 1 - 1e-6))
+    drop = np.zeros_like(eta)
+    drop[peak + 1:] = eta[peak:-1] - eta[peak + 1:]
+    return eta, np.r_[0.0, np.cumsum(eta)], drop
+
+
 def huber(r: np.ndarray, delta: float):
     """Huber loss of residuals ``r`` divided by ``delta**2`` (so its scale does not depend on ``delta``), and its
     derivative."""

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar, nnls
 from scipy.signal import lfilter
 
-from composer_sched.predict._law import Candidate, LawFit, check_runs, fit_points, huber
+from composer_sched.predict._law import Candidate, LawFit, check_runs, fit_points, huber, lr_drops
 from composer_sched.predict._runs import Run
 
 __all__ = ['MomentumLawFit', 'fit_momentum_law', 'momentum_areas', 'momentum_law']
@@ -45,15 +45,9 @@ def momentum_areas(lr, lam: float):
     """
     if not 0 <= lam < 1:
         raise ValueError(f'lam must be in [0, 1), got {lam!r}')
-    eta = np.asarray(lr, dtype=float)
-    if eta.ndim != 1 or eta.size == 0 or not np.all(np.isfinite(eta)) or eta.max() <= 0:
-        raise ValueError(f'lr must be a non-empty 1-D finite array with a positive peak, got shape {eta.shape}')
-    eta = eta / eta.max()
-    peak = int(np.argmax(eta >= 1 - 1e-6))
-    drop = np.zeros_like(eta)
-    drop[peak + 1:] = eta[peak:-1] - eta[peak + 1:]
+    _, S1, drop = lr_drops(lr)
     m = lfilter([1.0], [1.0, -lam], drop)
-    return np.r_[0.0, np.cumsum(eta)], np.r_[0.0, np.cumsum(m)]
+    return S1, np.r_[0.0, np.cumsum(m)]
 
 
 def momentum_law(lr, steps, *, L0: float, A: float, alpha: float, C: float, lam: float, scale: float) -> np.ndarray:

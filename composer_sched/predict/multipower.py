@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from composer_sched.predict._law import Candidate, LawFit, check_runs, fit_points, huber
+from composer_sched.predict._law import Candidate, LawFit, check_runs, fit_points, huber, lr_drops
 from composer_sched.predict._runs import Run
 from composer_sched.predict.momentum import fit_momentum_law
 
@@ -26,17 +26,6 @@ __all__ = ['MultiPowerLawFit', 'fit_multi_power_law', 'multi_power_law']
 _ETA_FLOOR = 1e-3   # eta_k^-gamma is evaluated at >= 1e-3 of the peak (a drop to exactly 0 would be infinite)
 _CHUNKS = 64        # cool-down drops are grouped into about this many chunks (plus one boundary per loss point)
 PARAMS = ('L0', 'A', 'alpha', 'B', 'C', 'beta', 'gamma')
-
-
-def _drops(lr):
-    eta = np.asarray(lr, dtype=float)
-    if eta.ndim != 1 or eta.size == 0 or not np.all(np.isfinite(eta)) or eta.max() <= 0:
-        raise ValueError(f'lr must be a non-empty 1-D finite array with a positive peak, got shape {eta.shape}')
-    eta = eta / eta.max()
-    peak = int(np.argmax(eta >= 1 - 1e-6))
-    drop = np.zeros_like(eta)
-    drop[peak + 1:] = eta[peak:-1] - eta[peak + 1:]
-    return eta, np.r_[0.0, np.cumsum(eta)], drop
 
 
 def multi_power_law(lr, steps, *, L0: float, A: float, alpha: float, B: float, C: float, beta: float,
@@ -53,7 +42,7 @@ def multi_power_law(lr, steps, *, L0: float, A: float, alpha: float, B: float, C
         ...                 scale=100).round(4).tolist()
         [2.559, 2.5136]
     """
-    eta, S1, drop = _drops(lr)
+    eta, S1, drop = lr_drops(lr)
     k = np.flatnonzero(drop)
     out = []
     for t in np.asarray(steps, dtype=np.int64):
@@ -77,7 +66,7 @@ def _design(run: Run, steps: np.ndarray, scale: float):
     """Chunked drops of one run, for the loss points ``steps``: s1 (n,), X (n, m) areas after each chunk (0 where
     the chunk is not yet reached), eta (m,), D (m,) summed drops. Chunk boundaries include every loss step, so a
     chunk is either wholly before a loss point or wholly after it."""
-    eta, S1, drop = _drops(run.lr)
+    eta, S1, drop = lr_drops(run.lr)
     k = np.flatnonzero(drop)
     s1 = S1[steps] / scale
     if k.size == 0:
