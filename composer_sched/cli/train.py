@@ -289,9 +289,9 @@ def run(args) -> int:
         start = None if args.extend_to is None else _check_extension(target, ratio, args.from_checkpoint)
         keep = None if args.keep_stable is None else _keep_stable_batch(target, ratio, start, args.keep_stable)
     if keep is not None:
-        from composer_sched.sweep.execute import _branch_saver
+        from composer_sched.sweep.execute import branch_saver
 
-        kwargs['callbacks'] = [_branch_saver(((keep, os.path.abspath(args.keep_stable)),))]
+        kwargs['callbacks'] = [branch_saver(((keep, os.path.abspath(args.keep_stable)),))]
     if args.extend_to is not None:
         # As the sweep trains a ratio (max_duration in batches, the recipe's own ratio folded in), so the result
         # equals the sweep's independent run at that ratio.

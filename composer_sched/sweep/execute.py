@@ -25,7 +25,7 @@ from typing import Any, Optional
 from composer_sched.sweep.plan import RunSpec
 from composer_sched.sweep.target import SweepTarget
 
-__all__ = ['execute_run', 'launch_run', 'run_one', 'composer_launcher', 'die_with_parent']
+__all__ = ['execute_run', 'launch_run', 'run_one', 'composer_launcher', 'die_with_parent', 'branch_saver']
 
 
 def die_with_parent() -> None:
@@ -42,7 +42,15 @@ def die_with_parent() -> None:
         pass
 
 
-def _branch_saver(save_at):
+def branch_saver(save_at):
+    """A Composer callback that saves the full training state after given batches.
+
+    Args:
+        save_at: ``(batch, path)`` pairs, batch ``>= 1``; a path that already exists is not written again.
+
+    Returns:
+        The callback; every rank must build it with the same ``save_at`` (saving is collective under the launcher).
+    """
     from composer.core import Callback, Event
     from composer.utils import dist
     from composer.utils.checkpoint import save_checkpoint
@@ -195,7 +203,7 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         kwargs: dict[str, Any] = {'run_name': spec.run_id}
         callbacks = []
         if spec.save_at or spec.keep_at:
-            callbacks.append(_branch_saver(tuple(spec.save_at) + tuple(spec.keep_at)))
+            callbacks.append(branch_saver(tuple(spec.save_at) + tuple(spec.keep_at)))
         history = _eval_history(int(spec.eval_every)) if spec.eval_every else None
         if history is not None:
             callbacks.append(history)
