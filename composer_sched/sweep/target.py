@@ -225,7 +225,7 @@ def metric_goal(name: str) -> str:
 
 
 def _apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
-    from composer_sched.cli._args import parse_overrides
+    from composer_sched.recipes.overrides import parse_overrides
 
     out = copy.deepcopy(config)
     for key, value in parse_overrides(overrides).items():
