@@ -3,11 +3,17 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import composer_sched
 
 
-def test_core_imports_neither_torch_nor_composer():
-    code = ('import sys, composer_sched, composer_sched.schedules as s; s.WSDSchedule(10, 2)(3.0); '
+@pytest.mark.parametrize('use', [
+    'import composer_sched.schedules as s; s.WSDSchedule(10, 2)(3.0)',  # the pure core
+    'import composer_sched.predict',  # the loss laws: numpy/scipy only
+])
+def test_pure_layers_import_neither_torch_nor_composer(use):
+    code = (f'import sys, composer_sched; {use}; '
             'print(sorted(m for m in ("torch", "composer") if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == '[]'
