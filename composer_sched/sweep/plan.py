@@ -20,13 +20,11 @@ import numpy as np
 
 #: A ratio branches only if the trunk covers at least this share of its batches.
 MIN_SHARED_FRACTION = 0.1
-#: The planner checks schedules batch by batch (one float per batch and ratio): longer runs are refused up front.
-MAX_PLANNED_BATCHES = 10_000_000
 
 _NUMBER = re.compile(r'\s*\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*')
 
 __all__ = ['RunSpec', 'SweepPlan', 'parse_ratios', 'branch_points', 'sharing_blocker', 'plan_sweep', 'run_id',
-           'ratio_text', 'ratio_curves', 'warmup_only', 'MAX_PLANNED_BATCHES']
+           'ratio_text', 'ratio_curves', 'warmup_only']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,14 +262,15 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
 
     Raises:
         ValueError: a ratio reduces ``max_duration`` to zero or its schedule does not fit it (unless
-            ``drop_unfit``, and another ratio fits), or a run longer than :data:`MAX_PLANNED_BATCHES`.
+            ``drop_unfit``, and another ratio fits), or a run longer than
+            :data:`~composer_sched.previewing.MAX_PREVIEW_BATCHES` (the planner previews every batch).
 
     Example:
         >>> from composer_sched import WSDScheduler
         >>> branch_points([WSDScheduler(t_cooldown='0.2dur')], '100ba', [0.5, 1.0], dataloader_len=10)[1]
         {0.5: 41}
     """
-    from composer_sched.previewing import num_batches, scaled_max_duration
+    from composer_sched.previewing import MAX_PREVIEW_BATCHES, num_batches, scaled_max_duration
 
     ratios = sorted(ratios)
     objects = [a for a in algorithms if not isinstance(a, str)]
@@ -282,7 +281,7 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
         n = None
         try:
             n = num_batches(scaled_max_duration(max_duration, r), dataloader_len, samples_per_batch)
-            if n <= MAX_PLANNED_BATCHES:  # else refused below, before a preview allocates n floats
+            if n <= MAX_PREVIEW_BATCHES:  # else refused below, before a preview allocates n floats
                 if not schedulers and not objects:
                     raise ValueError('the recipe has neither schedulers nor schedule algorithms.')
                 curves[r] = _preview(schedulers, max_duration, r, dataloader_len, samples_per_batch, objects)
@@ -292,9 +291,9 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
             if not drop_unfit:
                 raise ValueError(f'--ratios: {what} does not fit the schedule: {e}') from None
             reasons.append(f'ratio {r:g} is left out: it does not fit the schedule: {e}')
-        if n is not None and n > MAX_PLANNED_BATCHES:
+        if n is not None and n > MAX_PREVIEW_BATCHES:
             raise ValueError(f'--ratios: ratio {r:g} gives runs of {n:,} batches; a sweep plans at most '
-                             f'{MAX_PLANNED_BATCHES:,} batches per run: use a smaller ratio or max_duration.')
+                             f'{MAX_PREVIEW_BATCHES:,} batches per run: use a smaller ratio or max_duration.')
     if not budgets:
         raise ValueError(f'--ratios: no ratio fits the schedule: {"; ".join(reasons)}')
     ratios = sorted(budgets)

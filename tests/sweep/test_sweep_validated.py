@@ -13,7 +13,8 @@ from composer_sched.cli import build_parser, main
 from composer_sched.recipes import bundled_recipes
 from composer_sched.sweep import ResultsStore, SweepTarget, parse_ratios, plan_sweep, run_sweep
 from composer_sched.sweep.execute import execute_run
-from composer_sched.sweep.plan import MAX_PLANNED_BATCHES, RunSpec, run_id
+from composer_sched.previewing import MAX_PREVIEW_BATCHES
+from composer_sched.sweep.plan import RunSpec, run_id
 from composer_sched.sweep.runner import SweepFolder, config_folder
 
 # Runs of 2 and 4 batches (1 and 2 with the ScaleSchedule recipe's own 0.5), one eval batch.
@@ -129,7 +130,7 @@ def test_run_ids_never_collide_and_ratios_are_plain_decimals():
 
 
 @pytest.mark.parametrize('argv, needle', [
-    (['--ratios', '0.5,1e9'], f'at most {MAX_PLANNED_BATCHES:,} batches'),  # refused before any preview
+    (['--ratios', '0.5,1e9'], f'at most {MAX_PREVIEW_BATCHES:,} batches'),  # refused before any preview
     (['--ratios', '1_0'], "'1_0' is not a finite number"),
 ])
 def test_huge_or_misread_ratios_are_one_line(argv, needle, tmp_path, capsys):
