@@ -15,9 +15,9 @@ _EXPORTS: dict[str, str] = {
     # Pure core (numpy only).
     **{name: _CORE for name in (
         'Schedule', 'TriangularSchedule', 'CosineAnnealingSchedule', 'MultiFactorSchedule', 'LinearWarmUp',
-        'ExponentialWarmUp', 'LinearCoolDown', 'OneCycleSchedule', 'CyclicalSchedule', 'ConstantSchedule',
+        'ExponentialWarmUp', 'LinearCoolDown', 'OneCycleSchedule', 'CyclicalSchedule', 'FlatSchedule',
         'StepSchedule', 'MultiStepSchedule', 'ExponentialSchedule', 'LinearSchedule', 'PolynomialSchedule',
-        'InverseSqrtSchedule', 'WSDSchedule', 'PiecewiseConstantSchedule', 'method_names', 'get_method')},
+        'InverseSqrtSchedule', 'StableDecaySchedule', 'StepwiseSchedule', 'method_names', 'get_method')},
     # Adapters.
     'ComposerScheduler': 'composer_sched.adapters.composer',
     'composer_scheduler': 'composer_sched.adapters.composer',

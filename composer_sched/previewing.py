@@ -280,7 +280,7 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
         (50, 0.01, 100)
     """
     from composer_sched.algorithms.autowu.engine import AutoWUEngine
-    from composer_sched.schedules import ConstantSchedule, CosineAnnealingSchedule, LinearCoolDown
+    from composer_sched.schedules import FlatSchedule, CosineAnnealingSchedule, LinearCoolDown
 
     T = check_preview_length(int(total_batches))
     eng = AutoWUEngine(algorithm.config, T, int(steps_per_epoch))
@@ -294,10 +294,10 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
 
     def tail(lr0: float, length: int):
         if length <= 0:
-            return ConstantSchedule(lr0)
+            return FlatSchedule(lr0)
         if c.cooldown_type == 'cosine':
             return CosineAnnealingSchedule(min_lr=0.0, max_lr=lr0, cycle_length=length)
-        return LinearCoolDown(ConstantSchedule(lr0), finish_lr=0.0, start_idx=0, length=length, shape=c.cooldown_type)
+        return LinearCoolDown(FlatSchedule(lr0), finish_lr=0.0, start_idx=0, length=length, shape=c.cooldown_type)
 
     def run(s: int, lr_s: float) -> np.ndarray:
         out = ramp_all[:T].copy()

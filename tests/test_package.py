@@ -9,7 +9,7 @@ import composer_sched
 
 
 @pytest.mark.parametrize('use', [
-    'import composer_sched.schedules as s; s.WSDSchedule(10, 2)(3.0)',  # the pure core
+    'import composer_sched.schedules as s; s.StableDecaySchedule(10, 2)(3.0)',  # the pure core
     'import composer_sched.predict',  # the loss laws: numpy/scipy only
 ])
 def test_pure_layers_import_neither_torch_nor_composer(use):

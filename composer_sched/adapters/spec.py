@@ -7,7 +7,7 @@ from typing import Any, Optional, Union
 from composer.core import Time, TimeUnit
 
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
-from composer_sched.schedules import ConstantSchedule, Schedule
+from composer_sched.schedules import FlatSchedule, Schedule
 from composer_sched.schedules.registry import Method, Param, get_method, suggest
 from composer_sched.schedules.warmup import warm_up
 
@@ -201,7 +201,7 @@ class ScheduleSpec:
         if self.all_warmup(horizon) and early:
             # The shape never runs inside the run: the ramp ends at its first value (Composer's alpha_i).
             first = self._main(self._resolved(horizon, 0.0)[0], horizon)(0.0)
-            main: Schedule = ConstantSchedule(first)
+            main: Schedule = FlatSchedule(first)
         elif early:
             name, end = next(iter(early.items()))
             raise ValueError(f'{self.method.name}: {name}={self.params[name]!r} ({end:g} {horizon.axis.value}) is not '

@@ -41,7 +41,7 @@ class ScheduleShape:
     @property
     def cooldown_length(self) -> int:
         """Batches from the last one at the peak to the end (0 without a cool-down): ``C`` for
-        ``WSDSchedule(length=T, cooldown_length=C)`` sampled at ``0..T-1``."""
+        ``StableDecaySchedule(length=T, cooldown_length=C)`` sampled at ``0..T-1``."""
         return self.length - self.cooldown_start + 1 if self.cooldown_start < self.length else 0
 
 

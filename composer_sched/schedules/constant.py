@@ -6,11 +6,11 @@ import dataclasses
 from composer_sched.schedules._base import Schedule, check_number
 from composer_sched.schedules.registry import Method, Param, register
 
-__all__ = ['ConstantSchedule']
+__all__ = ['FlatSchedule']
 
 
 @dataclasses.dataclass(frozen=True)
-class ConstantSchedule(Schedule):
+class FlatSchedule(Schedule):
     r""":math:`\eta(t) = c`.
 
     Args:
@@ -20,7 +20,7 @@ class ConstantSchedule(Schedule):
         ValueError: ``value`` is negative or not finite.
 
     Example:
-        >>> ConstantSchedule(0.5)(10)
+        >>> FlatSchedule(0.5)(10)
         0.5
     """
     value: float = 1.0
@@ -36,7 +36,7 @@ register(Method(
     name='constant',
     summary='Constant multiplier alpha.',
     params=(Param('alpha', 1.0, doc='the multiplier', lo=0),),
-    build=lambda alpha: ConstantSchedule(alpha),
+    build=lambda alpha: FlatSchedule(alpha),
     aliases={'value': 'alpha'},
     budget_free_prefix=True,
 ))

@@ -9,11 +9,11 @@ import numpy as np
 from composer_sched.schedules._base import ParamError, Schedule, check, check_increasing, check_number
 from composer_sched.schedules.registry import Method, Param, register
 
-__all__ = ['PiecewiseConstantSchedule']
+__all__ = ['StepwiseSchedule']
 
 
 @dataclasses.dataclass(frozen=True)
-class PiecewiseConstantSchedule(Schedule):
+class StepwiseSchedule(Schedule):
     r""":math:`\eta(t) = \eta_0 \prod_{i : m_i \le t} f_i`.
 
     Args:
@@ -25,7 +25,7 @@ class PiecewiseConstantSchedule(Schedule):
         ValueError: lengths differ, an argument is outside its range, or a product of factors overflows.
 
     Example:
-        >>> s = PiecewiseConstantSchedule(milestones=[4, 8], factors=[0.5, 0.1])
+        >>> s = StepwiseSchedule(milestones=[4, 8], factors=[0.5, 0.1])
         >>> s(3), s(4), round(s(8), 12)
         (1.0, 0.5, 0.05)
     """
@@ -64,7 +64,7 @@ def _sorted_pieces(milestones, factors):
     # Milestones mixing units may come in either order on a given horizon: keep each factor with its milestone.
     factors = _factors(factors, len(milestones))
     pairs = sorted(zip(milestones, factors), key=lambda p: p[0])
-    return PiecewiseConstantSchedule(milestones=tuple(m for m, _ in pairs), factors=tuple(f for _, f in pairs))
+    return StepwiseSchedule(milestones=tuple(m for m, _ in pairs), factors=tuple(f for _, f in pairs))
 
 
 register(Method(

@@ -96,8 +96,8 @@ class ExponentialWarmUp(LinearWarmUp):
         ValueError: ``start_lr <= 0`` or ``schedule(0) <= 0``, or another argument outside its range.
 
     Example:
-        >>> from composer_sched.schedules import ConstantSchedule
-        >>> s = ExponentialWarmUp(ConstantSchedule(1.0), start_lr=0.01, length=100)
+        >>> from composer_sched.schedules import FlatSchedule
+        >>> s = ExponentialWarmUp(FlatSchedule(1.0), start_lr=0.01, length=100)
         >>> round(s(0), 6), round(s(50), 6), s(100), s(200)
         (0.01, 0.1, 1.0, 1.0)
     """

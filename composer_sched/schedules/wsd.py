@@ -8,15 +8,15 @@ from __future__ import annotations
 import dataclasses
 
 from composer_sched.schedules._base import Schedule, check, check_choice, check_number
-from composer_sched.schedules.constant import ConstantSchedule
+from composer_sched.schedules.constant import FlatSchedule
 from composer_sched.schedules.cooldown import COOLDOWN_SHAPES, LinearCoolDown
 from composer_sched.schedules.registry import Method, Param, register
 
-__all__ = ['WSDSchedule']
+__all__ = ['StableDecaySchedule']
 
 
 @dataclasses.dataclass(frozen=True)
-class WSDSchedule(Schedule):
+class StableDecaySchedule(Schedule):
     r"""Constant ``base_lr`` until :math:`T - C`, then a linear or 1-sqrt cool-down to ``final_lr`` at :math:`T`.
 
     .. math::
@@ -34,7 +34,7 @@ class WSDSchedule(Schedule):
         ValueError: an argument is outside its range.
 
     Example:
-        >>> s = WSDSchedule(length=10, cooldown_length=2)
+        >>> s = StableDecaySchedule(length=10, cooldown_length=2)
         >>> s(8), s(9), s(10)
         (1.0, 0.5, 0.0)
     """
@@ -52,7 +52,7 @@ class WSDSchedule(Schedule):
         check(self.final_lr <= self.base_lr, 'final_lr', self.final_lr, f'<= base_lr ({self.base_lr})')
         check_choice('decay_type', self.decay_type, COOLDOWN_SHAPES)
         object.__setattr__(self, '_inner', LinearCoolDown(
-            ConstantSchedule(self.base_lr), finish_lr=self.final_lr, start_idx=self.length - self.cooldown_length,
+            FlatSchedule(self.base_lr), finish_lr=self.final_lr, start_idx=self.length - self.cooldown_length,
             length=self.cooldown_length, shape=self.decay_type))
 
     @property
@@ -71,7 +71,7 @@ register(Method(
             Param('alpha_f', 0.0, doc='final multiplier', lo=0, hi=1),
             Param('decay_type', 'linear', doc='cool-down shape', choices=COOLDOWN_SHAPES),
             Param('t_max', '1dur', 'duration', 'where the cool-down ends')),
-    build=lambda t_cooldown, alpha_f, decay_type, t_max: WSDSchedule(
+    build=lambda t_cooldown, alpha_f, decay_type, t_max: StableDecaySchedule(
         length=t_max, cooldown_length=t_cooldown, final_lr=alpha_f, decay_type=decay_type),
     budget_free_prefix=True,
     reference='Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025)',

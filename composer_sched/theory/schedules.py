@@ -24,9 +24,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from composer_sched.schedules import (ConstantSchedule as CoreConstant, CosineAnnealingSchedule, InverseSqrtSchedule,
-                                      LinearCoolDown, LinearWarmUp, PiecewiseConstantSchedule as CorePiecewise,
-                                      PolynomialSchedule, Schedule, WSDSchedule as CoreWSD)
+from composer_sched.schedules import (FlatSchedule as CoreConstant, CosineAnnealingSchedule, InverseSqrtSchedule,
+                                      LinearCoolDown, LinearWarmUp, StepwiseSchedule as CorePiecewise,
+                                      PolynomialSchedule, Schedule, StableDecaySchedule as CoreWSD)
 from composer_sched.schedules._base import check, check_choice, check_increasing, check_int, check_number
 from composer_sched.theory import bounds as _bounds
 
@@ -211,7 +211,7 @@ class WSDSchedule(ScheduleBase):
     r"""Warmup-stable-decay: constant 1, then a linear or 1-sqrt cool-down over the last ``int(cooldown_len*steps)``.
 
     ``cooldown_len=1.0`` is linear decay (one main step kept at 1); with ``decay_type='sqrt'``, the 1-sqrt schedule.
-    Built on the core :class:`~composer_sched.schedules.WSDSchedule` (main step i at core time i).
+    Built on the core :class:`~composer_sched.schedules.StableDecaySchedule` (main step i at core time i).
 
     Args:
         final_lr: :math:`f`, ``>= 0`` and ``<= base_lr`` (default 0).
@@ -417,7 +417,7 @@ class PolynomialBackwardSchedule(ScheduleBase):
 class PiecewiseConstantSchedule(ScheduleBase):
     r"""At 0-indexed step :math:`t`, :math:`\prod_{i: m_i \le t} f_i`, with warm-up and cool-down cut in.
 
-    The core :class:`~composer_sched.schedules.PiecewiseConstantSchedule` on the full clock; the main part is steps
+    The core :class:`~composer_sched.schedules.StepwiseSchedule` on the full clock; the main part is steps
     ``W .. steps - C - 1`` of it, and the cool-down starts from its value at step ``steps - C - 1``. With a drop at
     ``int(0.8 T0)`` and a 20 % cool-down this is the paper's two-stage "WSSD" extension.
 

@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 
 from composer_sched.predict import Run
-from composer_sched.schedules import LinearWarmUp, WSDSchedule
+from composer_sched.schedules import LinearWarmUp, StableDecaySchedule
 
 DATA = pathlib.Path(__file__).parents[1] / 'data' / 'lr_scheduling_124m' / 'runs.json'
 T_FULL = 50_000
@@ -22,7 +22,7 @@ def logs() -> dict:
 def wsd_lr(length: int) -> np.ndarray:
     """The runs' LR multiplier per batch: linear warm-up from 1% over 300 steps, constant, linear cool-down to 0
     over the last 20% (the repository's config: warmup_steps 300, wsd_fract_decay 0.2, decay_type linear)."""
-    schedule = LinearWarmUp(WSDSchedule(length=length, cooldown_length=0.2 * length), start_lr=0.01, length=300,
+    schedule = LinearWarmUp(StableDecaySchedule(length=length, cooldown_length=0.2 * length), start_lr=0.01, length=300,
                             shift=False)
     return np.asarray(schedule(np.arange(length)), dtype=float)
 

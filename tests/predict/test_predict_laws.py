@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from composer_sched.predict import (MetricMap, Run, fit_loss_law, fit_momentum_law, fit_multi_power_law,
                                     momentum_areas, momentum_law, multi_power_law, predict_final_loss)
-from composer_sched.schedules import LinearWarmUp, WSDSchedule
+from composer_sched.schedules import LinearWarmUp, StableDecaySchedule
 
 T = 1000
 STEPS = np.arange(100, T + 1, 20)
@@ -16,7 +16,7 @@ TRUTH = dict(L0=2.0, A=0.5, alpha=0.5, C=2.0, lam=0.99, scale=T)
 
 
 def wsd(length, frac=0.2, shape='linear', warmup=0):
-    s = WSDSchedule(length=length, cooldown_length=frac * length, decay_type=shape)
+    s = StableDecaySchedule(length=length, cooldown_length=frac * length, decay_type=shape)
     if warmup:
         s = LinearWarmUp(s, start_lr=0.1, length=warmup, shift=False)
     return np.asarray(s(np.arange(length)), dtype=float)

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from composer_sched.predict import Run, analyse_schedule, check_target, fit_momentum_law, momentum_law
 from composer_sched.schedules import (CosineAnnealingSchedule, CyclicalSchedule, ExponentialWarmUp, LinearWarmUp,
-                                      OneCycleSchedule, WSDSchedule)
+                                      OneCycleSchedule, StableDecaySchedule)
 
 T = 1000
 STEPS = np.arange(100, T + 1, 20)
@@ -20,7 +20,7 @@ def warm(schedule, length=50, shift=False):
     return LinearWarmUp(schedule, start_lr=0.1, length=length, shift=shift)
 
 
-WSD_LR = sample(warm(WSDSchedule(length=T, cooldown_length=200)))
+WSD_LR = sample(warm(StableDecaySchedule(length=T, cooldown_length=200)))
 
 
 @pytest.fixture(scope='module')
@@ -29,8 +29,8 @@ def fit():
 
 
 def test_same_family_other_ratio_and_cooldown_is_predicted(fit):
-    for target in (sample(warm(WSDSchedule(length=500, cooldown_length=100)), 500),
-                   sample(warm(WSDSchedule(length=T, cooldown_length=350)))):
+    for target in (sample(warm(StableDecaySchedule(length=500, cooldown_length=100)), 500),
+                   sample(warm(StableDecaySchedule(length=T, cooldown_length=350)))):
         assert np.isfinite(fit.predict(target).loss)
 
 
@@ -38,7 +38,7 @@ def test_same_family_other_ratio_and_cooldown_is_predicted(fit):
     ('cosine, same warm-up', sample(warm(CosineAnnealingSchedule(min_lr=0, max_lr=1, cycle_length=T - 50),
                                          shift=True)),
      "cool-down's shape"),
-    ('1-sqrt cool-down', sample(warm(WSDSchedule(length=T, cooldown_length=200, decay_type='sqrt'))),
+    ('1-sqrt cool-down', sample(warm(StableDecaySchedule(length=T, cooldown_length=200, decay_type='sqrt'))),
      "cool-down's shape"),
     ('1-cycle', sample(OneCycleSchedule(start_lr=0.1, max_lr=1, cycle_length=T)), 'warm-up'),
     ('SGDR restarts', sample(CyclicalSchedule(CosineAnnealingSchedule, cycle_length=250, min_lr=0, max_lr=1)),
@@ -49,10 +49,10 @@ def test_same_family_other_ratio_and_cooldown_is_predicted(fit):
      sample(ExponentialWarmUp(CosineAnnealingSchedule(min_lr=0, max_lr=1, cycle_length=800), start_lr=0.01,
                               length=200)), 'warm-up'),
     ('another peak LR', 2 * WSD_LR, 'peak LR'),
-    ('another warm-up length', sample(warm(WSDSchedule(length=T, cooldown_length=200), length=100)), 'warm-up'),
-    ('far longer than the run', sample(warm(WSDSchedule(length=3 * T, cooldown_length=300)), 3 * T),
+    ('another warm-up length', sample(warm(StableDecaySchedule(length=T, cooldown_length=200), length=100)), 'warm-up'),
+    ('far longer than the run', sample(warm(StableDecaySchedule(length=3 * T, cooldown_length=300)), 3 * T),
      'max_extrapolation'),
-    ('a far longer cool-down', sample(warm(WSDSchedule(length=T, cooldown_length=500))), 'max_extrapolation'),
+    ('a far longer cool-down', sample(warm(StableDecaySchedule(length=T, cooldown_length=500))), 'max_extrapolation'),
     ('a dip before the peak', np.r_[0.5, 0.3, WSD_LR[2:]], 'falls at batch 1'),
 ])
 def test_target_outside_the_fitted_family_is_refused(fit, name, lr, match):
@@ -70,7 +70,7 @@ def test_a_constant_target_needs_no_cooldown_shape(fit):
 
 
 def test_fit_needs_a_cooldown_with_loss_points_inside_it():
-    const = sample(warm(WSDSchedule(length=T, cooldown_length=0)))
+    const = sample(warm(StableDecaySchedule(length=T, cooldown_length=0)))
     with pytest.raises(ValueError, match='inside its cool-down'):
         fit_momentum_law([Run(const, eval_loss=(STEPS, momentum_law(const, STEPS, **LAW)))])
     early = STEPS[STEPS <= 800]  # eval stopped before the cool-down
@@ -124,7 +124,7 @@ def test_check_target_needs_fitted_shapes():
 @given(length=st.integers(200, 2000), cooldown=st.integers(10, 400))
 def test_every_linear_wsd_within_range_is_predicted(fit, length, cooldown):
     cooldown = min(cooldown, length - 60)  # the 50-batch warm-up ends before the cool-down
-    lr = sample(warm(WSDSchedule(length=length, cooldown_length=cooldown)), length)
+    lr = sample(warm(StableDecaySchedule(length=length, cooldown_length=cooldown)), length)
     pred = fit.predict(lr)
     assert np.isfinite(pred.loss) and pred.low <= pred.loss <= pred.high
 

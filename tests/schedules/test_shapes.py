@@ -10,7 +10,7 @@ SQ = math.sqrt
 
 # (schedule, [(t, expected)]) -- values worked out by hand from each docstring's formula.
 TABLES = {
-    'constant': (S.ConstantSchedule(0.3), [(0, 0.3), (1e6, 0.3)]),
+    'constant': (S.FlatSchedule(0.3), [(0, 0.3), (1e6, 0.3)]),
     'step': (S.StepSchedule(step_size=10, gamma=0.5, base_lr=2), [(0, 2), (9.99, 2), (10, 1), (35, 0.25)]),
     'multi_step': (S.MultiStepSchedule([10, 20, 20], gamma=0.1), [(9, 1), (10, 0.1), (19, 0.1), (20, 0.001)]),
     'multi_factor': (S.MultiFactorSchedule([10, 20], factor=0.5, base_lr=1), [(10, 1), (11, 0.5), (20, 0.5),
@@ -20,18 +20,18 @@ TABLES = {
     'polynomial': (S.PolynomialSchedule(power=0.5, length=100, final_lr=0.1), [(0, 1), (75, 0.1 + 0.9 * 0.5),
                                                                                (100, 0.1), (150, 0.1)]),
     'inverse_sqrt': (S.InverseSqrtSchedule(scale=10, base_lr=3), [(0, 3), (30, 1.5), (80, 1.0)]),
-    'wsd_linear': (S.WSDSchedule(length=100, cooldown_length=20, final_lr=0.1), [(0, 1), (80, 1), (90, 0.55),
+    'wsd_linear': (S.StableDecaySchedule(length=100, cooldown_length=20, final_lr=0.1), [(0, 1), (80, 1), (90, 0.55),
                                                                                 (100, 0.1), (120, 0.1)]),
-    'wsd_sqrt': (S.WSDSchedule(length=100, cooldown_length=20, decay_type='sqrt'), [(80, 1), (85, 0.5),
+    'wsd_sqrt': (S.StableDecaySchedule(length=100, cooldown_length=20, decay_type='sqrt'), [(80, 1), (85, 0.5),
                                                                                    (100, 0.0)]),
-    'piecewise': (S.PiecewiseConstantSchedule([4, 8], [0.5, 0.1], base_lr=2), [(3.9, 2), (4, 1), (8, 0.1)]),
+    'piecewise': (S.StepwiseSchedule([4, 8], [0.5, 0.1], base_lr=2), [(3.9, 2), (4, 1), (8, 0.1)]),
     'triangular_peak_first': (S.TriangularSchedule(0.1, 1.0, 10, inc_fraction=0.0), [(0, 1.0), (5, 0.55),
                                                                                       (10, 0.1)]),
     'triangular_no_fall': (S.TriangularSchedule(0.0, 1.0, 10, inc_fraction=1.0), [(0, 0), (5, 0.5), (10, 1.0),
                                                                                    (11, 0.0)]),
-    'exp_warmup': (S.ExponentialWarmUp(S.ConstantSchedule(1.0), start_lr=0.001, length=30),
+    'exp_warmup': (S.ExponentialWarmUp(S.FlatSchedule(1.0), start_lr=0.001, length=30),
                    [(0, 0.001), (10, 0.01), (20, 0.1), (30, 1.0), (45, 1.0)]),
-    'sqrt_cooldown': (S.LinearCoolDown(S.ConstantSchedule(2.0), finish_lr=0.0, start_idx=10, length=4,
+    'sqrt_cooldown': (S.LinearCoolDown(S.FlatSchedule(2.0), finish_lr=0.0, start_idx=10, length=4,
                                        shape='sqrt'), [(10, 2.0), (11, 1.0), (14, 0.0)]),
     'cyclical_exact_lengths': (S.CyclicalSchedule(S.CosineAnnealingSchedule, cycle_length=10,
                                                   cycle_length_decay=1.5, round_lengths=False, min_lr=0, max_lr=1),
@@ -49,7 +49,7 @@ def test_oracle_table(name):
 
 
 def test_array_shapes_are_kept():
-    s = S.WSDSchedule(length=10, cooldown_length=5)
+    s = S.StableDecaySchedule(length=10, cooldown_length=5)
     grid = np.arange(12.0).reshape(3, 4)
     assert s(grid).shape == (3, 4)
     assert isinstance(s(np.float32(3)), float) and isinstance(s(np.int64(3)), float)
@@ -76,14 +76,14 @@ BAD = [
     (S.ExponentialSchedule, dict(gamma=-0.5), 'gamma'),
     (S.PolynomialSchedule, dict(power=-1, length=10), 'power'),
     (S.InverseSqrtSchedule, dict(scale=0), 'scale'),
-    (S.WSDSchedule, dict(length=10, cooldown_length=11), 'cooldown_length'),
-    (S.WSDSchedule, dict(length=10, cooldown_length=2, final_lr=2), 'final_lr'),
-    (S.WSDSchedule, dict(length=10, cooldown_length=2, decay_type='cubic'), 'decay_type'),
-    (S.PiecewiseConstantSchedule, dict(milestones=[1, 2], factors=[0.5]), 'factors'),
+    (S.StableDecaySchedule, dict(length=10, cooldown_length=11), 'cooldown_length'),
+    (S.StableDecaySchedule, dict(length=10, cooldown_length=2, final_lr=2), 'final_lr'),
+    (S.StableDecaySchedule, dict(length=10, cooldown_length=2, decay_type='cubic'), 'decay_type'),
+    (S.StepwiseSchedule, dict(milestones=[1, 2], factors=[0.5]), 'factors'),
     (S.LinearWarmUp, dict(schedule=lambda t: 1.0, start_lr=0, length=5), 'schedule'),
-    (S.LinearWarmUp, dict(schedule=S.ConstantSchedule(), start_lr=0, length=-5), 'length'),
-    (S.ExponentialWarmUp, dict(schedule=S.ConstantSchedule(), start_lr=0, length=5), 'start_lr'),
-    (S.LinearCoolDown, dict(schedule=S.ConstantSchedule(), finish_lr=0, start_idx=5, length=5, shape='cos'), 'shape'),
+    (S.LinearWarmUp, dict(schedule=S.FlatSchedule(), start_lr=0, length=-5), 'length'),
+    (S.ExponentialWarmUp, dict(schedule=S.FlatSchedule(), start_lr=0, length=5), 'start_lr'),
+    (S.LinearCoolDown, dict(schedule=S.FlatSchedule(), finish_lr=0, start_idx=5, length=5, shape='cos'), 'shape'),
     (S.CyclicalSchedule, dict(schedule_class=S.TriangularSchedule, cycle_length=10, cycle_length_decay=-1,
                               min_lr=0, max_lr=1), 'cycle_length_decay'),
     (S.CyclicalSchedule, dict(schedule_class=S.TriangularSchedule, cycle_length=10, min_lr=2, max_lr=-1), 'max_lr'),

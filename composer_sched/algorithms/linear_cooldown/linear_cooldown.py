@@ -8,7 +8,7 @@ from composer.core import State, Time, TimeUnit, Timestamp
 from composer_sched.adapters.composer import takes_ssr
 from composer_sched.adapters.durations import axis_of, parse_duration
 from composer_sched.algorithms.base import ModifierFn, ScheduleAlgorithm, SchedulePlan
-from composer_sched.schedules import ConstantSchedule, LinearCoolDown
+from composer_sched.schedules import FlatSchedule, LinearCoolDown
 from composer_sched.schedules._base import check_choice, check_number
 from composer_sched.schedules.cooldown import COOLDOWN_SHAPES
 
@@ -82,7 +82,7 @@ class LinearCooldown(ScheduleAlgorithm):
 
         def tail(a0: float) -> LinearCoolDown:
             if a0 not in tails:  # one core wrapper per start value (one per param group)
-                tails[a0] = LinearCoolDown(ConstantSchedule(a0), self.alpha_f, start, length, self.shape)
+                tails[a0] = LinearCoolDown(FlatSchedule(a0), self.alpha_f, start, length, self.shape)
             return tails[a0]
 
         def fn(alphas, t, memo):
@@ -134,7 +134,7 @@ def linear_cooldown(scheduler: Callable[..., float], **params: Any) -> Callable[
             probe.timestamp = Timestamp(epoch=epoch, batch=k, batch_in_epoch=k - epoch * int(dl.value or 0)
                                         if dl is not None else k)
             a0 = float(call(probe, ssr))
-            cache[key] = (start, LinearCoolDown(ConstantSchedule(a0), algo.alpha_f, start, length, algo.shape))
+            cache[key] = (start, LinearCoolDown(FlatSchedule(a0), algo.alpha_f, start, length, algo.shape))
         start, tail = cache[key]
         t = float(state.timestamp.batch.value)
         return call(state, ssr) if t <= start else tail(t)

@@ -38,8 +38,8 @@ class DilatedSchedule(Schedule):
         ValueError: ``schedule`` is not a Schedule or ``ratio`` is not finite and positive.
 
     Example:
-        >>> from composer_sched.schedules import WSDSchedule
-        >>> s = DilatedSchedule(WSDSchedule(length=10, cooldown_length=2), ratio=0.5)
+        >>> from composer_sched.schedules import StableDecaySchedule
+        >>> s = DilatedSchedule(StableDecaySchedule(length=10, cooldown_length=2), ratio=0.5)
         >>> s(4), s(4.5), s(5)
         (1.0, 0.5, 0.0)
     """
@@ -197,7 +197,7 @@ def _lambda(s: LambdaLR, ssr: float, budget: Optional[float]) -> None:
             new.append(_dilate(fn, _fit_ratio('LambdaLR', budget, _warmup_of(fn), ssr)))
         else:
             raise ValueError(f'LambdaLR.lr_lambdas[{i}]={fn!r} cannot be scaled: its function is opaque. Use a '
-                             'composer_sched Schedule as the lambda (LambdaLR(opt, WSDSchedule(...))), a '
+                             'composer_sched Schedule as the lambda (LambdaLR(opt, StableDecaySchedule(...))), a '
                              "composer_sched.ScheduleLR, or a scheduler with a scale_schedule(ssr) method.")
     s.lr_lambdas = new
     if s.last_epoch == 0:  # fresh: set the LR the scaled schedule starts at, as constructing it would

@@ -10,7 +10,7 @@ from torch.optim import lr_scheduler as L
 
 from composer_sched import ScheduleLR, scale_scheduler
 from composer_sched.algorithms.scale_schedule import DilatedSchedule
-from composer_sched.schedules import LinearWarmUp, WSDSchedule
+from composer_sched.schedules import LinearWarmUp, StableDecaySchedule
 
 
 def opt(lr=1.0, momentum=0.0):
@@ -190,7 +190,7 @@ def test_reduce_lr_on_plateau():
 
 
 def _wsd(length, cooldown):
-    return LinearWarmUp(WSDSchedule(length=length, cooldown_length=cooldown), start_lr=0.0, length=10)
+    return LinearWarmUp(StableDecaySchedule(length=length, cooldown_length=cooldown), start_lr=0.0, length=10)
 
 
 def test_lambda_lr_with_a_core_schedule():
@@ -199,8 +199,8 @@ def test_lambda_lr_with_a_core_schedule():
     check_same(lambda o: L.LambdaLR(o, _wsd(90, 18)), 0.5, lambda o: L.LambdaLR(o, _wsd(40, 8)), 60,
                orig_max_epochs=100)
     # Without a warm-up it is a pure dilation; scaling twice composes.
-    s = scale_scheduler(scale_scheduler(L.LambdaLR(opt(), WSDSchedule(100, 20)), 0.5), 0.5)
-    assert lrs(s, 30) == pytest.approx(lrs(L.LambdaLR(opt(), WSDSchedule(25, 5)), 30))
+    s = scale_scheduler(scale_scheduler(L.LambdaLR(opt(), StableDecaySchedule(100, 20)), 0.5), 0.5)
+    assert lrs(s, 30) == pytest.approx(lrs(L.LambdaLR(opt(), StableDecaySchedule(25, 5)), 30))
 
 
 def test_lambda_lr_with_an_opaque_function_is_refused():
@@ -287,7 +287,7 @@ def test_recursive_scheduler_must_be_fresh():
 
 
 def test_dilated_schedule_validates_and_dilates():
-    d = DilatedSchedule(WSDSchedule(10, 2), 2.0)
+    d = DilatedSchedule(StableDecaySchedule(10, 2), 2.0)
     assert [d(t) for t in (16, 18, 20)] == [1.0, 0.5, 0.0]
     with pytest.raises(ValueError, match='ratio=0'):
-        DilatedSchedule(WSDSchedule(10, 2), 0)
+        DilatedSchedule(StableDecaySchedule(10, 2), 0)
