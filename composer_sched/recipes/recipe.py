@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from composer_sched.recipes import components as C
+from composer_sched.recipes.bundled import bundled_file, bundled_recipes, bundled_root
 from composer_sched.recipes.schema import DEVICES, REQUIRED_KEYS, RecipeConfig, RecipeError, check_section
 from composer_sched.schedules.registry import suggest
 
@@ -19,24 +20,10 @@ DEFAULT_RECIPE = 'digits_cnn'
 _TIME_UNITS = ('ep', 'ba', 'sp', 'tok')
 
 
-def recipe_dir() -> Path:
-    """The folder of bundled recipes: ``composer_sched/yamls`` (a link to the top-level ``yamls/`` in a checkout,
-    a copy in a wheel), else the checkout's ``yamls/``.
-
-    Raises:
-        FileNotFoundError: neither exists (a broken install).
-    """
-    here = Path(__file__).resolve().parent.parent
-    for cand in (here / 'yamls', here.parent / 'yamls'):
-        if (cand / f'{DEFAULT_RECIPE}.yaml').is_file():
-            return cand
-    raise FileNotFoundError(f'the bundled recipes are missing: looked in {here / "yamls"} and {here.parent / "yamls"}.')
-
-
-def bundled_recipes() -> list[str]:
-    """Names of the bundled recipes, as :func:`load_recipe` accepts them (``'digits_cnn'``, ``'schedules/wsd'``)."""
-    root = recipe_dir()
-    return sorted(str(p.relative_to(root).with_suffix('')).replace(os.sep, '/') for p in root.rglob('*.yaml'))
+def recipe_dir():
+    """The folder of bundled recipes, ``composer_sched/recipes/yamls`` (an :mod:`importlib.resources` ``Traversable``;
+    see :mod:`composer_sched.recipes.bundled`)."""
+    return bundled_root()
 
 
 def _find(name: Union[str, os.PathLike], relative_to: Optional[Path] = None) -> Path:
@@ -44,11 +31,12 @@ def _find(name: Union[str, os.PathLike], relative_to: Optional[Path] = None) -> 
     cands = [Path(text).expanduser()]
     if relative_to is not None:
         cands.insert(0, relative_to / text)
-    root = recipe_dir()
-    cands += [root / text, root / f'{text}.yaml']
     for c in cands:
         if c.is_file():
             return c
+    found = bundled_file(text)
+    if found is not None:
+        return found
     names = bundled_recipes()
     raise RecipeError(text, '', f'no such recipe file{suggest(text, names)}; bundled recipes: {", ".join(names)}.')
 
