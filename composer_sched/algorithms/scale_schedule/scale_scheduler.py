@@ -6,21 +6,35 @@ a Trainer, and ours. Durations become ``ssr`` times longer (``ssr < 1``: shorter
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import numbers
 from collections import Counter
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
-from torch.optim.lr_scheduler import (ChainedScheduler, ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,
-                                      CyclicLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler, MultiStepLR,
-                                      OneCycleLR, PolynomialLR, ReduceLROnPlateau, SequentialLR, StepLR)
+from torch.optim.lr_scheduler import (
+    ChainedScheduler,
+    ConstantLR,
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    PolynomialLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 
+from composer_sched.adapters.compiled import compile_lambda, unwrap_compiled
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import check, check_number
 from composer_sched.schedules.warmup import LinearWarmUp
 
-__all__ = ['scale_scheduler', 'DilatedSchedule', 'rebind_composer_scheduler', 'composer_scheduler_of']
+__all__ = ['scale_scheduler', 'DilatedSchedule']
 
 _BATCH_INTERVALS = ('step', 'steps', 'batch', 'batches', 'ba', 'iteration', 'iterations', 'iter')
 _EPOCH_INTERVALS = ('epoch', 'epochs', 'ep')
@@ -66,46 +80,6 @@ def _dilate(schedule: Schedule, ratio: float) -> Schedule:
 def _warmup_of(schedule: Schedule) -> float:
     """The warm-up that shifts the rest of ``schedule`` (an overlaid one leaves the rest on the run's clock)."""
     return schedule.length if isinstance(schedule, LinearWarmUp) and schedule.shift else 0.0
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Composer schedulers, as compiled into LambdaLR by ``composer.optim.compile_composer_scheduler``.
-
-def composer_scheduler_of(fn: Callable) -> Optional[tuple[Any, Any, float]]:
-    """``(scheduler, state, ssr)`` when ``fn`` is a LambdaLR function made by Composer's
-    ``compile_composer_scheduler`` or by :func:`rebind_composer_scheduler`; ``None`` otherwise."""
-    bound = getattr(fn, 'composer_sched_binding', None)
-    if bound is not None:
-        return bound
-    if getattr(fn, '__qualname__', '') != 'compile_composer_scheduler.<locals>.scheduler_fn':
-        return None
-    free = inspect.getclosurevars(fn).nonlocals
-    if not {'scheduler', 'state', 'ssr'} <= set(free):
-        return None
-    return free['scheduler'], free['state'], float(free['ssr'])
-
-
-def rebind_composer_scheduler(scheduler: Any, state: Any, ssr: float) -> Callable[[int], float]:
-    """A LambdaLR function evaluating the Composer scheduler ``scheduler(state, ssr)``, as Composer compiles it.
-
-    A plain function (not a callable object), so that ``LambdaLR.state_dict`` does not try to save it: the
-    compiled scheduler is a pure function of the Trainer's ``State``, as in Composer.
-
-    Raises:
-        ValueError: ``scheduler`` takes only ``state`` and ``ssr != 1`` (it cannot be scaled).
-    """
-    one_arg = len(inspect.signature(scheduler).parameters) == 1  # Composer's own test, so results match it
-    if one_arg and ssr != 1.0:
-        raise ValueError(f'scheduler {scheduler!r} takes only (state), so it cannot be scaled by ssr={ssr:g}: '
-                         'write it as fn(state, ssr) and evaluate it at time t / ssr, or use a registered '
-                         'composer_sched scheduler.')
-
-    def scaled_scheduler_fn(epoch: int) -> float:
-        del epoch  # the position is the Trainer's timestamp, read through ``state``
-        return scheduler(state) if one_arg else scheduler(state, ssr)
-
-    scaled_scheduler_fn.composer_sched_binding = (scheduler, state, float(ssr))  # type: ignore[attr-defined]
-    return scaled_scheduler_fn
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -189,10 +163,9 @@ def _fit_ratio(cls: str, budget: Optional[float], warmup: float, ssr: float) -> 
 def _lambda(s: LambdaLR, ssr: float, budget: Optional[float]) -> None:
     new = []
     for i, fn in enumerate(s.lr_lambdas):
-        composer = composer_scheduler_of(fn)
-        if composer is not None:
-            sched, state, old = composer
-            new.append(rebind_composer_scheduler(sched, state, old * ssr))
+        compiled = unwrap_compiled(fn)
+        if compiled is not None:
+            new.append(compile_lambda(compiled.scheduler, compiled.state, compiled.ssr * ssr))
         elif isinstance(fn, Schedule):
             new.append(_dilate(fn, _fit_ratio('LambdaLR', budget, _warmup_of(fn), ssr)))
         else:
