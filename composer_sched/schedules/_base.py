@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 __all__ = ['Schedule', 'ScalarOps', 'ArrayOps', 'ParamError', 'check', 'check_number', 'check_int', 'check_choice',
-           'check_increasing', 'check_growth', 'MAX_GROWTH', 'TimeLike']
+           'check_increasing', 'check_growth', 'MAX_GROWTH', 'TimeLike', 'Ops']
 
 #: How far a schedule whose parameters compound (``gamma > 1``, ``cycle_magnitude_decay > 1``) may raise its
 #: multiplier over a horizon: 10 decades, the span of an LR range test (1e-8 to 1e2). Past it a run is a runaway
@@ -25,6 +25,9 @@ __all__ = ['Schedule', 'ScalarOps', 'ArrayOps', 'ParamError', 'check', 'check_nu
 MAX_GROWTH = 1e10
 
 TimeLike = Union[float, int, np.ndarray, Sequence[float]]
+
+#: The operator namespace a formula is written against: :class:`ScalarOps` or :class:`ArrayOps` (the class itself).
+Ops = Any
 
 
 class ScalarOps:

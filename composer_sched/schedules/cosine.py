@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['CosineAnnealingSchedule']
+__all__ = ['CosineAnnealingSchedule', 'CosineAnnealingConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,26 +35,32 @@ class CosineAnnealingSchedule(Schedule):
     max_lr: float
     cycle_length: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('min_lr', self.min_lr, lo=0)
         check_number('max_lr', self.max_lr, lo=0)
         check_number('cycle_length', self.cycle_length, lo=0, lo_open=True)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         length = self.cycle_length
         unit = (1 + ops.cos(ops.clip(t, 0.0, length) / length * math.pi)) / 2  # pi / length may overflow
         return unit * (self.max_lr - self.min_lr) + self.min_lr
 
 
-register(Method(
-    name='cosine_annealing',
-    summary='Cosine annealing from alpha_i to alpha_f over t_max, then alpha_f.',
-    params=(
-        Param('t_max', '1dur', 'duration', 'length of the cosine'),
-        Param('alpha_f', 0.0, doc='final multiplier', lo=0),
-        Param('alpha_i', 1.0, doc='initial multiplier', lo=0),
-    ),
-    build=lambda t_max, alpha_f, alpha_i: CosineAnnealingSchedule(min_lr=alpha_f, max_lr=alpha_i, cycle_length=t_max),
-    aliases={'min_lr': 'alpha_f', 'max_lr': 'alpha_i', 'cycle_length': 't_max'},
-    reference='Loshchilov & Hutter (2016), SGDR',
-))
+@register
+class CosineAnnealingConfig(MethodConfig):
+    """Cosine annealing from alpha_i to alpha_f over t_max, then alpha_f.
+
+    Example:
+        >>> CosineAnnealingConfig(alpha_f=0.1).build(t_max=100)(50)
+        0.55
+    """
+    NAME = 'cosine_annealing'
+    REFERENCE = 'Loshchilov & Hutter (2016), SGDR'
+    ALIASES = {'min_lr': 'alpha_f', 'max_lr': 'alpha_i', 'cycle_length': 't_max'}
+
+    t_max: Duration = param('1dur', 'length of the cosine', kind='duration', example='1dur')
+    alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
+    alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
+
+    def build(self, t_max: float) -> Schedule:
+        return CosineAnnealingSchedule(min_lr=self.alpha_f, max_lr=self.alpha_i, cycle_length=t_max)
