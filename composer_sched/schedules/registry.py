@@ -39,9 +39,12 @@ Fields (:func:`param`):
 
 Construction validates every field and then runs :meth:`MethodConfig.check`, where cross-field rules raise
 :class:`~composer_sched.schedules._base.ParamError` in the user's names (``alpha_min``, never the core's
-``min_lr``). Errors the core shape raises in ``build`` are renamed through ``ALIASES``. A rate that may not be 0
-(the shape needs it) is ``param(..., lo=0, lo_open=True)``: ``t_mult=0`` then fails at construction naming
-``t_mult``, not when the Trainer starts.
+``min_lr``). Errors the core shape raises in ``build`` are renamed through ``ALIASES``. Bounds are declared once,
+here, exactly as the core shape admits them: ``lo=0, lo_open=True`` (``> 0``) where the shape needs a positive value,
+``lo=0`` where 0 has a defined meaning there (``exponential.gamma=0`` is torch's ``ExponentialLR(gamma=0)``,
+``sgdr.t_mult=0`` one cycle, ``polynomial.power=0`` constant). Then every value the declaration admits builds, and
+every other fails at construction naming the user's parameter, never when the Trainer starts (the registry-wide
+contract test fuzzes both sides of every bound).
 
 The introspection view every other layer reads is :func:`get_method` -> :class:`Method` (``.name .summary
 .reference .params .budget_free_prefix .aliases .defaults .build(**kwargs) .param(name) .config .example``).
