@@ -2,10 +2,16 @@
 
 The seed's functional API, for PyTorch schedulers (stepped per epoch or per batch), Composer schedulers compiled by
 a Trainer, and ours. Durations become ``ssr`` times longer (``ssr < 1``: shorter); warm-ups stay as they are.
+
+The rule for each scheduler class is one function of a ``functools.singledispatch`` table (``_rescale``), the
+one place the package rescales a PyTorch scheduler: Scale Schedule, ``Trainer(scale_schedule_ratio=...)`` in a
+preview, and the schedule driver all come here. A class without a rule of its own is scaled through its
+``scale_schedule(ssr)`` method when it has one.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from collections import Counter
@@ -30,6 +36,7 @@ from torch.optim.lr_scheduler import (
 )
 
 from composer_sched.adapters.compiled import compile_lambda, unwrap_compiled
+from composer_sched.adapters.torch import ScheduleLR
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import check, check_number
 from composer_sched.schedules.warmup import LinearWarmUp
@@ -158,9 +165,29 @@ def _fit_ratio(cls: str, budget: Optional[float], warmup: float, ssr: float) -> 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Per-type rules. Each mutates the scheduler in place.
+# The rules, one per scheduler class: a functools.singledispatch table (a subclass takes its nearest registered
+# base's rule). Each dilates ``s`` in place by ``ssr``; ``budget`` is ``orig_max_epochs`` in the unit ``s`` steps
+# in (or None), ``steps_per_epoch`` passes down to the children of a ChainedScheduler.
 
-def _lambda(s: LambdaLR, ssr: float, budget: Optional[float]) -> None:
+@functools.singledispatch
+def _rescale(s: Any, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    """Any other class: its own ``scale_schedule(ssr)`` method (the duck-typed hook), else a clear error."""
+    hook = getattr(s, 'scale_schedule', None)
+    if not callable(hook):
+        raise ValueError(f'scale_scheduler cannot scale a {type(s).__name__} ({s!r}): give it a scale_schedule(ssr) '
+                         'method that dilates its durations by ssr, or use a composer_sched scheduler (ScheduleLR '
+                         'for PyTorch, ComposerScheduler for Composer).')
+    hook(ssr)
+
+
+@_rescale.register
+def _(s: ScheduleLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    # ScheduleLR.scale_schedule sets the ratio from its unscaled definition: compose with one already applied.
+    s.scale_schedule(s.ssr * ssr)
+
+
+@_rescale.register
+def _(s: LambdaLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
     new = []
     for i, fn in enumerate(s.lr_lambdas):
         compiled = unwrap_compiled(fn)
@@ -177,13 +204,38 @@ def _lambda(s: LambdaLR, ssr: float, budget: Optional[float]) -> None:
         _set_lrs(s, [base * fn(s.last_epoch) for fn, base in zip(s.lr_lambdas, s.base_lrs)])
 
 
-def _set_lrs(s: LRScheduler, values: list[float]) -> None:
-    for group, lr in zip(s.optimizer.param_groups, values):
-        group['lr'] = lr
-    s._last_lr = [group['lr'] for group in s.optimizer.param_groups]
+@_rescale.register
+def _(s: SequentialLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    _require_fresh(s, ssr)
+    children, milestones = s._schedulers, list(s._milestones)
+    lead = bool(milestones) and _is_warmup(children[0])
+    w = milestones[0] if lead else 0
+    rho = _fit_ratio('SequentialLR', budget, w, ssr) if lead else ssr
+    for child in (children[1:] if lead else children):
+        _rescale(child, rho, None, None)
+    new, last = [], 0
+    for i, m in enumerate(milestones):
+        value = m if (lead and i == 0) else w + _count('SequentialLR', f'milestones[{i}]', m - w, rho)
+        new.append(max(value, last + 1))  # stages stay at least one step long
+        last = new[-1]
+    s._milestones = new
 
 
-def _multistep(s: MultiStepLR, ssr: float) -> None:
+@_rescale.register
+def _(s: ChainedScheduler, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    for child in s._schedulers:
+        _rescale(child, ssr, budget, steps_per_epoch)
+
+
+@_rescale.register
+def _(s: StepLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    _require_fresh(s, ssr)
+    s.step_size = _count('StepLR', 'step_size', s.step_size, ssr)
+
+
+@_rescale.register
+def _(s: MultiStepLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    _require_fresh(s, ssr)
     # Composer's rule: each milestone truncated; two that land on one step apply gamma twice there, as torch does
     # for a repeated milestone. A milestone the user repeated keeps its multiplicity (Composer's drops it).
     out: Counter = Counter()
@@ -192,7 +244,29 @@ def _multistep(s: MultiStepLR, ssr: float) -> None:
     s.milestones = out
 
 
-def _warm_restarts(s: CosineAnnealingWarmRestarts, ssr: float) -> None:
+@_rescale.register
+def _(s: ExponentialLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    _require_fresh(s, ssr)
+    s.gamma = s.gamma ** (1.0 / ssr)
+
+
+@_rescale.register
+def _(s: CosineAnnealingLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    _require_fresh(s, ssr)
+    if budget is None:
+        s.T_max = _count('CosineAnnealingLR', 'T_max', s.T_max, ssr)
+        return
+    # The old convention: the budget minus T_max is a warm-up before the cosine, and stays.
+    warmup = budget - s.T_max
+    if warmup < 0:
+        raise ValueError(f'CosineAnnealingLR.T_max={s.T_max!r} is longer than orig_max_epochs ({budget:g} steps): '
+                         'give orig_max_epochs in the unit the scheduler steps in (and steps_per_epoch when it steps '
+                         'per batch).')
+    s.T_max = _count('CosineAnnealingLR', 'T_max', s.T_max, ssr, scaled=budget * ssr - warmup)
+
+
+@_rescale.register
+def _(s: CosineAnnealingWarmRestarts, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
     s.T_0 = _count('CosineAnnealingWarmRestarts', 'T_0', s.T_0, ssr)
     # torch copies T_0 into T_i at construction and step() reads T_i: place the current step in the new cycles.
     epoch = max(s.last_epoch, 0)
@@ -209,7 +283,22 @@ def _warm_restarts(s: CosineAnnealingWarmRestarts, ssr: float) -> None:
         _set_lrs(s, with_lrs)
 
 
-def _one_cycle(s: OneCycleLR, ssr: float) -> None:
+@_rescale.register(LinearLR)
+@_rescale.register(ConstantLR)
+def _(s: Union[LinearLR, ConstantLR], ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    _require_fresh(s, ssr)
+    if not _is_warmup(s):  # a warm-up keeps its length
+        s.total_iters = _count(type(s).__name__, 'total_iters', s.total_iters, ssr)
+
+
+@_rescale.register
+def _(s: PolynomialLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    _require_fresh(s, ssr)
+    s.total_iters = _count('PolynomialLR', 'total_iters', s.total_iters, ssr)
+
+
+@_rescale.register
+def _(s: OneCycleLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
     old = s.total_steps
     s.total_steps = _count('OneCycleLR', 'total_steps', old, ssr, lo=2)
     pct = (s._schedule_phases[0]['end_step'] + 1) / old  # torch: end_step = pct_start * total_steps - 1
@@ -219,7 +308,8 @@ def _one_cycle(s: OneCycleLR, ssr: float) -> None:
     s._schedule_phases[-1]['end_step'] = s.total_steps - 1
 
 
-def _cyclic(s: CyclicLR, ssr: float) -> None:
+@_rescale.register
+def _(s: CyclicLR, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
     if s._scale_fn_custom is not None and s.scale_mode == 'iterations':
         raise ValueError('CyclicLR with a custom scale_fn and scale_mode=\'iterations\' cannot be scaled: the '
                          'function of the iteration count is opaque; use scale_mode=\'cycle\'.')
@@ -229,76 +319,16 @@ def _cyclic(s: CyclicLR, ssr: float) -> None:
         s._init_scale_fn()
 
 
-def _sequential(s: SequentialLR, ssr: float, budget: Optional[float]) -> None:
-    _require_fresh(s, ssr)
-    children, milestones = s._schedulers, list(s._milestones)
-    lead = bool(milestones) and _is_warmup(children[0])
-    w = milestones[0] if lead else 0
-    rho = _fit_ratio('SequentialLR', budget, w, ssr) if lead else ssr
-    for child in (children[1:] if lead else children):
-        _scale(child, rho, None, None)
-    new, last = [], 0
-    for i, m in enumerate(milestones):
-        value = m if (lead and i == 0) else w + _count('SequentialLR', f'milestones[{i}]', m - w, rho)
-        new.append(max(value, last + 1))  # stages stay at least one step long
-        last = new[-1]
-    s._milestones = new
+@_rescale.register
+def _(s: ReduceLROnPlateau, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
+    s.patience = _count('ReduceLROnPlateau', 'patience', s.patience, ssr, lo=0)
+    s.cooldown = _count('ReduceLROnPlateau', 'cooldown', s.cooldown, ssr, lo=0)
 
 
-def _scale(s: Any, ssr: float, budget: Optional[float], steps_per_epoch: Optional[int]) -> None:
-    name = type(s).__name__
-    hook = getattr(s, 'scale_schedule', None)
-    if callable(hook):
-        from composer_sched.adapters.torch import ScheduleLR
-        # ScheduleLR.scale_schedule sets the ratio from its unscaled definition: compose with one already applied.
-        hook(s.ssr * ssr if isinstance(s, ScheduleLR) else ssr)
-    elif isinstance(s, LambdaLR):
-        _lambda(s, ssr, budget)
-    elif isinstance(s, SequentialLR):
-        _sequential(s, ssr, budget)
-    elif isinstance(s, ChainedScheduler):
-        for child in s._schedulers:
-            _scale(child, ssr, budget, steps_per_epoch)
-    elif isinstance(s, StepLR):
-        _require_fresh(s, ssr)
-        s.step_size = _count(name, 'step_size', s.step_size, ssr)
-    elif isinstance(s, MultiStepLR):
-        _require_fresh(s, ssr)
-        _multistep(s, ssr)
-    elif isinstance(s, ExponentialLR):
-        _require_fresh(s, ssr)
-        s.gamma = s.gamma ** (1.0 / ssr)
-    elif isinstance(s, CosineAnnealingLR):
-        _require_fresh(s, ssr)
-        if budget is None:
-            s.T_max = _count(name, 'T_max', s.T_max, ssr)
-        else:  # the old convention: the budget minus T_max is a warm-up before the cosine, and stays
-            warmup = budget - s.T_max
-            if warmup < 0:
-                raise ValueError(f'CosineAnnealingLR.T_max={s.T_max!r} is longer than orig_max_epochs '
-                                 f'({budget:g} steps): give orig_max_epochs in the unit the scheduler steps in '
-                                 '(and steps_per_epoch when it steps per batch).')
-            s.T_max = _count(name, 'T_max', s.T_max, ssr, scaled=budget * ssr - warmup)
-    elif isinstance(s, CosineAnnealingWarmRestarts):
-        _warm_restarts(s, ssr)
-    elif isinstance(s, (LinearLR, ConstantLR)):
-        _require_fresh(s, ssr)
-        if not _is_warmup(s):
-            s.total_iters = _count(name, 'total_iters', s.total_iters, ssr)
-    elif isinstance(s, PolynomialLR):
-        _require_fresh(s, ssr)
-        s.total_iters = _count(name, 'total_iters', s.total_iters, ssr)
-    elif isinstance(s, OneCycleLR):
-        _one_cycle(s, ssr)
-    elif isinstance(s, CyclicLR):
-        _cyclic(s, ssr)
-    elif isinstance(s, ReduceLROnPlateau):
-        s.patience = _count(name, 'patience', s.patience, ssr, lo=0)
-        s.cooldown = _count(name, 'cooldown', s.cooldown, ssr, lo=0)
-    else:
-        raise ValueError(f'scale_scheduler cannot scale a {name} ({s!r}): give it a scale_schedule(ssr) method '
-                         'that dilates its durations by ssr, or use a composer_sched scheduler (ScheduleLR for '
-                         'PyTorch, ComposerScheduler for Composer).')
+def _set_lrs(s: LRScheduler, values: list[float]) -> None:
+    for group, lr in zip(s.optimizer.param_groups, values):
+        group['lr'] = lr
+    s._last_lr = [group['lr'] for group in s.optimizer.param_groups]
 
 
 def scale_scheduler(scheduler: Any, ssr: float, orig_max_epochs: Optional[Union[int, float]] = None, *,
@@ -330,7 +360,9 @@ def scale_scheduler(scheduler: Any, ssr: float, orig_max_epochs: Optional[Union[
     ``ReduceLROnPlateau``         ``patience * ssr`` and ``cooldown * ssr`` (truncated, ``>= 0``)
     ``LambdaLR``                  a Composer scheduler compiled by the Trainer: re-bound with ssr times its ratio;
                                   a composer_sched ``Schedule``: dilated after its warm-up (like ``SequentialLR``)
-    has ``scale_schedule(ssr)``   that method is called (``ScheduleLR``: composed with a ratio already applied)
+    ``ScheduleLR``                its ``scale_schedule`` hook, composed with a ratio already applied
+    any other class               its ``scale_schedule(ssr)`` method when it has one (a registered class's rule
+                                  comes first, for its subclasses too)
     ============================  =============================================================================
 
     The recursive torch schedulers (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, ConstantLR,
@@ -366,5 +398,5 @@ def scale_scheduler(scheduler: Any, ssr: float, orig_max_epochs: Optional[Union[
         raise ValueError(f'ssr={ssr!r} is not allowed: ssr must be a finite number > 0.')
     budget = _budget(scheduler, orig_max_epochs, steps_per_epoch)
     if ssr != 1.0:
-        _scale(scheduler, float(ssr), budget, steps_per_epoch)
+        _rescale(scheduler, float(ssr), budget, steps_per_epoch)
     return scheduler
