@@ -1,11 +1,12 @@
-"""Argument helpers shared by sub-commands: ``key=value`` overrides, also after options."""
+"""Argument helpers shared by sub-commands: one-line usage errors, ``key=value`` items also after options (the
+grammar itself is :mod:`composer_sched.recipes.overrides`)."""
 from __future__ import annotations
 
 import argparse
 
-from composer_sched.recipes.overrides import is_override, parse_overrides
+from composer_sched.recipes.overrides import is_override
 
-__all__ = ['parse_overrides', 'is_override', 'OneLineParser', 'TrailingOverrides', 'accept_trailing_overrides']
+__all__ = ['OneLineParser', 'TrailingOverrides', 'accept_trailing_overrides']
 
 
 class OneLineParser(argparse.ArgumentParser):

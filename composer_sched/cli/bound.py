@@ -39,15 +39,12 @@ def add_arguments(parser):
 
 
 def _split(tokens):
-    """``['wsd', 'a=1', 'cosine']`` -> ``[('wsd', ['a=1']), ('cosine', [])]``."""
-    groups = []
-    for tok in tokens:
-        if '=' in tok:
-            if not groups:
-                raise ValueError(f'parameter {tok!r} is not allowed before a schedule name: write NAME key=value.')
-            groups[-1][1].append(tok)
-        else:
-            groups.append((tok, []))
+    """``['wsd', 'a=1', 'cosine']`` -> ``[('wsd', ('a=1',)), ('cosine', ())]`` (the one grammar: NAME key=value)."""
+    from composer_sched.recipes.overrides import group_items
+
+    groups = group_items(tokens)
+    if groups and groups[0][0] is None:
+        raise ValueError(f'parameter {groups[0][1][0]!r} is not allowed before a schedule name: write NAME key=value.')
     return groups
 
 
@@ -84,7 +81,7 @@ def _label(name, params):
 def run(args) -> int:
     import numpy as np
 
-    from composer_sched.cli._args import parse_overrides
+    from composer_sched.recipes.overrides import parse_overrides
     from composer_sched.theory.bounds import bound_curve, compute_optimal_base, compute_rate
 
     groups = _split(args.schedules)

@@ -53,9 +53,9 @@ def run(args) -> int:
 
     from composer.utils import dist
 
-    from composer_sched.cli.train import split_recipe_args
     from composer_sched.lr_find import RULES, lr_find
     from composer_sched.recipes import load_recipe
+    from composer_sched.recipes.overrides import split_recipe_args
 
     if args.use not in RULES:
         raise ValueError(f'--use={args.use!r} is not allowed: choose one of {", ".join(RULES)}.')
@@ -63,7 +63,7 @@ def run(args) -> int:
     kw = dict(min_lr=_number('min-lr', args.min_lr), max_lr=_number('max-lr', args.max_lr),
               num_batches=_number('num-batches', args.num_batches, int), mode=args.mode, stop_factor=stop,
               peak_divisor=_number('peak-divisor', args.peak_divisor))
-    path, overrides = split_recipe_args(args.recipe, args.overrides)
+    path, overrides = split_recipe_args([args.recipe, *args.overrides])
     recipe = load_recipe(path, overrides)
     warnings.filterwarnings('ignore')
     logging.getLogger('composer').setLevel(logging.ERROR)

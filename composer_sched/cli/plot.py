@@ -54,15 +54,20 @@ def run(args) -> int:
         ratios = tuple(float(r) for r in args.ratios.split(',')) if args.ratios else ()
     except ValueError:
         raise ValueError(f'--ratios={args.ratios!r} is not allowed: give comma-separated numbers.') from None
-    if _is_recipe(args.target):
-        return _plot_recipe(args, ratios)
+    from composer_sched.recipes.overrides import parse_overrides, split_recipe_args
+
+    target, params = split_recipe_args([args.target, *args.params])
+    if target is None:
+        raise ValueError(f'{args.target!r} is not allowed first: name a method (composer-sched list) or a recipe, '
+                         'then key=value items.')
+    if _is_recipe(target):
+        return _plot_recipe(args, target, params, ratios)
     from composer_sched.adapters.composer import ComposerScheduler
-    from composer_sched.cli._args import parse_overrides
     from composer_sched.previewing import plot_schedule, preview
 
     max_duration = args.max_duration or '1000ba'
-    sched = ComposerScheduler(args.target, **parse_overrides(args.params))
-    out = args.output or f'{args.target}.png'
+    sched = ComposerScheduler(target, **parse_overrides(params))
+    out = args.output or f'{target}.png'
     plot_schedule(sched, max_duration, out, ratios=ratios or (1.0,), dataloader_len=args.dataloader_len,
                   title=repr(sched))
     values = preview(sched, max_duration, dataloader_len=args.dataloader_len)
@@ -73,7 +78,7 @@ def run(args) -> int:
     return 0
 
 
-def _plot_recipe(args, ratios) -> int:
+def _plot_recipe(args, target, overrides, ratios) -> int:
     import os
 
     from composer_sched.cli.train import print_schedule
@@ -82,7 +87,7 @@ def _plot_recipe(args, ratios) -> int:
     if args.max_duration is not None or args.dataloader_len is not None:
         raise ValueError('--max-duration and --dataloader-len are not allowed with a recipe: the recipe sets them '
                          '(override with max_duration=...).')
-    recipe = load_recipe(args.target, args.params)
+    recipe = load_recipe(target, overrides)
     out = args.output or f'{os.path.splitext(os.path.basename(recipe.path))[0]}.png'
     print_schedule(recipe)
     print(f'wrote {recipe.plot(out, ratios)}')

@@ -52,32 +52,14 @@ def add_arguments(parser):
     parser.add_argument('--no-plot', action='store_true', help='write no tradeoff.png (the CSVs and the report only)')
 
 
-def split_items(items) -> tuple:
-    """``[RECIPE] [key=value ...]`` -> ``(recipe or None, overrides)``.
-
-    Raises:
-        ValueError: more than one recipe path.
-    """
-    from composer_sched.cli._args import is_override
-
-    recipe, overrides = None, []
-    for item in items:
-        if is_override(item):
-            overrides.append(item)
-        elif recipe is None and not overrides:
-            recipe = item
-        else:
-            raise ValueError(f'{item!r} is not allowed here: give one RECIPE first, then key=value overrides.')
-    return recipe, tuple(overrides)
-
-
 DEFAULT_RATIOS = '0.25,0.5,0.75,1.0'
 
 
 def run(args) -> int:
+    from composer_sched.recipes.overrides import split_recipe_args
     from composer_sched.sweep import SweepTarget, parse_ratios, run_sweep
 
-    recipe, overrides = split_items(args.items)
+    recipe, overrides = split_recipe_args(args.items)
     ratios = parse_ratios(args.ratios or DEFAULT_RATIOS)
     target = SweepTarget(recipe, overrides, processes=args.procs_per_run)
     # Default ratios the schedule does not fit (e.g. 0.25 of a short run with a long warm-up) are left out with a

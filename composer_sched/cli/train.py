@@ -54,15 +54,6 @@ def add_arguments(parser):
                         help="after training, save the model's final state_dict there (torch.save)")
 
 
-def split_recipe_args(recipe, overrides):
-    """``recipe`` may be the first override when no recipe is given (``train max_duration=2ep``)."""
-    import os
-
-    if recipe is not None and '=' in recipe and not os.path.exists(recipe) or (recipe or '').startswith('~'):
-        return None, [recipe] + list(overrides)
-    return recipe, list(overrides)
-
-
 def print_schedule(recipe) -> None:
     """The schedule's key points: batch, epoch, multiplier and learning rate (for a loss-driven schedule such as
     AutoWU: what is known before training, and that the rest depends on the loss)."""
@@ -256,8 +247,9 @@ def run(args) -> int:
 
     from composer_sched.cli import RunFailed
     from composer_sched.recipes import load_recipe
+    from composer_sched.recipes.overrides import split_recipe_args
 
-    path, overrides = split_recipe_args(args.recipe, args.overrides)
+    path, overrides = split_recipe_args([args.recipe, *args.overrides])
     if (args.extend_to is None) != (args.from_checkpoint is None):
         raise ValueError('--extend-to and --from go together: give both (the new ratio and the checkpoint to '
                          'continue) or neither.')

@@ -12,6 +12,7 @@ Example:
 """
 from __future__ import annotations
 
+import posixpath
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Optional
@@ -52,9 +53,18 @@ def bundled_recipes() -> list[str]:
 
 def bundled_file(name: str) -> Optional[Traversable]:
     """The bundled recipe called ``name`` (``'digits_cnn'``, ``'schedules/wsd'``, with or without ``.yaml``), or
-    ``None`` when there is none. ``..`` and absolute names never leave the recipes folder."""
-    parts = [p for p in name.replace('\\', '/').split('/') if p not in ('', '.')]
-    if not parts or '..' in parts or name.startswith('/'):
+    ``None`` when there is none. ``..`` moves up within the recipes folder (``'algorithms/../digits_cnn'``, as a
+    ``base:`` entry relative to a bundled recipe), never out of it; an absolute path is never a bundled name.
+
+    Example:
+        >>> bundled_file('algorithms/../digits_cnn').name, bundled_file('../digits_cnn')
+        ('digits_cnn.yaml', None)
+    """
+    text = name.replace('\\', '/')
+    if text.startswith('/'):
+        return None
+    parts = posixpath.normpath(text).split('/')
+    if not parts or parts[0] in ('..', '.', ''):
         return None
     if not parts[-1].endswith('.yaml'):
         parts[-1] += '.yaml'

@@ -1,15 +1,20 @@
 """Loading a recipe (file, base, overrides, interpolation, checks) and building its Composer Trainer."""
 from __future__ import annotations
 
+import copy
+import dataclasses
+import io
 import math
 import os
+import posixpath
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from composer_sched.recipes import components as C
 from composer_sched.recipes.bundled import bundled_file, bundled_recipes, bundled_root
+from composer_sched.recipes.overrides import parse_override
 from composer_sched.recipes.schema import DEVICES, REQUIRED_KEYS, RecipeConfig, RecipeError, check_section
 from composer_sched.schedules.registry import suggest
 
@@ -26,37 +31,69 @@ def recipe_dir():
     return bundled_root()
 
 
-def _find(name: Union[str, os.PathLike], relative_to: Optional[Path] = None) -> Path:
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """A recipe file: a user's file on disk, or a bundled recipe read through :mod:`importlib.resources`."""
+    label: str                      # what messages and ``Recipe.path`` show
+    stem: str                       # the file name without ``.yaml`` (a recipe's default name)
+    read: Any                       # () -> the file's text
+    bundled: Optional[str] = None   # the bundled name ('algorithms/wsd'), for bases relative to it
+
+    def sibling(self, text: str) -> Optional['_Source']:
+        """``text`` relative to this file's folder (a ``base:`` entry), if there is such a file."""
+        if self.bundled is not None:
+            folder = self.bundled.rpartition('/')[0]
+            return _bundled_source(f'{folder}/{text}' if folder else text)
+        cand = Path(self.label).parent / text
+        return _file_source(cand) if cand.is_file() else None
+
+
+def _file_source(path: Path) -> _Source:
+    return _Source(str(path), path.stem, lambda: path.read_text(encoding='utf-8'))
+
+
+def _bundled_source(name: str) -> Optional[_Source]:
+    node = bundled_file(name)
+    if node is None:
+        return None
+    bundled = posixpath.normpath(name.replace('\\', '/'))
+    bundled = bundled[:-len('.yaml')] if bundled.endswith('.yaml') else bundled
+    return _Source(str(node), node.name[:-len('.yaml')], lambda: node.read_text(encoding='utf-8'), bundled)
+
+
+def _find(name: Union[str, os.PathLike], relative_to: Optional[_Source] = None) -> _Source:
+    """A recipe by name: relative to the recipe that names it as its base, a file, else a bundled recipe."""
     text = os.fspath(name)
-    cands = [Path(text).expanduser()]
     if relative_to is not None:
-        cands.insert(0, relative_to / text)
-    for c in cands:
-        if c.is_file():
-            return c
-    found = bundled_file(text)
+        found = relative_to.sibling(text)
+        if found is not None:
+            return found
+    path = Path(text).expanduser()
+    if path.is_file():
+        return _file_source(path)
+    found = _bundled_source(text)
     if found is not None:
         return found
     names = bundled_recipes()
     raise RecipeError(text, '', f'no such recipe file{suggest(text, names)}; bundled recipes: {", ".join(names)}.')
 
 
-def _read(path: Path) -> dict:
+def _read(source: _Source) -> dict:
     import yaml
     from omegaconf import OmegaConf
 
     try:
-        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        raw = OmegaConf.to_container(OmegaConf.load(io.StringIO(source.read())), resolve=False)
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         where = f'line {mark.line + 1}, column {mark.column + 1}: ' if mark else ''
-        raise RecipeError(str(path), '', f'not valid YAML: {where}{getattr(e, "problem", None) or e}') from None
-    except Exception as e:  # omegaconf rejects e.g. duplicate keys and non-string keys
-        raise RecipeError(str(path), '', f'cannot be read: {e}') from None
+        raise RecipeError(source.label, '', f'not valid YAML: {where}{getattr(e, "problem", None) or e}') from None
+    except Exception as e:  # omegaconf rejects e.g. duplicate keys and non-string keys; OSError, UnicodeError
+        raise RecipeError(source.label, '', f'cannot be read: {e}') from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise RecipeError(str(path), '', f'the top level must be a mapping of keys, not {type(raw).__name__}.')
+        raise RecipeError(source.label, '', f'the top level must be a mapping of keys, not {type(raw).__name__}.')
     return raw
 
 
@@ -67,23 +104,23 @@ def _merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _load_with_bases(path: Path, seen: tuple = ()) -> dict:
-    if path in seen:
-        raise RecipeError(str(path), 'base', f'bases form a cycle: {" -> ".join(map(str, seen + (path,)))}.')
-    raw = _read(path)
+def _load_with_bases(source: _Source, seen: tuple = ()) -> dict:
+    if source.label in seen:
+        raise RecipeError(source.label, 'base', f'bases form a cycle: {" -> ".join(seen + (source.label,))}.')
+    raw = _read(source)
     base = raw.pop('base', None)
     if base is None:
         return raw
     if not isinstance(base, str):
-        raise RecipeError(str(path), 'base', f'{base!r} is not allowed: base must be a recipe name or path.')
+        raise RecipeError(source.label, 'base', f'{base!r} is not allowed: base must be a recipe name or path.')
     try:
-        base_path = _find(base, path.parent)
+        base_source = _find(base, source)
     except RecipeError as e:
-        raise RecipeError(str(path), 'base', e.reason) from None
-    parent = _load_with_bases(base_path, seen + (path,))
+        raise RecipeError(source.label, 'base', e.reason) from None
+    parent = _load_with_bases(base_source, seen + (source.label,))
     # The base's name and description describe the base's run, not this one: a child that does not set its own
     # is named after its file (a sweep, a plot title or a run name would otherwise claim to be the parent).
-    parent['name'] = raw.get('name', path.stem)
+    parent['name'] = raw.get('name', source.stem)
     parent['description'] = raw.get('description', '')
     return _merge(parent, raw)
 
@@ -104,40 +141,67 @@ def _normalise(raw: dict) -> dict:
 
 
 def _apply_overrides(file: str, cfg, overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """Apply ``key=value`` / ``~key`` items (the one grammar: :mod:`composer_sched.recipes.overrides`) to ``cfg``;
+    ``(normalised key, item)`` pairs, to name the item an error comes from."""
     from omegaconf import OmegaConf
 
     applied = []
     for item in overrides:
-        if not isinstance(item, str):
-            raise RecipeError(file, '', f'override {item!r} is not allowed: write key=value.')
-        if item.startswith('~'):
-            key = item[1:].strip()
-            parent, _, leaf = key.replace('[', '.').replace(']', '').rpartition('.')
+        try:
+            o = parse_override(item)
+        except ValueError as e:
+            raise RecipeError(file, '', str(e)) from None
+        if o.remove:
+            parent, _, leaf = o.key.replace('[', '.').replace(']', '').rpartition('.')
             node = OmegaConf.select(cfg, parent) if parent else cfg
             if node is None or leaf not in node:
-                raise RecipeError(file, key, f'override {item!r} removes a key the recipe does not have.')
+                raise RecipeError(file, o.key, f'override {item!r} removes a key the recipe does not have.')
             del node[leaf]
-            applied.append((key, item))
+            applied.append((o.key, item))
             continue
-        key, sep, value = item.partition('=')
-        key = key.strip()
-        if not sep or not key:
-            raise RecipeError(file, '', f'override {item!r} is not allowed: write key=value (or ~key to remove).')
+        value = o.value
+        if o.key == 'algorithms' or o.key.startswith('algorithms.') and o.key.count('.') == 1:
+            value = {} if value is None else value
         try:
-            parsed = OmegaConf.to_container(OmegaConf.from_dotlist([f'v={value}']), resolve=False)['v']
-            if key == 'algorithms' or key.startswith('algorithms.') and key.count('.') == 1:
-                parsed = {} if parsed is None else parsed
-            OmegaConf.update(cfg, key, parsed, merge=True, force_add=True)
-        except RecipeError:
-            raise
+            OmegaConf.update(cfg, o.key, value, merge=True, force_add=True)
         except Exception as e:
-            raise RecipeError(file, key, f'override {item!r} cannot be applied: {str(e).splitlines()[0]}') from None
-        applied.append((key.replace('[', '.').replace(']', ''), item))
+            raise RecipeError(file, o.key, f'override {item!r} cannot be applied: {str(e).splitlines()[0]}') from None
+        applied.append((o.key.replace('[', '.').replace(']', ''), item))
     return applied
 
 
+def _resolve(file: str, config: Mapping, overrides: Sequence[str]) -> tuple[dict, list[tuple[str, str]]]:
+    """``config`` with ``overrides`` applied and ``${...}`` resolved (pure: no file, no data)."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue
+
+    try:
+        cfg = OmegaConf.create(_normalise(copy.deepcopy(dict(config))))
+    except Exception as e:  # a value omegaconf cannot hold
+        raise RecipeError(file, str(getattr(e, 'full_key', '') or ''), str(e).splitlines()[0]) from None
+    applied = _apply_overrides(file, cfg, list(overrides))
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as e:  # `key: ???` in the file: the user must give it
+        key = str(getattr(e, 'full_key', '') or '')
+        raise RecipeError(file, key, f'missing: this recipe needs it, e.g. as an override {key}=...') from None
+    except Exception as e:  # interpolation errors carry the key they occurred at
+        key = str(getattr(e, 'full_key', '') or '')
+        raise _blame(RecipeError(file, key, str(e).splitlines()[0]), applied) from None
+    return _normalise(resolved), applied
+
+
+def _blame(error: RecipeError, applied: Sequence[tuple[str, str]]) -> RecipeError:
+    """``error`` naming the override that set its key, when one did."""
+    ekey = error.key.replace('[', '.').replace(']', '')
+    for key, item in applied:
+        if ekey == key or ekey.startswith(key + '.') or (ekey and key.startswith(ekey + '.')):
+            return RecipeError(error.file, error.key, f'{error.reason} (set by the override {item!r})')
+    return error
+
+
 def load_recipe(path: Union[str, os.PathLike, None] = None, overrides: Sequence[str] = ()) -> 'Recipe':
-    """Load, resolve and check a recipe; nothing trains and nothing is downloaded.
+    """Load, resolve and check a recipe; nothing trains and nothing is downloaded (same as :meth:`Recipe.load`).
 
     Args:
         path: a YAML file, or a bundled recipe name (``'digits_cnn'``, ``'schedules/wsd'``, see
@@ -159,30 +223,7 @@ def load_recipe(path: Union[str, os.PathLike, None] = None, overrides: Sequence[
         >>> r.max_duration
         '2ep'
     """
-    file_path = _find(path if path is not None else DEFAULT_RECIPE)
-    file = str(file_path)
-    from omegaconf import OmegaConf
-    from omegaconf.errors import MissingMandatoryValue
-
-    raw = _normalise(_load_with_bases(file_path))
-    cfg = OmegaConf.create(raw)
-    applied = _apply_overrides(file, cfg, list(overrides))
-    try:
-        try:
-            resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-        except MissingMandatoryValue as e:  # `key: ???` in the file: the user must give it
-            key = str(getattr(e, 'full_key', '') or '')
-            raise RecipeError(file, key, f'missing: this recipe needs it, e.g. as an override {key}=...') from None
-        except Exception as e:  # interpolation errors carry the key they occurred at
-            key = str(getattr(e, 'full_key', '') or '')
-            raise RecipeError(file, key, str(e).splitlines()[0]) from None
-        return Recipe(file, _normalise(resolved), tuple(overrides))
-    except RecipeError as e:
-        ekey = e.key.replace('[', '.').replace(']', '')
-        for key, item in applied:
-            if ekey == key or ekey.startswith(key + '.') or (ekey and key.startswith(ekey + '.')):
-                raise RecipeError(e.file, e.key, f'{e.reason} (set by the override {item!r})') from None
-        raise
+    return Recipe.load(path, overrides)
 
 
 def _check_time(file, key: str, value: Any, units: tuple[str, ...]):
@@ -201,24 +242,78 @@ def _check_time(file, key: str, value: Any, units: tuple[str, ...]):
 class Recipe:
     """A checked training recipe: the resolved, typed config plus builders for a Composer Trainer.
 
-    Use :func:`load_recipe` to make one. Building is lazy and repeatable: each :meth:`build_trainer` call makes a
-    fresh model, optimizer, schedulers and algorithms (the datasets are read once and shared).
+    Construction is pure: ``Recipe(config)`` resolves and checks a mapping (keys, names, types, ranges, every
+    component's arguments) without reading a file or any data. :meth:`load` (the same as :func:`load_recipe`) reads
+    a file (its bases merged) and then runs :meth:`check`, which reads the data and runs the schedules over the
+    run. Building is lazy and repeatable: each :meth:`build_trainer` call makes a fresh model, optimizer,
+    schedulers and algorithms (the datasets are read once and shared).
+
+    Args:
+        config: the recipe as a mapping (what a recipe file holds; ``base:`` is a file feature, see :meth:`load`).
+        path: the file it came from, named in errors (default ``'<mapping>'``).
+        overrides: ``key=value`` / ``~key`` items applied to ``config`` (:mod:`composer_sched.recipes.overrides`).
 
     Attributes:
-        path: the recipe file.
+        path: the recipe file (``'<mapping>'`` for a recipe made from a mapping).
         config: the resolved, typed, read-only omegaconf config (:class:`~composer_sched.recipes.schema.RecipeConfig`).
         overrides: the ``key=value`` overrides applied.
 
     Raises:
         RecipeError: from the constructor, for any invalid value (see :func:`load_recipe`).
+
+    Example:
+        >>> r = Recipe({'max_duration': '2ep', 'model': {'name': 'digits_cnn'}, 'data': {'name': 'digits'},
+        ...             'optimizer': {'name': 'sgd', 'lr': 0.1}, 'schedulers': [{'name': 'cosine_annealing'}]},
+        ...            overrides=['optimizer.lr=0.05'])
+        >>> r.lr, r.path
+        (0.05, '<mapping>')
+        >>> r.check().dataloader_len  # reads the digits: 1437 training images in batches of 64
+        22
     """
 
-    def __init__(self, path: str, resolved: dict, overrides: Sequence[str] = ()):
+    def __init__(self, config: Mapping, *, path: Union[str, os.PathLike, None] = None,
+                 overrides: Sequence[str] = ()):
+        if not isinstance(config, Mapping):
+            raise RecipeError(str(path or '<mapping>'), '', f'the recipe must be a mapping of keys, not '
+                              f'{type(config).__name__}.')
+        self.path = '<mapping>' if path is None else os.fspath(path)
+        self.overrides = tuple(overrides)
+        self._raw = copy.deepcopy(dict(config))
+        self._datasets = None
+        resolved, self._applied = _resolve(self.path, self._raw, self.overrides)
+        try:
+            self._validate(resolved)
+        except RecipeError as e:
+            raise _blame(e, self._applied) from None
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike, None] = None, overrides: Sequence[str] = ()) -> 'Recipe':
+        """Read a recipe file or bundled recipe (``None``: the default), build it and :meth:`check` it; see
+        :func:`load_recipe`.
+
+        Raises:
+            RecipeError: see :func:`load_recipe`.
+        """
+        source = _find(path if path is not None else DEFAULT_RECIPE)
+        return cls(_load_with_bases(source), path=source.label, overrides=overrides).check()
+
+    def check(self) -> 'Recipe':
+        """The checks that need the data: read it (so a missing data path fails now, with its key), and run every
+        schedule over the whole run (durations that do not fit ``max_duration``). Returns ``self``.
+
+        Raises:
+            RecipeError: the data cannot be read, or a schedule or algorithm fails over this run.
+        """
+        try:
+            self._check_schedule()
+        except RecipeError as e:
+            raise _blame(e, self._applied) from None
+        return self
+
+    def _validate(self, resolved: dict) -> None:
         from omegaconf import OmegaConf
 
-        self.path = path
-        self.overrides = tuple(overrides)
-        file = path
+        file = self.path
         for k in REQUIRED_KEYS:
             if k not in resolved:
                 raise RecipeError(file, k, f'missing: every recipe sets {", ".join(REQUIRED_KEYS)} (directly or '
@@ -253,8 +348,6 @@ class Recipe:
         self.build_schedulers()
         self.build_algorithms()
         C.build_loggers(file, typed.loggers, construct=False)
-        self._datasets = None
-        self._check_schedule()
 
     # ----------------------------------------------------------------------------------------------- basics
     def __repr__(self) -> str:
@@ -287,12 +380,14 @@ class Recipe:
         return OmegaConf.to_container(self.config)
 
     def with_overrides(self, overrides: Sequence[str]) -> 'Recipe':
-        """The same recipe file with more ``key=value`` overrides (after this recipe's own).
+        """The same recipe with more ``key=value`` overrides (after this recipe's own), checked.
 
         Example:
             >>> half = load_recipe().with_overrides(['scale_schedule_ratio=0.5'])
+            >>> half.scale_schedule_ratio
+            0.5
         """
-        return load_recipe(self.path, self.overrides + tuple(overrides))
+        return type(self)(self._raw, path=self.path, overrides=self.overrides + tuple(overrides)).check()
 
     # ----------------------------------------------------------------------------------------------- data
     def datasets(self):

@@ -171,10 +171,10 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
         args = _option(args, '--seeds', '1')
         if command == 'sweep':
             from composer_sched.cli import build_parser
-            from composer_sched.cli.sweep import split_items
+            from composer_sched.recipes.overrides import split_recipe_args
 
             args = _option(args, '--ratios', '1')
-            recipe, overrides = split_items(build_parser().parse_args(['sweep', *args]).items)
+            recipe, overrides = split_recipe_args(build_parser().parse_args(['sweep', *args]).items)
             args += tiny_overrides(recipe, overrides)
     code = main([command, *args])
     err = capsys.readouterr().err

@@ -135,12 +135,17 @@ def test_errors_in_files(tmp_path):
 
 
 def test_bundled_default_found_through_the_package():
-    import composer_sched
+    import importlib.resources
     from pathlib import Path
 
+    import composer_sched
+
     assert 'digits_cnn' in bundled_recipes()
-    pkg = Path(composer_sched.__file__).parent / 'yamls' / 'digits_cnn.yaml'
-    assert pkg.is_file()
+    # package data, a real folder inside the package (issue 14): what a wheel ships; the repo-root yamls links here
+    pkg = importlib.resources.files('composer_sched.recipes') / 'yamls' / 'digits_cnn.yaml'
+    assert pkg.is_file() and 'max_duration' in pkg.read_text()
+    assert not (Path(composer_sched.__file__).parent / 'recipes' / 'yamls').is_symlink()
+    assert not (Path(composer_sched.__file__).parent / 'yamls').exists()
     assert composer_sched.load_recipe is load_recipe
 
 
@@ -155,3 +160,34 @@ def test_optional_loggers(tmp_path):
             assert info.value.key == f'loggers.{kind}' and f'pip install {module}' in str(info.value)
         else:
             assert load_recipe(None, overrides).config.loggers[kind] == {}
+
+
+def test_construction_is_pure_and_load_reads(tmp_path):
+    """Issue 14: ``Recipe(mapping)`` checks the mapping without reading a file or data; ``check()`` (which
+    ``Recipe.load`` / ``load_recipe`` run) reads the data, so a missing data folder fails there, at its key."""
+    config = {'max_duration': '2ep', 'model': {'name': 'cifar_resnet20'},
+              'data': {'name': 'cifar10', 'path': str(tmp_path / 'missing')},
+              'optimizer': {'name': 'sgd', 'lr': 0.1}, 'schedulers': [{'name': 'cosine_annealing'}]}
+    r = Recipe(config, overrides=['optimizer.lr=0.05'])  # the folder does not exist: nothing was read
+    assert r.lr == 0.05 and r.path == '<mapping>' and r.overrides == ('optimizer.lr=0.05',)
+    with pytest.raises(RecipeError) as info:
+        r.check()
+    assert info.value.key == 'data.path'
+    with pytest.raises(RecipeError) as info:  # a bad value in the mapping fails at construction, at its key
+        Recipe({**config, 'seed': -1})
+    assert info.value.key == 'seed' and info.value.file == '<mapping>'
+    with pytest.raises(RecipeError, match='set by the override'):
+        Recipe(config, overrides=['optimizer.lr=fast'])
+    # the same mapping from a file, through Recipe.load: the same config
+    loaded = Recipe.load(load_recipe('schedules/wsd').path)
+    assert loaded.to_dict() == load_recipe('schedules/wsd').to_dict()
+    assert Recipe(loaded.to_dict()).check().to_dict() == loaded.to_dict()
+
+
+def test_bundled_bases_resolve_inside_the_package(tmp_path, monkeypatch):
+    """A bundled recipe's ``base: ../digits_cnn.yaml`` is found through importlib.resources, wherever the process
+    runs (not relative to the working directory)."""
+    monkeypatch.chdir(tmp_path)
+    r = load_recipe('algorithms/wsd')
+    assert r.config.model.name == 'digits_cnn' and list(r.config.algorithms) == ['wsd']
+    assert r.with_overrides(['max_duration=2ep']).max_duration == '2ep'
