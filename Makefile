@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= test,ray
 
-.PHONY: setup test demo bench docs clean
+.PHONY: setup test lint gen demo bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,17 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 
 setup: $(STAMP)
 
-test: $(STAMP)
+# ruff, then mypy (strict on the core, lenient elsewhere: pyproject.toml), then the suite with the doctests.
+test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy composer_sched
+
+# Regenerates the checked-in files derived from the method registry (tests/test_generated.py fails when stale).
+gen: $(STAMP)
+	$(PY) -m tools.gen
 
 demo: $(STAMP)
 	$(VENV)/bin/composer-sched demo
@@ -30,4 +39,4 @@ docs: $(STAMP)
 	$(PY) -m composer_sched.docs
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
