@@ -6,18 +6,39 @@ surprisingly well, so it is a cheap way to compare schedules, pick a base LR and
 
 * :func:`compute_rate`, :func:`bound_curve`: the bound of an LR array at one horizon, or at every horizon at once.
 * :func:`compute_optimal_base`, :func:`optimal_bound_curve`: the base LR minimising the bound, and the bound there.
-* The paper's schedule classes (:class:`WSDSchedule`, :class:`CosineSchedule`, ...), built on the core shapes.
+* The paper's schedule classes (:class:`WSDSchedule`, :class:`CosineSchedule`, ...): LR arrays of ``steps``
+  entries, each a thin face over one registered method (:attr:`ScheduleBase.method`).
 * :func:`method_lrs`, :func:`method_bound`: the bound of any registered method or Composer recipe, as run.
 * :func:`horizon_transfer`: re-shape a schedule tuned at ``T0`` for a longer ``T1`` keeping its base LR.
 
-The schedule classes reuse the names of the paper package (``WSDSchedule``, ``ConstantSchedule``, ...) and so
-differ from the core shapes of the same name in :mod:`composer_sched.schedules`: import them from here.
+The schedule classes keep the names and signatures of the paper's ``scheduled`` package (``WSDSchedule(final_lr,
+steps, base_lr, cooldown_len, ...)``); no core class shares a name with them (the core's are
+``StableDecaySchedule``, ``FlatSchedule``, ``StepwiseSchedule``, ...). They define no formula of their own: each
+evaluates the schedule of a registered method (``wsd``, ``constant``, ``cosine_annealing``, ``inverse_sqrt``,
+``polynomial``, ``piecewise_constant``) on step indices, converting the paper's arguments (a cool-down as a
+fraction of ``steps``, endpoints included, relative or absolute final LRs, a warm-up prepended) as each class's
+docstring says, so a method and its paper class cannot drift apart.
+
+Layering: this package imports the core (:mod:`composer_sched.schedules`) and numpy only;
+:mod:`composer_sched.theory.runs` reads Composer runs through the preview and the recipes, imported when called.
 """
-from composer_sched.theory.bounds import (BOUND_TYPES, bound_curve, compute_optimal_base, compute_rate,
-                                          optimal_bound_curve)
-from composer_sched.theory.schedules import (ConstantSchedule, CosineSchedule, PiecewiseConstantSchedule,
-                                             PolynomialBackwardSchedule, PolynomialCooldownSchedule, ScheduleBase,
-                                             SqrtSchedule, WSDSchedule)
+from composer_sched.theory.bounds import (
+    BOUND_TYPES,
+    bound_curve,
+    compute_optimal_base,
+    compute_rate,
+    optimal_bound_curve,
+)
+from composer_sched.theory.schedules import (
+    ConstantSchedule,
+    CosineSchedule,
+    PiecewiseConstantSchedule,
+    PolynomialBackwardSchedule,
+    PolynomialCooldownSchedule,
+    ScheduleBase,
+    SqrtSchedule,
+    WSDSchedule,
+)
 from composer_sched.theory.transfer import TRANSFER_FAMILIES, TransferResult, horizon_transfer
 
 # Composer-facing helpers import Composer when called: keep `import composer_sched.theory` numpy-only.

@@ -1,18 +1,30 @@
-r"""The paper package's schedule classes (Schaipp et al. 2025), as arrays of per-step learning rates.
+r"""The paper package's schedule classes (Schaipp et al. 2025): thin faces over the registered methods.
 
-Each class builds its array by evaluating a pure-core shape (:mod:`composer_sched.schedules`) on step indices, so
-the formulas live in one place. The discrete conventions follow the paper's ``scheduled`` package:
+Each class is a face over ONE definition, a method of :mod:`composer_sched.schedules.registry`: its main part
+(and, for WSD and the 1/sqrt family, its cool-down) is the schedule ``get_method(method).build(**params)`` evaluated
+at the step indices, :attr:`ScheduleBase.method` names the method and :meth:`ScheduleBase.method_params` gives the
+parameters, so no formula is written here. What the face adds is the paper's discrete bookkeeping, as in its
+``scheduled`` package:
 
-* ``steps`` entries, 0-indexed; the paper evaluates the bound at ``T`` with ``steps = T + 1``, so the last entry
-  (0 for a decay to 0) is :math:`\eta_{T+1}` and stays out of the bound.
-* Layout ``warm-up (W) + main (M) + cool-down (C)``, ``W + M + C = steps``. When ``W + C == steps``, the cool-down
-  (or, without one, the warm-up) gives up one step so that one main step remains.
-* Warm-up, :math:`t = 0..W-1`: :math:`w' + (t/W)(1 - w)`, with :math:`w' = w` or :math:`w/\text{base}` when
-  ``warmup_lr_absolute`` (the slope keeps the unscaled :math:`w`, as upstream does).
-* Cool-down, :math:`j = 1..C`, from the last main value :math:`L` to :math:`f` (``final_lr``, or
-  ``final_lr / base_lr`` when ``final_lr_absolute``): linear :math:`L - j(L - f)/C`, or 1-sqrt
-  :math:`f + (L - f)(1 - \sqrt{j/C})`. It is the core :class:`~composer_sched.schedules.LinearCoolDown` started
-  at the last main index.
+* **Step counting.** ``steps`` entries, 0-indexed; the paper evaluates the bound at ``T`` with ``steps = T + 1``,
+  so the last entry (0 for a decay to 0) is :math:`\eta_{T+1}` and stays out of the bound. The method's clock
+  starts at the first main step (after the warm-up): main step :math:`i` is the method's value at :math:`t = i`.
+  Durations are step counts (``t_max``, ``t_cooldown``), never fractions of a run.
+* **Layout** ``warm-up (W) + main (M) + cool-down (C)``, ``W + M + C = steps``, with ``C = int(cooldown_len *
+  steps)`` (truncated, as upstream). When ``W + C == steps``, the cool-down (or, without one, the warm-up) gives up
+  one step so that one main step remains.
+* **Endpoints included.** A decay over the main part reaches its final value *at* the last main step, so the
+  method's length is ``M - 1`` steps (the cool-down's ``C`` steps end on the final value too).
+* **Relative targets.** ``final_lr`` (and ``warmup_lr``) are fractions of ``base_lr``; with ``final_lr_absolute``
+  (``warmup_lr_absolute``) they are LRs, divided by ``base_lr`` before the method is built, and the array is rebuilt
+  by :meth:`~ScheduleBase.set_base_lr`.
+* **Warm-up** (``warmup_kwargs``), :math:`t = 0..W-1`: :math:`w' + (t/W)(1 - w)`, the core
+  :class:`~composer_sched.schedules.LinearWarmUp` with :math:`w' = w` or :math:`w/\text{base}` when absolute (the
+  slope keeps the unscaled :math:`w`, as upstream does).
+* **Generic cool-down** (``cooldown_kwargs`` of :class:`PiecewiseConstantSchedule`, or a subclass's): the core
+  :class:`~composer_sched.schedules.LinearCoolDown` from the last main value :math:`L` to :math:`f`, linear
+  :math:`L - j(L - f)/C` or 1-sqrt :math:`f + (L - f)(1 - \sqrt{j/C})`, :math:`j = 1..C` (the cool-down the ``wsd``
+  and ``inverse_sqrt`` methods build in).
 
 ``schedule`` is the array times ``base_lr``; ``unscaled_schedule`` has peak 1 (for the polynomial shapes, value
 1 at the first step).
@@ -20,14 +32,14 @@ the formulas live in one place. The discrete conventions follow the paper's ``sc
 from __future__ import annotations
 
 import copy
-from typing import Any, Optional, Sequence
+import dataclasses
+from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import numpy as np
 
-from composer_sched.schedules import (FlatSchedule as CoreConstant, CosineAnnealingSchedule, InverseSqrtSchedule,
-                                      LinearCoolDown, LinearWarmUp, StepwiseSchedule as CorePiecewise,
-                                      PolynomialSchedule, Schedule, StableDecaySchedule as CoreWSD)
-from composer_sched.schedules._base import check, check_choice, check_increasing, check_int, check_number
+from composer_sched.schedules import FlatSchedule, InverseSqrtSchedule, LinearCoolDown, LinearWarmUp, Schedule
+from composer_sched.schedules._base import ParamError, check, check_choice, check_increasing, check_int, check_number
+from composer_sched.schedules.registry import get_method
 from composer_sched.theory import bounds as _bounds
 
 __all__ = ['ScheduleBase', 'WSDSchedule', 'ConstantSchedule', 'CosineSchedule', 'SqrtSchedule',
@@ -35,6 +47,7 @@ __all__ = ['ScheduleBase', 'WSDSchedule', 'ConstantSchedule', 'CosineSchedule', 
 
 _WARMUP_DEFAULTS = {'steps': 0, 'warmup_lr': 1e-10, 'warmup_lr_absolute': False}
 _COOLDOWN_DEFAULTS = {'steps': 0, 'type': 'linear', 'final_lr': 1e-10, 'final_lr_absolute': False}
+_COOLDOWN_TYPES = ('linear', 'sqrt')
 
 
 def _merged(name: str, given: Optional[dict], defaults: dict) -> dict:
@@ -46,16 +59,24 @@ def _merged(name: str, given: Optional[dict], defaults: dict) -> dict:
     return {**defaults, **given}
 
 
-def _steps_of(frac: float, steps: int, name: str) -> int:
-    check_number(name, frac, lo=0, hi=1)
-    return int(frac * steps)  # truncation, as upstream: T0 = (T+1) - int(0.2 (T+1))
+def _cooldown(steps: int, cooldown_len: float, decay_type: str, final_lr: float, final_lr_absolute: bool) -> dict:
+    """``cooldown_kwargs`` of a class that takes the cool-down as a fraction: ``int(cooldown_len * steps)`` steps
+    (truncated, as upstream: :math:`T_0 = (T+1) - \\lfloor 0.2 (T+1) \\rfloor`)."""
+    check_number('cooldown_len', cooldown_len, lo=0, hi=1)
+    check_choice('decay_type', decay_type, _COOLDOWN_TYPES)
+    check_number('final_lr', final_lr, lo=0)
+    return {'steps': int(cooldown_len * steps), 'type': decay_type, 'final_lr': final_lr,
+            'final_lr_absolute': bool(final_lr_absolute)}
 
 
 class ScheduleBase:
     r"""Base class: a learning-rate array of length ``steps`` = warm-up + main part + cool-down.
 
-    Subclasses implement :meth:`_main` (a core shape and the index of the first main step on its clock) and
-    :attr:`name`. The bound methods call :mod:`composer_sched.theory.bounds` on :attr:`schedule`.
+    A subclass names its registered :attr:`method` and implements :meth:`method_params`; the array is that
+    method's schedule at core times ``main_start + i`` for main step ``i`` (see the module docstring for the
+    conventions). :attr:`METHOD_COOLS_DOWN` says whether the method's parameters carry the cool-down (``wsd``,
+    ``inverse_sqrt``); otherwise ``cooldown_kwargs`` add the core cool-down. A shape no method defines can still
+    be a subclass: override :meth:`_main` to return a core :class:`~composer_sched.schedules.Schedule`.
 
     Args:
         steps: length of the array, integer ``>= 1``; use ``T + 1`` to evaluate the bound at ``T``.
@@ -70,6 +91,12 @@ class ScheduleBase:
     """
 
     name = 'base'
+    #: The registered method (:func:`composer_sched.schedules.registry.get_method`) whose schedule is the array.
+    method: ClassVar[Optional[str]] = None
+    #: Whether :meth:`method_params` carry the cool-down (``t_cooldown``, ``alpha_f``, ``decay_type``).
+    METHOD_COOLS_DOWN: ClassVar[bool] = False
+    #: The method's parameter -> this class's argument: an error the method raises names the argument given here.
+    ARGUMENTS: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, steps: int, base_lr: float = 1.0, warmup_kwargs: Optional[dict] = None,
                  cooldown_kwargs: Optional[dict] = None):
@@ -82,43 +109,78 @@ class ScheduleBase:
         C = check_int('cooldown_kwargs["steps"]', c['steps'], lo=0)
         check_number('warmup_kwargs["warmup_lr"]', w['warmup_lr'], lo=0, hi=1)
         check_number('cooldown_kwargs["final_lr"]', c['final_lr'], lo=0)
-        check_choice('cooldown_kwargs["type"]', c['type'], ('linear', 'sqrt'))
-        if W + C == self.steps and self.steps > 0:  # keep one main step (upstream convention)
+        check_choice('cooldown_kwargs["type"]', c['type'], _COOLDOWN_TYPES)
+        if W + C == self.steps:  # keep one main step (upstream convention)
             C, W = (C - 1, W) if C > 0 else (C, W - 1)
         check(W + C < self.steps, 'steps', steps, f'> warm-up + cool-down steps ({W} + {C})')
         self._W, self._C = W, C
-        # A relative target depends on base_lr: rebuild on set_base_lr.
-        self._recompute_each_time = bool(w['warmup_lr_absolute'] and W) or bool(c['final_lr_absolute'] and C)
         self._build()
 
-    # -- construction ---------------------------------------------------------------------------------------------
-    def _main(self, length: int) -> tuple[Schedule, int]:
-        """The core shape of the main part and the core time of its first step (main step i is at t0 + i)."""
-        raise NotImplementedError
+    # -- the one definition ---------------------------------------------------------------------------------------
+    @property
+    def main_steps(self) -> int:
+        """:math:`M`, the steps between the warm-up and the cool-down (``>= 1``)."""
+        return self.steps - self._W - self._C
+
+    @property
+    def main_start(self) -> int:
+        """The core time of the first main step (0: the method's clock starts after the warm-up)."""
+        return 0
+
+    def method_params(self) -> dict[str, Any]:
+        """The keyword parameters of :attr:`method` (durations in steps) whose schedule this array evaluates.
+
+        Raises:
+            ValueError: a relative target that does not fit (e.g. an absolute ``final_lr`` above ``base_lr``).
+        """
+        raise NotImplementedError(f'{type(self).__name__} names no registered method: override _main()')
+
+    def core(self) -> Schedule:
+        """The registered method's schedule, ``get_method(method).build(**method_params())``."""
+        try:
+            return get_method(self.method).build(**self.method_params())
+        except ParamError as e:  # the method speaks alpha_f/t_cooldown: name this class's argument
+            raise e.renamed(self.ARGUMENTS) from None
+
+    def _main(self) -> Schedule:
+        """The core schedule of the main part (and cool-down, if :attr:`METHOD_COOLS_DOWN`) on its own clock."""
+        return self.core()
+
+    @property
+    def _recompute_each_time(self) -> bool:
+        """The unscaled array depends on ``base_lr`` (an absolute target): rebuild it in :meth:`set_base_lr`."""
+        w, c = self.warmup_kwargs, self.cooldown_kwargs
+        return bool(w['warmup_lr_absolute'] and self._W) or bool(c['final_lr_absolute'] and self._C)
 
     def _relative(self, value: float, absolute: bool, name: str) -> float:
         if not absolute:
-            return value
+            return float(value)
         check(self.base_lr > 0, 'base_lr', self.base_lr, f'> 0 when {name} is absolute')
-        return value / self.base_lr
+        return float(value) / self.base_lr
+
+    def _final(self) -> float:
+        """The cool-down's target :math:`f` as a fraction of ``base_lr``."""
+        c = self.cooldown_kwargs
+        return self._relative(c['final_lr'], bool(c['final_lr_absolute']), 'final_lr')
 
     def _build(self) -> None:
-        W, C = self._W, self._C
-        M = self.steps - W - C
-        core, t0 = self._main(M)
+        W, C, M, t0 = self._W, self._C, self.main_steps, self.main_start
+        core = self._main()
         if C:
-            c = self.cooldown_kwargs
-            final = self._relative(float(c['final_lr']), bool(c['final_lr_absolute']), 'final_lr')
-            last = core(float(t0 + M - 1))
+            c, final = self.cooldown_kwargs, self._final()
+            last = float(core(float(t0 + M - 1)))
             check(final <= last + 1e-12, 'final_lr', c['final_lr'],
                   f'at most the last value before the cool-down ({last:g} of base_lr)')
-            core = LinearCoolDown(core, finish_lr=final, start_idx=float(t0 + M - 1), length=float(C), shape=c['type'])
-        parts = [core(t0 + np.arange(M + C, dtype=float))]
+            if not self.METHOD_COOLS_DOWN:
+                core = LinearCoolDown(core, finish_lr=final, start_idx=float(t0 + M - 1), length=float(C),
+                                      shape=c['type'])
+        parts = [np.asarray(core(t0 + np.arange(M + C, dtype=float)), dtype=float)]
         if W:
             w = self.warmup_kwargs
-            start = self._relative(float(w['warmup_lr']), bool(w['warmup_lr_absolute']), 'warmup_lr')
+            start = self._relative(w['warmup_lr'], bool(w['warmup_lr_absolute']), 'warmup_lr')
             peak = start + (1.0 - float(w['warmup_lr']))  # upstream slope: (1 - w) even when w is absolute
-            parts.insert(0, LinearWarmUp(CoreConstant(peak), start_lr=start, length=float(W))(np.arange(W, dtype=float)))
+            warmup = LinearWarmUp(FlatSchedule(peak), start_lr=start, length=float(W))
+            parts.insert(0, warmup(np.arange(W, dtype=float)))
         sched = np.concatenate(parts)
         check(len(sched) == self.steps and bool(np.all(sched >= -1e-15)), 'schedule', self.name,
               f'{self.steps} values >= 0')
@@ -211,10 +273,17 @@ class WSDSchedule(ScheduleBase):
     r"""Warmup-stable-decay: constant 1, then a linear or 1-sqrt cool-down over the last ``int(cooldown_len*steps)``.
 
     ``cooldown_len=1.0`` is linear decay (one main step kept at 1); with ``decay_type='sqrt'``, the 1-sqrt schedule.
-    Built on the core :class:`~composer_sched.schedules.StableDecaySchedule` (main step i at core time i).
+
+    A face over the registered ``wsd`` method: after the warm-up, step :math:`i` is
+    ``get_method('wsd').build(t_cooldown=C, alpha_f=f, decay_type=decay_type, t_max=M - 1 + C)`` at :math:`t = i`
+    (:math:`M` main steps, :math:`C` cool-down steps). Conversions: ``cooldown_len`` (a fraction of ``steps``) to
+    ``C = int(cooldown_len * steps)`` steps; the cool-down ends on ``f`` *at* the last step, so the method's
+    ``t_max`` is :math:`M - 1 + C` (endpoints included; ``1`` when that is 0, a single constant step); ``final_lr``
+    to ``alpha_f`` (divided by ``base_lr`` when ``final_lr_absolute``).
 
     Args:
-        final_lr: :math:`f`, ``>= 0`` and ``<= base_lr`` (default 0).
+        final_lr: :math:`f`, ``>= 0``; ``<= 1`` (a fraction of ``base_lr``), or ``<= base_lr`` when absolute
+            (default 0).
         steps: integer ``>= 1`` (default 100).
         base_lr: ``>= 0`` (default 1).
         cooldown_len: fraction of ``steps`` in the cool-down, in ``[0, 1]`` (default 0.2).
@@ -228,41 +297,36 @@ class WSDSchedule(ScheduleBase):
     Example:
         >>> WSDSchedule(steps=11, cooldown_len=0.2).schedule.round(3).tolist()
         [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0]
+        >>> WSDSchedule(steps=11, cooldown_len=0.2).method_params()
+        {'t_cooldown': 2, 'alpha_f': 0.0, 'decay_type': 'linear', 't_max': 10}
     """
 
     name = 'wsd'
+    method = 'wsd'
+    METHOD_COOLS_DOWN = True
+    ARGUMENTS = {'t_cooldown': 'cooldown_len', 'alpha_f': 'final_lr', 't_max': 'steps'}
 
     def __init__(self, final_lr: float = 0.0, steps: int = 100, base_lr: float = 1.0, cooldown_len: float = 0.2,
                  decay_type: str = 'linear', final_lr_absolute: bool = False, warmup_kwargs: Optional[dict] = None):
         steps = check_int('steps', steps, lo=1)
-        check_number('final_lr', final_lr, lo=0)
         check_number('base_lr', base_lr, lo=0)
+        cool = _cooldown(steps, cooldown_len, decay_type, final_lr, final_lr_absolute)
         check(final_lr_absolute or final_lr <= 1, 'final_lr', final_lr, '<= 1 (a fraction of base_lr)')
         check(not final_lr_absolute or final_lr <= base_lr, 'final_lr', final_lr, f'<= base_lr ({base_lr})')
-        check_choice('decay_type', decay_type, ('linear', 'sqrt'))
-        self.cooldown_len = check_number('cooldown_len', cooldown_len, lo=0, hi=1)
-        self.decay_type = decay_type
-        cool = {'steps': _steps_of(cooldown_len, steps, 'cooldown_len'), 'type': decay_type, 'final_lr': final_lr,
-                'final_lr_absolute': final_lr_absolute}
+        self.cooldown_len, self.decay_type = float(cooldown_len), decay_type
         super().__init__(steps, base_lr, warmup_kwargs, cool)
 
-    def _build(self) -> None:
-        W, C = self._W, self._C
-        M = self.steps - W - C
-        if C == 0 or W:
-            return super()._build()
-        # Without warm-up the whole array is the core WSD: stable until core time M-1, cool-down over C steps.
-        c = self.cooldown_kwargs
-        final = self._relative(float(c['final_lr']), bool(c['final_lr_absolute']), 'final_lr')
-        core = CoreWSD(length=float(M - 1 + C), cooldown_length=float(C), final_lr=final, decay_type=c['type'])
-        self._schedule = core(np.arange(self.steps, dtype=float))
-
-    def _main(self, length):
-        return CoreConstant(1.0), 0
+    def method_params(self) -> dict[str, Any]:
+        M, C = self.main_steps, self._C
+        return {'t_cooldown': C, 'alpha_f': self._final() if C else 0.0, 'decay_type': self.cooldown_kwargs['type'],
+                't_max': max(M - 1 + C, 1)}
 
 
 class ConstantSchedule(WSDSchedule):
     """All ones (times ``base_lr``): a :class:`WSDSchedule` without cool-down.
+
+    A face over the registered ``constant`` method: after the warm-up, every step is
+    ``get_method('constant').build(alpha=1.0)``.
 
     Args:
         steps: integer ``>= 1`` (default 100).
@@ -275,10 +339,15 @@ class ConstantSchedule(WSDSchedule):
     """
 
     name = 'constant'
+    method = 'constant'
+    METHOD_COOLS_DOWN = False
+    ARGUMENTS = {}
 
     def __init__(self, steps: int = 100, base_lr: float = 1.0, warmup_kwargs: Optional[dict] = None):
-        super().__init__(final_lr=0.0, steps=steps, base_lr=base_lr, cooldown_len=0.0,
-                         warmup_kwargs=warmup_kwargs)
+        super().__init__(final_lr=0.0, steps=steps, base_lr=base_lr, cooldown_len=0.0, warmup_kwargs=warmup_kwargs)
+
+    def method_params(self) -> dict[str, Any]:
+        return {'alpha': 1.0}
 
 
 class CosineSchedule(ScheduleBase):
@@ -286,8 +355,11 @@ class CosineSchedule(ScheduleBase):
 
     .. math:: f + \tfrac12 (1 - f)\,(1 + \cos(\pi\, i / (M - 1)))
 
-    (the core :class:`~composer_sched.schedules.CosineAnnealingSchedule` with cycle length :math:`M - 1`; a single
-    main step is 1).
+    (a single main step is 1). A face over the registered ``cosine_annealing`` method: step :math:`i` after the
+    warm-up is ``get_method('cosine_annealing').build(t_max=M - 1, alpha_f=f, alpha_i=1.0)`` at :math:`t = i`.
+    Conversions: the method reaches ``alpha_f`` *at* ``t_max``, so ``t_max`` is :math:`M - 1` (endpoints included;
+    ``1`` for a single main step, whose value at 0 is 1 whatever the length); ``final_lr`` to ``alpha_f`` (divided
+    by ``base_lr`` when ``final_lr_absolute``).
 
     Args:
         final_lr: :math:`f`, ``>= 0``, ``<= 1`` (or ``<= base_lr`` when absolute) (default 0).
@@ -305,6 +377,8 @@ class CosineSchedule(ScheduleBase):
     """
 
     name = 'cosine'
+    method = 'cosine_annealing'
+    ARGUMENTS = {'alpha_f': 'final_lr', 't_max': 'steps'}
 
     def __init__(self, final_lr: float = 0.0, steps: int = 100, base_lr: float = 1.0, final_lr_absolute: bool = False,
                  warmup_kwargs: Optional[dict] = None):
@@ -312,22 +386,34 @@ class CosineSchedule(ScheduleBase):
         check(final_lr_absolute or final_lr <= 1, 'final_lr', final_lr, '<= 1 (a fraction of base_lr)')
         self.final_lr, self.final_lr_absolute = float(final_lr), bool(final_lr_absolute)
         super().__init__(steps, base_lr, warmup_kwargs, None)
-        # An absolute final LR also depends on base_lr; keep the base class's flag (an absolute warm-up LR).
-        self._recompute_each_time = self._recompute_each_time or self.final_lr_absolute
 
-    def _main(self, length):
+    @property
+    def _recompute_each_time(self) -> bool:
+        return super()._recompute_each_time or self.final_lr_absolute
+
+    def method_params(self) -> dict[str, Any]:
         f = self._relative(self.final_lr, self.final_lr_absolute, 'final_lr')
         check(f <= 1, 'final_lr', self.final_lr, f'<= base_lr ({self.base_lr:g})')
-        if length == 1:
-            return CoreConstant(1.0), 0
-        return CosineAnnealingSchedule(min_lr=f, max_lr=1.0, cycle_length=float(length - 1)), 0
+        return {'t_max': max(self.main_steps - 1, 1), 'alpha_f': f, 'alpha_i': 1.0}
+
+
+def _with_power(core: Schedule, power: float) -> Schedule:
+    """The ``inverse_sqrt`` method's schedule with :math:`(1 + s)^{-p}` for its :math:`(1 + s)^{-1/2}`."""
+    if isinstance(core, InverseSqrtSchedule):
+        return dataclasses.replace(core, power=power)
+    check(isinstance(core, LinearCoolDown), 'method', 'inverse_sqrt', 'an InverseSqrtSchedule, with a cool-down or not')
+    return dataclasses.replace(core, schedule=_with_power(core.schedule, power))
 
 
 class PolynomialCooldownSchedule(ScheduleBase):
     r"""Main part :math:`t^{-\alpha}`, :math:`t = 1..P`, then a cool-down from :math:`P^{-\alpha}` to :math:`f`.
 
-    The main part is the core :class:`~composer_sched.schedules.InverseSqrtSchedule` with ``scale=1`` and
-    ``power=alpha``: :math:`(1 + s)^{-\alpha}` at core time :math:`s = t - 1`.
+    A face over the registered ``inverse_sqrt`` method, :math:`(1 + s/\tau)^{-1/2}` with its cool-down: step
+    :math:`i` after the warm-up is ``get_method('inverse_sqrt').build(t_scale=1.0, t_cooldown=C, alpha_f=f,
+    decay_type=decay_type, t_max=M - 1 + C)`` at :math:`s = i` (so :math:`t = s + 1`), with the exponent
+    :math:`1/2` of its core :class:`~composer_sched.schedules.InverseSqrtSchedule` set to ``alpha``.
+    Conversions: as for :class:`WSDSchedule` (``cooldown_len`` to ``C`` steps, the cool-down ends on :math:`f` at
+    the last step, ``final_lr`` to ``alpha_f``).
 
     Args:
         alpha: :math:`\alpha`, ``>= 0`` (default 1).
@@ -348,23 +434,33 @@ class PolynomialCooldownSchedule(ScheduleBase):
     """
 
     name = 'polynomial-cooldown'
+    method = 'inverse_sqrt'
+    METHOD_COOLS_DOWN = True
+    ARGUMENTS = {'t_cooldown': 'cooldown_len', 'alpha_f': 'final_lr', 't_max': 'steps'}
 
     def __init__(self, alpha: float = 1.0, final_lr: float = 0.0, steps: int = 100, base_lr: float = 1.0,
                  cooldown_len: float = 0.0, decay_type: str = 'linear', final_lr_absolute: bool = False,
                  warmup_kwargs: Optional[dict] = None):
         self.alpha = check_number('alpha', alpha, lo=0)
         steps = check_int('steps', steps, lo=1)
-        cool = {'steps': _steps_of(cooldown_len, steps, 'cooldown_len'), 'type': decay_type, 'final_lr': final_lr,
-                'final_lr_absolute': final_lr_absolute}
-        self.cooldown_len = float(cooldown_len)
+        cool = _cooldown(steps, cooldown_len, decay_type, final_lr, final_lr_absolute)
+        self.cooldown_len, self.decay_type = float(cooldown_len), decay_type
         super().__init__(steps, base_lr, warmup_kwargs, cool)
 
-    def _main(self, length):
-        return InverseSqrtSchedule(scale=1.0, power=self.alpha), 0
+    def method_params(self) -> dict[str, Any]:
+        M, C = self.main_steps, self._C
+        return {'t_scale': 1.0, 't_cooldown': C, 'alpha_f': self._final() if C else 0.0,
+                'decay_type': self.cooldown_kwargs['type'], 't_max': max(M - 1 + C, 1)}
+
+    def _main(self) -> Schedule:
+        core = self.core()
+        return core if self.alpha == 0.5 else _with_power(core, self.alpha)
 
 
 class SqrtSchedule(PolynomialCooldownSchedule):
     r""":math:`1/\sqrt{t}`, :math:`t = 1..P`, with an optional cool-down to ``final_lr`` (``alpha = 1/2``).
+
+    The registered ``inverse_sqrt`` method as it is (``t_scale=1``); see :class:`PolynomialCooldownSchedule`.
 
     Args:
         final_lr, steps, base_lr, cooldown_len, decay_type, final_lr_absolute, warmup_kwargs: as in
@@ -385,8 +481,10 @@ class SqrtSchedule(PolynomialCooldownSchedule):
 class PolynomialBackwardSchedule(ScheduleBase):
     r""":math:`f + (1 - f)\,((M - 1 - i)/(M - 1))^{\alpha}` over the :math:`M` main steps (:math:`i = 0..M-1`).
 
-    The core :class:`~composer_sched.schedules.PolynomialSchedule` with length :math:`M - 1`. Upstream always uses
-    :math:`M` = ``steps`` (so a warm-up fails its length check); here the warm-up is prepended.
+    A face over the registered ``polynomial`` method: step :math:`i` after the warm-up is
+    ``get_method('polynomial').build(power=alpha, t_max=M - 1, alpha_f=final_lr)`` at :math:`t = i` (endpoints
+    included: ``t_max`` is :math:`M - 1`, or 1 for a single main step). Upstream always uses :math:`M` = ``steps``
+    (so a warm-up fails its length check); here the warm-up is prepended.
 
     Args:
         steps: integer ``>= 1`` (default 100).
@@ -401,6 +499,8 @@ class PolynomialBackwardSchedule(ScheduleBase):
     """
 
     name = 'polynomial-backward'
+    method = 'polynomial'
+    ARGUMENTS = {'power': 'alpha', 'alpha_f': 'final_lr', 't_max': 'steps'}
 
     def __init__(self, steps: int = 100, base_lr: float = 1.0, alpha: float = 1.0, final_lr: float = 0.0,
                  warmup_kwargs: Optional[dict] = None):
@@ -408,18 +508,18 @@ class PolynomialBackwardSchedule(ScheduleBase):
         self.final_lr = check_number('final_lr', final_lr, lo=0, hi=1)
         super().__init__(steps, base_lr, warmup_kwargs, None)
 
-    def _main(self, length):
-        if length == 1:
-            return CoreConstant(1.0), 0
-        return PolynomialSchedule(power=self.alpha, length=float(length - 1), final_lr=self.final_lr), 0
+    def method_params(self) -> dict[str, Any]:
+        return {'power': self.alpha, 't_max': max(self.main_steps - 1, 1), 'alpha_f': self.final_lr}
 
 
 class PiecewiseConstantSchedule(ScheduleBase):
     r"""At 0-indexed step :math:`t`, :math:`\prod_{i: m_i \le t} f_i`, with warm-up and cool-down cut in.
 
-    The core :class:`~composer_sched.schedules.StepwiseSchedule` on the full clock; the main part is steps
-    ``W .. steps - C - 1`` of it, and the cool-down starts from its value at step ``steps - C - 1``. With a drop at
-    ``int(0.8 T0)`` and a 20 % cool-down this is the paper's two-stage "WSSD" extension.
+    A face over the registered ``piecewise_constant`` method on the full clock:
+    ``get_method('piecewise_constant').build(milestones=milestones, factors=factors)`` at :math:`t`, for the main
+    steps ``W .. steps - C - 1`` (the milestones count from the first step, warm-up included: ``main_start`` is
+    :math:`W`); the cool-down starts from its value at step ``steps - C - 1``. With a drop at ``int(0.8 T0)`` and a
+    20 % cool-down this is the paper's two-stage "WSSD" extension.
 
     Args:
         steps: integer ``>= 1``.
@@ -437,14 +537,20 @@ class PiecewiseConstantSchedule(ScheduleBase):
     """
 
     name = 'piecewise-constant'
+    method = 'piecewise_constant'
 
-    def __init__(self, steps: int, base_lr: float = 1.0, milestones: Sequence[float] = (), factors: Sequence[float] = (),
-                 cooldown_kwargs: Optional[dict] = None, warmup_kwargs: Optional[dict] = None):
+    def __init__(self, steps: int, base_lr: float = 1.0, milestones: Sequence[float] = (),
+                 factors: Sequence[float] = (), cooldown_kwargs: Optional[dict] = None,
+                 warmup_kwargs: Optional[dict] = None):
         self.milestones = check_increasing('milestones', list(milestones), strict=False)
         self.factors = tuple(check_number(f'factors[{i}]', f, lo=0) for i, f in enumerate(factors))
         check(len(self.factors) == len(self.milestones), 'factors', list(factors),
               f'a list of {len(self.milestones)} numbers, one per milestone')
         super().__init__(steps, base_lr, warmup_kwargs, cooldown_kwargs)
 
-    def _main(self, length):
-        return CorePiecewise(milestones=self.milestones, factors=self.factors), self._W
+    @property
+    def main_start(self) -> int:
+        return self._W
+
+    def method_params(self) -> dict[str, Any]:
+        return {'milestones': list(self.milestones), 'factors': list(self.factors)}
