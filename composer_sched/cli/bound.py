@@ -79,8 +79,6 @@ def _label(name, params):
 
 
 def run(args) -> int:
-    import numpy as np
-
     from composer_sched.recipes.overrides import parse_overrides
     from composer_sched.theory.bounds import bound_curve, compute_optimal_base, compute_rate
 

@@ -112,8 +112,13 @@ def run(args) -> int:
 def _print_components() -> None:
     from composer_sched.data import DATASETS
     from composer_sched.models import MODELS
-    from composer_sched.recipes.components import (LOADER_KEYS, _optimizers, composer_algorithms,
-                                                   composer_schedulers, first_line)
+    from composer_sched.recipes.components import (
+        LOADER_KEYS,
+        _optimizers,
+        composer_algorithms,
+        composer_schedulers,
+        first_line,
+    )
 
     print('== recipe components ==')
     for title, table in (('model', MODELS), ('data', DATASETS)):
@@ -121,7 +126,7 @@ def _print_components() -> None:
             params = ', '.join(f'{n}={p.default!r}' if p.default is not p.empty else n
                                for n, p in inspect.signature(fn).parameters.items())
             print(f'{title} {name}({params}): {_short(first_line(fn), 90)}')
-    print(f'data (any): ' + ', '.join(f'{k}={v!r}' for k, v in LOADER_KEYS.items()))
+    print('data (any): ' + ', '.join(f'{k}={v!r}' for k, v in LOADER_KEYS.items()))
     print('optimizer: ' + ', '.join(_optimizers()) + ' (lr required; other arguments as the class takes them)')
     print("Composer's schedulers (composer.<name> when ours has the name): " + ', '.join(composer_schedulers()))
     print("Composer's algorithms (composer.<name> when ours has the name): " + ', '.join(composer_algorithms()))

@@ -1,10 +1,10 @@
-"""``composer-sched train``: train a YAML recipe with Composer (or check it and show its schedule with ``--dry-run``)."""
+"""``composer-sched train``: train a YAML recipe with Composer (or check it and show its schedule with
+``--dry-run``)."""
 from __future__ import annotations
 
-import argparse
-
 COMMAND = 'train'
-HELP = 'Train a YAML recipe with a Composer Trainer and print the final metrics (--dry-run: check it, show its schedule).'
+HELP = ('Train a YAML recipe with a Composer Trainer and print the final metrics (--dry-run: check it, show its '
+        'schedule).')
 EPILOG = """The recipe is a YAML file or a bundled recipe name (composer-sched list --recipes); without one, the bundled
 default (a small CNN on scikit-learn's digits). Overrides are key=value (values parsed as YAML), ~key removes a key.
 Errors in the recipe are reported with the file and key path, exit code 2.
@@ -116,7 +116,7 @@ def _check_extension(target, ratio: float, path: str) -> int:
     import os
     import re
 
-    from composer_sched.sweep.plan import _stable_end, ratio_curves, sharing_blocker, shared_until
+    from composer_sched.sweep.plan import _stable_end, ratio_curves, shared_until, sharing_blocker
 
     if not ratio > 1:
         raise ValueError(f'--extend-to={ratio:g} is not allowed: give a ratio > 1 (the new budget as a multiple of '

@@ -55,9 +55,10 @@ class QualityCurve:
 
     def __str__(self) -> str:
         if self.kind == 'power':
-            return f'quality = {self.a:.4f} {"+" if self.b >= 0 else "-"} {abs(self.b):.4g} * batches^-{self.alpha:.3f}' \
-                   f' (R^2 {self.r2:.3f})'
-        return f'quality = {self.a:.4f} {"+" if self.b >= 0 else "-"} {abs(self.b):.4g} * ln(batches) (R^2 {self.r2:.3f})'
+            return (f'quality = {self.a:.4f} {"+" if self.b >= 0 else "-"} {abs(self.b):.4g} '
+                    f'* batches^-{self.alpha:.3f} (R^2 {self.r2:.3f})')
+        return (f'quality = {self.a:.4f} {"+" if self.b >= 0 else "-"} {abs(self.b):.4g} * ln(batches) '
+                f'(R^2 {self.r2:.3f})')
 
 
 @dataclasses.dataclass

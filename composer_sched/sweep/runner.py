@@ -20,7 +20,6 @@ import dataclasses
 import os
 import re
 import shutil
-import sys
 import time
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -281,9 +280,11 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
               drop_unfit: bool = False, plot: bool = True, predict: Optional[str] = None) -> SweepOutcome:
     """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
 
-    Steps: check the arguments and the recipe, plan every run (:func:`~composer_sched.sweep.plan.plan_sweep`),
-    open the folder (lock it while training), train what the database does not hold yet, then write the outputs
-    (:func:`write_outputs`). Everything that can be wrong with the input is a ``ValueError`` before any training.
+    Steps, one function each: check the arguments and the recipe and plan every run (:func:`_prepare`, with
+    :func:`~composer_sched.sweep.plan.plan_sweep`), find what the folder's database does not hold yet and lock the
+    folder (:func:`_pending_runs`), say what will happen (:func:`_announce`), train it (:func:`_train_pending`),
+    then gather the rows and write the outputs (:func:`_finish`, :func:`write_outputs`). Everything that can be
+    wrong with the input is a ``ValueError`` before any training.
 
     A run at ratio ``r`` trains with ``Trainer(scale_schedule_ratio=r * q)``, where ``q`` is the recipe's own
     ratio (its ``scale_schedule_ratio`` times its ``ScaleSchedule`` algorithms' ratios).
@@ -324,87 +325,169 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
         >>> out.exit_code  # doctest: +SKIP
         0
     """
+    job = _prepare(target, ratios, seeds, out_dir, workers=workers, backend=backend, address=address,
+                   share_trunks=share_trunks, tolerance=tolerance, metric=metric, drop_unfit=drop_unfit,
+                   predict=predict, echo=echo)
+    folder = SweepFolder(job.out_dir)
+    try:
+        pending, done = _pending_runs(job, folder)
+        skipped = len(job.to_train) - len(pending)
+        _announce(job, folder, pending, skipped)
+        prediction_errors = _train_pending(job, folder, pending, done)
+        return _finish(job, folder, len(pending), skipped, prediction_errors, tolerance=tolerance, metric=metric,
+                       plot=plot)
+    finally:
+        folder.close()
+
+
+@dataclasses.dataclass
+class _SweepJob:
+    """A checked, planned sweep (:func:`_prepare`): everything the steps of :func:`run_sweep` share."""
+    target: SweepTarget
+    loaded: Any                  # the recipe as the planner sees it (sweep.target.LoadedTarget)
+    seeds: list[int]
+    config_hash: str
+    plan: SweepPlan
+    resources: dict
+    setup: Any                   # the --predict setup (sweep.predicted.prepare_predict), or None
+    out_dir: str
+    workers: int
+    backend: str
+    address: Optional[str]
+    echo: Callable[[str], None]
+
+    @property
+    def to_train(self) -> list[RunSpec]:
+        """The runs this sweep trains: every planned run, or with ``--predict`` the fitted ones then the rest."""
+        return self.plan.runs if self.setup is None else self.setup.first + self.setup.rest
+
+    @property
+    def ids(self) -> set[str]:
+        """``run_id`` of every row this sweep reports (trained and predicted)."""
+        return {r.run_id for r in self.plan.runs} if self.setup is None else self.setup.ids()
+
+    @property
+    def ckpt_dir(self) -> str:
+        return os.path.join(self.out_dir, 'checkpoints')
+
+
+def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Sequence[int]],
+             out_dir: Union[str, os.PathLike], *, workers: int, backend: str, address: Optional[str],
+             share_trunks: bool, tolerance: float, metric: Optional[str], drop_unfit: bool, predict: Optional[str],
+             echo: Callable[[str], None]) -> _SweepJob:
+    """Step 1: check the arguments and the recipe, and plan every run; touches no file.
+
+    Raises:
+        ValueError: a bad argument, recipe, override or metric, a missing ``composer`` launcher when runs need
+            several processes, or a ``--predict`` mode the sweep cannot serve.
+    """
     seeds, ratios = _check_args(backend, workers, seeds, tolerance, ratios)
     out_dir = os.fspath(out_dir)
     loaded = target.load()
     if metric is not None:  # check the name now rather than after hours of training
         names = _metric_names(loaded)
         if metric not in names:
-            raise ValueError(f'--metric={metric!r} is not allowed: the recipe evaluates {", ".join(names) or "nothing"}.')
-    config_hash = loaded.fingerprint
-    ckpt_dir = os.path.join(out_dir, 'checkpoints')
-    plan = plan_sweep(loaded, ratios, seeds, ckpt_dir, share_trunks=share_trunks, drop_unfit=drop_unfit,
-                      stable_dir=os.path.join(out_dir, 'stable'))
+            raise ValueError(f'--metric={metric!r} is not allowed: the recipe evaluates '
+                             f'{", ".join(names) or "nothing"}.')
+    plan = plan_sweep(loaded, ratios, seeds, os.path.join(out_dir, 'checkpoints'), share_trunks=share_trunks,
+                      drop_unfit=drop_unfit, stable_dir=os.path.join(out_dir, 'stable'))
     resources = loaded.resources
-    procs = int(resources['processes'])
-    if procs > 1:
+    if int(resources['processes']) > 1:
         composer_launcher()  # missing launcher: say so now, not once per run
     setup = None
     if predict is not None:
         from composer_sched.sweep.predicted import prepare_predict
         setup = prepare_predict(loaded, plan, predict)  # refusals: before any training
-    to_train = plan.runs if setup is None else setup.first + setup.rest
+    return _SweepJob(target, loaded, seeds, loaded.fingerprint, plan, resources, setup, out_dir, workers, backend,
+                     address, echo)
 
-    folder = SweepFolder(out_dir)
-    try:
-        store = folder.store
-        done = store.done_ids(config_hash)
-        pending = [r for r in to_train if r.run_id not in done]
-        folder.need_writable(len(pending))
+
+def _pending_runs(job: _SweepJob, folder: 'SweepFolder') -> tuple[list[RunSpec], set]:
+    """Step 2: the runs the folder's database does not hold yet, and the ids it does; takes the folder's lock when
+    some remain (read again under the lock: a sweep that just finished may have added rows).
+
+    Raises:
+        ValueError: runs remain and the folder is read-only or in use by another sweep.
+    """
+    store = folder.store
+    done = store.done_ids(job.config_hash)
+    pending = [r for r in job.to_train if r.run_id not in done]
+    folder.need_writable(len(pending))
+    if pending:
+        done = store.done_ids(job.config_hash)
+        pending = [r for r in job.to_train if r.run_id not in done]
+    return pending, done
+
+
+def _announce(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec], skipped: int) -> None:
+    """Step 3: print what the sweep is (ratios, budgets, trunk sharing, cost), and what it skips and trains."""
+    echo, plan = job.echo, job.plan
+    ratio_list = ', '.join(f'{r:g}' for r in plan.budgets)
+    echo(f'sweep of {job.loaded.name!r} ({job.config_hash}): ratios {ratio_list} x {len(job.seeds)} seed(s); budgets '
+         f'{", ".join(f"{r:g}: {b} batches" for r, b in plan.budgets.items())}')
+    for reason in plan.reasons:
+        echo(f'  {reason}')
+    echo(f'  {plan.cost_summary()}')
+    if job.setup is not None:
+        _echo_predict_plan(job.setup, plan, echo)
+    if skipped:
+        echo(f'  {skipped} run(s) already finished in {folder.store.path}: skipped.')
+    procs = int(job.resources['processes'])
+    if pending:
+        echo(f'  {len(pending)} run(s) to train on {job.backend}'
+             f'{f" with {job.workers} workers" if job.backend == "local" and job.workers > 1 else ""}'
+             f'{f", {procs} processes per run (Composer launcher, world size {procs})" if procs > 1 else ""}'
+             f'; results in {job.out_dir}/')
+
+
+def _train_pending(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec], done: set) -> list[str]:
+    """Step 4: train ``pending`` (with ``--predict``: the fitted runs, then the predictions, then the rest);
+    returns the lines of predictions that failed."""
+    store = folder.store
+
+    def train(runs, done_ids, total=None):
+        _train(job.target, job.plan, runs, done_ids, store, job.config_hash, job.loaded.to_yaml(), job.resources,
+               job.out_dir, job.workers, job.backend, job.address, job.echo, total=total)
+
+    setup = job.setup
+    if setup is None:
         if pending:
-            done = store.done_ids(config_hash)  # again, under the lock: a sweep that just finished may have added
-            pending = [r for r in to_train if r.run_id not in done]
-        ratio_list = ', '.join(f'{r:g}' for r in plan.budgets)
-        echo(f'sweep of {loaded.name!r} ({config_hash}): ratios {ratio_list} x {len(seeds)} seed(s); budgets '
-             f'{", ".join(f"{r:g}: {b} batches" for r, b in plan.budgets.items())}')
-        for reason in plan.reasons:
-            echo(f'  {reason}')
-        echo(f'  {plan.cost_summary()}')
-        if setup is not None:
-            _echo_predict_plan(setup, plan, echo)
-        skipped = len(to_train) - len(pending)
-        if skipped:
-            echo(f'  {skipped} run(s) already finished in {store.path}: skipped.')
-        failed: list[str] = []
-        if pending:
-            echo(f'  {len(pending)} run(s) to train on {backend}'
-                 f'{f" with {workers} workers" if backend == "local" and workers > 1 else ""}'
-                 f'{f", {procs} processes per run (Composer launcher, world size {procs})" if procs > 1 else ""}'
-                 f'; results in {out_dir}/')
-        prediction_errors: list[str] = []
-        if setup is None:
-            if pending:
-                _train(target, plan, pending, done, store, config_hash, loaded.to_yaml(), resources, out_dir,
-                       workers, backend, address, echo)
-        else:
-            first = [r for r in pending if r in setup.first]
-            if first:
-                _train(target, plan, first, done, store, config_hash, loaded.to_yaml(), resources, out_dir, workers,
-                       backend, address, echo, total=len(setup.first))
-            have = {r['run_id'] for r in store.rows(config_hash) if r['predicted']}
-            if folder.writable and (first or not setup.predicted_ids() <= have):  # else: the recorded ones stand
-                prediction_errors = _predict(setup, plan, store, config_hash, loaded, echo)
-            rest = [r for r in pending if r not in setup.first]
-            if rest:
-                _train(target, plan, rest, store.done_ids(config_hash), store, config_hash, loaded.to_yaml(),
-                       resources, out_dir, workers, backend, address, echo, total=len(to_train))
-        ids = {r.run_id for r in plan.runs} if setup is None else setup.ids()
-        rows = [r for r in store.rows(config_hash) if r['run_id'] in ids]
-        failed = [r['run_id'] for r in rows if r['status'] == 'failed']
-        outcome = SweepOutcome(plan, rows, skipped, len(pending), failed, out_dir, store,
-                               prediction_errors=prediction_errors, predict=setup)
-        if folder.writable and len(rows) == len(ids) and not failed and not prediction_errors:
-            # Every run is done: trunk checkpoints are no longer needed, nor the attempt folders a killed sweep's
-            # launched runs left (a finished attempt removes its own).
-            for sub in (ckpt_dir, os.path.join(out_dir, 'launch')):
-                shutil.rmtree(sub, ignore_errors=True)
-        outcome.report, outcome.outputs = write_outputs(store, config_hash, loaded, rows, out_dir, tolerance=tolerance,
-                                                        metric=metric, write=folder.writable, plot=plot)
-        if not folder.writable:
-            echo(f'  {out_dir} is read-only: reported from its database, no file rewritten.')
-        return outcome
-    finally:
-        folder.close()
+            train(pending, done)
+        return []
+    prediction_errors: list[str] = []
+    first = [r for r in pending if r in setup.first]
+    if first:
+        train(first, done, total=len(setup.first))
+    have = {r['run_id'] for r in store.rows(job.config_hash) if r['predicted']}
+    if folder.writable and (first or not setup.predicted_ids() <= have):  # else: the recorded ones stand
+        prediction_errors = _predict(setup, job.plan, store, job.config_hash, job.loaded, job.echo)
+    rest = [r for r in pending if r not in setup.first]
+    if rest:
+        train(rest, store.done_ids(job.config_hash), total=len(job.to_train))
+    return prediction_errors
+
+
+def _finish(job: _SweepJob, folder: 'SweepFolder', ran: int, skipped: int, prediction_errors: list[str], *,
+            tolerance: float, metric: Optional[str], plot: bool) -> SweepOutcome:
+    """Step 5: gather this sweep's rows, drop the trunk checkpoints once every run is done, and write the outputs
+    (:func:`write_outputs`)."""
+    store, out_dir = folder.store, job.out_dir
+    ids = job.ids
+    rows = [r for r in store.rows(job.config_hash) if r['run_id'] in ids]
+    failed = [r['run_id'] for r in rows if r['status'] == 'failed']
+    outcome = SweepOutcome(job.plan, rows, skipped, ran, failed, out_dir, store,
+                           prediction_errors=prediction_errors, predict=job.setup)
+    if folder.writable and len(rows) == len(ids) and not failed and not prediction_errors:
+        # Every run is done: trunk checkpoints are no longer needed, nor the attempt folders a killed sweep's
+        # launched runs left (a finished attempt removes its own).
+        for sub in (job.ckpt_dir, os.path.join(out_dir, 'launch')):
+            shutil.rmtree(sub, ignore_errors=True)
+    outcome.report, outcome.outputs = write_outputs(store, job.config_hash, job.loaded, rows, out_dir,
+                                                    tolerance=tolerance, metric=metric, write=folder.writable,
+                                                    plot=plot)
+    if not folder.writable:
+        job.echo(f'  {out_dir} is read-only: reported from its database, no file rewritten.')
+    return outcome
 
 
 def _echo_predict_plan(setup, plan: SweepPlan, echo: Callable[[str], None]) -> None:

@@ -233,7 +233,8 @@ def _apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
         for i, p in enumerate(parts[:-1]):
             if not isinstance(node.get(p), dict):
                 raise ValueError(f"override {key}={value!r} is not allowed: {'.'.join(parts[:i + 1])!r} is not a "
-                                 f'section of the recipe; sections: {", ".join(k for k, v in node.items() if isinstance(v, dict))}.')
+                                 'section of the recipe; sections: '
+                                 f'{", ".join(k for k, v in node.items() if isinstance(v, dict))}.')
             node = node[p]
         if parts[-1] not in node and not (parts[0] == 'scheduler' and len(parts) == 2):
             raise ValueError(f'override {key}={value!r} is not allowed: unknown key {key!r}; keys: '
@@ -283,7 +284,8 @@ class _BuiltinTarget(LoadedTarget):
         train_dl, val_dl = digits_dataloaders(batch_size=cfg['data']['batch_size'],
                                               val_fraction=cfg['data']['val_fraction'], seed=seed)
         opt = torch.optim.SGD(model.parameters(), lr=cfg['optimizer']['lr'], momentum=cfg['optimizer']['momentum'])
-        kwargs = dict(model=model, train_dataloader=train_dl, eval_dataloader=val_dl, max_duration=self.sweep_max_duration,
+        kwargs = dict(model=model, train_dataloader=train_dl, eval_dataloader=val_dl,
+                      max_duration=self.sweep_max_duration,
                       optimizers=opt, schedulers=self.schedulers(), device='cpu', seed=seed, progress_bar=False,
                       log_to_console=False, loggers=[], scale_schedule_ratio=ratio)
         kwargs.update(trainer_kwargs)

@@ -57,7 +57,7 @@ def documented_commands() -> list[tuple[str, str]]:
         text = path.read_text()
         fenced = re.findall(r'^```[^\n]*\n(.*?)^```', text, re.S | re.M)
         indented = re.findall(r'(?:^\n)((?:^(?: {4}|\t).*\n)+)', text, re.M)
-        lines = [l for block in fenced + indented for l in block.splitlines()]
+        lines = [ln for block in fenced + indented for ln in block.splitlines()]
         lines += re.findall(r'`((?:composer-sched|make) [^`]*|composer-sched)`', text)
         for line in lines:
             cmd = line.split(' #')[0].strip()

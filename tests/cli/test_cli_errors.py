@@ -114,7 +114,7 @@ def test_closed_pipe_is_one_line_exit_2():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 2
     assert 'Traceback' not in err and 'broken pipe' in err
-    assert len([l for l in err.splitlines() if l.strip()]) == 1, err
+    assert len([ln for ln in err.splitlines() if ln.strip()]) == 1, err
 
 
 # ------------------------------------------------------------------------------------------------ item 4
@@ -132,7 +132,7 @@ def test_documented_launcher_command_fits_two_ranks(monkeypatch):
     # default's 20-batch warm-up. The documented command (train's --help) now uses a duration that fits.
     from composer_sched.cli import train
 
-    line = next(l for l in train.EPILOG.splitlines() if 'composer -n 2' in l)
+    line = next(ln for ln in train.EPILOG.splitlines() if 'composer -n 2' in ln)
     overrides = [t for t in line.split('#')[0].split() if '=' in t]
     monkeypatch.setenv('WORLD_SIZE', '2')
     monkeypatch.setenv('RANK', '0')
@@ -161,7 +161,7 @@ def test_dry_run_table_is_sorted_without_repeated_rows(capsys):
     # was: rows 21, 22, 32, 40 all at multiplier 1 (the middle of the stable phase, repeated)
     assert main(['train', 'algorithms/wsd', 'scale_schedule_ratio=0.5', 'max_duration=4ep', '--dry-run']) == 0
     out = capsys.readouterr().out
-    rows = [l.split() for l in out.split('multiplier')[1].splitlines()[1:] if l.strip()]
+    rows = [ln.split() for ln in out.split('multiplier')[1].splitlines()[1:] if ln.strip()]
     batches = [int(r[0]) for r in rows]
     mults = [float(r[2]) for r in rows]
     assert batches == sorted(set(batches)) and batches[0] == 0 and batches[-1] == 43

@@ -2,9 +2,9 @@
 code 2 (the CLI), or a one-line ``RecipeError`` naming the file (the loader). Derandomized under CI (conftest)."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-import contextlib
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +15,8 @@ from composer_sched.recipes import RecipeError, load_recipe
 
 # 25 examples keep the suite quick (every valid `train --dry-run` builds a Trainer); explore more by hand with
 # COMPOSER_SCHED_FUZZ_EXAMPLES=500.
-SETTINGS = settings(max_examples=int(os.environ.get('COMPOSER_SCHED_FUZZ_EXAMPLES', 25)), deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                             HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=int(os.environ.get('COMPOSER_SCHED_FUZZ_EXAMPLES', 25)), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 # ----------------------------------------------------------------------------------------------- values
 EXTREME = ['0', '-1', '1e400', '-1e400', 'nan', 'inf', '1e12', '0.5', '2', '1_0', 'true', 'null', '', '[1, 2]',

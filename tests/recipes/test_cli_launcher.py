@@ -1,7 +1,6 @@
 """``composer -n 2 -m composer_sched.cli train ...``: a recipe under Composer's launcher, 2 CPU processes (gloo)."""
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess

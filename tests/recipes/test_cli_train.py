@@ -1,7 +1,6 @@
 """The CLI on recipes: train, --dry-run (+ --plot), plot RECIPE, list, and exit code 2 without a traceback."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -28,7 +27,7 @@ def test_dry_run_prints_recipe_and_schedule(tmp_path, capsys):
     out = capsys.readouterr().out
     assert '- name: sgdr' in out and 'max_duration: 4ep' in out  # the resolved recipe
     recipe = load_recipe('schedules/sgdr', ['max_duration=4ep'])
-    lines = [l.split() for l in out.split('multiplier')[1].splitlines()[1:] if l.strip() and l.split()[0].isdigit()]
+    lines = [ln.split() for ln in out.split('multiplier')[1].splitlines()[1:] if ln.strip() and ln.split()[0].isdigit()]
     values = recipe.preview()
     assert int(lines[-1][0]) == len(values) - 1
     for batch, _, mult, lr in lines:  # every printed key point is the run's multiplier at that batch

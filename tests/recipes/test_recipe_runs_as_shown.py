@@ -81,8 +81,8 @@ def test_ratio_without_schedulers_trains_as_previewed(capsys):
     out = capsys.readouterr().out
     assert ': 8 batches, 2 epochs' in out
     # not a terminal (captured): no progress bar redraws, a line every 3 batches and at the end
-    progress = [l for l in out.splitlines() if l.startswith('[progress] ')]
-    assert [l.split(',')[0] for l in progress] == ['[progress] batch 3/8 (38%)', '[progress] batch 6/8 (75%)',
+    progress = [ln for ln in out.splitlines() if ln.startswith('[progress] ')]
+    assert [ln.split(',')[0] for ln in progress] == ['[progress] batch 3/8 (38%)', '[progress] batch 6/8 (75%)',
                                                    '[progress] batch 8/8 (100%)']
     assert '\r' not in out
     recipe = load_recipe('algorithms/wsd', over)

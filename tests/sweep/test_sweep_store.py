@@ -69,4 +69,4 @@ def test_csv_has_one_line_per_run_and_metric_columns(tmp_path):
     path = store.write_csv(tmp_path / 'r.csv', store.rows('h'))
     with open(path) as f:
         lines = list(csv.DictReader(f))
-    assert [(l['run_id'], float(l['acc'])) for l in lines] == [('a', 0.25), ('b', 0.5)]
+    assert [(ln['run_id'], float(ln['acc'])) for ln in lines] == [('a', 0.25), ('b', 0.5)]

@@ -4,16 +4,15 @@ one sweep at a time per folder, run ids never collide, and bad input or environm
 import fcntl
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
 
 from composer_sched.cli import build_parser, main
+from composer_sched.previewing import MAX_PREVIEW_BATCHES
 from composer_sched.recipes import bundled_recipes
 from composer_sched.sweep import ResultsStore, SweepTarget, parse_ratios, plan_sweep, run_sweep
 from composer_sched.sweep.execute import execute_run
-from composer_sched.previewing import MAX_PREVIEW_BATCHES
 from composer_sched.sweep.plan import RunSpec, run_id
 from composer_sched.sweep.runner import SweepFolder, config_folder
 
