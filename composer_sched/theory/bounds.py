@@ -37,7 +37,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from composer_sched.schedules._base import check_choice, check_int, check_number
+from composer_sched.schedules._base import ParamError, check, check_choice, check_int, check_number
 
 __all__ = ['compute_rate', 'compute_optimal_base', 'bound_curve', 'optimal_bound_curve', 'BOUND_TYPES']
 
@@ -46,19 +46,28 @@ ArrayLike = Union[float, np.ndarray, Any]
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Argument checks (ValueError naming the argument, the value and what is allowed).
+# Argument checks: the shared helpers of the core (ParamError, a ValueError naming the argument, the value and what
+# is allowed); an array is shown by its shape or its offending entry, not printed whole.
+
+class _Shown:
+    """Stands for an array in an error message (``lrs=<array of shape (2, 2)>``)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
 
 def _lrs(lrs, name: str = 'lrs') -> np.ndarray:
     try:
         arr = np.asarray(lrs, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f'{name}={lrs!r} is not allowed: {name} must be a 1-D array of numbers.') from None
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f'{name} with shape {arr.shape} is not allowed: {name} must be a non-empty 1-D array.')
-    lo, hi = (arr.min(), arr.max()) if arr.size else (0.0, 0.0)
-    if not (lo >= 0 and np.isfinite(hi)):  # NaN fails both comparisons
+        raise ParamError(name, lrs, 'a 1-D array of numbers') from None
+    check(arr.ndim == 1 and arr.size > 0, name, _Shown(f'<array of shape {arr.shape}>'), 'a non-empty 1-D array')
+    if not (arr.min() >= 0 and np.isfinite(arr.max())):  # NaN fails both comparisons
         bad = arr[~np.isfinite(arr) | (arr < 0)][0]
-        raise ValueError(f'{name} containing {bad!r} is not allowed: {name} must be finite and >= 0.')
+        raise ParamError(name, _Shown(f'<array containing {float(bad)!r}>'), 'finite and >= 0')
     return arr
 
 
@@ -66,8 +75,7 @@ def _horizon(T, n: int) -> int:
     if T is None:
         return n
     t = check_int('T', T, lo=1)
-    if t > n:
-        raise ValueError(f'T={T!r} is not allowed: T must be in [1, {n}] (the length of the schedule).')
+    check(t <= n, 'T', T, f'in [1, {n}] (the length of the schedule)')
     return t
 
 
@@ -78,9 +86,9 @@ def _grad_sq(grad_norms, T: int) -> Union[float, np.ndarray]:
     arr = np.asarray(grad_norms, dtype=float) if not isinstance(grad_norms, bool) else np.asarray([])
     if arr.ndim == 0:
         return check_number('grad_norms', float(arr), lo=0) ** 2
-    if arr.ndim != 1 or arr.size < T or not np.all(np.isfinite(arr[:T])) or np.any(arr[:T] < 0):
-        raise ValueError(f'grad_norms with shape {arr.shape} is not allowed: grad_norms must be a number >= 0 or '
-                         f'a 1-D array of at least T={T} finite numbers >= 0.')
+    ok = arr.ndim == 1 and arr.size >= T and bool(np.all(np.isfinite(arr[:T]))) and not np.any(arr[:T] < 0)
+    check(ok, 'grad_norms', _Shown(f'<array of shape {arr.shape}>'),
+          f'a number >= 0 or a 1-D array of at least T={T} finite numbers >= 0')
     return arr[:T] ** 2
 
 
@@ -182,9 +190,9 @@ def compute_optimal_base(schedule, G: ArrayLike = 1.0, D: float = 1.0, T: int | 
     shape = _shape_at_base_one(schedule)
     t1, t2, t3 = compute_rate(shape, G, D, T, type=type, return_split=True)
     if t2 + t3 == 0 and math.isfinite(t1):  # the bound falls to 0 as the LR grows: no finite optimum to return
-        shown = repr(G) if np.ndim(G) == 0 else f'<{np.size(G)} zeros>'
-        raise ValueError(f'G={shown} is not allowed: with every gradient norm 0 over the horizon the bound has no '
-                         'optimal base LR (it falls towards 0 as the LR grows); G must be > 0 at some step.')
+        raise ParamError('G', G if np.ndim(G) == 0 else _Shown(f'<{np.size(G)} zeros>'), '> 0 at some step',
+                         ': with every gradient norm 0 over the horizon the bound has no optimal base LR (it falls '
+                         'towards 0 as the LR grows)')
     return _optimum(t1, t2 + t3)
 
 

@@ -48,6 +48,8 @@ __all__ = ['ScheduleBase', 'WSDSchedule', 'ConstantSchedule', 'CosineSchedule', 
 _WARMUP_DEFAULTS = {'steps': 0, 'warmup_lr': 1e-10, 'warmup_lr_absolute': False}
 _COOLDOWN_DEFAULTS = {'steps': 0, 'type': 'linear', 'final_lr': 1e-10, 'final_lr_absolute': False}
 _COOLDOWN_TYPES = ('linear', 'sqrt')
+#: The cool-down's parameters in the methods' vocabulary -> the paper classes' arguments (for error messages).
+_COOLDOWN_ARGUMENTS = {'t_cooldown': 'cooldown_len', 'alpha_f': 'final_lr', 't_max': 'steps'}
 
 
 def _merged(name: str, given: Optional[dict], defaults: dict) -> dict:
@@ -162,6 +164,13 @@ class ScheduleBase:
         """The cool-down's target :math:`f` as a fraction of ``base_lr``."""
         c = self.cooldown_kwargs
         return self._relative(c['final_lr'], bool(c['final_lr_absolute']), 'final_lr')
+
+    def _cooldown_params(self) -> dict[str, Any]:
+        """The cool-down in the vocabulary of the methods that build it in (``wsd``, ``inverse_sqrt``): ``C`` steps
+        ending on the target *at* the last step, so ``t_max = M - 1 + C`` (1 when that is 0: one main step)."""
+        C = self._C
+        return {'t_cooldown': C, 'alpha_f': self._final() if C else 0.0, 'decay_type': self.cooldown_kwargs['type'],
+                't_max': max(self.main_steps - 1 + C, 1)}
 
     def _build(self) -> None:
         W, C, M, t0 = self._W, self._C, self.main_steps, self.main_start
@@ -304,7 +313,7 @@ class WSDSchedule(ScheduleBase):
     name = 'wsd'
     method = 'wsd'
     METHOD_COOLS_DOWN = True
-    ARGUMENTS = {'t_cooldown': 'cooldown_len', 'alpha_f': 'final_lr', 't_max': 'steps'}
+    ARGUMENTS = _COOLDOWN_ARGUMENTS
 
     def __init__(self, final_lr: float = 0.0, steps: int = 100, base_lr: float = 1.0, cooldown_len: float = 0.2,
                  decay_type: str = 'linear', final_lr_absolute: bool = False, warmup_kwargs: Optional[dict] = None):
@@ -317,9 +326,7 @@ class WSDSchedule(ScheduleBase):
         super().__init__(steps, base_lr, warmup_kwargs, cool)
 
     def method_params(self) -> dict[str, Any]:
-        M, C = self.main_steps, self._C
-        return {'t_cooldown': C, 'alpha_f': self._final() if C else 0.0, 'decay_type': self.cooldown_kwargs['type'],
-                't_max': max(M - 1 + C, 1)}
+        return self._cooldown_params()
 
 
 class ConstantSchedule(WSDSchedule):
@@ -417,13 +424,9 @@ class PolynomialCooldownSchedule(ScheduleBase):
 
     Args:
         alpha: :math:`\alpha`, ``>= 0`` (default 1).
-        final_lr: :math:`f`, ``>= 0``, at most the last main value (default 0).
-        steps: integer ``>= 1`` (default 100).
-        base_lr: ``>= 0`` (default 1).
-        cooldown_len: fraction of ``steps`` in the cool-down, in ``[0, 1]`` (default 0).
-        decay_type: ``'linear'`` or ``'sqrt'``.
-        final_lr_absolute: ``final_lr`` is an LR rather than a fraction of ``base_lr``.
-        warmup_kwargs: see :class:`ScheduleBase`.
+        final_lr: :math:`f`, ``>= 0``, at most the last main value :math:`P^{-\alpha}` (default 0).
+        cooldown_len: as in :class:`WSDSchedule`, but default 0 (no cool-down).
+        steps, base_lr, decay_type, final_lr_absolute, warmup_kwargs: as in :class:`WSDSchedule`.
 
     Raises:
         ValueError: an argument outside its range.
@@ -436,7 +439,7 @@ class PolynomialCooldownSchedule(ScheduleBase):
     name = 'polynomial-cooldown'
     method = 'inverse_sqrt'
     METHOD_COOLS_DOWN = True
-    ARGUMENTS = {'t_cooldown': 'cooldown_len', 'alpha_f': 'final_lr', 't_max': 'steps'}
+    ARGUMENTS = _COOLDOWN_ARGUMENTS
 
     def __init__(self, alpha: float = 1.0, final_lr: float = 0.0, steps: int = 100, base_lr: float = 1.0,
                  cooldown_len: float = 0.0, decay_type: str = 'linear', final_lr_absolute: bool = False,
@@ -448,9 +451,7 @@ class PolynomialCooldownSchedule(ScheduleBase):
         super().__init__(steps, base_lr, warmup_kwargs, cool)
 
     def method_params(self) -> dict[str, Any]:
-        M, C = self.main_steps, self._C
-        return {'t_scale': 1.0, 't_cooldown': C, 'alpha_f': self._final() if C else 0.0,
-                'decay_type': self.cooldown_kwargs['type'], 't_max': max(M - 1 + C, 1)}
+        return {'t_scale': 1.0, **self._cooldown_params()}
 
     def _main(self) -> Schedule:
         core = self.core()
