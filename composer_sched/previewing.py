@@ -1,54 +1,35 @@
-"""Preview the LR multipliers a Composer run will apply, batch by batch, and plot them."""
+"""Preview the LR multipliers a Composer run will apply, batch by batch, and plot them.
+
+One replay engine: :func:`simulate` replays the Trainer's event order (``BATCH_START`` writes the LR,
+``AFTER_TRAIN_BATCH`` records the time, the schedulers step every batch or every epoch, the timestamp advances) on
+a stand-in state, with the very :class:`~composer_sched.algorithms.driver.ScheduleDriver` a run installs;
+:func:`preview` and :func:`plot_schedule` run through it (a list of composer_sched schedulers alone takes a
+vectorised shortcut that gives the same values).
+"""
 from __future__ import annotations
 
+import copy
 import os
 import textwrap
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
-from composer.core import Time, TimeUnit, Timestamp, ensure_time
+from composer.core import Time, TimeUnit
+from torch.optim.lr_scheduler import LRScheduler
 
-from composer_sched.adapters.composer import ComposerScheduler, takes_ssr
+from composer_sched.adapters.composer import ComposerScheduler
+from composer_sched.adapters.durations import ReplayState, num_batches, scaled_max_duration
+from composer_sched.adapters.product import ProductScheduler
+from composer_sched.algorithms.driver import ScheduleDriver
+from composer_sched.algorithms.plan import SchedulePlan, compose, scale_torch
 
-__all__ = ['preview', 'plot_schedule', 'write_curves', 'scaled_max_duration', 'num_batches', 'MAX_PREVIEW_BATCHES',
-           'Outlook', 'autowu_outlook',
-           'check_preview_length']
+__all__ = ['preview', 'simulate', 'plot_schedule', 'write_curves', 'MAX_PREVIEW_BATCHES', 'Outlook',
+           'autowu_outlook', 'check_preview_length']
 
 #: The longest run a preview materialises (one float per batch: 80 MB); longer ones are refused, not swapped.
 MAX_PREVIEW_BATCHES = 10_000_000
 
 SchedulerLike = Union[ComposerScheduler, Callable[..., float]]
-
-
-def scaled_max_duration(max_duration: Union[str, int, Time], ssr: float = 1.0) -> Time:
-    """``max_duration`` scaled as ``Trainer(scale_schedule_ratio=ssr)`` does: same unit, int-truncated.
-
-    Raises:
-        ValueError: ``ssr`` is not finite and positive, or the scaled duration is 0.
-    """
-    if not (isinstance(ssr, (int, float)) and ssr > 0 and ssr != float('inf')):
-        raise ValueError(f'ssr={ssr!r} is not allowed: ssr must be a finite number > 0.')
-    md = ensure_time(max_duration, TimeUnit.EPOCH)
-    scaled = md * ssr if ssr != 1.0 else md
-    if scaled.value == 0:
-        raise ValueError(f'ssr={ssr!r} reduces max_duration={md} to 0 {md.unit.value}; use a larger ratio or a '
-                         'longer max_duration.')
-    return scaled
-
-
-def num_batches(max_duration: Time, dataloader_len: Optional[int] = None, samples_per_batch: Optional[int] = None,
-                tokens_per_batch: Optional[int] = None) -> int:
-    """How many batches a run of ``max_duration`` trains (full batches assumed)."""
-    unit, v = max_duration.unit, max_duration.value
-    need = {TimeUnit.EPOCH: ('dataloader_len', dataloader_len), TimeUnit.SAMPLE: ('samples_per_batch',
-            samples_per_batch), TimeUnit.TOKEN: ('tokens_per_batch', tokens_per_batch)}
-    if unit in need and need[unit][1] is None:
-        raise ValueError(f'max_duration={max_duration} needs {need[unit][0]} to count batches.')
-    if unit == TimeUnit.BATCH:
-        return int(v)
-    if unit == TimeUnit.EPOCH:
-        return int(v) * int(dataloader_len)
-    return -(-int(v) // int(need[unit][1]))  # the batch that crosses the limit still runs
 
 
 def check_preview_length(n: int, max_duration: Any = None) -> int:
@@ -68,19 +49,15 @@ def check_preview_length(n: int, max_duration: Any = None) -> int:
     return n
 
 
-class _PreviewState:
-    """The few ``State`` fields a Composer scheduler reads, advanced as the Trainer advances them."""
-
-    def __init__(self, max_duration: Time, dataloader_len: Optional[int]):
-        self.max_duration = max_duration
-        self.dataloader_len = None if dataloader_len is None else Time(int(dataloader_len), TimeUnit.BATCH)
-        self.timestamp = Timestamp()
-
-    def get_elapsed_duration(self) -> Time[float]:
-        return Time(self.timestamp.get(self.max_duration.unit).value / self.max_duration.value, TimeUnit.DURATION)
+def _factors(schedulers: Sequence[Any]) -> list[Any]:
+    """The schedulers whose values multiply, with every :class:`ProductScheduler` opened into its factors."""
+    out: list[Any] = []
+    for s in schedulers:
+        out.extend(_factors(s.factors) if isinstance(s, ProductScheduler) else [s])
+    return out
 
 
-def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_duration: Union[str, int, Time], *,
+def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike], None], max_duration: Union[str, int, Time], *,
             dataloader_len: Optional[int] = None, ssr: float = 1.0, samples_per_batch: Optional[int] = None,
             tokens_per_batch: Optional[int] = None, algorithms: Sequence[Any] = (),
             step_schedulers_every_batch: Optional[bool] = None) -> np.ndarray:
@@ -88,69 +65,131 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_durat
 
     The Trainer steps its schedulers after each optimizer step but *before* the timestamp advances, so batch
     :math:`k` trains with :math:`\\alpha(\\text{time}(\\max(k-1, 0)))`: batches 0 and 1 both get the value at
-    time 0. Composer compiles each scheduler to its own ``LambdaLR``, which *sets* the LR, so with several
-    schedulers the last one in the list decides (they do not multiply); preview reproduces that.
+    time 0.
+
+    **Several schedulers multiply**: :math:`\\alpha = \\prod_j \\alpha_j`, the package's one rule (as with
+    schedule algorithms, and as torch's chainable schedulers do). Composer's own ``Trainer(schedulers=[a, b])``
+    differs: it compiles each Composer scheduler to its own ``LambdaLR``, which *sets* the LR, so the last one
+    decides. To train with the product this preview shows, give the Trainer one
+    :class:`~composer_sched.adapters.product.ProductScheduler` (``schedulers=ProductScheduler(a, b)``); with
+    composer_sched schedule algorithms in the run, the driver multiplies the run's schedulers anyway.
 
     Args:
-        schedulers: one or several Composer schedulers (ours, Composer's built-ins, or ``fn(state, ssr)``), as
-            passed to ``Trainer(schedulers=...)``.
+        schedulers: one or several Composer schedulers (ours, Composer's built-ins, ``fn(state, ssr)``,
+            :class:`~composer_sched.adapters.product.ProductScheduler`) or PyTorch schedulers (copied, never
+            stepped in place; the result is then their LR, from their optimizer's initial LR), as passed to
+            ``Trainer(schedulers=...)``; ``None`` entries are skipped.
         max_duration: the *unscaled* duration, as given to the Trainer (an int means epochs).
         dataloader_len: batches per epoch (needed for ``ep`` units).
         ssr: ``Trainer(scale_schedule_ratio=...)``, finite and ``> 0``.
         samples_per_batch, tokens_per_batch: batch sizes, for schedules in ``sp`` or ``tok``.
-        algorithms: composer_sched schedule algorithms (setters, modifiers, ScaleSchedule) the run also has;
-            with them, ``schedulers`` may also hold PyTorch schedulers (copied, never stepped in place) and
-            the run is replayed event by event (:func:`composer_sched.algorithms.base.simulate`).
-        step_schedulers_every_batch: as for the Trainer (with ``algorithms``; None: Composer's default).
+        algorithms: composer_sched schedule algorithms (setters, modifiers, ScaleSchedule) the run also has.
+        step_schedulers_every_batch: as for the Trainer (None: Composer's default, every epoch when a PyTorch
+            scheduler is given, else every batch).
 
     Returns:
         A float array with one multiplier per batch of the (scaled) run.
 
     Raises:
-        ValueError: a bad ``ssr``, a duration that needs a size that was not given, or a run longer than
-            :data:`MAX_PREVIEW_BATCHES` batches.
+        ValueError: no scheduler and no algorithm, a bad ``ssr``, a duration that needs a size that was not given,
+            or a run longer than :data:`MAX_PREVIEW_BATCHES` batches.
 
     Example:
         >>> from composer_sched import WSDScheduler, preview
         >>> preview(WSDScheduler(t_cooldown='0.5dur'), '5ba').round(3).tolist()
         [1.0, 1.0, 1.0, 1.0, 0.8]
+        >>> from composer.optim import MultiStepScheduler
+        >>> preview([WSDScheduler(t_cooldown='0.5dur'), MultiStepScheduler(['2ba'], gamma=0.5)], '5ba').tolist()
+        [1.0, 1.0, 1.0, 0.5, 0.4]
     """
-    scheds = list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers]
+    scheds = [s for s in (list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers])
+              if s is not None]
+    if not scheds and not algorithms:
+        raise ValueError('schedulers=[] is not allowed without algorithms: give at least one scheduler.')
     md = scaled_max_duration(max_duration, ssr)
-    check_preview_length(num_batches(md, dataloader_len, samples_per_batch, tokens_per_batch), md)
-    if algorithms:
-        from composer_sched.algorithms.base import simulate
-        return simulate(algorithms, [s for s in scheds if s is not None], max_duration, dataloader_len=dataloader_len,
-                        ssr=ssr, samples_per_batch=samples_per_batch, tokens_per_batch=tokens_per_batch,
-                        step_schedulers_every_batch=step_schedulers_every_batch)[:, 0]
-    if not scheds:
-        raise ValueError('schedulers=[] is not allowed: give at least one scheduler.')
-    n = num_batches(md, dataloader_len, samples_per_batch, tokens_per_batch)
-    # Composer compiles each scheduler to its own LambdaLR, which *sets* lr = initial_lr * alpha every batch:
-    # with several schedulers the last one's value is what the optimizer trains with.
-    s = scheds[-1]
-    if isinstance(s, ComposerScheduler):
-        axis = s.axis(md)
-        per = {TimeUnit.BATCH: 1, TimeUnit.SAMPLE: samples_per_batch, TimeUnit.TOKEN: tokens_per_batch}[axis]
-        if per is None:
-            raise ValueError(f'{s!r} is placed in {axis.value}: preview needs the batch size in that unit.')
+    n = check_preview_length(num_batches(md, dataloader_len, samples_per_batch, tokens_per_batch), md)
+    factors = _factors(scheds)
+    if not algorithms and step_schedulers_every_batch is not False and \
+            all(isinstance(s, ComposerScheduler) for s in factors):
+        # The same values as the replay, vectorised: our schedulers evaluate a whole array of times at once.
         prev = np.maximum(np.arange(n) - 1, 0)  # the timestamp each batch's LR was computed at
-        return s.schedule(md, dataloader_len, ssr)(prev * float(per))
-    return _step_through(s, md, n, dataloader_len, ssr, samples_per_batch, tokens_per_batch)
+        out = np.ones(n)
+        for s in factors:
+            axis = s.axis(md)
+            per = {TimeUnit.BATCH: 1, TimeUnit.SAMPLE: samples_per_batch, TimeUnit.TOKEN: tokens_per_batch}[axis]
+            if per is None:
+                raise ValueError(f'{s!r} is placed in {axis.value}: preview needs the batch size in that unit.')
+            out = out * s.schedule(md, dataloader_len, ssr)(prev * float(per))
+        return out
+    return simulate(algorithms, scheds, max_duration, dataloader_len=dataloader_len, ssr=ssr,
+                    samples_per_batch=samples_per_batch, tokens_per_batch=tokens_per_batch,
+                    step_schedulers_every_batch=step_schedulers_every_batch)[:, 0]
 
 
-def _step_through(sched, md, n, dataloader_len, ssr, spb, tpb) -> np.ndarray:
-    state = _PreviewState(md, dataloader_len)
-    values = np.empty(n)
-    two_args = takes_ssr(sched)
+def simulate(algorithms: Sequence[Any], schedulers: Sequence[Any], max_duration: Any, *,
+             dataloader_len: Optional[int] = None, ssr: float = 1.0, samples_per_batch: Optional[int] = None,
+             tokens_per_batch: Optional[int] = None, step_schedulers_every_batch: Optional[bool] = None,
+             base_lrs: Sequence[float] = (1.0,)) -> np.ndarray:
+    """The LR each batch of a run gets: the Trainer's event order replayed on a stand-in state (the one replay
+    engine behind :func:`preview`).
+
+    Per batch, as the Trainer: ``BATCH_START`` (the driver writes the LR, recorded here), ``AFTER_TRAIN_BATCH``
+    (the driver records the time), the schedulers step (every batch, or at the end of each epoch), the timestamp
+    advances. The run's schedulers multiply (:class:`~composer_sched.algorithms.driver.ScheduleDriver`); with
+    ``algorithms`` the plan is composed as in a run (:func:`~composer_sched.algorithms.plan.compose`, scale
+    algorithms that act on their own included).
+
+    Args:
+        algorithms: the run's algorithms (others than composer_sched schedule algorithms are ignored).
+        schedulers: Composer schedulers and PyTorch schedulers; a PyTorch scheduler is deep-copied (with its
+            optimizer) and scaled by ``ssr`` as the Trainer scales it, never stepped in place, and its
+            optimizer's initial LRs replace ``base_lrs``.
+        max_duration: the *unscaled* duration (an int means epochs).
+        dataloader_len, ssr, samples_per_batch, tokens_per_batch, step_schedulers_every_batch: as for
+            :func:`preview`.
+        base_lrs: the initial LR of each param group (default one group at 1: multipliers).
+
+    Returns:
+        A float array ``(batches, len(base_lrs))`` of learning rates (multipliers with the default ``base_lrs``).
+
+    Raises:
+        ValueError: as :func:`preview`, or a conflict between the algorithms (as in a run).
+
+    Example:
+        >>> from composer_sched import LinearWarmup, WSDScheduler
+        >>> simulate([LinearWarmup(t_warmup='2ba')], [WSDScheduler(t_cooldown='0.5dur')], '5ba',
+        ...          base_lrs=(1.0, 0.1)).round(3).tolist()
+        [[0.0, 0.0], [0.0, 0.0], [0.5, 0.05], [1.0, 0.1], [0.8, 0.08]]
+    """
+    import torch
+
+    md = scaled_max_duration(max_duration, ssr)
+    run = [copy.deepcopy(s) if isinstance(s, LRScheduler) else s for s in schedulers]
+    every_batch = (not any(isinstance(s, LRScheduler) for s in run) if step_schedulers_every_batch is None
+                   else step_schedulers_every_batch)
+    params = [torch.zeros(1, requires_grad=True) for _ in base_lrs]
+    opt = torch.optim.SGD([{'params': [p], 'lr': float(lr)} for p, lr in zip(params, base_lrs)], lr=1.0)
+    for s in run:
+        if isinstance(s, LRScheduler):  # the copy holds its own optimizer copy: take over its LRs and bases
+            scale_torch(s, ssr)  # as Trainer(scale_schedule_ratio=ssr) does
+            for g, theirs in zip(opt.param_groups, s.optimizer.param_groups):
+                g['initial_lr'] = theirs.get('initial_lr', theirs['lr'])
+    state = ReplayState(md, dataloader_len)
+    plan = compose(SchedulePlan(md, dataloader_len, ssr, run), algorithms, foreign_scale=True)
+    state.max_duration = plan.max_duration
+    driver = ScheduleDriver(opt, plan, state)
+    n = check_preview_length(num_batches(plan.max_duration, dataloader_len, samples_per_batch, tokens_per_batch),
+                             plan.max_duration)
+    out = np.empty((n, len(base_lrs)))
     for k in range(n):
-        values[k] = float(sched(state, ssr) if two_args else sched(state))
-        # The value computed at batch k's timestamp is applied to batch k + 1; shift once at the end.
-        state.timestamp = state.timestamp.to_next_batch(samples=spb or 0, tokens=tpb or 0)
-        if dataloader_len is not None and state.timestamp.batch_in_epoch.value >= int(dataloader_len):
-            state.timestamp = state.timestamp.to_next_epoch()
-    return np.concatenate([values[:1], values[:-1]]) if n else values
-
+        driver.apply_lr()  # BATCH_START
+        out[k] = [g['lr'] for g in opt.param_groups]
+        driver.record_time()  # AFTER_TRAIN_BATCH
+        if every_batch:
+            driver.step()
+        if state.advance(samples=samples_per_batch or 0, tokens=tokens_per_batch or 0) and not every_batch:
+            driver.step()
+    return out
 
 
 def plot_schedule(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max_duration: Union[str, int, Time],
@@ -280,7 +319,7 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
         (50, 0.01, 100)
     """
     from composer_sched.algorithms.autowu.engine import AutoWUEngine
-    from composer_sched.schedules import FlatSchedule, CosineAnnealingSchedule, LinearCoolDown
+    from composer_sched.schedules import CosineAnnealingSchedule, FlatSchedule, LinearCoolDown
 
     T = check_preview_length(int(total_batches))
     eng = AutoWUEngine(algorithm.config, T, int(steps_per_epoch))

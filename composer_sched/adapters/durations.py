@@ -11,17 +11,24 @@ Rules (the same for every registered method; Composer's ``*WithWarmup`` semantic
 * ``dur`` durations are fractions of this run: the scaled ``max_duration`` (as Composer's ``_convert_time``).
 * An absolute warm-up does not scale, unless ``scale_warmup=True``; then its whole extent scales, its end included.
   A ``dur`` warm-up is a fraction of this (scaled) run either way.
+
+Also here, as every layer above needs them: :func:`check_ratio` (the one validation of a scale-schedule ratio),
+:func:`scaled_max_duration` (the Trainer's scaling of ``max_duration``), :func:`num_batches` (how many batches a run
+trains) and :class:`ReplayState` (the few ``State`` fields a Composer scheduler reads, advanced as the Trainer does).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import numbers
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
-from composer.core import Time, TimeUnit
+from composer.core import Time, Timestamp, TimeUnit, ensure_time
 
-__all__ = ['parse_duration', 'axis_of', 'Horizon', 'AXIS_UNITS']
+from composer_sched.schedules._base import ParamError
+
+__all__ = ['parse_duration', 'axis_of', 'Horizon', 'AXIS_UNITS', 'check_ratio', 'scaled_max_duration', 'num_batches',
+           'ReplayState']
 
 AXIS_UNITS = (TimeUnit.BATCH, TimeUnit.SAMPLE, TimeUnit.TOKEN)
 _AXIS_OF_UNIT = {TimeUnit.BATCH: TimeUnit.BATCH, TimeUnit.EPOCH: TimeUnit.BATCH,
@@ -130,3 +137,124 @@ class Horizon:
 
     def resolve_all(self, name: str, ts: Sequence[Time], span: Optional[float] = None) -> list[float]:
         return [self.resolve(f'{name}[{i}]', t, span) for i, t in enumerate(ts)]
+
+
+def check_ratio(name: str, value: Any) -> float:
+    """A scale-schedule ratio (or any other ratio) as a float: a finite real number ``> 0``.
+
+    The one validation of a ratio in the package: ``Trainer(scale_schedule_ratio=...)``, ``ScaleSchedule(ratio)``,
+    a preview's ``ssr``, a sweep's ratios.
+
+    Args:
+        name: the argument's name as the user wrote it, for the message (``'ssr'``, ``'ratio'``, ``'--ratios[2]'``).
+        value: the value to check (``bool`` is refused, as is a string).
+
+    Returns:
+        ``float(value)``.
+
+    Raises:
+        ValueError: ``value`` is not a finite real number ``> 0``; the message names ``name`` and ``value``.
+
+    Example:
+        >>> check_ratio('ssr', 0.5)
+        0.5
+        >>> check_ratio('ratio', 0)
+        Traceback (most recent call last):
+        ...
+        composer_sched.schedules._base.ParamError: ratio=0 is not allowed: ratio must be a finite number > 0.
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value)) \
+        and float(value) > 0
+    if not ok:
+        raise ParamError(name, value, 'a finite number > 0')
+    return float(value)
+
+
+def scaled_max_duration(max_duration: Union[str, int, Time], ssr: float = 1.0) -> Time:
+    """``max_duration`` scaled as ``Trainer(scale_schedule_ratio=ssr)`` scales it: same unit, int-truncated
+    (:math:`\\lfloor d \\cdot ssr \\rfloor` for integer units).
+
+    Args:
+        max_duration: a Composer time string, a ``Time``, or an int (epochs, as the Trainer reads it).
+        ssr: the ratio, finite and ``> 0``.
+
+    Raises:
+        ValueError: ``ssr`` is not finite and positive, or the scaled duration is 0.
+
+    Example:
+        >>> scaled_max_duration('10ep', 0.55)
+        Time(5, TimeUnit.EPOCH)
+    """
+    ssr = check_ratio('ssr', ssr)
+    md = ensure_time(max_duration, TimeUnit.EPOCH)
+    scaled = md * ssr if ssr != 1.0 else md
+    if scaled.value == 0:
+        raise ValueError(f'ssr={ssr!r} reduces max_duration={md} to 0 {md.unit.value}; use a larger ratio or a '
+                         'longer max_duration.')
+    return scaled
+
+
+def num_batches(max_duration: Time, dataloader_len: Optional[int] = None, samples_per_batch: Optional[int] = None,
+                tokens_per_batch: Optional[int] = None) -> int:
+    """How many batches a run of ``max_duration`` trains (full batches assumed; the batch that crosses a sample or
+    token limit still runs, as in the Trainer).
+
+    Args:
+        max_duration: the (already scaled) duration, in ``ba``, ``ep``, ``sp`` or ``tok``.
+        dataloader_len: batches per epoch, needed for ``ep``.
+        samples_per_batch, tokens_per_batch: needed for ``sp`` and ``tok``.
+
+    Raises:
+        ValueError: the size the unit needs was not given.
+
+    Example:
+        >>> from composer.core import Time
+        >>> num_batches(Time.from_timestring('3ep'), dataloader_len=10), num_batches(Time.from_timestring('100sp'),
+        ...                                                                          samples_per_batch=32)
+        (30, 4)
+    """
+    unit, v = max_duration.unit, max_duration.value
+    need = {TimeUnit.EPOCH: ('dataloader_len', dataloader_len), TimeUnit.SAMPLE: ('samples_per_batch',
+            samples_per_batch), TimeUnit.TOKEN: ('tokens_per_batch', tokens_per_batch)}
+    if unit in need and need[unit][1] is None:
+        raise ValueError(f'max_duration={max_duration} needs {need[unit][0]} to count batches.')
+    if unit == TimeUnit.BATCH:
+        return int(v)
+    if unit == TimeUnit.EPOCH:
+        return int(v) * int(dataloader_len)  # type: ignore[arg-type]
+    return -(-int(v) // int(need[unit][1]))  # type: ignore[arg-type]
+
+
+class ReplayState:
+    """The few ``State`` fields a Composer scheduler reads (``max_duration``, ``dataloader_len``, ``timestamp``,
+    ``get_elapsed_duration()``), for evaluating schedulers outside a Trainer.
+
+    Args:
+        max_duration: the (already scaled) ``max_duration``.
+        dataloader_len: batches per epoch, or None.
+
+    Example:
+        >>> from composer.core import Time
+        >>> st = ReplayState(Time.from_timestring('4ba'), dataloader_len=2)
+        >>> [st.advance() for _ in range(3)]
+        [False, True, False]
+        >>> int(st.timestamp.batch), int(st.timestamp.epoch), st.get_elapsed_duration().value
+        (3, 1, 0.75)
+    """
+
+    def __init__(self, max_duration: Time, dataloader_len: Optional[int] = None):
+        self.max_duration = max_duration
+        self.dataloader_len = None if dataloader_len is None else Time(int(dataloader_len), TimeUnit.BATCH)
+        self.timestamp = Timestamp()
+
+    def get_elapsed_duration(self) -> Time[float]:
+        return Time(self.timestamp.get(self.max_duration.unit).value / self.max_duration.value, TimeUnit.DURATION)
+
+    def advance(self, samples: int = 0, tokens: int = 0) -> bool:
+        """Advance one batch of ``samples`` and ``tokens`` as the Trainer does (the epoch ends after
+        ``dataloader_len`` batches); returns whether an epoch ended."""
+        self.timestamp = self.timestamp.to_next_batch(samples=samples, tokens=tokens)
+        if self.dataloader_len is not None and self.timestamp.batch_in_epoch.value >= self.dataloader_len.value:
+            self.timestamp = self.timestamp.to_next_epoch()
+            return True
+        return False

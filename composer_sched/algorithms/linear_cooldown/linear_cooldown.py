@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Union
 
-from composer.core import State, Time, TimeUnit, Timestamp
+from composer.core import State, Timestamp, TimeUnit
 
 from composer_sched.adapters.composer import takes_ssr
-from composer_sched.adapters.durations import axis_of, parse_duration
-from composer_sched.algorithms.base import ModifierFn, ScheduleAlgorithm, SchedulePlan
+from composer_sched.adapters.durations import ReplayState, axis_of, parse_duration
+from composer_sched.algorithms.plan import SchedulePlan
+from composer_sched.algorithms.roles import ModifierFn, ScheduleAlgorithm
 from composer_sched.schedules import FlatSchedule, LinearCoolDown
 from composer_sched.schedules._base import check_choice, check_number
 from composer_sched.schedules.cooldown import COOLDOWN_SHAPES
@@ -111,8 +112,6 @@ def linear_cooldown(scheduler: Callable[..., float], **params: Any) -> Callable[
         >>> from composer_sched.algorithms.linear_cooldown import linear_cooldown
         >>> sched = linear_cooldown(CosineAnnealingScheduler(), t_start='0.9dur', alpha_f=0.0)
     """
-    from composer_sched.previewing import _PreviewState
-
     algo = LinearCooldown(**params)
     if algo.axis not in (None, TimeUnit.BATCH):
         raise ValueError(f'{algo!r}: the functional form needs t_start in ba, ep or dur.')
@@ -128,7 +127,7 @@ def linear_cooldown(scheduler: Callable[..., float], **params: Any) -> Callable[
         if key not in cache:
             plan = SchedulePlan(md, None if dl is None else int(dl.value), ssr)
             _, start, length = algo.placement(plan)
-            probe = _PreviewState(md, None if dl is None else int(dl.value))
+            probe = ReplayState(md, None if dl is None else int(dl.value))
             k = int(start)
             epoch = k // int(dl.value) if dl is not None else 0
             probe.timestamp = Timestamp(epoch=epoch, batch=k, batch_in_epoch=k - epoch * int(dl.value or 0)

@@ -6,7 +6,8 @@ from typing import Any, Callable, Union
 from composer.core import State, Time
 
 from composer_sched.adapters.composer import ComposerScheduler, takes_ssr
-from composer_sched.algorithms.base import ModifierFn, ScheduleAlgorithm, SchedulePlan
+from composer_sched.algorithms.plan import SchedulePlan
+from composer_sched.algorithms.roles import ModifierFn, ScheduleAlgorithm
 from composer_sched.schedules._base import ScalarOps
 
 __all__ = ['LinearWarmup', 'linear_warmup']
