@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules.registry import MethodConfig, param, register
 
-__all__ = ['FlatSchedule']
+__all__ = ['FlatSchedule', 'ConstantConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,18 +26,21 @@ class FlatSchedule(Schedule):
     """
     value: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('value', self.value, lo=0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         return ops.full_like(t, self.value)
 
 
-register(Method(
-    name='constant',
-    summary='Constant multiplier alpha.',
-    params=(Param('alpha', 1.0, doc='the multiplier', lo=0),),
-    build=lambda alpha: FlatSchedule(alpha),
-    aliases={'value': 'alpha'},
-    budget_free_prefix=True,
-))
+@register
+class ConstantConfig(MethodConfig):
+    """Constant multiplier alpha."""
+    NAME = 'constant'
+    BUDGET_FREE_PREFIX = True
+    ALIASES = {'value': 'alpha'}
+
+    alpha: float = param(1.0, 'the multiplier', lo=0, example=1.0)
+
+    def build(self) -> Schedule:
+        return FlatSchedule(self.alpha)

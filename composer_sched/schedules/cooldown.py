@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Mapping, Optional
 
-from composer_sched.schedules._base import Schedule, check, check_choice, check_number
+from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
 
 __all__ = ['LinearCoolDown']
 
@@ -46,7 +47,7 @@ class LinearCoolDown(Schedule):
     length: float
     shape: str = 'linear'
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check(isinstance(self.schedule, Schedule), 'schedule', self.schedule, 'a composer_sched Schedule')
         check_number('finish_lr', self.finish_lr, lo=0)
         check_number('start_idx', self.start_idx, lo=0)
@@ -59,11 +60,11 @@ class LinearCoolDown(Schedule):
         """The wrapped schedule's value where the cool-down starts."""
         return self._start_lr
 
-    def check_horizon(self, t_end: float, names=None) -> None:
+    def check_horizon(self, t_end: float, names: Optional[Mapping[str, str]] = None) -> None:
         """The wrapped schedule runs until ``start_idx`` only."""
         self.schedule.check_horizon(min(t_end, self.start_idx), names)
 
-    def _tail(self, t, ops):
+    def _tail(self, t: Any, ops: Ops) -> Any:
         start, finish = self.start_lr, self.finish_lr
         if self.length == 0:
             return ops.full_like(t, finish)
@@ -75,7 +76,7 @@ class LinearCoolDown(Schedule):
             ramp = finish + (start - finish) * (1 - ops.sqrt(u))
         return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         if not ops.array:
             return self.schedule._eval(t, ops) if t <= self.start_idx else self._tail(t, ops)
         return ops.where(t <= self.start_idx, self.schedule._eval(t, ops), self._tail(t, ops))

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Mapping, Optional
 
-from composer_sched.schedules._base import Schedule, _name, check_growth, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, _name, check_growth, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['ExponentialSchedule']
+__all__ = ['ExponentialSchedule', 'ExponentialConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,27 +35,32 @@ class ExponentialSchedule(Schedule):
     period: float = 1.0
     base_lr: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('gamma', self.gamma, lo=0)
         check_number('period', self.period, lo=0, lo_open=True)
         check_number('base_lr', self.base_lr, lo=0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         if self.base_lr == 0:  # 0, not 0 * inf past an overflowing horizon
             return ops.full_like(t, 0.0)
         return self.base_lr * ops.power(self.gamma, ops.maximum(t, 0.0) / self.period)
 
-    def check_horizon(self, t_end: float, names=None) -> None:
+    def check_horizon(self, t_end: float, names: Optional[Mapping[str, str]] = None) -> None:
         """``gamma > 1`` may grow the value at most :data:`~composer_sched.schedules._base.MAX_GROWTH`-fold by
         ``t_end`` (see :meth:`Schedule.check_horizon`)."""
         check_growth(_name(names, 'gamma'), self.gamma, max(t_end, 0.0) / self.period, t_end, self.base_lr)
 
 
-register(Method(
-    name='exponential',
-    summary='Multiply by gamma every decay_period, continuously.',
-    params=(Param('gamma', kind='value', doc='decay per period (> 1 grows, bounded over the run)', lo=0),
-            Param('decay_period', '1ep', 'duration', 'the period')),
-    build=lambda gamma, decay_period: ExponentialSchedule(gamma=gamma, period=decay_period),
-    aliases={'period': 'decay_period'},
-))
+@register
+class ExponentialConfig(MethodConfig):
+    """Multiply by gamma every decay_period, continuously."""
+    NAME = 'exponential'
+    REFERENCE = 'torch.optim.lr_scheduler.ExponentialLR'
+    ALIASES = {'period': 'decay_period'}
+
+    gamma: float = param(doc='decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run)',
+                         lo=0, example=0.8)
+    decay_period: Duration = param('1ep', 'the period', kind='duration', example='10ba')
+
+    def build(self, decay_period: float) -> Schedule:
+        return ExponentialSchedule(gamma=self.gamma, period=decay_period)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check_number
-from composer_sched.schedules.cooldown import LinearCoolDown
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules.cooldown import COOLDOWN_SHAPES, LinearCoolDown
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['InverseSqrtSchedule']
+__all__ = ['InverseSqrtSchedule', 'InverseSqrtConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,36 +33,36 @@ class InverseSqrtSchedule(Schedule):
     base_lr: float = 1.0
     power: float = 0.5
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('scale', self.scale, lo=0, lo_open=True)
         check_number('base_lr', self.base_lr, lo=0)
         check_number('power', self.power, lo=0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         x = 1.0 + ops.maximum(t, 0.0) / self.scale
         if self.power == 0.5:  # sqrt is exact and faster than ** 0.5
             return self.base_lr / ops.sqrt(x)
         return self.base_lr * x ** -self.power
 
 
-def _build(t_scale, t_cooldown, alpha_f, decay_type, t_max):
-    shape = InverseSqrtSchedule(scale=t_scale)
-    if t_cooldown <= 0:
-        return shape
-    return LinearCoolDown(shape, finish_lr=alpha_f, start_idx=max(t_max - t_cooldown, 0.0), length=t_cooldown,
-                          shape=decay_type)
+@register
+class InverseSqrtConfig(MethodConfig):
+    """1/sqrt(1 + t/t_scale) decay, with an optional cool-down to alpha_f over the last t_cooldown."""
+    NAME = 'inverse_sqrt'
+    REFERENCE = 'Vaswani et al. (2017); Zhai et al. (2022) cool-down'
+    BUDGET_FREE_PREFIX = True
+    ALIASES = {'scale': 't_scale', 'finish_lr': 'alpha_f', 'length': 't_cooldown', 'shape': 'decay_type'}
 
+    t_scale: Duration = param('0.1dur', 'time scale of the decay', kind='duration', example='4ba')
+    t_cooldown: Duration = param('0dur', 'length of the final cool-down (0: none)', kind='duration',
+                                 example='0.2dur')
+    alpha_f: float = param(0.0, 'multiplier at the end of the cool-down', lo=0, example=0.0)
+    decay_type: str = param('linear', 'cool-down shape', choices=COOLDOWN_SHAPES, example='linear')
+    t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', example='1dur')
 
-register(Method(
-    name='inverse_sqrt',
-    summary='1/sqrt(1 + t/t_scale) decay, with an optional cool-down to alpha_f over the last t_cooldown.',
-    params=(Param('t_scale', '0.1dur', 'duration', 'time scale of the decay'),
-            Param('t_cooldown', '0dur', 'duration', 'length of the final cool-down (0: none)'),
-            Param('alpha_f', 0.0, doc='multiplier at the end of the cool-down', lo=0),
-            Param('decay_type', 'linear', doc='cool-down shape', choices=('linear', 'sqrt')),
-            Param('t_max', '1dur', 'duration', 'where the cool-down ends')),
-    build=_build,
-    budget_free_prefix=True,
-    aliases={'scale': 't_scale', 'finish_lr': 'alpha_f', 'length': 't_cooldown', 'shape': 'decay_type'},
-    reference='Vaswani et al. (2017); Zhai et al. (2022) cool-down',
-))
+    def build(self, t_scale: float, t_cooldown: float, t_max: float) -> Schedule:
+        shape = InverseSqrtSchedule(scale=t_scale)
+        if t_cooldown <= 0:
+            return shape
+        return LinearCoolDown(shape, finish_lr=self.alpha_f, start_idx=max(t_max - t_cooldown, 0.0),
+                              length=t_cooldown, shape=self.decay_type)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['LinearSchedule']
+__all__ = ['LinearSchedule', 'LinearConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,21 +31,25 @@ class LinearSchedule(Schedule):
     end: float
     length: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('start', self.start, lo=0)
         check_number('end', self.end, lo=0)
         check_number('length', self.length, lo=0, lo_open=True)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         return self.start + (self.end - self.start) * (ops.clip(t, 0.0, self.length) / self.length)
 
 
-register(Method(
-    name='linear',
-    summary='Linear from alpha_i to alpha_f over t_max, then alpha_f.',
-    params=(Param('t_max', '1dur', 'duration', 'length of the ramp'),
-            Param('alpha_i', 1.0, doc='initial multiplier', lo=0),
-            Param('alpha_f', 0.0, doc='final multiplier', lo=0)),
-    build=lambda t_max, alpha_i, alpha_f: LinearSchedule(start=alpha_i, end=alpha_f, length=t_max),
-    aliases={'start': 'alpha_i', 'end': 'alpha_f', 'length': 't_max'},
-))
+@register
+class LinearConfig(MethodConfig):
+    """Linear from alpha_i to alpha_f over t_max, then alpha_f."""
+    NAME = 'linear'
+    REFERENCE = 'composer.optim.LinearScheduler'
+    ALIASES = {'start': 'alpha_i', 'end': 'alpha_f', 'length': 't_max'}
+
+    t_max: Duration = param('1dur', 'length of the ramp', kind='duration', example='1dur')
+    alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
+    alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.1)
+
+    def build(self, t_max: float) -> Schedule:
+        return LinearSchedule(start=self.alpha_i, end=self.alpha_f, length=t_max)

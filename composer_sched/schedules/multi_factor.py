@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Optional, Sequence
 
-from composer_sched.schedules._base import Schedule, check_increasing, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, check_increasing, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['MultiFactorSchedule']
+__all__ = ['MultiFactorSchedule', 'MultiFactorConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,23 +35,27 @@ class MultiFactorSchedule(Schedule):
     factor: float = 1.0
     base_lr: float = 0.01
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, 'step', check_increasing('step', self.step))
         check_number('factor', self.factor, lo=0, hi=1)
         check_number('base_lr', self.base_lr, lo=0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         return self.base_lr * self.factor ** ops.count_lt(self.step, t)
 
 
-register(Method(
-    name='multi_factor',
-    summary='Multiply by factor after each milestone has passed (MXNet MultiFactorScheduler).',
-    params=(
-        Param('step', None, 'durations', 'milestones; each takes effect after it has passed', optional=True),
-        Param('factor', 0.1, doc='decay factor per milestone', lo=0, hi=1),
-    ),
-    # Sorted: milestones mixing units may come in either order on a given horizon; a repeat counts once.
-    build=lambda step, factor: MultiFactorSchedule(step=tuple(sorted(set(step or ()))), factor=factor, base_lr=1.0),
-    reference='MXNet lr_scheduler.MultiFactorScheduler',
-))
+@register
+class MultiFactorConfig(MethodConfig):
+    """Multiply by factor after each milestone has passed (MXNet MultiFactorScheduler)."""
+    NAME = 'multi_factor'
+    REFERENCE = 'MXNet lr_scheduler.MultiFactorScheduler'
+
+    step: Optional[Sequence[Duration]] = param(None, 'milestones; each takes effect after it has passed',
+                                               kind='durations', optional=True,
+                                               example=['0.15dur', '0.35dur', '0.6dur'])
+    factor: float = param(0.1, 'decay factor per milestone (0: 0 once one has passed, as MXNet allows)', lo=0, hi=1,
+                          example=0.5)
+
+    def build(self, step: Optional[Sequence[float]] = None) -> Schedule:
+        # Sorted: milestones mixing units may come in either order on a given horizon; a repeat counts once.
+        return MultiFactorSchedule(step=tuple(sorted(set(step or ()))), factor=self.factor, base_lr=1.0)

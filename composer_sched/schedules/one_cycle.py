@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Optional
 
-from composer_sched.schedules._base import Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, check_number
 from composer_sched.schedules.cooldown import LinearCoolDown
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 from composer_sched.schedules.triangular import TriangularSchedule
 
-__all__ = ['OneCycleSchedule']
+__all__ = ['OneCycleSchedule', 'OneCycleConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,7 @@ class OneCycleSchedule(Schedule):
     cooldown_length: float = 0
     finish_lr: Optional[float] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('cooldown_length', self.cooldown_length, lo=0)
         if self.cooldown_length > 0 and self.finish_lr is None:
             raise ValueError('Must specify finish_lr when using cooldown_length > 0.')
@@ -53,27 +53,27 @@ class OneCycleSchedule(Schedule):
         object.__setattr__(self, '_inner', LinearCoolDown(triangle, finish_lr=finish, start_idx=self.cycle_length,
                                                           length=self.cooldown_length))
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         return self._inner._eval(t, ops)
 
 
-def _build(t_cycle, t_cooldown, alpha_start, alpha_max, alpha_f):
-    return OneCycleSchedule(start_lr=alpha_start, max_lr=alpha_max, cycle_length=t_cycle,
-                            cooldown_length=t_cooldown, finish_lr=alpha_f if t_cooldown > 0 else None)
+@register
+class OneCycleConfig(MethodConfig):
+    """1-cycle: a symmetric triangle alpha_start -> alpha_max -> alpha_start, then a linear cool-down."""
+    NAME = 'one_cycle'
+    REFERENCE = 'Smith & Topin (2017), Super-Convergence'
+    ALIASES = {'start_lr': 'alpha_start', 'min_lr': 'alpha_start', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle',
+               'cooldown_length': 't_cooldown', 'length': 't_cooldown', 'finish_lr': 'alpha_f'}
+    # The Composer Algorithm cycles momentum too (Smith & Topin): behaviour of its own, not a plain setter.
+    ALGORITHM = 'composer_sched.algorithms.one_cycle:OneCycle'
 
+    t_cycle: Duration = param('0.8dur', 'length of the triangle', kind='duration', example='0.7dur')
+    t_cooldown: Duration = param('0.2dur', 'length of the cool-down after the triangle', kind='duration',
+                                 example='0.3dur')
+    alpha_start: float = param(0.1, 'multiplier at the start and end of the triangle', lo=0, example=0.1)
+    alpha_max: float = param(1.0, 'peak multiplier', lo=0, example=1.0)
+    alpha_f: float = param(0.001, 'multiplier at the end of the cool-down', lo=0, example=0.001)
 
-register(Method(
-    name='one_cycle',
-    summary='1-cycle: a symmetric triangle alpha_start -> alpha_max -> alpha_start, then a linear cool-down.',
-    params=(
-        Param('t_cycle', '0.8dur', 'duration', 'length of the triangle'),
-        Param('t_cooldown', '0.2dur', 'duration', 'length of the cool-down after the triangle'),
-        Param('alpha_start', 0.1, doc='multiplier at the start and end of the triangle', lo=0),
-        Param('alpha_max', 1.0, doc='peak multiplier', lo=0),
-        Param('alpha_f', 0.001, doc='multiplier at the end of the cool-down', lo=0),
-    ),
-    build=_build,
-    reference='Smith & Topin (2017), Super-Convergence',
-    aliases={'start_lr': 'alpha_start', 'min_lr': 'alpha_start', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle',
-             'cooldown_length': 't_cooldown', 'length': 't_cooldown', 'finish_lr': 'alpha_f'},
-))
+    def build(self, t_cycle: float, t_cooldown: float) -> Schedule:
+        return OneCycleSchedule(start_lr=self.alpha_start, max_lr=self.alpha_max, cycle_length=t_cycle,
+                                cooldown_length=t_cooldown, finish_lr=self.alpha_f if t_cooldown > 0 else None)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['PolynomialSchedule']
+__all__ = ['PolynomialSchedule', 'PolynomialConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,23 +33,27 @@ class PolynomialSchedule(Schedule):
     base_lr: float = 1.0
     final_lr: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('power', self.power, lo=0)
         check_number('length', self.length, lo=0, lo_open=True)
         check_number('base_lr', self.base_lr, lo=0)
         check_number('final_lr', self.final_lr, lo=0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         frac = 1.0 - ops.clip(t, 0.0, self.length) / self.length
         return self.final_lr + (self.base_lr - self.final_lr) * frac ** self.power
 
 
-register(Method(
-    name='polynomial',
-    summary='Polynomial decay (1 - t/t_max)^power from 1 to alpha_f.',
-    params=(Param('power', 2.0, doc='exponent', lo=0),
-            Param('t_max', '1dur', 'duration', 'length of the decay'),
-            Param('alpha_f', 0.0, doc='final multiplier', lo=0)),
-    build=lambda power, t_max, alpha_f: PolynomialSchedule(power=power, length=t_max, final_lr=alpha_f),
-    aliases={'length': 't_max', 'final_lr': 'alpha_f'},
-))
+@register
+class PolynomialConfig(MethodConfig):
+    """Polynomial decay (1 - t/t_max)^power from 1 to alpha_f."""
+    NAME = 'polynomial'
+    REFERENCE = 'composer.optim.PolynomialScheduler'
+    ALIASES = {'length': 't_max', 'final_lr': 'alpha_f'}
+
+    power: float = param(2.0, 'exponent (0: constant)', lo=0, example=2.0)
+    t_max: Duration = param('1dur', 'length of the decay', kind='duration', example='1dur')
+    alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
+
+    def build(self, t_max: float) -> Schedule:
+        return PolynomialSchedule(power=self.power, length=t_max, final_lr=self.alpha_f)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Mapping, Optional, Sequence
 
-from composer_sched.schedules._base import ScalarOps, Schedule, _name, check_growth, check_increasing, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, ScalarOps, Schedule, _name, check_growth, check_increasing, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['StepSchedule', 'MultiStepSchedule']
+__all__ = ['StepSchedule', 'MultiStepSchedule', 'StepConfig', 'MultiStepConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,17 +33,17 @@ class StepSchedule(Schedule):
     gamma: float = 0.1
     base_lr: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('step_size', self.step_size, lo=0, lo_open=True)
         check_number('gamma', self.gamma, lo=0)
         check_number('base_lr', self.base_lr, lo=0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         if self.base_lr == 0:  # 0, not 0 * inf past an overflowing horizon
             return ops.full_like(t, 0.0)
         return self.base_lr * ops.power(self.gamma, ops.floor(ops.maximum(t, 0.0) / self.step_size))
 
-    def check_horizon(self, t_end: float, names=None) -> None:
+    def check_horizon(self, t_end: float, names: Optional[Mapping[str, str]] = None) -> None:
         """``gamma > 1`` may grow the value at most :data:`~composer_sched.schedules._base.MAX_GROWTH`-fold by
         ``t_end`` (see :meth:`Schedule.check_horizon`)."""
         steps = ScalarOps.floor(max(t_end, 0.0) / self.step_size)
@@ -70,36 +71,45 @@ class MultiStepSchedule(Schedule):
     gamma: float = 0.1
     base_lr: float = 1.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, 'milestones', check_increasing('milestones', self.milestones, strict=False))
         check_number('gamma', self.gamma, lo=0)
         check_number('base_lr', self.base_lr, lo=0)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         if self.base_lr == 0:
             return ops.full_like(t, 0.0)
         return self.base_lr * ops.power(self.gamma, ops.count_le(self.milestones, t))
 
-    def check_horizon(self, t_end: float, names=None) -> None:
+    def check_horizon(self, t_end: float, names: Optional[Mapping[str, str]] = None) -> None:
         """``gamma > 1`` may grow the value at most :data:`~composer_sched.schedules._base.MAX_GROWTH`-fold by
         ``t_end`` (see :meth:`Schedule.check_horizon`)."""
         check_growth(_name(names, 'gamma'), self.gamma, ScalarOps.count_le(self.milestones, t_end), t_end,
                      self.base_lr)
 
 
-register(Method(
-    name='step',
-    summary='Multiply by gamma every step_size.',
-    params=(Param('step_size', kind='duration', doc='period of the decay'),
-            Param('gamma', 0.1, doc='decay factor (> 1 grows, bounded over the run)', lo=0)),
-    build=lambda step_size, gamma: StepSchedule(step_size=step_size, gamma=gamma),
-))
+@register
+class StepConfig(MethodConfig):
+    """Multiply by gamma every step_size."""
+    NAME = 'step'
+    REFERENCE = 'torch.optim.lr_scheduler.StepLR'
 
-register(Method(
-    name='multi_step',
-    summary='Multiply by gamma at each milestone.',
-    params=(Param('milestones', kind='durations', doc='when to decay'),
-            Param('gamma', 0.1, doc='decay factor (> 1 grows, bounded over the run)', lo=0)),
-    # Sorted: milestones mixing units (e.g. '0.3dur' and '60ba') may come in either order on a given horizon.
-    build=lambda milestones, gamma: MultiStepSchedule(milestones=tuple(sorted(milestones)), gamma=gamma),
-))
+    step_size: Duration = param(doc='period of the decay', kind='duration', example='12ba')
+    gamma: float = param(0.1, 'decay factor (> 1 grows, bounded over the run)', lo=0, example=0.5)
+
+    def build(self, step_size: float) -> Schedule:
+        return StepSchedule(step_size=step_size, gamma=self.gamma)
+
+
+@register
+class MultiStepConfig(MethodConfig):
+    """Multiply by gamma at each milestone."""
+    NAME = 'multi_step'
+    REFERENCE = 'torch.optim.lr_scheduler.MultiStepLR'
+
+    milestones: Sequence[Duration] = param(doc='when to decay', kind='durations', example=['0.3dur', '60ba'])
+    gamma: float = param(0.1, 'decay factor (> 1 grows, bounded over the run)', lo=0, example=0.5)
+
+    def build(self, milestones: Sequence[float]) -> Schedule:
+        # Sorted: milestones mixing units (e.g. '0.3dur' and '60ba') may come in either order on a given horizon.
+        return MultiStepSchedule(milestones=tuple(sorted(milestones)), gamma=self.gamma)

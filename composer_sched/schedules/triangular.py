@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check_number
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['TriangularSchedule']
+__all__ = ['TriangularSchedule', 'TriangularConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,13 +41,13 @@ class TriangularSchedule(Schedule):
     cycle_length: float
     inc_fraction: float = 0.5
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('min_lr', self.min_lr, lo=0)
         check_number('max_lr', self.max_lr, lo=0)
         check_number('cycle_length', self.cycle_length, lo=0, lo_open=True)
         check_number('inc_fraction', self.inc_fraction, lo=0, hi=1)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         length, f = self.cycle_length, self.inc_fraction
         rise = length * f
         fall = length * (1 - f)
@@ -56,17 +57,21 @@ class TriangularSchedule(Schedule):
         return unit * (self.max_lr - self.min_lr) + self.min_lr
 
 
-register(Method(
-    name='triangular',
-    summary='(Slanted) triangular: linear rise to the peak over inc_fraction of the cycle, linear fall back.',
-    params=(
-        Param('t_cycle', '1dur', 'duration', 'length of the cycle'),
-        Param('inc_fraction', 0.5, doc='fraction of the cycle spent rising', lo=0, hi=1),
-        Param('alpha_min', 0.0, doc='multiplier at the start and end of the cycle', lo=0),
-        Param('alpha_max', 1.0, doc='multiplier at the peak', lo=0),
-    ),
-    build=lambda t_cycle, inc_fraction, alpha_min, alpha_max: TriangularSchedule(
-        min_lr=alpha_min, max_lr=alpha_max, cycle_length=t_cycle, inc_fraction=inc_fraction),
-    aliases={'min_lr': 'alpha_min', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle'},
-    reference='Smith (2015), Cyclical Learning Rates; Howard & Ruder (2018), ULMFiT (slanted)',
-))
+@register
+class TriangularConfig(MethodConfig):
+    """(Slanted) triangular: linear rise to the peak over inc_fraction of the cycle, linear fall back.
+
+    ``alpha_max < alpha_min`` is a dip, as cosine annealing allows a rise.
+    """
+    NAME = 'triangular'
+    REFERENCE = 'Smith (2015), Cyclical Learning Rates; Howard & Ruder (2018), ULMFiT (slanted)'
+    ALIASES = {'min_lr': 'alpha_min', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle'}
+
+    t_cycle: Duration = param('1dur', 'length of the cycle', kind='duration', example='1dur')
+    inc_fraction: float = param(0.5, 'fraction of the cycle spent rising', lo=0, hi=1, example=0.3)
+    alpha_min: float = param(0.0, 'multiplier at the start and end of the cycle', lo=0, example=0.1)
+    alpha_max: float = param(1.0, 'multiplier at the peak', lo=0, example=1.0)
+
+    def build(self, t_cycle: float) -> Schedule:
+        return TriangularSchedule(min_lr=self.alpha_min, max_lr=self.alpha_max, cycle_length=t_cycle,
+                                  inc_fraction=self.inc_fraction)

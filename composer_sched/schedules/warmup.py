@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check, check_number
+from composer_sched.schedules._base import Ops, Schedule, check, check_number
 
 __all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'warm_up']
 
@@ -55,7 +56,7 @@ class LinearWarmUp(Schedule):
     length: float
     shift: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _checked(self.schedule, self.start_lr, self.length)
         check(isinstance(self.shift, bool), 'shift', self.shift, 'True or False')
         object.__setattr__(self, '_offset', self.length if self.shift else 0.0)
@@ -69,7 +70,7 @@ class LinearWarmUp(Schedule):
     def _ramp(self, t, ops):
         return self.start_lr + (self.finish_lr - self.start_lr) * (t / self.length)
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         if self.length == 0:
             return self.schedule._eval(t, ops)
         # Shifted, both sides agree at t = W; overlaid, the schedule's own value applies from W on (as Composer's).
@@ -102,7 +103,7 @@ class ExponentialWarmUp(LinearWarmUp):
         (0.01, 0.1, 1.0, 1.0)
     """
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         check_number('start_lr', self.start_lr, lo=0, lo_open=True)
         check(self.finish_lr > 0, 'schedule(0)', self.finish_lr, '> 0 for an exponential warm-up')

@@ -6,13 +6,14 @@ stable phase and the decay.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from composer_sched.schedules._base import Schedule, check, check_choice, check_number
+from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
 from composer_sched.schedules.constant import FlatSchedule
 from composer_sched.schedules.cooldown import COOLDOWN_SHAPES, LinearCoolDown
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
-__all__ = ['StableDecaySchedule']
+__all__ = ['StableDecaySchedule', 'WSDConfig']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,7 @@ class StableDecaySchedule(Schedule):
     base_lr: float = 1.0
     decay_type: str = 'linear'
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_number('length', self.length, lo=0, lo_open=True)
         check_number('cooldown_length', self.cooldown_length, lo=0, hi=self.length)
         check_number('base_lr', self.base_lr, lo=0)
@@ -60,20 +61,23 @@ class StableDecaySchedule(Schedule):
         """:math:`T - C`, the last time at ``base_lr``."""
         return self.length - self.cooldown_length
 
-    def _eval(self, t, ops):
+    def _eval(self, t: Any, ops: Ops) -> Any:
         return self._inner._eval(t, ops)
 
 
-register(Method(
-    name='wsd',
-    summary='Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown.',
-    params=(Param('t_cooldown', '0.2dur', 'duration', 'length of the cool-down at the end'),
-            Param('alpha_f', 0.0, doc='final multiplier', lo=0, hi=1),
-            Param('decay_type', 'linear', doc='cool-down shape', choices=COOLDOWN_SHAPES),
-            Param('t_max', '1dur', 'duration', 'where the cool-down ends')),
-    build=lambda t_cooldown, alpha_f, decay_type, t_max: StableDecaySchedule(
-        length=t_max, cooldown_length=t_cooldown, final_lr=alpha_f, decay_type=decay_type),
-    budget_free_prefix=True,
-    reference='Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025)',
-    aliases={'length': 't_max', 'cooldown_length': 't_cooldown', 'final_lr': 'alpha_f'},
-))
+@register
+class WSDConfig(MethodConfig):
+    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown."""
+    NAME = 'wsd'
+    REFERENCE = 'Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025)'
+    BUDGET_FREE_PREFIX = True
+    ALIASES = {'length': 't_max', 'cooldown_length': 't_cooldown', 'final_lr': 'alpha_f'}
+
+    t_cooldown: Duration = param('0.2dur', 'length of the cool-down at the end', kind='duration', example='0.4dur')
+    alpha_f: float = param(0.0, 'final multiplier', lo=0, hi=1, example=0.05)
+    decay_type: str = param('linear', 'cool-down shape', choices=COOLDOWN_SHAPES, example='sqrt')
+    t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', example='1dur')
+
+    def build(self, t_cooldown: float, t_max: float) -> Schedule:
+        return StableDecaySchedule(length=t_max, cooldown_length=t_cooldown, final_lr=self.alpha_f,
+                                   decay_type=self.decay_type)

@@ -9,10 +9,9 @@ import torch
 from composer.core import Time, TimeUnit
 
 from composer_sched import ComposerScheduler, ScheduleLR, preview
-from composer_sched.adapters.torch import TORCH_CLASSES
+from composer_sched.adapters.torch_schedulers import TORCH_CLASSES
 from composer_sched.schedules import MAX_GROWTH, get_method, method_names
 from tests.helpers import tiny_trainer
-from tests.schedules.examples import EXAMPLE_PARAMS
 from tests.schedules.test_contract import assert_names_a_user_parameter
 
 
@@ -134,7 +133,7 @@ def test_every_bound_a_param_admits_builds(name):
     """Each numeric Param's own lo/hi, with the other arguments at their examples, builds finite on 1000 batches
     (the cycles' decay at 0 only when one cycle covers the run, by the rule tested above)."""
     method = get_method(name)
-    base = dict(EXAMPLE_PARAMS.get(name, {}))
+    base = dict(method.example)
     if name == 'sgdr':
         base['t_0'] = '1dur'
     if name == 'cyclical':
@@ -184,9 +183,9 @@ def test_an_overflowing_time_string_is_a_value_error_naming_it(name):
         if p.kind in ('duration', 'durations'):
             value = '1e400ba' if p.kind == 'duration' else ['1e400ba']
             with pytest.raises(ValueError, match=rf'{p.name}(\[0\])?=.*1e400ba'):
-                ComposerScheduler(name, **{**EXAMPLE_PARAMS.get(name, {}), p.name: value})
+                ComposerScheduler(name, **{**method.example, p.name: value})
     with pytest.raises(ValueError, match='t_warmup'):
-        ComposerScheduler(name, **EXAMPLE_PARAMS.get(name, {}), t_warmup='1e400ba')
+        ComposerScheduler(name, **method.example, t_warmup='1e400ba')
 
 
 def test_schedule_lr_load_state_dict_none_and_repr():

@@ -13,14 +13,13 @@ from composer_sched.adapters.durations import Horizon
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.adapters.torch import ScheduleLR
 from composer_sched.schedules import get_method, method_names
-from tests.schedules.examples import EXAMPLE_PARAMS
 
 METHODS = method_names()
 SETTINGS = settings(max_examples=25, deadline=None)
 
 
 def spec(name, **extra):
-    return ScheduleSpec(name, **{**EXAMPLE_PARAMS.get(name, {}), **extra})
+    return ScheduleSpec(name, **{**get_method(name).example, **extra})  # the registry's example of every parameter
 
 
 def build(name, total, ssr=1.0, **extra):
@@ -255,7 +254,8 @@ def test_fuzzed_parameters_train_or_fail_before_training(name, data, total, ssr,
     arr = core(ts)
     assert np.all(np.isfinite(arr)) and np.all(arr >= 0), (params, ts[~np.isfinite(arr) | (arr < 0)])
     np.testing.assert_allclose([core(float(t)) for t in ts], arr, rtol=1e-9, atol=1e-300)  # the per-batch path
-    if ssr == 1.0 and total <= 10_000 and unit == 'ba':  # the PyTorch adapter accepts the same run and follows the same schedule
+    # The PyTorch adapter accepts the same run and follows the same schedule.
+    if ssr == 1.0 and total <= 10_000 and unit == 'ba':
         lr = ScheduleLR(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), name, total_steps=total,
                         **params)
         np.testing.assert_allclose(lr.core(ts), arr, rtol=1e-12, atol=1e-300)
@@ -320,3 +320,17 @@ def test_core_shapes_evaluate_everywhere_and_are_finite_where_checked(kind, data
         assert not np.any(np.isnan(values)) and np.all(values >= 0), (s, ts, values)
         if checked:
             assert np.all(np.isfinite(values)), (s, ts, values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The registry's examples (issue 14): every parameter has one, they build, and they make the shape move within the
+# 33 batches (3 epochs of 11) the algorithm tests train for, so docs, example recipes and those tests can share them.
+
+@pytest.mark.parametrize('name', METHODS)
+def test_examples_cover_every_parameter_and_move_the_shape_within_33_batches(name):
+    method = get_method(name)
+    assert set(method.example) == {p.name for p in method.params}
+    lrs = build(name, 33)(np.arange(33.0))
+    assert np.all(np.isfinite(lrs)) and np.all(lrs >= 0)
+    if name != 'constant':
+        assert np.ptp(lrs) > 0.01, (name, lrs)

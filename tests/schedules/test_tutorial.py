@@ -9,8 +9,15 @@ import math
 import numpy as np
 import pytest
 
-from composer_sched.schedules import (CosineAnnealingSchedule, CyclicalSchedule, LinearCoolDown, LinearWarmUp,
-                                      MultiFactorSchedule, OneCycleSchedule, TriangularSchedule)
+from composer_sched.schedules import (
+    CosineAnnealingSchedule,
+    CyclicalSchedule,
+    LinearCoolDown,
+    LinearWarmUp,
+    MultiFactorSchedule,
+    OneCycleSchedule,
+    TriangularSchedule,
+)
 
 ITERS = np.arange(1, 1501)
 
