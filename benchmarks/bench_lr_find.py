@@ -68,7 +68,7 @@ def main() -> None:
     print(f'lr_find over {n} batches:                      {fmt(t_find)}  ({t_find / t_plain:.2f}x the steps)')
     print(f'  snapshot + restore (model, optimizer, RNGs): {fmt(t_snap)}  ({t_snap / t_plain:.3f}x)')
     print(f'  reading the six suggestions (GP fit):        {fmt(t_read)}  ({t_read / t_plain:.3f}x)')
-    print(f'  suggestions: ' + ', '.join(f'{k} {res[k]:.3g}' for k in ('valley', 'gp_minimum', 'peak')
+    print('  suggestions: ' + ', '.join(f'{k} {res[k]:.3g}' for k in ('valley', 'gp_minimum', 'peak')
                                          if res[k] is not None and np.isfinite(res[k])))
 
 

@@ -10,10 +10,9 @@ Nothing here downloads anything.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import os
 import pickle
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -147,7 +146,8 @@ def cifar10_datasets(path: Union[str, os.PathLike], augment: bool = True) -> tup
     test_file = os.path.join(root, 'test_batch')
     missing = [f for f in train_files + [test_file] if not os.path.isfile(f)]
     if missing:
-        raise ValueError(f'path={os.fspath(path)!r} is not allowed: missing {", ".join(map(os.path.basename, missing))}.')
+        names = ', '.join(map(os.path.basename, missing))
+        raise ValueError(f'path={os.fspath(path)!r} is not allowed: missing {names}.')
     x, y = _read_cifar_batches(train_files)
     xt, yt = _read_cifar_batches([test_file])
     return CIFARTensorDataset(x, y, augment), CIFARTensorDataset(xt, yt, False)

@@ -12,8 +12,19 @@ from __future__ import annotations
 import sys
 
 from composer_sched.lr_find.finder import LRFindResult, Snapshot, lr_find, ramp
-from composer_sched.lr_find.suggest import (RULES, GPMinimum, Suggestion, gp_minimum, minimum, slide, smooth, steep,
-                                            steepest_descent, suggest_all, valley)
+from composer_sched.lr_find.suggest import (
+    RULES,
+    GPMinimum,
+    Suggestion,
+    gp_minimum,
+    minimum,
+    slide,
+    smooth,
+    steep,
+    steepest_descent,
+    suggest_all,
+    valley,
+)
 
 __all__ = ['lr_find', 'LRFindResult', 'Snapshot', 'ramp', 'RULES', 'GPMinimum', 'Suggestion', 'gp_minimum',
            'minimum', 'slide', 'smooth', 'steep', 'steepest_descent', 'suggest_all', 'valley']

@@ -107,8 +107,6 @@ class Snapshot:
     groups, and the RNG states of ``random``, numpy, torch (CPU) and CUDA (when available)."""
 
     def __init__(self, model, optimizer):
-        import torch
-
         self.model, self.optimizer = model, optimizer
         self.params = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self.grads = [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()]
@@ -200,8 +198,6 @@ def _check(min_lr, max_lr, num_batches, mode, stop_factor, beta, peak_divisor):
 def _run(model, optimizer, step: Callable[[Any], Any], dataloader, *, min_lr, max_lr, num_batches, mode,
          stop_factor, beta, peak_divisor, lengthscale, restore) -> LRFindResult:
     """The loop shared by every front end: ``step(batch)`` runs the forward pass and returns the loss."""
-    import torch
-
     plan = ramp(min_lr, max_lr, num_batches, mode)
     # Every group follows the ramp; groups with their own LR keep their ratio to the first group's.
     base = [float(g['lr']) for g in optimizer.param_groups]

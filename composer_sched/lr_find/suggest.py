@@ -91,11 +91,11 @@ def slide(lrs: np.ndarray, losses: np.ndarray, lr_diff: int = 15, thresh: float 
     if n <= lr_diff:
         return None
     g = np.gradient(losses)
-    r, l = n - 1, n - 1 - lr_diff
-    lr = lrs[l]
-    while l >= 0 and abs(g[r] - g[l]) > thresh:
-        lr = lrs[l]
-        r, l = r - 1, l - 1
+    right, left = n - 1, n - 1 - lr_diff
+    lr = lrs[left]
+    while left >= 0 and abs(g[right] - g[left]) > thresh:
+        lr = lrs[left]
+        right, left = right - 1, left - 1
     return float(lr)
 
 

@@ -116,10 +116,10 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
     same peak LR as the fitted runs (relative 1e-6); (3) with the warm-up of one of them (same length, same LRs);
     (4) with no cool-down, or a cool-down whose shape (LR over peak against the fraction of the cool-down, compared
     on 201 points of the fractions both runs sample) is within ``0.02 + 1/C`` of a fitted run's cool-down (``C``:
-    the shorter cool-down's batches; a cool-down placed at a fraction of the run starts between batches); (5) no longer, and
-    with no longer a cool-down, than ``max_extrapolation`` times the longest fitted run and cool-down. So one
-    linear-WSD run predicts other ratios and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR
-    or AutoWU.
+    the shorter cool-down's batches; a cool-down placed at a fraction of the run starts between batches); (5) no
+    longer, and with no longer a cool-down, than ``max_extrapolation`` times the longest fitted run and cool-down.
+    So one linear-WSD run predicts other ratios and other cool-down lengths of linear WSD, but not cosine, 1-cycle,
+    SGDR or AutoWU.
 
     Args:
         target: the target's :class:`ScheduleShape`.

@@ -1,11 +1,18 @@
 """Honest refusals: a target the fitted runs cannot speak for, and bad input, are clear ValueErrors, never a number."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from composer_sched.predict import Run, analyse_schedule, check_target, fit_momentum_law, momentum_law
-from composer_sched.schedules import (CosineAnnealingSchedule, CyclicalSchedule, ExponentialWarmUp, LinearWarmUp,
-                                      OneCycleSchedule, StableDecaySchedule)
+from composer_sched.schedules import (
+    CosineAnnealingSchedule,
+    CyclicalSchedule,
+    ExponentialWarmUp,
+    LinearWarmUp,
+    OneCycleSchedule,
+    StableDecaySchedule,
+)
 
 T = 1000
 STEPS = np.arange(100, T + 1, 20)

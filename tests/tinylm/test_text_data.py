@@ -4,7 +4,8 @@ import hashlib
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from composer_sched.recipes import RecipeError, load_recipe
 from composer_sched.text_data import split_starts, stdlib_text, text_datasets

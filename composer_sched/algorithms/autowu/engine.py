@@ -48,8 +48,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from composer_sched.algorithms.autowu import gp
-from composer_sched.schedules import (FlatSchedule, CosineAnnealingSchedule, LinearCoolDown, Schedule,
-                                      warm_up)
+from composer_sched.schedules import CosineAnnealingSchedule, FlatSchedule, LinearCoolDown, Schedule, warm_up
 from composer_sched.schedules._base import check, check_choice, check_int, check_number
 
 __all__ = ['AutoWUConfig', 'AutoWUEngine', 'Decision']

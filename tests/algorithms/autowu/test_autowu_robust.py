@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
+from benchmarks import autowu_replay as rp
 from composer_sched.algorithms.autowu import gp
 from composer_sched.algorithms.autowu.engine import AutoWUConfig, AutoWUEngine
-from benchmarks import autowu_replay as rp
 
 CHEAP = dict(fit_points=40, predict_points=120, grid_points=120)
 

@@ -4,8 +4,6 @@ Composer run forced to blow up (``max_lr=100``): finite weights, the restored we
 snapshot step, the loss after the restore back near its pre-blow-up level, and exact resume across the rollback."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch

@@ -20,8 +20,9 @@ def main(src):
         h, c = d['history'], d['config']
         key = f"{SHORT[path.name.split('_')[0]]}{c['iterations']}"
         # Sort by iteration (keeping the last value logged for an iteration, should a run have been resumed).
-        val = {i: (l, a) for i, l, a in zip(h['val']['iter'], h['val']['val_loss'], h['val']['val_acc'])}
-        train = {i: (l, r) for i, l, r in zip(h['train']['iter'], h['train']['train_loss'], h['train']['train_lr'])}
+        val = {i: (loss, a) for i, loss, a in zip(h['val']['iter'], h['val']['val_loss'], h['val']['val_acc'])}
+        t = h['train']
+        train = {i: (loss, r) for i, loss, r in zip(t['iter'], t['train_loss'], t['train_lr'])}
         vi, ti = sorted(val), sorted(train)
         runs[key] = {
             'file': path.name,
