@@ -20,9 +20,9 @@ _EXPORTS: dict[str, str] = {
         'InverseSqrtSchedule', 'StableDecaySchedule', 'StepwiseSchedule', 'method_names', 'get_method')},
     # Adapters.
     'ComposerScheduler': 'composer_sched.adapters.composer',
-    'composer_scheduler': 'composer_sched.adapters.composer',
+    'composer_scheduler': 'composer_sched.adapters.schedulers',
     'ScheduleLR': 'composer_sched.adapters.torch',
-    'torch_scheduler': 'composer_sched.adapters.torch',
+    'torch_scheduler': 'composer_sched.adapters.torch_schedulers',
     'preview': 'composer_sched.previewing',
     'plot_schedule': 'composer_sched.previewing',
     # Ratio sweeps.
@@ -37,16 +37,21 @@ _EXPORTS: dict[str, str] = {
 }
 # Convex-bound toolkit; its schedule classes stay in composer_sched.theory (their names clash with the core's).
 _EXPORTS.update(dict.fromkeys(('compute_rate', 'compute_optimal_base'), 'composer_sched.theory'))
-# One Composer scheduler class per registered method (WSDScheduler, CosineAnnealingScheduler, ...), named from the
-# registry (pure, cheap to import), so a new method needs no edit here.
-from composer_sched.schedules.registry import class_name as _class_name, method_names as _method_names  # noqa: E402
+# Algorithms with behaviour of their own (one folder each); the registered methods' setters are generated below.
+_EXPORTS.update({'LinearWarmup': 'composer_sched.algorithms.linear_warmup',
+                 'LinearCooldown': 'composer_sched.algorithms.linear_cooldown'})
+# Per registered method, the classes `make gen` writes (tools/gen.py): its Composer scheduler (WSDScheduler), PyTorch
+# scheduler (WSDLR), setter Algorithm (WSD) and the setter's functional form (wsd_scheduler). Their names come from
+# the registry (pure, cheap to import), so a new method needs no edit here.
+from composer_sched.adapters import names as _names  # noqa: E402
+from composer_sched.schedules.registry import method_names as _method_names  # noqa: E402
 
-_EXPORTS.update({_class_name(m, 'Scheduler'): 'composer_sched.adapters.composer' for m in _method_names()})
-# Schedule algorithms (issue 4): one sub-package per method under composer_sched.algorithms.
-_EXPORTS.update({cls: f'composer_sched.algorithms.{pkg}' for pkg, cls in (
-    ('triangular', 'Triangular'), ('cosine_annealing', 'CosineAnnealing'), ('one_cycle', 'OneCycle'),
-    ('cyclical', 'Cyclical'), ('sgdr', 'SGDR'), ('wsd', 'WSD'), ('inverse_sqrt', 'InverseSqrt'),
-    ('multi_factor', 'MultiFactor'), ('linear_warmup', 'LinearWarmup'), ('linear_cooldown', 'LinearCooldown'))})
+for _m in _method_names():
+    _EXPORTS[_names.scheduler_class(_m)] = _names.SCHEDULERS_MODULE
+    _EXPORTS[_names.torch_class(_m)] = _names.TORCH_MODULE
+    _EXPORTS[_names.algorithm_class(_m)[1]] = _names.SETTERS_MODULE  # re-exported there when hand-written
+    _EXPORTS[_names.functional_form_name(_m)] = _names.SETTERS_MODULE
+del _m
 _EXPORTS['ScheduleAlgorithm'] = 'composer_sched.algorithms.base'
 # LR range test (issue 17); the sub-package is callable, so composer_sched.lr_find(...) works either way.
 _EXPORTS.update(dict.fromkeys(('lr_find', 'LRFindResult'), 'composer_sched.lr_find'))

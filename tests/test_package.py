@@ -34,12 +34,11 @@ def test_every_registered_method_has_a_top_level_scheduler_class():
         assert getattr(composer_sched, class_name(m, 'Scheduler')).method_name == m
 
 
-def test_docs_index_lists_every_registered_schedule_method(tmp_path):
-    from composer_sched.docs import generate
+def test_docs_methods_page_lists_every_registered_schedule_method():
+    from composer_sched.docs import methods_page
     from composer_sched.schedules import method_names
     from composer_sched.schedules.registry import class_name
-    index = next(p for p in generate(tmp_path, plots=False) if p.name == 'index.md').read_text()
-    table = index.split('# Schedule methods', 1)[1]
+    table = methods_page().split('# Schedule methods', 1)[1]
     for m in method_names():
         assert f'| `{m}` | `{class_name(m, "Scheduler")}` |' in table
     assert "`t_cooldown`='0.2dur'" in table and '`step_size`<br>' in table  # defaults, and required without one
@@ -70,4 +69,4 @@ def test_package_config_lists_the_recipes_and_ships_every_one():
     for name in bundled_recipes() + ['README']:
         rel = f'{name}.yaml' if name != 'README' else 'README.md'
         assert (recipe_dir() / rel).is_file()
-        assert any(fnmatch.fnmatch(rel, pat) for pat in data['composer_sched.yamls']), rel
+        assert any(fnmatch.fnmatch(rel, pat) for pat in data['composer_sched.recipes.yamls']), rel

@@ -1,20 +1,28 @@
-"""Composer adapter: every registered method as a Composer scheduler (``__call__(state, ssr=1.0) -> multiplier``).
+"""Composer adapter: a registered method as a Composer scheduler (``__call__(state, ssr=1.0) -> multiplier``).
+
+:class:`ComposerScheduler` takes the method by name; the class of each method with its explicit signature
+(``WSDScheduler``, ...) is generated from the registry into :mod:`composer_sched.adapters.schedulers` (``make gen``).
 
 The resolved core schedule is cached per ``(max_duration, dataloader_len, ssr)``: a call costs a key comparison and
 one scalar evaluation, instead of the several ``Time`` conversions Composer's built-ins do on every batch.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 from composer.core import State, Time, TimeUnit
 
-from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
+from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps
-from composer_sched.schedules.registry import Method, check_horizon, class_name, methods
+from composer_sched.schedules.registry import Method, check_horizon
 
-__all__ = ['ComposerScheduler', 'composer_scheduler', 'takes_ssr']
+__all__ = ['ComposerScheduler', 'Duration', 'takes_ssr']
+
+#: A duration argument: a Composer time string (``'100ba'``, ``'2ep'``, ``'6e4sp'``, ``'1e6tok'``, ``'0.2dur'``),
+#: a ``Time``, or an int of batches.
+Duration = Union[str, int, Time]
+
 
 class ComposerScheduler:
     """A registered schedule method as a Composer scheduler, for ``Trainer(schedulers=...)``.
@@ -39,6 +47,9 @@ class ComposerScheduler:
         >>> from composer_sched import ComposerScheduler
         >>> sched = ComposerScheduler('wsd', t_warmup='10ba', t_cooldown='0.2dur')
     """
+
+    #: the registered method of a per-method class (``WSDScheduler.method_name == 'wsd'``); empty here.
+    method_name: ClassVar[str] = ''
 
     def __init__(self, method: Union[str, Method], **params: Any):
         self.spec = ScheduleSpec(method, **params)
@@ -92,29 +103,3 @@ def takes_ssr(fn: Any) -> bool:
         return len(inspect.signature(fn).parameters) >= 2
     except (TypeError, ValueError):
         return True
-
-
-def composer_scheduler(method: Union[str, Method], **params: Any) -> ComposerScheduler:
-    """The Composer scheduler of a registered method (the class named after it, e.g. ``WSDScheduler``)."""
-    from composer_sched.schedules.registry import get_method
-    return SCHEDULER_CLASSES[get_method(method).name](**params)
-
-
-def _make_class(m: Method) -> type:
-    name = class_name(m.name, 'Scheduler')
-
-    def __init__(self, **params):
-        ComposerScheduler.__init__(self, m.name, **params)
-
-    params = ', '.join(f'{p.name}={p.default!r}' if not p.required else p.name for p in m.params + WARMUP_PARAMS)
-    doc = (f'{m.summary}\n\nComposer scheduler for the registered method ``{m.name!r}``: '
-           f'``{name}({params})``.\nSee :class:`ComposerScheduler` for the duration rules.\n')
-    return type(name, (ComposerScheduler,), {'__init__': __init__, '__doc__': doc, '__module__': __name__,
-                                              'method_name': m.name})
-
-
-#: One Composer scheduler class per registered method, by method name.
-SCHEDULER_CLASSES: dict[str, type] = {m.name: _make_class(m) for m in methods()}
-for _cls in SCHEDULER_CLASSES.values():
-    globals()[_cls.__name__] = _cls
-    __all__.append(_cls.__name__)

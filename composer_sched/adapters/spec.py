@@ -1,26 +1,21 @@
 """A registered method with its arguments checked: what both adapters build schedules from."""
 from __future__ import annotations
 
-import numbers
 from typing import Any, Optional, Union
 
 from composer.core import Time, TimeUnit
 
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
 from composer_sched.schedules import FlatSchedule, Schedule
-from composer_sched.schedules.registry import Method, Param, get_method, suggest
-from composer_sched.schedules.warmup import warm_up
+from composer_sched.schedules._base import ParamError
+from composer_sched.schedules.registry import Method, MethodConfig, Param, get_method, params_of, suggest
+from composer_sched.schedules.warmup import WarmupConfig, warm_up
 
 __all__ = ['ScheduleSpec', 'WARMUP_PARAMS', 'RUN_CLOCK_METHODS', 'duration_role']
 
-#: Generic warm-up parameters every method accepts (the warm-up is a wrapper, never part of a shape).
-WARMUP_PARAMS = (
-    Param('t_warmup', '0ba', 'duration', "warm-up length from the start of the run; an absolute one is not scaled by "
-          "the ratio, a 'dur' one is a fraction of the (scaled) run"),
-    Param('warmup_type', 'linear', doc='warm-up ramp', choices=('linear', 'exponential')),
-    Param('alpha_warmup', 0.0, doc='multiplier at the start of the warm-up (> 0 for exponential)', lo=0),
-    Param('scale_warmup', False, doc='scale the warm-up with the ratio as well (its end included)'),
-)
+#: Generic warm-up parameters every method accepts (the warm-up is a wrapper, never part of a shape): the fields of
+#: :class:`~composer_sched.schedules.warmup.WarmupConfig`.
+WARMUP_PARAMS: tuple[Param, ...] = params_of(WarmupConfig)
 
 #: Methods evaluated on the run's clock, the warm-up laid over their start: their durations are milestones, as in
 #: Composer's ``MultiStepWithWarmupScheduler`` (and its old ``ComposedScheduler``, which kept stepping ``StepLR`` and
@@ -52,28 +47,19 @@ def duration_role(method: str, param: str) -> str:
     return 'length'
 
 
-def _check_value(method: str, p: Param, value: Any) -> Any:
-    where = f'{method}: {p.name}'
-    if value is None and p.optional:
-        return None
-    if p.choices is not None:
-        if value not in p.choices:
-            raise ValueError(f'{where}={value!r} is not allowed: {p.name} must be one of '
-                             f'{", ".join(map(repr, p.choices))}{suggest(value, p.choices)}.')
-        return value
-    if isinstance(p.default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f'{where}={value!r} is not allowed: {p.name} must be true or false.')
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_check_value(method, Param(f'{p.name}[{i}]', lo=p.lo, hi=p.hi), v) for i, v in enumerate(value)]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value or abs(value) == float('inf'):
-        raise ValueError(f'{where}={value!r} is not allowed: {p.name} must be a finite number.')
-    if (p.lo is not None and value < p.lo) or (p.hi is not None and value > p.hi):
-        lo = '-inf' if p.lo is None else f'{p.lo:g}'
-        hi = 'inf' if p.hi is None else f'{p.hi:g}'
-        raise ValueError(f'{where}={value!r} is not allowed: {p.name} must be in [{lo}, {hi}].')
-    return float(value)
+def _validated(method: Method, config: Optional[type[MethodConfig]], params: tuple[Param, ...],
+               values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked by constructing ``config`` (the one validation of a method's parameters), as plain
+    values (numbers as floats, lists as lists); a ``ValueError`` opens with the method's name."""
+    try:
+        if config is not None:
+            made = config(**values)
+            checked = {p.name: getattr(made, p.name) for p in params}
+        else:  # a method declared without a config class: the same per-parameter rule
+            checked = {p.name: p.validate(values[p.name]) for p in params}
+    except ParamError as e:
+        raise ValueError(f'{method.name}: {e}') from None
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in checked.items()}
 
 
 class ScheduleSpec:
@@ -118,8 +104,10 @@ class ScheduleSpec:
                                      "list of durations such as ['30ep', '60ep'].")
                 self.durations[p.name] = [parse_duration(f'{self.method.name}: {p.name}[{i}]', v)
                                           for i, v in enumerate(value)]
-            else:
-                self.params[p.name] = _check_value(self.method.name, p, value)
+        # The method's own values (and the warm-up's) are checked by constructing their configs, nowhere else.
+        for config, group in ((self.method.config, self.method.params), (WarmupConfig, WARMUP_PARAMS)):
+            checked = _validated(self.method, config, group, {p.name: self.params[p.name] for p in group})
+            self.params.update({k: v for k, v in checked.items() if k not in self.durations})
         if (self.params['warmup_type'] == 'exponential' and self.params['alpha_warmup'] <= 0
                 and self.durations['t_warmup'].value > 0):
             raise ValueError(f"{self.method.name}: alpha_warmup={self.params['alpha_warmup']!r} is not allowed: "

@@ -1,4 +1,8 @@
-"""PyTorch adapter: every registered method (or any core schedule) as a ``torch.optim.lr_scheduler.LRScheduler``.
+"""PyTorch adapter: a registered method (or any core schedule) as a ``torch.optim.lr_scheduler.LRScheduler``.
+
+:class:`ScheduleLR` takes the method by name (or a core schedule); the class of each method with its explicit
+signature (``WSDLR``, ...) is generated from the registry into :mod:`composer_sched.adapters.torch_schedulers`
+(``make gen``).
 
 For plain PyTorch loops, Lightning or HF: call ``scheduler.step()`` once per optimizer step. The LR of param group
 ``i`` at step ``k`` is ``base_lr_i * alpha(k)`` (closed form: nothing else touching the LR can drift it).
@@ -7,25 +11,27 @@ horizon (torch's own schedulers restore the old ``T_max``).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, ClassVar, Mapping, Optional, Union
 
-from composer.core import Time, TimeUnit
+from composer.core import TimeUnit
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from composer_sched.adapters.durations import Horizon
-from composer_sched.adapters.spec import WARMUP_PARAMS, ScheduleSpec
+from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps, check_number
-from composer_sched.schedules.registry import Method, check_horizon, class_name, methods
+from composer_sched.schedules.registry import Method, check_horizon
 
-__all__ = ['ScheduleLR', 'torch_scheduler']
+__all__ = ['ScheduleLR']
 
 
 class ScheduleLR(LRScheduler):
     """A registered method, or a core :class:`~composer_sched.schedules.Schedule`, as a PyTorch LR scheduler.
 
-    .. math:: \\eta_i(k) = \\eta_{i,0}\\,\\alpha(k)\\quad (\\text{or } \\eta_i(k) = s(k) \\text{ with ``absolute=True``})
+    .. math:: \\eta_i(k) = \\eta_{i,0}\\,\\alpha(k)
+
+    (or :math:`\\eta_i(k) = s(k)` with ``absolute=True``)
 
     Args:
         optimizer: the optimizer; each param group keeps its own base LR (``initial_lr``).
@@ -47,6 +53,9 @@ class ScheduleLR(LRScheduler):
         >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         >>> sched = ScheduleLR(opt, 'wsd', total_steps=100, t_warmup=10, t_cooldown='0.2dur')
     """
+
+    #: the registered method of a per-method class (``WSDLR.method_name == 'wsd'``); empty here.
+    method_name: ClassVar[str] = ''
 
     def __init__(self, optimizer: Optimizer, schedule: Union[str, Method, Schedule], total_steps: Optional[int] = None,
                  *, steps_per_epoch: Optional[int] = None, absolute: bool = False, last_epoch: int = -1,
@@ -140,28 +149,3 @@ class ScheduleLR(LRScheduler):
         self.last_epoch = int(state_dict['last_epoch'])
         self._step_count = int(state_dict['_step_count'])
         self._set_lrs()
-
-
-def torch_scheduler(optimizer: Optimizer, method: Union[str, Method], total_steps: int, **params: Any) -> ScheduleLR:
-    """The PyTorch scheduler of a registered method (the class named after it, e.g. ``WSDLR``)."""
-    return ScheduleLR(optimizer, method, total_steps, **params)
-
-
-def _make_class(m: Method) -> type:
-    name = class_name(m.name, 'LR')
-
-    def __init__(self, optimizer, total_steps, *, steps_per_epoch=None, last_epoch=-1, **params):
-        ScheduleLR.__init__(self, optimizer, m.name, total_steps, steps_per_epoch=steps_per_epoch,
-                            last_epoch=last_epoch, **params)
-
-    params = ', '.join(f'{p.name}={p.default!r}' if not p.required else p.name for p in m.params + WARMUP_PARAMS)
-    doc = (f'{m.summary}\n\nPyTorch scheduler for the registered method ``{m.name!r}``: '
-           f'``{name}(optimizer, total_steps, {params})``.\nSee :class:`ScheduleLR`.\n')
-    return type(name, (ScheduleLR,), {'__init__': __init__, '__doc__': doc, '__module__': __name__})
-
-
-#: One PyTorch scheduler class per registered method, by method name.
-TORCH_CLASSES: dict[str, type] = {m.name: _make_class(m) for m in methods()}
-for _cls in TORCH_CLASSES.values():
-    globals()[_cls.__name__] = _cls
-    __all__.append(_cls.__name__)

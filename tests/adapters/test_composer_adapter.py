@@ -2,23 +2,26 @@
 import numpy as np
 import pytest
 from composer.core import Time
-from composer.optim import (CosineAnnealingScheduler as CCosine, CosineAnnealingWarmRestartsScheduler as CWarmRestarts,
-                            CosineAnnealingWithWarmupScheduler as CCosineWarmup, ExponentialScheduler as CExp,
-                            LinearScheduler as CLinear, MultiStepScheduler as CMultiStep,
-                            PolynomialScheduler as CPoly, StepScheduler as CStep)
+from composer.optim import CosineAnnealingScheduler as CCosine
+from composer.optim import CosineAnnealingWarmRestartsScheduler as CWarmRestarts
+from composer.optim import CosineAnnealingWithWarmupScheduler as CCosineWarmup
+from composer.optim import ExponentialScheduler as CExp
+from composer.optim import LinearScheduler as CLinear
+from composer.optim import MultiStepScheduler as CMultiStep
+from composer.optim import PolynomialScheduler as CPoly
+from composer.optim import StepScheduler as CStep
 
 import composer_sched as cs
 from composer_sched import ComposerScheduler, preview
-from composer_sched.schedules import method_names
+from composer_sched.schedules import get_method, method_names
 from tests.helpers import tiny_trainer
-from tests.schedules.examples import EXAMPLE_PARAMS
 
 DL_LEN = 8  # tiny_data: 64 samples / batch 8
 
 
 def _examples(name):
-    # The tiny run has 8 batches per epoch; keep absolute example durations inside a 3-epoch run.
-    return {k: v for k, v in EXAMPLE_PARAMS.get(name, {}).items()}
+    # Each method's example values, from its definition (they fit a run of a few dozen batches).
+    return get_method(name).example
 
 
 @pytest.mark.parametrize('name', method_names())
@@ -89,7 +92,9 @@ def test_repr_and_named_classes():
     assert cs.composer_scheduler('wsd', t_cooldown='0.3dur').spec.params == s.spec.params
     assert s.schedule(Time.from_timestring('100ba'))(75.0) == pytest.approx(1 - 5 / 30)
     with pytest.raises(ValueError, match="did you mean 't_cooldown'"):
-        cs.WSDScheduler(tcooldown='0.3dur')
+        cs.composer_scheduler('wsd', tcooldown='0.3dur')  # a name from text: the closest valid one
+    with pytest.raises(TypeError, match='tcooldown'):
+        cs.WSDScheduler(tcooldown='0.3dur')  # an explicit signature: Python names the unknown keyword
 
 
 def test_with_several_schedulers_the_last_one_decides_as_in_composer():

@@ -7,9 +7,8 @@ from composer.core import TimeUnit
 from composer_sched import ScheduleLR, torch_scheduler
 from composer_sched.adapters.durations import Horizon
 from composer_sched.adapters.spec import ScheduleSpec
-from composer_sched.adapters.torch import TORCH_CLASSES
-from composer_sched.schedules import TriangularSchedule, method_names
-from tests.schedules.examples import EXAMPLE_PARAMS
+from composer_sched.adapters.torch_schedulers import TORCH_CLASSES
+from composer_sched.schedules import TriangularSchedule, get_method, method_names
 
 
 def _optimizer(lrs=(0.1, 0.02)):
@@ -33,7 +32,7 @@ def _loop(opt, sched, steps):
 
 @pytest.mark.parametrize('name', method_names())
 def test_plain_loop_applies_the_core_schedule_per_group(name):
-    params = {**EXAMPLE_PARAMS.get(name, {}), 't_warmup': 5}
+    params = {**get_method(name).example, 't_warmup': 5}
     opt = _optimizer()
     sched = TORCH_CLASSES[name](opt, 120, **params)
     seen = _loop(opt, sched, 120)

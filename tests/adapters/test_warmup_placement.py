@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 from composer.core import Time
-from composer.optim import (CosineAnnealingWithWarmupScheduler as CCosineWarmup,
-                            LinearWithWarmupScheduler as CLinearWarmup, MultiStepWithWarmupScheduler as CMultiStepWarmup,
-                            PolynomialWithWarmupScheduler as CPolyWarmup)
+from composer.optim import CosineAnnealingWithWarmupScheduler as CCosineWarmup
+from composer.optim import LinearWithWarmupScheduler as CLinearWarmup
+from composer.optim import MultiStepWithWarmupScheduler as CMultiStepWarmup
+from composer.optim import PolynomialWithWarmupScheduler as CPolyWarmup
 
 import composer_sched as cs
 from composer_sched import ComposerScheduler, ScheduleLR, preview

@@ -111,7 +111,8 @@ def state():
     return s
 
 
-@pytest.mark.parametrize('scheduler, ssr, test_times, expected_lrs', TABLE, ids=[repr(c[0]) + f'-ssr{c[1]}' for c in TABLE])
+@pytest.mark.parametrize('scheduler, ssr, test_times, expected_lrs', TABLE,
+                         ids=[repr(c[0]) + f'-ssr{c[1]}' for c in TABLE])
 def test_composer_table(scheduler, ssr, test_times, expected_lrs, state):
     # Composer's harness, step for step.
     state.max_duration = Time(value=int(Time.from_timestring(MAX_DURATION).value * ssr), unit=TimeUnit.EPOCH)

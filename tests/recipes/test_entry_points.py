@@ -6,7 +6,7 @@ import configparser
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from composer_sched.adapters.composer import SCHEDULER_CLASSES
+from composer_sched.adapters.schedulers import SCHEDULER_CLASSES
 from composer_sched.algorithms import algorithm_classes
 from composer_sched.schedules.registry import get_method
 
@@ -48,9 +48,10 @@ def test_package_data_covers_every_recipe():
     cfg.read(ROOT / 'setup.cfg')
     data = cfg['options.package_data']
     pkg = ROOT / 'composer_sched'
-    # each package's patterns are relative to that package's folder (composer_sched.yamls -> composer_sched/yamls)
+    # each package's patterns are relative to that package's folder (composer_sched.recipes.yamls ->
+    # composer_sched/recipes/yamls)
     shipped = {p for name, pats in data.items() if name == 'composer_sched' or name.startswith('composer_sched.')
                for pat in pats.split(',') for p in (ROOT / name.replace('.', '/')).glob(pat.strip())}
-    recipes = set((pkg / 'yamls').rglob('*.yaml'))
+    recipes = set((pkg / 'recipes' / 'yamls').rglob('*.yaml'))
     assert recipes and recipes <= shipped
-    assert (pkg / 'yamls').resolve() == (ROOT / 'yamls').resolve()  # one copy of the files: the link
+    assert (pkg / 'recipes' / 'yamls').resolve() == (ROOT / 'yamls').resolve()  # one copy of the files: the link

@@ -1,12 +1,15 @@
-"""OneCycle: the registered ``'one_cycle'`` method as a schedule-setting Composer Algorithm, and its functional form."""
+"""OneCycle: the registered ``'one_cycle'`` method as a schedule-setting Composer Algorithm that also cycles the
+momentum. Its config names it (``ALGORITHM``), so ``make gen`` imports it instead of generating a plain setter; its
+functional form ``one_cycle_scheduler`` is generated with the others in :mod:`composer_sched.algorithms.setters`."""
 from __future__ import annotations
 
 from typing import Any
 
-from composer_sched.algorithms.base import SetterAlgorithm, functional_form
+from composer_sched.adapters.composer import Duration
+from composer_sched.algorithms.base import SetterAlgorithm
 from composer_sched.schedules._base import check, check_number
 
-__all__ = ['OneCycle', 'one_cycle_scheduler']
+__all__ = ['OneCycle']
 
 
 class OneCycle(SetterAlgorithm):
@@ -20,11 +23,25 @@ class OneCycle(SetterAlgorithm):
 
     Momentum cycling (``cycle_momentum=True``, as torch's ``OneCycleLR`` and fastai do): each batch, the
     momentum (SGD) or beta1 (Adam) moves opposite to the LR, from ``max_momentum`` at the start to
-    ``base_momentum`` at the peak and back (see :meth:`momentum`). Extra arguments: ``cycle_momentum`` (default
-    ``False``), ``base_momentum`` in [0, 1) (default 0.85), ``max_momentum`` in [base_momentum, 1) (default 0.95).
+    ``base_momentum`` at the peak and back (see :meth:`momentum`).
 
     It installs the schedule at ``Event.BEFORE_LOAD``; durations follow the scale-schedule rule (absolute ones
     scale, the warm-up does not). See the method card (``README.md``) for events and composition.
+
+    Args:
+        replace: replace ``Trainer(schedulers=...)`` and any other setter. Default ``False``.
+        cycle_momentum: cycle the momentum (SGD) or beta1 (Adam) opposite to the LR. Default ``False``.
+        base_momentum: the momentum at the LR's peak; in [0, 1). Default ``0.85``.
+        max_momentum: the momentum at the start and in the cool-down; in [base_momentum, 1). Default ``0.95``.
+        t_cycle, t_cooldown, alpha_start, alpha_max, alpha_f, t_warmup, warmup_type, alpha_warmup, scale_warmup: the
+            ``'one_cycle'`` method's parameters, as for :class:`~composer_sched.adapters.schedulers.OneCycleScheduler`
+            (``composer-sched list`` shows their ranges); ``tests/test_generated.py`` checks that this signature
+            matches the registry's.
+
+    Raises:
+        ValueError: a value outside its range (at construction); durations that do not fit ``max_duration``, a
+            conflicting setter or scheduler, or ``cycle_momentum=True`` with an optimizer without momentum (at
+            ``Event.BEFORE_LOAD``).
 
     Example:
         >>> from composer_sched import OneCycle
@@ -33,9 +50,13 @@ class OneCycle(SetterAlgorithm):
 
     method = 'one_cycle'
 
-    def __init__(self, replace: bool = False, cycle_momentum: bool = False, base_momentum: float = 0.85,
-                 max_momentum: float = 0.95, **params: Any):
-        super().__init__(replace=replace, **params)
+    def __init__(self, *, replace: bool = False, cycle_momentum: bool = False, base_momentum: float = 0.85,
+                 max_momentum: float = 0.95, t_cycle: Duration = '0.8dur', t_cooldown: Duration = '0.2dur',
+                 alpha_start: float = 0.1, alpha_max: float = 1.0, alpha_f: float = 0.001, t_warmup: Duration = '0ba',
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+        super().__init__(replace=replace, t_cycle=t_cycle, t_cooldown=t_cooldown, alpha_start=alpha_start,
+                         alpha_max=alpha_max, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
         check(isinstance(cycle_momentum, bool), 'cycle_momentum', cycle_momentum, 'true or false')
         check_number('base_momentum', base_momentum, lo=0, hi=1, hi_open=True)
         check_number('max_momentum', max_momentum, lo=base_momentum, hi=1, hi_open=True)
@@ -76,5 +97,3 @@ class OneCycle(SetterAlgorithm):
             else:
                 g['momentum'] = m
 
-
-one_cycle_scheduler = functional_form(OneCycle)

@@ -6,8 +6,8 @@ The functional forms (:func:`scaled_duration`, :func:`apply_scale_schedule`) and
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-import weakref
 from typing import Any, Optional, Sequence, Union
 
 from composer.core import Event, State, Time, TimeUnit, ensure_time
@@ -18,14 +18,11 @@ from composer_sched.algorithms.base import ScheduleAlgorithm, SchedulePlan
 from composer_sched.algorithms.scale_schedule.scale_scheduler import scale_scheduler
 from composer_sched.schedules._base import check_choice, check_number
 
-__all__ = ['ScaleSchedule', 'apply_scale_schedule', 'scaled_duration', 'METHODS']
+__all__ = ['ScaleSchedule', 'ScaleRun', 'apply_scale_schedule', 'scaled_duration', 'METHODS']
 
 #: How ``max_duration`` is scaled: in its own unit (Composer's rule), or converted to samples, batches or tokens.
 METHODS = ('epochs', 'samples', 'batches', 'tokens')
 _UNIT = {'samples': TimeUnit.SAMPLE, 'batches': TimeUnit.BATCH, 'tokens': TimeUnit.TOKEN}
-# Set on a scheduler whose state_dict() is its __dict__ (torch's built-ins): a checkpoint restores it together
-# with the already-scaled lengths, which tells a resumed run not to scale them again.
-_MARK = '_composer_sched_ssr'
 
 
 def _check_ratio(ratio: Any) -> float:
@@ -130,6 +127,17 @@ def _sizes(state: State) -> dict[str, Optional[int]]:
     return {'dataloader_len': n, 'samples_per_epoch': per_rank * world, 'batch_size': bs * world}
 
 
+def _dilate_schedulers(schedulers: Sequence[Any], ratio: float, method: str, budget: str) -> None:
+    """Dilate every scheduler in place with :func:`scale_scheduler`; an error names the algorithm, what happened to
+    the budget (``budget``), and the scheduler that could not be scaled."""
+    for s in schedulers:
+        try:
+            scale_scheduler(s, ratio)
+        except ValueError as e:
+            raise ValueError(f'ScaleSchedule(ratio={ratio:g}, method={method!r}) {budget}, but could not scale '
+                             f'{type(s).__name__}: {e}') from None
+
+
 def apply_scale_schedule(state: State, ratio: float, method: str = 'epochs',
                          schedulers: Optional[Sequence[Any]] = None) -> Time:
     r"""Scale a Trainer's budget and dilate its schedulers by ``ratio``, in place (the functional form).
@@ -162,16 +170,43 @@ def apply_scale_schedule(state: State, ratio: float, method: str = 'epochs',
     check_choice('method', method, METHODS)
     if state.max_duration is None:
         raise ValueError('state.max_duration is not set: give max_duration to the Trainer or to fit().')
-    new = scaled_duration(state.max_duration, ratio, method, **_sizes(state))
     old = state.max_duration
-    state.max_duration = new
-    for s in state.schedulers if schedulers is None else schedulers:
-        try:
-            scale_scheduler(s, ratio)
-        except ValueError as e:
-            raise ValueError(f'ScaleSchedule(ratio={ratio:g}, method={method!r}) scaled max_duration from {old} to '
-                             f'{new}, but could not scale {type(s).__name__}: {e}') from None
+    # The budget first: a schedule driver among the schedulers reads it when it is dilated.
+    state.max_duration = new = scaled_duration(old, ratio, method, **_sizes(state))
+    _dilate_schedulers(state.schedulers if schedulers is None else schedulers, ratio, method,
+                       f'scaled max_duration from {old} to {new}')
     return new
+
+
+def _saves_dilation(s: Any) -> bool:
+    """Whether ``s.state_dict()`` carries its dilated lengths, so a checkpoint restores ``s`` already dilated: a
+    PyTorch scheduler's state is its attributes. A LambdaLR's functions are not saved, and a scheduler with a
+    ``scale_schedule`` hook (``ScheduleLR``, the schedule driver) saves its position only."""
+    return isinstance(s, LRScheduler) and not isinstance(s, LambdaLR) and not callable(getattr(s, 'scale_schedule',
+                                                                                             None))
+
+
+@dataclasses.dataclass
+class ScaleRun:
+    """What a :class:`ScaleSchedule` has done in the Trainer it serves (a new one at each ``Event.INIT``).
+
+    Attributes:
+        budget_scaled: it has scaled this Trainer's ``max_duration`` (a later ``fit()``'s ``duration`` is used as
+            given, as Composer uses it without ``scale_schedule_ratio``).
+        dilated: the schedulers that carry its dilation: the ones it dilated and the ones a checkpoint restored
+            dilated. Compared by identity, since a later ``fit(schedulers=...)`` brings new objects.
+        restored: the class names (``__qualname__``, the key Composer restores schedulers by) of the schedulers
+            the loaded checkpoint saved dilated, until ``Event.AFTER_LOAD`` adds those schedulers to
+            :attr:`dilated`.
+    """
+
+    budget_scaled: bool = False
+    dilated: list[Any] = dataclasses.field(default_factory=list)
+    restored: tuple[str, ...] = ()
+
+    def pending(self, schedulers: Sequence[Any]) -> list[Any]:
+        """The schedulers among ``schedulers`` that do not carry the dilation yet."""
+        return [s for s in schedulers if not any(d is s for d in self.dilated)]
 
 
 class ScaleSchedule(ScheduleAlgorithm):
@@ -183,16 +218,21 @@ class ScaleSchedule(ScheduleAlgorithm):
     ``Trainer(scale_schedule_ratio=ratio)`` batch for batch; PyTorch schedulers are scaled with
     :func:`~composer_sched.algorithms.scale_schedule.scale_scheduler.scale_scheduler`.
 
-    Once per Trainer, at the first event where both ``max_duration`` and the schedulers exist: ``BEFORE_LOAD``
-    when ``max_duration`` is given to the Trainer (Composer 0.32 sets both after ``INIT``; acting before the
-    checkpoint load lets a resumed run restore the optimizer's LR and the torch schedulers' scaled state as
-    saved), else the first ``FIT_START``. A later ``fit()`` does not scale again; schedulers a later ``fit()``
-    brings are dilated to match the run, a ``duration`` it brings is used as given.
+    One code path, with or without other schedule algorithms: at the first event where both ``max_duration`` and
+    the schedulers exist (``BEFORE_LOAD`` when ``max_duration`` is given to the Trainer, since Composer 0.32 sets
+    both after ``INIT``, and acting before the checkpoint load lets a resumed run restore the optimizer's LR and
+    the torch schedulers' scaled state as saved; else the first ``FIT_START``) it scales ``state.max_duration``
+    and dilates every scheduler in ``state.schedulers``, once per Trainer. A later ``fit()`` does not scale
+    again; schedulers a later ``fit()`` brings are dilated to match the run, a ``duration`` it brings is used as
+    given. What it has done is a :class:`ScaleRun`; its ``state_dict`` names the schedulers a checkpoint restores
+    already dilated, so a resumed run acting at ``FIT_START`` does not dilate them twice.
 
-    With composer_sched's schedule setters or modifiers (``WSD``, ``LinearWarmup``, ...) in the same run, it does
-    not act on its own: the first schedule algorithm composes them all at ``BEFORE_LOAD`` in a fixed order,
-    whatever the order of ``algorithms=[...]``, and calls :meth:`dilate` last, so the dilation applies to the
-    schedule the setter installed and the modifiers shaped (see :mod:`composer_sched.algorithms.base`).
+    With composer_sched's schedule setters or modifiers (``WSD``, ``LinearWarmup``, ...) the result is the same
+    whatever the order of ``algorithms=[...]``: the dilation applies to the schedule the setter installs and the
+    modifiers shape. Listed after them, it finds their
+    :class:`~composer_sched.algorithms.driver.ScheduleDriver` in ``state.schedulers`` and dilates it like any
+    scheduler (its ``scale_schedule`` hook); listed before them, the driver they install reads the ratio it
+    applied. A preview composes it through :meth:`dilate`.
 
     With ``Trainer(scale_schedule_ratio=s)`` as well, the two compose: the run is scaled by ``s * ratio``
     (``max_duration`` truncated once for each in ``'epochs'`` mode, as passing ``s`` to both the Trainer and
@@ -211,81 +251,75 @@ class ScaleSchedule(ScheduleAlgorithm):
         >>> from composer_sched import ScaleSchedule
         >>> algo = ScaleSchedule(ratio=0.5)
         >>> # Trainer(..., max_duration='10ep', schedulers=CosineAnnealingScheduler(), algorithms=[algo])
+        >>> algo.match(Event.BATCH_START, None), algo.run
+        (False, ScaleRun(budget_scaled=False, dilated=[], restored=()))
     """
 
-    #: Where :class:`~composer_sched.algorithms.base.ScheduleAlgorithm` orders it: after the schedule setters
-    #: and modifiers have installed their schedules.
+    #: Its role among the schedule algorithms: it dilates the composed schedule, after the setter and modifiers.
     schedule_role = 'scale'
+    #: It acts on the run itself (the leader of the schedule algorithms does not compose it in a run).
+    composed_by_leader = False
 
     def __init__(self, ratio: float = 1.0, method: str = 'epochs'):
         self.ratio = _check_ratio(ratio)
         self.method = check_choice('method', method, METHODS)
-        self._state_ref: Optional[weakref.ref] = None  # the State already scaled (one per Trainer)
-        self._done: weakref.WeakSet = weakref.WeakSet()  # schedulers already dilated for that State
-        self._loader_sizes: dict[str, Optional[int]] = {}  # the train dataloader's sizes, for dilate()
+        self.run = ScaleRun()
 
     def __repr__(self) -> str:
         return f'ScaleSchedule(ratio={self.ratio!r}, method={self.method!r})'
 
-    def _scaled(self, state: State) -> bool:
-        return self._state_ref is not None and self._state_ref() is state
-
-    @staticmethod
-    def _composed(state: State) -> bool:
-        """Whether a schedule setter or modifier runs too: then the leader composes, and dilates through us."""
-        return any(isinstance(a, ScheduleAlgorithm) and a.schedule_role != 'scale' for a in state.algorithms)
-
     def dilate(self, plan: SchedulePlan) -> None:
-        """The ``'scale'`` hook :func:`~composer_sched.algorithms.base.compose` calls after the setter and the
-        modifiers: scale the plan's budget by :attr:`ratio` (with :attr:`method`), multiply its ratio, and dilate
-        the run's PyTorch schedulers with :func:`scale_scheduler`.
+        """Dilate a preview's plan as a run is dilated: its budget scaled by :attr:`ratio` (with :attr:`method`),
+        its ratio multiplied (the setter's and modifiers' durations follow it), its PyTorch schedulers dilated
+        with :func:`scale_scheduler`.
 
         Raises:
             ValueError: the budget scales to 0, or a PyTorch scheduler cannot be scaled.
         """
-        sizes = dict(self._loader_sizes) or {'dataloader_len': plan.dataloader_len}
-        self._loader_sizes = {}  # one run's sizes: a later preview must not reuse them
-        plan.max_duration = scaled_duration(plan.max_duration, self.ratio, self.method, **sizes)
+        old = plan.max_duration
+        plan.max_duration = scaled_duration(old, self.ratio, self.method, dataloader_len=plan.dataloader_len)
         plan.ssr *= self.ratio
-        for s in plan.run_schedulers:
-            if isinstance(s, LRScheduler):
-                scale_scheduler(s, self.ratio)
+        _dilate_schedulers([s for s in plan.run_schedulers if isinstance(s, LRScheduler)], self.ratio, self.method,
+                           f'scaled max_duration from {old} to {plan.max_duration}')
 
     def match(self, event: Event, state: State) -> bool:
-        if self._composed(state):
-            if event == Event.BEFORE_LOAD:  # the engine matches every algorithm before applying any
-                self._loader_sizes = _sizes(state)
-            return super().match(event, state)
-        if event not in (Event.BEFORE_LOAD, Event.FIT_START) or state.max_duration is None:
-            return False
-        return not self._scaled(state) or any(s not in self._done for s in state.schedulers)
+        if event == Event.INIT:
+            return True
+        if event == Event.AFTER_LOAD:
+            return self.run.budget_scaled or bool(self.run.restored)
+        if event in (Event.BEFORE_LOAD, Event.FIT_START):
+            return state.max_duration is not None and (not self.run.budget_scaled
+                                                       or bool(self.run.pending(state.schedulers)))
+        return False
 
     def apply(self, event: Event, state: State, logger: Logger) -> None:
-        if self._composed(state):  # we are the leader: compose everything (our dilate() included)
-            super().apply(event, state, logger)
+        if event == Event.INIT:  # a new Trainer: nothing done in it yet
+            self.run = ScaleRun()
             return
-        if not self._scaled(state):
-            self._state_ref, self._done = weakref.ref(state), weakref.WeakSet()
-            todo = self._pending(state)
+        if event == Event.AFTER_LOAD:
+            # The Trainer's schedulers are settled. Scaled at BEFORE_LOAD, every one carries the dilation: it
+            # dilated them, the checkpoint restored them as saved, or a schedule driver listed after it was built
+            # from the dilated run. Else those the checkpoint saved dilated come back dilated.
+            self.run.dilated += [s for s in self.run.pending(state.schedulers) if self.run.budget_scaled or (
+                _saves_dilation(s) and type(s).__qualname__ in self.run.restored)]
+            self.run.restored = ()
+            return
+        todo = self.run.pending(state.schedulers)
+        if not self.run.budget_scaled:
             new = apply_scale_schedule(state, self.ratio, self.method, schedulers=todo)
+            self.run.budget_scaled = True
             logger.log_hyperparameters({'scale_schedule/ratio': self.ratio,
                                         'scale_schedule/max_duration': new.to_timestring()})
         else:  # schedulers a later fit() brought: dilate them to match the run, leave its budget alone
-            todo = self._pending(state)
-            for s in todo:
-                scale_scheduler(s, self.ratio)
-        for s in todo:
-            if not isinstance(s, LambdaLR):  # a LambdaLR's state_dict cannot carry the dilation: never trust a mark
-                setattr(s, _MARK, self.ratio)
-        self._done.update(state.schedulers)
+            _dilate_schedulers(todo, self.ratio, self.method, f'scaled max_duration to {state.max_duration}')
+        self.run.dilated += todo
 
-    def _pending(self, state: State) -> list[Any]:
-        """The schedulers still to dilate: not done in this run, and not restored already scaled from a
-        checkpoint (a torch scheduler's state_dict carries its scaled lengths and our mark)."""
-        todo = []
-        for s in state.schedulers:
-            restored = (not isinstance(s, LambdaLR) and not callable(getattr(s, 'scale_schedule', None))
-                        and _MARK in vars(s))
-            if s not in self._done and not restored:
-                todo.append(s)
-        return todo
+    def state_dict(self) -> dict[str, Any]:
+        """Composer's ``repr``, plus the class names of the schedulers whose own checkpointed state carries the
+        dilation (plain types)."""
+        return {**super().state_dict(),
+                'dilated': [type(s).__qualname__ for s in self.run.dilated if _saves_dilation(s)]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Remember which restored schedulers come back dilated (``Event.AFTER_LOAD`` finds them)."""
+        self.run.restored = tuple(str(name) for name in state.get('dilated', ()))

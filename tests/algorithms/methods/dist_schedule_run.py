@@ -11,7 +11,7 @@ def main(out_dir: str) -> None:
     from composer.core import Callback
     from composer.utils import dist
 
-    from composer_sched import LinearCooldown, LinearWarmup, SGDR
+    from composer_sched import SGDR, LinearCooldown, LinearWarmup
     from composer_sched.data import digits_dataloaders
     from composer_sched.models import digits_cnn
 

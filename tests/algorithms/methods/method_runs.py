@@ -7,19 +7,28 @@ import inspect
 import torch
 from composer.core import Callback
 
-#: example constructor arguments per registered algorithm; chosen so every method's shape moves within 33 batches.
-EXAMPLES = {
-    'triangular': dict(t_cycle='1dur', inc_fraction=0.3, alpha_min=0.1),
-    'cosine_annealing': dict(alpha_f=0.05, t_warmup='4ba'),
-    'one_cycle': dict(t_cycle='0.7dur', t_cooldown='0.3dur', alpha_start=0.1, cycle_momentum=True),
-    'cyclical': dict(shape='cosine', t_cycle='8ba', cycle_length_decay=1.5, cycle_magnitude_decay=0.7),
-    'sgdr': dict(t_0='6ba', t_mult=2.0, magnitude_decay=0.5, alpha_f=0.05),
-    'wsd': dict(t_warmup='3ba', t_cooldown='0.4dur', decay_type='sqrt'),
-    'inverse_sqrt': dict(t_warmup='3ba', t_scale='4ba', t_cooldown='0.2dur'),
-    'multi_factor': dict(step=['5ba', '1ep', '20ba'], factor=0.5),
+#: Example arguments of the algorithms that are not a registered method's setter (a setter's come from its method's
+#: definition, ``get_method(name).example``); chosen so each moves the schedule within 33 batches.
+MODIFIER_EXAMPLES = {
     'linear_warmup': dict(t_warmup='7ba', alpha_warmup=0.05),
     'linear_cooldown': dict(t_start='14ba', alpha_f=0.01, shape='sqrt'),
 }
+#: What a setter's example adds to its method's: a warm-up, so every setter's LR moves (the constant one too), and
+#: one_cycle's own behaviour (momentum cycling), so its resume test covers it.
+SETTER_EXTRAS = {'one_cycle': dict(cycle_momentum=True)}
+SETTER_WARMUP = '3ba'
+
+
+def example(name: str) -> dict:
+    """The constructor arguments the tests give the algorithm ``name``."""
+    from composer_sched.algorithms import get_algorithm
+    from composer_sched.schedules.registry import get_method
+
+    cls = get_algorithm(name)
+    if getattr(cls, 'schedule_role', None) != 'setter':
+        return dict(MODIFIER_EXAMPLES[name])
+    return {**get_method(cls.method).example, 't_warmup': SETTER_WARMUP, **SETTER_EXTRAS.get(name, {})}
+
 
 BATCH = 16
 DL_LEN = 11  # train_subset_num_batches: 11 batches of 16 digits per epoch keeps each run short
@@ -28,7 +37,7 @@ BASE_LR = 0.1
 
 
 def schedule_algorithm_names() -> list[str]:
-    """The registry's schedule algorithms that set or modify a schedule (what EXAMPLES covers)."""
+    """The registry's schedule algorithms that set or modify a schedule."""
     from composer_sched.algorithms import algorithm_classes
     from composer_sched.algorithms.base import ScheduleAlgorithm
 
@@ -38,7 +47,7 @@ def schedule_algorithm_names() -> list[str]:
 
 def make(name: str):
     from composer_sched.algorithms import get_algorithm
-    return get_algorithm(name)(**EXAMPLES[name])
+    return get_algorithm(name)(**example(name))
 
 
 class _Arm(Callback):
@@ -74,7 +83,8 @@ class Run:
         scheds = schedulers(self.opt) if inspect.isfunction(schedulers) else schedulers  # torch: built on our opt
         self.trainer = Trainer(model=self.model, train_dataloader=self.train_dl, optimizers=self.opt,
                                schedulers=scheds, max_duration=max_duration, algorithms=list(algorithms),
-                               callbacks=[_Arm(self), *callbacks], device='cpu', train_subset_num_batches=DL_LEN, progress_bar=False, log_to_console=False, loggers=[], seed=seed,
+                               callbacks=[_Arm(self), *callbacks], device='cpu', train_subset_num_batches=DL_LEN,
+                               progress_bar=False, log_to_console=False, loggers=[], seed=seed,
                                **kwargs)
 
     def _record(self, opt, args, kwargs):

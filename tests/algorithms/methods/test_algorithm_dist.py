@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from composer_sched import LinearCooldown, LinearWarmup, SGDR
+from composer_sched import SGDR, LinearCooldown, LinearWarmup
 from composer_sched.previewing import preview
 
 

@@ -30,7 +30,7 @@ def test_resume_from_checkpoint_matches_uninterrupted(name, tmp_path):
 
 
 def _composed():
-    from composer_sched import OneCycle, LinearCooldown, LinearWarmup
+    from composer_sched import LinearCooldown, LinearWarmup, OneCycle
     return [LinearCooldown(t_start='20ba', shape='sqrt', alpha_f=0.05), LinearWarmup(t_warmup='6ba'),
             OneCycle(replace=True, cycle_momentum=True, t_cycle='0.5dur', t_cooldown='0.5dur')]
 

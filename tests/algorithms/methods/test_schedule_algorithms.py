@@ -7,16 +7,18 @@ import inspect
 import numpy as np
 import pytest
 import torch
-from method_runs import BASE_LR, DL_LEN, EXAMPLES, Run, make, schedule_algorithm_names
+from method_runs import BASE_LR, DL_LEN, MODIFIER_EXAMPLES, Run, example, make, schedule_algorithm_names
 
 from composer_sched import ComposerScheduler
-from composer_sched.previewing import preview
 from composer_sched.algorithms import get_algorithm
-
+from composer_sched.previewing import preview
+from composer_sched.schedules import method_names
 
 
 def test_examples_cover_the_registry():
-    assert sorted(EXAMPLES) == sorted(schedule_algorithm_names())
+    # Every registered method is a setter (its example is its definition's); the other schedule algorithms are the
+    # modifiers, each with an example here.
+    assert sorted(schedule_algorithm_names()) == sorted([*method_names(), *MODIFIER_EXAMPLES])
 
 
 @pytest.mark.parametrize('name', schedule_algorithm_names())
@@ -33,13 +35,13 @@ def test_run_lr_equals_preview(name):
                                   if get_algorithm(n).schedule_role == 'setter'])
 def test_setter_preview_equals_its_composer_scheduler(name):
     # Independent path: the adapter's scheduler through the foundation's preview (no algorithm code).
-    params = {k: v for k, v in EXAMPLES[name].items() if k not in ('cycle_momentum',)}
+    params = {k: v for k, v in example(name).items() if k not in ('cycle_momentum',)}
     via_algo = preview([], '3ep', dataloader_len=DL_LEN, algorithms=[make(name)])
     via_sched = preview(ComposerScheduler(name, **params), '3ep', dataloader_len=DL_LEN)
     np.testing.assert_allclose(via_algo, via_sched, rtol=1e-12)
 
 
-@pytest.mark.parametrize('name', sorted(EXAMPLES))
+@pytest.mark.parametrize('name', schedule_algorithm_names())
 def test_registered_class_is_exported_and_signature_is_plain(name):
     import composer_sched
     cls = get_algorithm(name)
@@ -49,7 +51,7 @@ def test_registered_class_is_exported_and_signature_is_plain(name):
 
 
 def _composition():
-    from composer_sched import LinearCooldown, LinearWarmup, SGDR
+    from composer_sched import SGDR, LinearCooldown, LinearWarmup
     return [LinearWarmup(t_warmup='5ba', alpha_warmup=0.1), SGDR(t_0='6ba', t_mult=2.0, alpha_f=0.1),
             LinearCooldown(t_start='0.7dur', alpha_f=0.0)]
 
@@ -129,7 +131,7 @@ def test_wsd_with_scale_schedule_half(scale_first):
 
 
 def test_two_setters_are_an_error_before_training():
-    from composer_sched import WSD, SGDR
+    from composer_sched import SGDR, WSD
     with pytest.raises(ValueError, match='two schedule setters'):
         Run([WSD(), SGDR()])
     with pytest.raises(ValueError, match='more than one setter'):
@@ -155,15 +157,27 @@ def test_setter_over_trainer_schedulers_needs_replace():
     ('linear_warmup', dict(warmup_type='cubic'), 'warmup_type'),
     ('linear_cooldown', dict(shape='cubic'), 'shape'),
     ('triangular', dict(replace='yes'), 'replace'),
-    ('multi_factor', dict(stepz=['1ba']), 'stepz'),
 ])
 def test_bad_arguments_at_construction(name, kwargs, match):
     with pytest.raises(ValueError, match=match):
         get_algorithm(name)(**kwargs)
 
 
+def test_unknown_argument_names_it():
+    # The classes have explicit signatures: Python itself rejects an unknown keyword, naming it; a name that comes
+    # from text (a recipe, composer_scheduler) gets the closest valid one.
+    with pytest.raises(TypeError, match='stepz'):
+        get_algorithm('multi_factor')(stepz=['1ba'])
+    from composer_sched import multi_factor_scheduler
+    with pytest.raises(TypeError, match='stepz'):
+        multi_factor_scheduler(stepz=['1ba'])
+    from composer_sched import composer_scheduler
+    with pytest.raises(ValueError, match="stepz.*did you mean 'step'"):
+        composer_scheduler('multi_factor', stepz=['1ba'])
+
+
 def test_durations_that_do_not_fit_fail_before_the_first_batch():
-    from composer_sched import LinearCooldown, WSD
+    from composer_sched import WSD, LinearCooldown
     with pytest.raises(ValueError, match='max_duration'):
         Run([LinearCooldown(t_start='40ba')])
     # A warm-up as long as the run is all warm-up (Composer's rule); a cool-down that cannot follow the warm-up
