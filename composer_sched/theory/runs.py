@@ -4,6 +4,11 @@ The learning rates are the multipliers of :func:`composer_sched.previewing.previ
 batch :math:`k` gets the multiplier computed at time :math:`\max(k-1, 0)`) times the base LR, over a run of ``T``
 batches; the bound is evaluated at ``T``. Because of the Trainer's one-batch lag, the last batch never gets the
 final multiplier, so a decay to 0 still has a finite bound at ``T``.
+
+This is the toolkit's one window on Composer: it replays a run through the one replay engine
+(:mod:`composer_sched.previewing`, over the method's Composer scheduler) or a recipe (:mod:`composer_sched.recipes`),
+both imported when a function is called, so ``import composer_sched.theory`` loads neither torch nor Composer.
+It imports nothing from the CLI.
 """
 from __future__ import annotations
 

@@ -183,17 +183,17 @@ class ScheduleBase:
             if not self.METHOD_COOLS_DOWN:
                 core = LinearCoolDown(core, finish_lr=final, start_idx=float(t0 + M - 1), length=float(C),
                                       shape=c['type'])
-        parts = [np.asarray(core(t0 + np.arange(M + C, dtype=float)), dtype=float)]
+        parts = [np.asarray(core(np.arange(t0, t0 + M + C, dtype=float)), dtype=float)]
         if W:
             w = self.warmup_kwargs
             start = self._relative(w['warmup_lr'], bool(w['warmup_lr_absolute']), 'warmup_lr')
             peak = start + (1.0 - float(w['warmup_lr']))  # upstream slope: (1 - w) even when w is absolute
             warmup = LinearWarmUp(FlatSchedule(peak), start_lr=start, length=float(W))
             parts.insert(0, warmup(np.arange(W, dtype=float)))
-        sched = np.concatenate(parts)
-        check(len(sched) == self.steps and bool(np.all(sched >= -1e-15)), 'schedule', self.name,
+        sched = np.concatenate(parts) if W else parts[0]  # a fresh array either way: clipped in place
+        check(len(sched) == self.steps and bool(sched.min() >= -1e-15), 'schedule', self.name,
               f'{self.steps} values >= 0')
-        self._schedule = np.maximum(sched, 0.0)
+        self._schedule = np.maximum(sched, 0.0, out=sched)
 
     # -- the array ------------------------------------------------------------------------------------------------
     @property

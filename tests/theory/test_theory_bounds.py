@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 from scipy.special import digamma
 
-from composer_sched.theory import (CosineSchedule, SqrtSchedule, WSDSchedule, bound_curve, compute_optimal_base,
-                                   compute_rate, optimal_bound_curve)
+from composer_sched.theory import (
+    CosineSchedule,
+    SqrtSchedule,
+    WSDSchedule,
+    bound_curve,
+    compute_optimal_base,
+    compute_rate,
+    optimal_bound_curve,
+)
 
 
 def harmonic(n):

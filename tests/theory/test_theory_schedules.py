@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 from composer_sched.schedules import InverseSqrtSchedule
-from composer_sched.theory import (ConstantSchedule, CosineSchedule, PiecewiseConstantSchedule,
-                                   PolynomialBackwardSchedule, PolynomialCooldownSchedule, SqrtSchedule, WSDSchedule)
+from composer_sched.theory import (
+    ConstantSchedule,
+    CosineSchedule,
+    PiecewiseConstantSchedule,
+    PolynomialBackwardSchedule,
+    PolynomialCooldownSchedule,
+    SqrtSchedule,
+    WSDSchedule,
+)
 
 SQRT = [1 / np.sqrt(t) for t in range(1, 12)]
 
