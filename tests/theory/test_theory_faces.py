@@ -39,7 +39,10 @@ FACES = [
      dict(t_cooldown=10, alpha_f=0.02, decay_type='linear', t_max=49), range(50)),
     (lambda: WSDSchedule(steps=11, cooldown_len=1.0), 'wsd',  # linear decay: one main step kept, C = 10
      dict(t_cooldown=10, alpha_f=0.0, decay_type='linear', t_max=10), range(11)),
+    (lambda: WSDSchedule(steps=1, cooldown_len=0.5), 'wsd',  # one main step: t_max is 1, never 0
+     dict(t_cooldown=0, alpha_f=0.0, decay_type='linear', t_max=1), range(1)),
     (lambda: ConstantSchedule(steps=7), 'constant', dict(alpha=1.0), range(7)),
+    (lambda: CosineSchedule(steps=1), 'cosine_annealing', dict(t_max=1, alpha_f=0.0, alpha_i=1.0), range(1)),
     (lambda: CosineSchedule(steps=11), 'cosine_annealing', dict(t_max=10, alpha_f=0.0, alpha_i=1.0), range(11)),
     (lambda: CosineSchedule(steps=64, final_lr=0.1), 'cosine_annealing',
      dict(t_max=63, alpha_f=0.1, alpha_i=1.0), range(64)),
