@@ -439,12 +439,7 @@ def check_horizon(method: Any, schedule: Any, t_end: float, context: str = '') -
         ...
         ValueError: exponential: gamma=1.1 is not allowed on this horizon: ...: gamma must be <= 1.02329 on this ...
     """
-    from composer_sched.schedules.warmup import LinearWarmUp
     m = get_method(method)
-    # The adapters' warm-up wraps the method's schedule, evaluating it from t - offset on.
-    while isinstance(schedule, LinearWarmUp):
-        offset = schedule.length if getattr(schedule, 'shift', True) else 0.0
-        schedule, t_end = schedule.schedule, max(t_end - offset, 0.0)
     try:
         schedule.check_horizon(t_end, m.aliases)
     except ValueError as e:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Mapping, Optional
 
 from composer_sched.schedules._base import Ops, Schedule, check, check_number
+from composer_sched.schedules.registry import Duration, MethodConfig, configclass, param
 
-__all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'warm_up']
+__all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'warm_up', 'WarmupConfig', 'WARMUP_TYPES']
+
+#: The warm-up ramps: linear (Goyal et al. 2017) or exponential (AutoWU).
+WARMUP_TYPES = ('linear', 'exponential')
 
 
 def _checked(schedule, start_lr, length):
@@ -67,7 +71,11 @@ class LinearWarmUp(Schedule):
         """The wrapped schedule's first value, where the ramp ends."""
         return self._finish_lr
 
-    def _ramp(self, t, ops):
+    def check_horizon(self, t_end: float, names: Optional[Mapping[str, str]] = None) -> None:
+        """The wrapped schedule runs from the end of the ramp (shifted) or from 0 (overlaid) until ``t_end``."""
+        self.schedule.check_horizon(max(t_end - self._offset, 0.0), names)
+
+    def _ramp(self, t: Any, ops: Ops) -> Any:
         return self.start_lr + (self.finish_lr - self.start_lr) * (t / self.length)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
@@ -112,7 +120,7 @@ class ExponentialWarmUp(LinearWarmUp):
         object.__setattr__(self, '_ratio', ratio if math.isfinite(ratio) else None)
         object.__setattr__(self, '_logs', (math.log(self.start_lr), math.log(self.finish_lr)))
 
-    def _ramp(self, t, ops):
+    def _ramp(self, t: Any, ops: Ops) -> Any:
         u = t / self.length
         if self._ratio is not None:
             return self.start_lr * self._ratio ** u  # exactly start_lr at t = 0
@@ -125,8 +133,26 @@ def warm_up(schedule: Schedule, length: float, start_lr: float = 0.0, kind: str 
             shift: bool = True) -> Schedule:
     """``schedule`` with a ``kind`` (``'linear'`` or ``'exponential'``) warm-up; ``length == 0`` returns it as is.
     ``shift``: start ``schedule`` when the ramp ends (default) or overlay the ramp on it (see :class:`LinearWarmUp`)."""
-    if kind not in ('linear', 'exponential'):
+    if kind not in WARMUP_TYPES:
         raise ValueError(f"warmup_type={kind!r} is not allowed: warmup_type must be one of 'linear', 'exponential'.")
     if length == 0:
         return schedule
     return (LinearWarmUp if kind == 'linear' else ExponentialWarmUp)(schedule, start_lr, length, shift)
+
+
+@configclass
+class WarmupConfig(MethodConfig):
+    """The generic warm-up every registered method accepts: the adapters wrap the method's schedule in it
+    (:func:`warm_up`). Declared like a method's config, so its parameters are validated the same way.
+
+    Example:
+        >>> WarmupConfig(t_warmup='10ba', warmup_type='exponential', alpha_warmup=0.01).warmup_type
+        'exponential'
+    """
+    t_warmup: Duration = param('0ba', "warm-up length from the start of the run; an absolute one is not scaled by "
+                               "the ratio, a 'dur' one is a fraction of the (scaled) run", kind='duration',
+                               example='4ba')
+    warmup_type: str = param('linear', 'warm-up ramp', choices=WARMUP_TYPES, example='linear')
+    alpha_warmup: float = param(0.0, 'multiplier at the start of the warm-up (> 0 for exponential)', lo=0,
+                                example=0.1)
+    scale_warmup: bool = param(False, 'scale the warm-up with the ratio as well (its end included)', example=False)
