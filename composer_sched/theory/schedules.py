@@ -138,7 +138,17 @@ class ScheduleBase:
         raise NotImplementedError(f'{type(self).__name__} names no registered method: override _main()')
 
     def core(self) -> Schedule:
-        """The registered method's schedule, ``get_method(method).build(**method_params())``."""
+        """The registered method's schedule, ``get_method(method).build(**method_params())``: main step ``i`` is its
+        value at ``main_start + i``.
+
+        Raises:
+            ValueError: a method parameter out of range, named by this class's argument (:attr:`ARGUMENTS`).
+
+        Example:
+            >>> s = CosineSchedule(steps=5)
+            >>> s.method, s.method_params(), s.core()(2.0)
+            ('cosine_annealing', {'t_max': 4, 'alpha_f': 0.0, 'alpha_i': 1.0}, 0.5)
+        """
         try:
             return get_method(self.method).build(**self.method_params())
         except ParamError as e:  # the method speaks alpha_f/t_cooldown: name this class's argument

@@ -111,3 +111,12 @@ def test_every_paper_class_names_a_registered_method_and_no_core_class_shares_it
         assert cls.method_params is not ScheduleBase.method_params, cls.__name__
     public_core = {n for n in dir(core) if not n.startswith('_') and inspect.isclass(getattr(core, n))}
     assert not public_core & {c.__name__ for c in classes}
+
+
+def test_an_error_of_the_method_names_the_argument_of_the_class():
+    class Rising(CosineSchedule):  # a conversion gone wrong: the method refuses alpha_f < 0
+        def method_params(self):
+            return {**super().method_params(), 'alpha_f': -0.5}
+
+    with pytest.raises(ValueError, match=r'^final_lr=-0.5 is not allowed'):
+        Rising(steps=11)
