@@ -1,4 +1,5 @@
 """Properties every registered method must have, parametrized over the registry (hypothesis over horizons)."""
+import math
 import re
 
 import numpy as np
@@ -12,7 +13,7 @@ from composer_sched.adapters.composer import ComposerScheduler
 from composer_sched.adapters.durations import Horizon
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.adapters.torch import ScheduleLR
-from composer_sched.schedules import get_method, method_names
+from composer_sched.schedules import Schedule, get_method, method_names
 
 METHODS = method_names()
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -334,3 +335,108 @@ def test_examples_cover_every_parameter_and_move_the_shape_within_33_batches(nam
     assert np.all(np.isfinite(lrs)) and np.all(lrs >= 0)
     if name != 'constant':
         assert np.ptp(lrs) > 0.01, (name, lrs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bounds declared once (issue 14): a parameter's declared interval is the whole truth about it. Every value inside
+# builds (a cross-field rule in the config's check() may still refuse a combination, at construction, in the user's
+# names); every value just outside is a ValueError at construction naming the user's parameter, never a failure when
+# the Trainer starts.
+
+def _numeric():
+    return [(m.name, p.name) for m in (get_method(n) for n in METHODS) for p in m.params
+            if p.kind in ('value', 'values') and p.choices is None and not isinstance(p.default, bool)]
+
+
+NUMERIC = _numeric()
+_BIG = 1.7e308
+
+
+def _inside(p):
+    lo = -_BIG if p.lo is None else p.lo
+    hi = _BIG if p.hi is None else p.hi
+    ends = [v for v, is_open, given in ((lo, p.lo_open, p.lo), (hi, p.hi_open, p.hi)) if given is not None
+            and not is_open]
+    near = [np.nextafter(lo, np.inf), np.nextafter(hi, -np.inf)]
+    return st.one_of(st.sampled_from(ends + near),
+                     st.floats(lo, hi, exclude_min=p.lo_open, exclude_max=p.hi_open),
+                     st.floats(lo, min(hi, lo + 4.0) if lo > -_BIG else hi, exclude_min=p.lo_open,
+                               exclude_max=p.hi_open and min(hi, lo + 4.0) == hi))
+
+
+def _outside(p):
+    bad = [math.nan, math.inf, -math.inf, 'x', True]
+    if p.lo is not None:
+        bad += [p.lo if p.lo_open else np.nextafter(p.lo, -np.inf), p.lo - 1.0, -_BIG]
+    if p.hi is not None:
+        bad += [p.hi if p.hi_open else np.nextafter(p.hi, np.inf), p.hi + 1.0, _BIG]
+    below = st.floats(max_value=p.lo, exclude_max=not p.lo_open) if p.lo is not None else st.nothing()
+    above = st.floats(min_value=p.hi, exclude_min=not p.hi_open) if p.hi is not None else st.nothing()
+    return st.one_of(st.sampled_from(bad), below.filter(math.isfinite), above.filter(math.isfinite))
+
+
+def _has_cross_field_rule(method):
+    from composer_sched.schedules.registry import MethodConfig
+    return method.config is not None and method.config.check is not MethodConfig.check
+
+
+@pytest.mark.parametrize('name,param', NUMERIC, ids=[f'{m}.{p}' for m, p in NUMERIC])
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_every_value_the_declared_bounds_admit_builds(name, param, data):
+    method = get_method(name)
+    value = float(data.draw(_inside(method.param(param)), label=param))
+    try:
+        s = ScheduleSpec(name, **{**method.example, param: value})
+    except ValueError as e:
+        assert _has_cross_field_rule(method), (param, value, e)  # only check() may refuse an admitted value
+        assert_names_a_user_parameter(e, method)
+        return
+    for total in (33, 1000):
+        assert isinstance(s.build(Horizon(TimeUnit.BATCH, float(total), 1.0)), Schedule)
+
+
+@pytest.mark.parametrize('name,param', NUMERIC, ids=[f'{m}.{p}' for m, p in NUMERIC])
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_every_value_outside_the_declared_bounds_fails_at_construction_naming_it(name, param, data):
+    method = get_method(name)
+    value = data.draw(_outside(method.param(param)), label=param)
+    with pytest.raises(ValueError, match=rf'^{name}: {param}=\S+ is not allowed: {param} must be ') as info:
+        ScheduleSpec(name, **{**method.example, param: value})
+    assert_names_a_user_parameter(info.value, method)
+    if method.config is not None:  # the config itself, without the adapter, says the same
+        with pytest.raises(ValueError, match=rf'^{param}=\S+ is not allowed'):
+            method.config(**{**method.example, param: value})
+
+
+# Issue 14 found these passing construction and failing at BEFORE_LOAD. Each has a defined meaning at 0 (torch's
+# ExponentialLR(gamma=0): 0 after step 0; MXNet's MultiFactorScheduler allows factor 0; (1 - t/T)**0 = 1; t_mult=0:
+# one cycle, no restart), so the declaration admits 0, exactly as the shape does: 0 builds and passes the Trainer's
+# start, and the float just below 0 fails at construction naming the parameter.
+ZERO_RATES = [('polynomial', 'power'), ('exponential', 'gamma'), ('multi_factor', 'factor'), ('sgdr', 't_mult'),
+              ('cyclical', 't_mult')]
+
+
+@pytest.mark.parametrize('name,param', ZERO_RATES, ids=[f'{m}.{p}' for m, p in ZERO_RATES])
+def test_a_rate_of_zero_is_declared_as_the_shape_admits_it(name, param):
+    from composer_sched.adapters.composer import ComposerScheduler
+    method = get_method(name)
+    p = method.param(param)
+    assert p.lo == 0 and not p.lo_open
+    params = {**method.example, param: 0.0}
+    if param == 't_mult':
+        params['t_0'] = '1dur'  # one cycle covering the run
+    core = ComposerScheduler(name, **params).schedule('100ba')  # what the Trainer's start does: build + horizon
+    values = core(np.arange(101.0))
+    assert np.all(np.isfinite(values)) and np.all(values >= 0) and values[0] > 0
+    with pytest.raises(ValueError, match=rf'^{name}: {param}=-5e-324 is not allowed: {param} must be in \[0, '):
+        ScheduleSpec(name, **{**method.example, param: -5e-324})
+
+
+def test_piecewise_constant_factors_must_match_milestones_at_construction():
+    with pytest.raises(ValueError, match=r"^piecewise_constant: factors=\[0.5, 0.1\] is not allowed: factors must be "
+                                         r'a list of 1 numbers'):
+        ScheduleSpec('piecewise_constant', milestones=['10ba'], factors=[0.5, 0.1])
+    with pytest.raises(ValueError, match=r'^piecewise_constant: factors\[1\]=1e\+300 is not allowed'):
+        ScheduleSpec('piecewise_constant', milestones=['10ba', '20ba'], factors=1e300)  # the product overflows
