@@ -4,6 +4,7 @@ Arazo et al., "How Important is Importance Sampling for Deep Budgeted Training?"
 ``composer_sched/algorithms/scale_schedule/README.md``.
 """
 from composer_sched.algorithms.scale_schedule.scale_schedule import METHODS as METHODS
+from composer_sched.algorithms.scale_schedule.scale_schedule import ScaleRun as ScaleRun
 from composer_sched.algorithms.scale_schedule.scale_schedule import ScaleSchedule as ScaleSchedule
 from composer_sched.algorithms.scale_schedule.scale_schedule import apply_scale_schedule as apply_scale_schedule
 from composer_sched.algorithms.scale_schedule.scale_schedule import scaled_duration as scaled_duration
@@ -12,5 +13,5 @@ from composer_sched.algorithms.scale_schedule.scale_scheduler import scale_sched
 
 ALGORITHM = ScaleSchedule
 
-__all__ = ['ScaleSchedule', 'apply_scale_schedule', 'scaled_duration', 'scale_scheduler', 'DilatedSchedule',
+__all__ = ['ScaleSchedule', 'ScaleRun', 'apply_scale_schedule', 'scaled_duration', 'scale_scheduler', 'DilatedSchedule',
            'METHODS', 'ALGORITHM']

@@ -14,6 +14,7 @@ from composer.core import Event, State, Time, TimeUnit, ensure_time
 from composer.loggers import Logger
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
+from composer_sched.adapters.durations import check_ratio
 from composer_sched.algorithms.base import ScheduleAlgorithm, SchedulePlan
 from composer_sched.algorithms.scale_schedule.scale_scheduler import scale_scheduler
 from composer_sched.schedules._base import check_choice, check_number
@@ -23,10 +24,6 @@ __all__ = ['ScaleSchedule', 'ScaleRun', 'apply_scale_schedule', 'scaled_duration
 #: How ``max_duration`` is scaled: in its own unit (Composer's rule), or converted to samples, batches or tokens.
 METHODS = ('epochs', 'samples', 'batches', 'tokens')
 _UNIT = {'samples': TimeUnit.SAMPLE, 'batches': TimeUnit.BATCH, 'tokens': TimeUnit.TOKEN}
-
-
-def _check_ratio(ratio: Any) -> float:
-    return check_number('ratio', ratio, lo=0, lo_open=True)
 
 
 def _floor(x: float) -> int:
@@ -67,7 +64,7 @@ def scaled_duration(max_duration: Union[str, int, Time], ratio: float, method: s
         ...     dataloader_len=4, samples_per_epoch=40, batch_size=10).to_timestring()
         ('7ep', '60sp')
     """
-    ratio = _check_ratio(ratio)
+    ratio = check_ratio('ratio', ratio)
     check_choice('method', method, METHODS)
     md = ensure_time(max_duration, TimeUnit.EPOCH)
     if md.unit not in (TimeUnit.EPOCH, TimeUnit.BATCH, TimeUnit.SAMPLE, TimeUnit.TOKEN):
@@ -166,7 +163,7 @@ def apply_scale_schedule(state: State, ratio: float, method: str = 'epochs',
         >>> # in an Algorithm's apply() or a callback, before training starts:
         >>> # apply_scale_schedule(state, ratio=0.5)
     """
-    ratio = _check_ratio(ratio)
+    ratio = check_ratio('ratio', ratio)
     check_choice('method', method, METHODS)
     if state.max_duration is None:
         raise ValueError('state.max_duration is not set: give max_duration to the Trainer or to fit().')
@@ -193,11 +190,19 @@ class ScaleRun:
     Attributes:
         budget_scaled: it has scaled this Trainer's ``max_duration`` (a later ``fit()``'s ``duration`` is used as
             given, as Composer uses it without ``scale_schedule_ratio``).
-        dilated: the schedulers that carry its dilation: the ones it dilated and the ones a checkpoint restored
-            dilated. Compared by identity, since a later ``fit(schedulers=...)`` brings new objects.
+        dilated: the schedulers that carry its dilation: the ones it dilated, the ones a checkpoint restored
+            dilated, and a schedule driver built from the dilated run. Compared by identity, since a later
+            ``fit(schedulers=...)`` brings new objects; the record holds them until the next ``Event.INIT``.
         restored: the class names (``__qualname__``, the key Composer restores schedulers by) of the schedulers
-            the loaded checkpoint saved dilated, until ``Event.AFTER_LOAD`` adds those schedulers to
-            :attr:`dilated`.
+            the loaded checkpoint saved dilated (from :meth:`ScaleSchedule.load_state_dict`), until
+            ``Event.AFTER_LOAD`` adds those schedulers to :attr:`dilated`.
+
+    Example:
+        >>> run = ScaleRun()
+        >>> first, second = object(), object()
+        >>> run.dilated.append(first)
+        >>> run.pending([first, second]) == [second]
+        True
     """
 
     budget_scaled: bool = False
@@ -261,7 +266,7 @@ class ScaleSchedule(ScheduleAlgorithm):
     composed_by_leader = False
 
     def __init__(self, ratio: float = 1.0, method: str = 'epochs'):
-        self.ratio = _check_ratio(ratio)
+        self.ratio = check_ratio('ratio', ratio)
         self.method = check_choice('method', method, METHODS)
         self.run = ScaleRun()
 

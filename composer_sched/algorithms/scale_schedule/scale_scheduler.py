@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
 from collections import Counter
 from typing import Any, Optional, Union
 
@@ -36,6 +35,7 @@ from torch.optim.lr_scheduler import (
 )
 
 from composer_sched.adapters.compiled import compile_lambda, unwrap_compiled
+from composer_sched.adapters.durations import check_ratio
 from composer_sched.adapters.torch import ScheduleLR
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import check, check_number
@@ -69,7 +69,7 @@ class DilatedSchedule(Schedule):
 
     def __post_init__(self):
         check(isinstance(self.schedule, Schedule), 'schedule', self.schedule, 'a composer_sched Schedule')
-        check_number('ratio', self.ratio, lo=0, lo_open=True)
+        check_ratio('ratio', self.ratio)
 
     def _eval(self, t, ops):
         return self.schedule._eval(t / self.ratio, ops)
@@ -394,9 +394,8 @@ def scale_scheduler(scheduler: Any, ssr: float, orig_max_epochs: Optional[Union[
         >>> sched.step_size
         5
     """
-    if isinstance(ssr, bool) or not isinstance(ssr, numbers.Real) or not math.isfinite(ssr) or ssr <= 0:
-        raise ValueError(f'ssr={ssr!r} is not allowed: ssr must be a finite number > 0.')
+    ssr = check_ratio('ssr', ssr)
     budget = _budget(scheduler, orig_max_epochs, steps_per_epoch)
     if ssr != 1.0:
-        _rescale(scheduler, float(ssr), budget, steps_per_epoch)
+        _rescale(scheduler, ssr, budget, steps_per_epoch)
     return scheduler

@@ -6,12 +6,22 @@ import pytest
 import torch
 from composer import Trainer
 from composer.core import Callback, Time, TimeUnit
-from composer.optim import (ConstantWithWarmupScheduler, CosineAnnealingScheduler, CosineAnnealingWarmRestartsScheduler,
-                            CosineAnnealingWithWarmupScheduler, ExponentialScheduler, LinearWithWarmupScheduler,
-                            MultiStepScheduler, MultiStepWithWarmupScheduler, PolynomialScheduler, StepScheduler)
+from composer.optim import (
+    ConstantWithWarmupScheduler,
+    CosineAnnealingScheduler,
+    CosineAnnealingWarmRestartsScheduler,
+    CosineAnnealingWithWarmupScheduler,
+    ExponentialScheduler,
+    LinearWithWarmupScheduler,
+    MultiStepScheduler,
+    MultiStepWithWarmupScheduler,
+    PolynomialScheduler,
+    StepScheduler,
+)
 from torch.utils.data import DataLoader, TensorDataset
 
-from composer_sched import ComposerScheduler, ScaleSchedule, ScheduleLR, WSDScheduler
+from composer_sched import ComposerScheduler, LinearCooldown, ScaleSchedule, ScheduleLR, WSDScheduler, preview
+from composer_sched.adapters.compiled import unwrap_compiled
 from composer_sched.algorithms import get_algorithm
 from composer_sched.algorithms.base import SetterAlgorithm
 from composer_sched.algorithms.scale_schedule import scaled_duration
@@ -317,3 +327,40 @@ def test_resume_with_max_duration_given_to_fit_does_not_rescale_restored_torch_s
     assert r.state.max_duration == Time(2 * BATCHES, TimeUnit.BATCH)
     assert r.state.schedulers[0].step_size == 2
     assert resumed.lrs == full[BATCHES:] and full[-1] == pytest.approx(0.1 * 0.5 ** 3)
+
+
+# -- one code path (issue 14): match() is pure, nothing is stamped on the schedulers, plain-type checkpoint state --
+
+def test_match_is_pure_and_nothing_is_stamped_on_the_schedulers():
+    from composer.core import Event
+    algo = ScaleSchedule(0.5)
+    t, _ = trainer(torch_sched=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2), algorithms=[algo])
+    step = t.state.schedulers[0]
+    fresh = torch.optim.lr_scheduler.StepLR(torch.optim.SGD(digits_cnn(width=4).parameters(), lr=0.1), step_size=2)
+    assert step.step_size == 1 and set(vars(step)) == set(vars(fresh))  # dilated, and no attribute of ours
+    before = (algo.run.budget_scaled, list(algo.run.dilated), algo.run.restored, t.state.max_duration,
+              dict(vars(step)))
+    for event in Event:
+        algo.match(event, t.state)
+    assert (algo.run.budget_scaled, list(algo.run.dilated), algo.run.restored, t.state.max_duration,
+            dict(vars(step))) == before
+    assert algo.state_dict() == {'repr': 'ScaleSchedule(ratio=0.5, method=\'epochs\')', 'dilated': ['StepLR']}
+
+
+def test_one_algorithm_object_scales_each_trainer_it_is_given():
+    algo = ScaleSchedule(0.5)
+    first, _ = trainer(schedulers=CosineAnnealingScheduler(), algorithms=[algo])
+    second, _ = trainer(schedulers=CosineAnnealingScheduler(), algorithms=[algo])
+    assert first.state.max_duration == second.state.max_duration == Time(2, TimeUnit.EPOCH)
+    assert [unwrap_compiled(s).ssr for s in (first.state.schedulers[0], second.state.schedulers[0])] == [0.5, 0.5]
+
+
+@pytest.mark.parametrize('scale_first', [False, True])
+def test_composes_with_a_modifier_over_compiled_schedulers_whatever_the_list_order(scale_first):
+    # The run's Composer scheduler, a cool-down modifier and the dilation: ScaleSchedule acts on the run itself in
+    # either position, and the driver sees one ratio (0.5), not its square.
+    algos = [LinearCooldown(t_start='6ba', alpha_f=0.1), ScaleSchedule(0.5)]
+    ours, md = lrs_of(schedulers=CosineAnnealingScheduler(), algorithms=algos[::-1] if scale_first else algos)
+    expected = preview(CosineAnnealingScheduler(), '4ep', dataloader_len=BATCHES, algorithms=algos) * 0.1
+    assert md == Time(2, TimeUnit.EPOCH) and len(ours) == 2 * BATCHES
+    assert ours == pytest.approx(list(expected), rel=1e-12) and len(set(ours)) > 2
