@@ -50,10 +50,12 @@ def _bundled(target: str) -> bool:
 def run(args) -> int:
     import os
 
+    from composer_sched.adapters.durations import check_ratio
+
     try:
-        ratios = tuple(float(r) for r in args.ratios.split(',')) if args.ratios else ()
+        ratios = tuple(check_ratio('--ratios', float(r)) for r in args.ratios.split(',')) if args.ratios else ()
     except ValueError:
-        raise ValueError(f'--ratios={args.ratios!r} is not allowed: give comma-separated numbers.') from None
+        raise ValueError(f'--ratios={args.ratios!r} is not allowed: give comma-separated numbers > 0.') from None
     from composer_sched.recipes.overrides import parse_overrides, split_recipe_args
 
     target, params = split_recipe_args([args.target, *args.params])

@@ -116,9 +116,10 @@ def _check_extension(target, ratio: float, path: str) -> int:
     import os
     import re
 
+    from composer_sched.adapters.durations import check_ratio
     from composer_sched.sweep.plan import _stable_end, ratio_curves, shared_until, sharing_blocker
 
-    if not ratio > 1:
+    if not check_ratio('--extend-to', ratio) > 1:
         raise ValueError(f'--extend-to={ratio:g} is not allowed: give a ratio > 1 (the new budget as a multiple of '
                          'the recipe\'s max_duration).')
     state = _read_checkpoint(path)

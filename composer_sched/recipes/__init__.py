@@ -12,7 +12,7 @@ A recipe (every key but ``max_duration``, ``model``, ``data`` and ``optimizer`` 
     model: {name: digits_cnn, width: 16}          # digits_cnn, cifar_resnet20/56, resnet18/50
     data: {name: digits, batch_size: 64}          # digits, cifar10 (path:), image_folder (path:)
     optimizer: {name: sgd, lr: ${variables.lr}, momentum: 0.9}   # sgd, adam, adamw, decoupled_sgdw/adamw
-    schedulers:                 # a list (or one mapping); the multipliers multiply
+    schedulers:                 # a list (or one mapping); several multiply (Recipe.build_schedule)
       - {name: wsd, t_warmup: 20ba, t_cooldown: 0.3dur}   # our methods, or Composer's (composer.<name>)
     algorithms:                 # name -> constructor arguments; ours first, then composer.algorithms
       label_smoothing: {smoothing: 0.1}
@@ -25,6 +25,11 @@ A recipe (every key but ``max_duration``, ``model``, ``data`` and ``optimizer`` 
 ``data`` also takes ``batch_size`` (per rank), ``eval_batch_size``, ``num_workers`` and ``drop_last``; its other keys
 go to the dataset builder. Overrides are ``key=value`` strings (``algorithms.wsd.t_cooldown=0.3dur``,
 ``schedulers[0].alpha_f=0.1``, ``~algorithms.ema`` to remove one).
+
+Bundled recipes are package data (``composer_sched/recipes/yamls``, read with :mod:`importlib.resources`:
+:mod:`composer_sched.recipes.bundled`); the ``[RECIPE] key=value`` grammar is :mod:`composer_sched.recipes.overrides`.
+``Recipe(mapping)`` is pure (no file, no data read); :func:`load_recipe` (= ``Recipe.load``) reads a file and
+checks everything.
 
 Everything is checked at load time (:func:`load_recipe`): unknown keys and names (with the closest valid ones),
 types, ranges, schedule and algorithm parameters (by their own constructors), whether the schedules fit

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from composer_sched.adapters.durations import check_ratio
 from composer_sched.recipes import components as C
 from composer_sched.recipes.bundled import bundled_file, bundled_recipes, bundled_root
 from composer_sched.recipes.overrides import parse_override
@@ -325,10 +326,10 @@ class Recipe:
             raise RecipeError(file, 'device', f'{typed.device!r} is not allowed{suggest(typed.device, DEVICES)}; '
                               f'devices: {", ".join(DEVICES)}.')
         _check_time(file, 'max_duration', typed.max_duration, _TIME_UNITS)
-        ssr = typed.scale_schedule_ratio
-        if not (ssr > 0 and math.isfinite(ssr)):
-            raise RecipeError(file, 'scale_schedule_ratio', f'{ssr!r} is not allowed: scale_schedule_ratio must be a '
-                              'finite number > 0.')
+        try:
+            check_ratio('scale_schedule_ratio', typed.scale_schedule_ratio)
+        except ValueError as e:
+            raise RecipeError(file, 'scale_schedule_ratio', str(e)) from None
         if typed.eval.enabled:
             _check_time(file, 'eval.interval', typed.eval.interval, _TIME_UNITS + ('dur',))
         for key, v in (('train_subset_num_batches', typed.train_subset_num_batches),
@@ -443,9 +444,25 @@ class Recipe:
         return C.build_optimizer(self.path, _plain(self.config.optimizer), model.parameters())
 
     def build_schedulers(self) -> list:
-        """Fresh Composer schedulers, in recipe order (their multipliers multiply)."""
+        """Fresh Composer schedulers, in recipe order: the factors of the schedule (see :meth:`build_schedule`)."""
         return [C.build_scheduler(self.path, f'schedulers[{i}]', _plain(item))
                 for i, item in enumerate(self.config.schedulers)]
+
+    def build_schedule(self) -> list:
+        """The schedulers the run trains with: several multiply, the package's one rule, so they are given to the
+        Trainer as one :class:`~composer_sched.adapters.product.ProductScheduler` (Composer's own
+        ``Trainer(schedulers=[a, b])`` would let the last one decide); zero or one as they are. The preview, the
+        run and a sweep's runs all use this.
+
+        Example:
+            >>> r = load_recipe(overrides=['schedulers=[{name: wsd}, {name: composer.multi_step, milestones: [2ep]}]'])
+            >>> [type(s).__name__ for s in r.build_schedule()]
+            ['ProductScheduler']
+        """
+        from composer_sched.adapters.product import ProductScheduler
+
+        factors = self.build_schedulers()
+        return [ProductScheduler(*factors)] if len(factors) > 1 else factors
 
     def build_algorithms(self) -> list:
         """Fresh algorithm objects, in recipe order."""
@@ -497,7 +514,7 @@ class Recipe:
         train_dl, val_dl = self.build_dataloaders()
         kwargs: dict[str, Any] = dict(
             model=model, train_dataloader=train_dl, max_duration=c.max_duration,
-            optimizers=self.build_optimizer(model), schedulers=self.build_schedulers(),
+            optimizers=self.build_optimizer(model), schedulers=self.build_schedule(),
             algorithms=self.build_algorithms(), scale_schedule_ratio=self.scale_schedule_ratio,
             train_subset_num_batches=c.train_subset_num_batches, seed=c.seed, device=c.device,
             progress_bar=c.progress_bar and c.loggers.console is None, run_name=c.run_name,
@@ -571,7 +588,7 @@ class Recipe:
         outlook = self.outlook(ssr)
         if outlook is not None:
             return outlook.latest / self.lr
-        return preview(self.build_schedulers(), self.max_duration, dataloader_len=self.dataloader_len, ssr=ssr,
+        return preview(self.build_schedule(), self.max_duration, dataloader_len=self.dataloader_len, ssr=ssr,
                        samples_per_batch=self._samples_per_batch(), algorithms=self.build_algorithms())
 
     @property
@@ -650,7 +667,7 @@ class Recipe:
         else:
             for name, algo in zip(names, self.build_algorithms()):
                 try:
-                    preview(self.build_schedulers(), self.max_duration, dataloader_len=self.dataloader_len,
+                    preview(self.build_schedule(), self.max_duration, dataloader_len=self.dataloader_len,
                             ssr=self.scale_schedule_ratio, samples_per_batch=self._samples_per_batch(),
                             algorithms=[algo])
                 except _RUN_ERRORS:

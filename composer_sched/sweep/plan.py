@@ -11,12 +11,13 @@ budget-free prefix; anything else runs independently, with the reason printed.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 from typing import Optional, Sequence
 
 import numpy as np
+
+from composer_sched.adapters.durations import check_ratio
 
 #: A ratio branches only if the trunk covers at least this share of its batches.
 MIN_SHARED_FRACTION = 0.1
@@ -95,11 +96,11 @@ def parse_ratios(text: str) -> list[float]:
     out = []
     for item in str(text).split(','):
         # Plain decimals only: float() would also read '1_0' as 10 and 'infinity' as inf.
-        r = float(item) if _NUMBER.fullmatch(item) else float('nan')
-        if not (math.isfinite(r) and r > 0):
+        try:
+            out.append(check_ratio('--ratios', float(item) if _NUMBER.fullmatch(item) else float('nan')))
+        except ValueError:  # name the item as written, within the whole list
             raise ValueError(f'--ratios={text!r} is not allowed: {item.strip()!r} is not a finite number > 0; give '
-                             'comma-separated ratios such as 0.25,0.5,0.75,1.0.')
-        out.append(r)
+                             'comma-separated ratios such as 0.25,0.5,0.75,1.0.') from None
     if len(set(out)) != len(out):
         raise ValueError(f'--ratios={text!r} is not allowed: each ratio must appear once.')
     return sorted(out)
@@ -136,7 +137,7 @@ def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional
     budget) and other schedulers.
 
     Example:
-        >>> from composer_sched.algorithms.wsd import WSD
+        >>> from composer_sched.algorithms import WSD
         >>> sharing_blocker([], [WSD(t_cooldown='0.2dur')]) is None
         True
     """

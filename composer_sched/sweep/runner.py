@@ -23,6 +23,7 @@ import shutil
 import time
 from typing import Any, Callable, Optional, Sequence, Union
 
+from composer_sched.adapters.durations import check_ratio
 from composer_sched.sweep.execute import composer_launcher, device_count, die_with_parent, run_one
 from composer_sched.sweep.plan import RunSpec, SweepPlan, plan_sweep
 from composer_sched.sweep.store import ResultsStore
@@ -197,8 +198,8 @@ def _check_args(backend, workers, seeds, tolerance, ratios) -> tuple[list[int], 
         raise ValueError(f'seeds={seeds!r} is not allowed: give distinct ints >= 0.')
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0 and tolerance != float('inf')):
         raise ValueError(f'--tolerance={tolerance!r} is not allowed: --tolerance must be a finite number >= 0.')
-    ratios = sorted(float(r) for r in ratios)
-    if not ratios or any(not (r > 0 and r != float('inf')) for r in ratios) or len(set(ratios)) != len(ratios):
+    ratios = sorted(check_ratio('--ratios', r) for r in ratios)
+    if not ratios or len(set(ratios)) != len(ratios):
         raise ValueError(f'--ratios={ratios!r} is not allowed: give distinct finite numbers > 0.')
     return seeds, ratios
 

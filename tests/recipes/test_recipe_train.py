@@ -92,3 +92,27 @@ def test_same_seed_same_run_and_fresh_objects():
         assert pa.data.equal(pb.data)
     other = load_recipe(None, ['seed=1', 'max_duration=1ep', 'schedulers[0].t_warmup=0ba']).build_model()
     assert not next(other.parameters()).data.equal(next(a.state.model.parameters()).data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('ratio', [1.0, 0.5])
+def test_several_schedulers_multiply_in_the_run(ratio):
+    """Issue 14, decision 5: a recipe's schedulers multiply in the run (as its preview and its sweep say), not
+    Composer's rule for a list (the last LambdaLR decides): the LR of every batch is lr x the product of the
+    factors, each previewed alone; the factors are chosen so neither alone equals the product."""
+    from composer_sched.previewing import preview
+
+    r = load_recipe(None, ['max_duration=2ep', 'train_subset_num_batches=6', 'eval.enabled=false',
+                           'progress_bar=false', f'scale_schedule_ratio={ratio}',
+                           'schedulers=[{name: wsd, t_warmup: 2ba, t_cooldown: 0.5dur}, '
+                           '{name: composer.multi_step, milestones: [4ba, 8ba], gamma: 0.5}]'])
+    used = UsedLR()
+    trainer = r.build_trainer(callbacks=[used])
+    trainer.fit()
+    factors = [preview(s, r.max_duration, dataloader_len=r.dataloader_len, ssr=ratio) for s in r.build_schedulers()]
+    product = factors[0] * factors[1]
+    assert len(used.values) == len(product) == int(12 * ratio)
+    np.testing.assert_allclose(used.values, r.lr * product, rtol=1e-6, atol=1e-12)  # every batch
+    np.testing.assert_allclose(r.preview(scale_schedule_ratio=ratio), product, rtol=1e-12)
+    for f in factors:  # the product differs from each factor alone (so the check can fail)
+        assert np.abs(f - product).max() > 0.1
