@@ -364,3 +364,25 @@ def test_composes_with_a_modifier_over_compiled_schedulers_whatever_the_list_ord
     expected = preview(CosineAnnealingScheduler(), '4ep', dataloader_len=BATCHES, algorithms=algos) * 0.1
     assert md == Time(2, TimeUnit.EPOCH) and len(ours) == 2 * BATCHES
     assert ours == pytest.approx(list(expected), rel=1e-12) and len(set(ours)) > 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('scale_first', [False, True])
+def test_resume_with_a_modifier_over_a_pytorch_scheduler(scale_first, tmp_path):
+    # Either list position: the schedule driver checkpoints the dilated StepLR, the resumed run dilates a fresh one
+    # again before the load, and the LRs follow the uninterrupted run's.
+    def algos():
+        pair = [LinearCooldown(t_start='5ba', alpha_f=0.2), ScaleSchedule(0.5)]
+        return pair[::-1] if scale_first else pair
+
+    step = dict(torch_sched=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
+                step_schedulers_every_batch=True)
+    full, md = lrs_of(algorithms=algos(), **step)
+    t, _ = trainer(algorithms=algos(), save_folder=str(tmp_path), save_interval='1ep',
+                   callbacks=[Crash(at=BATCHES + 1)], **step)
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        t.fit()
+    r, resumed = trainer(algorithms=algos(), load_path=str(tmp_path / f'ep1-ba{BATCHES}-rank0.pt'), **step)
+    r.fit()
+    assert md == r.state.max_duration == Time(2, TimeUnit.EPOCH) and len(full) == 2 * BATCHES
+    assert resumed.lrs == full[BATCHES:] and len(set(full)) > 3
