@@ -94,7 +94,7 @@ def recipe_lrs(recipe: Union[str, os.PathLike, Any], overrides: Sequence[str] = 
     """
     from composer_sched.recipes import load_recipe
 
-    rec = recipe if hasattr(recipe, 'build_schedulers') else load_recipe(recipe, overrides)
+    rec: Any = recipe if hasattr(recipe, 'build_schedulers') else load_recipe(recipe, overrides)
     check(hasattr(rec, 'preview'), 'recipe', getattr(rec, 'path', recipe), 'a recipe with a preview() method')
     mult = np.asarray(rec.preview(), dtype=float)
     return mult, float(rec.lr)

@@ -37,9 +37,20 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import numpy as np
 
-from composer_sched.schedules import FlatSchedule, InverseSqrtSchedule, LinearCoolDown, LinearWarmUp, Schedule
-from composer_sched.schedules._base import ParamError, check, check_choice, check_increasing, check_int, check_number
+from composer_sched.schedules._base import (
+    ParamError,
+    Schedule,
+    check,
+    check_choice,
+    check_increasing,
+    check_int,
+    check_number,
+)
+from composer_sched.schedules.constant import FlatSchedule
+from composer_sched.schedules.cooldown import LinearCoolDown
+from composer_sched.schedules.inverse_sqrt import InverseSqrtSchedule
 from composer_sched.schedules.registry import get_method
+from composer_sched.schedules.warmup import LinearWarmUp
 from composer_sched.theory import bounds as _bounds
 
 __all__ = ['ScheduleBase', 'WSDSchedule', 'ConstantSchedule', 'CosineSchedule', 'SqrtSchedule',
@@ -149,6 +160,8 @@ class ScheduleBase:
             >>> s.method, s.method_params(), s.core()(2.0)
             ('cosine_annealing', {'t_max': 4, 'alpha_f': 0.0, 'alpha_i': 1.0}, 0.5)
         """
+        if self.method is None:
+            raise NotImplementedError(f'{type(self).__name__} names no registered method: override _main()')
         try:
             return get_method(self.method).build(**self.method_params())
         except ParamError as e:  # the method speaks alpha_f/t_cooldown: name this class's argument
@@ -418,8 +431,9 @@ def _with_power(core: Schedule, power: float) -> Schedule:
     """The ``inverse_sqrt`` method's schedule with :math:`(1 + s)^{-p}` for its :math:`(1 + s)^{-1/2}`."""
     if isinstance(core, InverseSqrtSchedule):
         return dataclasses.replace(core, power=power)
-    check(isinstance(core, LinearCoolDown), 'method', 'inverse_sqrt', 'an InverseSqrtSchedule, with a cool-down or not')
-    return dataclasses.replace(core, schedule=_with_power(core.schedule, power))
+    if isinstance(core, LinearCoolDown):
+        return dataclasses.replace(core, schedule=_with_power(core.schedule, power))
+    raise ParamError('method', 'inverse_sqrt', 'a method building an InverseSqrtSchedule, with a cool-down or not')
 
 
 class PolynomialCooldownSchedule(ScheduleBase):

@@ -115,7 +115,7 @@ def horizon_transfer(family: Union[str, Callable[[float, int, int], Any]], T0: i
         check(isinstance(family, str) and family in TRANSFER_FAMILIES, 'family', family,
               f'one of {", ".join(map(repr, TRANSFER_FAMILIES))} or a function (param, T1, T0) -> schedule')
         make, tuned, default_grid, _ = TRANSFER_FAMILIES[family]
-        grid = default_grid if grid is None else grid
+        grid = list(default_grid) if grid is None else grid
         if tuned_base_lr is None:
             tuned_base_lr = compute_optimal_base(tuned(T0), G, D, T0, type=type)[0]
     gamma0 = check_number('tuned_base_lr', tuned_base_lr, lo=0, lo_open=True)
