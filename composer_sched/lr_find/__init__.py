@@ -59,4 +59,4 @@ class _Entry:
         return f'<lr_find: the LR range test (package {self._package.__name__!r})>'
 
 
-sys.modules[__name__] = _Entry(sys.modules[__name__])
+sys.modules[__name__] = _Entry(sys.modules[__name__])  # type: ignore[assignment]  # a callable stand-in

@@ -10,7 +10,7 @@ import dataclasses
 import math
 import os
 import random
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union, cast
 
 import numpy as np
 
@@ -326,13 +326,14 @@ def lr_find(target, optimizer=None, loss_fn: Optional[Callable] = None, dataload
         check(isinstance(optimizer, torch.optim.Optimizer), 'optimizer', optimizer, 'a torch.optim.Optimizer')
         check(callable(loss_fn), 'loss_fn', loss_fn, 'callable as loss_fn(outputs, targets)')
         device = next(iter(target.parameters())).device
+        criterion = cast(Callable, loss_fn)  # checked callable above
 
         def step(batch):
             if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
                 raise ValueError(f'a batch of type {type(batch).__name__} is not allowed: batches must be (input, '
                                  'target) pairs; for other batches wrap the model in a Composer Trainer.')
             x, y = (t.to(device) if hasattr(t, 'to') else t for t in batch)
-            return loss_fn(target(x), y)
+            return criterion(target(x), y)
 
         return _run(target, optimizer, step, dataloader, **kw)
     if any(v is not None for v in (optimizer, loss_fn, dataloader)):

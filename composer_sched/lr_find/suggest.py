@@ -14,9 +14,10 @@ WSD or one-cycle run read from it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ['smooth', 'valley', 'slide', 'minimum', 'steep', 'steepest_descent', 'GPMinimum', 'gp_minimum',
            'Suggestion', 'suggest_all', 'RULES']
@@ -25,7 +26,7 @@ __all__ = ['smooth', 'valley', 'slide', 'minimum', 'steep', 'steepest_descent', 
 RULES = ('valley', 'slide', 'minimum', 'steep', 'lightning', 'gp_minimum', 'peak')
 
 
-def smooth(losses: Sequence[float], beta: float = 0.98) -> np.ndarray:
+def smooth(losses: ArrayLike, beta: float = 0.98) -> np.ndarray:
     r"""Debiased exponential moving average, as fastai's ``AvgSmoothLoss`` and Lightning's ``_LRCallback``:
 
     .. math:: a_i = \beta a_{i-1} + (1-\beta)\ell_i,\ a_{-1} = 0,\qquad \bar\ell_i = a_i / (1 - \beta^{i+1})
@@ -38,10 +39,11 @@ def smooth(losses: Sequence[float], beta: float = 0.98) -> np.ndarray:
         >>> smooth([1.0, 0.0], beta=0.5).round(4).tolist()
         [1.0, 0.3333]
     """
-    out = np.empty(len(losses))
+    values = np.asarray(losses, dtype=float)
+    out = np.empty(len(values))
     avg = 0.0
-    for i, v in enumerate(losses):
-        avg = beta * avg + (1 - beta) * float(v)
+    for i, v in enumerate(values.tolist()):
+        avg = beta * avg + (1 - beta) * v
         out[i] = avg / (1 - beta ** (i + 1))
     return out
 
@@ -239,7 +241,7 @@ DESCRIPTIONS = {
 }
 
 
-def suggest_all(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float], *, num_batches: int,
+def suggest_all(lrs: ArrayLike, losses: ArrayLike, smoothed: ArrayLike, *, num_batches: int,
                 clip: Optional[float] = None, peak_divisor: float = 2.0, lengthscale: float = 0.1,
                 seed: int = 0) -> tuple[dict[str, Suggestion], Optional[GPMinimum]]:
     """Every rule on one record, each on the slice its peer reads.

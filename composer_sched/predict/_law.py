@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from composer_sched.predict._runs import Run
 from composer_sched.predict._shape import analyse_schedule, check_target
@@ -96,7 +97,7 @@ class MetricMap:
         (0.425, (0.42, 0.43))
     """
 
-    def __init__(self, loss: Sequence[float], metric: Sequence[float]):
+    def __init__(self, loss: ArrayLike, metric: ArrayLike):
         from sklearn.isotonic import IsotonicRegression
 
         loss, metric = np.asarray(loss, dtype=float), np.asarray(metric, dtype=float)
@@ -205,7 +206,8 @@ class LawFit:
             low, high = m.band(pred['low'], pred['high'])
             pred.update(metric=m(pred['loss']), metric_low=low, metric_high=high,
                         metric_extrapolated=not m.range[0] <= pred['loss'] <= m.range[1])
-        return Prediction(**{k: (float(v) if isinstance(v, np.floating) else v) for k, v in pred.items()})
+        fields: dict[str, Any] = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in pred.items()}
+        return Prediction(**fields)
 
 
 def fit_points(runs: Sequence[Run], skip: float):

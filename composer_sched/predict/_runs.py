@@ -92,6 +92,7 @@ class Run:
         """
         if self.eval_loss is not None:
             return self.eval_loss
+        assert self.train_loss is not None  # __post_init__ requires one of the two
         steps, loss = self.train_loss
         if steps.size <= TRAIN_BINS:
             return steps, loss

@@ -168,7 +168,7 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
         ValueError: lr: its cool-down's shape (max distance ...) matches none of the fitted runs' cool-downs ...
     """
     runs = check_runs(runs, 1, 'momentum')
-    grid = MEMORY_GRID if memory_grid is None else tuple(memory_grid)
+    grid: Sequence[float] = MEMORY_GRID if memory_grid is None else tuple(memory_grid)
     if not grid or not all(0 < g <= 10 for g in grid):
         raise ValueError(f'memory_grid must be a non-empty sequence of fractions in (0, 10], got {memory_grid!r}')
     for name, value, ok, allowed in (('huber_delta', huber_delta, huber_delta > 0, '> 0'),
@@ -180,7 +180,7 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
     points = fit_points(runs, skip)
     scale = float(max(r.shape.length for r in runs))
     y = np.concatenate([loss for _, loss in points])
-    candidates = []
+    candidates: list[Candidate] = []
 
     def profile(tau, polish=True):
         lam = max(0.0, 1.0 - 1.0 / (tau * scale))
@@ -195,7 +195,7 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
     grid = sorted(grid)
     scan = [profile(tau, polish=False) for tau in grid]
     polished = {i: profile(grid[i]) for i in np.argsort(scan)[:POLISHED]}
-    best = min(polished, key=polished.get)
+    best = min(polished, key=lambda i: polished[i])
     if len(grid) > 1:  # refine the memory between the best grid point's neighbours (log scale)
         lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
         minimize_scalar(lambda v: profile(np.exp(v)), bounds=(lo, hi), method='bounded',

@@ -131,10 +131,11 @@ class AutoWU(Algorithm):
             self._start(state)
         else:
             loss = (state.total_loss_dict or {}).get(_LOSS_KEY, math.nan)
-            decision = self.engine.observe(loss)
-            restored = follow(self.engine, self.snapshots, state.model, state.optimizers[0]) if self.rollback else None
+            engine = self._live()
+            decision = engine.observe(loss)
+            restored = follow(engine, self.snapshots, state.model, state.optimizers[0]) if self.rollback else None
             self._write_lr(state)
-            metrics = {'autowu/lr': self.engine.lr()}
+            metrics = {'autowu/lr': engine.lr()}
             if restored is not None:
                 metrics['autowu/rollback_to_step'] = float(restored)
             if decision is not None and decision.probs:
@@ -195,9 +196,15 @@ class AutoWU(Algorithm):
         self.snapshots.prune(self.engine.snapshot_steps)
         self._write_lr(state)
 
+    def _live(self) -> AutoWUEngine:
+        # FIT_START builds the engine and the group ratios; Composer runs no BATCH_END before it
+        if self.engine is None or self.ratios is None:
+            raise RuntimeError('AutoWU got a batch before FIT_START: it has no engine yet')
+        return self.engine
+
     def _write_lr(self, state: State) -> None:
-        lr = self.engine.lr()
-        for group, ratio in zip(state.optimizers[0].param_groups, self.ratios):
+        lr = self._live().lr()
+        for group, ratio in zip(state.optimizers[0].param_groups, self.ratios or ()):
             group['lr'] = ratio * lr
 
     # -- checkpoints ----------------------------------------------------------------------------------------

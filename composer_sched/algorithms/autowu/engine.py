@@ -261,7 +261,7 @@ class AutoWUEngine:
         self._epoch_losses: list = []
         self._best = math.inf
         self._bad_epochs = 0
-        self._scan = None
+        self._scan: Optional[tuple[int, float, int]] = None
         self.snapshot_steps: list[int] = []
         self.snapshot_due = False
         self.restore_step: Optional[int] = None
@@ -359,6 +359,7 @@ class AutoWUEngine:
 
     def _tail_schedule(self) -> Schedule:
         if self._tail is None:
+            assert self.cool_step is not None and self.cool_lr is not None  # set on entering the cool-down
             length = self.total_steps - self.cool_step
             lr0 = self.cool_lr
             if length <= 0:
@@ -377,7 +378,9 @@ class AutoWUEngine:
         if self.phase == 'warmup':
             return self.warmup_lr(k)
         if self.phase == 'decay':
+            assert self.switch_lr is not None  # set by the switch into the decay phase
             return self.switch_lr * self.config.decay_phase_factor ** self.reductions
+        assert self.cool_step is not None  # the only phase left is the cool-down
         return self._tail_schedule()(k - self.cool_step)
 
     # ------------------------------------------------------------------------------------------------ steps
@@ -550,7 +553,7 @@ class AutoWUEngine:
             lr_est = float(np.mean([self.warmup_lr(x * span) for x in res.x_star]))
         self.tests.append({'step': k, 'probs': [float(p) for p in probs], 'passed': bool(passed),
                            'lr': None if not math.isfinite(lr_est) else lr_est})
-        if diverged:
+        if onset is not None:  # diverged
             finite = np.flatnonzero(np.isfinite(seen))
             if not finite.size:
                 lr_est = c.min_lr

@@ -29,6 +29,7 @@ import math
 from typing import Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg, optimize, special
 
 __all__ = ['GPHyper', 'rbf', 'stratified_indices', 'fit_hyper', 'posterior', 'past_minimum_prob', 'winsorise',
@@ -258,7 +259,7 @@ def _minimum_test(history, key, hyper, lengthscale, n_preds, fit_points, predict
     n = len(history)
     span = float(n - 1)
     rng = np.random.default_rng([int(k) for k in key])
-    scale_box = [None]  # the fit draw's robust scale, reused by every posterior draw
+    scale_box: list[Optional[float]] = [None]  # the fit draw's robust scale, reused by every posterior draw
 
     def draw(m: int):
         idx = stratified_indices(n, m, rng)
@@ -280,7 +281,8 @@ def _minimum_test(history, key, hyper, lengthscale, n_preds, fit_points, predict
     cached = None
     for _ in range(n_preds):
         if n <= predict_points and cached is not None:  # the whole history: every posterior is the same
-            probs.append(cached[0]), stars.append(cached[1])
+            probs.append(cached[0])
+            stars.append(cached[1])
             continue
         x, y = draw(predict_points)
         if len(y) < MIN_POINTS:
@@ -288,7 +290,8 @@ def _minimum_test(history, key, hyper, lengthscale, n_preds, fit_points, predict
         n_used = max(n_used, len(y))
         mu, var, cov_last = posterior(x, (y - center) / scale, grid, fitted, lengthscale)
         cached = (past_minimum_prob(mu, var, cov_last), float(grid[int(np.argmin(mu))]))
-        probs.append(cached[0]), stars.append(cached[1])
+        probs.append(cached[0])
+        stars.append(cached[1])
     if not probs:
         return None
     return MinimumTest(tuple(probs), tuple(stars), fitted, n_used)
@@ -329,7 +332,7 @@ def _interp_lr(lrs: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.exp((1 - t) * np.log(lrs[i]) + t * np.log(lrs[i + 1]))
 
 
-def estimate_minimum(lrs: Sequence[float], losses: Sequence[float], *, lengthscale: float = 0.2, z: float = 1.0,
+def estimate_minimum(lrs: ArrayLike, losses: ArrayLike, *, lengthscale: float = 0.2, z: float = 1.0,
                      fit_points: int = 100, predict_points: int = 500, grid_points: int = 500,
                      outlier_window: int = OUTLIER_WINDOW, outlier_clip: float = OUTLIER_CLIP,
                      seed: int = 0, along: str = 'log_lr') -> Optional[MinimumEstimate]:
@@ -394,7 +397,7 @@ def estimate_minimum(lrs: Sequence[float], losses: Sequence[float], *, lengthsca
         return None
     with _one_blas_thread():
         rng = np.random.default_rng([int(seed), n])
-        scale_box = [None]
+        scale_box: list[Optional[float]] = [None]
 
         def draw(m: int):
             idx = stratified_indices(n, m, rng)
