@@ -5,6 +5,8 @@ from hypothesis import HealthCheck, settings
 
 # Composer and torch are chatty on CPU; keep test output readable.
 os.environ.setdefault('TORCH_CPP_LOG_LEVEL', 'ERROR')
+# Docstring examples and tests draw plots: never open a window, on any machine.
+os.environ.setdefault('MPLBACKEND', 'Agg')
 warnings.filterwarnings('ignore', category=UserWarning, module='composer')
 
 # Under CI hypothesis replays the same examples every run (derandomize): CI never meets a new random example, and a
