@@ -64,3 +64,15 @@ def test_modifiers_over_a_composer_and_a_pytorch_scheduler_multiply(ssr):
     # last batch trains with the value at n - 2.
     s = int(0.75 * n)
     assert lrs[-1] == pytest.approx(lrs[s + 1] * 2 / (n - s), rel=1e-12)
+
+
+def test_pytorch_scheduler_alone_scaled_by_the_trainer():
+    # Without algorithms too: the Trainer steps it each epoch and scales it by the ratio (step_size 2 -> 1).
+    opt = torch.optim.SGD(tiny_model().parameters(), lr=LR)
+    t, rec = tiny_trainer(torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), max_duration='4ep',
+                          optimizers=opt, scale_schedule_ratio=0.5)
+    t.fit()
+    expected = preview(torch.optim.lr_scheduler.StepLR(_probe_opt(), step_size=2, gamma=0.5), '4ep',
+                       dataloader_len=DL_LEN, ssr=0.5)
+    np.testing.assert_allclose(rec.first_group(), expected, rtol=1e-12)
+    assert expected.tolist() == [LR] * DL_LEN + [LR / 2] * DL_LEN
