@@ -352,7 +352,8 @@ class _RecipeTarget(LoadedTarget):
         return self.recipe.to_yaml()
 
     def schedulers(self) -> list:
-        return list(self.recipe.build_schedulers())
+        # What the run trains with: several schedulers as one ProductScheduler (they multiply).
+        return list(self.recipe.build_schedule())
 
     @property
     def resources(self) -> dict[str, float]:

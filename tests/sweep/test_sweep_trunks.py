@@ -88,3 +88,24 @@ def test_branch_equals_independent_run_exactly(tmp_path):
     # ... and it is not trivially the trunk's end state.
     wt = torch.load(tmp_path / 'trunk.pt')
     assert not all(torch.equal(wt[k], wb[k]) for k in wb)
+
+
+def test_a_recipe_with_two_schedulers_sweeps_their_product():
+    """Issue 14, decision 5: a sweep plans with the scheduler its runs train with (one ProductScheduler for a
+    recipe's two schedulers, whose values multiply); a product of budget-free prefixes shares trunks, a product with
+    a budget-bound factor does not, naming it."""
+    from composer_sched.adapters.product import ProductScheduler
+    from composer_sched.sweep.plan import sharing_blocker
+
+    pair = 'schedulers=[{name: wsd, t_cooldown: 0.2dur}, {name: constant, alpha: 0.5}]'
+    loaded = SweepTarget(None, ('max_duration=2ep', pair)).load()
+    (sched,) = loaded.schedulers()
+    assert isinstance(sched, ProductScheduler) and len(sched.factors) == 2
+    np.testing.assert_allclose(preview(sched, loaded.max_duration, dataloader_len=loaded.dataloader_len),
+                               loaded.recipe.preview(), rtol=1e-12)
+    assert loaded.recipe.preview().max() == pytest.approx(0.5)  # the product: WSD's peak 1 x the constant 0.5
+    assert sharing_blocker([sched]) is None
+    plan = plan_sweep(loaded, [0.5, 1.0], [0], '/tmp/unused')
+    assert plan.shared_batches < plan.independent_batches  # the 0.5 run branches from the trunk
+    cosine = ProductScheduler(ComposerScheduler('wsd'), ComposerScheduler('cosine_annealing'))
+    assert "'cosine_annealing' changes shape with the budget" in sharing_blocker([cosine])
