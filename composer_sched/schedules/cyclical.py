@@ -3,10 +3,13 @@ r"""Cyclical schedules: repeat a one-cycle shape with growing/shrinking cycles a
 ``CyclicalSchedule(TriangularSchedule, ...)`` is Smith's cyclical LR; with ``CosineAnnealingSchedule``,
 ``cycle_length_decay=2`` and ``cycle_magnitude_decay=0.5`` it is SGDR (Loshchilov & Hutter 2016).
 
-Evaluation never walks past cycles per point: with integer rounding (the tutorial's semantics) the cycle
-boundaries are computed once, up to the largest time asked for, and looked up by binary search; once the
-rounded length reaches a fixed point (``ceil(L d) == L``) the rest is arithmetic. Without rounding the cycle index
-has a closed form (a logarithm, as in timm).
+A ``CyclicalSchedule`` never changes after construction (safe to share between threads). Everything evaluation
+needs is computed once in ``__init__``: a table of cycle starts, lengths and magnitudes, followed by a *tail* with a
+closed form, either equal cycles (the rounded length reached a fixed point, ``ceil(L d) == L``, or ``d = 1``) or
+geometric cycles (exact lengths, whose cycle index is a logarithm, as in timm). A time is located in the table by
+binary search (on a sorted array: the table's boundaries are searched in the times instead, one pass), then the
+inner shape is evaluated once over all points: the bundled shapes depend on :math:`t / L` only, so one instance of
+length 1 serves every cycle.
 
 Shrinking exact cycles (``d_L < 1``, no rounding) add up to :math:`L / (1 - d_L)`: from there on the cycles have
 run out and the schedule holds its limit (the cycles' final value times :math:`\lim d_M^k`). timm's formula takes
@@ -15,21 +18,104 @@ not cover, and growing magnitudes (``d_M > 1``) past :data:`~composer_sched.sche
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import numbers
 import sys
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from composer_sched.schedules._base import (ParamError, ScalarOps, Schedule, _name, check, check_growth,
-                                            check_number)
+from composer_sched.schedules._base import (
+    ArrayOps,
+    ParamError,
+    ScalarOps,
+    Schedule,
+    _name,
+    check,
+    check_growth,
+    check_number,
+)
 from composer_sched.schedules.cosine import CosineAnnealingSchedule
-from composer_sched.schedules.registry import Method, Param, register
+from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 from composer_sched.schedules.triangular import TriangularSchedule
 
-__all__ = ['CyclicalSchedule']
+__all__ = ['CyclicalSchedule', 'CyclicalConfig', 'SGDRConfig']
+
+# Shapes whose value at time t depends on t / cycle_length only: one instance of length 1 evaluates every cycle of
+# every length in one vectorised call. Any other Schedule class taking ``cycle_length`` works too, one instance per
+# distinct length (built during evaluation, never stored).
+_SCALE_FREE: tuple[type, ...] = (CosineAnnealingSchedule, TriangularSchedule)
+
+# The precomputed table stops at 2**53 iterations (past it a float no longer counts iterations one by one) or at
+# this many cycles; the tail's closed form takes over from there.
+_TABLE_HORIZON = 2.0 ** 53
+_TABLE_CYCLES_ROUNDED = 1 << 16
+_TABLE_CYCLES_EXACT = 1 << 12
+# Rounded lengths stop growing in the table past this (ceil of an overflowing product is an error).
+_LENGTH_CEILING = 1e300
+
+
+class _FrozenKwargs(Mapping[str, Any]):
+    """A read-only, hashable mapping (the inner shape's keyword arguments); picklable, unlike ``MappingProxyType``."""
+
+    __slots__ = ('_items',)
+    _items: dict[str, Any]
+
+    def __init__(self, items: Mapping[str, Any]) -> None:
+        object.__setattr__(self, '_items', dict(items))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError('the keyword arguments of a CyclicalSchedule are read-only')
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_FrozenKwargs, (self._items,))
+
+
+def _readonly(values: list[float]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    arr = np.array(values, dtype=float)
+    arr.flags.writeable = False
+    return arr
+
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Cycles:
+    """What evaluation needs, derived once from a :class:`CyclicalSchedule`'s arguments (never changed after).
+
+    Cycles ``0 .. K-1`` are tabulated: ``starts`` :math:`B_0 .. B_K`, ``lengths`` and ``scales`` (:math:`d_M^k`),
+    as tuples (bisect, scalar path) and read-only arrays (array path). Cycle ``K`` onwards is the tail: from
+    ``tail_origin = (B, L, k0)`` (cycle ``k0`` of length ``L`` starts at ``B``) the cycles repeat (``tail_kind ==
+    'repeat'``) or grow/shrink geometrically (``'geometric'``, a closed form).
+    """
+    unit: Schedule | None  # the inner shape of length 1, for shapes that depend on t / L only
+    limit: float  # the value once exact shrinking cycles have run out
+    starts: tuple[float, ...]
+    lengths: tuple[float, ...]
+    scales: tuple[float, ...]
+    starts_array: FloatArray
+    lengths_array: FloatArray
+    scales_array: FloatArray
+    tail_kind: str
+    tail_origin: tuple[float, float, float]
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -50,8 +136,13 @@ class CyclicalSchedule(Schedule):
             (``> 1`` grows: see :meth:`check_horizon`).
         round_lengths: round each cycle length up to an integer, as the tutorial does (default ``True``).
             ``False`` keeps exact geometric lengths (used by the Composer adapter so that scaling time by a
-            ratio scales every cycle by it).
+            ratio scales every cycle by it). Rounded lengths that neither settle nor reach :math:`2^{53}`
+            iterations within 65,536 cycles (a decay within about :math:`10^{-4}` of 1) continue from there as
+            exact geometric cycles (growing) or equal cycles (shrinking).
         **kwargs: passed to ``schedule_class`` (e.g. ``min_lr``, ``max_lr``).
+
+    The object is immutable: :meth:`replace` (or ``dataclasses.replace``) makes a validated copy, and takes the
+    inner shape's arguments too (``s.replace(max_lr=3)``).
 
     Raises:
         ValueError: an argument is outside its range, or ``schedule_class(cycle_length=..., **kwargs)`` fails.
@@ -61,6 +152,8 @@ class CyclicalSchedule(Schedule):
         ...                      cycle_length_decay=2, cycle_magnitude_decay=0.5)
         >>> s(0), s(250), s(750)
         (2.0, 1.0, 0.5)
+        >>> s.replace(cycle_length=500)(500), s.replace(max_lr=4)(0)
+        (1.0, 4.0)
     """
     schedule_class: type
     cycle_length: float
@@ -68,51 +161,100 @@ class CyclicalSchedule(Schedule):
     cycle_magnitude_decay: float
     round_lengths: bool
     kwargs: Mapping[str, Any]
+    _cycles: _Cycles = dataclasses.field(init=False, repr=False, compare=False)
 
-    def __init__(self, schedule_class, cycle_length, cycle_length_decay=1, cycle_magnitude_decay=1,
-                 round_lengths=True, **kwargs):
+    def __init__(self, schedule_class: type, cycle_length: float, cycle_length_decay: float = 1,
+                 cycle_magnitude_decay: float = 1, round_lengths: bool = True, **kwargs: Any) -> None:
         check(isinstance(schedule_class, type) and issubclass(schedule_class, Schedule), 'schedule_class',
               schedule_class, 'a Schedule class taking cycle_length')
         check_number('cycle_length', cycle_length, lo=0, lo_open=True)
         check_number('cycle_length_decay', cycle_length_decay, lo=0)
         check_number('cycle_magnitude_decay', cycle_magnitude_decay, lo=0)
+        # dataclasses.replace passes the stored shape arguments back as `kwargs=`; explicit ones override them.
+        stored = kwargs.pop('kwargs', None)
+        shape_kwargs = {**(dict(stored) if isinstance(stored, Mapping) else {}), **kwargs}
+        set_ = object.__setattr__
         for name, value in (('schedule_class', schedule_class), ('cycle_length', cycle_length),
                             ('cycle_length_decay', cycle_length_decay),
-                            ('cycle_magnitude_decay', cycle_magnitude_decay),
-                            ('round_lengths', bool(round_lengths)), ('kwargs', dict(kwargs))):
-            object.__setattr__(self, name, value)
-        # Private caches (not fields): they never change a value, only make repeated evaluation cheap.
-        object.__setattr__(self, '_inner', {})
-        object.__setattr__(self, '_bounds', [0.0, float(cycle_length)])  # B_0, B_1, ...
-        object.__setattr__(self, '_lengths', [float(cycle_length)])      # L_0, L_1, ...
-        object.__setattr__(self, '_fixed', cycle_length_decay == 1 and float(cycle_length).is_integer()
-                           or not round_lengths and cycle_length_decay == 1)
-        first = self._shape(float(cycle_length))  # validate kwargs now, not at the first evaluation
-        end = first(float(cycle_length))  # the value a cycle ends at (min_lr for the bundled shapes)
+                            ('cycle_magnitude_decay', cycle_magnitude_decay), ('round_lengths', bool(round_lengths)),
+                            ('kwargs', _FrozenKwargs(shape_kwargs))):
+            set_(self, name, value)
+        # Validate the shape's arguments now, not at the first evaluation.
+        first = schedule_class(cycle_length=float(cycle_length), **shape_kwargs)
+        unit = schedule_class(cycle_length=1.0, **shape_kwargs) if schedule_class in _SCALE_FREE else None
+        end = float(first(float(cycle_length)))  # the value a cycle ends at (min_lr for the bundled shapes)
         dm = float(cycle_magnitude_decay)
-        object.__setattr__(self, '_limit', 0.0 if end == 0 or dm < 1 else end if dm == 1 else math.inf)
+        limit = 0.0 if end == 0 or dm < 1 else end if dm == 1 else math.inf
+        set_(self, '_cycles', self._tabulate(unit, limit))
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self.schedule_class, self.cycle_length, self.cycle_length_decay, self.cycle_magnitude_decay,
-                     self.round_lengths, tuple(sorted(self.kwargs.items()))))
+                     self.round_lengths, self.kwargs))
 
-    def _shape(self, length: float) -> Schedule:
-        inner = self._inner.get(length)
-        if inner is None:
-            inner = self._inner[length] = self.schedule_class(cycle_length=length, **self.kwargs)
-        return inner
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its arguments (the table is derived state).
+        return (_rebuild, (self.schedule_class, self.cycle_length, self.cycle_length_decay,
+                           self.cycle_magnitude_decay, self.round_lengths, dict(self.kwargs)))
 
-    # -- cycle arithmetic -------------------------------------------------------------------------------------
-    def _extend(self, t_max: float) -> None:
-        """Grow the rounded boundary table until it covers ``t_max`` or the length reaches a fixed point."""
-        bounds, lengths = self._bounds, self._lengths
-        while not self._fixed and bounds[-1] <= t_max:
-            nxt = float(max(math.ceil(lengths[-1] * self.cycle_length_decay), 1))  # d = 0: cycles of 1
-            if nxt == lengths[-1]:
-                object.__setattr__(self, '_fixed', True)
-                break
-            lengths.append(nxt)
-            bounds.append(bounds[-1] + nxt)
+    # -- the table, computed once --------------------------------------------------------------------------------
+    def _tabulate(self, unit: Schedule | None, limit: float) -> _Cycles:
+        """The table of cycles ``0 .. K-1`` and the tail's origin (see :class:`_Cycles`)."""
+        d, L = float(self.cycle_length_decay), float(self.cycle_length)
+        starts: list[float] = [0.0]
+        lengths: list[float] = []
+        if self.round_lengths:
+            kind = 'repeat'
+            while True:
+                if starts[-1] >= _TABLE_HORIZON or len(lengths) >= _TABLE_CYCLES_ROUNDED or L * d > _LENGTH_CEILING:
+                    kind = 'geometric' if d > 1 else 'repeat'
+                    break
+                nxt = float(max(math.ceil(L * d), 1))  # d = 0: cycles of 1
+                if nxt == L:
+                    break
+                lengths.append(L)
+                starts.append(starts[-1] + L)
+                L = nxt
+            origin = (starts[-1], L, float(len(lengths)))
+        elif d == 1 or d == 0:  # equal cycles, or one (the tail's closed form)
+            kind, origin = ('repeat' if d == 1 else 'geometric'), (0.0, L, 0.0)
+        else:
+            # Exact cycles: the table holds the closed form's own values, so that table and tail agree.
+            kind, origin = 'geometric', (0.0, L, 0.0)
+            if d > 1:
+                lg = math.log1p(d - 1)
+                n = math.log1p(min(_TABLE_HORIZON / L * (d - 1), sys.float_info.max)) / lg
+                n = min(n, self._k_cap(d, L, lg))
+            else:
+                n = math.inf
+            count = int(min(n, _TABLE_CYCLES_EXACT)) + 1
+            ks = np.arange(count + 1, dtype=float)
+            with np.errstate(over='ignore', divide='ignore'):
+                b, ls = self._start_and_length(ks, ArrayOps, L)
+            ok = np.flatnonzero(~(np.diff(b) > 0))  # the starts must increase: stop where they no longer do
+            count = int(ok[0]) if ok.size else count
+            starts, lengths = [float(x) for x in b[:count + 1]], [float(x) for x in ls[:count]]
+        k_table = np.arange(len(lengths), dtype=float)
+        with np.errstate(over='ignore'):
+            scales = np.minimum(np.power(float(self.cycle_magnitude_decay), k_table), sys.float_info.max)
+        scale_list = [float(x) for x in scales]
+        return _Cycles(unit, limit, tuple(starts), tuple(lengths), tuple(scale_list), _readonly(starts),
+                       _readonly(lengths), _readonly(scale_list), kind, origin)
+
+    @staticmethod
+    def _k_cap(d: float, L0: float, lg: float) -> float:
+        # Cap k where a cycle's start stays finite: beyond, t sits at the end of that (astronomical) cycle.
+        return max(0.0, math.floor((math.log(sys.float_info.max) + math.log(min(d - 1, 1.0)) - math.log(L0) - 1)
+                                   / lg))
+
+    def _start_and_length(self, k: Any, ops: Any, L0: float) -> tuple[Any, Any]:
+        """:math:`B_k = L (d^k - 1)/(d - 1)` and :math:`L_k = L d^k`, in logs (``d^k`` alone may overflow where
+        :math:`L d^k` does not); ``expm1`` keeps the starts exact near ``d = 1``."""
+        d = float(self.cycle_length_decay)
+        lg = math.log1p(d - 1) if d > 1 else math.log(d)
+        x = k * lg
+        far = ops.exp(math.log(L0) + x - math.log(d - 1)) if d > 1 else 0.0
+        near = L0 * ops.expm1(ops.minimum(x, 700.0)) / (d - 1)
+        return ops.where(x > 700.0, far, near), ops.exp(math.log(L0) + x)
 
     @property
     def end_of_cycles(self) -> float:
@@ -120,73 +262,159 @@ class CyclicalSchedule(Schedule):
         d = self.cycle_length_decay
         return float(self.cycle_length) / (1 - d) if d < 1 and not self.round_lengths else math.inf
 
-    def _geometric(self, t, ops):
-        """Cycle index, start and length of exact geometric cycles (``d_L != 1``), for ``t`` before they run
-        out. The index has a closed form; log1p keeps it exact for ``d_L`` near 1."""
-        d, L0 = float(self.cycle_length_decay), float(self.cycle_length)
-        tt = ops.maximum(t, 0.0)
-        if d == 0:
-            return ops.full_like(t, 0.0), ops.full_like(t, 0.0), ops.full_like(t, L0)
-        lg, log_L0 = math.log1p(d - 1) if d > 1 else math.log(d), math.log(L0)  # log d, exact near 1 above it
+    # -- locating a time ---------------------------------------------------------------------------------------
+    def _tail(self, t: Any, ops: Any) -> tuple[Any, Any, Any]:
+        """Cycle index, offset in the cycle and cycle length for ``t`` in the tail (``t >= B_K``): cycle
+        ``k0 + j`` starts at ``origin`` plus the first ``j`` lengths :math:`L d^i` (``k0``, ``origin`` and
+        :math:`L` from ``_tail_origin``), never before the table's end."""
+        origin, L0, k0 = self._cycles.tail_origin
+        tt = ops.maximum(t - origin, 0.0)
+        if self._cycles.tail_kind == 'repeat':
+            j = ops.floor(tt / L0)
+            return k0 + j, ops.clip(tt - j * L0, 0.0, L0), L0
+        d = float(self.cycle_length_decay)
+        if d == 0:  # exact cycles, one cycle: the limit takes over at its end
+            return ops.full_like(t, 0.0), ops.clip(tt, 0.0, L0), L0
+        lg = math.log1p(d - 1) if d > 1 else math.log(d)  # log d, exact near 1 above it
         if d > 1:
-            # Cap k where a cycle's start stays finite: beyond, t sits at the end of that (astronomical) cycle.
-            k_cap = max(0.0, math.floor((math.log(sys.float_info.max) + math.log(min(d - 1, 1.0)) - log_L0 - 1) / lg))
-            k = ops.minimum(ops.floor(ops.log1p(tt / L0 * (d - 1)) / lg), k_cap)
+            j_cap = self._k_cap(d, L0, lg)
+            j = ops.minimum(ops.floor(ops.log1p(tt / L0 * (d - 1)) / lg), j_cap)
         else:
-            k_cap = math.inf
+            j_cap = math.inf
             x = ops.minimum(tt / L0 * (1 - d), 1 - 2 ** -53)  # the fraction of L/(1-d) gone
-            k = ops.floor(ops.log1p(-x) / lg)
+            j = ops.floor(ops.log1p(-x) / lg)
+        # Guard the logarithm's rounding at cycle boundaries; the tail starts where the table ends.
+        j_min = min(float(len(self._cycles.lengths)) - k0, j_cap)
+        j = ops.clip(j, j_min, j_cap)
+        start, length = self._start_and_length(j, ops, L0)
+        j = ops.clip(ops.where(tt < start, j - 1, ops.where(tt >= start + length, j + 1, j)), j_min, j_cap)
+        start, length = self._start_and_length(j, ops, L0)
+        length = ops.maximum(length, 5e-324)  # an underflowed cycle is still a cycle
+        return k0 + j, ops.clip(tt - start, 0.0, length), length
 
-        def start_and_length(k):
-            # B_k = L (d^k - 1)/(d - 1) and L_k = L d^k in logs: d^k alone may overflow where L d^k does not.
-            x = k * lg
-            far = ops.exp(log_L0 + x - math.log(d - 1)) if d > 1 else 0.0
-            near = L0 * ops.expm1(ops.minimum(x, 700.0)) / (d - 1)
-            return ops.where(x > 700.0, far, near), ops.exp(log_L0 + x)
+    def _locate_scalar(self, t: float) -> tuple[float, float, float, float]:
+        """Cycle index, offset, length and magnitude at a scalar ``t``."""
+        starts = self._cycles.starts
+        i = bisect.bisect_right(starts, t) - 1
+        if i < len(self._cycles.lengths):
+            i = max(i, 0)
+            length = self._cycles.lengths[i]
+            return float(i), min(max(t - starts[i], 0.0), length), length, self._cycles.scales[i]
+        k, offset, length = self._tail(t, ScalarOps)
+        return k, offset, length, self._magnitude(k, ScalarOps)
 
-        start, length = start_and_length(k)
-        # Guard the logarithm's rounding at cycle boundaries.
-        k = ops.clip(ops.where(tt < start, k - 1, ops.where(tt >= start + length, k + 1, k)), 0.0, k_cap)
-        start, length = start_and_length(k)
-        return k, start, length
+    def _magnitude(self, k: Any, ops: Any) -> Any:
+        dm = self.cycle_magnitude_decay
+        if dm == 1:
+            return 1.0
+        # Capped so that a 0 at a cycle's end stays 0 (no inf * 0) where growing magnitudes overflow.
+        return ops.minimum(ops.power(float(dm), k), sys.float_info.max)
 
-    def _locate(self, t, ops):
-        """Cycle index, offset in the cycle and cycle length at time ``t``."""
-        d = self.cycle_length_decay
-        if not self.round_lengths and d != 1:
-            k, start, length = self._geometric(t, ops)
-            length = ops.maximum(length, 5e-324)  # an underflowed cycle is still a cycle
-            return k, ops.clip(t - start, 0.0, length), length
-        if self._fixed and len(self._lengths) == 1:  # equal cycles from the start: plain division
-            length = self._lengths[0]
-            k = ops.floor(ops.maximum(t, 0.0) / length)
-            return k, ops.clip(t - k * length, 0.0, length), length
-        t_top = float(np.max(t)) if ops.array else t
-        self._extend(t_top)
-        bounds, lengths = self._bounds, self._lengths
-        n = len(lengths)  # cycles in the table; the last one repeats forever when _fixed
-        k = ops.count_le(bounds[1:n], t)  # table cycle index, at most n - 1
-        last_start, last_len = bounds[n - 1], lengths[n - 1]
-        extra = ops.floor(ops.maximum(t - last_start, 0.0) / last_len)  # whole repeats of the fixed length
-        tail = k >= n - 1
-        if ops.array:
-            table_start = np.asarray(bounds)[np.minimum(k, n - 1)]
-            table_len = np.asarray(lengths)[np.minimum(k, n - 1)]
+    def _inner(self, offset: Any, length: Any, ops: Any) -> Any:
+        """The inner shape at ``offset`` into cycles of ``length`` (arrays of one shape, or scalars)."""
+        unit: Any = self._cycles.unit
+        if unit is not None:
+            return unit._eval(offset / length, ops)
+        if not ops.array or np.ndim(length) == 0:
+            shape: Any = self.schedule_class(cycle_length=float(length), **self.kwargs)
+            return shape._eval(offset, ops)
+        out = np.empty(np.shape(offset), dtype=float)
+        lengths, which = np.unique(length, return_inverse=True)
+        for i, one in enumerate(lengths):
+            mask = which == i
+            out[mask] = self.schedule_class(cycle_length=float(one), **self.kwargs)._eval(offset[mask], ops)
+        return out
+
+    def _cycles_scalar(self, t: float) -> float:
+        _, offset, length, scale = self._locate_scalar(t)
+        return float(self._inner(offset, length, ScalarOps)) * scale
+
+    def _cycles_array(self, t: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        flat = t.ravel()
+        K, n = len(self._cycles.lengths), flat.size
+        if K == 0:  # all tail (equal cycles from the start, or exact geometric ones)
+            return np.reshape(self._tail_values(flat), t.shape)
+        out = np.empty(n, dtype=float)
+        if n > 1 and bool(np.all(flat[1:] >= flat[:-1])):
+            # Sorted times: each cycle is a slice, found by searching the cycle boundaries in the times.
+            cuts = np.searchsorted(flat, self._cycles.starts_array, side='left')
+            head = int(cuts[-1])  # the points before the tail
+            busy = np.flatnonzero(cuts[1:] > cuts[:-1])  # the cycles holding points
+            if self._cycles.unit is not None and busy.size * 64 <= head:
+                self._sliced(flat, cuts, busy, out)
+            else:
+                idx = np.repeat(np.arange(K), np.diff(cuts[1:], prepend=0))
+                out[:head] = self._gathered(flat[:head], idx)
+            rest: Any = slice(head, n)
         else:
-            table_start, table_len = bounds[min(k, n - 1)], lengths[min(k, n - 1)]
-        start = ops.where(tail, last_start + extra * last_len, table_start)
-        index = ops.where(tail, n - 1 + extra, k)
-        length = ops.where(tail, last_len, table_len)
-        return index, ops.clip(t - start, 0.0, length), length
+            idx = np.searchsorted(self._cycles.starts_array, flat, side='right') - 1
+            rest = idx >= K
+            if not bool(np.all(rest)):
+                inside = ~rest
+                out[inside] = self._gathered(flat[inside], np.maximum(idx[inside], 0))
+        tail = flat[rest]
+        if tail.size:
+            out[rest] = self._tail_values(tail)
+        return out.reshape(t.shape)
 
-    def _eval(self, t, ops):
+    def _sliced(self, flat: np.ndarray[Any, Any], cuts: np.ndarray[Any, Any], busy: np.ndarray[Any, Any],
+                out: np.ndarray[Any, Any]) -> None:
+        """Fill ``out`` before the tail, one slice per cycle of sorted times (few cycles for many points): the
+        same arithmetic as the scalar path, without gathering per-point starts and lengths."""
+        head = int(cuts[-1])
+        u = out[:head]
+        starts, lengths, scales = self._cycles.starts, self._cycles.lengths, self._cycles.scales
+        for j in busy.tolist():
+            lo, hi = int(cuts[j]), int(cuts[j + 1])
+            seg = u[lo:hi]
+            np.subtract(flat[lo:hi], starts[j], out=seg)  # >= 0: t >= B_j
+            if j == 0:
+                np.maximum(seg, 0.0, out=seg)  # t < 0: the first cycle's start
+            np.divide(seg, lengths[j], out=seg)
+        # The scalar path's clip(t - B_j, 0, L_j) / L_j: exact lengths may fall short of B_{j+1} - B_j by rounding.
+        np.minimum(u, 1.0, out=u)
+        unit: Any = self._cycles.unit
+        u[:] = unit._eval(u, ArrayOps)
+        if self.cycle_magnitude_decay != 1:
+            for j in busy.tolist():
+                u[int(cuts[j]):int(cuts[j + 1])] *= scales[j]
+
+    def _gathered(self, tt: np.ndarray[Any, Any], idx: np.ndarray[Any, Any]) -> Any:
+        """Values at times ``tt`` in table cycles ``idx`` (any order)."""
+        length = self._cycles.lengths_array[idx]
+        offset = np.clip(tt - self._cycles.starts_array[idx], 0.0, length)
+        value = self._inner(offset, length, ArrayOps)
+        if self.cycle_magnitude_decay != 1:
+            value = value * self._cycles.scales_array[idx]
+        return value
+
+    def _tail_values(self, tt: np.ndarray[Any, Any]) -> Any:
+        unit: Any = self._cycles.unit
+        if self._cycles.tail_kind == 'repeat' and unit is not None:
+            # _tail's arithmetic for equal cycles, in place (the common case: it is every point of equal cycles).
+            origin, L0, k0 = self._cycles.tail_origin
+            u = np.subtract(tt, origin)
+            np.maximum(u, 0.0, out=u)
+            j = np.divide(u, L0)
+            np.floor(j, out=j)
+            offset = np.multiply(j, L0)
+            np.subtract(u, offset, out=offset)
+            np.clip(offset, 0.0, L0, out=offset)
+            np.divide(offset, L0, out=offset)
+            value = unit._eval(offset, ArrayOps)
+            return value if self.cycle_magnitude_decay == 1 else value * self._magnitude(k0 + j, ArrayOps)
+        k, offset, length = self._tail(tt, ArrayOps)
+        value = self._inner(offset, length, ArrayOps)
+        return value if self.cycle_magnitude_decay == 1 else value * self._magnitude(k, ArrayOps)
+
+    def _eval(self, t: Any, ops: Any) -> Any:
         out_at = self.end_of_cycles
-        if not ops.array and t >= out_at:
-            return self._limit
-        value = self._cycles(t, ops)
-        return value if not ops.array or out_at == math.inf else ops.where(t >= out_at, self._limit, value)
+        if not ops.array:
+            return self._cycles.limit if t >= out_at else self._cycles_scalar(t)
+        value = self._cycles_array(t)
+        return value if out_at == math.inf else np.where(t >= out_at, self._cycles.limit, value)
 
-    def check_horizon(self, t_end: float, names=None) -> None:
+    def check_horizon(self, t_end: float, names: Mapping[str, str] | None = None) -> None:
         """Raise ``ValueError`` when shrinking cycles run out before ``t_end``, or when growing magnitudes
         (``d_M > 1``) raise the multiplier more than :data:`~composer_sched.schedules._base.MAX_GROWTH`-fold by
         then (see :meth:`Schedule.check_horizon`).
@@ -196,11 +424,16 @@ class CyclicalSchedule(Schedule):
             ...                      cycle_length_decay=0.5, round_lengths=False)
             >>> s.end_of_cycles
             500.0
+            >>> import re
             >>> try:
             ...     s.check_horizon(1000)
             ... except ValueError as e:
-            ...     print(e)
-            cycle_length_decay=0.5 is not allowed on this horizon: cycles each 0.5 times the last add up to cycle_length/(1 - cycle_length_decay) = 500, less than the 1000 to cover: cycle_length_decay must be >= 0.75 (or cycle_length >= 500).
+            ...     for part in re.split(': |, ', str(e)):
+            ...         print(part)
+            cycle_length_decay=0.5 is not allowed on this horizon
+            cycles each 0.5 times the last add up to cycle_length/(1 - cycle_length_decay) = 500
+            less than the 1000 to cover
+            cycle_length_decay must be >= 0.75 (or cycle_length >= 500).
         """
         d, L0 = float(self.cycle_length_decay), float(self.cycle_length)
         decay, length = _name(names, 'cycle_length_decay'), _name(names, 'cycle_length')
@@ -211,79 +444,77 @@ class CyclicalSchedule(Schedule):
                              f'= {self.end_of_cycles:g}, less than the {t_end:g} to cover')
         dm = float(self.cycle_magnitude_decay)
         if dm > 1:
-            k_end = math.inf if t_end >= self.end_of_cycles else float(self._locate(float(t_end), ScalarOps)[0])
+            k_end = math.inf if t_end >= self.end_of_cycles else self._locate_scalar(float(t_end))[0]
             peak = max([abs(float(v)) for v in self.kwargs.values() if isinstance(v, numbers.Real)] + [1.0])
             check_growth(_name(names, 'cycle_magnitude_decay'), dm, k_end, t_end, start=peak)
 
-    def _cycles(self, t, ops):
-        k, offset, length = self._locate(t, ops)
-        # Capped so that a 0 at a cycle's end stays 0 (no inf * 0) where growing magnitudes overflow.
-        scale = ops.minimum(ops.power(self.cycle_magnitude_decay, k), sys.float_info.max)
-        if not ops.array:
-            return self._shape(float(length))._eval(offset, ops) * scale
-        if np.ndim(length) == 0:
-            return self._shape(float(length))._eval(offset, ops) * scale
-        length = np.broadcast_to(length, np.shape(t)).ravel()
-        offset = np.broadcast_to(offset, np.shape(t)).ravel()
-        if length.size == 0 or np.all(length == length[0]):
-            out = self._shape(float(length[0]) if length.size else float(self.cycle_length))._eval(offset, ops)
-            return np.reshape(out, np.shape(t)) * scale
-        # Evaluate each run of equal cycle length with one call: sort by cycle only when time is not sorted.
-        kk = np.broadcast_to(k, np.shape(t)).ravel()
-        order = None if np.all(kk[1:] >= kk[:-1]) else np.argsort(kk, kind='stable')
-        if order is not None:
-            length, offset = length[order], offset[order]
-        cuts = np.concatenate(([0], np.flatnonzero(length[1:] != length[:-1]) + 1, [length.size]))
-        flat = np.empty(length.size, dtype=float)
-        for lo, hi in zip(cuts[:-1], cuts[1:]):
-            flat[lo:hi] = self._shape(float(length[lo]))._eval(offset[lo:hi], ops)
-        out = np.empty_like(flat)
-        if order is None:
-            out = flat
-        else:
-            out[order] = flat
-        return np.reshape(out, np.shape(t)) * scale
+
+def _rebuild(schedule_class: type, cycle_length: float, cycle_length_decay: float, cycle_magnitude_decay: float,
+             round_lengths: bool, kwargs: dict[str, Any]) -> CyclicalSchedule:
+    return CyclicalSchedule(schedule_class, cycle_length, cycle_length_decay, cycle_magnitude_decay, round_lengths,
+                            **kwargs)
 
 
-def _build_cyclical(shape, t_cycle, cycle_length_decay, cycle_magnitude_decay, alpha_min, alpha_max, inc_fraction):
-    kwargs = dict(min_lr=alpha_min, max_lr=alpha_max)
-    if shape == 'triangular':
-        kwargs['inc_fraction'] = inc_fraction
-    cls = TriangularSchedule if shape == 'triangular' else CosineAnnealingSchedule
-    return CyclicalSchedule(cls, cycle_length=t_cycle, cycle_length_decay=cycle_length_decay,
-                            cycle_magnitude_decay=cycle_magnitude_decay, round_lengths=False, **kwargs)
+@register
+class CyclicalConfig(MethodConfig):
+    """Repeated triangular or cosine cycles, each t_mult times longer than the last and scaled by magnitude_decay.
+
+    The cycle knobs are sgdr's (``t_0``, ``t_mult``, ``magnitude_decay``), as Composer's and torch's users know
+    them (the former ``t_cycle``, ``cycle_length_decay``, ``cycle_magnitude_decay`` get a "did you mean", see
+    :data:`~composer_sched.schedules.vocabulary.RENAMED`); cycle lengths are exact (``t_mult`` times the last, not
+    rounded) so that scaling a run scales every cycle.
+
+    Example:
+        >>> s = CyclicalConfig(t_mult=2.0, alpha_min=0.1).build(t_0=10)  # cycles of 10, 20, 40, ...
+        >>> [round(s(t), 12) for t in (0, 5, 10, 20, 30)]
+        [0.1, 1.0, 0.1, 1.0, 0.1]
+    """
+    NAME = 'cyclical'
+    REFERENCE = 'Smith (2015), Cyclical Learning Rates'
+    ALIASES = {'cycle_length': 't_0', 'cycle_length_decay': 't_mult', 'cycle_magnitude_decay': 'magnitude_decay',
+               'min_lr': 'alpha_min', 'max_lr': 'alpha_max'}
+
+    shape: str = param('triangular', 'cycle shape', choices=('triangular', 'cosine'), example='triangular')
+    t_0: Duration = param('0.25dur', 'length of the first cycle', kind='duration', example='25ba')
+    t_mult: float = param(1.0, 'each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles '
+                               'must cover the run)', lo=0, example=1.5)
+    magnitude_decay: float = param(1.0, 'each cycle is scaled by this once more (0: one cycle, then alpha 0; > 1: '
+                                        'bounded growth)', lo=0, example=0.8)
+    alpha_min: float = param(0.0, 'lower bound multiplier', lo=0, example=0.05)
+    alpha_max: float = param(1.0, 'upper bound multiplier', lo=0, example=1.0)
+    inc_fraction: float = param(0.5, 'triangular only: rising fraction of a cycle', lo=0, hi=1, example=0.5)
+
+    def build(self, t_0: float) -> Schedule:
+        kwargs: dict[str, Any] = dict(min_lr=self.alpha_min, max_lr=self.alpha_max)
+        if self.shape == 'triangular':
+            kwargs['inc_fraction'] = self.inc_fraction
+        cls = TriangularSchedule if self.shape == 'triangular' else CosineAnnealingSchedule
+        return CyclicalSchedule(cls, cycle_length=t_0, cycle_length_decay=self.t_mult,
+                                cycle_magnitude_decay=self.magnitude_decay, round_lengths=False, **kwargs)
 
 
-register(Method(
-    name='cyclical',
-    summary='Repeated triangular or cosine cycles, with cycle-length and magnitude decay.',
-    params=(Param('shape', 'triangular', doc='cycle shape', choices=('triangular', 'cosine')),
-            Param('t_cycle', '0.25dur', 'duration', 'length of the first cycle'),
-            Param('cycle_length_decay', 1.0, lo=0,
-                  doc='each cycle is the previous one times this (< 1: the shrinking cycles must cover the run)'),
-            Param('cycle_magnitude_decay', 1.0, doc='each cycle is scaled by this once more (> 1: bounded growth)',
-                  lo=0),
-            Param('alpha_min', 0.0, doc='lower bound multiplier', lo=0),
-            Param('alpha_max', 1.0, doc='upper bound multiplier', lo=0),
-            Param('inc_fraction', 0.5, doc='triangular only: rising fraction of a cycle', lo=0, hi=1)),
-    build=_build_cyclical,
-    reference='Smith (2015), Cyclical Learning Rates',
-    aliases={'cycle_length': 't_cycle', 'min_lr': 'alpha_min', 'max_lr': 'alpha_max'},
-))
+@register
+class SGDRConfig(MethodConfig):
+    """SGDR: cosine cycles from 1 to alpha_f with warm restarts, each t_mult longer and scaled by decay.
 
-register(Method(
-    name='sgdr',
-    summary='SGDR: cosine cycles from 1 to alpha_f with warm restarts, each t_mult longer and scaled by decay.',
-    params=(Param('t_0', '0.25dur', 'duration', 'length of the first cycle'),
-            Param('t_mult', 1.0, lo=0,
-                  doc='each cycle is the previous one times this (< 1: the shrinking cycles must cover the run)'),
-            Param('magnitude_decay', 1.0, lo=0,
-                  doc='each cycle peak is the previous one times this (> 1: bounded growth)'),
-            Param('alpha_f', 0.0, doc='multiplier at the end of each cycle', lo=0)),
-    build=lambda t_0, t_mult, magnitude_decay, alpha_f: CyclicalSchedule(
-        CosineAnnealingSchedule, cycle_length=t_0, cycle_length_decay=t_mult, cycle_magnitude_decay=magnitude_decay,
-        round_lengths=False, min_lr=alpha_f, max_lr=1.0),
-    reference='Loshchilov & Hutter (2016), SGDR',
-    aliases={'cycle_length': 't_0', 'cycle_length_decay': 't_mult', 'cycle_magnitude_decay': 'magnitude_decay',
-             'min_lr': 'alpha_f'},
-))
+    Example:
+        >>> s = SGDRConfig(t_mult=2.0, magnitude_decay=0.5).build(t_0=10)  # cycles of 10, 20, 40, ...
+        >>> [round(s(t), 12) for t in (0, 5, 10, 20, 30)]
+        [1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+    NAME = 'sgdr'
+    REFERENCE = 'Loshchilov & Hutter (2016), SGDR'
+    ALIASES = {'cycle_length': 't_0', 'cycle_length_decay': 't_mult', 'cycle_magnitude_decay': 'magnitude_decay',
+               'min_lr': 'alpha_f'}
+
+    t_0: Duration = param('0.25dur', 'length of the first cycle', kind='duration', example='0.2dur')
+    t_mult: float = param(1.0, 'each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles '
+                               'must cover the run)', lo=0, example=2.0)
+    magnitude_decay: float = param(1.0, 'each cycle peak is the previous one times this (0: one cycle, then alpha '
+                                        '0; > 1: bounded growth)', lo=0, example=0.7)
+    alpha_f: float = param(0.0, 'multiplier at the end of each cycle', lo=0, example=0.01)
+
+    def build(self, t_0: float) -> Schedule:
+        return CyclicalSchedule(CosineAnnealingSchedule, cycle_length=t_0, cycle_length_decay=self.t_mult,
+                                cycle_magnitude_decay=self.magnitude_decay, round_lengths=False,
+                                min_lr=self.alpha_f, max_lr=1.0)
