@@ -8,38 +8,17 @@ seed) come from here.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import hashlib
 import json
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
-__all__ = ['SweepTarget', 'LoadedTarget', 'BUILTIN_CONFIG']
-
-#: Used only when :mod:`composer_sched.recipes` is not installed: the digits CNN with a WSD schedule.
-BUILTIN_CONFIG: dict[str, Any] = {
-    'name': 'digits_cnn_wsd',
-    'model': {'width': 16},
-    'data': {'batch_size': 64, 'val_fraction': 0.2},
-    'optimizer': {'lr': 0.05, 'momentum': 0.9},
-    'scheduler': {'name': 'wsd', 't_warmup': '10ba', 't_cooldown': '0.2dur'},
-    'max_duration': '4ep',
-    'seed': 0,
-    'resources': {'cpus': 1, 'gpus': 0},
-}
+__all__ = ['SweepTarget', 'LoadedTarget']
 
 # Substrings of metric names where lower is better: LanguageCrossEntropy and LanguagePerplexity (the tiny LM's),
 # any loss, error rate or regression error.
 _LOWER_IS_BETTER = ('loss', 'perplexity', 'entropy', 'nll', 'error', 'mse', 'mae', 'ce')
-
-
-def _recipes_module():
-    try:
-        from composer_sched import recipes
-    except ImportError:
-        return None
-    return recipes if hasattr(recipes, 'load_recipe') else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,14 +66,10 @@ class SweepTarget:
         return loaded
 
     def _load_config(self, seed: Optional[int]) -> 'LoadedTarget':
-        recipes = _recipes_module()
+        from composer_sched.recipes import load_recipe
+
         extra = () if seed is None else (f'seed={int(seed)}',)
-        if recipes is not None:
-            return _RecipeTarget(recipes.load_recipe(self.recipe, tuple(self.overrides) + extra))
-        if self.recipe is not None:
-            raise ValueError(f'RECIPE={self.recipe!r} cannot be loaded: composer_sched.recipes is not installed; '
-                             'omit RECIPE to sweep the bundled default.')
-        return _BuiltinTarget(_apply_overrides(BUILTIN_CONFIG, tuple(self.overrides) + extra))
+        return _RecipeTarget(load_recipe(self.recipe, tuple(self.overrides) + extra))
 
 
 @contextlib.contextmanager
@@ -222,74 +197,6 @@ def metric_goal(name: str) -> str:
     """
     low = name.lower()
     return 'min' if any(w in low for w in _LOWER_IS_BETTER) else 'max'
-
-
-def _apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
-    from composer_sched.recipes.overrides import parse_overrides
-
-    out = copy.deepcopy(config)
-    for key, value in parse_overrides(overrides).items():
-        node, parts = out, key.split('.')
-        for i, p in enumerate(parts[:-1]):
-            if not isinstance(node.get(p), dict):
-                raise ValueError(f"override {key}={value!r} is not allowed: {'.'.join(parts[:i + 1])!r} is not a "
-                                 'section of the recipe; sections: '
-                                 f'{", ".join(k for k, v in node.items() if isinstance(v, dict))}.')
-            node = node[p]
-        if parts[-1] not in node and not (parts[0] == 'scheduler' and len(parts) == 2):
-            raise ValueError(f'override {key}={value!r} is not allowed: unknown key {key!r}; keys: '
-                             f'{", ".join(node)}.')
-        node[parts[-1]] = value
-    return out
-
-
-class _BuiltinTarget(LoadedTarget):
-    def __init__(self, config: dict):
-        from composer.core import Time
-
-        from composer_sched.data import digits_dataloaders
-
-        self.config = config
-        try:
-            self.max_duration = Time.from_input(config['max_duration'], 'ep') if not isinstance(
-                config['max_duration'], str) else Time.from_timestring(config['max_duration'])
-        except (ValueError, TypeError):
-            raise ValueError(f"max_duration={config['max_duration']!r} is not allowed: give a Composer time string "
-                             "such as '4ep' or '300ba'.") from None
-        bs = config['data']['batch_size']
-        if not isinstance(bs, int) or bs < 1:
-            raise ValueError(f'data.batch_size={bs!r} is not allowed: data.batch_size must be an int >= 1.')
-        train_dl, _ = digits_dataloaders(batch_size=bs, val_fraction=config['data']['val_fraction'], seed=0)
-        self.dataloader_len = len(train_dl)
-        self.samples_per_batch = bs * _world_size()  # Composer counts samples over all ranks
-        self.schedulers()  # validate the scheduler section now, before any training
-
-    def schedulers(self) -> list:
-        from composer_sched.adapters.composer import ComposerScheduler
-
-        params = dict(self.config['scheduler'])
-        return [ComposerScheduler(params.pop('name'), **params)]
-
-    def build_trainer(self, ratio: float, **trainer_kwargs: Any):
-        import torch
-        from composer import Trainer
-        from composer.utils import reproducibility
-
-        from composer_sched.data import digits_dataloaders
-        from composer_sched.models import digits_cnn
-
-        cfg, seed = self.config, int(self.config['seed'])
-        reproducibility.seed_all(seed)  # the model's initial weights come from the seed
-        model = digits_cnn(width=cfg['model']['width'])
-        train_dl, val_dl = digits_dataloaders(batch_size=cfg['data']['batch_size'],
-                                              val_fraction=cfg['data']['val_fraction'], seed=seed)
-        opt = torch.optim.SGD(model.parameters(), lr=cfg['optimizer']['lr'], momentum=cfg['optimizer']['momentum'])
-        kwargs = dict(model=model, train_dataloader=train_dl, eval_dataloader=val_dl,
-                      max_duration=self.sweep_max_duration,
-                      optimizers=opt, schedulers=self.schedulers(), device='cpu', seed=seed, progress_bar=False,
-                      log_to_console=False, loggers=[], scale_schedule_ratio=ratio)
-        kwargs.update(trainer_kwargs)
-        return Trainer(**kwargs)
 
 
 class _RecipeTarget(LoadedTarget):

@@ -1,4 +1,5 @@
-"""Every command the docs show runs (README.md, docs/**/*.md, yamls/README.md), so the docs cannot drift from the CLI.
+"""Every command the docs show runs (README.md, docs/**/*.md, composer_sched/recipes/yamls/README.md), so the docs
+cannot drift from the CLI.
 
 Commands are read from the files themselves: lines of code blocks (fenced or indented) and inline code spans that
 start with ``composer-sched``, ``composer -n`` or ``make``. Each runs through the real CLI ``main`` in-process, mapped
@@ -18,7 +19,8 @@ import pytest
 from composer_sched.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / 'README.md', ROOT / 'yamls' / 'README.md', *sorted((ROOT / 'docs').rglob('*.md'))]
+DOCS = [ROOT / 'README.md', ROOT / 'composer_sched' / 'recipes' / 'yamls' / 'README.md',
+        *sorted((ROOT / 'docs').rglob('*.md'))]
 
 #: documented text that is not a runnable command, with why
 NOT_RUN = {
