@@ -8,7 +8,6 @@ checkout), and test helper scripts under tests/ are not imported as doctest modu
 """
 import doctest
 import importlib
-import pkgutil
 import re
 from pathlib import Path
 
@@ -20,10 +19,12 @@ ROOT = Path(composer_sched.__file__).resolve().parent
 
 
 def _modules():
-    names = ['composer_sched']
-    for info in pkgutil.walk_packages([str(ROOT)], prefix='composer_sched.'):
-        if info.name.rsplit('.', 1)[-1] != '__main__':  # running it would start the CLI
-            names.append(info.name)
+    # from the files, not pkgutil.walk_packages: that imports each package and silently drops one that fails to
+    names = []
+    for path in ROOT.rglob('*.py'):
+        parts = path.relative_to(ROOT.parent).with_suffix('').parts
+        if parts[-1] != '__main__':  # running it would start the CLI
+            names.append('.'.join(parts[:-1] if parts[-1] == '__init__' else parts))
     return sorted(names)
 
 
