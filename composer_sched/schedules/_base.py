@@ -12,7 +12,7 @@ import dataclasses
 import math
 import numbers
 import sys
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, TypeVar, Union, cast, overload
 
 import numpy as np
 
@@ -24,7 +24,8 @@ __all__ = ['Schedule', 'ScalarOps', 'ArrayOps', 'ParamError', 'check', 'check_nu
 #: parameter, not a schedule (``1.5 ** 1000`` is 1e176; a float32 update overflows long before).
 MAX_GROWTH = 1e10
 
-TimeLike = Union[float, int, np.ndarray, Sequence[float]]
+TimeLike = Union[float, int, 'np.ndarray[Any, Any]', Sequence[float]]
+S = TypeVar('S', bound='Schedule')
 
 #: The operator namespace a formula is written against: :class:`ScalarOps` or :class:`ArrayOps` (the class itself).
 Ops = Any
@@ -36,11 +37,11 @@ class ScalarOps:
     array = False
 
     @staticmethod
-    def where(cond, a, b):
+    def where(cond: Any, a: Any, b: Any) -> Any:
         return a if cond else b
 
     @staticmethod
-    def clip(x, lo, hi):
+    def clip(x: float, lo: float, hi: float) -> float:
         return lo if x < lo else hi if x > hi else x
 
     minimum = staticmethod(min)
@@ -53,30 +54,30 @@ class ScalarOps:
     expm1 = staticmethod(math.expm1)
 
     @staticmethod
-    def floor(x):
+    def floor(x: float) -> float:
         # A float, as numpy's: math.floor returns an int, and raises on inf.
         return float(math.floor(x)) if math.isfinite(x) else x
 
     @staticmethod
-    def power(x, y):
+    def power(x: float, y: float) -> float:
         """``x ** y``, ``inf`` on overflow as in numpy and torch (a Python float raises ``OverflowError``)."""
         try:
-            return x ** y
+            return float(x ** y)
         except OverflowError:
             return math.inf
 
     @staticmethod
-    def count_le(sorted_values, t):
+    def count_le(sorted_values: Sequence[float], t: float) -> int:
         """How many of ``sorted_values`` are ``<= t``."""
         return bisect.bisect_right(sorted_values, t)
 
     @staticmethod
-    def count_lt(sorted_values, t):
+    def count_lt(sorted_values: Sequence[float], t: float) -> int:
         """How many of ``sorted_values`` are ``< t``."""
         return bisect.bisect_left(sorted_values, t)
 
     @staticmethod
-    def full_like(t, value):
+    def full_like(t: Any, value: float) -> float:
         return value
 
 
@@ -97,20 +98,20 @@ class ArrayOps:
     floor = staticmethod(np.floor)
 
     @staticmethod
-    def power(x, y):
+    def power(x: Any, y: Any) -> Any:
         with np.errstate(over='ignore'):
             return np.power(x, y)
 
     @staticmethod
-    def count_le(sorted_values, t):
+    def count_le(sorted_values: Sequence[float], t: Any) -> Any:
         return np.searchsorted(np.asarray(sorted_values, dtype=float), t, side='right')
 
     @staticmethod
-    def count_lt(sorted_values, t):
+    def count_lt(sorted_values: Sequence[float], t: Any) -> Any:
         return np.searchsorted(np.asarray(sorted_values, dtype=float), t, side='left')
 
     @staticmethod
-    def full_like(t, value):
+    def full_like(t: Any, value: float) -> Any:
         return np.full(np.shape(t), value, dtype=float)
 
 
@@ -130,7 +131,13 @@ class Schedule:
         (2.0, 1.5, 1.0)
     """
 
-    def __call__(self, t: TimeLike):
+    @overload
+    def __call__(self, t: float) -> float: ...
+
+    @overload
+    def __call__(self, t: 'np.ndarray[Any, Any] | Sequence[float]') -> 'np.ndarray[Any, np.dtype[np.float64]]': ...
+
+    def __call__(self, t: TimeLike) -> Any:
         if isinstance(t, numbers.Real) and not isinstance(t, np.ndarray):
             return float(self._eval(float(t), ScalarOps))
         arr = np.asarray(t, dtype=float)
@@ -140,12 +147,12 @@ class Schedule:
             out = self._eval(arr, ArrayOps)
         return np.broadcast_to(np.asarray(out, dtype=float), arr.shape).copy()
 
-    def _eval(self, t, ops):  # pragma: no cover - abstract
+    def _eval(self, t: Any, ops: Ops) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def replace(self, **changes) -> 'Schedule':
+    def replace(self: S, **changes: Any) -> S:
         """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        return cast(S, dataclasses.replace(cast(Any, self), **changes))
 
     def check_horizon(self, t_end: float, names: Mapping[str, str] | None = None) -> None:
         """Raise ``ValueError`` unless the schedule is finite on ``[0, t_end]``.
@@ -224,7 +231,7 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     """Check that ``value`` is one of ``choices``."""
     if value not in choices:
         raise ParamError(name, value, f'one of {", ".join(map(repr, choices))}')
-    return value
+    return cast(str, value)
 
 
 def check_increasing(name: str, values: Any, *, strict: bool = True, lo: float = 0.0) -> tuple[float, ...]:

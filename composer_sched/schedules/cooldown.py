@@ -46,6 +46,7 @@ class LinearCoolDown(Schedule):
     start_idx: float
     length: float
     shape: str = 'linear'
+    _start_lr: float = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check(isinstance(self.schedule, Schedule), 'schedule', self.schedule, 'a composer_sched Schedule')

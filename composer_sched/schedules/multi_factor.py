@@ -31,7 +31,7 @@ class MultiFactorSchedule(Schedule):
         >>> s(250), s(251), s(751), s(1000)
         (1.0, 0.5, 0.25, 0.125)
     """
-    step: tuple
+    step: Sequence[float]
     factor: float = 1.0
     base_lr: float = 0.01
 

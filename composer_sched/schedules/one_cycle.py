@@ -41,6 +41,7 @@ class OneCycleSchedule(Schedule):
     cycle_length: float
     cooldown_length: float = 0
     finish_lr: Optional[float] = None
+    _inner: Schedule = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_number('cooldown_length', self.cooldown_length, lo=0)
@@ -48,7 +49,7 @@ class OneCycleSchedule(Schedule):
             raise ValueError('Must specify finish_lr when using cooldown_length > 0.')
         if self.cooldown_length == 0 and self.finish_lr is not None:
             raise ValueError('Must specify cooldown_length > 0 when using finish_lr.')
-        finish = self.finish_lr if self.cooldown_length > 0 else self.start_lr
+        finish = self.finish_lr if self.finish_lr is not None else self.start_lr
         triangle = TriangularSchedule(min_lr=self.start_lr, max_lr=self.max_lr, cycle_length=self.cycle_length)
         object.__setattr__(self, '_inner', LinearCoolDown(triangle, finish_lr=finish, start_idx=self.cycle_length,
                                                           length=self.cooldown_length))

@@ -33,13 +33,14 @@ class StepwiseSchedule(Schedule):
     milestones: Sequence[float]
     factors: Union[float, Sequence[float]]
     base_lr: float = 1.0
-    _levels: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)  # base_lr * f_0 * ... * f_i
+    _levels: 'np.ndarray[Any, Any]' = dataclasses.field(init=False, repr=False, compare=False)  # running products
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'milestones', check_increasing('milestones', self.milestones, strict=False))
-        object.__setattr__(self, 'factors', _factors(self.factors, len(self.milestones)))
+        factors = _factors(self.factors, len(self.milestones))
+        object.__setattr__(self, 'factors', factors)
         check_number('base_lr', self.base_lr, lo=0)
-        object.__setattr__(self, '_levels', _levels(self.base_lr, self.factors))
+        object.__setattr__(self, '_levels', _levels(self.base_lr, factors))
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         idx = ops.count_le(self.milestones, t)
@@ -56,7 +57,7 @@ def _factors(factors: Any, n: int) -> tuple[float, ...]:
     return tuple(check_number(f'factors[{i}]', f, lo=0) for i, f in enumerate(factors))
 
 
-def _levels(base: float, factors: Sequence[float]) -> np.ndarray:
+def _levels(base: float, factors: Sequence[float]) -> 'np.ndarray[Any, Any]':
     """The running products ``base * f_0 * ... * f_i``; a ``ParamError`` names the first factor that overflows."""
     with np.errstate(over='ignore', invalid='ignore'):  # inf, then inf * 0: refused just below
         levels = np.cumprod((base,) + tuple(factors))

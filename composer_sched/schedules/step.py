@@ -67,7 +67,7 @@ class MultiStepSchedule(Schedule):
         >>> s(9), s(10), s(20)
         (1.0, 0.5, 0.25)
     """
-    milestones: tuple
+    milestones: Sequence[float]
     gamma: float = 0.1
     base_lr: float = 1.0
 

@@ -19,7 +19,7 @@ __all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'warm_up', 'WarmupConfig', 'WARM
 WARMUP_TYPES = ('linear', 'exponential')
 
 
-def _checked(schedule, start_lr, length):
+def _checked(schedule: Any, start_lr: Any, length: Any) -> None:
     check(isinstance(schedule, Schedule), 'schedule', schedule, 'a composer_sched Schedule')
     check_number('start_lr', start_lr, lo=0)
     check_number('length', length, lo=0)
@@ -59,6 +59,8 @@ class LinearWarmUp(Schedule):
     start_lr: float
     length: float
     shift: bool = True
+    _offset: float = dataclasses.field(init=False, repr=False, compare=False)
+    _finish_lr: float = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _checked(self.schedule, self.start_lr, self.length)
@@ -110,6 +112,8 @@ class ExponentialWarmUp(LinearWarmUp):
         >>> round(s(0), 6), round(s(50), 6), s(100), s(200)
         (0.01, 0.1, 1.0, 1.0)
     """
+    _ratio: Optional[float] = dataclasses.field(init=False, repr=False, compare=False)
+    _logs: tuple[float, float] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()

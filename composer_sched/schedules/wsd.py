@@ -44,6 +44,7 @@ class StableDecaySchedule(Schedule):
     final_lr: float = 0.0
     base_lr: float = 1.0
     decay_type: str = 'linear'
+    _inner: Schedule = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_number('length', self.length, lo=0, lo_open=True)

@@ -31,9 +31,9 @@ def _opt(lr=1.0):
 
 @pytest.mark.parametrize('name,params,decay', [
     ('sgdr', dict(t_0='25ba', t_mult=0.5), 't_mult'),
-    ('cyclical', dict(t_cycle='25ba', cycle_length_decay=0.5), 'cycle_length_decay'),
+    ('cyclical', dict(t_0='25ba', t_mult=0.5), 't_mult'),  # cyclical adopted sgdr's names (issue 14)
     ('sgdr', dict(t_0='0.25dur', t_mult=0.0), 't_mult'),
-    ('cyclical', dict(t_cycle='0.5dur', cycle_length_decay=0.0), 'cycle_length_decay'),
+    ('cyclical', dict(t_0='0.5dur', t_mult=0.0), 't_mult'),
 ])
 def test_shrinking_cycles_that_do_not_cover_the_run_fail_at_the_start(name, params, decay):
     # 25 * (1 + 1/2 + 1/4 + ...) = 50 < 100: rejected when the horizon is known, with the smallest decay allowed.
@@ -79,7 +79,7 @@ GROWTH = [
     ('step', dict(step_size='1ba', gamma=10.0), 'gamma', 1e10 ** (1 / 100)),
     ('multi_step', dict(milestones=['10ba', '20ba'], gamma=1e6), 'gamma', 1e5),
     # the run's last LR is set at t = 100 (after the last batch): cycle 100
-    ('cyclical', dict(t_cycle='1ba', cycle_magnitude_decay=2.0), 'cycle_magnitude_decay', 1e10 ** (1 / 100)),
+    ('cyclical', dict(t_0='1ba', magnitude_decay=2.0), 'magnitude_decay', 1e10 ** (1 / 100)),
     ('sgdr', dict(t_0='1ba', magnitude_decay=2.0), 'magnitude_decay', 1e10 ** (1 / 100)),
 ]
 
@@ -112,7 +112,7 @@ def test_growth_within_bounds_matches_torch_exponential_lr():
 def test_growth_past_the_run_never_raises():
     s = build('exponential', gamma=1.2, decay_period='1ba')  # 1.2**100 = 8e7: accepted on 100 batches
     assert s(1e6) == math.inf and s(np.array([1e6]))[0] == math.inf  # torch's float overflow, not OverflowError
-    assert np.isnan(build('cyclical', t_cycle='1ba', cycle_magnitude_decay=1.2, alpha_min=0.0)(
+    assert np.isnan(build('cyclical', t_0='1ba', magnitude_decay=1.2, alpha_min=0.0)(
         np.array([1e5, 1e5 + 1]))).sum() == 0
 
 
@@ -124,7 +124,7 @@ def test_registry_bounds_build():
     assert v[0] == 1.0 and np.all(v[1:] == 0.0)
     v = values('multi_factor', step=['10ba'], factor=0.0)  # MXNet allows factor 0 (only > 1 is refused)
     assert np.all(v[:11] == 1.0) and np.all(v[11:] == 0.0)
-    np.testing.assert_allclose(values('cyclical', t_cycle='1dur', cycle_length_decay=0.0, alpha_min=0.1),
+    np.testing.assert_allclose(values('cyclical', t_0='1dur', t_mult=0.0, alpha_min=0.1),
                                values('triangular', alpha_min=0.1), atol=1e-15)
 
 
@@ -134,10 +134,8 @@ def test_every_bound_a_param_admits_builds(name):
     (the cycles' decay at 0 only when one cycle covers the run, by the rule tested above)."""
     method = get_method(name)
     base = dict(method.example)
-    if name == 'sgdr':
+    if name in ('sgdr', 'cyclical'):
         base['t_0'] = '1dur'
-    if name == 'cyclical':
-        base['t_cycle'] = '1dur'
     for p in method.params:
         for bound in (p.lo, p.hi):
             if bound is None or p.choices is not None or p.name == 'factors':
