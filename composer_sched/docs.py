@@ -118,7 +118,7 @@ def methods_page() -> str:
     return '\n'.join(rows) + '\n'
 
 
-def _schedule_algorithms() -> dict[str, type]:
+def _schedule_algorithms() -> dict[str, Any]:
     from composer_sched.algorithms import algorithm_classes
     from composer_sched.algorithms.base import ScheduleAlgorithm
 
@@ -126,24 +126,24 @@ def _schedule_algorithms() -> dict[str, type]:
             if isinstance(c, type) and issubclass(c, ScheduleAlgorithm) and c.schedule_role in ('setter', 'modifier')}
 
 
-def _params(cls: type) -> list[tuple[str, Any]]:
+def _params(cls: Any) -> list[tuple[str, Any]]:
     return [(p.name, 'required' if p.default is inspect.Parameter.empty else p.default)
             for p in inspect.signature(cls).parameters.values() if p.kind != p.VAR_KEYWORD]
 
 
-def _example(name: str, cls: type) -> dict[str, Any]:
+def _example(name: str, cls: Any) -> dict[str, Any]:
     # A setter shows its method's example values; a modifier its defaults (they already move a schedule).
     from composer_sched.schedules.registry import get_method
 
     return _shown(get_method(cls.method)) if cls.schedule_role == 'setter' else {}
 
 
-def _card(cls: type) -> Optional[Path]:
+def _card(cls: Any) -> Optional[Path]:
     card = Path(inspect.getfile(cls)).with_name('README.md')
     return card if card.exists() and card.parent.name != 'algorithms' else None
 
 
-def algorithm_page(name: str, cls: type) -> str:
+def algorithm_page(name: str, cls: Any) -> str:
     """The page of one schedule algorithm: its method card (``README.md`` beside its code), or for a generated
     setter the card made from its method's definition."""
     card = _card(cls)
@@ -165,7 +165,7 @@ def algorithm_page(name: str, cls: type) -> str:
         _SETTER_NOTES])
 
 
-def _plot(name: str, cls: type, path: Path) -> None:
+def _plot(name: str, cls: Any, path: Path) -> None:
     from composer_sched.previewing import plot_schedule, preview, write_curves
 
     algo = cls(**_example(name, cls))

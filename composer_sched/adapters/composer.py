@@ -54,7 +54,7 @@ class ComposerScheduler:
     def __init__(self, method: Union[str, Method], **params: Any):
         self.spec = ScheduleSpec(method, **params)
         self._key: Any = None
-        self._fn = None
+        self._fn: Any = None
         self._axis_attr = 'batch'
 
     @property

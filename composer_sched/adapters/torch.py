@@ -11,7 +11,7 @@ horizon (torch's own schedulers restore the old ``T_max``).
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Optional, Union
+from typing import Any, ClassVar, Mapping, Optional, Union, cast
 
 from composer.core import TimeUnit
 from torch.optim import Optimizer
@@ -62,6 +62,8 @@ class ScheduleLR(LRScheduler):
                  **params: Any):
         self.ssr = 1.0
         self.absolute = bool(absolute)
+        self.spec: Optional[ScheduleSpec]
+        self.total_steps: Optional[int]
         if isinstance(schedule, Schedule):
             if params:
                 raise ValueError(f'parameters {sorted(params)} are not allowed with a Schedule object: '
@@ -82,14 +84,15 @@ class ScheduleLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _build(self) -> Schedule:
-        horizon = Horizon(axis=TimeUnit.BATCH, total=float(self.total_steps) * self.ssr, ssr=self.ssr,
+        # Only for a method name, where __init__ has set spec and total_steps.
+        spec, total = cast(ScheduleSpec, self.spec), cast(int, self.total_steps)
+        horizon = Horizon(axis=TimeUnit.BATCH, total=float(total) * self.ssr, ssr=self.ssr,
                           batches_per_epoch=self.steps_per_epoch)
-        if self.spec.axis not in (None, TimeUnit.BATCH):
-            raise ValueError(f'{self.spec!r}: a PyTorch scheduler counts optimizer steps; give durations in steps, '
+        if spec.axis not in (None, TimeUnit.BATCH):
+            raise ValueError(f'{spec!r}: a PyTorch scheduler counts optimizer steps; give durations in steps, '
                              "'ba', 'ep' or 'dur', not in samples or tokens.")
-        sched = self.spec.build(horizon)
-        check_horizon(self.spec.method, sched, horizon.total,
-                      f'{self.spec!r} on total_steps={self.total_steps} (ssr={self.ssr:g})')
+        sched = spec.build(horizon)
+        check_horizon(spec.method, sched, horizon.total, f'{spec!r} on total_steps={total} (ssr={self.ssr:g})')
         return sched
 
     @property

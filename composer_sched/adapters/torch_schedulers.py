@@ -147,7 +147,8 @@ class CyclicalLR(ScheduleLR):
         >>> import torch
         >>> from composer_sched import CyclicalLR
         >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-        >>> sched = CyclicalLR(opt, 100, steps_per_epoch=10, t_0='25ba', t_mult=1.5, magnitude_decay=0.8, alpha_min=0.05)
+        >>> sched = CyclicalLR(opt, 100, steps_per_epoch=10, t_0='25ba', t_mult=1.5, magnitude_decay=0.8,
+        ...                    alpha_min=0.05)
         >>> [round(sched.multiplier(k), 4) for k in range(0, 100, 10)]
         [0.05, 0.81, 0.43, 0.2427, 0.648, 0.5467, 0.1413, 0.1941, 0.4103, 0.6265]
     """
@@ -774,4 +775,5 @@ def torch_scheduler(optimizer: Optimizer, method: str, total_steps: int, **param
     name = get_method(method).name
     extra = {k: params.pop(k) for k in ('steps_per_epoch', 'last_epoch') if k in params}
     ScheduleSpec(name, **params)  # an unknown parameter is a ValueError naming the closest, not a TypeError
-    return TORCH_CLASSES[name](optimizer, total_steps, **extra, **params)
+    cls: Any = TORCH_CLASSES[name]  # each class has its own signature
+    return cls(optimizer, total_steps, **extra, **params)

@@ -13,6 +13,7 @@ from composer.optim import StepScheduler as CStep
 
 import composer_sched as cs
 from composer_sched import ComposerScheduler, preview
+from composer_sched.adapters.product import ProductScheduler
 from composer_sched.schedules import get_method, method_names
 from tests.helpers import tiny_trainer
 
@@ -37,7 +38,8 @@ def test_trainer_applies_exactly_what_preview_predicts(name):
 @pytest.mark.parametrize('ssr', [0.5, 1.75])
 def test_trainer_scale_schedule_ratio_and_epoch_units(ssr):
     scheds = [cs.MultiStepScheduler(milestones=['2ep']), cs.SGDRScheduler(t_0='1ep', t_mult=2.0, t_warmup='4ba')]
-    trainer, rec = tiny_trainer(scheds, max_duration='4ep', scale_schedule_ratio=ssr)
+    # Several schedulers multiply (the package's rule; in Composer's Trainer through ProductScheduler).
+    trainer, rec = tiny_trainer([ProductScheduler(*scheds)], max_duration='4ep', scale_schedule_ratio=ssr)
     trainer.fit()
     expected = preview(scheds, '4ep', dataloader_len=DL_LEN, ssr=ssr)
     assert len(rec.lrs) == int(4 * ssr) * DL_LEN
@@ -97,9 +99,12 @@ def test_repr_and_named_classes():
         cs.WSDScheduler(tcooldown='0.3dur')  # an explicit signature: Python names the unknown keyword
 
 
-def test_with_several_schedulers_the_last_one_decides_as_in_composer():
+def test_with_several_schedulers_the_last_one_decides_as_in_composer_and_a_product_multiplies():
     scheds = [cs.SGDRScheduler(t_0='1ep'), cs.MultiStepScheduler(milestones=['2ep'])]
-    trainer, rec = tiny_trainer(scheds, max_duration='3ep')
+    trainer, rec = tiny_trainer(scheds, max_duration='3ep')  # Composer's own rule: each LambdaLR sets the LR
+    trainer.fit()
+    np.testing.assert_allclose(rec.first_group(), preview(scheds[-1], '3ep', dataloader_len=DL_LEN), rtol=1e-12)
+    trainer, rec = tiny_trainer([ProductScheduler(*scheds)], max_duration='3ep')  # the package's rule: multiply
     trainer.fit()
     np.testing.assert_allclose(rec.first_group(), preview(scheds, '3ep', dataloader_len=DL_LEN), rtol=1e-12)
-    np.testing.assert_allclose(rec.first_group(), preview(scheds[-1], '3ep', dataloader_len=DL_LEN), rtol=1e-12)
+    assert rec.first_group()[-1] == pytest.approx(0.1 * preview(scheds[0], '3ep', dataloader_len=DL_LEN)[-1])
