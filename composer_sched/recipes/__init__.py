@@ -39,7 +39,9 @@ file and the key path.
 Example:
     >>> from composer_sched.recipes import load_recipe
     >>> recipe = load_recipe(overrides=['max_duration=2ep'])  # the bundled digits CNN
-    >>> trainer = recipe.build_trainer(progress_bar=False)    # doctest: +SKIP
+    >>> trainer = recipe.build_trainer(progress_bar=False)    # a composer.Trainer; trainer.fit() trains it
+    >>> trainer.state.max_duration
+    Time(2, TimeUnit.EPOCH)
 """
 from composer_sched.recipes.recipe import DEFAULT_RECIPE, Recipe, bundled_recipes, load_recipe, recipe_dir
 from composer_sched.recipes.schema import RecipeConfig, RecipeError

@@ -178,10 +178,10 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
 
     Example:
         >>> from composer_sched.sweep.plan import RunSpec
-        >>> t = SweepTarget(None, ('max_duration=20ba',))
-        >>> row = execute_run(t, RunSpec('x', 0.5, 0), t.load().fingerprint)  # doctest: +SKIP
-        >>> row['status'], row['batches']  # doctest: +SKIP
-        ('done', 10)
+        >>> t = SweepTarget(None, ('max_duration=8ba', 'eval.subset_num_batches=1'))
+        >>> row = execute_run(t, RunSpec('x', 0.5, 0), t.load().fingerprint, cpus=1)
+        >>> row['status'], row['batches']
+        ('done', 4)
     """
     import logging
     import warnings
@@ -340,8 +340,8 @@ def run_one(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional
 
     Example:
         >>> from composer_sched.sweep.plan import RunSpec
-        >>> t = SweepTarget(None, ('max_duration=20ba',))
-        >>> run_one(t, RunSpec('x', 0.5, 0), t.load().fingerprint)['world_size']  # doctest: +SKIP
+        >>> t = SweepTarget(None, ('max_duration=8ba', 'eval.subset_num_batches=1'))
+        >>> run_one(t, RunSpec('x', 0.5, 0), t.load().fingerprint, cpus=1)['world_size']
         1
     """
     if processes == 1:

@@ -322,9 +322,11 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             launcher when a run needs several processes; all before any training.
 
     Example:
-        >>> out = run_sweep(SweepTarget(None, ('max_duration=1ep',)), [0.5, 1.0], out_dir='/tmp/s')  # doctest: +SKIP
-        >>> out.exit_code  # doctest: +SKIP
-        0
+        >>> import tempfile
+        >>> target = SweepTarget(None, ('max_duration=8ba', 'eval.subset_num_batches=1'))
+        >>> out = run_sweep(target, [0.5, 1.0], out_dir=tempfile.mkdtemp(), echo=lambda line: None, plot=False)
+        >>> out.exit_code, [(row['ratio'], row['batches']) for row in out.rows]
+        (0, [(0.5, 4), (1.0, 8)])
     """
     job = _prepare(target, ratios, seeds, out_dir, workers=workers, backend=backend, address=address,
                    share_trunks=share_trunks, tolerance=tolerance, metric=metric, drop_unfit=drop_unfit,
