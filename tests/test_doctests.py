@@ -35,7 +35,7 @@ def _source(name):
 
 # Every module, with or without examples: an import error fails here too.
 MODULES = _modules()
-EXAMPLE = re.compile(r'^\s*>>> ', re.M)
+EXAMPLE = re.compile(r'^\s*>>> (?!\s*#)', re.M)  # a comment-only `>>> # ...` line is no example to doctest
 # Modules whose examples earlier per-package doctest tests required to exist (their guarantee moved here).
 MUST_SHOW = {f'composer_sched.predict{m}' for m in ('', '._shape', '._runs', '._law', '.momentum', '.multipower')} | {
     'composer_sched.lr_find.suggest', 'composer_sched.lr_find.finder',
