@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import posixpath
 from importlib import resources
-from importlib.resources.abc import Traversable
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:  # importlib.resources.abc is Python 3.11+; the package supports 3.10
+    from importlib.resources.abc import Traversable
 
 __all__ = ['bundled_root', 'bundled_recipes', 'bundled_file', 'bundled_text']
 
