@@ -103,6 +103,8 @@ def _num(x: float) -> str:
 
 
 def _range(p: Any) -> str:
+    if p.kind in ('value', 'values') and hasattr(p, 'allowed'):  # the registry's own wording
+        return '' if p.allowed == 'in [-inf, inf]' else str(p.allowed)
     if p.choices:
         return 'one of ' + ', '.join(f'``{c!r}``' for c in p.choices)
     if isinstance(p.default, bool):
@@ -130,6 +132,8 @@ def _annotation(p: Any) -> str:
         t = 'Duration'
     elif p.kind == 'durations':
         t = 'Sequence[Duration]'
+    elif p.kind == 'values':
+        t = 'Union[float, Sequence[float]]'
     elif p.choices or isinstance(p.default, str):
         t = 'str'
     elif isinstance(p.default, bool):
@@ -200,7 +204,8 @@ def _all(names: Iterable[str]) -> list[str]:
 
 
 def _typing_used(code: str) -> list[str]:
-    return [n for n in ('Any', 'Optional', 'Sequence') if f'{n}[' in code or f': {n}' in code or f'-> {n}' in code]
+    return [n for n in ('Any', 'Optional', 'Sequence', 'Union')
+            if f'{n}[' in code or f': {n}' in code or f'-> {n}' in code]
 
 
 # -- example values (computed here, asserted by the doctests) ----------------------------------------------------

@@ -7,7 +7,7 @@ name, total_steps, **params)`` builds one by name.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from torch.optim import Optimizer
 
@@ -34,11 +34,11 @@ class ConstantLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        alpha: the multiplier; in [0, inf). Default ``1.0``.
+        alpha: the multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -79,12 +79,12 @@ class CosineAnnealingLR(ScheduleLR):
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         t_max: length of the cosine (steps or a time string). Default ``'1dur'``.
-        alpha_f: final multiplier; in [0, inf). Default ``0.0``. Example: ``0.05``.
-        alpha_i: initial multiplier; in [0, inf). Default ``1.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -125,19 +125,19 @@ class CyclicalLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        shape: cycle shape; one of ``'triangular'``, ``'cosine'``. Default ``'triangular'``.
+        shape: cycle shape; one of 'triangular', 'cosine'. Default ``'triangular'``.
         t_0: length of the first cycle (steps or a time string). Default ``'0.25dur'``. Example: ``'25ba'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
-            in [0, inf). Default ``1.0``. Example: ``1.5``.
+            in [0, inf]. Default ``1.0``. Example: ``1.5``.
         magnitude_decay: each cycle is scaled by this once more (0: one cycle, then alpha 0; > 1: bounded growth); in
-            [0, inf). Default ``1.0``. Example: ``0.8``.
-        alpha_min: lower bound multiplier; in [0, inf). Default ``0.0``. Example: ``0.05``.
-        alpha_max: upper bound multiplier; in [0, inf). Default ``1.0``.
+            [0, inf]. Default ``1.0``. Example: ``0.8``.
+        alpha_min: lower bound multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        alpha_max: upper bound multiplier; in [0, inf]. Default ``1.0``.
         inc_fraction: triangular only: rising fraction of a cycle; in [0, 1]. Default ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -181,13 +181,13 @@ class ExponentialLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf).
+        gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf].
             Required. Example: ``0.8``.
         decay_period: the period (steps or a time string). Default ``'1ep'``. Example: ``'10ba'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -230,13 +230,13 @@ class InverseSqrtLR(ScheduleLR):
         t_scale: time scale of the decay (steps or a time string). Default ``'0.1dur'``. Example: ``'4ba'``.
         t_cooldown: length of the final cool-down (0: none) (steps or a time string). Default ``'0dur'``. Example:
             ``'0.2dur'``.
-        alpha_f: multiplier at the end of the cool-down; in [0, inf). Default ``0.0``.
-        decay_type: cool-down shape; one of ``'linear'``, ``'sqrt'``. Default ``'linear'``.
+        alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
         t_max: where the cool-down ends (steps or a time string). Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -279,12 +279,12 @@ class LinearLR(ScheduleLR):
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         t_max: length of the ramp (steps or a time string). Default ``'1dur'``.
-        alpha_i: initial multiplier; in [0, inf). Default ``1.0``.
-        alpha_f: final multiplier; in [0, inf). Default ``0.0``. Example: ``0.1``.
+        alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -331,8 +331,8 @@ class MultiFactorLR(ScheduleLR):
             Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -374,11 +374,11 @@ class MultiStepLR(ScheduleLR):
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         milestones: when to decay (a list of steps or a time strings). Required. Example: ``['0.3dur', '60ba']``.
-        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf). Default ``0.1``. Example: ``0.5``.
+        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -421,13 +421,13 @@ class OneCycleLR(ScheduleLR):
         t_cycle: length of the triangle (steps or a time string). Default ``'0.8dur'``. Example: ``'0.7dur'``.
         t_cooldown: length of the cool-down after the triangle (steps or a time string). Default ``'0.2dur'``. Example:
             ``'0.3dur'``.
-        alpha_start: multiplier at the start and end of the triangle; in [0, inf). Default ``0.1``.
-        alpha_max: peak multiplier; in [0, inf). Default ``1.0``.
-        alpha_f: multiplier at the end of the cool-down; in [0, inf). Default ``0.001``.
+        alpha_start: multiplier at the start and end of the triangle; in [0, inf]. Default ``0.1``.
+        alpha_max: peak multiplier; in [0, inf]. Default ``1.0``.
+        alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.001``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -469,11 +469,11 @@ class PiecewiseConstantLR(ScheduleLR):
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         milestones: when each factor switches on (a list of steps or a time strings). Required. Example: ``['15ba',
             '0.6dur']``.
-        factors: one factor per milestone (or one number for all); in [0, inf). Required. Example: ``[0.5, 0.2]``.
+        factors: one factor per milestone (or one number for all); in [0, inf]. Required. Example: ``[0.5, 0.2]``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -491,8 +491,9 @@ class PiecewiseConstantLR(ScheduleLR):
     method_name = 'piecewise_constant'
 
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
-                 last_epoch: int = -1, milestones: Sequence[Duration], factors: float, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 last_epoch: int = -1, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False) -> None:
         super().__init__(optimizer, 'piecewise_constant', total_steps, steps_per_epoch=steps_per_epoch,
                          last_epoch=last_epoch, milestones=milestones, factors=factors, t_warmup=t_warmup,
                          warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
@@ -513,13 +514,13 @@ class PolynomialLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        power: exponent (0: constant); in [0, inf). Default ``2.0``.
+        power: exponent (0: constant); in [0, inf]. Default ``2.0``.
         t_max: length of the decay (steps or a time string). Default ``'1dur'``.
-        alpha_f: final multiplier; in [0, inf). Default ``0.0``. Example: ``0.05``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -562,14 +563,14 @@ class SGDRLR(ScheduleLR):
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         t_0: length of the first cycle (steps or a time string). Default ``'0.25dur'``. Example: ``'0.2dur'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
-            in [0, inf). Default ``1.0``. Example: ``2.0``.
+            in [0, inf]. Default ``1.0``. Example: ``2.0``.
         magnitude_decay: each cycle peak is the previous one times this (0: one cycle, then alpha 0; > 1: bounded
-            growth); in [0, inf). Default ``1.0``. Example: ``0.7``.
-        alpha_f: multiplier at the end of each cycle; in [0, inf). Default ``0.0``. Example: ``0.01``.
+            growth); in [0, inf]. Default ``1.0``. Example: ``0.7``.
+        alpha_f: multiplier at the end of each cycle; in [0, inf]. Default ``0.0``. Example: ``0.01``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -611,11 +612,11 @@ class StepLR(ScheduleLR):
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         step_size: period of the decay (steps or a time string). Required. Example: ``'12ba'``.
-        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf). Default ``0.1``. Example: ``0.5``.
+        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -657,12 +658,12 @@ class TriangularLR(ScheduleLR):
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         t_cycle: length of the cycle (steps or a time string). Default ``'1dur'``.
         inc_fraction: fraction of the cycle spent rising; in [0, 1]. Default ``0.5``. Example: ``0.3``.
-        alpha_min: multiplier at the start and end of the cycle; in [0, inf). Default ``0.0``. Example: ``0.1``.
-        alpha_max: multiplier at the peak; in [0, inf). Default ``1.0``.
+        alpha_min: multiplier at the start and end of the cycle; in [0, inf]. Default ``0.0``. Example: ``0.1``.
+        alpha_max: multiplier at the peak; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -707,12 +708,12 @@ class WSDLR(ScheduleLR):
         t_cooldown: length of the cool-down at the end (steps or a time string). Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
-        decay_type: cool-down shape; one of ``'linear'``, ``'sqrt'``. Default ``'linear'``. Example: ``'sqrt'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
         t_max: where the cool-down ends (steps or a time string). Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:

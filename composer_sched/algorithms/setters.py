@@ -9,7 +9,7 @@ momentum cycling) is imported from there.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from composer_sched.adapters.composer import Duration
 from composer_sched.adapters.schedulers import (
@@ -51,11 +51,11 @@ class Constant(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        alpha: the multiplier; in [0, inf). Default ``1.0``.
+        alpha: the multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -92,12 +92,12 @@ class CosineAnnealing(SetterAlgorithm):
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
         t_max: length of the cosine (a Composer time string). Default ``'1dur'``.
-        alpha_f: final multiplier; in [0, inf). Default ``0.0``. Example: ``0.05``.
-        alpha_i: initial multiplier; in [0, inf). Default ``1.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -133,19 +133,19 @@ class Cyclical(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        shape: cycle shape; one of ``'triangular'``, ``'cosine'``. Default ``'triangular'``.
+        shape: cycle shape; one of 'triangular', 'cosine'. Default ``'triangular'``.
         t_0: length of the first cycle (a Composer time string). Default ``'0.25dur'``. Example: ``'25ba'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
-            in [0, inf). Default ``1.0``. Example: ``1.5``.
+            in [0, inf]. Default ``1.0``. Example: ``1.5``.
         magnitude_decay: each cycle is scaled by this once more (0: one cycle, then alpha 0; > 1: bounded growth); in
-            [0, inf). Default ``1.0``. Example: ``0.8``.
-        alpha_min: lower bound multiplier; in [0, inf). Default ``0.0``. Example: ``0.05``.
-        alpha_max: upper bound multiplier; in [0, inf). Default ``1.0``.
+            [0, inf]. Default ``1.0``. Example: ``0.8``.
+        alpha_min: lower bound multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        alpha_max: upper bound multiplier; in [0, inf]. Default ``1.0``.
         inc_fraction: triangular only: rising fraction of a cycle; in [0, 1]. Default ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -183,13 +183,13 @@ class Exponential(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf).
+        gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf].
             Required. Example: ``0.8``.
         decay_period: the period (a Composer time string). Default ``'1ep'``. Example: ``'10ba'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -229,13 +229,13 @@ class InverseSqrt(SetterAlgorithm):
         t_scale: time scale of the decay (a Composer time string). Default ``'0.1dur'``. Example: ``'4ba'``.
         t_cooldown: length of the final cool-down (0: none) (a Composer time string). Default ``'0dur'``. Example:
             ``'0.2dur'``.
-        alpha_f: multiplier at the end of the cool-down; in [0, inf). Default ``0.0``.
-        decay_type: cool-down shape; one of ``'linear'``, ``'sqrt'``. Default ``'linear'``.
+        alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
         t_max: where the cool-down ends (a Composer time string). Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -273,12 +273,12 @@ class Linear(SetterAlgorithm):
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
         t_max: length of the ramp (a Composer time string). Default ``'1dur'``.
-        alpha_i: initial multiplier; in [0, inf). Default ``1.0``.
-        alpha_f: final multiplier; in [0, inf). Default ``0.0``. Example: ``0.1``.
+        alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -321,8 +321,8 @@ class MultiFactor(SetterAlgorithm):
             Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -359,11 +359,11 @@ class MultiStep(SetterAlgorithm):
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
         milestones: when to decay (a list of a Composer time strings). Required. Example: ``['0.3dur', '60ba']``.
-        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf). Default ``0.1``. Example: ``0.5``.
+        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -400,11 +400,11 @@ class PiecewiseConstant(SetterAlgorithm):
             the first batch). Default ``False``.
         milestones: when each factor switches on (a list of a Composer time strings). Required. Example: ``['15ba',
             '0.6dur']``.
-        factors: one factor per milestone (or one number for all); in [0, inf). Required. Example: ``[0.5, 0.2]``.
+        factors: one factor per milestone (or one number for all); in [0, inf]. Required. Example: ``[0.5, 0.2]``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -420,7 +420,7 @@ class PiecewiseConstant(SetterAlgorithm):
 
     method = 'piecewise_constant'
 
-    def __init__(self, *, replace: bool = False, milestones: Sequence[Duration], factors: float,
+    def __init__(self, *, replace: bool = False, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
                  scale_warmup: bool = False) -> None:
         super().__init__(replace=replace, milestones=milestones, factors=factors, t_warmup=t_warmup,
@@ -440,13 +440,13 @@ class Polynomial(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        power: exponent (0: constant); in [0, inf). Default ``2.0``.
+        power: exponent (0: constant); in [0, inf]. Default ``2.0``.
         t_max: length of the decay (a Composer time string). Default ``'1dur'``.
-        alpha_f: final multiplier; in [0, inf). Default ``0.0``. Example: ``0.05``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -484,14 +484,14 @@ class SGDR(SetterAlgorithm):
             the first batch). Default ``False``.
         t_0: length of the first cycle (a Composer time string). Default ``'0.25dur'``. Example: ``'0.2dur'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
-            in [0, inf). Default ``1.0``. Example: ``2.0``.
+            in [0, inf]. Default ``1.0``. Example: ``2.0``.
         magnitude_decay: each cycle peak is the previous one times this (0: one cycle, then alpha 0; > 1: bounded
-            growth); in [0, inf). Default ``1.0``. Example: ``0.7``.
-        alpha_f: multiplier at the end of each cycle; in [0, inf). Default ``0.0``. Example: ``0.01``.
+            growth); in [0, inf]. Default ``1.0``. Example: ``0.7``.
+        alpha_f: multiplier at the end of each cycle; in [0, inf]. Default ``0.0``. Example: ``0.01``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -529,11 +529,11 @@ class Step(SetterAlgorithm):
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
         step_size: period of the decay (a Composer time string). Required. Example: ``'12ba'``.
-        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf). Default ``0.1``. Example: ``0.5``.
+        gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -570,12 +570,12 @@ class Triangular(SetterAlgorithm):
             the first batch). Default ``False``.
         t_cycle: length of the cycle (a Composer time string). Default ``'1dur'``.
         inc_fraction: fraction of the cycle spent rising; in [0, 1]. Default ``0.5``. Example: ``0.3``.
-        alpha_min: multiplier at the start and end of the cycle; in [0, inf). Default ``0.0``. Example: ``0.1``.
-        alpha_max: multiplier at the peak; in [0, inf). Default ``1.0``.
+        alpha_min: multiplier at the start and end of the cycle; in [0, inf]. Default ``0.0``. Example: ``0.1``.
+        alpha_max: multiplier at the peak; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
@@ -615,12 +615,12 @@ class WSD(SetterAlgorithm):
         t_cooldown: length of the cool-down at the end (a Composer time string). Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
-        decay_type: cool-down shape; one of ``'linear'``, ``'sqrt'``. Default ``'linear'``. Example: ``'sqrt'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
         t_max: where the cool-down ends (a Composer time string). Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of ``'linear'``, ``'exponential'``. Default ``'linear'``.
-        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf). Default ``0.0``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
