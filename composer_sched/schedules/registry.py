@@ -240,8 +240,6 @@ def configclass(cls: C) -> C:
         if 'param' not in f.metadata:
             raise TypeError(f'{cls.__name__}.{f.name} is not declared with param().')
         p = f.metadata['param']
-        if not p.name:
-            object.__setattr__(p, 'name', f.name)
         if p.required and p.example is REQUIRED:
             raise TypeError(f'{cls.__name__}.{f.name} is required and needs an example.')
     return cls
@@ -254,7 +252,8 @@ def params_of(cls: type[MethodConfig]) -> tuple[Param, ...]:
     """The :class:`Param` of each field of a config class, in declaration order."""
     out = _PARAMS.get(cls)
     if out is None:
-        out = _PARAMS[cls] = tuple(f.metadata['param'] for f in dataclasses.fields(cast(Any, cls)))
+        out = _PARAMS[cls] = tuple(dataclasses.replace(f.metadata['param'], name=f.name)
+                                   for f in dataclasses.fields(cast(Any, cls)))
     return out
 
 
