@@ -128,3 +128,14 @@ def test_no_two_public_classes_share_a_name():
             obj = getattr(module, n)
             if inspect.isclass(obj):
                 assert seen.setdefault(n, obj) is obj, f'{n}: {seen[n]!r} and {obj!r} ({mod})'
+
+
+@pytest.mark.parametrize('name', method_names())
+def test_example_recipes_load_and_both_run_the_same_schedule(name):
+    import numpy as np
+
+    from composer_sched.recipes import load_recipe
+
+    as_scheduler = load_recipe(f'schedules/{name}').preview()
+    as_algorithm = load_recipe(f'algorithms/{name}').preview()
+    np.testing.assert_allclose(as_algorithm, as_scheduler, rtol=1e-12)
