@@ -8,7 +8,7 @@ from composer.core import Time, TimeUnit
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
 from composer_sched.schedules import FlatSchedule, Schedule
 from composer_sched.schedules._base import ParamError
-from composer_sched.schedules.registry import Method, MethodConfig, Param, get_method, params_of, suggest
+from composer_sched.schedules.registry import Method, MethodConfig, Param, get_method, methods, params_of, suggest
 from composer_sched.schedules.vocabulary import renamed_hint
 from composer_sched.schedules.warmup import WarmupConfig, warm_up
 
@@ -18,13 +18,10 @@ __all__ = ['ScheduleSpec', 'WARMUP_PARAMS', 'RUN_CLOCK_METHODS', 'duration_role'
 #: :class:`~composer_sched.schedules.warmup.WarmupConfig`.
 WARMUP_PARAMS: tuple[Param, ...] = params_of(WarmupConfig)
 
-#: Methods evaluated on the run's clock, the warm-up laid over their start: their durations are milestones, as in
-#: Composer's ``MultiStepWithWarmupScheduler`` (and its old ``ComposedScheduler``, which kept stepping ``StepLR`` and
-#: ``MultiStepLR`` during the warm-up).
-RUN_CLOCK_METHODS = frozenset({'step', 'multi_step', 'multi_factor', 'piecewise_constant'})
-# Parameters that place the end of a shape on the run's clock (Composer's ``t_max``): after a warm-up W the shape
-# spans [W, end]. Any other duration of a shape that starts when the warm-up ends is a length.
-_END_PARAMS = {'t_max': None, 't_cycle': ('triangular', 'one_cycle')}
+#: Methods evaluated on the run's clock, the warm-up laid over their start (their configs' ``RUN_CLOCK``): their
+#: durations are milestones, as in Composer's ``MultiStepWithWarmupScheduler`` (and its old ``ComposedScheduler``,
+#: which kept stepping ``StepLR`` and ``MultiStepLR`` during the warm-up).
+RUN_CLOCK_METHODS = frozenset(m.name for m in methods() if m.run_clock)
 
 
 def duration_role(method: str, param: str) -> str:
@@ -41,11 +38,10 @@ def duration_role(method: str, param: str) -> str:
         >>> duration_role('multi_step', 'milestones'), duration_role('wsd', 't_max'), duration_role('wsd', 't_cooldown')
         ('time', 'end', 'length')
     """
-    if method in RUN_CLOCK_METHODS:
+    m = get_method(method)
+    if m.run_clock:
         return 'time'
-    if param in _END_PARAMS and (_END_PARAMS[param] is None or method in _END_PARAMS[param]):
-        return 'end'
-    return 'length'
+    return 'end' if any(p.name == param and p.end for p in m.params) else 'length'
 
 
 def _validated(method: Method, config: Optional[type[MethodConfig]], params: tuple[Param, ...],
@@ -185,7 +181,7 @@ class ScheduleSpec:
                 cool-down longer than training); the message names the method and its arguments.
         """
         warmup = self.warmup_length(horizon)
-        run_clock = self.method.name in RUN_CLOCK_METHODS
+        run_clock = self.method.run_clock
         kwargs, ends = self._resolved(horizon, 0.0 if run_clock else warmup)
         early = {k: v for k, v in ends.items() if v <= warmup}
         if self.all_warmup(horizon) and early:

@@ -58,7 +58,7 @@ class CosineAnnealingConfig(MethodConfig):
     REFERENCE = 'Loshchilov & Hutter (2016), SGDR'
     ALIASES = {'min_lr': 'alpha_f', 'max_lr': 'alpha_i', 'cycle_length': 't_max'}
 
-    t_max: Duration = param('1dur', 'length of the cosine', kind='duration', example='1dur')
+    t_max: Duration = param('1dur', 'length of the cosine', kind='duration', end=True, example='1dur')
     alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
     alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
 

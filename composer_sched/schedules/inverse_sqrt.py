@@ -58,7 +58,7 @@ class InverseSqrtConfig(MethodConfig):
                                  example='0.2dur')
     alpha_f: float = param(0.0, 'multiplier at the end of the cool-down', lo=0, example=0.0)
     decay_type: str = param('linear', 'cool-down shape', choices=COOLDOWN_SHAPES, example='linear')
-    t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', example='1dur')
+    t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', end=True, example='1dur')
 
     def build(self, t_scale: float, t_cooldown: float, t_max: float) -> Schedule:
         shape = InverseSqrtSchedule(scale=t_scale)

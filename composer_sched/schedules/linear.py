@@ -47,7 +47,7 @@ class LinearConfig(MethodConfig):
     REFERENCE = 'composer.optim.LinearScheduler'
     ALIASES = {'start': 'alpha_i', 'end': 'alpha_f', 'length': 't_max'}
 
-    t_max: Duration = param('1dur', 'length of the ramp', kind='duration', example='1dur')
+    t_max: Duration = param('1dur', 'length of the ramp', kind='duration', end=True, example='1dur')
     alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
     alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.1)
 

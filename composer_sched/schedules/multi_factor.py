@@ -48,6 +48,7 @@ class MultiFactorSchedule(Schedule):
 class MultiFactorConfig(MethodConfig):
     """Multiply by factor after each milestone has passed (MXNet MultiFactorScheduler)."""
     NAME = 'multi_factor'
+    RUN_CLOCK = True
     REFERENCE = 'MXNet lr_scheduler.MultiFactorScheduler'
 
     step: Optional[Sequence[Duration]] = param(None, 'milestones; each takes effect after it has passed',

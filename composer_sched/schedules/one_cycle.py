@@ -68,7 +68,8 @@ class OneCycleConfig(MethodConfig):
     # The Composer Algorithm cycles momentum too (Smith & Topin): behaviour of its own, not a plain setter.
     ALGORITHM = 'composer_sched.algorithms.one_cycle:OneCycle'
 
-    t_cycle: Duration = param('0.8dur', 'length of the triangle', kind='duration', example='0.7dur')
+    t_cycle: Duration = param('0.8dur', 'length of the triangle', kind='duration', end=True,
+                                example='0.7dur')
     t_cooldown: Duration = param('0.2dur', 'length of the cool-down after the triangle', kind='duration',
                                  example='0.3dur')
     alpha_start: float = param(0.1, 'multiplier at the start and end of the triangle', lo=0, example=0.1)

@@ -72,6 +72,7 @@ def _levels(base: float, factors: Sequence[float]) -> 'np.ndarray[Any, Any]':
 class PiecewiseConstantConfig(MethodConfig):
     """Multiply by factors[i] from milestones[i] on."""
     NAME = 'piecewise_constant'
+    RUN_CLOCK = True
 
     milestones: Sequence[Duration] = param(doc='when each factor switches on', kind='durations',
                                            example=['15ba', '0.6dur'])

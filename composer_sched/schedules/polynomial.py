@@ -52,7 +52,7 @@ class PolynomialConfig(MethodConfig):
     ALIASES = {'length': 't_max', 'final_lr': 'alpha_f'}
 
     power: float = param(2.0, 'exponent (0: constant)', lo=0, example=2.0)
-    t_max: Duration = param('1dur', 'length of the decay', kind='duration', example='1dur')
+    t_max: Duration = param('1dur', 'length of the decay', kind='duration', end=True, example='1dur')
     alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
 
     def build(self, t_max: float) -> Schedule:

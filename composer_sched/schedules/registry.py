@@ -12,8 +12,9 @@ to it, one config class registered with :func:`register`::
         ALIASES = {'min_lr': 'alpha_f', 'max_lr': 'alpha_i', 'cycle_length': 't_max'}  # core field -> user param
         # BUDGET_FREE_PREFIX = True    when the early part does not depend on the budget (constant until a cool-down)
         # ALGORITHM = 'module:Class'   when the method's Composer Algorithm has behaviour of its own
+        # RUN_CLOCK = True             when its durations are milestones on the run's clock (step, multi_step)
 
-        t_max: Duration = param('1dur', 'length of the cosine', kind='duration', example='1dur')
+        t_max: Duration = param('1dur', 'length of the cosine', kind='duration', end=True, example='1dur')
         alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
         alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
 
@@ -32,7 +33,8 @@ Fields (:func:`param`):
   admits: a value the bounds admit must build (``tests/schedules/test_contract.py`` fuzzes every bound).
 * ``kind='duration'`` / ``'durations'``: a Composer time string (or a list of them). The core cannot parse
   Composer time, so the config holds it as given; the adapters parse it and call :meth:`MethodConfig.build` with the
-  number it resolves to on the run's axis.
+  number it resolves to on the run's axis. ``end=True`` marks the duration that places the shape's end on the run's
+  clock (``t_max``); every other duration is a length, measured from where the shape starts.
 * ``optional=True``: ``None`` is allowed too. ``example``: a value for docs, example recipes and tests (required for
   a required field; defaults to the default). Pick examples that make the shape move within ~33 batches of an
   11-batch-per-epoch run.
@@ -100,6 +102,8 @@ class Param:
         optional: ``None`` is also allowed.
         example: a value for docs, example recipes and tests.
         lo_open, hi_open: the bound itself is excluded (``lo=0, lo_open=True`` is ``> 0``).
+        end: a ``'duration'`` that says where the shape ends on the run's clock (Composer's ``t_max``): after a
+            warm-up :math:`W` the shape spans ``[W, end]``. Any other duration of a shape is a length.
     """
     name: str
     default: Any = REQUIRED
@@ -112,6 +116,7 @@ class Param:
     example: Any = REQUIRED
     lo_open: bool = False
     hi_open: bool = False
+    end: bool = False
 
     @property
     def required(self) -> bool:
@@ -163,7 +168,8 @@ class Param:
 
 def param(default: Any = REQUIRED, doc: str = '', *, kind: str = 'value', lo: Optional[float] = None,
           hi: Optional[float] = None, lo_open: bool = False, hi_open: bool = False,
-          choices: Optional[Sequence[str]] = None, optional: bool = False, example: Any = REQUIRED) -> Any:
+          choices: Optional[Sequence[str]] = None, optional: bool = False, example: Any = REQUIRED,
+          end: bool = False) -> Any:
     """Declare one field of a :class:`MethodConfig` (a ``dataclasses.field`` carrying its :class:`Param`).
 
     Args:
@@ -174,6 +180,7 @@ def param(default: Any = REQUIRED, doc: str = '', *, kind: str = 'value', lo: Op
         choices: the allowed strings of a mode.
         optional: ``None`` is allowed too.
         example: an example value (defaults to ``default``; required for a required parameter).
+        end: this duration is where the shape ends on the run's clock, as Composer's ``t_max`` (see :class:`Param`).
 
     Example:
         >>> @configclass
@@ -190,7 +197,9 @@ def param(default: Any = REQUIRED, doc: str = '', *, kind: str = 'value', lo: Op
     if kind not in KINDS:
         raise ValueError(f'kind={kind!r} is not allowed: kind must be one of {", ".join(map(repr, KINDS))}.')
     spec = Param('', default, kind, doc, lo, hi, tuple(choices) if choices is not None else None, optional,
-                 default if example is REQUIRED else example, lo_open, hi_open)
+                 default if example is REQUIRED else example, lo_open, hi_open, end)
+    if end and kind != 'duration':
+        raise ValueError(f"end=True is not allowed for kind={kind!r}: only a 'duration' can end a shape.")
     stored = tuple(default) if isinstance(default, list) else default  # a frozen dataclass default stays immutable
     if default is REQUIRED:
         return dataclasses.field(metadata={'param': spec})
@@ -203,13 +212,16 @@ class MethodConfig:
     Subclasses set the class-level ``NAME`` (snake_case registry name), ``REFERENCE``, ``BUDGET_FREE_PREFIX`` (the
     early part does not depend on the budget: sweeps share that trunk), ``ALIASES`` (core field -> user parameter,
     for errors the core shape raises), ``ALGORITHM`` (``'module:Class'`` of an Algorithm with behaviour of its own,
-    else ``None``), and implement :meth:`build` (and :meth:`check` for cross-field rules).
+    else ``None``), ``RUN_CLOCK`` (its durations are times on the run's clock, as milestones are: a warm-up overlays
+    its start, as Composer's ``MultiStepWithWarmupScheduler``; otherwise the shape starts when the warm-up ends),
+    and implement :meth:`build` (and :meth:`check` for cross-field rules).
     """
     NAME: ClassVar[str] = ''
     REFERENCE: ClassVar[str] = ''
     BUDGET_FREE_PREFIX: ClassVar[bool] = False
     ALIASES: ClassVar[Mapping[str, str]] = {}
     ALGORITHM: ClassVar[Optional[str]] = None
+    RUN_CLOCK: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for p in params_of(type(self)):
@@ -274,6 +286,7 @@ class Method:
             the user's parameter.
         config: the :class:`MethodConfig` class (``None`` for a method declared without one).
         algorithm: ``'module:Class'`` of the method's own Composer Algorithm, or ``None``.
+        run_clock: its durations are times on the run's clock (see :class:`MethodConfig`).
 
     Contract (tested over the whole registry): every value a :class:`Param` admits is one ``build`` admits too; a
     combination that does not fit a horizon is a ``ValueError`` naming the user's parameter, from ``build`` or
@@ -288,6 +301,7 @@ class Method:
     aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
     config: Optional[type[MethodConfig]] = None
     algorithm: Optional[str] = None
+    run_clock: bool = False
 
     def __post_init__(self) -> None:
         raw = self.build
@@ -339,7 +353,7 @@ def _method_of(cls: type[MethodConfig]) -> Method:
     doc = (cls.__doc__ or '').strip()
     return Method(name=cls.NAME, summary=doc.splitlines()[0].strip() if doc else '', params=params, build=build,
                   budget_free_prefix=cls.BUDGET_FREE_PREFIX, reference=cls.REFERENCE, aliases=dict(cls.ALIASES),
-                  config=cls, algorithm=cls.ALGORITHM)
+                  config=cls, algorithm=cls.ALGORITHM, run_clock=cls.RUN_CLOCK)
 
 
 _REGISTRY: dict[str, Method] = {}

@@ -92,6 +92,7 @@ class MultiStepSchedule(Schedule):
 class StepConfig(MethodConfig):
     """Multiply by gamma every step_size."""
     NAME = 'step'
+    RUN_CLOCK = True
     REFERENCE = 'torch.optim.lr_scheduler.StepLR'
 
     step_size: Duration = param(doc='period of the decay', kind='duration', example='12ba')
@@ -105,6 +106,7 @@ class StepConfig(MethodConfig):
 class MultiStepConfig(MethodConfig):
     """Multiply by gamma at each milestone."""
     NAME = 'multi_step'
+    RUN_CLOCK = True
     REFERENCE = 'torch.optim.lr_scheduler.MultiStepLR'
 
     milestones: Sequence[Duration] = param(doc='when to decay', kind='durations', example=['0.3dur', '60ba'])

@@ -67,7 +67,7 @@ class TriangularConfig(MethodConfig):
     REFERENCE = 'Smith (2015), Cyclical Learning Rates; Howard & Ruder (2018), ULMFiT (slanted)'
     ALIASES = {'min_lr': 'alpha_min', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle'}
 
-    t_cycle: Duration = param('1dur', 'length of the cycle', kind='duration', example='1dur')
+    t_cycle: Duration = param('1dur', 'length of the cycle', kind='duration', end=True, example='1dur')
     inc_fraction: float = param(0.5, 'fraction of the cycle spent rising', lo=0, hi=1, example=0.3)
     alpha_min: float = param(0.0, 'multiplier at the start and end of the cycle', lo=0, example=0.1)
     alpha_max: float = param(1.0, 'multiplier at the peak', lo=0, example=1.0)

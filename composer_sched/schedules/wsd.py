@@ -77,7 +77,7 @@ class WSDConfig(MethodConfig):
     t_cooldown: Duration = param('0.2dur', 'length of the cool-down at the end', kind='duration', example='0.4dur')
     alpha_f: float = param(0.0, 'final multiplier', lo=0, hi=1, example=0.05)
     decay_type: str = param('linear', 'cool-down shape', choices=COOLDOWN_SHAPES, example='sqrt')
-    t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', example='1dur')
+    t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', end=True, example='1dur')
 
     def build(self, t_cooldown: float, t_max: float) -> Schedule:
         return StableDecaySchedule(length=t_max, cooldown_length=t_cooldown, final_lr=self.alpha_f,

@@ -45,6 +45,8 @@ def test_naming_rules(name):
             assert p.kind == 'value' and p.lo == 0 and p.choices is None, (method, p)
         if name.startswith('t_') and name != 't_mult':  # a duration (t_mult is torch's ratio T_mult)
             assert p.kind == 'duration', (method, p)
+        if name == 't_max':  # Composer's t_max: where the shape ends on the run's clock, whatever the method
+            assert p.end, (method, p)
 
 
 def test_retired_names_are_not_used_and_get_a_did_you_mean():
