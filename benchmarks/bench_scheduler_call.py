@@ -7,11 +7,12 @@ from __future__ import annotations
 import torch
 from composer.core import State, Timestamp
 from composer.devices import DeviceCPU
-from composer.optim import CosineAnnealingWithWarmupScheduler, MultiStepScheduler
+from composer.optim import CosineAnnealingWarmRestartsScheduler, CosineAnnealingWithWarmupScheduler, MultiStepScheduler
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks._timing import fmt, per_call
-from composer_sched import CosineAnnealingScheduler, MultiStepScheduler as OurMultiStep
+from composer_sched import CosineAnnealingScheduler, SGDRScheduler
+from composer_sched import MultiStepScheduler as OurMultiStep
 
 
 def _state() -> State:
@@ -33,6 +34,9 @@ def main(number: int = 20000) -> list[tuple[str, float]]:
          CosineAnnealingScheduler(t_warmup='5ba', alpha_f=0.1)),
         ('multi-step', MultiStepScheduler(milestones=['3ep', '8ep', '15ep'], gamma=0.1),
          OurMultiStep(milestones=['3ep', '8ep', '15ep'], gamma=0.1)),
+        # growing cycles, the cyclical table's scalar path (batch 57 is in the 2nd cycle, 20 + 40)
+        ('SGDR (t_mult=2)', CosineAnnealingWarmRestartsScheduler(t_0='20ba', t_mult=2.0, alpha_f=0.1),
+         SGDRScheduler(t_0='20ba', t_mult=2.0, alpha_f=0.1)),
     ]
     ratios = []
     print(f'{"schedule":<22}{"composer":>12}{"ours":>12}{"ratio":>9}')

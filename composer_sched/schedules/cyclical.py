@@ -341,7 +341,9 @@ class CyclicalSchedule(Schedule):
             head = int(cuts[-1])  # the points before the tail
             busy = np.flatnonzero(cuts[1:] > cuts[:-1])  # the cycles holding points
             if self._cycles.unit is not None and busy.size * 64 <= head:
-                self._sliced(flat, cuts, busy, out)
+                if head == n:  # no tail: the slices' values are the answer
+                    return np.reshape(self._sliced(flat, cuts, busy, out), t.shape)
+                out[:head] = self._sliced(flat, cuts, busy, out)
             else:
                 idx = np.repeat(np.arange(K), np.diff(cuts[1:], prepend=0))
                 out[:head] = self._gathered(flat[:head], idx)
@@ -358,9 +360,9 @@ class CyclicalSchedule(Schedule):
         return out.reshape(t.shape)
 
     def _sliced(self, flat: np.ndarray[Any, Any], cuts: np.ndarray[Any, Any], busy: np.ndarray[Any, Any],
-                out: np.ndarray[Any, Any]) -> None:
-        """Fill ``out`` before the tail, one slice per cycle of sorted times (few cycles for many points): the
-        same arithmetic as the scalar path, without gathering per-point starts and lengths."""
+                out: np.ndarray[Any, Any]) -> Any:
+        """The values before the tail (``out[:head]`` is scratch), one slice per cycle of sorted times (few
+        cycles for many points): the scalar path's arithmetic without gathering per-point starts and lengths."""
         head = int(cuts[-1])
         u = out[:head]
         starts, lengths, scales = self._cycles.starts, self._cycles.lengths, self._cycles.scales
@@ -374,10 +376,11 @@ class CyclicalSchedule(Schedule):
         # The scalar path's clip(t - B_j, 0, L_j) / L_j: exact lengths may fall short of B_{j+1} - B_j by rounding.
         np.minimum(u, 1.0, out=u)
         unit: Any = self._cycles.unit
-        u[:] = unit._eval(u, ArrayOps)
+        value = unit._eval(u, ArrayOps)
         if self.cycle_magnitude_decay != 1:
             for j in busy.tolist():
-                u[int(cuts[j]):int(cuts[j + 1])] *= scales[j]
+                value[int(cuts[j]):int(cuts[j + 1])] *= scales[j]
+        return value
 
     def _gathered(self, tt: np.ndarray[Any, Any], idx: np.ndarray[Any, Any]) -> Any:
         """Values at times ``tt`` in table cycles ``idx`` (any order)."""
@@ -393,8 +396,7 @@ class CyclicalSchedule(Schedule):
         if self._cycles.tail_kind == 'repeat' and unit is not None:
             # _tail's arithmetic for equal cycles, in place (the common case: it is every point of equal cycles).
             origin, L0, k0 = self._cycles.tail_origin
-            u = np.subtract(tt, origin)
-            np.maximum(u, 0.0, out=u)
+            u = np.maximum(tt, 0.0) if origin == 0 else np.maximum(np.subtract(tt, origin), 0.0)
             j = np.divide(u, L0)
             np.floor(j, out=j)
             offset = np.multiply(j, L0)
