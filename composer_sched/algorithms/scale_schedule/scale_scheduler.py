@@ -313,7 +313,8 @@ def _(s: CyclicLR, ssr: float, budget: Optional[float], steps_per_epoch: Optiona
     if s._scale_fn_custom is not None and s.scale_mode == 'iterations':
         raise ValueError('CyclicLR with a custom scale_fn and scale_mode=\'iterations\' cannot be scaled: the '
                          'function of the iteration count is opaque; use scale_mode=\'cycle\'.')
-    s.total_size = s.total_size * ssr  # torch keeps the step sizes as floats; step_ratio is unchanged
+    # torch keeps the step sizes as floats (its annotation says int); step_ratio is unchanged.
+    s.total_size = s.total_size * ssr  # type: ignore[assignment]
     if s.mode == 'exp_range' and s._scale_fn_custom is None:
         s.gamma = s.gamma ** (1.0 / ssr)  # gamma**iteration, so the amplitude decays over the dilated time
         s._init_scale_fn()
