@@ -40,6 +40,11 @@ class _Source:
     read: Any                       # () -> the file's text
     bundled: Optional[str] = None   # the bundled name ('algorithms/wsd'), for bases relative to it
 
+    @property
+    def key(self) -> str:
+        """The same for every way of naming one file (``a/../a/r.yaml``, a link), to find cycles of bases."""
+        return f'bundled:{self.bundled}' if self.bundled is not None else os.path.realpath(self.label)
+
     def sibling(self, text: str) -> Optional['_Source']:
         """``text`` relative to this file's folder (a ``base:`` entry), if there is such a file."""
         if self.bundled is not None:
@@ -106,8 +111,9 @@ def _merge(base: dict, top: dict) -> dict:
 
 
 def _load_with_bases(source: _Source, seen: tuple = ()) -> dict:
-    if source.label in seen:
-        raise RecipeError(source.label, 'base', f'bases form a cycle: {" -> ".join(seen + (source.label,))}.')
+    if source.key in (key for key, _ in seen):
+        chain = ' -> '.join(label for _, label in seen + ((source.key, source.label),))
+        raise RecipeError(source.label, 'base', f'bases form a cycle: {chain}.')
     raw = _read(source)
     base = raw.pop('base', None)
     if base is None:
@@ -118,7 +124,7 @@ def _load_with_bases(source: _Source, seen: tuple = ()) -> dict:
         base_source = _find(base, source)
     except RecipeError as e:
         raise RecipeError(source.label, 'base', e.reason) from None
-    parent = _load_with_bases(base_source, seen + (source.label,))
+    parent = _load_with_bases(base_source, seen + ((source.key, source.label),))
     # The base's name and description describe the base's run, not this one: a child that does not set its own
     # is named after its file (a sweep, a plot title or a run name would otherwise claim to be the parent).
     parent['name'] = raw.get('name', source.stem)

@@ -132,6 +132,10 @@ def test_errors_in_files(tmp_path):
     cyc = write(tmp_path, 'base: cyc.yaml\n', 'cyc.yaml')
     with pytest.raises(RecipeError, match='cycle'):
         load_recipe(cyc)
+    (tmp_path / 'sub').mkdir()
+    loop = write(tmp_path, 'base: ../sub/loop.yaml\n', 'sub/loop.yaml')  # the same file under a longer name
+    with pytest.raises(RecipeError, match='bases form a cycle'):
+        load_recipe(loop)
 
 
 def test_bundled_default_found_through_the_package():
