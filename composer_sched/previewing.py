@@ -319,7 +319,9 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
         (50, 0.01, 100)
     """
     from composer_sched.algorithms.autowu.engine import AutoWUEngine
-    from composer_sched.schedules import CosineAnnealingSchedule, FlatSchedule, LinearCoolDown
+    from composer_sched.schedules.constant import FlatSchedule
+    from composer_sched.schedules.cooldown import LinearCoolDown
+    from composer_sched.schedules.cosine import CosineAnnealingSchedule
 
     T = check_preview_length(int(total_batches))
     eng = AutoWUEngine(algorithm.config, T, int(steps_per_epoch))

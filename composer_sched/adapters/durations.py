@@ -60,7 +60,7 @@ def parse_duration(name: str, value: Any) -> Time:
 
 def axis_of(named: dict[str, Time]) -> Optional[TimeUnit]:
     """The time axis fixed by explicit units, or ``None`` when every duration is in ``dur``."""
-    axes = {}
+    axes: dict[TimeUnit, str] = {}
     for name, t in named.items():
         if t.unit != TimeUnit.DURATION:
             axes.setdefault(_AXIS_OF_UNIT[t.unit], name)

@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 from composer.core import State, TimeUnit
 from torch.optim.lr_scheduler import LRScheduler
 
+from composer_sched.adapters.compiled import unwrap_compiled
 from composer_sched.adapters.composer import takes_ssr
 from composer_sched.algorithms.plan import SchedulePlan, compose, is_foreign_scale, leader, scale_torch
 
@@ -102,7 +103,7 @@ class ScheduleDriver:
         for s in self._torch:
             for g, lr in zip(self._shadow.param_groups, s.get_last_lr()):
                 g['lr'] = lr
-            s.optimizer = self._shadow
+            s.optimizer = self._shadow  # type: ignore[assignment]  # duck-typed: param_groups is all it reads
         if plan.setter is not None:
             plan.setter.check_optimizer(optimizer)
         self._build()
@@ -175,7 +176,7 @@ class ScheduleDriver:
         alphas, own = self.multipliers()
         for g, base, a in zip(self.optimizer.param_groups, self.bases, alphas):
             g['lr'] = base * a
-        if own is not None:
+        if own is not None and self.plan.setter is not None:
             self.plan.setter.after_lr(self.optimizer, own)
 
     # -- checkpointing ----------------------------------------------------------------------------------------
@@ -222,14 +223,17 @@ def install(state: State) -> ScheduleDriver:
         ValueError: as :meth:`SchedulePlan.from_state`, :func:`compose` and :class:`ScheduleDriver`.
     """
     plan = compose(SchedulePlan.from_state(state), state.algorithms)
-    # A scale algorithm that acts on its own and ran before the leader has already scaled max_duration (and the
-    # run's schedulers): the setter's and modifiers' durations must follow its ratio too. One that runs after the
-    # leader calls ScheduleDriver.scale_schedule instead.
-    first = state.algorithms.index(leader(state.algorithms))
-    for a in state.algorithms[:first]:
-        if is_foreign_scale(a):
-            plan.ssr *= float(a.ratio)
+    # A scale algorithm that acts on its own and ran before the leader has already scaled max_duration and the
+    # run's schedulers: the setter's and modifiers' durations must follow its ratio too. A compiled Composer
+    # scheduler carries it already (it was re-bound with the Trainer's ratio times that one, and from_state read
+    # it back); without one, the plan takes it from the algorithm. One that runs after the leader calls
+    # ScheduleDriver.scale_schedule instead.
+    if not any(unwrap_compiled(s) is not None for s in state.schedulers):
+        first = state.algorithms.index(leader(state.algorithms))
+        for a in state.algorithms[:first]:
+            if is_foreign_scale(a):
+                plan.ssr *= float(a.ratio)
     state.max_duration = plan.max_duration
     driver = ScheduleDriver(optimizer=state.optimizers[0], plan=plan, state=state)
-    state.schedulers = [driver]
+    state.schedulers = [driver]  # type: ignore[list-item]  # the Trainer only calls step() and state_dict()
     return driver

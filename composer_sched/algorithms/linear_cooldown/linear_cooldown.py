@@ -9,9 +9,9 @@ from composer_sched.adapters.composer import takes_ssr
 from composer_sched.adapters.durations import ReplayState, axis_of, parse_duration
 from composer_sched.algorithms.plan import SchedulePlan
 from composer_sched.algorithms.roles import ModifierFn, ScheduleAlgorithm
-from composer_sched.schedules import FlatSchedule, LinearCoolDown
 from composer_sched.schedules._base import check_choice, check_number
-from composer_sched.schedules.cooldown import COOLDOWN_SHAPES
+from composer_sched.schedules.constant import FlatSchedule
+from composer_sched.schedules.cooldown import COOLDOWN_SHAPES, LinearCoolDown
 
 __all__ = ['LinearCooldown', 'linear_cooldown']
 
