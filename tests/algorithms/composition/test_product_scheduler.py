@@ -22,6 +22,7 @@ def _pair():
     return MultiStepScheduler(milestones=['5ba', '1ep'], gamma=0.5), SGDRScheduler(t_0='6ba', alpha_f=0.1)
 
 
+@pytest.mark.slow  # a real Trainer run (tiny)
 @pytest.mark.parametrize('ssr', [1.0, 0.5])
 def test_product_scheduler_trains_with_the_product_at_every_batch(ssr):
     a, b = _pair()
@@ -36,6 +37,7 @@ def test_product_scheduler_trains_with_the_product_at_every_batch(ssr):
     assert len(set(np.round(lrs, 9))) > 4  # both factors moved the LR
 
 
+@pytest.mark.slow  # a real Trainer run (tiny)
 def test_plain_list_in_composers_trainer_lets_the_last_scheduler_decide():
     a, b = _pair()
     trainer, rec = tiny_trainer([a, b], max_duration='3ep')

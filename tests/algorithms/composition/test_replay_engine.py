@@ -20,6 +20,7 @@ def _probe_opt():
     return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=LR)
 
 
+@pytest.mark.slow  # a real Trainer run (tiny)
 def test_setter_modifier_and_a_pytorch_scheduler_it_replaces():
     algos = [LinearWarmup(t_warmup='5ba', alpha_warmup=0.1), WSD(t_cooldown='0.4dur', replace=True)]
     opt = torch.optim.SGD(tiny_model().parameters(), lr=LR)
@@ -36,6 +37,7 @@ def test_setter_modifier_and_a_pytorch_scheduler_it_replaces():
     assert lrs[-1] == pytest.approx(LR * (1 - (22 - 14.4) / 9.6), rel=1e-12)
 
 
+@pytest.mark.slow  # a real Trainer run (tiny)
 @pytest.mark.parametrize('ssr', [1.0, 0.5])
 def test_modifiers_over_a_composer_and_a_pytorch_scheduler_multiply(ssr):
     algos = [LinearCooldown(t_start='0.75dur', alpha_f=0.0), LinearWarmup(t_warmup='4ba')]
@@ -66,6 +68,7 @@ def test_modifiers_over_a_composer_and_a_pytorch_scheduler_multiply(ssr):
     assert lrs[-1] == pytest.approx(lrs[s + 1] * 2 / (n - s), rel=1e-12)
 
 
+@pytest.mark.slow  # a real Trainer run (tiny)
 def test_pytorch_scheduler_alone_scaled_by_the_trainer():
     # Without algorithms too: the Trainer steps it each epoch and scales it by the ratio (step_size 2 -> 1).
     opt = torch.optim.SGD(tiny_model().parameters(), lr=LR)
