@@ -131,7 +131,10 @@ def test_registry_bounds_build():
 @pytest.mark.parametrize('name', method_names())
 def test_every_bound_a_param_admits_builds(name):
     """Each numeric Param's own lo/hi, with the other arguments at their examples, builds finite on 1000 batches
-    (the cycles' decay at 0 only when one cycle covers the run, by the rule tested above)."""
+    (the cycles' decay at 0 only when one cycle covers the run, by the rule tested above). A method whose config
+    has a cross-field rule (check()) may refuse a bound with another argument's example, at construction, naming a
+    parameter of its own (cyclic_lr: gamma != 1 only with mode='exp_range')."""
+    from composer_sched.schedules import MethodConfig
     method = get_method(name)
     base = dict(method.example)
     if name in ('sgdr', 'cyclical'):
@@ -140,7 +143,14 @@ def test_every_bound_a_param_admits_builds(name):
         for bound in (p.lo, p.hi):
             if bound is None or p.choices is not None or p.name == 'factors':
                 continue
-            v = values(name, 1000, **{**base, p.name: bound})
+            try:
+                v = values(name, 1000, **{**base, p.name: bound})
+            except ValueError as e:
+                assert method.config.check is not MethodConfig.check, (p.name, bound, e)
+                with pytest.raises(ValueError):
+                    method.config(**{**base, p.name: bound})  # refused at construction, not at the start
+                assert_names_a_user_parameter(e, method)
+                continue
             assert np.all(np.isfinite(v)) and np.all(v >= 0), (p.name, bound)
 
 
