@@ -118,9 +118,9 @@ def _range(p: Any) -> str:
 
 def _arg_doc(p: Any, ex: dict[str, Any], durations: str) -> list[str]:
     doc = (p.doc or p.name).rstrip('.')
-    kind = {'duration': f' ({durations})', 'durations': f' (a list of {durations}s)'}.get(p.kind, '')
+    kind = {'duration': durations, 'durations': f'a list of {durations}s'}.get(p.kind, '')
     rng = _range(p)
-    text = f'{p.name}: {doc}{kind}' + (f'; {rng}' if rng else '') + ('; or None' if p.optional else '') + '.'
+    text = f'{p.name}: {doc}' + ''.join(f'; {x}' for x in (kind, rng) if x) + ('; or None' if p.optional else '') + '.'
     text += ' Required.' if p.required else f' Default ``{p.default!r}``.'
     if p.name in ex and ex[p.name] != p.default:
         text += f' Example: ``{ex[p.name]!r}``.'
@@ -189,7 +189,8 @@ def _imports(typing_names: Iterable[str], modules: Mapping[str, Iterable[str]],
         if not block:
             continue
         for mod in sorted(block):
-            items = sorted(set(block[mod]), key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
+            # isort's order (ruff's default): constants, classes, then the rest, each case-insensitively
+            items = sorted(set(block[mod]), key=lambda n: (not n.isupper(), not n[:1].isupper(), n.lower(), n))
             line = f'from {mod} import {", ".join(items)}'
             if len(line) <= WIDTH:
                 out.append(line)

@@ -13,10 +13,11 @@ from composer_sched.adapters.composer import ComposerScheduler, Duration
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules.registry import get_method
 
-__all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicalScheduler', 'ExponentialScheduler',
-           'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler', 'MultiStepScheduler', 'OneCycleScheduler',
-           'PiecewiseConstantScheduler', 'PolynomialScheduler', 'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler',
-           'TriangularScheduler', 'WSDScheduler', 'composer_scheduler']
+__all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicLrScheduler', 'CyclicalScheduler',
+           'ExponentialScheduler', 'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler',
+           'MultiStepScheduler', 'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler',
+           'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TriangularScheduler', 'WSDScheduler',
+           'composer_scheduler']
 
 
 class ConstantScheduler(ComposerScheduler):
@@ -30,7 +31,7 @@ class ConstantScheduler(ComposerScheduler):
     Args:
         alpha: the multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -65,11 +66,11 @@ class CosineAnnealingScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        t_max: length of the cosine (a Composer time string). Default ``'1dur'``.
+        t_max: length of the cosine; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -94,6 +95,57 @@ class CosineAnnealingScheduler(ComposerScheduler):
                          warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
 
 
+class CyclicLrScheduler(ComposerScheduler):
+    """torch's CyclicLR: cycles up over t_up and down over t_down between alpha_min and alpha_max, by mode.
+
+    Reference: Smith (2015), Cyclical Learning Rates; torch.optim.lr_scheduler.CyclicLR.
+
+    The registered method ``'cyclic_lr'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
+    multiplier of the current batch. Durations are placed as
+    :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+
+    Args:
+        t_up: length of the rise of each cycle (torch's step_size_up); a Composer time string. Default ``'0.1dur'``.
+            Example: ``'4ba'``.
+        t_down: length of the fall of each cycle (torch's step_size_down); a Composer time string. Default ``'0.1dur'``.
+            Example: ``'6ba'``.
+        mode: amplitude per cycle: triangular (constant), triangular2 (halved each cycle), exp_range (times gamma per
+            decay_period); one of 'triangular', 'triangular2', 'exp_range'. Default ``'triangular'``. Example:
+            ``'triangular2'``.
+        alpha_min: lower bound multiplier (torch's base_lr); in [0, inf]. Default ``0.0``. Example: ``0.1``.
+        alpha_max: upper bound multiplier, the first peak (torch's max_lr); in [0, inf]. Default ``1.0``.
+        gamma: exp_range only: amplitude factor per decay_period (torch's gamma); in [0, 1]. Default ``1.0``.
+        decay_period: exp_range only: the period gamma applies once per, continuously; a Composer time string. Default
+            ``'1ba'``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
+            ``max_duration`` (when the Trainer starts).
+
+    Example:
+        >>> from composer_sched import CyclicLrScheduler, preview
+        >>> sched = CyclicLrScheduler(t_up='4ba', t_down='6ba', mode='triangular2', alpha_min=0.1)
+        >>> preview(sched, '10ep', dataloader_len=10)[::10].round(4).tolist()
+        [0.1, 0.25, 0.175, 0.1375, 0.1187, 0.1094, 0.1047, 0.1023, 0.1012, 0.1006]
+    """
+
+    method_name = 'cyclic_lr'
+
+    def __init__(self, *, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur', mode: str = 'triangular',
+                 alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0, decay_period: Duration = '1ba',
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False) -> None:
+        super().__init__('cyclic_lr', t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max,
+                         gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+
+
 class CyclicalScheduler(ComposerScheduler):
     """Repeated triangular or cosine cycles, each t_mult times longer than the last and scaled by magnitude_decay.
 
@@ -106,7 +158,7 @@ class CyclicalScheduler(ComposerScheduler):
 
     Args:
         shape: cycle shape; one of 'triangular', 'cosine'. Default ``'triangular'``.
-        t_0: length of the first cycle (a Composer time string). Default ``'0.25dur'``. Example: ``'25ba'``.
+        t_0: length of the first cycle; a Composer time string. Default ``'0.25dur'``. Example: ``'25ba'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
             in [0, inf]. Default ``1.0``. Example: ``1.5``.
         magnitude_decay: each cycle is scaled by this once more (0: one cycle, then alpha 0; > 1: bounded growth); in
@@ -115,7 +167,7 @@ class CyclicalScheduler(ComposerScheduler):
         alpha_max: upper bound multiplier; in [0, inf]. Default ``1.0``.
         inc_fraction: triangular only: rising fraction of a cycle; in [0, 1]. Default ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -155,9 +207,9 @@ class ExponentialScheduler(ComposerScheduler):
     Args:
         gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf].
             Required. Example: ``0.8``.
-        decay_period: the period (a Composer time string). Default ``'1ep'``. Example: ``'10ba'``.
+        decay_period: the period; a Composer time string. Default ``'1ep'``. Example: ``'10ba'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -192,14 +244,14 @@ class InverseSqrtScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        t_scale: time scale of the decay (a Composer time string). Default ``'0.1dur'``. Example: ``'4ba'``.
-        t_cooldown: length of the final cool-down (0: none) (a Composer time string). Default ``'0dur'``. Example:
+        t_scale: time scale of the decay; a Composer time string. Default ``'0.1dur'``. Example: ``'4ba'``.
+        t_cooldown: length of the final cool-down (0: none); a Composer time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
         decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
-        t_max: where the cool-down ends (a Composer time string). Default ``'1dur'``.
+        t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -236,11 +288,11 @@ class LinearScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        t_max: length of the ramp (a Composer time string). Default ``'1dur'``.
+        t_max: length of the ramp; a Composer time string. Default ``'1dur'``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -276,12 +328,12 @@ class MultiFactorScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        step: milestones; each takes effect after it has passed (a list of a Composer time strings); or None. Default
+        step: milestones; each takes effect after it has passed; a list of a Composer time strings; or None. Default
             ``None``. Example: ``['0.15dur', '0.35dur', '0.6dur']``.
         factor: decay factor per milestone (0: 0 once one has passed, as MXNet allows); in [0, 1]. Default ``0.1``.
             Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -316,10 +368,10 @@ class MultiStepScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        milestones: when to decay (a list of a Composer time strings). Required. Example: ``['0.3dur', '60ba']``.
+        milestones: when to decay; a list of a Composer time strings. Required. Example: ``['0.3dur', '60ba']``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -354,14 +406,14 @@ class OneCycleScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        t_cycle: length of the triangle (a Composer time string). Default ``'0.8dur'``. Example: ``'0.7dur'``.
-        t_cooldown: length of the cool-down after the triangle (a Composer time string). Default ``'0.2dur'``. Example:
+        t_cycle: length of the triangle; a Composer time string. Default ``'0.8dur'``. Example: ``'0.7dur'``.
+        t_cooldown: length of the cool-down after the triangle; a Composer time string. Default ``'0.2dur'``. Example:
             ``'0.3dur'``.
         alpha_start: multiplier at the start and end of the triangle; in [0, inf]. Default ``0.1``.
         alpha_max: peak multiplier; in [0, inf]. Default ``1.0``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.001``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -396,11 +448,11 @@ class PiecewiseConstantScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        milestones: when each factor switches on (a list of a Composer time strings). Required. Example: ``['15ba',
+        milestones: when each factor switches on; a list of a Composer time strings. Required. Example: ``['15ba',
             '0.6dur']``.
         factors: one factor per milestone (or one number for all); in [0, inf]. Required. Example: ``[0.5, 0.2]``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -437,10 +489,10 @@ class PolynomialScheduler(ComposerScheduler):
 
     Args:
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
-        t_max: length of the decay (a Composer time string). Default ``'1dur'``.
+        t_max: length of the decay; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -476,14 +528,14 @@ class SGDRScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        t_0: length of the first cycle (a Composer time string). Default ``'0.25dur'``. Example: ``'0.2dur'``.
+        t_0: length of the first cycle; a Composer time string. Default ``'0.25dur'``. Example: ``'0.2dur'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
             in [0, inf]. Default ``1.0``. Example: ``2.0``.
         magnitude_decay: each cycle peak is the previous one times this (0: one cycle, then alpha 0; > 1: bounded
             growth); in [0, inf]. Default ``1.0``. Example: ``0.7``.
         alpha_f: multiplier at the end of each cycle; in [0, inf]. Default ``0.0``. Example: ``0.01``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -520,10 +572,10 @@ class StepScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        step_size: period of the decay (a Composer time string). Required. Example: ``'12ba'``.
+        step_size: period of the decay; a Composer time string. Required. Example: ``'12ba'``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -558,12 +610,12 @@ class TriangularScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        t_cycle: length of the cycle (a Composer time string). Default ``'1dur'``.
+        t_cycle: length of the cycle; a Composer time string. Default ``'1dur'``.
         inc_fraction: fraction of the cycle spent rising; in [0, 1]. Default ``0.5``. Example: ``0.3``.
         alpha_min: multiplier at the start and end of the cycle; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         alpha_max: multiplier at the peak; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -600,13 +652,13 @@ class WSDScheduler(ComposerScheduler):
     ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
 
     Args:
-        t_cooldown: length of the cool-down at the end (a Composer time string). Default ``'0.2dur'``. Example:
+        t_cooldown: length of the cool-down at the end; a Composer time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
         decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
-        t_max: where the cool-down ends (a Composer time string). Default ``'1dur'``.
+        t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -636,6 +688,7 @@ class WSDScheduler(ComposerScheduler):
 SCHEDULER_CLASSES: dict[str, type[ComposerScheduler]] = {
     'constant': ConstantScheduler,
     'cosine_annealing': CosineAnnealingScheduler,
+    'cyclic_lr': CyclicLrScheduler,
     'cyclical': CyclicalScheduler,
     'exponential': ExponentialScheduler,
     'inverse_sqrt': InverseSqrtScheduler,

@@ -16,7 +16,7 @@ from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.adapters.torch import ScheduleLR
 from composer_sched.schedules.registry import get_method
 
-__all__ = ['ConstantLR', 'CosineAnnealingLR', 'CyclicalLR', 'ExponentialLR', 'InverseSqrtLR', 'LinearLR',
+__all__ = ['ConstantLR', 'CosineAnnealingLR', 'CyclicLrLR', 'CyclicalLR', 'ExponentialLR', 'InverseSqrtLR', 'LinearLR',
            'MultiFactorLR', 'MultiStepLR', 'OneCycleLR', 'PiecewiseConstantLR', 'PolynomialLR', 'SGDRLR', 'StepLR',
            'TORCH_CLASSES', 'TriangularLR', 'WSDLR', 'torch_scheduler']
 
@@ -36,7 +36,7 @@ class ConstantLR(ScheduleLR):
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         alpha: the multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -78,11 +78,11 @@ class CosineAnnealingLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        t_max: length of the cosine (steps or a time string). Default ``'1dur'``.
+        t_max: length of the cosine; steps or a time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -110,6 +110,65 @@ class CosineAnnealingLR(ScheduleLR):
                          warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
 
 
+class CyclicLrLR(ScheduleLR):
+    """torch's CyclicLR: cycles up over t_up and down over t_down between alpha_min and alpha_max, by mode.
+
+    Reference: Smith (2015), Cyclical Learning Rates; torch.optim.lr_scheduler.CyclicLR.
+
+    The registered method ``'cyclic_lr'`` as a PyTorch LR scheduler (plain loops, Lightning, HF): call ``step()`` once
+    per optimizer step; group ``i`` trains at step ``k`` with its base LR times the multiplier. Durations are steps
+    (ints) or time strings (``'100ba'``, ``'0.2dur'``, ``'2ep'`` with ``steps_per_epoch``); see
+    :class:`~composer_sched.adapters.torch.ScheduleLR`.
+
+    Args:
+        optimizer: the optimizer; each param group keeps its own base LR.
+        total_steps: the number of optimizer steps in training, ``> 0``.
+        steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
+        last_epoch: as in torch (``-1`` to start). Default ``-1``.
+        t_up: length of the rise of each cycle (torch's step_size_up); steps or a time string. Default ``'0.1dur'``.
+            Example: ``'4ba'``.
+        t_down: length of the fall of each cycle (torch's step_size_down); steps or a time string. Default ``'0.1dur'``.
+            Example: ``'6ba'``.
+        mode: amplitude per cycle: triangular (constant), triangular2 (halved each cycle), exp_range (times gamma per
+            decay_period); one of 'triangular', 'triangular2', 'exp_range'. Default ``'triangular'``. Example:
+            ``'triangular2'``.
+        alpha_min: lower bound multiplier (torch's base_lr); in [0, inf]. Default ``0.0``. Example: ``0.1``.
+        alpha_max: upper bound multiplier, the first peak (torch's max_lr); in [0, inf]. Default ``1.0``.
+        gamma: exp_range only: amplitude factor per decay_period (torch's gamma); in [0, 1]. Default ``1.0``.
+        decay_period: exp_range only: the period gamma applies once per, continuously; steps or a time string. Default
+            ``'1ba'``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
+
+    Example:
+        >>> import torch
+        >>> from composer_sched import CyclicLrLR
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> sched = CyclicLrLR(opt, 100, steps_per_epoch=10, t_up='4ba', t_down='6ba', mode='triangular2',
+        ...                    alpha_min=0.1)
+        >>> [round(sched.multiplier(k), 4) for k in range(0, 100, 10)]
+        [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+    """
+
+    method_name = 'cyclic_lr'
+
+    def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
+                 last_epoch: int = -1, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur', mode: str = 'triangular',
+                 alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0, decay_period: Duration = '1ba',
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False) -> None:
+        super().__init__(optimizer, 'cyclic_lr', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
+                         t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max, gamma=gamma,
+                         decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+
+
 class CyclicalLR(ScheduleLR):
     """Repeated triangular or cosine cycles, each t_mult times longer than the last and scaled by magnitude_decay.
 
@@ -126,7 +185,7 @@ class CyclicalLR(ScheduleLR):
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         shape: cycle shape; one of 'triangular', 'cosine'. Default ``'triangular'``.
-        t_0: length of the first cycle (steps or a time string). Default ``'0.25dur'``. Example: ``'25ba'``.
+        t_0: length of the first cycle; steps or a time string. Default ``'0.25dur'``. Example: ``'25ba'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
             in [0, inf]. Default ``1.0``. Example: ``1.5``.
         magnitude_decay: each cycle is scaled by this once more (0: one cycle, then alpha 0; > 1: bounded growth); in
@@ -135,7 +194,7 @@ class CyclicalLR(ScheduleLR):
         alpha_max: upper bound multiplier; in [0, inf]. Default ``1.0``.
         inc_fraction: triangular only: rising fraction of a cycle; in [0, 1]. Default ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -183,9 +242,9 @@ class ExponentialLR(ScheduleLR):
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf].
             Required. Example: ``0.8``.
-        decay_period: the period (steps or a time string). Default ``'1ep'``. Example: ``'10ba'``.
+        decay_period: the period; steps or a time string. Default ``'1ep'``. Example: ``'10ba'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -227,14 +286,14 @@ class InverseSqrtLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        t_scale: time scale of the decay (steps or a time string). Default ``'0.1dur'``. Example: ``'4ba'``.
-        t_cooldown: length of the final cool-down (0: none) (steps or a time string). Default ``'0dur'``. Example:
+        t_scale: time scale of the decay; steps or a time string. Default ``'0.1dur'``. Example: ``'4ba'``.
+        t_cooldown: length of the final cool-down (0: none); steps or a time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
         decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
-        t_max: where the cool-down ends (steps or a time string). Default ``'1dur'``.
+        t_max: where the cool-down ends; steps or a time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -278,11 +337,11 @@ class LinearLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        t_max: length of the ramp (steps or a time string). Default ``'1dur'``.
+        t_max: length of the ramp; steps or a time string. Default ``'1dur'``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -325,12 +384,12 @@ class MultiFactorLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        step: milestones; each takes effect after it has passed (a list of steps or a time strings); or None. Default
+        step: milestones; each takes effect after it has passed; a list of steps or a time strings; or None. Default
             ``None``. Example: ``['0.15dur', '0.35dur', '0.6dur']``.
         factor: decay factor per milestone (0: 0 once one has passed, as MXNet allows); in [0, 1]. Default ``0.1``.
             Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -373,10 +432,10 @@ class MultiStepLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        milestones: when to decay (a list of steps or a time strings). Required. Example: ``['0.3dur', '60ba']``.
+        milestones: when to decay; a list of steps or a time strings. Required. Example: ``['0.3dur', '60ba']``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -418,14 +477,14 @@ class OneCycleLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        t_cycle: length of the triangle (steps or a time string). Default ``'0.8dur'``. Example: ``'0.7dur'``.
-        t_cooldown: length of the cool-down after the triangle (steps or a time string). Default ``'0.2dur'``. Example:
+        t_cycle: length of the triangle; steps or a time string. Default ``'0.8dur'``. Example: ``'0.7dur'``.
+        t_cooldown: length of the cool-down after the triangle; steps or a time string. Default ``'0.2dur'``. Example:
             ``'0.3dur'``.
         alpha_start: multiplier at the start and end of the triangle; in [0, inf]. Default ``0.1``.
         alpha_max: peak multiplier; in [0, inf]. Default ``1.0``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.001``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -467,11 +526,11 @@ class PiecewiseConstantLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        milestones: when each factor switches on (a list of steps or a time strings). Required. Example: ``['15ba',
+        milestones: when each factor switches on; a list of steps or a time strings. Required. Example: ``['15ba',
             '0.6dur']``.
         factors: one factor per milestone (or one number for all); in [0, inf]. Required. Example: ``[0.5, 0.2]``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -515,10 +574,10 @@ class PolynomialLR(ScheduleLR):
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
-        t_max: length of the decay (steps or a time string). Default ``'1dur'``.
+        t_max: length of the decay; steps or a time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -561,14 +620,14 @@ class SGDRLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        t_0: length of the first cycle (steps or a time string). Default ``'0.25dur'``. Example: ``'0.2dur'``.
+        t_0: length of the first cycle; steps or a time string. Default ``'0.25dur'``. Example: ``'0.2dur'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
             in [0, inf]. Default ``1.0``. Example: ``2.0``.
         magnitude_decay: each cycle peak is the previous one times this (0: one cycle, then alpha 0; > 1: bounded
             growth); in [0, inf]. Default ``1.0``. Example: ``0.7``.
         alpha_f: multiplier at the end of each cycle; in [0, inf]. Default ``0.0``. Example: ``0.01``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -611,10 +670,10 @@ class StepLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        step_size: period of the decay (steps or a time string). Required. Example: ``'12ba'``.
+        step_size: period of the decay; steps or a time string. Required. Example: ``'12ba'``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -656,12 +715,12 @@ class TriangularLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        t_cycle: length of the cycle (steps or a time string). Default ``'1dur'``.
+        t_cycle: length of the cycle; steps or a time string. Default ``'1dur'``.
         inc_fraction: fraction of the cycle spent rising; in [0, 1]. Default ``0.5``. Example: ``0.3``.
         alpha_min: multiplier at the start and end of the cycle; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         alpha_max: multiplier at the peak; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -705,13 +764,13 @@ class WSDLR(ScheduleLR):
         total_steps: the number of optimizer steps in training, ``> 0``.
         steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
         last_epoch: as in torch (``-1`` to start). Default ``-1``.
-        t_cooldown: length of the cool-down at the end (steps or a time string). Default ``'0.2dur'``. Example:
+        t_cooldown: length of the cool-down at the end; steps or a time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
         decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
-        t_max: where the cool-down ends (steps or a time string). Default ``'1dur'``.
+        t_max: where the cool-down ends; steps or a time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (steps or a time string). Default ``'0ba'``.
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -743,6 +802,7 @@ class WSDLR(ScheduleLR):
 TORCH_CLASSES: dict[str, type[ScheduleLR]] = {
     'constant': ConstantLR,
     'cosine_annealing': CosineAnnealingLR,
+    'cyclic_lr': CyclicLrLR,
     'cyclical': CyclicalLR,
     'exponential': ExponentialLR,
     'inverse_sqrt': InverseSqrtLR,

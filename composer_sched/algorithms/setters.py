@@ -16,6 +16,7 @@ from composer_sched.adapters.schedulers import (
     ConstantScheduler,
     CosineAnnealingScheduler,
     CyclicalScheduler,
+    CyclicLrScheduler,
     ExponentialScheduler,
     InverseSqrtScheduler,
     LinearScheduler,
@@ -32,12 +33,12 @@ from composer_sched.adapters.schedulers import (
 from composer_sched.algorithms.base import SetterAlgorithm
 from composer_sched.algorithms.one_cycle import OneCycle
 
-__all__ = ['Constant', 'CosineAnnealing', 'Cyclical', 'Exponential', 'InverseSqrt', 'Linear', 'MultiFactor',
+__all__ = ['Constant', 'CosineAnnealing', 'CyclicLr', 'Cyclical', 'Exponential', 'InverseSqrt', 'Linear', 'MultiFactor',
            'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES', 'SGDR', 'Step', 'Triangular',
-           'WSD', 'constant_scheduler', 'cosine_annealing_scheduler', 'cyclical_scheduler', 'exponential_scheduler',
-           'inverse_sqrt_scheduler', 'linear_scheduler', 'multi_factor_scheduler', 'multi_step_scheduler',
-           'one_cycle_scheduler', 'piecewise_constant_scheduler', 'polynomial_scheduler', 'sgdr_scheduler',
-           'step_scheduler', 'triangular_scheduler', 'wsd_scheduler']
+           'WSD', 'constant_scheduler', 'cosine_annealing_scheduler', 'cyclic_lr_scheduler', 'cyclical_scheduler',
+           'exponential_scheduler', 'inverse_sqrt_scheduler', 'linear_scheduler', 'multi_factor_scheduler',
+           'multi_step_scheduler', 'one_cycle_scheduler', 'piecewise_constant_scheduler', 'polynomial_scheduler',
+           'sgdr_scheduler', 'step_scheduler', 'triangular_scheduler', 'wsd_scheduler']
 
 
 class Constant(SetterAlgorithm):
@@ -53,7 +54,7 @@ class Constant(SetterAlgorithm):
             the first batch). Default ``False``.
         alpha: the multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -91,11 +92,11 @@ class CosineAnnealing(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        t_max: length of the cosine (a Composer time string). Default ``'1dur'``.
+        t_max: length of the cosine; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -120,6 +121,59 @@ class CosineAnnealing(SetterAlgorithm):
                          warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
 
 
+class CyclicLr(SetterAlgorithm):
+    """torch's CyclicLR: cycles up over t_up and down over t_down between alpha_min and alpha_max, by mode.
+
+    Reference: Smith (2015), Cyclical Learning Rates; torch.optim.lr_scheduler.CyclicLR.
+
+    The registered method ``'cyclic_lr'`` as a schedule-setting Composer Algorithm. It installs the schedule at
+    ``Event.BEFORE_LOAD`` (a setter: one per run; list order in ``algorithms=[...]`` does not matter: setter, then
+    modifiers, then ``ScaleSchedule``). Durations follow the scale-schedule rule: absolute ones scale, an absolute
+    warm-up does not. The same schedule as a Trainer scheduler: ``CyclicLrScheduler`` (or ``cyclic_lr_scheduler``).
+
+    Args:
+        replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
+            the first batch). Default ``False``.
+        t_up: length of the rise of each cycle (torch's step_size_up); a Composer time string. Default ``'0.1dur'``.
+            Example: ``'4ba'``.
+        t_down: length of the fall of each cycle (torch's step_size_down); a Composer time string. Default ``'0.1dur'``.
+            Example: ``'6ba'``.
+        mode: amplitude per cycle: triangular (constant), triangular2 (halved each cycle), exp_range (times gamma per
+            decay_period); one of 'triangular', 'triangular2', 'exp_range'. Default ``'triangular'``. Example:
+            ``'triangular2'``.
+        alpha_min: lower bound multiplier (torch's base_lr); in [0, inf]. Default ``0.0``. Example: ``0.1``.
+        alpha_max: upper bound multiplier, the first peak (torch's max_lr); in [0, inf]. Default ``1.0``.
+        gamma: exp_range only: amplitude factor per decay_period (torch's gamma); in [0, 1]. Default ``1.0``.
+        decay_period: exp_range only: the period gamma applies once per, continuously; a Composer time string. Default
+            ``'1ba'``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
+            ``max_duration``, or a conflicting setter or scheduler (at ``Event.BEFORE_LOAD``).
+
+    Example:
+        >>> from composer_sched import CyclicLr, preview
+        >>> algo = CyclicLr(t_up='4ba', t_down='6ba', mode='triangular2', alpha_min=0.1)
+        >>> preview([], '10ep', dataloader_len=10, algorithms=[algo])[::10].round(4).tolist()
+        [0.1, 0.25, 0.175, 0.1375, 0.1187, 0.1094, 0.1047, 0.1023, 0.1012, 0.1006]
+    """
+
+    method = 'cyclic_lr'
+
+    def __init__(self, *, replace: bool = False, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur',
+                 mode: str = 'triangular', alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0,
+                 decay_period: Duration = '1ba', t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+        super().__init__(replace=replace, t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max,
+                         gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+
+
 class Cyclical(SetterAlgorithm):
     """Repeated triangular or cosine cycles, each t_mult times longer than the last and scaled by magnitude_decay.
 
@@ -134,7 +188,7 @@ class Cyclical(SetterAlgorithm):
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
         shape: cycle shape; one of 'triangular', 'cosine'. Default ``'triangular'``.
-        t_0: length of the first cycle (a Composer time string). Default ``'0.25dur'``. Example: ``'25ba'``.
+        t_0: length of the first cycle; a Composer time string. Default ``'0.25dur'``. Example: ``'25ba'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
             in [0, inf]. Default ``1.0``. Example: ``1.5``.
         magnitude_decay: each cycle is scaled by this once more (0: one cycle, then alpha 0; > 1: bounded growth); in
@@ -143,7 +197,7 @@ class Cyclical(SetterAlgorithm):
         alpha_max: upper bound multiplier; in [0, inf]. Default ``1.0``.
         inc_fraction: triangular only: rising fraction of a cycle; in [0, 1]. Default ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -185,9 +239,9 @@ class Exponential(SetterAlgorithm):
             the first batch). Default ``False``.
         gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf].
             Required. Example: ``0.8``.
-        decay_period: the period (a Composer time string). Default ``'1ep'``. Example: ``'10ba'``.
+        decay_period: the period; a Composer time string. Default ``'1ep'``. Example: ``'10ba'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -226,14 +280,14 @@ class InverseSqrt(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        t_scale: time scale of the decay (a Composer time string). Default ``'0.1dur'``. Example: ``'4ba'``.
-        t_cooldown: length of the final cool-down (0: none) (a Composer time string). Default ``'0dur'``. Example:
+        t_scale: time scale of the decay; a Composer time string. Default ``'0.1dur'``. Example: ``'4ba'``.
+        t_cooldown: length of the final cool-down (0: none); a Composer time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
         decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
-        t_max: where the cool-down ends (a Composer time string). Default ``'1dur'``.
+        t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -272,11 +326,11 @@ class Linear(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        t_max: length of the ramp (a Composer time string). Default ``'1dur'``.
+        t_max: length of the ramp; a Composer time string. Default ``'1dur'``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -315,12 +369,12 @@ class MultiFactor(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        step: milestones; each takes effect after it has passed (a list of a Composer time strings); or None. Default
+        step: milestones; each takes effect after it has passed; a list of a Composer time strings; or None. Default
             ``None``. Example: ``['0.15dur', '0.35dur', '0.6dur']``.
         factor: decay factor per milestone (0: 0 once one has passed, as MXNet allows); in [0, 1]. Default ``0.1``.
             Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -358,10 +412,10 @@ class MultiStep(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        milestones: when to decay (a list of a Composer time strings). Required. Example: ``['0.3dur', '60ba']``.
+        milestones: when to decay; a list of a Composer time strings. Required. Example: ``['0.3dur', '60ba']``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -398,11 +452,11 @@ class PiecewiseConstant(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        milestones: when each factor switches on (a list of a Composer time strings). Required. Example: ``['15ba',
+        milestones: when each factor switches on; a list of a Composer time strings. Required. Example: ``['15ba',
             '0.6dur']``.
         factors: one factor per milestone (or one number for all); in [0, inf]. Required. Example: ``[0.5, 0.2]``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -441,10 +495,10 @@ class Polynomial(SetterAlgorithm):
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
-        t_max: length of the decay (a Composer time string). Default ``'1dur'``.
+        t_max: length of the decay; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -482,14 +536,14 @@ class SGDR(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        t_0: length of the first cycle (a Composer time string). Default ``'0.25dur'``. Example: ``'0.2dur'``.
+        t_0: length of the first cycle; a Composer time string. Default ``'0.25dur'``. Example: ``'0.2dur'``.
         t_mult: each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles must cover the run);
             in [0, inf]. Default ``1.0``. Example: ``2.0``.
         magnitude_decay: each cycle peak is the previous one times this (0: one cycle, then alpha 0; > 1: bounded
             growth); in [0, inf]. Default ``1.0``. Example: ``0.7``.
         alpha_f: multiplier at the end of each cycle; in [0, inf]. Default ``0.0``. Example: ``0.01``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -528,10 +582,10 @@ class Step(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        step_size: period of the decay (a Composer time string). Required. Example: ``'12ba'``.
+        step_size: period of the decay; a Composer time string. Required. Example: ``'12ba'``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -568,12 +622,12 @@ class Triangular(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        t_cycle: length of the cycle (a Composer time string). Default ``'1dur'``.
+        t_cycle: length of the cycle; a Composer time string. Default ``'1dur'``.
         inc_fraction: fraction of the cycle spent rising; in [0, 1]. Default ``0.5``. Example: ``0.3``.
         alpha_min: multiplier at the start and end of the cycle; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         alpha_max: multiplier at the peak; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -612,13 +666,13 @@ class WSD(SetterAlgorithm):
     Args:
         replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
             the first batch). Default ``False``.
-        t_cooldown: length of the cool-down at the end (a Composer time string). Default ``'0.2dur'``. Example:
+        t_cooldown: length of the cool-down at the end; a Composer time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
         decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
-        t_max: where the cool-down ends (a Composer time string). Default ``'1dur'``.
+        t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
-            fraction of the (scaled) run (a Composer time string). Default ``'0ba'``.
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
@@ -672,6 +726,21 @@ def cosine_annealing_scheduler(**params: Any) -> CosineAnnealingScheduler:
         CosineAnnealingScheduler(alpha_f=0.05)
     """
     return CosineAnnealingScheduler(**params)
+
+
+def cyclic_lr_scheduler(**params: Any) -> CyclicLrScheduler:
+    """The functional form of ``CyclicLr``: the same schedule as a stateless Composer scheduler for
+    ``Trainer(schedulers=[...])``, that is ``CyclicLrScheduler(**params)``.
+
+    Raises:
+        ValueError: an unknown parameter (naming the closest valid one) or a bad value.
+
+    Example:
+        >>> from composer_sched.algorithms import cyclic_lr_scheduler
+        >>> cyclic_lr_scheduler(t_up='4ba', t_down='6ba', mode='triangular2', alpha_min=0.1)
+        CyclicLrScheduler(t_up='4ba', t_down='6ba', mode='triangular2', alpha_min=0.1)
+    """
+    return CyclicLrScheduler(**params)
 
 
 def cyclical_scheduler(**params: Any) -> CyclicalScheduler:
@@ -873,6 +942,7 @@ def wsd_scheduler(**params: Any) -> WSDScheduler:
 SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
     'constant': Constant,
     'cosine_annealing': CosineAnnealing,
+    'cyclic_lr': CyclicLr,
     'cyclical': Cyclical,
     'exponential': Exponential,
     'inverse_sqrt': InverseSqrt,
