@@ -462,9 +462,8 @@ class CyclicalConfig(MethodConfig):
     """Repeated triangular or cosine cycles, each t_mult times longer than the last and scaled by magnitude_decay.
 
     The cycle knobs are sgdr's (``t_0``, ``t_mult``, ``magnitude_decay``), as Composer's and torch's users know
-    them (the former ``t_cycle``, ``cycle_length_decay``, ``cycle_magnitude_decay`` get a "did you mean", see
-    :data:`~composer_sched.schedules.vocabulary.RENAMED`); cycle lengths are exact (``t_mult`` times the last, not
-    rounded) so that scaling a run scales every cycle.
+    them (the former ``t_cycle``, ``cycle_length_decay`` and ``cycle_magnitude_decay`` get a "did you mean"). Cycle
+    lengths are exact (``t_mult`` times the last, not rounded) so that scaling a run scales every cycle.
 
     Example:
         >>> s = CyclicalConfig(t_mult=2.0, alpha_min=0.1).build(t_0=10)  # cycles of 10, 20, 40, ...
