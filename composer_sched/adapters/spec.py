@@ -148,6 +148,7 @@ class ScheduleSpec:
         kwargs, ends = {}, {}
         for p in self.method.params:
             where = f'{self.method.name}: {p.name}'
+            value: Any
             if p.kind == 'duration':
                 value = horizon.resolve(where, self.durations[p.name])
             elif p.kind == 'durations':

@@ -6,6 +6,7 @@ Every module in this package is imported here so that each method's config regis
 """
 import importlib as _importlib
 import pkgutil as _pkgutil
+from typing import TYPE_CHECKING
 
 from composer_sched.schedules._base import MAX_GROWTH, Schedule
 from composer_sched.schedules.registry import (
@@ -25,7 +26,26 @@ from composer_sched.schedules.registry import (
 __all__ = ['Schedule', 'MAX_GROWTH', 'Method', 'Param', 'REQUIRED', 'get_method', 'method_names', 'methods', 'register',
            'MethodConfig', 'param', 'configclass', 'Duration']
 
-for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
+if TYPE_CHECKING:  # what the loop below re-exports, spelled out for type checkers (a test keeps this list whole)
+    from composer_sched.schedules.constant import *  # noqa: F403
+    from composer_sched.schedules.cooldown import *  # noqa: F403
+    from composer_sched.schedules.cosine import *  # noqa: F403
+    from composer_sched.schedules.cyclic_lr import *  # noqa: F403
+    from composer_sched.schedules.cyclical import *  # noqa: F403
+    from composer_sched.schedules.exponential import *  # noqa: F403
+    from composer_sched.schedules.inverse_sqrt import *  # noqa: F403
+    from composer_sched.schedules.linear import *  # noqa: F403
+    from composer_sched.schedules.multi_factor import *  # noqa: F403
+    from composer_sched.schedules.one_cycle import *  # noqa: F403
+    from composer_sched.schedules.piecewise import *  # noqa: F403
+    from composer_sched.schedules.polynomial import *  # noqa: F403
+    from composer_sched.schedules.step import *  # noqa: F403
+    from composer_sched.schedules.triangular import *  # noqa: F403
+    from composer_sched.schedules.vocabulary import *  # noqa: F403
+    from composer_sched.schedules.warmup import *  # noqa: F403
+    from composer_sched.schedules.wsd import *  # noqa: F403
+
+for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):  # noqa: F405 (the package's own)
     if _info.name.startswith('_') or _info.name == 'registry':
         continue
     _mod = _importlib.import_module(f'{__name__}.{_info.name}')

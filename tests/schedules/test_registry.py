@@ -110,3 +110,16 @@ def test_the_warmup_is_declared_the_same_way():
     assert [p.name for p in WARMUP_PARAMS] == ['t_warmup', 'warmup_type', 'alpha_warmup', 'scale_warmup']
     with pytest.raises(ParamError, match="^scale_warmup='yes' is not allowed: scale_warmup must be true or false"):
         WarmupConfig(scale_warmup='yes')
+
+
+def test_the_package_spells_out_for_type_checkers_what_it_re_exports():
+    """The package imports every module at run time (a new method is one module); the TYPE_CHECKING block that lets
+    mypy see the same names must list them all."""
+    import pkgutil
+    import re
+    from pathlib import Path
+
+    import composer_sched.schedules as S
+    modules = {m.name for m in pkgutil.iter_modules(S.__path__) if not m.name.startswith('_') and m.name != 'registry'}
+    listed = set(re.findall(r'from composer_sched\.schedules\.(\w+) import \*', Path(S.__file__).read_text()))
+    assert listed == modules, f'add to the TYPE_CHECKING block of {S.__file__}: {sorted(modules - listed)}'
