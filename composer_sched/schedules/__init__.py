@@ -26,7 +26,9 @@ from composer_sched.schedules.registry import (
 __all__ = ['Schedule', 'MAX_GROWTH', 'Method', 'Param', 'REQUIRED', 'get_method', 'method_names', 'methods', 'register',
            'MethodConfig', 'param', 'configclass', 'Duration']
 
-if TYPE_CHECKING:  # what the loop below re-exports, spelled out for type checkers (a test keeps this list whole)
+# What the loop below re-exports, spelled out for type checkers (tests/schedules/test_registry.py keeps it whole).
+if TYPE_CHECKING:
+    # BEGIN make gen
     from composer_sched.schedules.constant import *  # noqa: F403
     from composer_sched.schedules.cooldown import *  # noqa: F403
     from composer_sched.schedules.cosine import *  # noqa: F403
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # what the loop below re-exports, spelled out for type checke
     from composer_sched.schedules.vocabulary import *  # noqa: F403
     from composer_sched.schedules.warmup import *  # noqa: F403
     from composer_sched.schedules.wsd import *  # noqa: F403
+    # END make gen
 
 for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):  # noqa: F405 (the package's own)
     if _info.name.startswith('_') or _info.name == 'registry':
