@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -63,6 +64,19 @@ def _cell(value: Any) -> str:
     return '' if value is None else str(value).replace('|', '\\|')
 
 
+def _prose(m: Any) -> str:
+    """The method definition's docstring after its summary line, up to its first section (``Example:``, ``Args:``),
+    as Markdown: what the docs page says about the method beyond the one line."""
+    doc = inspect.getdoc(m.config) if getattr(m, 'config', None) is not None else ''
+    lines = []
+    for line in (doc or '').splitlines()[1:]:
+        if re.fullmatch(r'(Examples?|Args|Raises|Returns|Note|Notes):', line.strip()):
+            break
+        lines.append(line)
+    text = '\n'.join(lines).strip().replace('``', '`')
+    return re.sub(r':\w+:`~?([^`]+)`', lambda g: f'`{g.group(1).rsplit(".", 1)[-1]}`', text)
+
+
 def _defaults(params: Sequence[Any]) -> str:
     return '<br>'.join(f'`{p.name}`' + ('' if p.required else f'={p.default!r}') for p in params)
 
@@ -102,8 +116,7 @@ def methods_page() -> str:
         sched, lr, algo = names.scheduler_class(m), names.torch_class(m), names.algorithm_class(m)[1]
         rows += ['', f'## `{m.name}`', '', m.summary + (f' Reference: {m.reference.rstrip(".")}.' if m.reference
                                                          else '')]
-        body = inspect.getdoc(m.config) if getattr(m, 'config', None) is not None else ''
-        body = '\n'.join((body or '').splitlines()[1:]).strip()
+        body = _prose(m)
         if body:
             rows += ['', body]
         rows += ['', '| parameter | default | allowed | example | meaning |', '|---|---|---|---|---|']
@@ -157,6 +170,7 @@ def algorithm_page(name: str, cls: Any) -> str:
     return '\n'.join([
         f'# {cls.__name__}', '', f'`composer_sched.{cls.__name__}` -- registry name `{name}` -- schedule role: setter.',
         '', '## TL;DR', '', m.summary + (f' Reference: {m.reference.rstrip(".")}.' if m.reference else ''), '',
+        *([_prose(m), ''] if _prose(m) else []),
         '```python', 'from composer import Trainer', f'from composer_sched import {cls.__name__}', '',
         "trainer = Trainer(model=model, train_dataloader=train_dl, max_duration='10ep',",
         f'                  algorithms=[{cls.__name__}({args})])', '```', '', '## Hyperparameters', '',
