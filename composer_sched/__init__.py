@@ -52,7 +52,7 @@ for _m in _method_names():
     _EXPORTS[_names.algorithm_class(_m)[1]] = _names.SETTERS_MODULE  # re-exported there when hand-written
     _EXPORTS[_names.functional_form_name(_m)] = _names.SETTERS_MODULE
 del _m
-_EXPORTS['ScheduleAlgorithm'] = 'composer_sched.algorithms.base'
+_EXPORTS['ScheduleAlgorithm'] = 'composer_sched.algorithms.roles'
 # LR range test (issue 17); the sub-package is callable, so composer_sched.lr_find(...) works either way.
 _EXPORTS.update(dict.fromkeys(('lr_find', 'LRFindResult'), 'composer_sched.lr_find'))
 

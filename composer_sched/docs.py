@@ -133,7 +133,7 @@ def methods_page() -> str:
 
 def _schedule_algorithms() -> dict[str, Any]:
     from composer_sched.algorithms import algorithm_classes
-    from composer_sched.algorithms.base import ScheduleAlgorithm
+    from composer_sched.algorithms.roles import ScheduleAlgorithm
 
     return {n: c for n, c in algorithm_classes().items()
             if isinstance(c, type) and issubclass(c, ScheduleAlgorithm) and c.schedule_role in ('setter', 'modifier')}

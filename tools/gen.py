@@ -456,13 +456,13 @@ SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
 functional form (``wsd_scheduler``, ...): the same schedule as a stateless Composer scheduler.
 
 Each setter installs its method's schedule (built through the method's Composer scheduler) at
-``Event.BEFORE_LOAD``; see :mod:`composer_sched.algorithms.base` for how setters, modifiers and ``ScaleSchedule``
+``Event.BEFORE_LOAD``; see :mod:`composer_sched.algorithms.plan` for how setters, modifiers and ``ScaleSchedule``
 compose. A method whose config names its own ``ALGORITHM`` (one with behaviour of its own, such as one_cycle's
 momentum cycling) is imported from there.
 """'''
     source = '\n\n\n'.join(classes) + '\n\n\n' + '\n\n\n'.join(fns) + factory
     imports['composer_sched.adapters.composer'] = ['Duration']
-    imports['composer_sched.algorithms.base'] = ['SetterAlgorithm']
+    imports['composer_sched.algorithms.roles'] = ['SetterAlgorithm']
     head = [HEADER, module_doc] + _imports(_typing_used(source) + ['Any'], imports, {})
     names = [_names(m)['setter'][1] for m in ms] + [_names(m)['fn'] for m in ms]
     head += _all(['SETTER_CLASSES', *names]) + ['', '']

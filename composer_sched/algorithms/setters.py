@@ -3,7 +3,7 @@
 functional form (``wsd_scheduler``, ...): the same schedule as a stateless Composer scheduler.
 
 Each setter installs its method's schedule (built through the method's Composer scheduler) at
-``Event.BEFORE_LOAD``; see :mod:`composer_sched.algorithms.base` for how setters, modifiers and ``ScaleSchedule``
+``Event.BEFORE_LOAD``; see :mod:`composer_sched.algorithms.plan` for how setters, modifiers and ``ScaleSchedule``
 compose. A method whose config names its own ``ALGORITHM`` (one with behaviour of its own, such as one_cycle's
 momentum cycling) is imported from there.
 """
@@ -30,8 +30,8 @@ from composer_sched.adapters.schedulers import (
     TriangularScheduler,
     WSDScheduler,
 )
-from composer_sched.algorithms.base import SetterAlgorithm
 from composer_sched.algorithms.one_cycle import OneCycle
+from composer_sched.algorithms.roles import SetterAlgorithm
 
 __all__ = ['Constant', 'CosineAnnealing', 'CyclicLr', 'Cyclical', 'Exponential', 'InverseSqrt', 'Linear', 'MultiFactor',
            'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES', 'SGDR', 'Step', 'Triangular',

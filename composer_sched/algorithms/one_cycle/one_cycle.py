@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from composer_sched.adapters.composer import Duration
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.roles import SetterAlgorithm
 from composer_sched.schedules._base import check, check_number
 
 __all__ = ['OneCycle']

@@ -39,7 +39,7 @@ BASE_LR = 0.1
 def schedule_algorithm_names() -> list[str]:
     """The registry's schedule algorithms that set or modify a schedule."""
     from composer_sched.algorithms import algorithm_classes
-    from composer_sched.algorithms.base import ScheduleAlgorithm
+    from composer_sched.algorithms.roles import ScheduleAlgorithm
 
     return [n for n, c in algorithm_classes().items()
             if isinstance(c, type) and issubclass(c, ScheduleAlgorithm) and c.schedule_role in ('setter', 'modifier')]
