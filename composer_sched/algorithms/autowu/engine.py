@@ -49,7 +49,7 @@ import numpy as np
 
 from composer_sched.algorithms.autowu import gp
 from composer_sched.schedules import CosineAnnealingSchedule, FlatSchedule, LinearCoolDown, Schedule, warm_up
-from composer_sched.schedules._base import check, check_choice, check_int, check_number
+from composer_sched.schedules._base import ParamError, check, check_choice, check_int, check_number
 
 __all__ = ['AutoWUConfig', 'AutoWUEngine', 'Decision']
 
@@ -146,7 +146,8 @@ class AutoWUConfig:
             raise ValueError("cooldown_type='half_cosine' is not allowed: the reference's half_cosine halves the LR "
                              "at the switch; cooldown_type must be one of 'cosine', 'linear', 'sqrt'.")
         check_choice('cooldown_type', self.cooldown_type, COOLDOWN_TYPES)
-        check_choice('decay_phase_stat', self.decay_phase_stat, (None, 'loss'))
+        if self.decay_phase_stat not in (None, 'loss'):  # check_choice takes names only; None is allowed here
+            raise ParamError('decay_phase_stat', self.decay_phase_stat, "one of None, 'loss'")
         check_number('decay_phase_factor', self.decay_phase_factor, lo=0, hi=1, lo_open=True)
         if self.test_interval is not None:
             check_int('test_interval', self.test_interval, lo=1)
