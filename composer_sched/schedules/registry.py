@@ -356,6 +356,8 @@ def _method_of(cls: type[MethodConfig]) -> Method:
                   config=cls, algorithm=cls.ALGORITHM, run_clock=cls.RUN_CLOCK)
 
 
+# Filled as the method modules import. Importing this module runs the package's __init__ first, which imports every
+# module of the package: the registry is complete whenever it can be read.
 _REGISTRY: dict[str, Method] = {}
 
 
@@ -403,7 +405,6 @@ def get_method(name: Union[str, Method, type[MethodConfig]]) -> Method:
         >>> m.summary, m.param('alpha_f').lo, m.config.__name__
         ('Cosine annealing from alpha_i to alpha_f over t_max, then alpha_f.', 0, 'CosineAnnealingConfig')
     """
-    _load_all()
     if isinstance(name, Method):
         return name
     if isinstance(name, type) and issubclass(name, MethodConfig):
@@ -417,7 +418,6 @@ def get_method(name: Union[str, Method, type[MethodConfig]]) -> Method:
 
 def method_names() -> list[str]:
     """All registered method names, sorted."""
-    _load_all()
     return sorted(_REGISTRY)
 
 
@@ -457,9 +457,3 @@ def check_horizon(method: Any, schedule: Any, t_end: float, context: str = '') -
         schedule.check_horizon(t_end, m.aliases)
     except ValueError as e:
         raise ValueError(f'{context or m.name}: {e}') from None
-
-
-def _load_all() -> None:
-    # Importing the package imports every shape module, each of which registers itself.
-    import composer_sched.schedules  # noqa: F401
-
