@@ -64,7 +64,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
     value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
+    globals()[name] = value  # resolved once: later lookups are plain module attributes
     return value
 
 
