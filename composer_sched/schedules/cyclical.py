@@ -252,7 +252,9 @@ class CyclicalSchedule(Schedule):
         d = float(self.cycle_length_decay)
         lg = math.log1p(d - 1) if d > 1 else math.log(d)
         x = k * lg
-        far = ops.exp(math.log(L0) + x - math.log(d - 1)) if d > 1 else 0.0
+        # Capped below exp's overflow: a start the cycle cap admits has an exponent < 709 anyway, and a scalar
+        # where() evaluates both branches.
+        far = ops.exp(ops.minimum(math.log(L0) + x - math.log(d - 1), 709.0)) if d > 1 else 0.0
         near = L0 * ops.expm1(ops.minimum(x, 700.0)) / (d - 1)
         return ops.where(x > 700.0, far, near), ops.exp(math.log(L0) + x)
 
@@ -396,15 +398,16 @@ class CyclicalSchedule(Schedule):
         if self._cycles.tail_kind == 'repeat' and unit is not None:
             # _tail's arithmetic for equal cycles, in place (the common case: it is every point of equal cycles).
             origin, L0, k0 = self._cycles.tail_origin
-            u = np.maximum(tt, 0.0) if origin == 0 else np.maximum(np.subtract(tt, origin), 0.0)
+            u = tt if origin == 0 and tt.size and tt.min() >= 0 else np.maximum(np.subtract(tt, origin), 0.0)
             j = np.divide(u, L0)
             np.floor(j, out=j)
-            offset = np.multiply(j, L0)
+            scale = 1.0 if self.cycle_magnitude_decay == 1 else self._magnitude(k0 + j, ArrayOps)
+            offset = np.multiply(j, L0, out=j)  # j is spent: reuse its memory
             np.subtract(u, offset, out=offset)
             np.clip(offset, 0.0, L0, out=offset)
             np.divide(offset, L0, out=offset)
             value = unit._eval(offset, ArrayOps)
-            return value if self.cycle_magnitude_decay == 1 else value * self._magnitude(k0 + j, ArrayOps)
+            return value if self.cycle_magnitude_decay == 1 else value * scale
         k, offset, length = self._tail(tt, ArrayOps)
         value = self._inner(offset, length, ArrayOps)
         return value if self.cycle_magnitude_decay == 1 else value * self._magnitude(k, ArrayOps)

@@ -220,3 +220,14 @@ def test_cycle_bounds_are_the_shapes(name):
     assert np.all(np.isfinite(one(np.arange(0, 400.0)))) and one(100.0) == one(399.0)
     gone = get_method(name).build(t_0=10.0, magnitude_decay=0.0)
     assert gone(5.0) > 0 and gone(15.0) == 0.0 and gone(np.array([5.0, 15.0]))[1] == 0.0
+
+
+@pytest.mark.parametrize('rounded', [True, False])
+def test_a_first_cycle_near_the_float_limit_evaluates(rounded):
+    # Found by the core-shape fuzz: L = 1e300, d = 1 + 1e-12 overflowed math.exp in the closed form's far branch
+    # (a scalar where() evaluates both branches) instead of sitting in its one astronomical cycle.
+    s = CyclicalSchedule(CosineAnnealingSchedule, 1e300, 1 + 1e-12, 0.5, round_lengths=rounded, min_lr=0.0,
+                         max_lr=1.0)
+    ts = np.array([0.0, 5e299, 1e300, 1e308])
+    np.testing.assert_allclose([s(float(t)) for t in ts], s(ts), rtol=1e-12)
+    assert s(0.0) == 1.0 and s(5e299) == pytest.approx(0.5) and np.all(np.isfinite(s(ts)))
