@@ -94,7 +94,7 @@ def _readonly(values: list[float]) -> np.ndarray[Any, np.dtype[np.float64]]:
     return arr
 
 
-FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+_FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -111,9 +111,9 @@ class _Cycles:
     starts: tuple[float, ...]
     lengths: tuple[float, ...]
     scales: tuple[float, ...]
-    starts_array: FloatArray
-    lengths_array: FloatArray
-    scales_array: FloatArray
+    starts_array: _FloatArray
+    lengths_array: _FloatArray
+    scales_array: _FloatArray
     tail_kind: str
     tail_origin: tuple[float, float, float]
 
