@@ -545,7 +545,7 @@ class Recipe:
         return Trainer(**kwargs)
 
     def _total_batches(self, max_duration: Any) -> int:
-        from composer_sched.previewing import num_batches, scaled_max_duration
+        from composer_sched.adapters.durations import num_batches, scaled_max_duration
 
         try:
             md = scaled_max_duration(max_duration, 1.0)
@@ -609,8 +609,9 @@ class Recipe:
         """What is known before training about a loss-driven schedule (AutoWU): the warm-up ramp up to its cap and
         the decays that may follow (:class:`~composer_sched.previewing.Outlook`), or ``None`` when the recipe's
         schedule does not depend on the loss."""
+        from composer_sched.adapters.durations import num_batches, scaled_max_duration
         from composer_sched.algorithms.autowu import AutoWU
-        from composer_sched.previewing import autowu_outlook, num_batches, scaled_max_duration
+        from composer_sched.previewing import autowu_outlook
 
         algos = [a for a in self.build_algorithms() if isinstance(a, AutoWU)]
         if not algos:
@@ -780,9 +781,9 @@ def _scale_without_schedulers(file: str, kwargs: dict) -> None:
     ssr = float(kwargs.get('scale_schedule_ratio', 1.0) or 1.0)
     if ssr == 1.0 or kwargs.get('schedulers'):
         return
-    from composer_sched.algorithms.base import ScheduleAlgorithm
+    from composer_sched.adapters.durations import scaled_max_duration
+    from composer_sched.algorithms.roles import ScheduleAlgorithm
     from composer_sched.algorithms.scale_schedule import ScaleSchedule
-    from composer_sched.previewing import scaled_max_duration
 
     algos = list(kwargs.get('algorithms') or [])
     scales = [a for a in algos if isinstance(a, ScaleSchedule)]

@@ -149,7 +149,7 @@ def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional
     except ImportError:  # pragma: no cover - AutoWU ships with the package
         AutoWU = ()
     try:
-        from composer_sched.algorithms.base import ScheduleAlgorithm
+        from composer_sched.algorithms.roles import ScheduleAlgorithm
     except ImportError:  # pragma: no cover
         ScheduleAlgorithm = ()
 
@@ -199,7 +199,8 @@ def _factors(schedulers: Sequence) -> list:
 
 
 def _preview(schedulers, max_duration, ratio, dataloader_len, samples_per_batch, algorithms) -> np.ndarray:
-    from composer_sched.previewing import preview, scaled_max_duration
+    from composer_sched.adapters.durations import scaled_max_duration
+    from composer_sched.previewing import preview
 
     if algorithms and not schedulers:
         # As the Trainer runs it: its ratio scales max_duration, and with no compiled scheduler to carry the ratio
@@ -282,7 +283,8 @@ def branch_points(schedulers: Sequence, max_duration, ratios: Sequence[float], *
         >>> branch_points([WSDScheduler(t_cooldown='0.2dur')], '100ba', [0.5, 1.0], dataloader_len=10)[1]
         {0.5: 41}
     """
-    from composer_sched.previewing import MAX_PREVIEW_BATCHES, num_batches, scaled_max_duration
+    from composer_sched.adapters.durations import num_batches, scaled_max_duration
+    from composer_sched.previewing import MAX_PREVIEW_BATCHES
 
     ratios = sorted(ratios)
     objects = [a for a in algorithms if not isinstance(a, str)]

@@ -282,7 +282,7 @@ class _RecipeTarget(LoadedTarget):
         if not self.config.get('schedulers'):
             # Composer refuses a ratio without schedulers (the schedule is an algorithm's): give the scaled budget
             # itself, which is what the algorithms would see (and what the planner previews).
-            from composer_sched.previewing import scaled_max_duration
+            from composer_sched.adapters.durations import scaled_max_duration
             md, ssr = scaled_max_duration(md, ssr), 1.0
         kwargs = dict(scale_schedule_ratio=ssr, algorithms=self.algorithms(), max_duration=md, progress_bar=False,
                       log_to_console=False)

@@ -144,7 +144,7 @@ class AutoWU(Algorithm):
         return None
 
     def _check_run(self, state: State) -> None:
-        from composer_sched.algorithms.base import ScheduleAlgorithm
+        from composer_sched.algorithms.roles import ScheduleAlgorithm
 
         others = [a for a in state.algorithms if isinstance(a, ScheduleAlgorithm)]
         if others:

@@ -15,7 +15,8 @@ from composer.loggers import Logger
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from composer_sched.adapters.durations import check_ratio
-from composer_sched.algorithms.base import ScheduleAlgorithm, SchedulePlan
+from composer_sched.algorithms.plan import SchedulePlan
+from composer_sched.algorithms.roles import ScheduleAlgorithm
 from composer_sched.algorithms.scale_schedule.scale_scheduler import scale_scheduler
 from composer_sched.schedules._base import check_choice, check_number
 

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from composer_sched import ComposerScheduler, LinearCooldown, ScaleSchedule, ScheduleLR, WSDScheduler, preview
 from composer_sched.adapters.compiled import unwrap_compiled
 from composer_sched.algorithms import get_algorithm
-from composer_sched.algorithms.base import SetterAlgorithm
+from composer_sched.algorithms.roles import SetterAlgorithm
 from composer_sched.algorithms.scale_schedule import scaled_duration
 from composer_sched.data import digits_dataloaders, digits_datasets
 from composer_sched.models import digits_cnn

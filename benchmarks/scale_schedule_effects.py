@@ -1,7 +1,7 @@
 """Reproduce the method card's example effects: digits CNN, 16-epoch cosine-with-warm-up budget, ScaleSchedule at
 several ratios, three seeds each; prints batches trained and validation accuracy.
 
-Run: ``python -m composer_sched.algorithms.scale_schedule.example_effects`` (about 2 minutes on one CPU core).
+Run: ``python -m benchmarks.scale_schedule_effects`` (about 2 minutes on one CPU core).
 """
 from __future__ import annotations
 
