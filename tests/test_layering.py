@@ -238,6 +238,17 @@ def test_nothing_imports_the_cli():
                             bad), pytrace=False)
 
 
+def test_only_the_console_script_names_the_cli():
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT.parent / 'setup.cfg')
+    groups = {group: [line.strip() for line in value.splitlines() if line.strip()]
+              for group, value in cfg['options.entry_points'].items()}
+    naming = {(group, line) for group, lines in groups.items() for line in lines if 'composer_sched.cli' in line}
+    assert naming == {('console_scripts', 'composer-sched = composer_sched.cli:main')}, naming
+
+
 def test_no_module_imports_a_higher_layer():
     bad = [i for i in INTERNAL if _layer(i.target) > _layer(i.source)]
     names = ', '.join(f'{n}={i}' for i, (n, _) in enumerate(LAYERS))
