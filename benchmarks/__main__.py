@@ -10,8 +10,9 @@ import benchmarks
 def main(argv):
     names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith('bench_'))
     chosen = [n for n in names if not argv or n in argv or n[len('bench_'):] in argv]
-    if argv and not chosen:
-        print(f'no benchmark named {argv}; available: {", ".join(names)}', file=sys.stderr)
+    unknown = [a for a in argv if a not in names and f'bench_{a}' not in names]
+    if unknown:  # every name must match, not just one of them
+        print(f'no benchmark named {", ".join(unknown)}; available: {", ".join(names)}', file=sys.stderr)
         return 2
     for name in chosen:
         print(f'\n=== {name} ===', flush=True)
