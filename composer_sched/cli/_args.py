@@ -49,5 +49,6 @@ def accept_trailing_overrides(parser: argparse.ArgumentParser, dest: str = 'over
         ['r.yaml', 'a.b=1']
     """
     parser.__class__ = TrailingOverrides
+    assert isinstance(parser, TrailingOverrides)  # for the type checker: the line above made it one
     parser.trailing_dest = dest
     return parser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from typing import Any, Callable, cast
 
 COMMAND = 'list'
 HELP = ('List the schedule methods and algorithms with one-line descriptions, parameters and defaults, and the '
@@ -93,10 +94,10 @@ def run(args) -> int:
                 print_method(m)
             print('every method also takes: ' + ', '.join(f'{p.name}={p.default!r}' for p in WARMUP_PARAMS) + '\n')
     if 'algorithms' in sections:
-        chosen = {n: c for n, c in algos.items() if not args.names or n in args.names}
-        if chosen:
+        chosen_algos = {n: c for n, c in algos.items() if not args.names or n in args.names}
+        if chosen_algos:
             print('== algorithms (recipe: algorithms: {<name>: {...}}) ==')
-            for n, c in chosen.items():
+            for n, c in chosen_algos.items():
                 print_algorithm(n, c)
             print()
     if 'recipes' in sections:
@@ -122,7 +123,9 @@ def _print_components() -> None:
 
     print('== recipe components ==')
     for title, table in (('model', MODELS), ('data', DATASETS)):
-        for name, fn in table.items():
+        # The tables hold builders of different signatures, which mypy joins to `builtins.function` (not callable
+        # to it); they are functions.
+        for name, fn in cast('dict[str, Callable[..., Any]]', table).items():
             params = ', '.join(f'{n}={p.default!r}' if p.default is not p.empty else n
                                for n, p in inspect.signature(fn).parameters.items())
             print(f'{title} {name}({params}): {_short(first_line(fn), 90)}')

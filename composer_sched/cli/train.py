@@ -2,6 +2,8 @@
 ``--dry-run``)."""
 from __future__ import annotations
 
+from typing import Any
+
 COMMAND = 'train'
 HELP = ('Train a YAML recipe with a Composer Trainer and print the final metrics (--dry-run: check it, show its '
         'schedule).')
@@ -91,7 +93,9 @@ def _read_checkpoint(path: str) -> dict:
         raise ValueError(f'--from={path} is not allowed: it is not a Composer checkpoint ({type(e).__name__} while '
                          'reading it).') from None
     state = ckpt.get('state') if isinstance(ckpt, dict) else None
-    stamp = state.get('timestamp') if isinstance(state, dict) else None
+    if not isinstance(state, dict):
+        state = {}  # no training state: no timestamp either, refused below
+    stamp = state.get('timestamp')
     if isinstance(stamp, dict) and isinstance(stamp.get('Timestamp'), dict):  # how Composer 0.32 nests it
         stamp = stamp['Timestamp']
     if not isinstance(stamp, dict) or not isinstance(stamp.get('batch'), int):
@@ -272,7 +276,7 @@ def run(args) -> int:
             stem = os.path.splitext(os.path.basename(recipe.path))[0]
             print(f'wrote {recipe.plot(args.plot or f"{stem}.png")}')
         return 0
-    kwargs = {'progress_bar': False} if args.quiet else {}
+    kwargs: dict[str, Any] = {'progress_bar': False} if args.quiet else {}
     target = keep = start = None
     if args.extend_to is not None or args.keep_stable is not None:
         from composer_sched.sweep.target import loaded_target
@@ -290,6 +294,7 @@ def run(args) -> int:
         # equals the sweep's independent run at that ratio.
         from composer_sched.cli import one_line
 
+        assert target is not None  # loaded above whenever --extend-to is given
         try:
             kwargs['progress_bar'] = not args.quiet
             trainer = target.build_trainer(args.extend_to, load_path=args.from_checkpoint,

@@ -239,7 +239,7 @@ def _time_hint(tp: Any) -> Optional[str]:
     return None
 
 
-def _check_composer_times(file, key: str, cls: type, params: dict) -> None:
+def _check_composer_times(file, key: str, cls: type[Any], params: dict) -> None:
     """Composer's schedulers take durations unchecked and fail only when called mid-run: check them here.
 
     Raises:
@@ -291,7 +291,7 @@ def composer_algorithms() -> dict[str, type]:
     import composer.algorithms as ca
     from composer.core import Algorithm
 
-    out = {}
+    out: dict[str, type] = {}
     for n in ca.__all__:
         cls = getattr(ca, n)
         if inspect.isclass(cls) and issubclass(cls, Algorithm):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 __all__ = ['Override', 'parse_override', 'parse_value', 'parse_overrides', 'is_override', 'split_recipe_args',
            'group_items']
@@ -38,7 +38,8 @@ def parse_value(text: str) -> Any:
     """
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(OmegaConf.from_dotlist([f'v={text}']), resolve=False)['v']
+    # from_dotlist builds a DictConfig, which always converts to a dict
+    return cast(dict, OmegaConf.to_container(OmegaConf.from_dotlist([f'v={text}']), resolve=False))['v']
 
 
 def parse_override(item: Any) -> Override:

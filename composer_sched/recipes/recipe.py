@@ -8,7 +8,7 @@ import math
 import os
 import posixpath
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -188,7 +188,7 @@ def _resolve(file: str, config: Mapping, overrides: Sequence[str]) -> tuple[dict
         raise RecipeError(file, str(getattr(e, 'full_key', '') or ''), str(e).splitlines()[0]) from None
     applied = _apply_overrides(file, cfg, list(overrides))
     try:
-        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        resolved = cast(dict, OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))  # cfg is a DictConfig
     except MissingMandatoryValue as e:  # `key: ???` in the file: the user must give it
         key = str(getattr(e, 'full_key', '') or '')
         raise RecipeError(file, key, f'missing: this recipe needs it, e.g. as an override {key}=...') from None
@@ -384,7 +384,7 @@ class Recipe:
         """The resolved recipe as plain Python containers."""
         from omegaconf import OmegaConf
 
-        return OmegaConf.to_container(self.config)
+        return cast(dict, OmegaConf.to_container(self.config))  # a DictConfig converts to a dict
 
     def with_overrides(self, overrides: Sequence[str]) -> 'Recipe':
         """The same recipe with more ``key=value`` overrides (after this recipe's own), checked.
@@ -479,8 +479,9 @@ class Recipe:
 
     def build_callbacks(self) -> list:
         from composer.callbacks import LRMonitor
+        from composer.core import Callback
 
-        callbacks = [LRMonitor()] if self.config.loggers.lr_monitor else []
+        callbacks: list[Callback] = [LRMonitor()] if self.config.loggers.lr_monitor else []
         meta = getattr(self.datasets()[0], 'metadata', None)  # e.g. the text corpus's SHA-256 (text_data.py)
         if meta:
             from composer_sched.text_data import LogMetadata

@@ -130,7 +130,7 @@ def _check_value(file: Optional[str], key: str, tp: Any, value: Any) -> Any:
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
         return _check_value(file, key, inner, value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return check_section(file, key, tp, value)
     ok = {
         int: isinstance(value, int) and not isinstance(value, bool),

@@ -292,8 +292,9 @@ def launch_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optio
         # die_with_parent: a killed sweep takes the launcher with it (and the ranks follow the launcher).
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=die_with_parent)
         ranks = [_read_row(attempt, r) for r in range(processes)]
-        if proc.returncode == 0 and all(r is not None and r['status'] == 'done' for r in ranks):
-            return ranks[0]
+        done = [r for r in ranks if r is not None and r['status'] == 'done']
+        if proc.returncode == 0 and len(done) == len(ranks):
+            return done[0]
         failed = [(r['finished_at'], i, r) for i, r in enumerate(ranks) if r is not None and r['status'] == 'failed']
         if failed:  # the first rank to fail; the others typically fail because it left
             _, i, first = min(failed, key=lambda t: t[:2])

@@ -142,16 +142,9 @@ def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional
         True
     """
     from composer_sched.adapters.composer import ComposerScheduler
+    from composer_sched.algorithms.autowu import AutoWU
+    from composer_sched.algorithms.roles import ScheduleAlgorithm
     from composer_sched.schedules.registry import get_method
-
-    try:
-        from composer_sched.algorithms.autowu import AutoWU
-    except ImportError:  # pragma: no cover - AutoWU ships with the package
-        AutoWU = ()
-    try:
-        from composer_sched.algorithms.roles import ScheduleAlgorithm
-    except ImportError:  # pragma: no cover
-        ScheduleAlgorithm = ()
 
     def budget_bound(method: str) -> str:
         return (f'runs are independent: {method!r} changes shape with the budget (its early learning rates depend '
@@ -159,10 +152,10 @@ def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional
 
     setter = None
     for a in algorithms:
-        if AutoWU and isinstance(a, AutoWU):
+        if isinstance(a, AutoWU):
             return (f'runs are independent: {_name(a)} sets the learning rate from the training loss (when it '
                     'switches from warm-up to decay depends on the loss), so no run is a prefix of another.')
-        role = getattr(a, 'schedule_role', None) if ScheduleAlgorithm and isinstance(a, ScheduleAlgorithm) else None
+        role = getattr(a, 'schedule_role', None) if isinstance(a, ScheduleAlgorithm) else None
         if role == 'setter':
             setter = a
         elif role == 'modifier':
@@ -440,15 +433,16 @@ def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint
                           f'sweep\'s: ratio r trains with {target.recipe_ratio:g} x r.')
     top = max(ratios)
     runs: list[RunSpec] = []
-    extend = stable_dir is not None and share_trunks and sharing_blocker(target.schedulers(),
-                                                                          target.algorithms()) is None
-    keep_b = _stable_end(target, top) if extend else None
+    # Where trunks keep (and earlier sweeps kept) their stable-phase checkpoint: only when runs are prefixes.
+    stable = (stable_dir if stable_dir is not None and share_trunks
+              and sharing_blocker(target.schedulers(), target.algorithms()) is None else None)
+    keep_b = _stable_end(target, top) if stable is not None else None
     saved = 0
     for seed in seeds:
         trunk = run_id(config_hash, top, seed)
         ckpt = {r: os.path.join(checkpoint_dir, f'{trunk}-ba{b}.pt') for r, b in points.items()}
-        keep = ((keep_b, os.path.join(stable_dir, f'{trunk}-ba{keep_b}.pt')),) if keep_b else ()
-        old = _kept(target, stable_dir, config_hash, top, seed) if extend else None
+        keep = ((keep_b, os.path.join(stable, f'{trunk}-ba{keep_b}.pt')),) if stable is not None and keep_b else ()
+        old = _kept(target, stable, config_hash, top, seed) if stable is not None else None
         start = old[1] if old else 0
         if old:
             saved += old[1]

@@ -201,11 +201,12 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
         specs = {s.ratio: s for s in plan.runs if s.seed == seed}
         try:
             trained = [rows.get(specs[r].run_id) for r in setup.fitted]
-            if any(t is None or t.get('status') != 'done' for t in trained):
+            done = [t for t in trained if t is not None and t.get('status') == 'done']
+            if len(done) != len(trained):
                 raise ValueError('a run to fit on did not finish')
-            trunk = trained[0]
+            trunk = done[0]
             pairs = [_history_run(t, setup.curves[r], prefix=trunk if i else None)
-                     for i, (r, t) in enumerate(zip(setup.fitted, trained))]
+                     for i, (r, t) in enumerate(zip(setup.fitted, done))]
             t0 = time.perf_counter()
             fit = fit_momentum_law([p[0] for p in pairs])
             fit_s = time.perf_counter() - t0

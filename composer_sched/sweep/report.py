@@ -173,7 +173,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[RatioSummary]:
             std[m] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
         avg = lambda k: float(np.mean([r[k] or 0.0 for r in ok]))  # noqa: E731
         predicted = all(r.get('predicted') for r in ok)
-        band, losses = {}, []
+        band: dict[str, tuple[float, float]] = {}
+        losses: list[float] = []
         for r in ok:
             p = r.get('prediction') or {}
             for m, b in (p.get('metrics') or {}).items():

@@ -675,7 +675,7 @@ def write_outputs(store: ResultsStore, config_hash: str, loaded, rows: list[dict
     for r in every:
         if not r.get('predicted'):  # the overview compares measured sweeps; predictions are in each folder's plot
             groups.setdefault((r['recipe'], r['config_hash']), []).append(r)
-    plot = plot_overview(groups, os.path.join(out_dir, 'tradeoff.png'), metric=metric)
-    if plot:
-        paths['plot'] = plot
+    overview = plot_overview(groups, os.path.join(out_dir, 'tradeoff.png'), metric=metric)
+    if overview:
+        paths['plot'] = overview
     return report, paths

@@ -51,7 +51,7 @@ class SweepTarget:
         if self.processes is not None:
             _check_processes('--procs-per-run', self.processes)
         loaded = self._load(seed)
-        n = loaded.resources['processes']
+        n = int(loaded.resources['processes'])  # an int already (checked by _check_processes)
         if n > 1 and os.environ.get('WORLD_SIZE') != str(n):
             # Batches per epoch are per rank (distributed samplers), and budgets and branch points are counted in
             # them: plan with what rank 0 of n processes will see. Inside the launched ranks WORLD_SIZE is n already.
@@ -165,7 +165,10 @@ class LoadedTarget:
     def resources(self) -> dict[str, float]:
         """Per-run resources: ``{'cpus': >= 1, 'gpus': >= 0, 'processes': int >= 1}`` (the recipe's ``resources``
         section; ``--procs-per-run`` wins for ``processes``). ``cpus`` and ``gpus`` are per process."""
-        res = dict(self.config.get('resources') or {})
+        return self._checked_resources(dict(self.config.get('resources') or {}))
+
+    def _checked_resources(self, res: dict[str, Any]) -> dict[str, float]:
+        """:attr:`resources` from the section ``res`` as written (``--procs-per-run`` applied), checked."""
         cpus, gpus = res.get('cpus', 1), res.get('gpus', 0)
         key = self.resources_key
         if not isinstance(cpus, (int, float)) or cpus < 1:
@@ -269,13 +272,7 @@ class _RecipeTarget(LoadedTarget):
         res = dict((self.config.get('variables') or {}).get('resources') or {})
         res.setdefault('gpus', 1 if self.config.get('device') == 'gpu' else 0)
         res.setdefault('cpus', 1)
-        saved = self.config.get('resources')
-        self.config['resources'] = res
-        try:
-            return LoadedTarget.resources.fget(self)
-        finally:
-            if saved is None:
-                self.config.pop('resources')
+        return self._checked_resources(res)
 
     def build_trainer(self, ratio: float, **trainer_kwargs: Any):
         md, ssr = self.sweep_max_duration, self.run_ratio(ratio)
