@@ -85,7 +85,7 @@ def run(args) -> int:
         unknown = [n for n in args.names if n not in method_names() and n not in algos]
         if unknown:
             raise ValueError(f'{unknown[0]!r} is neither a schedule method nor an algorithm'
-                             f'{suggest(unknown[0], method_names() + list(algos))}.')
+                             f'{suggest(unknown[0], sorted(set(method_names()) | set(algos)))}.')
     if 'methods' in sections:
         chosen = [get_method(n) for n in args.names if n in method_names()] if args.names else list(methods())
         if chosen:
