@@ -91,7 +91,7 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike], None], max
         A float array with one multiplier per batch of the (scaled) run.
 
     Raises:
-        ValueError: no scheduler and no algorithm, a bad ``ssr``, a duration that needs a size that was not given,
+        ValueError: a bad ``ssr``, a duration that needs a size that was not given,
             or a run longer than :data:`MAX_PREVIEW_BATCHES` batches.
 
     Example:
@@ -101,11 +101,11 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike], None], max
         >>> from composer.optim import MultiStepScheduler
         >>> preview([WSDScheduler(t_cooldown='0.5dur'), MultiStepScheduler(['2ba'], gamma=0.5)], '5ba').tolist()
         [1.0, 1.0, 1.0, 0.5, 0.4]
+        >>> preview([], '3ba').tolist()  # no scheduler: Composer keeps the LR constant
+        [1.0, 1.0, 1.0]
     """
     scheds = [s for s in (list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers])
               if s is not None]
-    if not scheds and not algorithms:
-        raise ValueError('schedulers=[] is not allowed without algorithms: give at least one scheduler.')
     md = scaled_max_duration(max_duration, ssr)
     n = check_preview_length(num_batches(md, dataloader_len, samples_per_batch, tokens_per_batch), md)
     factors = _factors(scheds)

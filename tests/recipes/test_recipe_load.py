@@ -195,3 +195,11 @@ def test_bundled_bases_resolve_inside_the_package(tmp_path, monkeypatch):
     r = load_recipe('algorithms/wsd')
     assert r.config.model.name == 'digits_cnn' and list(r.config.algorithms) == ['wsd']
     assert r.with_overrides(['max_duration=2ep']).max_duration == '2ep'
+
+
+def test_a_recipe_without_schedulers_or_algorithms_is_a_constant_lr():
+    # The recipe README allows no schedule at all (Composer then keeps the optimizer's LR): it loads and previews as 1.
+    recipe = load_recipe('digits_cnn', ['schedulers=[]', 'max_duration=5ba'])
+    assert recipe.preview().tolist() == [1.0] * 5
+    with_wsd = load_recipe('digits_cnn', ['max_duration=5ba'])
+    assert with_wsd.preview().tolist() != [1.0] * 5  # the same recipe with its schedule does move
