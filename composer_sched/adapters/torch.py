@@ -17,7 +17,7 @@ from composer.core import TimeUnit
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from composer_sched.adapters.durations import Horizon
+from composer_sched.adapters.durations import Horizon, check_ratio
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps, check_number
@@ -116,7 +116,7 @@ class ScheduleLR(LRScheduler):
         """Dilate the schedule by ``ssr`` (the hook ``scale_scheduler`` calls): absolute durations and the total
         scale, an absolute warm-up does not (a ``dur`` one follows the total). A bare core schedule is dilated in
         time as a whole."""
-        check_number('ssr', ssr, lo=0, lo_open=True)
+        check_ratio('ssr', ssr)
         self.ssr = float(ssr)
         if self.spec is not None:
             self._core = self._build()
