@@ -83,7 +83,8 @@ class CyclicLRSchedule(Schedule):
         u = 1.0 + t / total
         cycle = ops.floor(u)
         x = ops.where(u < math.inf, u - cycle, 0.0)  # inf - inf: a time past any cycle count starts a cycle
-        rise = x / ratio
+        # A rise too short to resolve (up / total underflows to 0) is instant: the cycle starts at its peak.
+        rise = x / ratio if ratio > 0 else ops.full_like(x, 1.0)
         fall = (x - 1) / (ratio - 1) if ratio < 1 else ops.full_like(x, 0.0)  # no fall without step_size_down
         height = (self.max_lr - self.min_lr) * ops.where(x <= ratio, rise, fall)
         if self.mode == 'triangular':

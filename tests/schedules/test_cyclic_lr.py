@@ -143,3 +143,13 @@ def test_values_are_finite_and_between_the_bounds_far_past_the_run():
         ts = np.array([0.0, 1.0, 1e6, 1e15, 1e300])
         for values in (s(ts), np.array([s(float(t)) for t in ts])):
             assert np.all(np.isfinite(values)) and np.all((values >= 0.2) & (values <= 1.0)), (mode, values)
+
+
+def test_a_rise_too_short_to_resolve_is_instant_not_nan():
+    # Found by the registry fuzz: t_up='5e-324dur' resolves to a subnormal, up / (up + down) underflows to 0 and the
+    # rise was 0 / 0 = nan at the start of each cycle. Such a rise is instant: the cycle starts at its peak.
+    s = CyclicLRSchedule(min_lr=0.0, max_lr=1.0, step_size_up=5e-324, step_size_down=3.0)
+    values = s(np.array([0.0, 1.0, 3.0]))
+    assert values[0] == values[2] == 1.0
+    np.testing.assert_allclose(values[1], 2 / 3, rtol=1e-12)  # falling: 2 of the 3 fall steps left
+    assert [s(t) for t in (0.0, 1.0, 3.0)] == values.tolist()
