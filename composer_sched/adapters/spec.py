@@ -9,7 +9,6 @@ from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
 from composer_sched.schedules import FlatSchedule, Schedule
 from composer_sched.schedules._base import ParamError
 from composer_sched.schedules.registry import Method, MethodConfig, Param, get_method, methods, params_of, suggest
-from composer_sched.schedules.vocabulary import renamed_hint
 from composer_sched.schedules.warmup import WarmupConfig, warm_up
 
 __all__ = ['ScheduleSpec', 'WARMUP_PARAMS', 'RUN_CLOCK_METHODS', 'duration_role']
@@ -81,8 +80,7 @@ class ScheduleSpec:
         known = {p.name: p for p in self.method.params + WARMUP_PARAMS}
         for name in params:
             if name not in known:
-                hint = renamed_hint(name, known) or suggest(name, known)
-                raise ValueError(f'{self.method.name}: unknown parameter {name!r}{hint}; '
+                raise ValueError(f'{self.method.name}: unknown parameter {name!r}{suggest(name, known)}; '
                                  f'parameters: {", ".join(known)}.')
         self.params: dict[str, Any] = {}
         self.durations: dict[str, Any] = {}

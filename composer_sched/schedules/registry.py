@@ -63,6 +63,7 @@ import sys
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional, Sequence, TypeVar, Union, cast
 
 from composer_sched.schedules._base import ParamError, Schedule, check_number
+from composer_sched.schedules.vocabulary import renamed_hint
 
 if sys.version_info >= (3, 11):
     from typing import dataclass_transform
@@ -391,7 +392,17 @@ def _add(method: Method) -> Method:
 
 
 def suggest(name: str, choices: Sequence[str] | Mapping[str, Any]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string. A name the vocabulary retired
+    (:data:`~composer_sched.schedules.vocabulary.RENAMED`) is pointed to its replacement instead, wherever the
+    suggestion is made (a scheduler's or an algorithm's arguments, a recipe key).
+
+    Example:
+        >>> suggest('t_cooldwn', ['t_cooldown', 'alpha_f']), suggest('cycle_length_decay', ['t_0', 't_mult'])
+        (" (did you mean 't_cooldown'?)", " (did you mean 't_mult'? 'cycle_length_decay' was renamed)")
+    """
+    renamed = renamed_hint(str(name), list(choices))
+    if renamed:
+        return renamed
     close = difflib.get_close_matches(str(name), list(choices), n=3, cutoff=0.5)
     return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ''
 

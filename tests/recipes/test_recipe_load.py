@@ -203,3 +203,9 @@ def test_a_recipe_without_schedulers_or_algorithms_is_a_constant_lr():
     assert recipe.preview().tolist() == [1.0] * 5
     with_wsd = load_recipe('digits_cnn', ['max_duration=5ba'])
     assert with_wsd.preview().tolist() != [1.0] * 5  # the same recipe with its schedule does move
+
+
+def test_a_retired_argument_of_an_algorithm_in_a_recipe_names_its_replacement():
+    # The hint lives in the one suggest(): an algorithm's arguments in a recipe get it as a scheduler's do.
+    with pytest.raises(RecipeError, match=r"has no argument 't_cycle' \(did you mean 't_0'\? 't_cycle' was renamed\)"):
+        load_recipe('algorithms/cyclical', ['algorithms.cyclical.t_cycle=10ba'])
