@@ -10,16 +10,17 @@ from typing import Any
 
 __version__ = '0.1.0'
 
+import composer_sched.schedules as _core  # noqa: E402  (pure numpy; the registry below imports it anyway)
+
 _CORE = 'composer_sched.schedules'
 _EXPORTS: dict[str, str] = {
-    # Pure core (numpy only).
-    **{name: _CORE for name in (
-        'Schedule', 'TriangularSchedule', 'CosineAnnealingSchedule', 'MultiFactorSchedule', 'LinearWarmUp',
-        'ExponentialWarmUp', 'LinearCoolDown', 'OneCycleSchedule', 'CyclicalSchedule', 'FlatSchedule',
-        'StepSchedule', 'MultiStepSchedule', 'ExponentialSchedule', 'LinearSchedule', 'PolynomialSchedule',
-        'InverseSqrtSchedule', 'StableDecaySchedule', 'StepwiseSchedule', 'method_names', 'get_method')},
+    # Pure core (numpy only): every schedule class the core exports, so a new method module needs no edit here.
+    **{name: _CORE for name in _core.__all__
+       if isinstance(getattr(_core, name), type) and issubclass(getattr(_core, name), _core.Schedule)},
+    **dict.fromkeys(('method_names', 'get_method'), _CORE),
     # Adapters.
     'ComposerScheduler': 'composer_sched.adapters.composer',
+    'ProductScheduler': 'composer_sched.adapters.product',
     'composer_scheduler': 'composer_sched.adapters.schedulers',
     'ScheduleLR': 'composer_sched.adapters.torch',
     'torch_scheduler': 'composer_sched.adapters.torch_schedulers',
@@ -35,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     'AutoWU': 'composer_sched.algorithms.autowu', 'AutoWUScheduler': 'composer_sched.algorithms.autowu',
     **dict.fromkeys(('ScaleSchedule', 'scale_scheduler'), 'composer_sched.algorithms.scale_schedule'),
 }
-# Convex-bound toolkit; its schedule classes stay in composer_sched.theory (their names clash with the core's).
+# Convex-bound toolkit; its paper-named classes (faces over the registered methods) stay in composer_sched.theory.
 _EXPORTS.update(dict.fromkeys(('compute_rate', 'compute_optimal_base'), 'composer_sched.theory'))
 # Algorithms with behaviour of their own (one folder each); the registered methods' setters are generated below.
 _EXPORTS.update({'LinearWarmup': 'composer_sched.algorithms.linear_warmup',

@@ -34,6 +34,20 @@ def test_every_registered_method_has_a_top_level_scheduler_class():
         assert getattr(composer_sched, class_name(m, 'Scheduler')).method_name == m
 
 
+def test_every_core_schedule_class_and_the_product_scheduler_are_top_level():
+    # Derived from the core's own exports, so a new method module (cyclic_lr) needs no edit in composer_sched.
+    import composer_sched
+    import composer_sched.schedules as core
+
+    shapes = [n for n in core.__all__
+              if isinstance(getattr(core, n), type) and issubclass(getattr(core, n), core.Schedule)]
+    assert 'CyclicLRSchedule' in shapes
+    for name in shapes:
+        assert getattr(composer_sched, name) is getattr(core, name)
+    from composer_sched.adapters.product import ProductScheduler
+    assert composer_sched.ProductScheduler is ProductScheduler
+
+
 def test_docs_methods_page_lists_every_registered_schedule_method():
     from composer_sched.docs import methods_page
     from composer_sched.schedules import method_names
