@@ -9,6 +9,7 @@ EPILOG = """examples:
   composer-sched sweep --seeds 3 --workers 2 --out runs/sweep
   composer-sched sweep my_recipe.yaml --ratios 0.1,0.3,1 schedulers[0].t_cooldown=0.2dur
   composer-sched sweep --backend ray --address auto      # one Ray task per run, results in the same database
+  composer-sched sweep --backend slurm --slurm partition=gpu --slurm time=4:00:00  # one Slurm job per run
   composer-sched sweep --procs-per-run 2 --ratios 0.5,0.75,1  # each run: composer -n 2 (gloo CPU, NCCL GPU)
   composer-sched sweep --out runs/sweep                  # again: finished runs are skipped, the rest redone
   composer-sched sweep --predict only                    # train ratio 1 alone, predict the others (~1.0x)
@@ -36,7 +37,10 @@ def add_arguments(parser):
                              'leaving out those the schedule does not fit)')
     parser.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 per ratio, N >= 1 (default 1)')
     parser.add_argument('--workers', type=int, default=1, help='parallel runs on this machine, >= 1 (default 1)')
-    parser.add_argument('--backend', default='local', help="'local' (default) or 'ray'")
+    parser.add_argument('--backend', default='local', help="'local' (default), 'ray' or 'slurm'")
+    parser.add_argument('--slurm', action='append', default=None, metavar='KEY=VALUE',
+                        help='a Slurm option of --backend slurm (repeatable): partition, account, time, qos, '
+                             'constraint, checkpoint_every (batches between resume checkpoints)')
     parser.add_argument('--procs-per-run', type=int, default=None, metavar='N',
                         help="processes per run, >= 1; N > 1 launches each run with Composer's launcher "
                              "(composer -n N). Default: the recipe's variables.resources.processes, else 1")
@@ -67,7 +71,7 @@ def run(args) -> int:
     out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
                     address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance,
                     metric=args.metric, echo=lambda s: print(s, flush=True), drop_unfit=args.ratios is None,
-                    plot=not args.no_plot, predict=args.predict)
+                    plot=not args.no_plot, predict=args.predict, slurm=args.slurm)
     print()
     if out.report is not None:
         print(out.report.text())

@@ -163,7 +163,7 @@ def _final_metrics(trainer) -> dict[str, float]:
 
 
 def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional[int] = None,
-                save_weights: Optional[str] = None) -> dict[str, Any]:
+                save_weights: Optional[str] = None, trainer_kwargs: Optional[dict] = None) -> dict[str, Any]:
     """Train one run of a sweep and return its result row (``status`` ``'done'`` or ``'failed'``).
 
     Args:
@@ -172,6 +172,8 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         config_hash: the recipe fingerprint the plan was made for; a different one fails the run.
         cpus: torch threads for this run (``>= 1``), fixed so numbers do not depend on ``--workers``.
         save_weights: if given, the final model ``state_dict`` is saved there (``torch.save``).
+        trainer_kwargs: more ``Trainer`` arguments from the backend (e.g. the Slurm backend's periodic
+            checkpoints and ``autoresume``); its ``callbacks`` are added to the run's own.
 
     Returns:
         A row for :meth:`~composer_sched.sweep.store.ResultsStore.record`.
@@ -200,8 +202,8 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
                                f'{config_hash}).')
         res = loaded.resources
         torch.set_num_threads(int(cpus or res['cpus']))
-        kwargs: dict[str, Any] = {'run_name': spec.run_id}
-        callbacks = []
+        kwargs: dict[str, Any] = {'run_name': spec.run_id, **(trainer_kwargs or {})}
+        callbacks = list(kwargs.pop('callbacks', []))
         if spec.save_at or spec.keep_at:
             callbacks.append(branch_saver(tuple(spec.save_at) + tuple(spec.keep_at)))
         history = _eval_history(int(spec.eval_every)) if spec.eval_every else None

@@ -31,7 +31,7 @@ from composer_sched.sweep.target import SweepTarget
 
 __all__ = ['run_sweep', 'SweepOutcome', 'SweepFolder', 'write_outputs', 'config_folder', 'BACKENDS']
 
-BACKENDS = ('local', 'ray')
+BACKENDS = ('local', 'ray', 'slurm')
 
 
 @dataclasses.dataclass
@@ -278,7 +278,8 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
               out_dir: Union[str, os.PathLike] = 'sweep', *, workers: int = 1, backend: str = 'local',
               address: Optional[str] = None, share_trunks: bool = True, tolerance: float = 0.01,
               metric: Optional[str] = None, echo: Callable[[str], None] = print,
-              drop_unfit: bool = False, plot: bool = True, predict: Optional[str] = None) -> SweepOutcome:
+              drop_unfit: bool = False, plot: bool = True, predict: Optional[str] = None,
+              slurm: Any = None) -> SweepOutcome:
     """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
 
     Steps, one function each: check the arguments and the recipe and plan every run (:func:`_prepare`, with
@@ -312,6 +313,9 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             (``anchor``: and the shortest) with its eval loss every k batches, predict the other ratios with the
             momentum law and record them as rows marked ``predicted`` (``shadow``: then train them too, and report
             each prediction's error). See :mod:`composer_sched.sweep.predicted`.
+        slurm: with ``backend='slurm'``, the ``--slurm`` options: ``key=value`` strings or a dict with keys among
+            :data:`~composer_sched.sweep.slurm.SLURM_KEYS` (partition, account, time, qos, constraint,
+            checkpoint_every). See :mod:`composer_sched.sweep.slurm`.
 
     Returns:
         A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
@@ -331,6 +335,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     job = _prepare(target, ratios, seeds, out_dir, workers=workers, backend=backend, address=address,
                    share_trunks=share_trunks, tolerance=tolerance, metric=metric, drop_unfit=drop_unfit,
                    predict=predict, echo=echo)
+    job.slurm = _slurm_options(backend, slurm, job.resources)
     folder = SweepFolder(job.out_dir)
     try:
         pending, done = _pending_runs(job, folder)
@@ -358,6 +363,7 @@ class _SweepJob:
     backend: str
     address: Optional[str]
     echo: Callable[[str], None]
+    slurm: Optional[dict] = None  # checked --slurm options (backend 'slurm')
 
     @property
     def to_train(self) -> list[RunSpec]:
@@ -405,6 +411,22 @@ def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Seq
                      address, echo)
 
 
+def _slurm_options(backend: str, slurm: Any, resources: dict) -> Optional[dict]:
+    """The checked ``--slurm`` options, Slurm asked whether it accepts such jobs (before any training).
+
+    Raises:
+        ValueError: options given without ``backend='slurm'``, a bad option, or Slurm absent or refusing.
+    """
+    if backend != 'slurm':
+        if slurm:
+            raise ValueError(f'--slurm {slurm!r} is not allowed with --backend {backend}: use --backend slurm.')
+        return None
+    from composer_sched.sweep.slurm import check_slurm, parse_slurm_options
+
+    items = [f'{k}={v}' for k, v in slurm.items()] if isinstance(slurm, dict) else list(slurm or ())
+    return check_slurm(parse_slurm_options(items), resources)
+
+
 def _pending_runs(job: _SweepJob, folder: 'SweepFolder') -> tuple[list[RunSpec], set]:
     """Step 2: the runs the folder's database does not hold yet, and the ids it does; takes the folder's lock when
     some remain (read again under the lock: a sweep that just finished may have added rows).
@@ -450,7 +472,7 @@ def _train_pending(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec]
 
     def train(runs, done_ids, total=None):
         _train(job.target, job.plan, runs, done_ids, store, job.config_hash, job.loaded.to_yaml(), job.resources,
-               job.out_dir, job.workers, job.backend, job.address, job.echo, total=total)
+               job.out_dir, job.workers, job.backend, job.address, job.echo, total=total, slurm=job.slurm)
 
     setup = job.setup
     if setup is None:
@@ -529,7 +551,7 @@ def _predict(setup, plan: SweepPlan, store: ResultsStore, config_hash: str, load
 
 def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: ResultsStore, config_hash: str,
            target_yaml: str, resources: dict, out_dir: str, workers: int, backend: str, address: Optional[str],
-           echo: Callable[[str], None], total: Optional[int] = None) -> None:
+           echo: Callable[[str], None], total: Optional[int] = None, slurm: Optional[dict] = None) -> None:
     """Run ``pending`` on the backend, trunks before their branches, recording each row as it arrives;
     ``total``: runs this sweep trains (default: the plan's)."""
     procs = int(resources['processes'])
@@ -538,6 +560,9 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
     run_kw = {'processes': procs, 'work_dir': os.path.join(out_dir, 'launch')}
     if backend == 'ray':
         be = _RayBackend(address, resources, run_kw)
+    elif backend == 'slurm':
+        from composer_sched.sweep.slurm import SlurmBackend
+        be = SlurmBackend(out_dir, slurm or {}, resources, plan.budgets, echo)
     elif workers == 1 or len(pending) <= 1:
         be = _InlineBackend(run_kw)
     else:
@@ -555,6 +580,8 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
     skipped = total - len(pending)
 
     def ready(spec: RunSpec) -> bool:
+        if getattr(be, 'orders_runs', False):  # Slurm: a branch's job waits for its trunk's (a dependency)
+            return True
         return spec.trunk_id is None or spec.trunk_id in finished or spec.trunk_id not in waiting and \
             spec.trunk_id not in in_flight
 
