@@ -335,10 +335,13 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     job = _prepare(target, ratios, seeds, out_dir, workers=workers, backend=backend, address=address,
                    share_trunks=share_trunks, tolerance=tolerance, metric=metric, drop_unfit=drop_unfit,
                    predict=predict, echo=echo)
-    job.slurm = _slurm_options(backend, slurm, job.resources)
+    job.slurm = _slurm_options(backend, slurm)
     folder = SweepFolder(job.out_dir)
     try:
         pending, done = _pending_runs(job, folder)
+        if pending and job.slurm is not None:  # asks Slurm; a finished sweep reports without it
+            from composer_sched.sweep.slurm import check_slurm
+            job.slurm = check_slurm(job.slurm, job.resources)
         skipped = len(job.to_train) - len(pending)
         _announce(job, folder, pending, skipped)
         prediction_errors = _train_pending(job, folder, pending, done)
@@ -411,20 +414,20 @@ def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Seq
                      address, echo)
 
 
-def _slurm_options(backend: str, slurm: Any, resources: dict) -> Optional[dict]:
-    """The checked ``--slurm`` options, Slurm asked whether it accepts such jobs (before any training).
+def _slurm_options(backend: str, slurm: Any) -> Optional[dict]:
+    """The checked ``--slurm`` options (``None`` for other backends).
 
     Raises:
-        ValueError: options given without ``backend='slurm'``, a bad option, or Slurm absent or refusing.
+        ValueError: options given without ``backend='slurm'``, or a bad option.
     """
     if backend != 'slurm':
         if slurm:
             raise ValueError(f'--slurm {slurm!r} is not allowed with --backend {backend}: use --backend slurm.')
         return None
-    from composer_sched.sweep.slurm import check_slurm, parse_slurm_options
+    from composer_sched.sweep.slurm import parse_slurm_options
 
     items = [f'{k}={v}' for k, v in slurm.items()] if isinstance(slurm, dict) else list(slurm or ())
-    return check_slurm(parse_slurm_options(items), resources)
+    return parse_slurm_options(items)
 
 
 def _pending_runs(job: _SweepJob, folder: 'SweepFolder') -> tuple[list[RunSpec], set]:

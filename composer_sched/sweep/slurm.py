@@ -87,7 +87,8 @@ def parse_slurm_options(items) -> dict[str, str]:
         key, sep, value = str(item).partition('=')
         key, value = key.strip(), value.strip()
         if not sep or not key or not value:
-            raise ValueError(f'--slurm {item!r} is not allowed: give key=value with a key among {", ".join(SLURM_KEYS)}.')
+            raise ValueError(f'--slurm {item!r} is not allowed: give key=value with a key among '
+                             f'{", ".join(SLURM_KEYS)}.')
         if key not in SLURM_KEYS:
             raise ValueError(f'--slurm {key}={value} is not allowed: {key!r} is not a known key; use one of '
                              f'{", ".join(SLURM_KEYS)}.')
@@ -199,9 +200,13 @@ class SlurmRun:
         from composer_sched.sweep.execute import execute_run, run_one
 
         os.makedirs(run_dir, exist_ok=True)
+        done = _read_json(os.path.join(run_dir, 'row.json'))
+        if done is not None and done.get('status') == 'done':  # requeued after it finished: nothing to redo
+            return done
         restarts = int(os.environ.get('SLURM_RESTART_COUNT', '0') or 0)
         if processes > 1:  # Composer's launcher inside the job; no mid-run resume for multi-process runs yet
-            row = run_one(target, spec, config_hash, cpus, processes=processes, work_dir=os.path.join(run_dir, 'launch'))
+            row = run_one(target, spec, config_hash, cpus, processes=processes,
+                          work_dir=os.path.join(run_dir, 'launch'))
         else:
             kw = {'save_folder': os.path.join(run_dir, 'ckpt'), 'save_interval': f'{int(checkpoint_every)}ba',
                   'save_num_checkpoints_to_keep': 1, 'autoresume': True, 'save_overwrite': True,

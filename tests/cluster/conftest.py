@@ -1,0 +1,28 @@
+"""The session's one-node Slurm (tests/cluster/harness.py): started once per pytest(-xdist) worker, each in its
+own temporary folder with its own ports, and stopped by pid at the end."""
+import tempfile
+
+import pytest
+
+from tests.cluster.harness import missing, start_slurm
+
+
+@pytest.fixture(scope='session')
+def slurm_cluster():
+    why = missing()
+    if why:
+        pytest.skip(f'no test Slurm: {why}')
+    cluster = start_slurm(tempfile.mkdtemp(prefix='cs-slurm-'))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def slurm(slurm_cluster, monkeypatch):
+    """The cluster, with ``SLURM_CONF`` pointing at it for this test (the backend's sbatch/squeue calls)."""
+    monkeypatch.setenv('SLURM_CONF', slurm_cluster.conf)
+    yield slurm_cluster
+    # A test that failed half-way must not leave jobs running into the next test.
+    jobs = slurm_cluster.run('squeue', '-h', '-o', '%i', check=False).split()
+    if jobs:
+        slurm_cluster.run('scancel', *jobs, check=False)

@@ -1,0 +1,157 @@
+"""``--backend slurm`` against a real one-node Slurm (Debian's slurm-wlm + munge, started by conftest.py):
+the same numbers as the local backend, a cancelled job and a killed driver lose nothing and duplicate nothing, a
+requeued job resumes from its checkpoint, and Slurm's refusals are one line and exit 2."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from composer_sched.cli import main
+from composer_sched.sweep import ResultsStore, SweepTarget, run_sweep
+
+pytestmark = pytest.mark.slow
+
+SHORT = ('max_duration=16ba', 'eval.subset_num_batches=1')
+RATIOS = [0.25, 0.5, 1.0]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _rows(folder):
+    return ResultsStore(os.path.join(folder, 'results.sqlite')).rows()
+
+
+def _key(rows):
+    return sorted((r['run_id'], r['status'], r['batches'], r['branched_from'], r['metrics']) for r in rows)
+
+
+def _job_ids(folder):
+    runs = os.path.join(folder, 'slurm', 'runs')
+    out = {}
+    for rid in os.listdir(runs):
+        with open(os.path.join(runs, rid, 'job.json')) as f:
+            out[rid] = json.load(f)['job_ids']
+    return out
+
+
+def _wait(what, ok, timeout=180.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = ok()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f'timed out waiting for {what}')
+
+
+def _running(slurm):
+    lines = slurm.run('squeue', '-h', '-r', '-o', '%i %T %j', check=False).splitlines()
+    return [line.split()[0] for line in lines if ' RUNNING ' in line]
+
+
+def test_slurm_sweep_matches_local_backend(slurm, tmp_path):
+    target = SweepTarget(None, SHORT)
+    lines = []
+    out = run_sweep(target, RATIOS, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False)
+    assert out.exit_code == 0 and out.ran == 3
+    assert sum('submitted Slurm job' in line for line in lines) == 2  # trunks, then the trunk's branches
+    assert any('after job' in line for line in lines)  # the branch array depends on the trunk's job
+    local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lines.append, plot=False)
+    assert _key(_rows(tmp_path / 'slurm')) == _key(local.rows)
+    assert all(r['branched_from'] for r in local.rows if r['ratio'] < 1)  # branches really started from the trunk
+
+
+def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
+    # Preempted on purpose with the signal submitit's time-limit handling gets (USR2): the job requeues itself,
+    # and Composer's autoresume takes it from its last checkpoint (every 10 batches), not from batch 0.
+    budget, every = 200, 10
+    target = SweepTarget(None, (f'max_duration={budget}ba', 'eval.subset_num_batches=1'))
+    folder = tmp_path / 'sweep'
+    result = {}
+    driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
+        target, [1.0], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], echo=lambda line: None,
+        plot=False)))
+    driver.start()
+    log = _wait('the run directory', lambda: [os.path.join(folder, 'slurm', 'runs', d, 'batches.log')
+                                             for d in os.listdir(folder / 'slurm' / 'runs')]
+                if os.path.isdir(folder / 'slurm' / 'runs') else None)[0]
+
+    def trained():
+        try:
+            with open(log) as f:
+                return [int(b) for b in f.read().split()]
+        except OSError:
+            return []
+
+    _wait('25 batches trained', lambda: len(trained()) >= 25)
+    job = next(iter(_job_ids(folder).values()))[-1]
+    slurm.run('scancel', '--signal=USR2', job)
+    driver.join(240)
+    out = result['out']
+    assert out.exit_code == 0
+    row = out.rows[0]
+    assert row['status'] == 'done' and row['batches'] == budget
+    batches = trained()
+    restart = next(i for i in range(1, len(batches)) if batches[i] <= batches[i - 1])  # where attempt 2 starts
+    resumed_from = batches[restart] - 1
+    assert resumed_from >= 20 and resumed_from % every == 0  # from a checkpoint, not from scratch
+    assert budget < len(batches) <= budget + every  # at most one checkpoint interval trained twice
+    assert sorted(set(batches)) == list(range(1, budget + 1))
+    with open(os.path.join(os.path.dirname(log), 'row.json')) as f:
+        assert json.load(f)['slurm_restarts'] >= 1
+
+
+def test_killed_driver_adopts_jobs_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
+    # 1. The driver (the CLI) is SIGKILLed while the trunk trains; 2. rerun, it adopts the queued and running jobs
+    # (submits nothing), and while it waits a running branch is scancelled: it records that run failed; 3. rerun,
+    # only that run is submitted again. In the end every run is recorded once, done.
+    folder = tmp_path / 'sweep'
+    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--backend', 'slurm', '--ratios', '0.25,0.5,1',
+           '--out', str(folder), '--no-plot', *SHORT]
+    env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait('the trunk running', lambda: os.path.isdir(folder / 'slurm' / 'runs') and len(_job_ids(folder)) == 3
+          and _running(slurm))
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    submitted = _job_ids(folder)
+    assert all(len(j) == 1 for j in submitted.values())
+
+    target = SweepTarget(None, SHORT)
+    lines, result = [], {}
+    driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
+        target, RATIOS, 1, folder, backend='slurm', echo=lines.append, plot=False)))
+    driver.start()
+    branch_jobs = {j[-1] for rid, j in submitted.items() if not rid.endswith('-r1-s0')}
+    victim = _wait('a running branch', lambda: next((j for j in _running(slurm) if j in branch_jobs), None))
+    slurm.run('scancel', victim)
+    driver.join(180)
+    second = result['out']
+    assert any('adopted Slurm job' in line for line in lines)
+    assert not any('submitted Slurm job' in line for line in lines)
+    assert _job_ids(folder) == submitted  # nothing submitted twice
+    assert second.exit_code == 1 and len(second.failed) == 1
+    failed = next(r for r in second.rows if r['status'] == 'failed')
+    assert f'Slurm job {victim} ended without a result' in failed['error']
+
+    third = run_sweep(target, RATIOS, 1, folder, backend='slurm', echo=lambda line: None, plot=False)
+    assert third.exit_code == 0 and third.skipped == 2 and third.ran == 1
+    again = _job_ids(folder)
+    assert [len(again[rid]) for rid in sorted(again)] == [2 if submitted[rid][-1] == victim else 1
+                                                          for rid in sorted(again)]
+    rows = _rows(folder)
+    assert sorted(r['run_id'] for r in rows) == sorted(r.run_id for r in third.plan.runs)  # each once
+    assert all(r['status'] == 'done' and r['batches'] == 16 * r['ratio'] for r in rows)
+
+
+def test_bad_partition_is_one_line_and_exit_2(slurm, tmp_path, capsys):
+    code = main(['sweep', '--backend', 'slurm', '--slurm', 'partition=nosuchpart', '--out', str(tmp_path / 's'),
+                 'max_duration=8ba'])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert 'partition=nosuchpart' in err and 'invalid partition' in err.lower()
+    assert not (tmp_path / 's' / 'slurm').exists()  # refused before any submission
