@@ -6,7 +6,9 @@ process writes the database, one transaction per run, so the record is the same 
 * ``local`` with ``workers=1`` runs in this process; with ``workers=N`` in ``N`` spawned processes, each of which
   dies with the sweep (a killed sweep leaves no orphan training).
 * ``ray`` runs one Ray task per run (a trunk is the longest run, and writes its branches' checkpoints), with the
-  recipe's CPUs and GPUs as the task's resources.
+  recipe's CPUs and GPUs as the task's resources; a task whose worker or node dies is retried by Ray.
+* ``slurm`` submits one Slurm job per run (:mod:`composer_sched.sweep.slurm`): job arrays, branches held back by a
+  dependency on their trunk's job, rows coming back as files in the sweep folder.
 * Whatever the backend, a recipe with ``processes > 1`` per run (``--procs-per-run``) has each run launched as
   ``composer -n N -m composer_sched.sweep._rank`` (:func:`~composer_sched.sweep.execute.launch_run`); the
   backend's worker waits for it and hands back rank 0's row.
@@ -138,13 +140,20 @@ class _RayBackend:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise ValueError(f'--backend ray cannot start: {where}: {first}') from None
         procs = resources['processes']  # cpus and gpus are per process
+        # A task whose worker or node dies is run again elsewhere (system failures only: a run that fails is a
+        # 'failed' row, which a rerun of the sweep retries). A retried trunk resumes nothing: it retrains, and its
+        # branch checkpoints are written then renamed, so a half-written one is never read.
         self._remote = ray.remote(run_one).options(num_cpus=resources['cpus'] * procs,
-                                                   num_gpus=resources['gpus'] * procs, max_retries=0)
+                                                   num_gpus=resources['gpus'] * procs, max_retries=self.RETRIES)
         self._refs: dict = {}
-        self._kw = run_kw
+        # Paths as the driver sees them: a worker's working folder may be another one, on another node.
+        self._kw = {**run_kw, 'work_dir': os.path.abspath(run_kw['work_dir'])}
+
+    #: Times Ray reruns a run whose worker process or node died.
+    RETRIES = 3
 
     def submit(self, target, spec, config_hash, cpus):
-        self._refs[self._remote.remote(target, spec, config_hash, cpus, **self._kw)] = spec
+        self._refs[self._remote.remote(target, _absolute_paths(spec), config_hash, cpus, **self._kw)] = spec
 
     def running(self) -> int:
         return len(self._refs)
@@ -159,6 +168,15 @@ class _RayBackend:
 
     def close(self):
         pass
+
+
+def _absolute_paths(spec: RunSpec) -> RunSpec:
+    """``spec`` with its checkpoint paths made absolute (the trunk's checkpoints must be where every node looks)."""
+    def fix(pairs):
+        return tuple((b, os.path.abspath(p)) for b, p in pairs)
+
+    return dataclasses.replace(spec, save_at=fix(spec.save_at), keep_at=fix(spec.keep_at),
+                               load_from=os.path.abspath(spec.load_from) if spec.load_from else None)
 
 
 def _crashed(spec: RunSpec, e: BaseException) -> dict:
