@@ -357,12 +357,22 @@ class SlurmBackend:
         return sum(1 for j in self._jobs.values() if self._states.get(j) == 'RUNNING')
 
     def next_result(self):
-        self._flush()
+        import signal
+        import threading
+
+        # Building a Trainer in this process (the planner does) leaves Composer's handler on SIGINT, which exits at
+        # once; while the driver waits on Slurm, Ctrl-C must reach the question below.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
         try:
+            self._flush()
             return self._wait()
         except KeyboardInterrupt:
             self._interrupted()
             raise
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
 
     def close(self) -> None:
         self._archive_delivered()

@@ -155,3 +155,37 @@ def test_bad_partition_is_one_line_and_exit_2(slurm, tmp_path, capsys):
     assert code == 2 and len(err.splitlines()) == 1
     assert 'partition=nosuchpart' in err and 'invalid partition' in err.lower()
     assert not (tmp_path / 's' / 'slurm').exists()  # refused before any submission
+
+
+def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
+    import pty
+
+    folder = tmp_path / 'sweep'
+    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--backend', 'slurm', '--ratios', '1',
+           '--out', str(folder), '--no-plot', 'max_duration=400ba', 'eval.subset_num_batches=1']
+    env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}
+    leader, follower = pty.openpty()  # the driver asks only when a person is there to answer
+    driver = subprocess.Popen(cmd, env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b''
+
+    def read_until(text):
+        nonlocal seen
+        end = time.monotonic() + 120
+        while text not in seen and time.monotonic() < end:
+            try:
+                seen += os.read(leader, 4096)
+            except OSError:  # the driver closed its terminal
+                break
+        assert text in seen, seen.decode()
+
+    read_until(b'submitted Slurm job')
+    job = _wait('the run running', lambda: next(
+        (j for j in _running(slurm) if j in sum(_job_ids(folder).values(), [])), None))
+    driver.send_signal(signal.SIGINT)
+    read_until(b'[y/N]')
+    assert job.encode() in seen.split(b'cancel this sweep')[-1]  # the question names the jobs
+    os.write(leader, b'y\n')
+    assert driver.wait(60) == 130
+    os.close(leader)
+    _wait('the job cancelled', lambda: job not in slurm.run('squeue', '-h', '-r', '-o', '%i').split(), 30)
