@@ -299,6 +299,7 @@ class SlurmBackend:
         self._ready: list = []               # (spec, row) from rows that arrived before submission
         self._delivered: list[str] = []
         self._states: dict[str, str] = {}
+        self._states_at = -1e9
         self._gone_since: dict[str, float] = {}
         self._recover_submissions()
 
@@ -346,7 +347,7 @@ class SlurmBackend:
         if row is not None:  # a failed attempt (recorded, or about to be again): keep it aside and retry
             os.replace(row_path, os.path.join(self.run_dir(rid), f'row-failed-{int(time.time())}.json'))
         ids = self._job_ids(rid)
-        states = self._squeue()
+        states = self._squeue(max_age=2.0) if ids else None
         if ids and states is not None and ids[-1] in states:
             self._jobs[rid] = ids[-1]
             self.echo(f'  adopted Slurm job {ids[-1]} ({states[ids[-1]]}) for ratio {spec.ratio:g} seed {spec.seed}')
@@ -446,10 +447,12 @@ class SlurmBackend:
         self.echo(f'  submitted Slurm job array {jobs[0].job_id.split("_")[0]} ({len(jobs)} run(s){after}): {what}')
 
     # -- waiting ----------------------------------------------------------------------------------------------
-    def _squeue(self) -> Optional[dict[str, str]]:
+    def _squeue(self, max_age: float = 0.0) -> Optional[dict[str, str]]:
+        if max_age and time.monotonic() - self._states_at < max_age:
+            return self._states  # e.g. one look for every run a rerun considers adopting
         states = squeue_states()
         if states is not None:
-            self._states = states
+            self._states, self._states_at = states, time.monotonic()
         return states
 
     def _archive_delivered(self) -> None:

@@ -14,7 +14,7 @@ from composer_sched.sweep.report import QualityCurve, RatioSummary, fit_curve, p
     (['--ratios', '0.5,abc'], '--ratios='),
     (['--workers', '0'], '--workers=0'),
     (['--seeds', '0'], '--seeds=0'),
-    (['--backend', 'slurm'], "--backend='slurm'"),
+    (['--backend', 'kubernetes'], "--backend='kubernetes'"),  # slurm is one now
     (['--tolerance', '-1'], '--tolerance=-1'),
     (['--metric', 'BLEU'], "--metric='BLEU'"),
     (['bogus_key=1'], 'bogus_key'),
