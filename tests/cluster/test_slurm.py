@@ -189,3 +189,20 @@ def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
     assert driver.wait(60) == 130
     os.close(leader)
     _wait('the job cancelled', lambda: job not in slurm.run('squeue', '-h', '-r', '-o', '%i').split(), 30)
+
+
+def test_a_driver_killed_during_sbatch_finds_its_array_by_name(slurm, tmp_path):
+    # The driver writes which runs an array holds and its job name before sbatch, and the job ids after: a
+    # driver killed in between leaves the first file only, and its rerun must find the jobs rather than submit
+    # the runs again.
+    from composer_sched.sweep.slurm import SlurmBackend
+
+    root = tmp_path / 'sweep' / 'slurm'
+    os.makedirs(root / 'runs')
+    (root / 'submitting-abc.json').write_text(json.dumps({'name': 'cs-abc', 'run_ids': ['run-a', 'run-b']}))
+    array = slurm.run('sbatch', '--parsable', '--array=0-1', '-J', 'cs-abc', '-o', '/dev/null', '--wrap',
+                      'sleep 60').strip()
+    backend = SlurmBackend(str(tmp_path / 'sweep'), {}, {'cpus': 1, 'gpus': 0, 'processes': 1}, {1.0: 10},
+                           echo=lambda line: None)
+    assert [backend._job_ids('run-a'), backend._job_ids('run-b')] == [[f'{array}_0'], [f'{array}_1']]
+    assert not (root / 'submitting-abc.json').exists()
