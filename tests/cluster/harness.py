@@ -61,12 +61,38 @@ class Slurm:
         return out.stdout
 
     def stop(self) -> None:
-        """End this cluster's daemons by pid (slurmd, slurmctld, then munged), waiting for each."""
+        """Cancel the jobs left, end this cluster's daemons by pid (slurmd, slurmctld, then munged), waiting for
+        each, then the job processes the daemons left behind (found by this cluster's ``SLURM_CONF``)."""
+        if self.pids.get('slurmctld'):
+            jobs = self.run('squeue', '-h', '-o', '%i', check=False).split()
+            if jobs:
+                self.run('scancel', *jobs, check=False)
+            end = time.monotonic() + 20
+            while time.monotonic() < end and self.run('squeue', '-h', '-o', '%i', check=False).strip():
+                time.sleep(0.2)
         for name in ('slurmd', 'slurmctld', 'munged'):
             pid = self.pids.get(name) or _read_pid(os.path.join(self.folder, f'{name}.pid'))
             if pid:
                 _terminate(pid)
+        for pid in processes_of(self.conf):  # a step whose controller went away waits for it forever
+            _terminate(pid, timeout=2.0)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def processes_of(conf: str) -> list[int]:
+    """Pids of processes started with ``SLURM_CONF=conf`` (this cluster's daemons, steps and jobs)."""
+    marker = f'SLURM_CONF={conf}'.encode()
+    out = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f'/proc/{entry}/environ', 'rb') as f:
+                if marker in f.read().split(b'\0'):
+                    out.append(int(entry))
+        except OSError:
+            continue
+    return out
 
 
 def _read_pid(path: str) -> Optional[int]:
@@ -83,9 +109,15 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     try:  # a zombie child of ours counts as gone
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return False
     except ChildProcessError:
-        return True
+        pass
+    try:  # and so does anyone's zombie
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rpartition(')')[2].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return False
 
 
 def _terminate(pid: int, timeout: float = 15.0) -> None:
