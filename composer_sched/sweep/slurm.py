@@ -23,6 +23,7 @@ submitted, so no finished or in-flight run is submitted twice.
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -354,6 +355,15 @@ class SlurmBackend:
             return
         self._buffer.append((target, spec, config_hash, cpus))
 
+    @staticmethod
+    def _for_job(spec: RunSpec) -> RunSpec:
+        # Checkpoint paths as the driver sees them: a job's working folder is the driver's only by sbatch's default.
+        def fix(pairs):
+            return tuple((b, os.path.abspath(p)) for b, p in pairs)
+
+        return dataclasses.replace(spec, save_at=fix(spec.save_at), keep_at=fix(spec.keep_at),
+                                   load_from=os.path.abspath(spec.load_from) if spec.load_from else None)
+
     def running(self) -> int:
         return sum(1 for j in self._jobs.values() if self._states.get(j) == 'RUNNING')
 
@@ -430,8 +440,9 @@ class SlurmBackend:
         fn = SlurmRun()
         try:
             with self._executor.batch():
-                jobs = [self._executor.submit(fn, target, spec, config_hash, cpus, int(self.resources['processes']),
-                                              self.run_dir(spec.run_id), self.checkpoint_every)
+                jobs = [self._executor.submit(fn, target, self._for_job(spec), config_hash, cpus,
+                                              int(self.resources['processes']), self.run_dir(spec.run_id),
+                                              self.checkpoint_every)
                         for target, spec, config_hash, cpus in items]
         except Exception as e:  # sbatch refused (the --test-only check passed, so rare): the user's to fix
             os.remove(marker)
