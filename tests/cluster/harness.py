@@ -178,8 +178,11 @@ def start_slurm(folder: str) -> Slurm:
         pids['munged'] = _read_pid(f'{munge_dir}/munged.pid')
 
         host = socket.gethostname().split('.')[0]
-        cpus = os.cpu_count() or 1
-        mem = 1024 * cpus  # MB claimed for the node; jobs take DefMemPerCPU each, so they share it
+        # The node as slurmd sees it (a config claiming more CPUs or memory than it finds makes the node invalid).
+        seen = dict(kv.split('=', 1) for kv in subprocess.run(
+            [_which('slurmd'), '-C'], capture_output=True, text=True, timeout=30).stdout.split() if '=' in kv)
+        cpus = int(seen.get('CPUs') or os.cpu_count() or 1)
+        mem = min(int(seen.get('RealMemory') or 1024), 1024 * cpus)  # MB; jobs take DefMemPerCPU each
         with open(os.path.join(HERE, 'slurm.conf.in')) as f:
             text = f.read()
         for k, v in {'HOST': host, 'CTLD_PORT': _free_port(), 'SLURMD_PORT': _free_port(), 'DIR': folder,
