@@ -87,7 +87,10 @@ _CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 
 def _cifar_dir(path: Union[str, os.PathLike]) -> str:
-    path = os.path.expanduser(os.fspath(path))
+    from composer_sched.paths import require_kind
+
+    path = require_kind(path, 'path', 'a folder', "the folder of CIFAR-10's python batches, cifar-10-batches-py, "
+                        'or the folder holding it')
     for cand in (path, os.path.join(path, 'cifar-10-batches-py')):
         if os.path.isfile(os.path.join(cand, 'data_batch_1')):
             return cand
@@ -169,7 +172,9 @@ def image_folder_datasets(path: Union[str, os.PathLike], image_size: int = 224, 
     """
     from torchvision import datasets, transforms
 
-    path = os.path.expanduser(os.fspath(path))
+    from composer_sched.paths import require_kind
+
+    path = require_kind(path, 'path', 'a folder', 'the folder holding train/ and val/')
     if not isinstance(image_size, int) or image_size < 8:
         raise ValueError(f'image_size={image_size!r} is not allowed: image_size must be an int >= 8.')
     for sub in ('train', val_dir):

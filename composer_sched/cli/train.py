@@ -243,6 +243,21 @@ def _keep_stable_batch(target, ratio: float, start, path: str) -> int:
     return end
 
 
+def _check_outputs(args) -> None:
+    """Every file the run will write, probed before its first batch (:mod:`composer_sched.paths`): a path that
+    cannot be written fails now, not after the training it would have kept. ``args.plot`` and the rest become the
+    paths really written."""
+    from composer_sched.paths import check_writable_file, png_path
+
+    if args.keep_stable is not None:
+        args.keep_stable = check_writable_file(args.keep_stable, '--keep-stable', exist_ok=False)
+        check_writable_file(_record_path(args.keep_stable), '--keep-stable (its record)')
+    if args.save_weights:
+        args.save_weights = check_writable_file(args.save_weights, '--save-weights')
+    if args.plot:
+        args.plot = png_path(args.plot, '--plot')
+
+
 def run(args) -> int:
     import logging
     import os
@@ -264,6 +279,7 @@ def run(args) -> int:
         raise ValueError('--plot is not allowed without --dry-run (the plot shows the schedule before training).')
     if args.progress_every is not None and args.progress_every < 1:
         raise ValueError(f'--progress-every={args.progress_every} is not allowed: give an integer >= 1.')
+    _check_outputs(args)
     recipe = load_recipe(path, overrides)
     warnings.filterwarnings('ignore')
     logging.getLogger('composer').setLevel(logging.ERROR)
@@ -274,7 +290,9 @@ def run(args) -> int:
         print_schedule(recipe)
         if args.plot is not None:
             stem = os.path.splitext(os.path.basename(recipe.path))[0]
-            print(f'wrote {recipe.plot(args.plot or f"{stem}.png")}')
+            from composer_sched.paths import png_path
+
+            print(f'wrote {recipe.plot(args.plot or png_path(f"{stem}.png", "--plot"))}')
         return 0
     kwargs: dict[str, Any] = {'progress_bar': False} if args.quiet else {}
     target = keep = start = None

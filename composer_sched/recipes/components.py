@@ -41,6 +41,16 @@ def _params(fn: Callable) -> dict[str, inspect.Parameter]:
     return ps
 
 
+def _admits_none(p: inspect.Parameter) -> bool:
+    """Whether ``p``'s annotation allows ``None`` (``Optional[float]``, ``float | None``, ``Any``), read from the
+    annotation's text so postponed annotations (``from __future__ import annotations``) count too."""
+    ann = p.annotation
+    if ann is inspect.Parameter.empty:
+        return False
+    text = ann if isinstance(ann, str) else repr(ann)
+    return bool(re.search(r'\b(Optional|None|NoneType|Any)\b', text))
+
+
 def check_kwargs(file: Optional[str], key: str, fn: Callable, kwargs: dict[str, Any], what: str,
                  skip: tuple[str, ...] = ()) -> None:
     """Check ``kwargs`` against ``fn``'s signature: unknown names (with the closest), missing required ones, and
@@ -58,6 +68,8 @@ def check_kwargs(file: Optional[str], key: str, fn: Callable, kwargs: dict[str, 
                               f'{", ".join(valid) or "none"}.')
         p = params.get(k)
         if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue
+        if v is None and _admits_none(p):  # a documented ``null`` (Optional[...] = value): the constructor decides
             continue
         d = p.default
         # Numbers are interchangeable (an int default often takes floats); bools and strings are not.
