@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer or a lower one):
 
-    schedules (the pure core) < adapters < algorithms < previewing < recipes (with models, data, text_data, tinylm)
+    schedules (the pure core) and paths < adapters < algorithms < previewing < recipes (with models, data, text_data, tinylm)
     < sweep, theory, predict, lr_find < cli, docs, and the package facade ``composer_sched/__init__``
 
 and besides: the core and ``predict`` load neither torch nor Composer, nothing imports ``composer_sched.cli`` but the
@@ -38,7 +38,7 @@ PKG = 'composer_sched'
 
 # Top-level names under composer_sched -> layer (index in LAYERS). '' is the package facade composer_sched/__init__.
 LAYERS = [
-    ('core', ['schedules']),
+    ('core', ['schedules', 'paths']),  # paths: output and data path checks, a leaf every command uses
     ('adapters', ['adapters']),
     ('algorithms', ['algorithms']),
     ('previewing', ['previewing']),
@@ -47,7 +47,7 @@ LAYERS = [
     ('entry points', ['cli', 'docs', '']),
 ]
 LAYER_OF = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
-PURE = ('schedules', 'predict')  # load neither of:
+PURE = ('schedules', 'predict', 'paths')  # load neither of:
 HEAVY = ('torch', 'composer')
 
 
