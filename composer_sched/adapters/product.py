@@ -3,6 +3,7 @@ schedulers (as torch's chainable schedulers and composer_sched's schedule algori
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 from composer_sched.adapters.composer import takes_ssr
@@ -12,6 +13,8 @@ __all__ = ['ProductScheduler']
 
 def _check_factor(i: int, s: Any) -> bool:
     """Whether factor ``i`` takes ``(state, ssr)``; a ``ValueError`` naming it unless it is a Composer scheduler."""
+    if isinstance(s, ProductScheduler):  # checked when it was built
+        return True
     what = f'ProductScheduler: scheduler {i} ({s!r})'
     if isinstance(s, type):
         raise ValueError(f'{what} is a class, not a scheduler: pass an instance, e.g. {s.__name__}(...).')
@@ -35,6 +38,38 @@ def _check_factor(i: int, s: Any) -> bool:
     return two_args
 
 
+def _flatten(product: 'ProductScheduler'):
+    """``(position, factor, takes_ssr)`` of every leaf factor of ``product``, nested products opened (iteratively,
+    so depth costs no recursion); the position names the path, ``'1.0'`` for factor 0 of factor 1."""
+    stack = [(str(i), s, two) for i, (s, two) in reversed(list(enumerate(zip(product.factors,
+                                                                               product._two_args))))]
+    while stack:
+        where, s, two = stack.pop()
+        if isinstance(s, ProductScheduler) and hasattr(s, '_flat'):
+            stack.extend((f'{where}.{j}', f, t) for j, (f, t) in reversed(list(enumerate(zip(s.factors,
+                                                                                           s._two_args)))))
+        else:
+            yield where, s, two
+
+
+def _checked_value(where: str, s: Any, value: Any, state: Any) -> float:
+    """A factor's value for this step as a float, refused unless finite and ``>= 0`` (an LR multiplier): a NaN,
+    an infinity or a negative factor would train with a NaN or negative LR without a word."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+        bad = f'{value!r}, not a number'
+    else:
+        bad = '' if math.isfinite(v) and v >= 0 else f'{v!r}'
+    if bad:
+        step = getattr(getattr(state, 'timestamp', None), 'batch', None)
+        step_text = f'batch {int(step)}' if step is not None else 'this step'
+        raise ValueError(f'ProductScheduler: scheduler {where} ({s!r}) returned {bad} at {step_text}; each factor '
+                         'must be a finite number >= 0 (an LR multiplier).')
+    return v
+
+
 class ProductScheduler:
     r"""A Composer scheduler whose value is the product of its factors:
     :math:`\alpha(t) = \prod_j \alpha_j(t)`, each factor called with the run's scale-schedule ratio when it takes
@@ -54,7 +89,9 @@ class ProductScheduler:
     Raises:
         ValueError: at construction, for no scheduler, or a factor that is not a Composer scheduler (a class, a
             PyTorch scheduler, a non-callable, a callable that cannot be called as ``fn(state)``), naming it by
-            position; when called with ``ssr != 1``, for a factor that takes only ``state``.
+            position; when called with ``ssr != 1``, for a factor that takes only ``state``; when called, for a
+            factor whose value at that batch is NaN, infinite, negative or not a number (naming the factor, the
+            batch and the value). Nested products are flattened: factor ``'1.0'`` is factor 0 of factor 1.
 
     Example:
         >>> from composer.optim import MultiStepScheduler
@@ -76,18 +113,23 @@ class ProductScheduler:
             raise ValueError('ProductScheduler() is not allowed: give at least one Composer scheduler.')
         self.factors = tuple(schedulers)
         self._two_args = tuple(_check_factor(i, s) for i, s in enumerate(self.factors))
+        # Nested products are flattened once here, so a deep nesting costs a loop, not a Python frame per level
+        # (about 250 levels were a RecursionError).
+        self._flat = tuple(_flatten(self))
 
     def __call__(self, state: Any, ssr: float = 1.0) -> float:
         value = 1.0
-        for i, (s, two_args) in enumerate(zip(self.factors, self._two_args)):
+        for where, s, two_args in self._flat:
             if two_args:
-                value *= float(s(state, ssr))
+                factor = s(state, ssr)
             elif ssr != 1.0:
-                raise ValueError(f'ProductScheduler: scheduler {i} ({s!r}) takes only (state), so it cannot be '
+                raise ValueError(f'ProductScheduler: scheduler {where} ({s!r}) takes only (state), so it cannot be '
                                  f'scaled by scale_schedule_ratio={ssr:g}: write it as fn(state, ssr).')
             else:
-                value *= float(s(state))
+                factor = s(state)
+            value *= _checked_value(where, s, factor, state)
         return value
 
     def __repr__(self) -> str:
-        return f'ProductScheduler({", ".join(map(repr, self.factors))})'
+        # the leaves, in order: the same product, and no recursion however deep the nesting
+        return f'ProductScheduler({", ".join(repr(s) for _, s, _ in self._flat)})'
