@@ -90,8 +90,9 @@ def check_writable_file(path: PathLike, option: str, *, exist_ok: bool = True,
     if suffixes is not None:
         ext = os.path.splitext(full)[1].lower()
         if ext not in suffixes:
-            raise ValueError(f'{option}={shown} is not allowed: {("the extension " + repr(ext)) if ext else "no extension"}'
-                             f' is not a format it can write; give a file ending in {", ".join(suffixes)}.')
+            which = f'the extension {ext!r}' if ext else 'no extension'
+            raise ValueError(f'{option}={shown} is not allowed: {which} is not a format it can write; give a file '
+                             f'ending in {", ".join(suffixes)}.')
     if os.path.lexists(full) and not exist_ok:
         raise ValueError(f'{option}={shown} is not allowed: the file exists; delete it or give another path.')
     if os.path.exists(full) and not os.path.isfile(full):

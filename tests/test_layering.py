@@ -2,8 +2,9 @@
 
 Layers, lowest first (a module may import its own layer or a lower one):
 
-    schedules (the pure core) and paths < adapters < algorithms < previewing < recipes (with models, data, text_data, tinylm)
-    < sweep, theory, predict, lr_find < cli, docs, and the package facade ``composer_sched/__init__``
+    schedules (the pure core) and paths < adapters < algorithms < previewing
+    < recipes (with models, data, text_data, tinylm) < sweep, theory, predict, lr_find
+    < cli, docs, and the package facade ``composer_sched/__init__``
 
 and besides: the core and ``predict`` load neither torch nor Composer, nothing imports ``composer_sched.cli`` but the
 cli package itself (the ``composer-sched`` entry point in setup.cfg names it as a string), and no two modules import

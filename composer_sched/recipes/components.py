@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 from composer_sched.recipes.schema import RecipeError
 from composer_sched.schedules.registry import suggest
 
-__all__ = ['LOADER_KEYS', 'check_kwargs', 'model_builder', 'data_builder',
+__all__ = ['LOADER_KEYS', 'check_kwargs', 'check_model_fits_data', 'model_builder', 'data_builder',
            'build_optimizer', 'build_scheduler', 'build_algorithm', 'composer_algorithms', 'composer_schedulers',
            'scheduler_names', 'algorithm_names', 'build_loggers', 'key_of_message', 'first_line']
 
@@ -124,6 +124,31 @@ def model_builder(file, section: dict) -> tuple[Callable, dict]:
     fn = _lookup(file, 'model', name, _models(), 'model')
     check_kwargs(file, 'model', fn, kwargs, f'model {name!r}')
     return fn, kwargs
+
+
+def _with_defaults(fn: Callable, kwargs: dict) -> dict:
+    out = {n: p.default for n, p in _params(fn).items() if p.default is not inspect.Parameter.empty}
+    out.update(kwargs)
+    return out
+
+
+def check_model_fits_data(file, model: dict, data: dict) -> None:
+    """The model and the data together: what the model accepts (``composer_sched.models.ACCEPTS``) against what the
+    dataset's batches hold (``composer_sched.data.PROVIDES``), from the recipe alone (no data read).
+
+    Raises:
+        RecipeError: at the key to change (``data.context``, ``model.vocab_size``, ...).
+    """
+    from composer_sched.data import PROVIDES
+    from composer_sched.models import ACCEPTS
+
+    mfn, mkw = model_builder(file, model)
+    dfn, dkw, _ = data_builder(file, data)
+    accepts, provides = ACCEPTS.get(str(model.get('name'))), PROVIDES.get(str(data.get('name')))
+    if accepts is None or provides is None:
+        return
+    for key, message in accepts(_with_defaults(mfn, mkw), provides(_with_defaults(dfn, dkw))):
+        raise RecipeError(file, key, message)
 
 
 def data_builder(file, section: dict) -> tuple[Callable, dict, dict]:
