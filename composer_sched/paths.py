@@ -22,6 +22,11 @@ IMAGE_SUFFIXES = ('.png', '.pdf', '.svg')
 PathLike = Union[str, 'os.PathLike[str]']
 
 
+def _no_nul(text: str, option: str) -> None:
+    if '\x00' in text:  # the OS cannot name such a file; os functions raise a bare "embedded null byte"
+        raise ValueError(f'{option}={text!r} is not allowed: a path cannot contain a NUL character.')
+
+
 def _probe(folder: str, option: str, shown: str) -> None:
     """Create and remove a probe file in ``folder``; a ``ValueError`` naming ``option`` when it cannot be."""
     try:
@@ -82,6 +87,7 @@ def check_writable_file(path: PathLike, option: str, *, exist_ok: bool = True,
     shown = repr(text) if not text or text != text.strip() else text
     if not text:
         raise ValueError(f'{option}={shown} is not allowed: give a file path.')
+    _no_nul(text, option)
     full = os.path.expanduser(text)
     if os.path.isdir(full) or text.endswith(('/', os.sep)):
         example = 'plot.png' if suffixes else 'model.pt'
@@ -102,6 +108,13 @@ def check_writable_file(path: PathLike, option: str, *, exist_ok: bool = True,
     if os.path.isfile(full) and not os.access(full, os.W_OK):
         raise ValueError(f'{option}={shown} is not allowed: the file exists and is read-only.')
     _probe(folder, option, shown)
+    try:
+        name_max = os.pathconf(folder, 'PC_NAME_MAX')
+    except (OSError, ValueError):
+        name_max = 255
+    if len(os.fsencode(os.path.basename(full))) > name_max:  # the probe's short name fits where this one cannot
+        raise ValueError(f'{option}={shown} is not allowed: its file name is longer than the {name_max} bytes the '
+                         'file system allows.')
     return full
 
 
@@ -147,6 +160,7 @@ def check_writable_dir(path: PathLike, option: str, *, create: bool = True) -> s
     shown = repr(text) if not text or text != text.strip() else text
     if not text:
         raise ValueError(f'{option}={shown} is not allowed: give a folder.')
+    _no_nul(text, option)
     full = os.path.expanduser(text)
     if os.path.exists(full) and not os.path.isdir(full):
         raise ValueError(f'{option}={shown} is not allowed: it is an existing file; give a folder.')
@@ -207,6 +221,7 @@ def require_kind(path: PathLike, key: str, want: str, hint: str = '') -> str:
         ...
         ValueError: path='/dev/zero' is not allowed: it is a character device, not a file.
     """
+    _no_nul(os.fspath(path), key)
     full = os.path.expanduser(os.fspath(path))
     kind = path_kind(full)
     if kind == want:

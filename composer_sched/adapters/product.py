@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from typing import Any, Optional
 
 from composer_sched.adapters.composer import takes_ssr
 
@@ -38,21 +38,32 @@ def _check_factor(i: int, s: Any) -> bool:
     return two_args
 
 
-def _flatten(product: 'ProductScheduler'):
-    """``(position, factor, takes_ssr)`` of every leaf factor of ``product``, nested products opened (iteratively,
-    so depth costs no recursion); the position names the path, ``'1.0'`` for factor 0 of factor 1."""
-    stack = [(str(i), s, two) for i, (s, two) in reversed(list(enumerate(zip(product.factors,
-                                                                               product._two_args))))]
+def _flatten(product: 'ProductScheduler') -> list:
+    """``(position, factor, takes_ssr)`` of every leaf factor of ``product``, nested products opened with an explicit
+    stack (depth costs no recursion). A position is a linked ``(parent, index)`` pair, rendered by :func:`_where`
+    only for an error message, so a deep nesting costs no long strings."""
+    out = []
+    stack: list[tuple[Any, Any, bool]] = [((None, i), s, two) for i, (s, two) in
+                                          enumerate(zip(product.factors, product._two_args))][::-1]
     while stack:
         where, s, two = stack.pop()
-        if isinstance(s, ProductScheduler) and hasattr(s, '_flat'):
-            stack.extend((f'{where}.{j}', f, t) for j, (f, t) in reversed(list(enumerate(zip(s.factors,
-                                                                                           s._two_args)))))
+        if isinstance(s, ProductScheduler):
+            stack.extend([((where, j), f, t) for j, (f, t) in enumerate(zip(s.factors, s._two_args))][::-1])
         else:
-            yield where, s, two
+            out.append((where, s, two))
+    return out
 
 
-def _checked_value(where: str, s: Any, value: Any, state: Any) -> float:
+def _where(position) -> str:
+    """``'1.0'`` for factor 0 of factor 1 (a position from :func:`_flatten`)."""
+    parts = []
+    while position is not None:
+        position, i = position
+        parts.append(str(i))
+    return '.'.join(reversed(parts))
+
+
+def _checked_value(where: Any, s: Any, value: Any, state: Any) -> float:
     """A factor's value for this step as a float, refused unless finite and ``>= 0`` (an LR multiplier): a NaN,
     an infinity or a negative factor would train with a NaN or negative LR without a word."""
     try:
@@ -65,8 +76,8 @@ def _checked_value(where: str, s: Any, value: Any, state: Any) -> float:
     if bad:
         step = getattr(getattr(state, 'timestamp', None), 'batch', None)
         step_text = f'batch {int(step)}' if step is not None else 'this step'
-        raise ValueError(f'ProductScheduler: scheduler {where} ({s!r}) returned {bad} at {step_text}; each factor '
-                         'must be a finite number >= 0 (an LR multiplier).')
+        raise ValueError(f'ProductScheduler: scheduler {_where(where)} ({s!r}) returned {bad} at {step_text}; each '
+                         'factor must be a finite number >= 0 (an LR multiplier).')
     return v
 
 
@@ -113,9 +124,15 @@ class ProductScheduler:
             raise ValueError('ProductScheduler() is not allowed: give at least one Composer scheduler.')
         self.factors = tuple(schedulers)
         self._two_args = tuple(_check_factor(i, s) for i, s in enumerate(self.factors))
-        # Nested products are flattened once here, so a deep nesting costs a loop, not a Python frame per level
-        # (about 250 levels were a RecursionError).
-        self._flat = tuple(_flatten(self))
+        self._leaves: Optional[list] = None  # flattened at the first call (nesting builds in linear time)
+
+    @property
+    def _flat(self) -> list:
+        # Nested products are flattened once, so a deep nesting costs a loop, not a Python frame per level (about
+        # 250 levels were a RecursionError).
+        if self._leaves is None:
+            self._leaves = _flatten(self)
+        return self._leaves
 
     def __call__(self, state: Any, ssr: float = 1.0) -> float:
         value = 1.0
@@ -123,8 +140,8 @@ class ProductScheduler:
             if two_args:
                 factor = s(state, ssr)
             elif ssr != 1.0:
-                raise ValueError(f'ProductScheduler: scheduler {where} ({s!r}) takes only (state), so it cannot be '
-                                 f'scaled by scale_schedule_ratio={ssr:g}: write it as fn(state, ssr).')
+                raise ValueError(f'ProductScheduler: scheduler {_where(where)} ({s!r}) takes only (state), so it '
+                                 f'cannot be scaled by scale_schedule_ratio={ssr:g}: write it as fn(state, ssr).')
             else:
                 factor = s(state)
             value *= _checked_value(where, s, factor, state)
