@@ -19,7 +19,6 @@ from composer_sched.adapters.durations import ReplayState
 from composer_sched.adapters.product import ProductScheduler
 from composer_sched.cli import main
 from composer_sched.lr_find import lr_find
-from composer_sched.paths import check_writable_dir, check_writable_file, png_path
 from composer_sched.recipes import RecipeError, load_recipe
 
 
@@ -121,6 +120,8 @@ def test_sweep_output_subfolder_that_is_a_file_is_refused_before_any_run(tmp_pat
 
 
 def test_probes_leave_nothing_behind_and_return_the_written_path(tmp_path):
+    from composer_sched.paths import check_writable_dir, check_writable_file, png_path
+
     assert check_writable_file(tmp_path / 'a' / 'b.pt', '--x') == str(tmp_path / 'a' / 'b.pt')
     assert png_path(tmp_path / 'plot', '-o') == str(tmp_path / 'plot.png')
     assert check_writable_dir(tmp_path / 'later', '--out', create=False) == str(tmp_path / 'later')
