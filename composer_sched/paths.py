@@ -38,15 +38,22 @@ def _probe(folder: str, option: str, shown: str) -> None:
     os.unlink(probe)
 
 
-def _make_folder(folder: str, option: str, shown: str) -> None:
-    """Create ``folder`` (and its parents) or say which part of it is in the way."""
-    probe = folder
-    while probe and not os.path.exists(probe):  # the deepest part that exists must be a folder
-        parent = os.path.dirname(probe)
+def _nearest_existing(path: str) -> str:
+    """The longest prefix of ``path`` that exists, cut at separators and resolved as the OS would (``afile/..`` does
+    not exist when ``afile`` is a file, though ``abspath`` would fold it away)."""
+    probe = path or '.'
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe.rstrip(os.sep)) or '.'
         if parent == probe:
             break
         probe = parent
-    if probe and os.path.exists(probe) and not os.path.isdir(probe):
+    return probe
+
+
+def _make_folder(folder: str, option: str, shown: str) -> None:
+    """Create ``folder`` (and its parents) or say which part of it is in the way."""
+    probe = _nearest_existing(folder)  # the deepest part that exists must be a folder
+    if os.path.exists(probe) and not os.path.isdir(probe):
         raise ValueError(f'{option}={shown} is not allowed: {probe} is a file, not a folder; give a path in a '
                          'folder.')
     try:
@@ -89,7 +96,7 @@ def check_writable_file(path: PathLike, option: str, *, exist_ok: bool = True,
         raise ValueError(f'{option}={shown} is not allowed: give a file path.')
     _no_nul(text, option)
     full = os.path.expanduser(text)
-    if os.path.isdir(full) or text.endswith(('/', os.sep)):
+    if os.path.isdir(full) or text.endswith(('/', os.sep)) or os.path.basename(full) in ('.', '..'):
         example = 'plot.png' if suffixes else 'model.pt'
         raise ValueError(f'{option}={shown} is not allowed: it is a folder; give a file path, e.g. '
                          f'{os.path.join(text, example)}.')
@@ -103,7 +110,7 @@ def check_writable_file(path: PathLike, option: str, *, exist_ok: bool = True,
         raise ValueError(f'{option}={shown} is not allowed: the file exists; delete it or give another path.')
     if os.path.exists(full) and not os.path.isfile(full):
         raise ValueError(f'{option}={shown} is not allowed: it exists and is not a regular file.')
-    folder = os.path.dirname(os.path.abspath(full))
+    folder = os.path.dirname(full) or '.'  # not abspath: it folds 'afile/..' away, the OS does not
     _make_folder(folder, option, shown)
     if os.path.isfile(full) and not os.access(full, os.W_OK):
         raise ValueError(f'{option}={shown} is not allowed: the file exists and is read-only.')
@@ -133,7 +140,8 @@ def png_path(path: PathLike, option: str) -> str:
     """
     text = os.fspath(path)
     full = os.path.expanduser(text)
-    if text and not os.path.isdir(full) and not text.endswith(('/', os.sep)) and not os.path.splitext(full)[1]:
+    if text and not os.path.isdir(full) and not text.endswith(('/', os.sep)) and not os.path.splitext(full)[1] \
+            and os.path.basename(full) not in ('.', '..'):
         text += '.png'
     return check_writable_file(text, option, suffixes=IMAGE_SUFFIXES)
 
@@ -168,9 +176,7 @@ def check_writable_dir(path: PathLike, option: str, *, create: bool = True) -> s
         _make_folder(full, option, shown)
         _probe(full, option, shown)
         return full
-    above = os.path.dirname(os.path.abspath(full))
-    while not os.path.exists(above):
-        above = os.path.dirname(above)
+    above = _nearest_existing(os.path.dirname(full.rstrip(os.sep)) or '.')
     if not os.path.isdir(above):
         raise ValueError(f'{option}={shown} is not allowed: {above} is a file, not a folder; give a path in a '
                          'folder.')
