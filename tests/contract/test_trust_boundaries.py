@@ -314,3 +314,20 @@ def test_extending_a_sweep_reports_and_writes_every_stored_ratio(tmp_path):
     with open(second.outputs['config_csv']) as f:
         assert sorted(float(r['ratio']) for r in csv.DictReader(f)) == [0.5, 1.0, 1.5]
     assert os.path.isfile(second.outputs['config_plot'])
+
+
+def test_dry_run_runs_the_keep_stable_checks_and_writes_nothing(tmp_path):
+    kept = tmp_path / 'st.pt'
+    code, out, err = run_cli('train', '--dry-run', '--keep-stable', str(kept), 'max_duration=2ep')
+    assert code == 0, err
+    assert f'would keep the stable phase\'s end (batch 31) in {kept}' in out
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / 'afile').write_text('x')
+    code, out, err = run_cli('train', '--dry-run', '--keep-stable', str(tmp_path / 'afile' / 'st.pt'))
+    refused_before_training(code, out, err, '--keep-stable')
+
+
+def test_dry_run_runs_the_extension_checks(tmp_path):
+    (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
+    code, out, err = run_cli('train', '--dry-run', '--extend-to', '2', '--from', str(tmp_path / 'junk.pt'))
+    assert code == 2 and 'not a Composer checkpoint' in err, err
