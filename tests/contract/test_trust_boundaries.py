@@ -331,3 +331,16 @@ def test_dry_run_runs_the_extension_checks(tmp_path):
     (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
     code, out, err = run_cli('train', '--dry-run', '--extend-to', '2', '--from', str(tmp_path / 'junk.pt'))
     assert code == 2 and 'not a Composer checkpoint' in err, err
+
+
+def test_predict_only_rerun_of_a_trained_sweep_still_reports_its_measured_ratios(tmp_path):
+    from composer_sched.sweep import SweepTarget, run_sweep
+
+    target = SweepTarget(None, ('max_duration=6ba', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=1ba'))
+    kw = dict(out_dir=str(tmp_path / 'sweep'), echo=lambda line: None, plot=False)
+    run_sweep(target, [0.5, 1.0], **kw)
+    again = run_sweep(target, [0.5, 1.0], predict='only', **kw)
+    # The trained 0.5 row is in the database: the table and the recommendation use it (measured, not predicted).
+    assert [(s.ratio, s.predicted) for s in again.report.summaries] == [(0.5, False), (1.0, False)]
+    with open(again.outputs['config_csv']) as f:
+        assert sorted(float(r['ratio']) for r in csv.DictReader(f) if r['predicted'] != 'True') == [0.5, 1.0]
