@@ -419,6 +419,7 @@ def _pending_runs(job: _SweepJob, folder: 'SweepFolder') -> tuple[list[RunSpec],
     pending = [r for r in job.to_train if r.run_id not in done]
     folder.need_writable(len(pending))
     if pending:
+        _check_first_batch(job)
         done = store.done_ids(job.config_hash)
         pending = [r for r in job.to_train if r.run_id not in done]
     return pending, done
@@ -436,6 +437,19 @@ def _check_output_folders(job: _SweepJob) -> None:
     here = config_folder(job.out_dir, job.loaded.name, job.config_hash)
     for sub in (job.ckpt_dir, os.path.join(job.out_dir, 'stable'), here):
         check_writable_dir(sub, f'--out ({os.path.relpath(sub, job.out_dir)}/ in it)', create=False)
+
+
+def _check_first_batch(job: _SweepJob) -> None:
+    """Before a sweep trains: build the recipe's Trainer once and run its model on one batch (what ``train
+    --dry-run`` checks), so a model that cannot read the data stops the sweep with one error instead of recording
+    every run as failed.
+
+    Raises:
+        ValueError: (a ``RecipeError``) naming the recipe key.
+    """
+    recipe = getattr(job.loaded, 'recipe', None)
+    if recipe is not None and hasattr(recipe, 'check_trainer'):
+        recipe.check_trainer()
 
 
 def _announce(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec], skipped: int) -> None:

@@ -344,3 +344,10 @@ def test_predict_only_rerun_of_a_trained_sweep_still_reports_its_measured_ratios
     assert [(s.ratio, s.predicted) for s in again.report.summaries] == [(0.5, False), (1.0, False)]
     with open(again.outputs['config_csv']) as f:
         assert sorted(float(r['ratio']) for r in csv.DictReader(f) if r['predicted'] != 'True') == [0.5, 1.0]
+
+
+def test_sweep_of_a_model_that_cannot_read_the_data_stops_before_any_run(tmp_path):
+    code, out, err = run_cli('sweep', '--ratios', '0.5,1', '--out', str(tmp_path / 's'), 'model.name=cifar_resnet20',
+                             '~model.width', 'max_duration=4ba')
+    refused_before_training(code, out, err, 'model', 'first batch')
+    assert not _db_rows(tmp_path / 's')
