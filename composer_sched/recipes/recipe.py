@@ -610,9 +610,11 @@ class Recipe:
             RecipeError: at ``model`` (the message says it fails on the recipe's data).
         """
         import torch
+        from torch.nn.parallel import DistributedDataParallel
 
         state = trainer.state
-        model = state.model
+        model = state.model  # under several processes its DDP wrapper: check the module (no collective needed)
+        model = model.module if isinstance(model, DistributedDataParallel) else model
         was_training = model.training
         try:
             model.eval()
