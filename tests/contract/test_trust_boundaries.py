@@ -351,3 +351,13 @@ def test_sweep_of_a_model_that_cannot_read_the_data_stops_before_any_run(tmp_pat
                              '~model.width', 'max_duration=4ba')
     refused_before_training(code, out, err, 'model', 'first batch')
     assert not _db_rows(tmp_path / 's')
+
+
+def test_a_ratio_too_large_to_count_is_refused_by_the_planner():
+    # found by the property suite: 1.5e307 x 12 batches overflowed Composer's Time to an OverflowError
+    from composer_sched.sweep import SweepTarget
+    from composer_sched.sweep.plan import plan_sweep
+
+    loaded = SweepTarget(None, ('max_duration=12ba',)).load()
+    with pytest.raises(ValueError, match='longer than can be counted'):
+        plan_sweep(loaded, [1.4980776123852632e+307], [0], 'unused', drop_unfit=True)
