@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 __all__ = ['digits_datasets', 'digits_dataloaders', 'cifar10_datasets', 'image_folder_datasets', 'make_dataloaders',
-           'DATASETS']
+           'DATASETS', 'PROVIDES']
 
 
 def digits_datasets(val_fraction: float = 0.2, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
@@ -87,7 +87,10 @@ _CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 
 def _cifar_dir(path: Union[str, os.PathLike]) -> str:
-    path = os.path.expanduser(os.fspath(path))
+    from composer_sched.paths import require_kind
+
+    path = require_kind(path, 'path', 'a folder', "the folder of CIFAR-10's python batches, cifar-10-batches-py, "
+                        'or the folder holding it')
     for cand in (path, os.path.join(path, 'cifar-10-batches-py')):
         if os.path.isfile(os.path.join(cand, 'data_batch_1')):
             return cand
@@ -169,7 +172,9 @@ def image_folder_datasets(path: Union[str, os.PathLike], image_size: int = 224, 
     """
     from torchvision import datasets, transforms
 
-    path = os.path.expanduser(os.fspath(path))
+    from composer_sched.paths import require_kind
+
+    path = require_kind(path, 'path', 'a folder', 'the folder holding train/ and val/')
     if not isinstance(image_size, int) or image_size < 8:
         raise ValueError(f'image_size={image_size!r} is not allowed: image_size must be an int >= 8.')
     for sub in ('train', val_dir):
@@ -207,3 +212,12 @@ from composer_sched.text_data import text  # noqa: E402  (byte-level text for th
 
 #: Dataset builders by recipe name (``data: {name: ..., <kwargs>}``); each returns ``(train, val)``.
 DATASETS = {'digits': digits, 'cifar10': cifar10_datasets, 'image_folder': image_folder_datasets, 'text': text}
+
+#: What each dataset's batches hold, from its arguments (defaults filled in), without reading it: what a model
+#: declares it accepts (:data:`composer_sched.models.ACCEPTS`) is checked against this when a recipe loads.
+PROVIDES: dict[str, Callable[[dict], dict]] = {
+    'digits': lambda kw: {'kind': 'images', 'classes': 10},
+    'cifar10': lambda kw: {'kind': 'images', 'classes': 10},
+    'image_folder': lambda kw: {'kind': 'images'},
+    'text': lambda kw: {'kind': 'tokens', 'vocab_size': 256, 'context': kw.get('context')},
+}

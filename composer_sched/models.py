@@ -1,11 +1,13 @@
 """Models for the recipes: a small CNN for the bundled digits, CIFAR ResNets and torchvision ResNets."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
 __all__ = ['DigitsCNN', 'digits_cnn', 'CIFARResNet', 'cifar_resnet', 'cifar_resnet20', 'cifar_resnet56', 'resnet18',
-           'resnet50', 'MODELS']
+           'resnet50', 'MODELS', 'ACCEPTS']
 
 
 class DigitsCNN(nn.Module):
@@ -169,3 +171,37 @@ from composer_sched.tinylm import tiny_lm  # noqa: E402  (the tiny language mode
 #: Model builders by recipe name (``model: {name: ..., <kwargs>}``).
 MODELS = {'digits_cnn': digits_cnn, 'cifar_resnet20': cifar_resnet20, 'cifar_resnet56': cifar_resnet56,
           'cifar_resnet': cifar_resnet, 'resnet18': resnet18, 'resnet50': resnet50, 'tiny_lm': tiny_lm}
+
+
+def _images(model: dict, data: dict) -> list[tuple[str, str]]:
+    if data.get('kind') != 'images':
+        return [('data.name', f'the model classifies images, and this dataset gives {data.get("kind")}; give an '
+                 'image dataset (digits, cifar10, image_folder) or a model for it (tiny_lm for tokens).')]
+    n, classes = model.get('num_classes'), data.get('classes')
+    if isinstance(n, int) and isinstance(classes, int) and n < classes:
+        return [('model.num_classes', f'{n!r} is not allowed: the dataset has {classes} classes; num_classes must '
+                 f'be >= {classes}.')]
+    return []
+
+
+def _tokens(model: dict, data: dict) -> list[tuple[str, str]]:
+    if data.get('kind') != 'tokens':
+        return [('data.name', f'tiny_lm reads token ids, and this dataset gives {data.get("kind")}; give data: '
+                 '{name: text} or an image model.')]
+    out = []
+    vocab, ctx = data.get('vocab_size'), data.get('context')
+    if isinstance(vocab, int) and model['vocab_size'] < vocab:
+        out.append(('model.vocab_size', f'{model["vocab_size"]!r} is not allowed: the data\'s tokens are ids '
+                    f'0..{vocab - 1} (bytes); model.vocab_size must be >= {vocab}.'))
+    if isinstance(ctx, int) and ctx > model['context']:
+        out.append(('data.context', f'{ctx!r} is not allowed: the model has {model["context"]} learned positions '
+                    f'(model.context); data.context must be <= {model["context"]}, or raise model.context.'))
+    return out
+
+
+#: What each model accepts: ``fn(model_kwargs, data) -> [(key path, message)]``, ``data`` from the dataset's
+#: :data:`composer_sched.data.PROVIDES`, arguments with their defaults filled in; checked when a recipe loads, so a
+#: context, a vocabulary or a class count that cannot train is refused before any batch (and before a sweep's runs).
+ACCEPTS: dict[str, Callable[[dict, dict], list]] = {
+    'digits_cnn': _images, 'cifar_resnet20': _images, 'cifar_resnet56': _images, 'cifar_resnet': _images,
+    'resnet18': _images, 'resnet50': _images, 'tiny_lm': _tokens}

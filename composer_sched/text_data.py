@@ -49,10 +49,11 @@ def read_text_bytes(path: Union[str, os.PathLike, None] = None) -> tuple[bytes, 
         import sys
 
         return stdlib_text().encode('utf-8'), f'pydoc_data.topics (Python {sys.version.split()[0]})'
-    full = os.path.expanduser(os.fspath(path))
-    if not os.path.isfile(full):
-        raise ValueError(f'path={os.fspath(path)!r} is not allowed: no such file (give a UTF-8 text file, or leave '
-                         'path null for the bundled Python documentation).')
+    from composer_sched.paths import require_kind
+
+    # A folder, a FIFO or /dev/zero is named as what it is (reading a FIFO or a device would block or never end).
+    full = require_kind(path, 'path', 'a file', 'give a UTF-8 text file, or leave path null for the bundled Python '
+                        'documentation')
     with open(full, 'rb') as f:
         data = f.read()
     try:

@@ -2,8 +2,9 @@
 
 Layers, lowest first (a module may import its own layer or a lower one):
 
-    schedules (the pure core) < adapters < algorithms < previewing < recipes (with models, data, text_data, tinylm)
-    < sweep, theory, predict, lr_find < cli, docs, and the package facade ``composer_sched/__init__``
+    schedules (the pure core) and paths < adapters < algorithms < previewing
+    < recipes (with models, data, text_data, tinylm) < sweep, theory, predict, lr_find
+    < cli, docs, and the package facade ``composer_sched/__init__``
 
 and besides: the core and ``predict`` load neither torch nor Composer, nothing imports ``composer_sched.cli`` but the
 cli package itself (the ``composer-sched`` entry point in setup.cfg names it as a string), and no two modules import
@@ -38,7 +39,7 @@ PKG = 'composer_sched'
 
 # Top-level names under composer_sched -> layer (index in LAYERS). '' is the package facade composer_sched/__init__.
 LAYERS = [
-    ('core', ['schedules']),
+    ('core', ['schedules', 'paths']),  # paths: output and data path checks, a leaf every command uses
     ('adapters', ['adapters']),
     ('algorithms', ['algorithms']),
     ('previewing', ['previewing']),
@@ -47,7 +48,7 @@ LAYERS = [
     ('entry points', ['cli', 'docs', '']),
 ]
 LAYER_OF = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
-PURE = ('schedules', 'predict')  # load neither of:
+PURE = ('schedules', 'predict', 'paths')  # load neither of:
 HEAVY = ('torch', 'composer')
 
 

@@ -179,7 +179,7 @@ def scaled_max_duration(max_duration: Union[str, int, Time], ssr: float = 1.0) -
         ssr: the ratio, finite and ``> 0``.
 
     Raises:
-        ValueError: ``ssr`` is not finite and positive, or the scaled duration is 0.
+        ValueError: ``ssr`` is not finite and positive, or the scaled duration is 0 or too long to count.
 
     Example:
         >>> scaled_max_duration('10ep', 0.55)
@@ -187,7 +187,11 @@ def scaled_max_duration(max_duration: Union[str, int, Time], ssr: float = 1.0) -
     """
     ssr = check_ratio('ssr', ssr)
     md = ensure_time(max_duration, TimeUnit.EPOCH)
-    scaled = md * ssr if ssr != 1.0 else md
+    try:
+        scaled = md * ssr if ssr != 1.0 else md
+    except OverflowError:  # a finite ratio whose product is not (1e307 x 12ba): Composer's int(inf)
+        raise ValueError(f'ssr={ssr!r} makes max_duration={md} longer than can be counted; use a smaller ratio or '
+                         'a shorter max_duration.') from None
     if scaled.value == 0:
         raise ValueError(f'ssr={ssr!r} reduces max_duration={md} to 0 {md.unit.value}; use a larger ratio or a '
                          'longer max_duration.')

@@ -3,7 +3,8 @@ schedulers (as torch's chainable schedulers and composer_sched's schedule algori
 from __future__ import annotations
 
 import inspect
-from typing import Any
+import math
+from typing import Any, Optional
 
 from composer_sched.adapters.composer import takes_ssr
 
@@ -12,6 +13,8 @@ __all__ = ['ProductScheduler']
 
 def _check_factor(i: int, s: Any) -> bool:
     """Whether factor ``i`` takes ``(state, ssr)``; a ``ValueError`` naming it unless it is a Composer scheduler."""
+    if isinstance(s, ProductScheduler):  # checked when it was built
+        return True
     what = f'ProductScheduler: scheduler {i} ({s!r})'
     if isinstance(s, type):
         raise ValueError(f'{what} is a class, not a scheduler: pass an instance, e.g. {s.__name__}(...).')
@@ -35,6 +38,49 @@ def _check_factor(i: int, s: Any) -> bool:
     return two_args
 
 
+def _flatten(product: 'ProductScheduler') -> list:
+    """``(position, factor, takes_ssr)`` of every leaf factor of ``product``, nested products opened with an explicit
+    stack (depth costs no recursion). A position is a linked ``(parent, index)`` pair, rendered by :func:`_where`
+    only for an error message, so a deep nesting costs no long strings."""
+    out = []
+    stack: list[tuple[Any, Any, bool]] = [((None, i), s, two) for i, (s, two) in
+                                          enumerate(zip(product.factors, product._two_args))][::-1]
+    while stack:
+        where, s, two = stack.pop()
+        if isinstance(s, ProductScheduler):
+            stack.extend([((where, j), f, t) for j, (f, t) in enumerate(zip(s.factors, s._two_args))][::-1])
+        else:
+            out.append((where, s, two))
+    return out
+
+
+def _where(position) -> str:
+    """``'1.0'`` for factor 0 of factor 1 (a position from :func:`_flatten`)."""
+    parts = []
+    while position is not None:
+        position, i = position
+        parts.append(str(i))
+    return '.'.join(reversed(parts))
+
+
+def _checked_value(where: Any, s: Any, value: Any, state: Any) -> float:
+    """A factor's value for this step as a float, refused unless finite and ``>= 0`` (an LR multiplier): a NaN,
+    an infinity or a negative factor would train with a NaN or negative LR without a word."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+        bad = f'{value!r}, not a number'
+    else:
+        bad = '' if math.isfinite(v) and v >= 0 else f'{v!r}'
+    if bad:
+        step = getattr(getattr(state, 'timestamp', None), 'batch', None)
+        step_text = f'batch {int(step)}' if step is not None else 'this step'
+        raise ValueError(f'ProductScheduler: scheduler {_where(where)} ({s!r}) returned {bad} at {step_text}; each '
+                         'factor must be a finite number >= 0 (an LR multiplier).')
+    return v
+
+
 class ProductScheduler:
     r"""A Composer scheduler whose value is the product of its factors:
     :math:`\alpha(t) = \prod_j \alpha_j(t)`, each factor called with the run's scale-schedule ratio when it takes
@@ -54,7 +100,9 @@ class ProductScheduler:
     Raises:
         ValueError: at construction, for no scheduler, or a factor that is not a Composer scheduler (a class, a
             PyTorch scheduler, a non-callable, a callable that cannot be called as ``fn(state)``), naming it by
-            position; when called with ``ssr != 1``, for a factor that takes only ``state``.
+            position; when called with ``ssr != 1``, for a factor that takes only ``state``; when called, for a
+            factor whose value at that batch is NaN, infinite, negative or not a number (naming the factor, the
+            batch and the value). Nested products are flattened: factor ``'1.0'`` is factor 0 of factor 1.
 
     Example:
         >>> from composer.optim import MultiStepScheduler
@@ -76,18 +124,29 @@ class ProductScheduler:
             raise ValueError('ProductScheduler() is not allowed: give at least one Composer scheduler.')
         self.factors = tuple(schedulers)
         self._two_args = tuple(_check_factor(i, s) for i, s in enumerate(self.factors))
+        self._leaves: Optional[list] = None  # flattened at the first call (nesting builds in linear time)
+
+    @property
+    def _flat(self) -> list:
+        # Nested products are flattened once, so a deep nesting costs a loop, not a Python frame per level (about
+        # 250 levels were a RecursionError).
+        if self._leaves is None:
+            self._leaves = _flatten(self)
+        return self._leaves
 
     def __call__(self, state: Any, ssr: float = 1.0) -> float:
         value = 1.0
-        for i, (s, two_args) in enumerate(zip(self.factors, self._two_args)):
+        for where, s, two_args in self._flat:
             if two_args:
-                value *= float(s(state, ssr))
+                factor = s(state, ssr)
             elif ssr != 1.0:
-                raise ValueError(f'ProductScheduler: scheduler {i} ({s!r}) takes only (state), so it cannot be '
-                                 f'scaled by scale_schedule_ratio={ssr:g}: write it as fn(state, ssr).')
+                raise ValueError(f'ProductScheduler: scheduler {_where(where)} ({s!r}) takes only (state), so it '
+                                 f'cannot be scaled by scale_schedule_ratio={ssr:g}: write it as fn(state, ssr).')
             else:
-                value *= float(s(state))
+                factor = s(state)
+            value *= _checked_value(where, s, factor, state)
         return value
 
     def __repr__(self) -> str:
-        return f'ProductScheduler({", ".join(map(repr, self.factors))})'
+        # the leaves, in order: the same product, and no recursion however deep the nesting
+        return f'ProductScheduler({", ".join(repr(s) for _, s, _ in self._flat)})'

@@ -33,7 +33,8 @@ def add_arguments(parser):
                         'starts), >= 1 (default 2)')
     parser.add_argument('--use', default='peak', help='the rule whose LR the printed override uses: valley, slide, '
                         'minimum, steep, lightning, gp_minimum or peak (default)')
-    parser.add_argument('-o', '--output', default='lr_find.png', help='PNG path (default lr_find.png)')
+    parser.add_argument('-o', '--output', default='lr_find.png',
+                        help='plot path, .png (default lr_find.png), .pdf or .svg; no extension: .png is added')
 
 
 def _number(name, text, kind=float):
@@ -63,6 +64,9 @@ def run(args) -> int:
     kw = dict(min_lr=_number('min-lr', args.min_lr), max_lr=_number('max-lr', args.max_lr),
               num_batches=_number('num-batches', args.num_batches, int), mode=args.mode, stop_factor=stop,
               peak_divisor=_number('peak-divisor', args.peak_divisor))
+    from composer_sched.paths import png_path
+
+    output = png_path(args.output, '-o')  # before the test: an unwritable path must not waste it
     path, overrides = split_recipe_args([args.recipe, *args.overrides])
     recipe = load_recipe(path, overrides)
     warnings.filterwarnings('ignore')
@@ -73,7 +77,7 @@ def run(args) -> int:
     print(f'# LR range test: {recipe.path}' + (f' with {" ".join(recipe.overrides)}' if recipe.overrides else '') +
           f' (world size {dist.get_world_size()}; recipe lr {recipe.lr:g})')
     print(result.table())
-    print(f'wrote {result.plot(args.output, title=f"LR range test: {os.path.basename(recipe.path)}")}')
+    print(f'wrote {result.plot(output, title=f"LR range test: {os.path.basename(recipe.path)}")}')
     lr = result[args.use]
     if lr is None:
         print(f'composer-sched lr-find: no {args.use} suggestion: the ramp gave too few batches; try more '

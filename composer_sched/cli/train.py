@@ -37,7 +37,8 @@ def add_arguments(parser):
                         help='recipe file or bundled name (default: the digits CNN); key=value items are overrides')
     parser.add_argument('overrides', nargs='*', help='key=value overrides, e.g. max_duration=20ep')
     parser.add_argument('--dry-run', action='store_true', help='check the recipe (everything training checks, '
-                        'Trainer included), print it resolved and the schedule it will run; train nothing')
+                        'Trainer included, one batch through the model, output paths, --from and --keep-stable), '
+                        'print it resolved and the schedule it will run; train nothing')
     parser.add_argument('--plot', nargs='?', const='', default=None, metavar='PNG',
                         help='with --dry-run: also write a PNG of the LR per batch (default: <recipe>.png)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar and no progress lines')
@@ -243,6 +244,38 @@ def _keep_stable_batch(target, ratio: float, start, path: str) -> int:
     return end
 
 
+def _check_outputs(args) -> None:
+    """Every file the run will write, probed before its first batch (:mod:`composer_sched.paths`): a path that
+    cannot be written fails now, not after the training it would have kept. ``args.plot`` and the rest become the
+    paths really written."""
+    from composer_sched.paths import check_writable_file, png_path
+
+    if args.keep_stable is not None:
+        args.keep_stable = check_writable_file(args.keep_stable, '--keep-stable', exist_ok=False)
+        check_writable_file(_record_path(args.keep_stable), '--keep-stable (its record)')
+    if args.save_weights:
+        args.save_weights = check_writable_file(args.save_weights, '--save-weights')
+    if args.plot:
+        args.plot = png_path(args.plot, '--plot')
+
+
+def _dry_run_continuation(args, recipe) -> None:
+    """With ``--dry-run``: the checks ``--extend-to``/``--from`` and ``--keep-stable`` run before training, and
+    what they would do, so a dry run answers "will it train" for them too (nothing is trained or written)."""
+    if args.extend_to is None and args.keep_stable is None:
+        return
+    from composer_sched.sweep.target import loaded_target
+
+    target = loaded_target(recipe)
+    ratio = 1.0 if args.extend_to is None else args.extend_to
+    start = None if args.extend_to is None else _check_extension(target, ratio, args.from_checkpoint)
+    if start is not None:
+        print(f'would extend {args.from_checkpoint} (saved after batch {start}) to ratio {ratio:g}')
+    if args.keep_stable is not None:
+        keep = _keep_stable_batch(target, ratio, start, args.keep_stable)
+        print(f'would keep the stable phase\'s end (batch {keep}) in {args.keep_stable}')
+
+
 def run(args) -> int:
     import logging
     import os
@@ -258,12 +291,11 @@ def run(args) -> int:
     if (args.extend_to is None) != (args.from_checkpoint is None):
         raise ValueError('--extend-to and --from go together: give both (the new ratio and the checkpoint to '
                          'continue) or neither.')
-    if args.dry_run and (args.extend_to is not None or args.keep_stable is not None):
-        raise ValueError('--extend-to and --keep-stable are not allowed with --dry-run (they concern training).')
     if args.plot is not None and not args.dry_run:
         raise ValueError('--plot is not allowed without --dry-run (the plot shows the schedule before training).')
     if args.progress_every is not None and args.progress_every < 1:
         raise ValueError(f'--progress-every={args.progress_every} is not allowed: give an integer >= 1.')
+    _check_outputs(args)
     recipe = load_recipe(path, overrides)
     warnings.filterwarnings('ignore')
     logging.getLogger('composer').setLevel(logging.ERROR)
@@ -272,9 +304,12 @@ def run(args) -> int:
         print(f'# {recipe.path}' + (f' with {" ".join(recipe.overrides)}' if recipe.overrides else ''))
         print(recipe.to_yaml())
         print_schedule(recipe)
+        _dry_run_continuation(args, recipe)
         if args.plot is not None:
             stem = os.path.splitext(os.path.basename(recipe.path))[0]
-            print(f'wrote {recipe.plot(args.plot or f"{stem}.png")}')
+            from composer_sched.paths import png_path
+
+            print(f'wrote {recipe.plot(args.plot or png_path(f"{stem}.png", "--plot"))}')
         return 0
     kwargs: dict[str, Any] = {'progress_bar': False} if args.quiet else {}
     target = keep = start = None

@@ -158,12 +158,29 @@ def _mean_over_ranks(loss):
 
 
 def _total(loss):
-    """Composer models may return several losses: a dict (its ``'total'``, else the sum) or a sequence (summed)."""
+    """Composer models may return several losses: a dict (its ``'total'``, else the sum) or a sequence (summed).
+
+    Raises:
+        ValueError: the loss is not one number the optimizer can follow: not a tensor (a Python float has no
+            gradient), a tensor of more than one element (a per-sample loss: reduce it, e.g. ``.mean()``), or a
+            tensor with no gradient (computed under ``no_grad``, or detached).
+    """
+    import torch
+
     if isinstance(loss, dict):
-        return loss['total'] if 'total' in loss else sum(loss.values())
-    if isinstance(loss, (list, tuple)):
-        return sum(loss)
-    return loss
+        loss = loss['total'] if 'total' in loss else sum(loss.values())
+    elif isinstance(loss, (list, tuple)):
+        loss = sum(loss)
+    if not isinstance(loss, torch.Tensor):
+        raise ValueError(f'the loss is not allowed: it is {type(loss).__name__} {loss!r}, not a torch tensor with '
+                         'a gradient; return the loss tensor itself (not loss.item() or a float).')
+    if loss.numel() != 1:
+        raise ValueError(f'the loss is not allowed: it has shape {tuple(loss.shape)}, not one number; reduce it '
+                         "(e.g. .mean(), or reduction='mean' in the loss function).")
+    if not loss.requires_grad:
+        raise ValueError('the loss is not allowed: it has no gradient (computed under torch.no_grad(), detached, '
+                         'or the model has no trainable parameter).')
+    return loss.reshape(())
 
 
 def _batches(dataloader: Iterable, num_batches: int):
@@ -294,7 +311,9 @@ def lr_find(target, optimizer=None, loss_fn: Optional[Callable] = None, dataload
 
     Raises:
         ValueError: an argument outside its range, a missing ``optimizer``/``loss_fn``/``dataloader`` for a plain
-            model, an empty dataloader or a batch that is not an ``(input, target)`` pair. Checked before training.
+            model, an empty dataloader or a batch that is not an ``(input, target)`` pair, a model with no trainable
+            parameter (checked before training); a loss that is not one number with a gradient (a float, a
+            per-sample vector, a detached tensor: at the first batch, the model and optimizer put back).
 
     Example:
         >>> import torch
@@ -325,7 +344,11 @@ def lr_find(target, optimizer=None, loss_fn: Optional[Callable] = None, dataload
                                  'loss function and a dataloader (or a Composer Trainer / recipe alone).')
         check(isinstance(optimizer, torch.optim.Optimizer), 'optimizer', optimizer, 'a torch.optim.Optimizer')
         check(callable(loss_fn), 'loss_fn', loss_fn, 'callable as loss_fn(outputs, targets)')
-        device = next(iter(target.parameters())).device
+        params = [p for p in target.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f'target={type(target).__name__} is not allowed: it has no trainable parameter, so no '
+                             'LR changes its loss.')
+        device = params[0].device
         criterion = cast(Callable, loss_fn)  # checked callable above
 
         def step(batch):
@@ -369,6 +392,9 @@ def _run_trainer(trainer, kw) -> LRFindResult:
     from composer.core import get_precision_context
 
     state = trainer.state
+    if not any(p.requires_grad for p in state.model.parameters()):
+        raise ValueError(f'the Trainer\'s model ({type(state.model).__name__}) is not allowed: it has no trainable '
+                         'parameter, so no LR changes its loss.')
     if state.dataloader is None:
         raise ValueError('the Trainer has no train_dataloader: the range test trains on it.')
     if not state.optimizers:

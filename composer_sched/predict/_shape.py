@@ -145,8 +145,12 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
         raise ValueError('no fitted runs to compare the target with')
     peak = fitted[0].peak
     if abs(target.peak - peak) > _RTOL * peak:
-        raise ValueError(f'{name}: peak LR {target.peak:.6g} differs from the fitted runs\' peak {peak:.6g}; the laws '
-                         'transfer across budgets and cool-downs, not across peak LRs (another recipe)')
+        # Say what the schedule does, not where it came from: a ratio of the very recipe the runs were fitted on
+        # lands here when its run ends inside the warm-up (it never reaches the peak).
+        how = ('it never reaches that peak (e.g. its run ends during the warm-up)' if target.peak < peak
+               else 'it rises above that peak')
+        raise ValueError(f'{name}: its highest LR is {target.peak:.6g}, the fitted runs\' peak is {peak:.6g}: {how}; '
+                         'the laws transfer across budgets and cool-downs at one peak LR')
     if not any(target.warmup == f.warmup and np.allclose(target.warmup_lr, f.warmup_lr, rtol=0, atol=1e-6)
                for f in fitted):
         seen = sorted({f.warmup for f in fitted})

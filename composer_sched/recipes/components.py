@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 from composer_sched.recipes.schema import RecipeError
 from composer_sched.schedules.registry import suggest
 
-__all__ = ['LOADER_KEYS', 'check_kwargs', 'model_builder', 'data_builder',
+__all__ = ['LOADER_KEYS', 'check_kwargs', 'check_model_fits_data', 'model_builder', 'data_builder',
            'build_optimizer', 'build_scheduler', 'build_algorithm', 'composer_algorithms', 'composer_schedulers',
            'scheduler_names', 'algorithm_names', 'build_loggers', 'key_of_message', 'first_line']
 
@@ -41,6 +41,16 @@ def _params(fn: Callable) -> dict[str, inspect.Parameter]:
     return ps
 
 
+def _admits_none(p: inspect.Parameter) -> bool:
+    """Whether ``p``'s annotation allows ``None`` (``Optional[float]``, ``float | None``, ``Any``), read from the
+    annotation's text so postponed annotations (``from __future__ import annotations``) count too."""
+    ann = p.annotation
+    if ann is inspect.Parameter.empty:
+        return False
+    text = ann if isinstance(ann, str) else repr(ann)
+    return bool(re.search(r'\b(Optional|None|NoneType|Any)\b', text))
+
+
 def check_kwargs(file: Optional[str], key: str, fn: Callable, kwargs: dict[str, Any], what: str,
                  skip: tuple[str, ...] = ()) -> None:
     """Check ``kwargs`` against ``fn``'s signature: unknown names (with the closest), missing required ones, and
@@ -58,6 +68,8 @@ def check_kwargs(file: Optional[str], key: str, fn: Callable, kwargs: dict[str, 
                               f'{", ".join(valid) or "none"}.')
         p = params.get(k)
         if p is None or p.default is inspect.Parameter.empty or p.default is None:
+            continue
+        if v is None and _admits_none(p):  # a documented ``null`` (Optional[...] = value): the constructor decides
             continue
         d = p.default
         # Numbers are interchangeable (an int default often takes floats); bools and strings are not.
@@ -112,6 +124,31 @@ def model_builder(file, section: dict) -> tuple[Callable, dict]:
     fn = _lookup(file, 'model', name, _models(), 'model')
     check_kwargs(file, 'model', fn, kwargs, f'model {name!r}')
     return fn, kwargs
+
+
+def _with_defaults(fn: Callable, kwargs: dict) -> dict:
+    out = {n: p.default for n, p in _params(fn).items() if p.default is not inspect.Parameter.empty}
+    out.update(kwargs)
+    return out
+
+
+def check_model_fits_data(file, model: dict, data: dict) -> None:
+    """The model and the data together: what the model accepts (``composer_sched.models.ACCEPTS``) against what the
+    dataset's batches hold (``composer_sched.data.PROVIDES``), from the recipe alone (no data read).
+
+    Raises:
+        RecipeError: at the key to change (``data.context``, ``model.vocab_size``, ...).
+    """
+    from composer_sched.data import PROVIDES
+    from composer_sched.models import ACCEPTS
+
+    mfn, mkw = model_builder(file, model)
+    dfn, dkw, _ = data_builder(file, data)
+    accepts, provides = ACCEPTS.get(str(model.get('name'))), PROVIDES.get(str(data.get('name')))
+    if accepts is None or provides is None:
+        return
+    for key, message in accepts(_with_defaults(mfn, mkw), provides(_with_defaults(dfn, dkw))):
+        raise RecipeError(file, key, message)
 
 
 def data_builder(file, section: dict) -> tuple[Callable, dict, dict]:

@@ -312,10 +312,29 @@ class Recipe:
             RecipeError: the data cannot be read, or a schedule or algorithm fails over this run.
         """
         try:
+            self._check_splits()
             self._check_schedule()
         except RecipeError as e:
             raise _blame(e, self._applied) from None
         return self
+
+    def _check_splits(self) -> None:
+        """The data's sizes against the recipe: a training split with no sample, and (evaluation on) a validation
+        split with none, are refused at the key that sizes them (an empty validation split would report an
+        accuracy of 0 for every run of a sweep)."""
+        from composer.utils import dist
+
+        train, val = self.datasets()
+        data = self.config.data
+        split_key = next((f'data.{k}' for k in ('val_fraction', 'path') if k in data), 'data')
+        if len(train) == 0:
+            given = f' with {split_key}={data.get(split_key[5:])!r}' if split_key != 'data' else ''
+            raise RecipeError(self.path, split_key, f'the training split is empty (the dataset {data.name!r} gives '
+                              f'0 training samples{given}); give the training split some data.')
+        if self.config.eval.enabled and len(val) < dist.get_world_size():
+            raise RecipeError(self.path, split_key, f'the validation split has {len(val)} sample(s) for '
+                              f'{dist.get_world_size()} process(es): evaluation would score nothing; hold out more '
+                              'data, or set eval.enabled=false.')
 
     def _validate(self, resolved: dict) -> None:
         from omegaconf import OmegaConf
@@ -351,6 +370,7 @@ class Recipe:
         # Check every component now, so a bad value never surfaces mid-training.
         C.model_builder(file, dict(typed.model))
         C.data_builder(file, dict(typed.data))
+        C.check_model_fits_data(file, dict(typed.model), dict(typed.data))
         C.build_optimizer(file, dict(typed.optimizer))
         self.build_schedulers()
         self.build_algorithms()
@@ -556,7 +576,8 @@ class Recipe:
 
     def check_trainer(self) -> None:
         """Build everything training builds (model, optimizer, dataloaders, schedulers, algorithms and the
-        ``Trainer``) and drop it, so a dry run meets every error training would meet before its first batch.
+        ``Trainer``), run the model on one training and one validation batch (no step), and drop it, so a dry run
+        meets every error training would meet before and at its first batch.
 
         Raises:
             RecipeError: a component or the ``Trainer`` rejects the recipe (the message names the key when it can).
@@ -575,7 +596,43 @@ class Recipe:
             text = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise RecipeError(self.path, _trainer_key(text), f'Composer\'s Trainer refuses this recipe: {text}') \
                 from None
-        trainer.close()
+        try:
+            self._check_one_batch(trainer)
+        finally:
+            trainer.close()
+
+    def _check_one_batch(self, trainer) -> None:
+        """The model's forward pass and loss on the first training batch, and on the first validation batch its
+        eval forward (no gradient, no optimizer step, eval mode: nothing of the run changes), so a model and data
+        that cannot go together fail the dry run, not the first batch of training.
+
+        Raises:
+            RecipeError: at ``model`` (the message says it fails on the recipe's data).
+        """
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        state = trainer.state
+        model = state.model  # under several processes its DDP wrapper: check the module (no collective needed)
+        model = model.module if isinstance(model, DistributedDataParallel) else model
+        was_training = model.training
+        try:
+            model.eval()
+            with torch.no_grad():
+                for loader in (state.dataloader, self.build_dataloaders()[1]):
+                    batch = state.device.batch_to_device(next(iter(loader)))
+                    outputs = model(batch)
+                    if loader is state.dataloader:
+                        model.loss(outputs, batch)
+        except StopIteration:
+            return  # an empty split is reported by the loaders' own checks
+        except (ValueError, TypeError, RuntimeError, IndexError, KeyError, AttributeError) as e:
+            text = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise RecipeError(self.path, 'model', f'{self.config.model.name!r} fails on the first batch of '
+                              f'{self.config.data.name!r} ({type(e).__name__}: {text}); check the model\'s '
+                              'arguments against the data\'s.') from None
+        finally:
+            model.train(was_training)
 
     # ----------------------------------------------------------------------------------------------- schedule
     def preview(self, scale_schedule_ratio: Optional[float] = None) -> np.ndarray:

@@ -456,13 +456,43 @@ def _pending_runs(job: _SweepJob, folder: 'SweepFolder') -> tuple[list[RunSpec],
         ValueError: runs remain and the folder is read-only or in use by another sweep.
     """
     store = folder.store
+    if folder.writable:
+        _check_output_folders(job)
     done = store.done_ids(job.config_hash)
     pending = [r for r in job.to_train if r.run_id not in done]
     folder.need_writable(len(pending))
     if pending:
+        _check_first_batch(job)
         done = store.done_ids(job.config_hash)
         pending = [r for r in job.to_train if r.run_id not in done]
     return pending, done
+
+
+def _check_output_folders(job: _SweepJob) -> None:
+    """Every folder the sweep writes in, probed before its first run (:mod:`composer_sched.paths`): a file where
+    ``checkpoints/``, ``stable/`` or the configuration's folder go fails now, not after the runs it would report.
+
+    Raises:
+        ValueError: naming the folder that cannot be written.
+    """
+    from composer_sched.paths import check_writable_dir
+
+    here = config_folder(job.out_dir, job.loaded.name, job.config_hash)
+    for sub in (job.ckpt_dir, os.path.join(job.out_dir, 'stable'), here):
+        check_writable_dir(sub, f'--out ({os.path.relpath(sub, job.out_dir)}/ in it)', create=False)
+
+
+def _check_first_batch(job: _SweepJob) -> None:
+    """Before a sweep trains: build the recipe's Trainer once and run its model on one batch (what ``train
+    --dry-run`` checks), so a model that cannot read the data stops the sweep with one error instead of recording
+    every run as failed.
+
+    Raises:
+        ValueError: (a ``RecipeError``) naming the recipe key.
+    """
+    recipe = getattr(job.loaded, 'recipe', None)
+    if recipe is not None and hasattr(recipe, 'check_trainer'):
+        recipe.check_trainer()
 
 
 def _announce(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec], skipped: int) -> None:
@@ -528,7 +558,11 @@ def _finish(job: _SweepJob, folder: 'SweepFolder', ran: int, skipped: int, predi
         # launched runs left (a finished attempt removes its own).
         for sub in (job.ckpt_dir, os.path.join(out_dir, 'launch')):
             shutil.rmtree(sub, ignore_errors=True)
-    outcome.report, outcome.outputs = write_outputs(store, job.config_hash, job.loaded, rows, out_dir,
+    # The configuration's outputs cover every row stored for it (an earlier sweep's ratios, an extension's, the
+    # trained and predicted ones), not only this invocation's: the table, CSV, plot and recommendation are derived
+    # from the whole database, so a rerun with other --ratios or --predict only never hides what was measured.
+    outcome.report, outcome.outputs = write_outputs(store, job.config_hash, job.loaded, store.rows(job.config_hash),
+                                                    out_dir,
                                                     tolerance=tolerance, metric=metric, write=folder.writable,
                                                     plot=plot)
     if not folder.writable:
