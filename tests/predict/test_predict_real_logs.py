@@ -1,6 +1,7 @@
 """Issue 16, part 4: the laws on real LLM logs (a 124M-parameter WSD ratio sweep with a shared trunk).
 
-Peer data: fabian-sp/lr-scheduling, folder data/ (MIT), trimmed into tests/data/lr_scheduling_124m (see its README).
+Peer data: fabian-sp/lr-scheduling, folder data/ (MIT), read from ../shared/data/lr-scheduling-124m (skipped when
+absent).
 Targets are the repository's own final validation losses (`final-val`): ratio 0.3 -> 3.1050, 0.5 -> 3.0378,
 0.7 -> 3.0018, 1.0 -> 2.9660. The thresholds are the issue's: 0.75% from the full run alone, 0.3% with the 0.3
 branch as anchor, and better than both naive baselines at every predicted ratio.
@@ -9,7 +10,15 @@ import numpy as np
 import pytest
 
 from composer_sched.predict import Run, fit_momentum_law, fit_multi_power_law
-from tests.predict.real_logs import RATIOS, baselines, final_val_loss, full_curve, logs, run, wsd_lr
+from composer_sched.predict.baselines import trunk, trunk_minus_gain
+from tests.predict.real_logs import RATIOS, final_val_loss, full_curve, logs, run, trunk_run, wsd_lr
+
+
+def baselines(length):
+    # The two naive predictions, from the full run and the trunk's log (what the sweep has): the trunk's loss at
+    # that step, and that minus the full run's cool-down gain; both on the final evaluation's scale.
+    runs = [run(50_000), trunk_run()]
+    return trunk(runs, wsd_lr(length), final=True), trunk_minus_gain(runs, wsd_lr(length), final=True)
 
 
 def rel_err(pred, length):

@@ -131,6 +131,7 @@ def test_check_target_needs_fitted_shapes():
 @given(length=st.integers(200, 2000), cooldown=st.integers(10, 400))
 def test_every_linear_wsd_within_range_is_predicted(fit, length, cooldown):
     cooldown = min(cooldown, length - 60)  # the 50-batch warm-up ends before the cool-down
+    cooldown = max(cooldown, length - 50 - 2 * 750)  # at most twice the fitted run's 750 batches at the peak
     lr = sample(warm(StableDecaySchedule(length=length, cooldown_length=cooldown)), length)
     pred = fit.predict(lr)
     assert np.isfinite(pred.loss) and pred.low <= pred.loss <= pred.high
