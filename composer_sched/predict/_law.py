@@ -129,7 +129,7 @@ class MetricMap:
 
 #: The interval's default spread per unit of extrapolation distance (relative error per e-fold of run length),
 #: calibrated by leave-one-run-out backtests on the shared real logs (``composer_sched/predict/README.md``).
-SPREAD_PER_EFOLD = 0.006
+SPREAD_PER_EFOLD = 0.0035
 #: The distance a target at a fitted run's own length counts as (a fitted run's end is still a prediction of
 #: its final evaluation, and seeds differ).
 MIN_DISTANCE = 0.25
@@ -193,6 +193,7 @@ class LawFit:
                               for r, (st, y) in zip(self.runs, points) if st.size])
         self.noise = float(1.4826 * np.median(np.abs(res - np.median(res))))
         self.spread = SPREAD_PER_EFOLD
+        self.anchor: Optional[Tuple[Run, float]] = None
         self.warnings = tuple(w for r in self.runs for w in r.health())
         pairs = [r.metric_pairs() for r in self.runs] or [(np.empty(0), np.empty(0))]
         loss, metric = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
@@ -227,6 +228,51 @@ class LawFit:
     def _curve(self, lr, steps, params: Optional[Dict[str, float]] = None) -> np.ndarray:
         raise NotImplementedError
 
+    @property
+    def fitted_runs(self) -> Tuple[Run, ...]:
+        """The runs this fit rests on: the fitted ones and the anchor (:meth:`anchored`)."""
+        return self.runs + ((self.anchor[0],) if self.anchor else ())
+
+    def anchored(self, anchor: Run) -> 'LawFit':
+        r"""A copy of this fit corrected by a trained shorter run of the same recipe, the *anchor*.
+
+        The law is not refitted: the anchor's relative residual :math:`c = \log(L_A / \hat L_A)` (on the final
+        evaluation's scale when the anchor and the fitted runs have ``final_loss``, else at its last loss point)
+        corrects every prediction by :math:`\exp(c\,w)`, :math:`w = \log(T/T_0) / \log(T_A/T_0)` clipped to
+        ``[0, 1]`` (:math:`T_0` the longest fitted run: the full correction at the anchor's length, none at the
+        fitted run's). So the anchor can only move a prediction towards what the anchor measured, and the
+        targets it may speak for are the fitted runs' and its own.
+
+        Raises:
+            ValueError: the fit has an anchor already, the anchor is not a :class:`Run` of this recipe shorter than
+                the longest fitted run, or the law cannot predict it.
+        """
+        import copy
+
+        if self.anchor is not None or not isinstance(anchor, Run):
+            raise ValueError('anchor must be one Run, on a fit without an anchor')
+        longest = max(r.shape.length for r in self.runs)
+        if anchor.shape.length >= longest:
+            raise ValueError(f'anchor: {anchor.name} ({anchor.shape.length} batches) must be shorter than the longest '
+                             f'fitted run ({longest} batches)')
+        steps, loss = anchor.points()
+        final = anchor.final_loss is not None and all(r.final_loss is not None for r in self.runs)
+        p = self.predict(anchor.lr, name='anchor', at=None if final else int(steps[-1]))
+        measured, pred = (anchor.final_loss, p.final_loss) if final else (float(loss[-1]), p.loss)
+        assert measured is not None and pred is not None
+        out = copy.copy(self)
+        out.anchor = (anchor, math.log(measured / pred))
+        out.warnings = self.warnings + anchor.health()
+        return out
+
+    def _correction(self, length: int) -> float:
+        if self.anchor is None:
+            return 1.0
+        run, c = self.anchor
+        t0 = max(r.shape.length for r in self.runs)
+        w = math.log(length / t0) / math.log(run.shape.length / t0)
+        return math.exp(c * min(1.0, max(0.0, w)))
+
     def check(self, lr, *, name: str = 'lr'):
         """Refuse a schedule the fit cannot speak for (:func:`check_target`'s rule, and a target ending before the
         first fitted loss point); returns its :class:`ScheduleShape`.
@@ -235,7 +281,7 @@ class LawFit:
             ValueError: naming ``name`` and the rule that fired, with its numbers.
         """
         shape = analyse_schedule(lr, name=name)
-        check_target(shape, [r.shape for r in self.runs], max_extrapolation=self.max_extrapolation, name=name)
+        check_target(shape, [r.shape for r in self.fitted_runs], max_extrapolation=self.max_extrapolation, name=name)
         if shape.length < self.first_step:
             raise ValueError(f'{name}: it ends after {shape.length} batches, before the first loss point the law was '
                              f'fitted on (batch {self.first_step}: the points of the first skip={self.skip} of the '
@@ -276,7 +322,7 @@ class LawFit:
     def distance(self, shape) -> float:
         """How far a target is from the fitted runs: ``|log(T / T_f)|`` to the closest fitted length ``T_f``, at
         least :data:`MIN_DISTANCE` (the interval's spread grows with it)."""
-        return max(MIN_DISTANCE, min(abs(math.log(shape.length / r.shape.length)) for r in self.runs))
+        return max(MIN_DISTANCE, min(abs(math.log(shape.length / r.shape.length)) for r in self.fitted_runs))
 
     def half_width(self, shape, coverage: float = 0.8) -> float:
         r"""The interval's half-width in log-loss: :math:`z_{(1+c)/2} \sqrt{\sigma_n^2 + (s\,d)^2}`, with
@@ -333,6 +379,8 @@ class LawFit:
                              'batches, not a positive number: this target is outside what the fit can describe '
                              '(fit on runs closer to it)')
         values = values[np.isfinite(values) & (values > 0)]
+        corr = self._correction(shape.length)
+        raw, values = float(values[0]), values * corr
         h = self.half_width(shape, coverage)
         best = float(values[0])
         low, high = min(best * math.exp(-h), float(values.min())), max(best * math.exp(h), float(values.max()))
@@ -341,8 +389,8 @@ class LawFit:
         offsets = self._offsets(band)
         if offsets is not None and np.isfinite(offsets[0]):
             off = float(offsets[0])
-            if best + off > 0:  # the interval keeps its relative width on the final evaluation's scale
-                final = best + off
+            if raw + off > 0:  # the interval keeps its relative width on the final evaluation's scale
+                final = (raw + off) * corr
                 pred.update(final_loss=final, final_low=final * low / best, final_high=final * high / best)
         if self.metric_map is not None:
             m = self.metric_map

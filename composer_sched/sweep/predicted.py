@@ -4,8 +4,10 @@ marked ``predicted``.
 
 * ``only``: train the longest ratio alone, with its eval loss measured every ``k`` batches; predict every other
   ratio (about 1.0x the cost of the longest run).
-* ``anchor``: also train the shortest ratio (a branch of the trunk when the schedule allows); fit on both; predict
-  the ratios in between (about 1.0x plus the shortest ratio's cool-down).
+* ``anchor``: also train the shortest ratio (a branch of the trunk when the schedule allows); the law fitted on the
+  longest ratio predicts it (the sweep's own backtest, beside the baselines), then that residual corrects the
+  predictions of the ratios in between, or the better baseline stands in for the law (flagged); about 1.0x plus
+  the shortest ratio's cool-down.
 * ``shadow``: as ``only``, then train every ratio as without ``--predict`` and report each prediction's error.
 
 The per-batch LR of every ratio comes from the planner's preview (exact). A ratio the law cannot speak for
@@ -177,9 +179,35 @@ def _history_run(row: dict, lr: np.ndarray, prefix: Optional[dict] = None):
         (np.array(loss), {k: np.array(v) for k, v in metrics.items()})
 
 
+def _backtest_line(fit, anchor, lr, base_runs) -> tuple[str, Optional[str], dict]:
+    """With an anchor: how the law (fitted on the longest ratio alone) and each baseline predicted the anchor's
+    end, the sweep's own backtest; returns (line, the baseline to use instead of the law or None, errors)."""
+    from composer_sched.predict.baselines import baselines
+
+    steps, loss = anchor.points()
+    measured = float(loss[-1])
+    law = fit.predict(lr, at=int(steps[-1])).loss / measured - 1
+    errs = {k: v / measured - 1 for k, v in baselines(base_runs, lr, at=int(steps[-1])).items()
+            if v is not None and k != 'trunk_minus_interpolated_gain'}  # needs the anchor itself: not a backtest
+    better = {k: e for k, e in errs.items() if abs(e) < abs(law)}
+    use = min(better, key=lambda k: abs(better[k])) if better else None
+    line = (f'backtest on {anchor.name} (predicted from the longest ratio alone): law {100 * law:+.2f}%, '
+            + ', '.join(f'{k} {100 * e:+.2f}%' for k, e in errs.items())
+            + (f'; {use} beats the law here, so the predictions use it (flagged)' if use else
+               '; the law beats every baseline here'))
+    return line, use, {'law': law, **errs}
+
+
 def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], samples_per_batch: Optional[int],
                  echo: Callable[[str], None]) -> tuple[list[dict], list[str]]:
-    """Fit the momentum law per seed on the trained rows and return one predicted row per target ratio and seed.
+    """Fit the momentum law per seed on the longest trained ratio and return one predicted row per target ratio
+    and seed.
+
+    In ``anchor`` mode the shortest ratio is not refitted with the longest: it is the sweep's own backtest (the
+    law fitted on the longest ratio alone predicts it, beside the baselines), then corrects the law's predictions
+    (:meth:`~composer_sched.predict.LawFit.anchored`); when a baseline predicted the anchor better than the law,
+    the targets get that baseline's value (minus the law's interval's relative width around it), flagged
+    ``estimate`` in the row. The printed lines say which.
 
     Args:
         setup: from :func:`prepare_predict`.
@@ -190,13 +218,20 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
 
     Returns:
         ``(rows, errors)``: predicted rows (``predicted=True``, ``metrics`` = predicted metrics, ``prediction`` =
-        loss, band, metric bands, law, fitted runs), and a line per seed whose fit failed.
+        loss, its 80% interval (``low``, ``high``), metric intervals, law, estimate, baselines, warnings, fitted
+        runs), and a line per seed whose fit failed.
     """
     import time
 
     from composer_sched.predict import MetricMap, fit_momentum_law
+    from composer_sched.predict._law import SPREAD_PER_EFOLD
+    from composer_sched.predict.baselines import baselines
 
     out, errors = [], []
+    if setup.mode != 'anchor':
+        echo(f'--predict {setup.mode}: no second trained run to backtest on in this sweep; the 80% interval uses the '
+             f'package\'s calibration (spread {SPREAD_PER_EFOLD} per e-fold of run length, from backtests on real LLM '
+             'logs: composer_sched/predict/README.md); --predict anchor or shadow checks it on your recipe')
     for seed in sorted({s.seed for s in plan.runs}):
         specs = {s.ratio: s for s in plan.runs if s.seed == seed}
         try:
@@ -208,8 +243,15 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
             pairs = [_history_run(t, setup.curves[r], prefix=trunk if i else None)
                      for i, (r, t) in enumerate(zip(setup.fitted, done))]
             t0 = time.perf_counter()
-            fit = fit_momentum_law([p[0] for p in pairs])
+            fit: Any = fit_momentum_law([pairs[0][0]])
+            use, backtest = None, {}  # type: tuple[Optional[str], dict]
+            if len(pairs) > 1:
+                line, use, backtest = _backtest_line(fit, pairs[1][0], setup.curves[setup.fitted[1]], [pairs[0][0]])
+                echo(f'--predict anchor, seed {seed}: {line}')
+                fit = fit.anchored(pairs[1][0])
             fit_s = time.perf_counter() - t0
+            for w in fit.warnings:
+                echo(f'--predict, seed {seed}: warning: {w}; its predictions are flagged (!)')
             loss = np.concatenate([p[1][0] for p in pairs])
             maps = {}
             for name in pairs[0][1][1]:
@@ -222,16 +264,27 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
             continue
         for r in setup.targets:
             spec = specs[r]
-            p = fit.predict(setup.curves[r], name=f'ratio {r:g}')
-            pred: dict[str, Any] = {'law': p.law, 'loss': p.loss, 'low': p.low, 'high': p.high, 'n_fits': p.n_fits,
+            try:
+                p = fit.predict(setup.curves[r], name=f'ratio {r:g}')
+            except ValueError as e:
+                errors.append(f'seed {seed}: no prediction: {e}')
+                continue
+            base = baselines([pairs[0][0]], setup.curves[r])
+            value, low, high = p.loss, p.low, p.high
+            if use is not None and base.get(use) is not None:
+                value = float(base[use])  # type: ignore[arg-type]
+                low, high = value * p.low / p.loss, value * p.high / p.loss
+            pred: dict[str, Any] = {'law': p.law, 'loss': value, 'low': low, 'high': high, 'coverage': p.coverage,
+                                    'law_loss': p.loss, 'estimate': use or 'law', 'n_fits': p.n_fits,
+                                    'baselines': base, 'backtest': backtest, 'warnings': list(p.warnings),
                                     'fitted_on': [specs[f].run_id for f in setup.fitted], 'mode': setup.mode,
                                     'fit_s': fit_s, 'metrics': {}}
             metrics = {}
             for name, m in maps.items():
-                lo, hi = m.band(p.low, p.high)
-                metrics[name] = m(p.loss)
+                lo, hi = m.band(low, high)
+                metrics[name] = m(value)
                 pred['metrics'][name] = {'value': metrics[name], 'low': lo, 'high': hi,
-                                         'extrapolated': not m.range[0] <= p.loss <= m.range[1]}
+                                         'extrapolated': not m.range[0] <= value <= m.range[1]}
             first = next(iter(pred['metrics'].values()), None)
             if first:
                 pred.update(metric_low=first['low'], metric_high=first['high'])

@@ -20,15 +20,17 @@ OVERRIDES = ('max_duration=2ep', 'schedulers[0].t_warmup=4ba')
 RATIOS = [0.5, 0.75, 1.0]
 
 
-def _sweep(tmp_path, mode, ratios=RATIOS, seeds=1):
+def _sweep(tmp_path, mode, ratios=RATIOS, seeds=1, lines=None):
     return run_sweep(SweepTarget(None, OVERRIDES), ratios, seeds=seeds, out_dir=str(tmp_path / mode), predict=mode,
-                     echo=lambda s: None)
+                     echo=(lines.append if lines is not None else lambda s: None))
 
 
 def _check_prediction(row):
     p = row['prediction']
     assert row['predicted'] and row['trained_batches'] == 0 and row['run_id'].endswith('-pred')
-    assert all(math.isfinite(p[k]) for k in ('loss', 'low', 'high')) and p['low'] <= p['loss'] <= p['high']
+    assert all(math.isfinite(p[k]) for k in ('loss', 'low', 'high')) and 0 < p['low'] <= p['loss'] <= p['high']
+    assert p['coverage'] == 0.8 and p['estimate'] in ('law', 'trunk', 'trunk_minus_gain', 'stable_power_law')
+    assert p['baselines']['trunk'] is not None and p['baselines']['trunk'] > 0  # always beside the prediction
     acc = row['metrics']['MulticlassAccuracy']
     band = p['metrics']['MulticlassAccuracy']
     assert 0 <= acc <= 1 and band['low'] <= acc <= band['high']
@@ -65,8 +67,11 @@ def test_predict_only_trains_the_longest_ratio_and_marks_the_others_predicted(tm
 
 @pytest.mark.slow
 def test_predict_anchor_trains_the_smallest_ratio_as_a_branch_and_predicts_the_middle(tmp_path):
-    out = _sweep(tmp_path, 'anchor')
+    lines = []
+    out = _sweep(tmp_path, 'anchor', lines=lines)
     assert out.exit_code == 0
+    # The sweep prints the backtest it rests on: the law fitted on ratio 1 alone against the anchor, and the baselines.
+    assert any('backtest on ratio 0.5 seed 0' in x and 'law ' in x and 'trunk_minus_gain' in x for x in lines), lines
     trained = {r['ratio']: r for r in out.rows if not r['predicted']}
     predicted = [r for r in out.rows if r['predicted']]
     assert sorted(trained) == [0.5, 1.0] and [r['ratio'] for r in predicted] == [0.75]
