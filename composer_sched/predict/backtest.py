@@ -85,10 +85,13 @@ def _has_cooldown_points(r: Run) -> bool:
     return r.shape.cooldown_shape is not None and bool(np.any(s > r.shape.cooldown_start))
 
 
-def _case(fit: LawFit, target: Run, family: str, mode: str, trunks: Sequence[Run], coverage: float) -> Optional[Case]:
+def _case(fit: LawFit, target: Run, family: str, mode: str, trunks: Sequence[Run], coverage: float,
+          refused: Optional[list] = None) -> Optional[Case]:
     try:
         fit.check(target.lr, name=target.name)
-    except ValueError:
+    except ValueError as e:
+        if refused is not None and '->' not in family:  # a run of the same family the law will not predict
+            refused.append((family, mode, fit.law, tuple(r.name for r in fit.fitted_runs), target.name, str(e)))
         return None
     steps, loss = target.points()
     final = target.final_loss is not None and all(r.final_loss is not None for r in fit.runs)
@@ -110,7 +113,7 @@ def _case(fit: LawFit, target: Run, family: str, mode: str, trunks: Sequence[Run
 
 def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = None,
              laws: Sequence[str] = ('momentum', 'multi_power'), modes: Sequence[str] = ('only', 'anchor'),
-             coverage: float = 0.8, spread: Optional[float] = None) -> List[Case]:
+             coverage: float = 0.8, spread: Optional[float] = None, refused: Optional[list] = None) -> List[Case]:
     """Backtest the laws on ``runs`` (see the module): every accepted (fitted, target) pair of each mode.
 
     Args:
@@ -120,6 +123,8 @@ def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = Non
         modes: of ``'only'``, ``'anchor'``.
         coverage: the intervals' coverage, in ``(0, 1)``.
         spread: the intervals' spread per e-fold (default: the package's, ``SPREAD_PER_EFOLD``).
+        refused: a list to append ``(family, mode, law, fitted, target, reason)`` to for every run of the fitted
+            run's own family the refusal rule turned down (what the package says it cannot predict).
 
     Returns:
         The :class:`Case` list (empty when no pair is accepted).
@@ -160,7 +165,7 @@ def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = Non
         if 'only' in modes and 'momentum' in laws:
             for t in runs:
                 if t is not r:
-                    c = _case(only_fits[r.name], t, label(r, t), 'only', trunks, coverage)
+                    c = _case(only_fits[r.name], t, label(r, t), 'only', trunks, coverage, refused)
                     if c is not None:
                         cases.append(c)
     if 'anchor' in modes:
@@ -183,7 +188,7 @@ def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = Non
                     pass
             for fit in fits:
                 for t in targets:
-                    c = _case(fit, t, f, 'anchor', trunks, coverage)
+                    c = _case(fit, t, f, 'anchor', trunks, coverage, refused)
                     if c is not None:
                         cases.append(c)
     return cases

@@ -294,3 +294,52 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
                         'trained_batches': 0, 'wall_s': 0.0, 'equiv_wall_s': 0.0, 'device_s': 0.0,
                         'metrics': metrics, 'predicted': True, 'prediction': pred, 'finished_at': time.time()})
     return out, errors
+
+
+def runs_from_store(path: str, echo: Callable[[str], None] = lambda s: None):
+    """The trained runs of a sweep folder (``DIR`` or ``DIR/results.sqlite``) with an eval history, as
+    :class:`~composer_sched.predict.Run` objects for a backtest: per recipe configuration and seed, each ratio's
+    run (a branch's history prefixed by its trunk's), its LR from the recorded recipe's preview (exact).
+
+    Returns:
+        ``(groups, skipped)``: ``[(label, runs)]`` (one group per configuration and seed, ``runs`` named
+        ``r<ratio>``), and how many trained runs had no eval history (trained without ``--predict``).
+
+    Raises:
+        ValueError: no ``results.sqlite`` there, or no run with an eval history.
+    """
+    import os
+    import tempfile
+
+    from composer_sched.sweep.store import ResultsStore
+    from composer_sched.sweep.target import SweepTarget
+
+    db = os.path.join(path, 'results.sqlite') if os.path.isdir(path) else path
+    if not os.path.isfile(db):
+        raise ValueError(f'{path}: no results.sqlite there (give a sweep folder, its results.sqlite, or CSV/JSON logs)')
+    store = ResultsStore(db, readonly=True)
+    groups, skipped = [], 0
+    for config_hash, recipe_yaml in store.sweeps().items():
+        rows = [r for r in store.rows(config_hash, 'done') if not r['predicted']]
+        with_history = [r for r in rows if (r.get('history') or {}).get('steps')]
+        skipped += len(rows) - len(with_history)
+        if not with_history:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            recipe = os.path.join(tmp, 'recipe.yaml')
+            with open(recipe, 'w') as f:
+                f.write(recipe_yaml)
+            loaded = SweepTarget(recipe).load()
+        curves = ratio_curves(loaded, sorted({r['ratio'] for r in with_history}))
+        by_id = {r['run_id']: r for r in rows}
+        for seed in sorted({r['seed'] for r in with_history}):
+            runs = []
+            for r in (x for x in with_history if x['seed'] == seed):
+                trunk = by_id.get(r.get('branched_from') or '')
+                run, _ = _history_run(r, curves[r['ratio']], prefix=trunk)
+                runs.append(dataclasses.replace(run, name=f'r{r["ratio"]:g}'))
+            groups.append((f'{loaded.name}-{config_hash[:8]} seed {seed}', runs))
+    if not groups:
+        raise ValueError(f'{db}: no trained run with an eval history (sweeps record one with --predict); nothing to '
+                         'backtest')
+    return groups, skipped

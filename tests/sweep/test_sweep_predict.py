@@ -80,6 +80,14 @@ def test_predict_anchor_trains_the_smallest_ratio_as_a_branch_and_predicts_the_m
     assert low['trained_batches'] == out.plan.budgets[0.5] - low['branch_batch'] < out.plan.budgets[0.5]
     _check_prediction(predicted[0])
     assert len(predicted[0]['prediction']['fitted_on']) == 2
+    # The sweep folder backtests from the command line: ratio 1 predicts the trained ratio 0.5.
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(['predict', 'backtest', str(tmp_path / 'anchor')]) == 0
+    assert 'seed 0: 2 runs, 1 backtest case(s)' in buf.getvalue() and 'all: 1 cases' in buf.getvalue()
 
 
 @pytest.mark.slow
