@@ -54,7 +54,7 @@ def run(args) -> int:
     modes = tuple(x.strip() for x in args.modes.split(',') if x.strip())
     folders = [p for p in args.paths if os.path.isdir(p) or p.endswith('.sqlite')]
     logs = [p for p in args.paths if p not in folders]
-    groups = []
+    groups: list = []
     if folders:
         from composer_sched.sweep.predicted import runs_from_store
 
@@ -62,16 +62,17 @@ def run(args) -> int:
             found, skipped = runs_from_store(folder)
             groups += [(label, runs, None) for label, runs in found]
             if skipped:
-                print(f'{folder}: {skipped} trained run(s) without an eval history left out (trained without --predict)')
+                print(f'{folder}: {skipped} trained run(s) without an eval history left out (trained without '
+                      '--predict)')
     if logs:
         from composer_sched.predict.logs import read_logs
 
         runs, families = read_logs(logs, warmup=warmup)
         groups.append((f'{len(runs)} log file(s)', runs, families))
     cases = []
-    for label, runs, families in groups:
+    for label, runs, fams in groups:
         refused: list = []
-        found = backtest(runs, families=families, laws=laws, modes=modes, coverage=coverage, refused=refused)
+        found = backtest(runs, families=fams, laws=laws, modes=modes, coverage=coverage, refused=refused)
         print(f'== {label}: {len(runs)} runs, {len(found)} backtest case(s), {len(refused)} same-family pair(s) '
               'refused')
         if found:

@@ -39,8 +39,8 @@ def all_cases():
 def test_cosine_horizon_transfer_from_one_horizon_is_refused_with_the_rule(size):
     runs = {r.name: r for r in mpl_runs(size)[0]}
     fit = fit_momentum_law([runs['cosine_72000']])
-    with pytest.raises(ValueError, match=r'cosine_24000: a decay over the whole run .*\(one horizon \(719\d\d batches\); '
-                                         r'allowed 653\d\d to 791\d\d batches'):
+    with pytest.raises(ValueError, match=r'cosine_24000: a decay over the whole run .*\(one horizon '
+                                         r'\(719\d\d batches\); allowed 653\d\d to 791\d\d batches'):
         fit.predict(runs['cosine_24000'].lr, name='cosine_24000')
 
 
