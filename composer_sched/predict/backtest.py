@@ -105,7 +105,7 @@ def _case(fit: LawFit, target: Run, family: str, mode: str, trunks: Sequence[Run
         measured, pred, low, high = float(target.final_loss), p.final_loss, p.final_low, p.final_high  # type: ignore
     else:
         measured, pred, low, high = float(loss[-1]), p.loss, p.low, p.high
-    base_runs = list(fit.runs) + [t for t in trunks if t is not target and t not in fit.runs]
+    base_runs = list(fit.fitted_runs) + [t for t in trunks if t is not target and t not in fit.fitted_runs]
     return Case(family, mode, fit.law, tuple(r.name for r in fit.runs), target.name, float(measured), float(pred),
                 float(low), float(high), fit.distance(fit.check(target.lr)), fit.noise,
                 baselines(base_runs, target.lr, at=at, final=final))
