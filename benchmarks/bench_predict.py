@@ -2,7 +2,7 @@
 ../shared/data/lr-scheduling-124m; skipped with the reason when absent).
 
 Peers in the same run: two naive predictions of each ratio's final validation loss, (1) the trunk's loss at that
-step (no cool-down) and (2) that minus the full run's cool-down gain. Printed per ratio: the prediction, its 80% interval and
+step (no cool-down) and (2) that minus the full run's cool-down gain. Printed per ratio: the prediction, interval and
 its error for the momentum law fitted on the full run alone (``only``), that fit corrected by the 0.3 branch
 (``anchor``), the Multi-Power Law on the same two runs, and the baselines' errors; then the median fit times.
 """
