@@ -167,3 +167,29 @@ def test_the_recommendation_says_when_it_rests_on_predictions():
     assert both.recommended_ratio == 1.0
     (err,) = both.errors()
     assert np.isclose(err['error'], 0.02) and not err['covered']
+
+
+def test_anchor_backtest_picks_a_baseline_that_beat_the_law_and_says_so():
+    # The sweep's own backtest in anchor mode: the law fitted on the full run predicts the anchor beside the
+    # baselines; a baseline that hit the anchor better is the one the targets get (flagged by name).
+    from composer_sched.predict import Run, fit_momentum_law, momentum_law
+    from composer_sched.predict.baselines import trunk_minus_gain
+    from composer_sched.sweep.predicted import _backtest_line
+
+    def wsd(T):
+        return np.minimum(1.0, (T - np.arange(T)) / (0.2 * T))
+
+    law = dict(L0=2.0, A=0.5, alpha=0.5, C=2.0, lam=0.99, scale=1000)
+    steps = np.arange(50, 1001, 25)
+    full = Run(wsd(1000), eval_loss=(steps, momentum_law(wsd(1000), steps, **law)), name='ratio 1')
+    fit = fit_momentum_law([full])
+    a_steps = np.arange(50, 501, 25)
+    exact = momentum_law(wsd(500), a_steps, **law)
+    line, use, errs = _backtest_line(fit, Run(wsd(500), eval_loss=(a_steps, exact), name='ratio 0.5'), wsd(500),
+                                     [full])
+    assert use is None and 'the law beats every baseline' in line and abs(errs['law']) < 1e-3
+    # An anchor that measured exactly what trunk - gain says: that baseline wins and is named.
+    hit = exact.copy()
+    hit[-1] = trunk_minus_gain([full], wsd(500), at=500)
+    line, use, errs = _backtest_line(fit, Run(wsd(500), eval_loss=(a_steps, hit), name='ratio 0.5'), wsd(500), [full])
+    assert use == 'trunk_minus_gain' and 'trunk_minus_gain beats the law here' in line and errs[use] == 0
