@@ -19,6 +19,7 @@ without a prediction.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -31,6 +32,7 @@ MODES = ('only', 'anchor', 'shadow')
 #: A fitted run is evaluated about this many times (every ``max(1, budget // EVAL_POINTS)`` batches).
 EVAL_POINTS = 32
 PRED_SUFFIX = '-pred'
+SKIP = 0.05  # the fit's default skip (composer_sched.predict.fit_momentum_law)
 
 
 def predicted_id(run_id: str) -> str:
@@ -124,9 +126,15 @@ def prepare_predict(loaded, plan: SweepPlan, mode: str) -> PredictSetup:
         except ValueError as e:
             why = f'the fitted run\'s schedule is not warm-up + stable + cool-down: {e}'
         else:
+            # The fit leaves out the first SKIP of the longest run: a ratio ending there has nothing to stand on.
+            first = max(math.ceil(SKIP * plan.budgets[top]), max(sh.warmup for sh in shapes) + 1)
             for r in targets:
                 try:
                     check_target(analyse_schedule(curves[r], name=f'ratio {r:g}'), shapes, name=f'ratio {r:g}')
+                    if plan.budgets[r] < first:
+                        raise ValueError(f'ratio {r:g}: it ends after {plan.budgets[r]} batches, before the first '
+                                         f'loss point the law is fitted on (batch {first}: the first skip={SKIP} of '
+                                         'the longest run and its warm-up are left out)')
                 except ValueError as e:
                     refused[r] = str(e)
     if why is not None:

@@ -118,6 +118,16 @@ def test_predict_refuses_before_training_with_one_line(recipe, needle, tmp_path,
     assert not (out / 'results.sqlite').exists()
 
 
+def test_ratio_ending_before_the_first_fitted_point_is_refused_before_training(tmp_path, capsys):
+    # Issue 25: --ratios 0.03,1 with no warm-up predicted an eval loss 15x the measured one; now refused up front.
+    out = tmp_path / 'out'
+    assert main(['sweep', '--predict', 'only', '--ratios', '0.03,1', '--out', str(out), 'max_duration=6ep',
+                 'schedulers[0].t_warmup=0ba']) == 2
+    err = capsys.readouterr().err
+    assert 'ratio 0.03: it ends after 3 batches, before the first loss point the law is fitted on (batch 7' in err
+    assert not (out / 'results.sqlite').exists()
+
+
 def test_predict_mode_is_validated(tmp_path, capsys):
     assert main(['sweep', '--predict', 'always', '--out', str(tmp_path / 'o')]) == 2
     assert '--predict' in capsys.readouterr().err
