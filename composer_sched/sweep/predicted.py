@@ -127,14 +127,14 @@ def prepare_predict(loaded, plan: SweepPlan, mode: str) -> PredictSetup:
             why = f'the fitted run\'s schedule is not warm-up + stable + cool-down: {e}'
         else:
             # The fit leaves out the first SKIP of the longest run: a ratio ending there has nothing to stand on.
-            first = max(math.ceil(SKIP * plan.budgets[top]), max(sh.warmup for sh in shapes) + 1)
+            first_point = max(math.ceil(SKIP * plan.budgets[top]), max(sh.warmup for sh in shapes) + 1)
             for r in targets:
                 try:
                     check_target(analyse_schedule(curves[r], name=f'ratio {r:g}'), shapes, name=f'ratio {r:g}')
-                    if plan.budgets[r] < first:
+                    if plan.budgets[r] < first_point:
                         raise ValueError(f'ratio {r:g}: it ends after {plan.budgets[r]} batches, before the first '
-                                         f'loss point the law is fitted on (batch {first}: the first skip={SKIP} of '
-                                         'the longest run and its warm-up are left out)')
+                                         f'loss point the law is fitted on (batch {first_point}: the first '
+                                         f'skip={SKIP} of the longest run and its warm-up are left out)')
                 except ValueError as e:
                     refused[r] = str(e)
     if why is not None:
