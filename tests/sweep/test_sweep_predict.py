@@ -203,3 +203,16 @@ def test_anchor_backtest_picks_a_baseline_that_beat_the_law_and_says_so():
     hit[-1] = trunk_minus_gain([full], wsd(500), at=500)
     line, use, errs = _backtest_line(fit, Run(wsd(500), eval_loss=(a_steps, hit), name='ratio 0.5'), wsd(500), [full])
     assert use == 'trunk_minus_gain' and 'trunk_minus_gain beats the law here' in line and errs[use] == 0
+
+
+@pytest.mark.parametrize('prediction, flagged', [
+    ({'loss': 2.0, 'estimate': 'law', 'warnings': []}, False),
+    ({'loss': 2.0, 'estimate': 'law', 'warnings': ['ratio 1 seed 0: diverged (loss 106 at batch 60, ...)']}, True),
+    ({'loss': 2.0, 'estimate': 'trunk_minus_gain', 'warnings': []}, True),
+])
+def test_predicted_rows_from_a_doubtful_run_or_a_baseline_are_flagged_in_the_table(prediction, flagged):
+    from composer_sched.sweep.report import summarize
+
+    row = {'ratio': 0.5, 'seed': 0, 'status': 'done', 'metrics': {'acc': 0.9}, 'batches': 10, 'samples': 80,
+           'equiv_wall_s': 0.0, 'device_s': 0.0, 'predicted': True, 'prediction': dict(prediction, metrics={})}
+    assert summarize([row])[0].flagged is flagged
