@@ -104,8 +104,8 @@ class Run:
     def health(self) -> Tuple[str, ...]:
         """Why this run's loss history is a doubtful thing to fit (empty when it looks like healthy training).
 
-        Two checks on :meth:`points`: *diverged* (some loss above 1.5 times the first one), and *rising at the
-        end* (the last loss more than 2% above the lowest loss of the history's last quarter). The laws describe a
+        Two checks on :meth:`points` after the warm-up: *diverged* (some loss above 1.5 times the first one), and
+        *rising at the end* (the last loss more than 2% above the lowest loss of the history's last quarter). The laws describe a
         loss that falls with the LR area; fitted on such a run they still give a number, which the fit and its
         predictions carry as a warning (``LawFit.warnings``, ``Prediction.warnings``).
 
@@ -118,6 +118,8 @@ class Run:
             ('run: rising at the end (last loss 2.2 is 10% above 2 at batch 80)',)
         """
         steps, loss = self.points()
+        keep = steps > self.shape.warmup  # a spike while the LR still rises is not divergence of the run
+        steps, loss = (steps[keep], loss[keep]) if keep.sum() >= 2 else (steps, loss)
         out = []
         if loss.size and loss.max() > DIVERGED * loss[0]:
             i = int(np.argmax(loss))
