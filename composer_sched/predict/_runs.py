@@ -105,9 +105,9 @@ class Run:
         """Why this run's loss history is a doubtful thing to fit (empty when it looks like healthy training).
 
         Two checks on :meth:`points` after the warm-up: *diverged* (some loss above 1.5 times the first one), and
-        *rising at the end* (the last loss more than 2% above the lowest loss of the history's last quarter). The laws describe a
-        loss that falls with the LR area; fitted on such a run they still give a number, which the fit and its
-        predictions carry as a warning (``LawFit.warnings``, ``Prediction.warnings``).
+        *rising at the end* (the last loss more than 2% above the lowest loss of the history's last quarter). The
+        laws describe a loss that falls with the LR area; fitted on such a run they still give a number, which the
+        fit and its predictions carry as a warning (``LawFit.warnings``, ``Prediction.warnings``).
 
         Example:
             >>> import numpy as np
