@@ -6,7 +6,7 @@ One ``--predict shadow`` sweep trains every ratio (with the eval loss every ~bud
 plus the 0.25 branch, exactly as ``--predict anchor`` would fit them. Cost is batches trained per seed relative to
 one full run (exact, machine-independent): ``only``, ``anchor``, trunk sharing, independent runs. Errors per
 predicted ratio: accuracy error in units of the seeds' standard deviation (mean prediction - mean measurement),
-the eval loss's relative error, how often the band covers the measured value, and whether the ratios are ranked
+the eval loss's relative error, how often the 80% interval covers the measured value, and whether the ratios are ranked
 as measured.
 """
 from __future__ import annotations
@@ -76,13 +76,13 @@ def main(seeds: int = 5) -> None:
                     ('trunk sharing', plan.shared_batches), ('independent runs', plan.independent_batches)):
         print(f'  {name:<28}{b:>9}{b / full:>12.2f}')
     print(f'  prediction errors ({METRIC}; err/std = (mean predicted - mean measured) / seed std; loss err = mean '
-          'relative error of the final eval loss; band = seeds whose measured value the band covers):')
+          'relative error of the final eval loss; in = seeds whose measured value the 80% interval covers):')
     print(f'  {"mode":<8}{"ratio":>6}{"predicted":>11}{"measured":>11}{"std":>9}{"err/std":>11}{"loss err":>12}'
-          f'{"band":>8}')
+          f'{"in":>8}')
     for label, rows in (('only', only_rows), ('anchor', anchor_rows)):
         lines, ranked, covered, n = _errors(rows, measured, label)
         print('\n'.join(lines))
-        print(f'  {label}: ratios ranked as measured: {ranked}; band covers {covered} of {n}')
+        print(f'  {label}: ratios ranked as measured: {ranked}; interval covers {covered} of {n}')
 
 
 if __name__ == '__main__':

@@ -19,7 +19,7 @@ EPILOG = """examples:
 outputs in --out: results.sqlite (one row per run of every sweep there), results.csv and tradeoff.png (all of
 them), and per recipe configuration <name>-<hash>/ with its results.csv, tradeoff.png and recipe.yaml.
 A recipe's own scale_schedule_ratio and ScaleSchedule ratio multiply each sweep ratio.
---predict rows are marked predicted (table: 'p', results.csv: predicted=True with the loss band); a ratio the
+--predict rows are marked predicted (table: 'p', results.csv: predicted=True with its 80% interval); a ratio the
 law cannot predict (cosine, AutoWU, another warm-up) stops --predict only/anchor before training (exit 2) and is
 trained without a prediction under --predict shadow.
 exit code: 0 all runs finished, 1 some run failed (recorded with its error) or a prediction failed, 2 bad input.

@@ -6,9 +6,14 @@ Two laws, written from their papers' formulas:
 * the Multi-Power Law of Luo et al. (ICLR 2025), :func:`fit_multi_power_law`, from two runs or more.
 
 Both were derived for language-model cross-entropy loss; a secondary metric (e.g. accuracy) is predicted from the
-loss through a monotone map fitted on the observed runs (:class:`MetricMap`). A target schedule the runs cannot
-speak for (another family, warm-up or peak, non-monotone LR) raises ``ValueError`` instead of giving a number
-(:func:`check_target`). Method card: ``composer_sched/predict/README.md``.
+loss through a monotone map fitted on the observed runs (:class:`MetricMap`). Every prediction carries an 80%
+prediction interval calibrated on backtests (``low <= loss <= high``, all > 0); ``LawFit.anchored(run)`` corrects
+a fit by a shorter trained run. A target schedule the runs cannot speak for (another family, warm-up or peak,
+non-monotone LR, a cosine at another horizon, an end before the first fitted point) raises ``ValueError`` instead
+of giving a number (:func:`check_target`, ``LawFit.check``). Submodules: :mod:`~composer_sched.predict.baselines`
+(naive predictions to set beside each one), :mod:`~composer_sched.predict.backtest` (every run predicted from the
+others), :mod:`~composer_sched.predict.logs` (CSV/JSON ``step, lr, loss`` logs as runs). Method card:
+``composer_sched/predict/README.md``.
 
 Example:
     >>> import numpy as np

@@ -12,6 +12,8 @@ __all__ = ['Run']
 
 History = Tuple[np.ndarray, np.ndarray]
 TRAIN_BINS = 200  # a per-batch training loss is averaged into this many windows before fitting (noise and speed)
+DIVERGED = 1.5    # a loss above this many times the history's first value: the run diverged
+RISING = 0.02     # a last loss more than 2% above the lowest of the last quarter: the run ends non-monotone
 
 
 def _history(name: str, value, length: int, positive: bool) -> Optional[History]:
@@ -98,6 +100,37 @@ class Run:
             return steps, loss
         groups = np.array_split(np.arange(steps.size), TRAIN_BINS)
         return (np.array([int(round(steps[g].mean())) for g in groups]), np.array([loss[g].mean() for g in groups]))
+
+    def health(self) -> Tuple[str, ...]:
+        """Why this run's loss history is a doubtful thing to fit (empty when it looks like healthy training).
+
+        Two checks on :meth:`points` after the warm-up: *diverged* (some loss above 1.5 times the first one), and
+        *rising at the end* (the last loss more than 2% above the lowest loss of the history's last quarter). The
+        laws describe a loss that falls with the LR area; fitted on such a run they still give a number, which the
+        fit and its predictions carry as a warning (``LawFit.warnings``, ``Prediction.warnings``).
+
+        Example:
+            >>> import numpy as np
+            >>> lr = np.r_[np.ones(80), np.linspace(1, 0, 21)[1:]]
+            >>> Run(lr, eval_loss=([20, 40, 60, 80, 100], [2.3, 2.2, 106, 39, 2.0])).health()
+            ('run: diverged (loss 106 at batch 60, above 1.5x its first value 2.3)',)
+            >>> Run(lr, eval_loss=([20, 40, 60, 80, 100], [2.3, 2.2, 2.1, 2.0, 2.2])).health()
+            ('run: rising at the end (last loss 2.2 is 10% above 2 at batch 80)',)
+        """
+        steps, loss = self.points()
+        keep = steps > self.shape.warmup  # a spike while the LR still rises is not divergence of the run
+        steps, loss = (steps[keep], loss[keep]) if keep.sum() >= 2 else (steps, loss)
+        out = []
+        if loss.size and loss.max() > DIVERGED * loss[0]:
+            i = int(np.argmax(loss))
+            out.append(f'{self.name}: diverged (loss {loss[i]:.4g} at batch {steps[i]}, above {DIVERGED}x its first '
+                       f'value {loss[0]:.4g})')
+        tail = loss[-max(2, loss.size // 4):]
+        if tail.size >= 2 and tail[-1] > (1 + RISING) * tail.min():
+            i = loss.size - tail.size + int(np.argmin(tail))
+            out.append(f'{self.name}: rising at the end (last loss {loss[-1]:.4g} is '
+                       f'{100 * (loss[-1] / loss[i] - 1):.0f}% above {loss[i]:.4g} at batch {steps[i]})')
+        return tuple(out)
 
     def metric_pairs(self) -> History:
         """(eval losses, metric values) at the steps that have both (empty arrays without a metric)."""

@@ -16,6 +16,8 @@ __all__ = ['ScheduleShape', 'analyse_schedule', 'check_target']
 _RTOL = 1e-6          # relative tolerance of "at the peak" and of "monotone"
 _POINTS = 201        # where two cool-down shapes are compared
 SHAPE_TOL = 0.02      # max |difference| of two normalised cool-down shapes that still count as the same shape
+WHOLE_RUN = 0.1       # a cool-down starting within this fraction of the post-warm-up run: a decay over the whole run
+HORIZON_TOL = 1.1     # a whole-run decay is predicted within this factor of the fitted horizons' range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +104,10 @@ def analyse_schedule(lr, name: str = 'lr') -> ScheduleShape:
                          warmup_lr=lr[:warmup] / peak, cooldown_shape=shape)
 
 
+def _whole_run(s: ScheduleShape) -> bool:
+    return s.cooldown_shape is not None and s.cooldown_start - s.warmup <= WHOLE_RUN * (s.length - s.warmup)
+
+
 def shape_distance(a, b) -> float:
     """Max |difference| of two cool-down shapes ``(u, eta)`` on 201 points of the fractions both cover."""
     grid = np.linspace(0.0, min(a[0][-1], b[0][-1]), _POINTS)
@@ -117,9 +123,13 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
     (4) with no cool-down, or a cool-down whose shape (LR over peak against the fraction of the cool-down, compared
     on 201 points of the fractions both runs sample) is within ``0.02 + 1/C`` of a fitted run's cool-down (``C``:
     the shorter cool-down's batches; a cool-down placed at a fraction of the run starts between batches); (5) no
-    longer, and with no longer a cool-down, than ``max_extrapolation`` times the longest fitted run and cool-down.
-    So one linear-WSD run predicts other ratios and other cool-down lengths of linear WSD, but not cosine, 1-cycle,
-    SGDR or AutoWU.
+    longer, and with no longer a cool-down, than ``max_extrapolation`` times the longest fitted run and cool-down;
+    (6) no longer at the peak LR than ``max_extrapolation`` times the longest fitted stable phase (plus
+    ``max(2, 1%)`` of the target's batches), so a constant-LR target follows the same rule as any other. So one
+    linear-WSD run predicts other ratios and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR,
+    AutoWU, or a constant LR from a cosine run; (7) a decay over the whole run (the cool-down starts within 10% of
+    the post-warm-up run: cosine, linear to zero) only within 1.1x of the range of the fitted horizons of that
+    shape: fitted on one horizon, the laws mis-transfer its annealing to another (see the method card).
 
     Args:
         target: the target's :class:`ScheduleShape`.
@@ -139,7 +149,7 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
         >>> check_target(analyse_schedule(np.cos(np.linspace(0, np.pi / 2, 100))), [fit])
         Traceback (most recent call last):
         ...
-        ValueError: lr: its cool-down's shape (max distance 0.2... in units of the peak LR) matches none ...
+        ValueError: lr: its cool-down's shape (max distance 0.2...) matches none ...
     """
     if not fitted:
         raise ValueError('no fitted runs to compare the target with')
@@ -157,6 +167,17 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
         raise ValueError(f'{name}: its warm-up ({target.warmup} batches to the peak) is none of the fitted runs\' '
                          f'(warm-ups of {seen} batches with the same LRs); the laws do not model warm-up, so '
                          'schedules with another warm-up (1-cycle, AutoWU, cosine from zero) cannot be predicted')
+    # The stable phase: a target may not train at the peak much longer than a fitted run did (a constant-LR target
+    # from a cosine or a short-stable run would be a pure extrapolation of the power-law term).
+    stable = target.cooldown_start - target.warmup
+    longest_stable = max(f.cooldown_start - f.warmup for f in fitted)
+    allowed_stable = max_extrapolation * longest_stable + max(2, 0.01 * target.length)
+    if stable > allowed_stable:
+        raise ValueError(f'{name}: {stable} batches at the peak LR is more than max_extrapolation={max_extrapolation} '
+                         f'times the longest stable phase of the fitted runs ({longest_stable} batches, plus '
+                         f'{allowed_stable - max_extrapolation * longest_stable:.0f} of tolerance): the runs never '
+                         'trained that long at the peak (e.g. a constant-LR target from a cosine or an early step '
+                         'decay)')
     if target.cooldown_shape is not None:
         shapes = [f.cooldown_shape for f in fitted if f.cooldown_shape is not None]
         if not shapes:
@@ -165,15 +186,35 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
         # A cool-down placed at a fraction of the run starts between two batches: sampled per batch, two cool-downs
         # of one shape differ by up to one batch's step, 1/C of the peak for a linear one of C batches.
         dists = [(shape_distance(target.cooldown_shape, f.cooldown_shape),
-                  SHAPE_TOL + 1.0 / min(target.cooldown_length, f.cooldown_length))
+                  SHAPE_TOL + 1.0 / min(target.cooldown_length, f.cooldown_length), f)
                  for f in fitted if f.cooldown_shape is not None]
-        dist, allowed = min(dists, key=lambda d: d[0] - d[1])
+        dist, allowed, closest = min(dists, key=lambda d: d[0] - d[1])
         if dist > allowed:
-            raise ValueError(f'{name}: its cool-down\'s shape (max distance {dist:.3f} in units of the peak LR) '
-                             f'matches none of the fitted runs\' cool-downs (allowed <= {allowed:.3g}: {SHAPE_TOL} '
-                             'plus one batch of the shorter cool-down); from these runs '
-                             'the laws can predict other budgets and cool-down lengths of the same shape only, '
-                             'not another family (e.g. cosine from a WSD run)')
+            floor = float(target.cooldown_shape[1][-1])
+            floors = sorted({round(float(f.cooldown_shape[1][-1]), 4) for f in fitted if f.cooldown_shape is not None})
+            if min(abs(floor - f) for f in floors) > allowed:
+                raise ValueError(f'{name}: its cool-down ends at {floor:.4g} of the peak LR, the fitted runs\' at '
+                                 f'{floors} (allowed difference <= {allowed:.3g}); the laws are checked only for '
+                                 'cool-downs to the floor they were fitted on (e.g. a step decay to another floor): '
+                                 'fit on a run that decays to this floor')
+            raise ValueError(f'{name}: its cool-down\'s shape (max distance {dist:.3f} in units of the peak LR from '
+                             f'the closest fitted cool-down, of {closest.cooldown_length} batches) matches none of the '
+                             f'fitted runs\' cool-downs (allowed <= {allowed:.3g}: {SHAPE_TOL} plus one batch of the '
+                             'shorter cool-down, compared at 201 fractions of the cool-down); from these runs the laws '
+                             'predict other budgets and cool-down lengths of the same shape only (e.g. not cosine or '
+                             '1-sqrt from a linear WSD run)')
+    horizons = sorted({f.length for f in fitted if _whole_run(f)})
+    if _whole_run(target) and horizons:
+        lo, hi = horizons[0] / HORIZON_TOL, horizons[-1] * HORIZON_TOL
+        if not lo <= target.length <= hi:
+            what = f'one horizon ({horizons[0]} batches)' if len(horizons) == 1 else f'horizons {horizons}'
+            raise ValueError(f'{name}: a decay over the whole run (cool-down from batch {target.cooldown_start} of '
+                             f'{target.length}, e.g. cosine) at a horizon outside what the fitted runs of that shape '
+                             f'cover ({what}; allowed {lo:.0f} to {hi:.0f} batches, {HORIZON_TOL}x around them): '
+                             'fitted on one horizon, the laws mis-transfer such an annealing to another (backtests '
+                             'on real cosine runs, 72k -> 24k and 50k -> 25k steps: +0.7% to +1.6%, worse than '
+                             'naive baselines); fit on runs of two horizons around it (sweep --predict anchor) or '
+                             'train it')
     longest = max(f.length for f in fitted)
     if target.length > max_extrapolation * longest:
         raise ValueError(f'{name}: {target.length} batches is more than max_extrapolation={max_extrapolation} times '

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar, nnls
 from scipy.signal import lfilter
 
-from composer_sched.predict._law import Candidate, LawFit, check_runs, fit_points, huber, lr_drops
+from composer_sched.predict._law import Candidate, LawFit, check_knobs, check_runs, fit_points, huber, lr_drops
 from composer_sched.predict._runs import Run
 
 __all__ = ['MomentumLawFit', 'fit_momentum_law', 'momentum_areas', 'momentum_law']
@@ -69,18 +69,19 @@ class MomentumLawFit(LawFit):
     """A fitted momentum law (see :func:`fit_momentum_law`); ``params`` of a candidate: ``L0, A, alpha, C, lam``."""
     law = 'momentum'
 
-    def curve(self, lr, steps, params=None) -> np.ndarray:
+    def _curve(self, lr, steps, params=None) -> np.ndarray:
         return momentum_law(lr, steps, **(params or self.best.params), scale=self.scale)
 
-    def end_values(self, lr, candidates) -> np.ndarray:
+    def end_values(self, lr, candidates, at=None) -> np.ndarray:
         # Candidates share few values of lambda: compute each one's areas once.
+        at = len(lr) if at is None else at
         out = np.empty(len(candidates))
         areas = {}
         for i, c in enumerate(candidates):
             p = c.params
             if p['lam'] not in areas:
                 S1, S2 = momentum_areas(lr, p['lam'])
-                areas[p['lam']] = (max(S1[-1] / self.scale, 1e-12), S2[-1] / self.scale)
+                areas[p['lam']] = (max(S1[at] / self.scale, 1e-12), S2[at] / self.scale)
             s1, s2 = areas[p['lam']]
             out[i] = p['L0'] + p['A'] * s1 ** -p['alpha'] - p['C'] * s2
         return out
@@ -171,12 +172,7 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
     grid: Sequence[float] = MEMORY_GRID if memory_grid is None else tuple(memory_grid)
     if not grid or not all(0 < g <= 10 for g in grid):
         raise ValueError(f'memory_grid must be a non-empty sequence of fractions in (0, 10], got {memory_grid!r}')
-    for name, value, ok, allowed in (('huber_delta', huber_delta, huber_delta > 0, '> 0'),
-                                     ('skip', skip, 0 <= skip < 1, 'in [0, 1)'),
-                                     ('band_tol', band_tol, band_tol >= 0, '>= 0'),
-                                     ('max_extrapolation', max_extrapolation, max_extrapolation >= 1, '>= 1')):
-        if not ok:
-            raise ValueError(f'{name} must be {allowed}, got {value!r}')
+    check_knobs(huber_delta=huber_delta, skip=skip, band_tol=band_tol, max_extrapolation=max_extrapolation)
     points = fit_points(runs, skip)
     scale = float(max(r.shape.length for r in runs))
     y = np.concatenate([loss for _, loss in points])
@@ -200,4 +196,5 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
         lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
         minimize_scalar(lambda v: profile(np.exp(v)), bounds=(lo, hi), method='bounded',
                         options=dict(xatol=0.05, maxiter=8))
-    return MomentumLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation)
+    return MomentumLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation,
+                          skip=skip)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from composer_sched.predict._law import Candidate, LawFit, check_runs, fit_points, huber, lr_drops
+from composer_sched.predict._law import Candidate, LawFit, check_knobs, check_runs, fit_points, huber, lr_drops
 from composer_sched.predict._runs import Run
 from composer_sched.predict.momentum import fit_momentum_law
 
@@ -58,7 +58,7 @@ class MultiPowerLawFit(LawFit):
     ``L0, A, alpha, B, C, beta, gamma``."""
     law = 'multi_power'
 
-    def curve(self, lr, steps, params=None) -> np.ndarray:
+    def _curve(self, lr, steps, params=None) -> np.ndarray:
         return multi_power_law(lr, steps, **(params or self.best.params), scale=self.scale)
 
 
@@ -123,10 +123,10 @@ def fit_multi_power_law(runs: Sequence[Run], *, huber_delta: float = 1e-3, skip:
         >>> bool(abs(pred.loss - multi_power_law(wsd(1000, 0.3), [1000], **truth)[0]) < 2e-3)
         True
     """
+    check_knobs(huber_delta=huber_delta, skip=skip, band_tol=band_tol, max_extrapolation=max_extrapolation,
+                gamma_step=gamma_step)
     runs = check_runs(runs, 2, 'Multi-Power')
     mom = fit_momentum_law(runs, huber_delta=huber_delta, skip=skip)
-    if not 0 <= gamma_step <= 1:
-        raise ValueError(f'gamma_step must be in [0, 1], got {gamma_step!r}')
     points = fit_points(runs, skip)
     scale = float(max(r.shape.length for r in runs))
     y = np.concatenate([loss for _, loss in points])
@@ -185,4 +185,5 @@ def fit_multi_power_law(runs: Sequence[Run], *, huber_delta: float = 1e-3, skip:
     profile = {float(np.clip(best[1][6] + d, 0, 2)) for d in (-gamma_step, gamma_step)} if gamma_step else set()
     for gamma in sorted(profile):
         run_from(best[1], fixed_gamma=gamma)
-    return MultiPowerLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation)
+    return MultiPowerLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation,
+                            skip=skip)

@@ -4,8 +4,10 @@ marked ``predicted``.
 
 * ``only``: train the longest ratio alone, with its eval loss measured every ``k`` batches; predict every other
   ratio (about 1.0x the cost of the longest run).
-* ``anchor``: also train the shortest ratio (a branch of the trunk when the schedule allows); fit on both; predict
-  the ratios in between (about 1.0x plus the shortest ratio's cool-down).
+* ``anchor``: also train the shortest ratio (a branch of the trunk when the schedule allows); the law fitted on the
+  longest ratio predicts it (the sweep's own backtest, beside the baselines), then that residual corrects the
+  predictions of the ratios in between, or the better baseline stands in for the law (flagged); about 1.0x plus
+  the shortest ratio's cool-down.
 * ``shadow``: as ``only``, then train every ratio as without ``--predict`` and report each prediction's error.
 
 The per-batch LR of every ratio comes from the planner's preview (exact). A ratio the law cannot speak for
@@ -17,6 +19,7 @@ without a prediction.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -29,6 +32,7 @@ MODES = ('only', 'anchor', 'shadow')
 #: A fitted run is evaluated about this many times (every ``max(1, budget // EVAL_POINTS)`` batches).
 EVAL_POINTS = 32
 PRED_SUFFIX = '-pred'
+SKIP = 0.05  # the fit's default skip (composer_sched.predict.fit_momentum_law)
 
 
 def predicted_id(run_id: str) -> str:
@@ -122,9 +126,15 @@ def prepare_predict(loaded, plan: SweepPlan, mode: str) -> PredictSetup:
         except ValueError as e:
             why = f'the fitted run\'s schedule is not warm-up + stable + cool-down: {e}'
         else:
+            # The fit leaves out the first SKIP of the longest run: a ratio ending there has nothing to stand on.
+            first_point = max(math.ceil(SKIP * plan.budgets[top]), max(sh.warmup for sh in shapes) + 1)
             for r in targets:
                 try:
                     check_target(analyse_schedule(curves[r], name=f'ratio {r:g}'), shapes, name=f'ratio {r:g}')
+                    if plan.budgets[r] < first_point:
+                        raise ValueError(f'ratio {r:g}: it ends after {plan.budgets[r]} batches, before the first '
+                                         f'loss point the law is fitted on (batch {first_point}: the first '
+                                         f'skip={SKIP} of the longest run and its warm-up are left out)')
                 except ValueError as e:
                     refused[r] = str(e)
     if why is not None:
@@ -177,9 +187,35 @@ def _history_run(row: dict, lr: np.ndarray, prefix: Optional[dict] = None):
         (np.array(loss), {k: np.array(v) for k, v in metrics.items()})
 
 
+def _backtest_line(fit, anchor, lr, base_runs) -> tuple[str, Optional[str], dict]:
+    """With an anchor: how the law (fitted on the longest ratio alone) and each baseline predicted the anchor's
+    end, the sweep's own backtest; returns (line, the baseline to use instead of the law or None, errors)."""
+    from composer_sched.predict.baselines import baselines
+
+    steps, loss = anchor.points()
+    measured = float(loss[-1])
+    law = fit.predict(lr, at=int(steps[-1])).loss / measured - 1
+    errs = {k: v / measured - 1 for k, v in baselines(base_runs, lr, at=int(steps[-1])).items()
+            if v is not None and k != 'trunk_minus_interpolated_gain'}  # needs the anchor itself: not a backtest
+    better = {k: e for k, e in errs.items() if abs(e) < abs(law)}
+    use = min(better, key=lambda k: abs(better[k])) if better else None
+    line = (f'backtest on {anchor.name} (predicted from the longest ratio alone): law {100 * law:+.2f}%, '
+            + ', '.join(f'{k} {100 * e:+.2f}%' for k, e in errs.items())
+            + (f'; {use} beats the law here, so the predictions use it (flagged)' if use else
+               '; the law beats every baseline here'))
+    return line, use, {'law': law, **errs}
+
+
 def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], samples_per_batch: Optional[int],
                  echo: Callable[[str], None]) -> tuple[list[dict], list[str]]:
-    """Fit the momentum law per seed on the trained rows and return one predicted row per target ratio and seed.
+    """Fit the momentum law per seed on the longest trained ratio and return one predicted row per target ratio
+    and seed.
+
+    In ``anchor`` mode the shortest ratio is not refitted with the longest: it is the sweep's own backtest (the
+    law fitted on the longest ratio alone predicts it, beside the baselines), then corrects the law's predictions
+    (:meth:`~composer_sched.predict.LawFit.anchored`); when a baseline predicted the anchor better than the law,
+    the targets get that baseline's value (minus the law's interval's relative width around it), flagged
+    ``estimate`` in the row. The printed lines say which.
 
     Args:
         setup: from :func:`prepare_predict`.
@@ -190,13 +226,20 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
 
     Returns:
         ``(rows, errors)``: predicted rows (``predicted=True``, ``metrics`` = predicted metrics, ``prediction`` =
-        loss, band, metric bands, law, fitted runs), and a line per seed whose fit failed.
+        loss, its 80% interval (``low``, ``high``), metric intervals, law, estimate, baselines, warnings, fitted
+        runs), and a line per seed whose fit failed.
     """
     import time
 
     from composer_sched.predict import MetricMap, fit_momentum_law
+    from composer_sched.predict._law import SPREAD_PER_EFOLD
+    from composer_sched.predict.baselines import baselines
 
     out, errors = [], []
+    if setup.mode != 'anchor':
+        echo(f'--predict {setup.mode}: no second trained run to backtest on in this sweep; the 80% interval uses the '
+             f'package\'s calibration (spread {SPREAD_PER_EFOLD} per e-fold of run length, from backtests on real LLM '
+             'logs: composer_sched/predict/README.md); --predict anchor or shadow checks it on your recipe')
     for seed in sorted({s.seed for s in plan.runs}):
         specs = {s.ratio: s for s in plan.runs if s.seed == seed}
         try:
@@ -208,8 +251,15 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
             pairs = [_history_run(t, setup.curves[r], prefix=trunk if i else None)
                      for i, (r, t) in enumerate(zip(setup.fitted, done))]
             t0 = time.perf_counter()
-            fit = fit_momentum_law([p[0] for p in pairs])
+            fit: Any = fit_momentum_law([pairs[0][0]])
+            use, backtest = None, {}  # type: tuple[Optional[str], dict]
+            if len(pairs) > 1:
+                line, use, backtest = _backtest_line(fit, pairs[1][0], setup.curves[setup.fitted[1]], [pairs[0][0]])
+                echo(f'--predict anchor, seed {seed}: {line}')
+                fit = fit.anchored(pairs[1][0])
             fit_s = time.perf_counter() - t0
+            for w in fit.warnings:
+                echo(f'--predict, seed {seed}: warning: {w}; its predictions are flagged (!)')
             loss = np.concatenate([p[1][0] for p in pairs])
             maps = {}
             for name in pairs[0][1][1]:
@@ -222,16 +272,27 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
             continue
         for r in setup.targets:
             spec = specs[r]
-            p = fit.predict(setup.curves[r], name=f'ratio {r:g}')
-            pred: dict[str, Any] = {'law': p.law, 'loss': p.loss, 'low': p.low, 'high': p.high, 'n_fits': p.n_fits,
+            try:
+                p = fit.predict(setup.curves[r], name=f'ratio {r:g}')
+            except ValueError as e:
+                errors.append(f'seed {seed}: no prediction: {e}')
+                continue
+            base = baselines([pairs[0][0]], setup.curves[r])
+            value, low, high = p.loss, p.low, p.high
+            if use is not None and base.get(use) is not None:
+                value = float(base[use])  # type: ignore[arg-type]
+                low, high = value * p.low / p.loss, value * p.high / p.loss
+            pred: dict[str, Any] = {'law': p.law, 'loss': value, 'low': low, 'high': high, 'coverage': p.coverage,
+                                    'law_loss': p.loss, 'estimate': use or 'law', 'n_fits': p.n_fits,
+                                    'baselines': base, 'backtest': backtest, 'warnings': list(p.warnings),
                                     'fitted_on': [specs[f].run_id for f in setup.fitted], 'mode': setup.mode,
                                     'fit_s': fit_s, 'metrics': {}}
             metrics = {}
             for name, m in maps.items():
-                lo, hi = m.band(p.low, p.high)
-                metrics[name] = m(p.loss)
+                lo, hi = m.band(low, high)
+                metrics[name] = m(value)
                 pred['metrics'][name] = {'value': metrics[name], 'low': lo, 'high': hi,
-                                         'extrapolated': not m.range[0] <= p.loss <= m.range[1]}
+                                         'extrapolated': not m.range[0] <= value <= m.range[1]}
             first = next(iter(pred['metrics'].values()), None)
             if first:
                 pred.update(metric_low=first['low'], metric_high=first['high'])
@@ -241,3 +302,52 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
                         'trained_batches': 0, 'wall_s': 0.0, 'equiv_wall_s': 0.0, 'device_s': 0.0,
                         'metrics': metrics, 'predicted': True, 'prediction': pred, 'finished_at': time.time()})
     return out, errors
+
+
+def runs_from_store(path: str, echo: Callable[[str], None] = lambda s: None):
+    """The trained runs of a sweep folder (``DIR`` or ``DIR/results.sqlite``) with an eval history, as
+    :class:`~composer_sched.predict.Run` objects for a backtest: per recipe configuration and seed, each ratio's
+    run (a branch's history prefixed by its trunk's), its LR from the recorded recipe's preview (exact).
+
+    Returns:
+        ``(groups, skipped)``: ``[(label, runs)]`` (one group per configuration and seed, ``runs`` named
+        ``r<ratio>``), and how many trained runs had no eval history (trained without ``--predict``).
+
+    Raises:
+        ValueError: no ``results.sqlite`` there, or no run with an eval history.
+    """
+    import os
+    import tempfile
+
+    from composer_sched.sweep.store import ResultsStore
+    from composer_sched.sweep.target import SweepTarget
+
+    db = os.path.join(path, 'results.sqlite') if os.path.isdir(path) else path
+    if not os.path.isfile(db):
+        raise ValueError(f'{path}: no results.sqlite there (give a sweep folder, its results.sqlite, or CSV/JSON logs)')
+    store = ResultsStore(db, readonly=True)
+    groups, skipped = [], 0
+    for config_hash, recipe_yaml in store.sweeps().items():
+        rows = [r for r in store.rows(config_hash, 'done') if not r['predicted']]
+        with_history = [r for r in rows if (r.get('history') or {}).get('steps')]
+        skipped += len(rows) - len(with_history)
+        if not with_history:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            recipe = os.path.join(tmp, 'recipe.yaml')
+            with open(recipe, 'w') as f:
+                f.write(recipe_yaml)
+            loaded = SweepTarget(recipe).load()
+        curves = ratio_curves(loaded, sorted({r['ratio'] for r in with_history}))
+        by_id = {r['run_id']: r for r in rows}
+        for seed in sorted({r['seed'] for r in with_history}):
+            runs = []
+            for r in (x for x in with_history if x['seed'] == seed):
+                trunk = by_id.get(r.get('branched_from') or '')
+                run, _ = _history_run(r, curves[r['ratio']], prefix=trunk)
+                runs.append(dataclasses.replace(run, name=f'r{r["ratio"]:g}'))
+            groups.append((f'{loaded.name}-{config_hash[:8]} seed {seed}', runs))
+    if not groups:
+        raise ValueError(f'{db}: no trained run with an eval history (sweeps record one with --predict); nothing to '
+                         'backtest')
+    return groups, skipped

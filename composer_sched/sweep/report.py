@@ -35,6 +35,7 @@ class RatioSummary:
     predicted: bool = False
     band: dict = dataclasses.field(default_factory=dict)  # predicted: {metric: (low, high)} over seeds' bands
     loss: Optional[float] = None  # predicted eval loss (mean over seeds), or the measured final one when recorded
+    flagged: bool = False  # predicted from a doubtful run (diverged, rising at the end) or by a baseline
 
 
 @dataclasses.dataclass
@@ -79,7 +80,7 @@ class SweepReport:
 
     def errors(self) -> list[dict]:
         """Per ratio both predicted and trained (``--predict shadow``): predicted and measured means, the error
-        in metric units and in units of the seeds' standard deviation, whether the band covers the measured mean,
+        in metric units and in units of the seeds' standard deviation, whether the interval covers the measured mean,
         and the eval loss's relative error."""
         meas = {s.ratio: s for s in self.measured}
         out = []
@@ -103,7 +104,8 @@ class SweepReport:
         lines = [head]
         any_predicted = any(s.predicted for s in self.summaries)
         for s in self.summaries:
-            mark = ('*' if s.ratio in self.frontier else ' ') + ('p' if s.predicted else ' ' if any_predicted else '')
+            mark = ('*' if s.ratio in self.frontier else ' ') + ('p' if s.predicted else ' ' if any_predicted else '') \
+                + ('!' if s.flagged else '')
             cells = [f'{s.ratio:g}{mark}', f'{s.n}' + (f' ({s.failed} failed)' if s.failed else ''),
                      f'{s.batches:.0f}', f'{s.samples:.0f}'] + \
                 (['-', '-'] if s.predicted else [f'{s.wall_s:.2f}', f'{s.device_s:.2f}'])
@@ -120,8 +122,8 @@ class SweepReport:
         legend = '(* = on the Pareto frontier of cost and quality'
         if any(s.predicted for s in self.summaries):
             legend += ('; p = predicted, not trained: the momentum law fitted on the trained ratios, the metric '
-                       'through an isotonic map of the eval loss, [band] = the fits that explain the data about '
-                       'equally well')
+                       'through an isotonic map of the eval loss, [..] = 80% prediction interval, ! = from a '
+                       'diverged or rising run, or a baseline that beat the law in the sweep\'s backtest')
         lines = [self.table(), legend + ')', '',
                  f'best {self.metric}: {best.mean[self.metric]:.4f} at ratio {self.best_ratio:g}',
                  f'recommendation: ratio {self.recommended_ratio:g}: {rec.mean[self.metric]:.4f}, within '
@@ -138,7 +140,7 @@ class SweepReport:
         errs = self.errors()
         if errs:
             lines += ['', f'predictions vs trained runs ({self.metric}; error = predicted - measured mean):',
-                      _columns([['ratio', 'predicted [band]', 'measured', 'error', 'error/std', 'in band',
+                      _columns([['ratio', 'predicted [80% interval]', 'measured', 'error', 'error/std', 'in interval',
                                  'eval loss error']] +
                                [[f'{e["ratio"]:g}', f'{e["predicted"]:.4f} [{e["low"]:.4f}, {e["high"]:.4f}]',
                                  f'{e["measured"]:.4f} +- {e["std"]:.4f}', f'{e["error"]:+.4f}',
@@ -147,7 +149,7 @@ class SweepReport:
                                  '-' if e['loss_error'] is None else f'{e["loss_error"]:+.2%}'] for e in errs])]
             order_p = [e['ratio'] for e in sorted(errs, key=lambda e: e['predicted'])]
             order_m = [e['ratio'] for e in sorted(errs, key=lambda e: e['measured'])]
-            lines.append(f'  ranked as measured: {"yes" if order_p == order_m else "no"}; band covers '
+            lines.append(f'  ranked as measured: {"yes" if order_p == order_m else "no"}; interval covers '
                          f'{sum(e["covered"] for e in errs)} of {len(errs)}')
         return '\n'.join(lines)
 
@@ -184,9 +186,11 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[RatioSummary]:
             loss = p.get('loss') if predicted else ((h.get('eval_loss') or [None])[-1])
             if loss is not None:
                 losses.append(loss)
+        flagged = predicted and any((r.get('prediction') or {}).get('warnings') or
+                                    (r.get('prediction') or {}).get('estimate', 'law') != 'law' for r in ok)
         out.append(RatioSummary(ratio, len(ok), len(group) - len(ok), avg('batches'), avg('samples'),
                                 avg('equiv_wall_s'), avg('device_s'), mean, std, predicted, band,
-                                float(np.mean(losses)) if len(losses) == len(ok) else None))
+                                float(np.mean(losses)) if len(losses) == len(ok) else None, flagged))
     return out
 
 
@@ -321,7 +325,7 @@ def plot_tradeoff(report: SweepReport, path: str) -> str:
                      [(v.batches, v.mean[m], v.mean[m], v.mean[m]) for v in report.measured
                       if m in v.mean and v.ratio not in {p.ratio for p in report.predictions}])
         px, py, plo, phi = (np.array(c) for c in zip(*pts))
-        ax.fill_between(px, plo, phi, color='C4', alpha=0.2, label='prediction band')
+        ax.fill_between(px, plo, phi, color='C4', alpha=0.2, label='80% prediction interval')
         ax.plot(px, py, ':', marker='D', markersize=4, color='C4', label='predicted (momentum law)')
     front = [i for i, v in enumerate(s) if v.ratio in report.frontier]
     ax.step(x[front], y[front], where='post', color='C2', alpha=0.8, label='Pareto frontier')

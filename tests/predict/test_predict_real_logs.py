@@ -1,6 +1,7 @@
 """Issue 16, part 4: the laws on real LLM logs (a 124M-parameter WSD ratio sweep with a shared trunk).
 
-Peer data: fabian-sp/lr-scheduling, folder data/ (MIT), trimmed into tests/data/lr_scheduling_124m (see its README).
+Peer data: fabian-sp/lr-scheduling, folder data/ (MIT), read from ../shared/data/lr-scheduling-124m (skipped when
+absent).
 Targets are the repository's own final validation losses (`final-val`): ratio 0.3 -> 3.1050, 0.5 -> 3.0378,
 0.7 -> 3.0018, 1.0 -> 2.9660. The thresholds are the issue's: 0.75% from the full run alone, 0.3% with the 0.3
 branch as anchor, and better than both naive baselines at every predicted ratio.
@@ -9,7 +10,15 @@ import numpy as np
 import pytest
 
 from composer_sched.predict import Run, fit_momentum_law, fit_multi_power_law
-from tests.predict.real_logs import RATIOS, baselines, final_val_loss, full_curve, logs, run, wsd_lr
+from composer_sched.predict.baselines import trunk, trunk_minus_gain
+from tests.predict.real_logs import RATIOS, final_val_loss, full_curve, logs, run, trunk_run, wsd_lr
+
+
+def baselines(length):
+    # The two naive predictions, from the full run and the trunk's log (what the sweep has): the trunk's loss at
+    # that step, and that minus the full run's cool-down gain; both on the final evaluation's scale.
+    runs = [run(50_000), trunk_run()]
+    return trunk(runs, wsd_lr(length), final=True), trunk_minus_gain(runs, wsd_lr(length), final=True)
 
 
 def rel_err(pred, length):
@@ -38,24 +47,26 @@ def only_fit():
 
 
 @pytest.fixture(scope='module')
-def anchor_fit():
-    return fit_momentum_law([run(50_000), run(15_000)])
+def anchor_fit(only_fit):
+    return only_fit.anchored(run(15_000))
 
 
 @pytest.mark.parametrize('ratio', [0.3, 0.5, 0.7])
-def test_full_run_alone_predicts_shorter_ratios_within_0_75_percent(only_fit, ratio):
+def test_full_run_alone_predicts_shorter_ratios_within_0_3_percent(only_fit, ratio):
     length = RATIOS[ratio]
     pred = only_fit.predict(wsd_lr(length))
-    assert rel_err(pred.final_loss, length) < 0.0075
+    assert rel_err(pred.final_loss, length) < 0.003
     assert_beats_baselines(pred.final_loss, length)
-    assert pred.final_low <= pred.final_loss <= pred.final_high and pred.n_fits >= 1
+    assert 0 < pred.final_low <= pred.final_loss <= pred.final_high and pred.n_fits >= 1
 
 
 @pytest.mark.parametrize('ratio', [0.5, 0.7])
-def test_anchor_branch_tightens_prediction_to_0_3_percent(anchor_fit, ratio):
+def test_anchor_branch_tightens_prediction_to_0_2_percent_never_worse_than_only(only_fit, anchor_fit, ratio):
     length = RATIOS[ratio]
     pred = anchor_fit.predict(wsd_lr(length))
-    assert rel_err(pred.final_loss, length) < 0.003
+    assert rel_err(pred.final_loss, length) < 0.002
+    assert rel_err(pred.final_loss, length) <= rel_err(only_fit.predict(wsd_lr(length)).final_loss, length)
+    assert pred.final_low <= final_val_loss(length) <= pred.final_high  # the 80% interval covers it
     assert_beats_baselines(pred.final_loss, length)
 
 

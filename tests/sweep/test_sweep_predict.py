@@ -20,15 +20,17 @@ OVERRIDES = ('max_duration=2ep', 'schedulers[0].t_warmup=4ba')
 RATIOS = [0.5, 0.75, 1.0]
 
 
-def _sweep(tmp_path, mode, ratios=RATIOS, seeds=1):
+def _sweep(tmp_path, mode, ratios=RATIOS, seeds=1, lines=None):
     return run_sweep(SweepTarget(None, OVERRIDES), ratios, seeds=seeds, out_dir=str(tmp_path / mode), predict=mode,
-                     echo=lambda s: None)
+                     echo=(lines.append if lines is not None else lambda s: None))
 
 
 def _check_prediction(row):
     p = row['prediction']
     assert row['predicted'] and row['trained_batches'] == 0 and row['run_id'].endswith('-pred')
-    assert all(math.isfinite(p[k]) for k in ('loss', 'low', 'high')) and p['low'] <= p['loss'] <= p['high']
+    assert all(math.isfinite(p[k]) for k in ('loss', 'low', 'high')) and 0 < p['low'] <= p['loss'] <= p['high']
+    assert p['coverage'] == 0.8 and p['estimate'] in ('law', 'trunk', 'trunk_minus_gain', 'stable_power_law')
+    assert p['baselines']['trunk'] is not None and p['baselines']['trunk'] > 0  # always beside the prediction
     acc = row['metrics']['MulticlassAccuracy']
     band = p['metrics']['MulticlassAccuracy']
     assert 0 <= acc <= 1 and band['low'] <= acc <= band['high']
@@ -65,8 +67,11 @@ def test_predict_only_trains_the_longest_ratio_and_marks_the_others_predicted(tm
 
 @pytest.mark.slow
 def test_predict_anchor_trains_the_smallest_ratio_as_a_branch_and_predicts_the_middle(tmp_path):
-    out = _sweep(tmp_path, 'anchor')
+    lines = []
+    out = _sweep(tmp_path, 'anchor', lines=lines)
     assert out.exit_code == 0
+    # The sweep prints the backtest it rests on: the law fitted on ratio 1 alone against the anchor, and the baselines.
+    assert any('backtest on ratio 0.5 seed 0' in x and 'law ' in x and 'trunk_minus_gain' in x for x in lines), lines
     trained = {r['ratio']: r for r in out.rows if not r['predicted']}
     predicted = [r for r in out.rows if r['predicted']]
     assert sorted(trained) == [0.5, 1.0] and [r['ratio'] for r in predicted] == [0.75]
@@ -75,6 +80,14 @@ def test_predict_anchor_trains_the_smallest_ratio_as_a_branch_and_predicts_the_m
     assert low['trained_batches'] == out.plan.budgets[0.5] - low['branch_batch'] < out.plan.budgets[0.5]
     _check_prediction(predicted[0])
     assert len(predicted[0]['prediction']['fitted_on']) == 2
+    # The sweep folder backtests from the command line: ratio 1 predicts the trained ratio 0.5.
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(['predict', 'backtest', str(tmp_path / 'anchor')]) == 0
+    assert 'seed 0: 2 runs, 1 backtest case(s)' in buf.getvalue() and 'all: 1 cases' in buf.getvalue()
 
 
 @pytest.mark.slow
@@ -102,6 +115,16 @@ def test_predict_refuses_before_training_with_one_line(recipe, needle, tmp_path,
     assert main(['sweep', recipe, '--predict', 'only', '--ratios', '0.5,1', '--out', str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('composer-sched sweep: error: --predict only') and needle in err and '\n' not in err
+    assert not (out / 'results.sqlite').exists()
+
+
+def test_ratio_ending_before_the_first_fitted_point_is_refused_before_training(tmp_path, capsys):
+    # Issue 25: --ratios 0.03,1 with no warm-up predicted an eval loss 15x the measured one; now refused up front.
+    out = tmp_path / 'out'
+    assert main(['sweep', '--predict', 'only', '--ratios', '0.03,1', '--out', str(out), 'max_duration=6ep',
+                 'schedulers[0].t_warmup=0ba']) == 2
+    err = capsys.readouterr().err
+    assert 'ratio 0.03: it ends after 3 batches, before the first loss point the law is fitted on (batch 7' in err
     assert not (out / 'results.sqlite').exists()
 
 
@@ -154,3 +177,42 @@ def test_the_recommendation_says_when_it_rests_on_predictions():
     assert both.recommended_ratio == 1.0
     (err,) = both.errors()
     assert np.isclose(err['error'], 0.02) and not err['covered']
+
+
+def test_anchor_backtest_picks_a_baseline_that_beat_the_law_and_says_so():
+    # The sweep's own backtest in anchor mode: the law fitted on the full run predicts the anchor beside the
+    # baselines; a baseline that hit the anchor better is the one the targets get (flagged by name).
+    from composer_sched.predict import Run, fit_momentum_law, momentum_law
+    from composer_sched.predict.baselines import trunk_minus_gain
+    from composer_sched.sweep.predicted import _backtest_line
+
+    def wsd(T):
+        return np.minimum(1.0, (T - np.arange(T)) / (0.2 * T))
+
+    law = dict(L0=2.0, A=0.5, alpha=0.5, C=2.0, lam=0.99, scale=1000)
+    steps = np.arange(50, 1001, 25)
+    full = Run(wsd(1000), eval_loss=(steps, momentum_law(wsd(1000), steps, **law)), name='ratio 1')
+    fit = fit_momentum_law([full])
+    a_steps = np.arange(50, 501, 25)
+    exact = momentum_law(wsd(500), a_steps, **law)
+    line, use, errs = _backtest_line(fit, Run(wsd(500), eval_loss=(a_steps, exact), name='ratio 0.5'), wsd(500),
+                                     [full])
+    assert use is None and 'the law beats every baseline' in line and abs(errs['law']) < 1e-3
+    # An anchor that measured exactly what trunk - gain says: that baseline wins and is named.
+    hit = exact.copy()
+    hit[-1] = trunk_minus_gain([full], wsd(500), at=500)
+    line, use, errs = _backtest_line(fit, Run(wsd(500), eval_loss=(a_steps, hit), name='ratio 0.5'), wsd(500), [full])
+    assert use == 'trunk_minus_gain' and 'trunk_minus_gain beats the law here' in line and errs[use] == 0
+
+
+@pytest.mark.parametrize('prediction, flagged', [
+    ({'loss': 2.0, 'estimate': 'law', 'warnings': []}, False),
+    ({'loss': 2.0, 'estimate': 'law', 'warnings': ['ratio 1 seed 0: diverged (loss 106 at batch 60, ...)']}, True),
+    ({'loss': 2.0, 'estimate': 'trunk_minus_gain', 'warnings': []}, True),
+])
+def test_predicted_rows_from_a_doubtful_run_or_a_baseline_are_flagged_in_the_table(prediction, flagged):
+    from composer_sched.sweep.report import summarize
+
+    row = {'ratio': 0.5, 'seed': 0, 'status': 'done', 'metrics': {'acc': 0.9}, 'batches': 10, 'samples': 80,
+           'equiv_wall_s': 0.0, 'device_s': 0.0, 'predicted': True, 'prediction': dict(prediction, metrics={})}
+    assert summarize([row])[0].flagged is flagged
