@@ -125,7 +125,7 @@ def decay_family(applied: Any, length: int) -> tuple[float, ...]:
     polynomial, ...) is resampled from its top to its floor over ``length`` steps.
 
     Args:
-        applied: (a sequence or array) the multiplier of every batch of the schedule at the new budget, ``>= 1`` of them.
+        applied: the multiplier of every batch of the schedule at the new budget (a sequence or array), >= 1.
         length: values wanted, ``>= 1``.
 
     Example:
