@@ -1,0 +1,132 @@
+"""Continuing a finished run from its FINAL checkpoint (issue 23): a re-warm from the LR it ended at to a new peak,
+then the recipe's own decay family; the LR of every batch of a real Trainer is what the plan previews, continuous
+at the join, and a resume from a mid-continuation checkpoint is exact. Refusals are one line, exit 2."""
+import os
+
+import numpy as np
+import pytest
+import torch
+from composer.core import Callback, Event
+
+from composer_sched.cli import main
+from composer_sched.recipes import load_recipe
+from composer_sched.recipes.checkpoints import read_checkpoint
+from composer_sched.sweep.continuation import continuation_trainer, plan_continuation
+from composer_sched.sweep.target import loaded_target
+
+# The digits CNN, 22 batches per epoch: the finished run is 44 batches, its continuation to ratio 2 is 88.
+COSINE = ['max_duration=2ep', 'schedulers=[{name: cosine_annealing, alpha_f: 0.1}]', 'eval.subset_num_batches=1']
+
+
+class _LRs(Callback):
+    """The LR of group 0 as each batch starts (what the batch trains with)."""
+
+    def __init__(self):
+        self.lrs = {}
+
+    def run_event(self, event, state, logger):
+        if event == Event.BATCH_START:
+            self.lrs[int(state.timestamp.batch)] = float(state.optimizers[0].param_groups[0]['lr'])
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'Traceback' not in err, err
+    return err
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+    d = tmp_path_factory.mktemp('cosine')
+    assert main(['train', *COSINE, '--quiet', f'save_folder={d / "ck"}', 'save_interval=1dur']) == 0
+    return {'final': str(d / 'ck' / 'latest-rank0.pt'), 'dir': d}
+
+
+def _target():
+    return loaded_target(load_recipe(None, COSINE))
+
+
+@pytest.mark.slow
+def test_a_continued_run_applies_the_previewed_lr_on_every_batch_and_resumes_exactly(finished, tmp_path):
+    target = _target()
+    info = read_checkpoint(finished['final'])
+    plan = plan_continuation(target, info, 2.0, finished['final'], peak=0.5, rewarm=4)
+    lr = target.recipe.lr
+    want = plan.applied() * lr
+    rec = _LRs()
+    trainer = continuation_trainer(target, plan, finished['final'], callbacks=[rec], progress_bar=False,
+                                   save_folder=str(tmp_path / 'cont'), save_interval='66ba')
+    trainer.fit()
+    assert int(trainer.state.timestamp.batch) == 88
+    got = np.array([rec.lrs[b] for b in range(44, 88)])
+    np.testing.assert_allclose(got, want[44:], rtol=1e-9, atol=1e-15)
+    # Continuous at the join: the first new batch trains with the LR the finished run was about to apply, and no
+    # step is larger than the re-warm's (0.5 - end) / 4.
+    groups = next(iter(info.state['optimizers'].values()))['param_groups']
+    assert got[0] == pytest.approx(groups[0]['lr'], rel=1e-12)
+    steps = np.abs(np.diff(np.r_[info.lrs[-1], got]))
+    assert steps.max() <= (0.5 * lr - got[0]) / 4 * (1 + 1e-9)
+    # The recipe's decay family: back down to the cosine's old floor (alpha_f = 0.1) at the new end.
+    assert want[-1] == pytest.approx(0.1 * lr, rel=0.02) and got.max() == pytest.approx(0.5 * lr)
+    # The continued run's checkpoints hold the whole LR history, old part included.
+    end = read_checkpoint(str(tmp_path / 'cont' / 'latest-rank0.pt'))
+    np.testing.assert_allclose(end.lrs, np.r_[info.lrs, got], rtol=1e-12)
+    final = {k: v.clone() for k, v in trainer.state.model.state_dict().items()}
+    trainer.close()
+
+    # A resume from the checkpoint kept mid-continuation (batch 66) follows the continuation exactly.
+    mid = str(tmp_path / 'cont' / 'ep2-ba66-rank0.pt')
+    rec2 = _LRs()
+    again = continuation_trainer(target, plan, mid, callbacks=[rec2], progress_bar=False)
+    again.fit()
+    assert min(rec2.lrs) == 66 and all(rec2.lrs[b] == rec.lrs[b] for b in range(66, 88))
+    sd = again.state.model.state_dict()
+    assert all(torch.equal(sd[k], final[k]) for k in final)
+    again.close()
+
+
+@pytest.mark.slow
+def test_the_cli_continues_a_final_checkpoint_as_the_python_api_and_prints_the_choice(finished, tmp_path, capsys):
+    out = str(tmp_path / 'w.pt')
+    assert main(['train', *COSINE, '--quiet', '--extend-to', '2', '--from', finished['final'], '--save-weights',
+                 out]) == 0
+    text = capsys.readouterr().out
+    assert 'bound' in text and '<- chosen' in text and 'trained 44 new batches' in text and '88 batches' in text
+    chosen = next(line for line in text.splitlines() if '<- chosen' in line).split()
+    target = _target()
+    plan = plan_continuation(target, read_checkpoint(finished['final']), 2.0, finished['final'],
+                             peak=float(chosen[0]) / target.recipe.lr, rewarm=int(chosen[1]))
+    trainer = continuation_trainer(target, plan, finished['final'], progress_bar=False)
+    trainer.fit()
+    mine, api = torch.load(out), trainer.state.model.state_dict()
+    assert all(torch.equal(mine[k], api[k]) for k in api)
+    trainer.close()
+
+
+@pytest.mark.slow
+def test_continuing_a_final_checkpoint_refuses_what_it_cannot_continue(finished, tmp_path, capsys):
+    final = finished['final']
+
+    def refused(*extra):
+        assert main(['train', *COSINE, '--quiet', *extra]) == 2
+        return _error(capsys)
+
+    assert 'ratio > 1' in refused('--extend-to', '0.5', '--from', final)
+    # The end of a 44-batch run is not the end of this recipe's 66-batch run.
+    assert 'end of a run of 44 batches, and this recipe trains 66' in refused('max_duration=3ep', '--extend-to', '2',
+                                                                             '--from', final)
+    assert 'schedulers[0].alpha_f: 0.1 in the checkpoint, 0.2' in refused('schedulers[0].alpha_f=0.2', '--extend-to',
+                                                                          '2', '--from', final)
+    assert '--rewarm=100' in refused('--extend-to', '2', '--from', final, '--rewarm', '100')
+    assert '--peak=0' in refused('--extend-to', '2', '--from', final, '--peak', '0')
+    assert '--peak and --rewarm' in refused('--peak', '0.5')
+
+
+@pytest.mark.slow
+def test_an_autowu_run_is_not_continued_and_the_refusal_says_why(tmp_path, capsys):
+    recipe = ['algorithms/autowu', 'max_duration=1ep', 'eval.subset_num_batches=1']
+    assert main(['train', *recipe, '--quiet', f'save_folder={tmp_path}', 'save_interval=1dur']) == 0
+    capsys.readouterr()
+    assert main(['train', *recipe, '--quiet', '--extend-to', '2', '--from',
+                 os.path.join(tmp_path, 'latest-rank0.pt')]) == 2
+    assert 'AutoWU decides its warm-up and decay from the training loss' in _error(capsys)
