@@ -160,6 +160,56 @@ def _check_extension(target, ratio: float, path: str):
     return b, None
 
 
+def _resume_as_continuation(recipe, args):
+    """A recipe that resumes (``load_path``, or ``autoresume`` with a checkpoint in ``save_folder``) is checked by
+    the checkpoint's content like ``--from``; one that resumes the FINAL checkpoint of a shorter run of itself
+    (``max_duration`` raised) is continued (``(target, continuation, path)``), where Composer alone would keep the
+    LR the new horizon gives (a jump, or a schedule stuck at its end). ``None``: train as the recipe says.
+
+    Raises:
+        ValueError: the checkpoint does not read back as a run of this recipe (differing keys named).
+    """
+    import os
+
+    from composer_sched.recipes.checkpoints import read_checkpoint
+
+    c = recipe.config
+    path = None
+    if c.autoresume and c.save_folder:
+        latest = os.path.join(os.path.expanduser(c.save_folder), 'latest-rank0.pt')
+        path = latest if os.path.isfile(latest) else None
+    elif c.load_path and '://' not in c.load_path and not c.load_weights_only:
+        path = os.path.expanduser(c.load_path)
+    if path is None or args.extend_to is not None:
+        return None
+    from composer_sched.sweep.target import loaded_target
+
+    target = loaded_target(recipe)
+    info = read_checkpoint(path, what='load_path')
+    _check_same_recipe(target, info, path)
+    if not info.is_final:
+        return None  # a mid-run checkpoint of this run: Composer resumes it as it is
+    from composer_sched.sweep.plan import ratio_curves
+
+    new = len(ratio_curves(target, [1.0])[1.0])
+    if new <= info.batch:
+        return None
+    if args.keep_stable is not None:
+        raise ValueError('--keep-stable is not allowed when continuing a final checkpoint (the continuation re-warms: '
+                         'a longer run does not share its batches).')
+    old = loaded_target(recipe.with_overrides([f'max_duration={info.batch}ba']))
+    from composer_sched.sweep.continuation import plan_continuation
+
+    plan = plan_continuation(old, info, new / info.batch, path, peak=args.peak, rewarm=args.rewarm)
+    from composer.utils import dist
+
+    if dist.get_global_rank() == 0:
+        print(f'{path} is the end of a {info.batch}-batch run of this recipe and max_duration is now {new} batches: '
+              'continuing it (not the schedule of the new horizon)')
+        print(plan.text(recipe.lr))
+    return old, plan, path
+
+
 def _plan_final(target, info, args):
     """Plan the continuation of a finished run from its final checkpoint and print the choice (one table)."""
     from composer_sched.sweep.continuation import plan_continuation
@@ -292,6 +342,10 @@ def run(args) -> int:
         return 0
     kwargs: dict[str, Any] = {'progress_bar': False} if args.quiet else {}
     target = keep = start = continuation = None
+    resumed = _resume_as_continuation(recipe, args)
+    if resumed is not None:
+        target, continuation, resume_from = resumed
+        args.from_checkpoint = resume_from
     if args.extend_to is not None or args.keep_stable is not None:
         from composer_sched.sweep.target import loaded_target
 
@@ -345,7 +399,7 @@ def run(args) -> int:
     if dist.get_global_rank() == 0:
         if continuation is not None:
             print(f'continued the finished run {args.from_checkpoint} (batch {continuation.old_batches}) to ratio '
-                  f'{args.extend_to:g}: trained {trainer.state.timestamp.batch.value - continuation.old_batches} new '
+                  f'{continuation.ratio:g}: trained {trainer.state.timestamp.batch.value - continuation.old_batches} new '
                   'batches')
         elif start is not None:
             print(f'extended from {args.from_checkpoint} (batch {start}) to ratio {args.extend_to:g}: trained '

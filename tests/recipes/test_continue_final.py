@@ -130,3 +130,16 @@ def test_an_autowu_run_is_not_continued_and_the_refusal_says_why(tmp_path, capsy
     assert main(['train', *recipe, '--quiet', '--extend-to', '2', '--from',
                  os.path.join(tmp_path, 'latest-rank0.pt')]) == 2
     assert 'AutoWU decides its warm-up and decay from the training loss' in _error(capsys)
+
+
+@pytest.mark.slow
+def test_resuming_a_final_checkpoint_with_a_larger_max_duration_follows_the_continuation(finished, capsys):
+    # Composer alone would give the batches after 44 the cosine of the new horizon: a jump from 0.1 x lr to about
+    # 0.55 x lr. The recipe's load_path is read by content, and the run continues it instead.
+    assert main(['train', *COSINE, 'max_duration=4ep', f'load_path={finished["final"]}', '--quiet', '--peak', '0.5',
+                 '--rewarm', '4']) == 0
+    out = capsys.readouterr().out
+    assert 'continuing it' in out and 'trained 44 new batches' in out and '88 batches' in out
+    # Another recipe's checkpoint as load_path is refused before training, naming the key.
+    assert main(['train', *COSINE, 'seed=2', f'load_path={finished["final"]}', '--quiet']) == 2
+    assert 'seed: 0 in the checkpoint, 2 in the recipe' in _error(capsys)
