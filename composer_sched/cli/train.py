@@ -398,9 +398,9 @@ def run(args) -> int:
         torch.save(trainer.state.model.state_dict(), args.save_weights)
     if dist.get_global_rank() == 0:
         if continuation is not None:
+            new = trainer.state.timestamp.batch.value - continuation.old_batches
             print(f'continued the finished run {args.from_checkpoint} (batch {continuation.old_batches}) to ratio '
-                  f'{continuation.ratio:g}: trained {trainer.state.timestamp.batch.value - continuation.old_batches} new '
-                  'batches')
+                  f'{continuation.ratio:g}: trained {new} new batches')
         elif start is not None:
             print(f'extended from {args.from_checkpoint} (batch {start}) to ratio {args.extend_to:g}: trained '
                   f'{trainer.state.timestamp.batch.value - start} new batches')

@@ -165,6 +165,11 @@ class CheckpointInfo:
         return [float(v) for v in (self.stamp or {}).get('lrs') or []]
 
     @property
+    def train_loss(self) -> list[float]:
+        """The training loss of each batch trained before it was saved (``nan`` where unknown)."""
+        return [float(v) for v in (self.stamp or {}).get('train_loss') or []]
+
+    @property
     def is_final(self) -> bool:
         """Saved after the last batch of its run."""
         return self.total is not None and self.batch >= self.total
@@ -231,7 +236,8 @@ class RecipeStamp(Callback):
     every checkpoint the Trainer writes (see the module docstring); :meth:`Recipe.build_trainer
     <composer_sched.recipes.Recipe.build_trainer>` adds one to every Trainer.
 
-    Its ``state_dict`` is ``{'version', 'fingerprint', 'batch', 'total', 'lrs', 'kept'}``. Loading a checkpoint
+    Its ``state_dict`` is ``{'version', 'fingerprint', 'batch', 'total', 'lrs', 'kept', 'train_loss'}`` (the
+    training loss of every batch, ``nan`` where the model gave none). Loading a checkpoint
     restores the LR history before it (a resumed or extended run's checkpoints hold the whole history) and keeps
     this run's own fingerprint (the caller compared them before training).
 
@@ -249,28 +255,47 @@ class RecipeStamp(Callback):
         self.total: Optional[int] = None
         self.batch = 0
         self.kept: dict[str, int] = {}
+        self.losses: list[float] = []
 
     def run_event(self, event: Event, state: State, logger: Logger) -> None:
         if event == Event.FIT_START:
             self.total = _total_batches(state)
             self.batch = int(state.timestamp.batch)
             del self.lrs[self.batch:]
+            del self.losses[self.batch:]
         elif event == Event.BATCH_START:
             lr = _current_lr(state)
             if lr is not None and int(state.timestamp.batch) == len(self.lrs):
                 self.lrs.append(lr)
         elif event == Event.BATCH_END:
             self.batch = int(state.timestamp.batch)
+            loss = _scalar_loss(state.loss)
+            if len(self.losses) == self.batch - 1:
+                self.losses.append(loss)
 
     def state_dict(self) -> dict[str, Any]:
         return {'version': STAMP_VERSION, 'fingerprint': dict(self.fingerprint), 'batch': self.batch,
-                'total': self.total, 'lrs': list(self.lrs[:self.batch]), 'kept': dict(self.kept)}
+                'total': self.total, 'lrs': list(self.lrs[:self.batch]), 'kept': dict(self.kept),
+                'train_loss': list(self.losses[:self.batch])}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if isinstance(state, dict):
             self.lrs = [float(v) for v in state.get('lrs') or []]
             self.batch = int(state.get('batch') or len(self.lrs))
             self.kept = {**dict(state.get('kept') or {}), **self.kept}
+            self.losses = [float(v) for v in state.get('train_loss') or []]
+
+
+def _scalar_loss(loss: Any) -> float:
+    """The batch's training loss as a float (a dict or tuple of losses sums, as Composer's backward does)."""
+    try:
+        if isinstance(loss, dict):
+            return float(sum(float(v) for v in loss.values()))
+        if isinstance(loss, (list, tuple)):
+            return float(sum(float(v) for v in loss))
+        return float(loss)
+    except (TypeError, ValueError, RuntimeError):
+        return math.nan
 
 
 def _total_batches(state: Any) -> Optional[int]:

@@ -68,7 +68,8 @@ class Continuation:
         """The candidates table and the choice, for the CLI."""
         lines = []
         if self.table:
-            lines.append(f'  {"peak lr":>9} {"re-warm":>8} {"bound":>9} {"pred. loss":>10} {"interval":>17}')
+            lines.append(f'  {"peak lr":>9} {"re-warm":>8} {"bound":>9} {"pred. loss":>10} {"interval":>17}   '
+                         '(bound: convex bound of the whole run; loss: the law fitted on its training loss)')
             for c in self.table:
                 mark = ' <- chosen' if c == self.chosen else ''
                 pred = f'{c.loss:10.4f}' if c.loss is not None else f'{"-":>10}'
@@ -162,15 +163,46 @@ def candidates(head, new: np.ndarray, batches: int, peaks: Sequence[float] = PEA
             loss = interval = None
             note = ''
             if fit is not None:
-                try:
-                    pred = fit.predict(applied / lr)
-                    loss = float(pred.loss)
-                    lo, hi = _interval(pred)
-                    interval = (lo, hi) if lo is not None and hi is not None else None
-                except ValueError as e:
-                    note = str(e).splitlines()[0]
+                loss, interval, note = _predict(fit, applied / lr)
             out.append(Candidate(float(p), int(w), bound, loss, interval, note))
     return out
+
+
+def law_fit(info, old: np.ndarray) -> tuple[Any, str]:
+    """The momentum law (:mod:`composer_sched.predict`) fitted on the finished run's own training loss, as its
+    checkpoint recorded it (means over windows of ``N / 40`` batches), or ``(None, why not)``."""
+    loss = np.asarray(info.train_loss, dtype=float)
+    n = min(len(loss), len(old))
+    if n < 40 or not np.isfinite(loss[:n]).all():
+        return None, 'no usable training-loss history in the checkpoint (the law is not fitted)'
+    k = max(1, n // 40)
+    m = n // k
+    steps = np.arange(1, m + 1) * k
+    values = loss[:m * k].reshape(m, k).mean(axis=1)
+    try:
+        from composer_sched.predict import Run, fit_loss_law
+
+        return fit_loss_law([Run(np.asarray(old[:n], dtype=float), train_loss=(steps, values))]), ''
+    except ValueError as e:
+        return None, f'the law could not be fitted: {str(e).splitlines()[0]}'
+
+
+def _predict(fit: Any, multipliers: np.ndarray) -> tuple[Optional[float], Optional[tuple[float, float]], str]:
+    """The law's final training loss for a continuation, its interval, and a note: the predict API refuses a
+    re-warmed schedule (it is not warm-up + stable + monotone cool-down), so the law's own formula is then
+    evaluated with the fitted parameters, without an interval, and the note says it is outside the checked range."""
+    try:
+        pred = fit.predict(multipliers)
+        lo, hi = _interval(pred)
+        return float(pred.loss), ((lo, hi) if lo is not None and hi is not None else None), ''
+    except ValueError as e:
+        why = str(e).splitlines()[0]
+    try:
+        value = float(np.asarray(fit.curve(multipliers, np.array([len(multipliers)])))[-1])
+    except Exception:  # a law object without a curve (another predict version): no number, the refusal says why
+        return None, None, f'refused: {why}'
+    return (value if np.isfinite(value) and value > 0 else None), None, \
+        f'evaluated outside the range predict checks, no interval (predict refuses a re-warm: {why})'
 
 
 def _trim(lrs) -> np.ndarray:
@@ -220,9 +252,14 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
         raise ValueError(f'--rewarm={rewarm!r} is not allowed: give an integer number of batches in [1, {extra - 1}] '
                          f'(the continuation trains {extra} new batches).')
     head = _head(info, target.recipe.lr)
+    note = ''
+    if fit is None and (peak is None or rewarm is None):
+        fit, note = law_fit(info, old)
     peaks = PEAKS if peak is None else (peak,)
     rewarms = sorted({max(1, min(extra - 1, int(round(f * extra)))) for f in REWARMS}) if rewarm is None else [rewarm]
     table = candidates(head, new, m, peaks, rewarms, fit=fit, lr=target.recipe.lr)
+    if note:
+        table = [dataclasses.replace(c, note=note) for c in table]
     chosen = min(table, key=lambda c: (c.bound, -c.peak, c.rewarm))
     table_out = tuple(table) if len(table) > 1 else ()
     return Continuation(_schedule(head, chosen.peak, chosen.rewarm, new, m), n, m, float(ratio), table_out, chosen)
