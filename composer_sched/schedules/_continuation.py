@@ -117,34 +117,37 @@ class ContinuationSchedule(Schedule):
 
 
 def decay_family(applied: Any, length: int) -> tuple[float, ...]:
-    """The decay family of a schedule, from its LR per batch ``applied`` (a preview), over ``length`` steps.
+    """The decay family of a schedule over ``length`` steps, from its LR per batch at the new budget (a preview).
 
-    The warm-up (everything before the first maximum) is dropped. A schedule with a stable phase (its maximum held
-    on more than one batch: WSD, trapezoid, step decay) keeps its end as it is (the last ``length`` values:
-    stable, then a cool-down as long as the from-scratch run's) when that fits; any other (cosine, linear,
-    polynomial, ...) is resampled from its top to its floor over ``length`` steps.
+    The end of the from-scratch run at the new budget: its last ``length`` values (WSD: the stable phase, then a
+    cool-down as long as the from-scratch run's; cosine: the rest of the longer cosine, down to its floor). When
+    ``length`` is longer than the schedule after its warm-up (everything before its first maximum), a schedule
+    with a stable phase (its maximum held on more than one batch) gets a longer plateau first, any other is
+    resampled from its top to its floor.
 
     Args:
-        applied: the multiplier of every batch of the schedule at the new budget (a sequence or array), >= 1.
+        applied: the multiplier of every batch of the schedule at the new budget (a sequence or array), ``>= 1``.
         length: values wanted, ``>= 1``.
 
     Example:
         >>> decay_family([0.0, 1.0, 1.0, 1.0, 0.5, 0.0], 3)
         (1.0, 0.5, 0.0)
         >>> decay_family([1.0, 0.75, 0.5, 0.25, 0.0], 3)
-        (1.0, 0.5, 0.0)
+        (0.5, 0.25, 0.0)
+        >>> decay_family([0.0, 1.0, 0.5, 0.0], 5)
+        (1.0, 0.75, 0.5, 0.25, 0.0)
     """
     a = np.asarray(applied, dtype=float)
     length = check_int('length', length, lo=1)
     if a.size == 0:
         raise ParamError('applied', list(applied), 'a non-empty list of numbers')
     top = float(a.max())
-    i0 = int(np.argmax(a >= top * (1 - 1e-12)))
-    d = a[i0:]
-    plateau = int(np.argmax(d < top * (1 - 1e-12))) if (d < top * (1 - 1e-12)).any() else d.size
-    if plateau > 1 and d.size - plateau <= length <= d.size:
+    d = a[int(np.argmax(a >= top * (1 - 1e-12))):]
+    if length <= d.size:
         return tuple(float(v) for v in d[d.size - length:])
-    if plateau > 1 and length > d.size:  # longer than the whole decay: a longer plateau first
+    below = d < top * (1 - 1e-12)
+    plateau = int(np.argmax(below)) if below.any() else d.size
+    if plateau > 1:
         return tuple(float(v) for v in np.concatenate([np.full(length - d.size, top), d]))
     xs = np.linspace(0.0, d.size - 1.0, length)
     return tuple(float(v) for v in np.interp(xs, np.arange(d.size, dtype=float), d))

@@ -255,7 +255,11 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
     note = ''
     if fit is None and (peak is None or rewarm is None):
         fit, note = law_fit(info, old)
-    peaks = PEAKS if peak is None else (peak,)
+    # Besides the fixed grid: the LR the from-scratch run at R has where the continuation's tail starts (the
+    # continuation then ends exactly as that run does).
+    joins = float(_schedule(head, 1.0, 1, new, m).tail[0]) if peak is None else None
+    peaks = tuple(sorted(set(PEAKS) | ({round(joins, 6)} if joins and joins > 0 else set()))) if peak is None \
+        else (peak,)
     rewarms = sorted({max(1, min(extra - 1, int(round(f * extra)))) for f in REWARMS}) if rewarm is None else [rewarm]
     table = candidates(head, new, m, peaks, rewarms, fit=fit, lr=target.recipe.lr)
     if note:
