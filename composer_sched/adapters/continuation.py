@@ -11,9 +11,10 @@ from typing import Any
 
 from composer.core import State
 
-from composer_sched.schedules._continuation import ContinuationSchedule
+from composer_sched.schedules._continuation import ContinuationSchedule, decay_family
 
-__all__ = ['ContinuationScheduler', 'continuation_lambda']
+__all__ = ['ContinuationScheduler', 'ContinuationSchedule', 'continuation_schedule', 'continuation_lambda',
+           'decay_family']
 
 
 class ContinuationScheduler:
@@ -49,6 +50,34 @@ class ContinuationScheduler:
     def __repr__(self) -> str:
         s = self.schedule
         return f'ContinuationScheduler(join={s.join}, peak={s.peak:g}, rewarm={s.rewarm}, end={s.end})'
+
+
+def continuation_schedule(head, new, peak: float, rewarm: int) -> ContinuationSchedule:
+    """The continuation of a finished run: ``head`` as it was, a re-warm to ``peak`` over ``rewarm`` steps, then
+    the end of ``new`` (the schedule at the new budget, :func:`decay_family`) down to its floor.
+
+    Args:
+        head: the finished run's multipliers at steps ``0..N``, the last one the multiplier it ended at (PyTorch:
+            what its scheduler gives after the last ``step()``; Composer: see :class:`ContinuationScheduler`).
+        new: the schedule's multipliers over the whole new budget ``M > N + rewarm`` steps (e.g. the same
+            ``ScheduleLR`` method with ``total_steps=M``, stepped ``M`` times).
+        peak: the re-warm's peak multiplier, ``>= 0``.
+        rewarm: re-warm steps, ``>= 1``.
+
+    Raises:
+        ValueError: an argument outside its range.
+
+    Example:
+        >>> c = continuation_schedule([1.0, 0.5, 0.0], [1.0, 0.8, 0.6, 0.4, 0.2, 0.0], peak=0.5, rewarm=1)
+        >>> [c(k) for k in range(2, 6)]
+        [0.0, 0.5, 0.25, 0.0]
+    """
+    head = [float(v) for v in head]
+    length = len(new) - len(head) - int(rewarm)
+    if length < 1:
+        raise ValueError(f'new has {len(new)} steps: not allowed, give more than the {len(head)} of head plus the '
+                         f'{rewarm} of the re-warm (the new budget must be longer).')
+    return ContinuationSchedule(head=head, peak=peak, rewarm=rewarm, tail=decay_family(new, length + 1))
 
 
 def continuation_lambda(schedule: ContinuationSchedule):

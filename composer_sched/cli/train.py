@@ -20,12 +20,20 @@ examples:
   composer -n 2 -m composer_sched.cli train max_duration=3ep   # 2 processes, 11 batches per epoch each
   composer-sched train --keep-stable stable.pt           # also keep a checkpoint where the cool-down starts
   composer-sched train --extend-to 2 --from stable.pt    # the same run at twice the budget, from that checkpoint
+  composer-sched train save_folder=ck                    # keep checkpoints, the final one as ck/latest-rank0.pt
+  composer-sched train --extend-to 2 --from ck/latest-rank0.pt   # continue that finished run (any schedule)
 
-Extending (WSD-like schedules, whose runs are prefixes of longer runs until the cool-down): --extend-to R --from
-CKPT continues a finished run's stable phase from CKPT (a Composer checkpoint saved at or before the start of its
-cool-down, e.g. by --keep-stable) and cools down at R x max_duration. Only the batches after CKPT are trained, and
-the result equals a fresh run at ratio R bit for bit. Checked before training: CKPT is a Composer checkpoint of
-the recipe's seed, before the cool-down, and the LR of every batch up to it equals the extended run's.
+Extending: --extend-to R --from CKPT trains the recipe at R x max_duration from CKPT, only the new batches.
+- CKPT at or before the cool-down of a WSD-like run (e.g. kept by --keep-stable): the result equals a fresh run at
+  ratio R bit for bit.
+- CKPT the final checkpoint of a run of any schedule (recipe key save_folder: DIR writes DIR/latest-rank0.pt): a
+  continuation re-warms from the LR the run ended at to a new peak, then follows the recipe's decay family; the
+  candidates are printed with their convex bound and the loss law's value, the lowest bound is trained
+  (--peak X --rewarm B override it). docs/continuing.md.
+Checked before training, from the checkpoint's content (never its name): the recipe fingerprint it carries (every
+key but max_duration: seed, optimizer and its hyperparameters, schedule, data identity) equals the recipe's, with
+the differing keys named; a mid-run checkpoint shares the extended run's LR on every batch before it (else: the
+path of the run's kept stable checkpoint, when there is one); a final one is the end of this recipe's run; R > 1.
 """
 
 
