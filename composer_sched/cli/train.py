@@ -168,6 +168,35 @@ def _check_extension(target, ratio: float, path: str):
     return b, None
 
 
+def _apply_extend_entry(recipe, args) -> None:
+    """The recipe's ``extend: {from, ratio, peak, rewarm}`` entry, as the options ``--from``, ``--extend-to``,
+    ``--peak`` and ``--rewarm`` (which it must not be combined with). With ``--dry-run``, every check of the
+    extension runs and its plan is printed; nothing trains.
+
+    Raises:
+        ValueError: both the entry and the options are given, or a check of the extension fails.
+    """
+    ext = recipe.config.extend
+    if ext is None:
+        return
+    if args.extend_to is not None or args.from_checkpoint is not None:
+        raise ValueError('--extend-to/--from are not allowed with a recipe that has an extend: entry (give one or the '
+                         'other).')
+    args.extend_to, args.from_checkpoint = float(ext['ratio']), str(ext['from'])
+    args.peak = args.peak if ext.get('peak') is None else float(ext['peak'])
+    args.rewarm = args.rewarm if ext.get('rewarm') is None else int(ext['rewarm'])
+    if args.dry_run:
+        from composer_sched.sweep.target import loaded_target
+
+        target = loaded_target(recipe)
+        start, final = _check_extension(target, args.extend_to, args.from_checkpoint)
+        if final is not None:
+            _plan_final(target, final, args)
+        else:
+            print(f'extend: continues {args.from_checkpoint} (batch {start}) at ratio {args.extend_to:g}, exactly')
+        args.extend_to = args.from_checkpoint = None  # a dry run trains nothing
+
+
 def _resume_as_continuation(recipe, args):
     """A recipe that resumes (``load_path``, or ``autoresume`` with a checkpoint in ``save_folder``) is checked by
     the checkpoint's content like ``--from``; one that resumes the FINAL checkpoint of a shorter run of itself
@@ -337,6 +366,7 @@ def run(args) -> int:
     if args.progress_every is not None and args.progress_every < 1:
         raise ValueError(f'--progress-every={args.progress_every} is not allowed: give an integer >= 1.')
     recipe = load_recipe(path, overrides)
+    _apply_extend_entry(recipe, args)
     warnings.filterwarnings('ignore')
     logging.getLogger('composer').setLevel(logging.ERROR)
     if args.dry_run:

@@ -851,6 +851,8 @@ def _check_checkpointing(file: str, typed: RecipeConfig) -> None:
     if typed.load_ignore_keys is not None and not all(isinstance(x, str) for x in typed.load_ignore_keys):
         raise RecipeError(file, 'load_ignore_keys', f'{typed.load_ignore_keys!r} is not allowed: give a list of key '
                           "paths (strings, e.g. 'state/optimizers').")
+    if typed.extend is not None:
+        _check_extend(file, typed.extend)
     if typed.autoresume and (typed.save_folder is None or not typed.run_name):
         missing = ' and '.join(k for k, v in (('save_folder', typed.save_folder), ('run_name', typed.run_name))
                                if not v)
@@ -873,3 +875,33 @@ def _checkpointing_kwargs(c: Any) -> dict[str, Any]:
     if c.autoresume:
         out['autoresume'] = True
     return out
+
+
+def _check_extend(file: str, extend: dict) -> None:
+    """Check ``extend: {from, ratio, peak, rewarm}`` (the checkpoint itself is read when training starts).
+
+    Raises:
+        RecipeError: an unknown key, a missing ``from`` or ``ratio``, ``ratio <= 1``, ``peak <= 0`` or a
+            ``rewarm`` that is not an integer >= 1.
+    """
+    keys = ('from', 'ratio', 'peak', 'rewarm')
+    for k in extend:
+        if k not in keys:
+            raise RecipeError(file, f'extend.{k}', f'unknown key{suggest(str(k), keys)}; valid keys of extend: '
+                              f'{", ".join(keys)}.')
+    src = extend.get('from')
+    if not isinstance(src, str) or not src.strip():
+        raise RecipeError(file, 'extend.from', f'{src!r} is not allowed: give the checkpoint to continue (a path).')
+    ratio = extend.get('ratio')
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or not ratio > 1:
+        raise RecipeError(file, 'extend.ratio', f'{ratio!r} is not allowed: give the new budget as a multiple of '
+                          'max_duration, a number > 1.')
+    peak = extend.get('peak')
+    if peak is not None and (isinstance(peak, bool) or not isinstance(peak, (int, float)) or not math.isfinite(peak)
+                             or not peak > 0):
+        raise RecipeError(file, 'extend.peak', f'{peak!r} is not allowed: give the re-warm\'s peak as a multiple of '
+                          'optimizer.lr, a number > 0 (or leave it out: chosen).')
+    rewarm = extend.get('rewarm')
+    if rewarm is not None and (isinstance(rewarm, bool) or not isinstance(rewarm, int) or rewarm < 1):
+        raise RecipeError(file, 'extend.rewarm', f'{rewarm!r} is not allowed: give the re-warm\'s length in batches, '
+                          'an integer >= 1 (or leave it out: chosen).')

@@ -90,6 +90,8 @@ class RecipeConfig:
             (``Trainer(save_folder=...)``, ...); every checkpoint carries the recipe's fingerprint
             (:mod:`composer_sched.recipes.checkpoints`). ``autoresume: true`` needs ``save_folder`` and
             ``run_name``.
+        extend: ``{from: CKPT, ratio: R, peak: X, rewarm: B}``: train this recipe as ``train --extend-to R --from
+            CKPT [--peak X] [--rewarm B]`` does (``peak`` and ``rewarm`` optional, for a final checkpoint).
     """
     name: str = ''
     description: str = ''
@@ -116,6 +118,7 @@ class RecipeConfig:
     load_weights_only: bool = False
     load_ignore_keys: Optional[List[str]] = None
     autoresume: bool = False
+    extend: Optional[Dict[str, Any]] = None
 
 
 #: keys every recipe must set (after its base is merged in)

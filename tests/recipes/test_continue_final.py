@@ -143,3 +143,26 @@ def test_resuming_a_final_checkpoint_with_a_larger_max_duration_follows_the_cont
     # Another recipe's checkpoint as load_path is refused before training, naming the key.
     assert main(['train', *COSINE, 'seed=2', f'load_path={finished["final"]}', '--quiet']) == 2
     assert 'seed: 0 in the checkpoint, 2 in the recipe' in _error(capsys)
+
+
+@pytest.mark.slow
+def test_a_recipe_extend_entry_continues_a_final_checkpoint_as_the_options_do(finished, capsys):
+    entry = f'extend={{from: {finished["final"]}, ratio: 2, peak: 0.5, rewarm: 4}}'
+    assert main(['train', *COSINE, entry, '--dry-run']) == 0
+    out = capsys.readouterr().out
+    assert 're-warm from lr' in out and 'to 0.025 over 4 batches' in out
+    assert main(['train', *COSINE, entry, '--quiet']) == 0
+    assert 'trained 44 new batches' in capsys.readouterr().out
+    assert main(['train', *COSINE, entry, '--extend-to', '2', '--from', finished['final']]) == 2
+    assert 'extend: entry' in _error(capsys)
+
+
+def test_a_recipe_extend_entry_is_checked_at_load():
+    from composer_sched.recipes import RecipeError
+
+    for entry, key in (('{from: x.pt, ratio: 1}', 'extend.ratio'), ('{ratio: 2}', 'extend.from'),
+                       ('{from: x.pt, ratio: 2, peak: -1}', 'extend.peak'), ('{from: x.pt, ratio: 2, rewarm: 0}',
+                                                                             'extend.rewarm'),
+                       ('{from: x.pt, ratio: 2, peek: 1}', 'extend.peek')):
+        with pytest.raises(RecipeError, match=key.replace('.', r'\.')):
+            load_recipe(None, [f'extend={entry}'])
