@@ -171,21 +171,20 @@ def _check_extension(target, ratio: float, path: str):
 def _apply_extend_entry(recipe, args) -> None:
     """The recipe's ``extend: {from, ratio, peak, rewarm}`` entry, as the options ``--from``, ``--extend-to``,
     ``--peak`` and ``--rewarm`` (which it must not be combined with). With ``--dry-run``, every check of the
-    extension runs and its plan is printed; nothing trains.
+    extension (entry or options) runs and its plan is printed; nothing trains.
 
     Raises:
         ValueError: both the entry and the options are given, or a check of the extension fails.
     """
     ext = recipe.config.extend
-    if ext is None:
-        return
-    if args.extend_to is not None or args.from_checkpoint is not None:
-        raise ValueError('--extend-to/--from are not allowed with a recipe that has an extend: entry (give one or the '
-                         'other).')
-    args.extend_to, args.from_checkpoint = float(ext['ratio']), str(ext['from'])
-    args.peak = args.peak if ext.get('peak') is None else float(ext['peak'])
-    args.rewarm = args.rewarm if ext.get('rewarm') is None else int(ext['rewarm'])
-    if args.dry_run:
+    if ext is not None:
+        if args.extend_to is not None or args.from_checkpoint is not None:
+            raise ValueError('--extend-to/--from are not allowed with a recipe that has an extend: entry (give one or '
+                             'the other).')
+        args.extend_to, args.from_checkpoint = float(ext['ratio']), str(ext['from'])
+        args.peak = args.peak if ext.get('peak') is None else float(ext['peak'])
+        args.rewarm = args.rewarm if ext.get('rewarm') is None else int(ext['rewarm'])
+    if args.dry_run and args.extend_to is not None:
         from composer_sched.sweep.target import loaded_target
 
         target = loaded_target(recipe)
@@ -359,8 +358,8 @@ def run(args) -> int:
     if (args.extend_to is None) != (args.from_checkpoint is None):
         raise ValueError('--extend-to and --from go together: give both (the new ratio and the checkpoint to '
                          'continue) or neither.')
-    if args.dry_run and (args.extend_to is not None or args.keep_stable is not None):
-        raise ValueError('--extend-to and --keep-stable are not allowed with --dry-run (they concern training).')
+    if args.dry_run and args.keep_stable is not None:
+        raise ValueError('--keep-stable is not allowed with --dry-run (it concerns training).')
     if args.plot is not None and not args.dry_run:
         raise ValueError('--plot is not allowed without --dry-run (the plot shows the schedule before training).')
     if args.progress_every is not None and args.progress_every < 1:

@@ -53,6 +53,12 @@ def test_a_continued_run_applies_the_previewed_lr_on_every_batch_and_resumes_exa
     plan = plan_continuation(target, info, 2.0, finished['final'], peak=0.5, rewarm=4)
     lr = target.recipe.lr
     want = plan.applied() * lr
+    # What `preview` (Composer's event order replayed) shows for the continuation is the plan's own curve.
+    from composer_sched.adapters.continuation import ContinuationScheduler
+    from composer_sched.previewing import preview
+
+    shown = preview([ContinuationScheduler(plan.schedule)], '88ba', dataloader_len=22)
+    np.testing.assert_allclose(shown * lr, want, rtol=1e-12, atol=1e-15)
     rec = _LRs()
     trainer = continuation_trainer(target, plan, finished['final'], callbacks=[rec], progress_bar=False,
                                    save_folder=str(tmp_path / 'cont'), save_interval='66ba')
@@ -151,6 +157,9 @@ def test_a_recipe_extend_entry_continues_a_final_checkpoint_as_the_options_do(fi
     assert main(['train', *COSINE, entry, '--dry-run']) == 0
     out = capsys.readouterr().out
     assert 're-warm from lr' in out and 'to 0.025 over 4 batches' in out
+    assert main(['train', *COSINE, '--dry-run', '--extend-to', '2', '--from', finished['final'], '--peak', '0.5',
+                 '--rewarm', '4']) == 0  # the same checks and plan from the options
+    assert 'to 0.025 over 4 batches' in capsys.readouterr().out
     assert main(['train', *COSINE, entry, '--quiet']) == 0
     assert 'trained 44 new batches' in capsys.readouterr().out
     assert main(['train', *COSINE, entry, '--extend-to', '2', '--from', finished['final']]) == 2
