@@ -1,4 +1,4 @@
-"""The continuation of a finished run of every bundled schedule (issue 23): planned from what its final checkpoint
+"""The continuation of a finished run of each kind of schedule (issue 23): planned from what its final checkpoint
 records (here: the previewed LR of each batch, as a real checkpoint's stamp holds it), it is continuous at the join,
 re-warms no faster than its re-warm, and ends as the from-scratch run at the new budget ends (its decay family)."""
 import numpy as np
@@ -10,10 +10,8 @@ from composer_sched.sweep.continuation import plan_continuation
 from composer_sched.sweep.plan import ratio_curves
 from composer_sched.sweep.target import loaded_target
 
-SCHEDULES = ['cosine_annealing', 'linear', 'wsd', 'sgdr', 'polynomial', 'one_cycle', 'step', 'exponential',
-             'inverse_sqrt', 'multi_step', 'product']
-DECAY_TO_FLOOR = ['cosine_annealing', 'linear', 'wsd', 'polynomial', 'one_cycle', 'step', 'exponential',
-                  'inverse_sqrt', 'product']
+SCHEDULES = ['cosine_annealing', 'linear', 'wsd', 'sgdr', 'polynomial', 'one_cycle', 'multi_step', 'product']
+DECAY_TO_FLOOR = ['cosine_annealing', 'linear', 'wsd', 'polynomial', 'one_cycle', 'product']
 
 
 def _finished(target) -> CheckpointInfo:
