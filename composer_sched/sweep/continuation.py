@@ -88,7 +88,7 @@ def _checked_target(target, info, ratio: float, path: str) -> tuple[np.ndarray, 
     """The finished run's previewed LR (ratio 1) and the recipe's at ``ratio``, after the checks that need them.
 
     Raises:
-        ValueError: AutoWU, a schedule-setting algorithm, a checkpoint that is not the end of this recipe's run.
+        ValueError: AutoWU, a checkpoint that is not the end of this recipe's run.
     """
     from composer_sched.algorithms.autowu import AutoWU
     from composer_sched.sweep.plan import ratio_curves
@@ -98,9 +98,6 @@ def _checked_target(target, info, ratio: float, path: str) -> tuple[np.ndarray, 
             raise ValueError('--extend-to is not allowed for an AutoWU run: AutoWU decides its warm-up and decay '
                              'from the training loss as it goes (and has finished its decay), so there is no '
                              'schedule to continue past its end; train the longer budget from scratch.')
-        if getattr(a, 'schedule_role', None) in ('setter', 'modifier'):
-            raise ValueError(f'--extend-to from a final checkpoint is not allowed for this recipe: its schedule is '
-                             f'set by the algorithm {type(a).__name__}; give it as schedulers: [...] instead.')
     curves = ratio_curves(target, [1.0, ratio])
     old, new = curves[1.0], curves[ratio]
     if info.total != len(old):
@@ -278,7 +275,10 @@ def continuation_trainer(target, plan: Continuation, load_path: str, **trainer_k
     """
     from composer_sched.adapters.continuation import ContinuationScheduler
 
+    # The continuation replaces the whole schedule the finished run had, set by schedulers or by schedule
+    # algorithms (setters, modifiers: their effect is in the preview it continues); other algorithms stay.
+    algorithms = [a for a in target.algorithms() if getattr(a, 'schedule_role', None) not in ('setter', 'modifier')]
     kwargs: dict[str, Any] = dict(max_duration=f'{plan.batches}ba', schedulers=[ContinuationScheduler(plan.schedule)],
-                                  scale_schedule_ratio=1.0, algorithms=target.algorithms(), load_path=load_path)
+                                  scale_schedule_ratio=1.0, algorithms=algorithms, load_path=load_path)
     kwargs.update(trainer_kwargs)
     return target.recipe.build_trainer(**kwargs)

@@ -175,3 +175,18 @@ def test_a_recipe_extend_entry_is_checked_at_load():
                        ('{from: x.pt, ratio: 2, peek: 1}', 'extend.peek')):
         with pytest.raises(RecipeError, match=key.replace('.', r'\.')):
             load_recipe(None, [f'extend={entry}'])
+
+
+@pytest.mark.slow
+def test_a_run_whose_schedule_an_algorithm_sets_is_continued_from_its_final_checkpoint(tmp_path):
+    recipe = ['max_duration=2ep', 'eval.subset_num_batches=1']
+    assert main(['train', 'algorithms/wsd', *recipe, '--quiet', f'save_folder={tmp_path}', 'save_interval=1dur']) == 0
+    final = str(tmp_path / 'latest-rank0.pt')
+    target = loaded_target(load_recipe('algorithms/wsd', recipe))
+    plan = plan_continuation(target, read_checkpoint(final), 2.0, final, peak=0.5, rewarm=4)
+    rec = _LRs()
+    trainer = continuation_trainer(target, plan, final, callbacks=[rec], progress_bar=False)
+    trainer.fit()  # the WSD algorithm is replaced by the continuation (its effect is in what it continues)
+    got = np.array([rec.lrs[b] for b in range(44, 88)])
+    np.testing.assert_allclose(got, plan.applied()[44:] * target.recipe.lr, rtol=1e-9, atol=1e-15)
+    trainer.close()
