@@ -81,8 +81,9 @@ def _optimizer_fields(recipe: Any) -> dict[str, Any]:
 
 def recipe_fingerprint(recipe: Any) -> dict[str, Any]:
     """The recipe's fingerprint: its resolved configuration without :data:`NOT_FINGERPRINTED`, flattened to key
-    paths, plus the optimizer as built (``optimizer.class``, ``optimizer.<hyperparameter>``) and the training
-    data's identity (``data_identity.<key>``: its ``metadata`` except where it was read from).
+    paths, plus the optimizer as built (``optimizer.class``, ``optimizer.<hyperparameter>``), the number of
+    processes (``world_size``) and the training data's identity (``data_identity.<key>``: its ``metadata`` except
+    where it was read from).
 
     Two runs with the same fingerprint train the same batches the same way up to their duration.
 
@@ -100,6 +101,9 @@ def recipe_fingerprint(recipe: Any) -> dict[str, Any]:
     _flatten(cfg, '', out)
     out = {k: v for k, v in out.items() if not k.startswith('optimizer.') or k == 'optimizer.name'}
     out.update(_optimizer_fields(recipe))
+    from composer.utils import dist
+
+    out['world_size'] = int(dist.get_world_size())  # batches per rank, and so every batch, depend on it
     meta = getattr(recipe.datasets()[0], 'metadata', None) or {}
     for k, v in sorted(dict(meta).items()):
         if not str(k).endswith('source'):  # where the file lives is not what it holds

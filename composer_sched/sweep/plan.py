@@ -408,7 +408,8 @@ def _trunk_problem(target, path: str, old: float, b: int, seed: int) -> Optional
     recipe = getattr(target, 'recipe', None)
     if recipe is None:
         return None
-    diff = fingerprint_difference(info.fingerprint or {}, {**recipe.fingerprint(), 'seed': int(seed)})
+    own = {**recipe.fingerprint(), 'seed': int(seed), 'world_size': int(getattr(target, 'world_size', 1))}
+    diff = fingerprint_difference(info.fingerprint or {}, own)
     if diff:
         return f'it was trained with another recipe or seed ({"; ".join(diff)})'
     if info.batch != b:
