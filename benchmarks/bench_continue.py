@@ -4,7 +4,8 @@ For a WSD run and a cosine run (3 seeds each): the finished 1x run (its final ch
 recipe's ``save_folder``), then four ways to reach 2x:
 
 * ``continuation``: ``composer_sched.sweep.continuation`` (the candidate the convex bound chooses), trains the
-  extra 1x only;
+  extra 1x only; ``continuation, join peak``: the candidate whose peak is the from-scratch run's LR at the join
+  (its tail is that run's end), same re-warm;
 * ``composer resume``: Composer's default, the same recipe resumed with ``max_duration`` doubled (its schedulers
   give the batches after the join the LR of the new horizon);
 * ``constant at end LR``: the extra 1x at the LR the finished run ended at;
@@ -54,7 +55,7 @@ def one_seed(recipe_name, overrides: list, seed: int, batches: int, metric: str)
     from composer_sched.recipes import load_recipe
     from composer_sched.recipes.checkpoints import read_checkpoint
     from composer_sched.schedules._continuation import ContinuationSchedule
-    from composer_sched.sweep.continuation import continuation_trainer, plan_continuation
+    from composer_sched.sweep.continuation import PEAKS, continuation_trainer, plan_continuation
     from composer_sched.sweep.target import loaded_target
 
     base = [f'max_duration={batches}ba', f'seed={seed}', 'progress_bar=false', f'eval.interval={batches}ba',
@@ -68,6 +69,11 @@ def one_seed(recipe_name, overrides: list, seed: int, batches: int, metric: str)
         target = loaded_target(load_recipe(recipe_name, base))
         plan = plan_continuation(target, info, 2.0, final)
         out['continuation'] = _fit(continuation_trainer(target, plan, final, progress_bar=False), metric)
+        join = max((c for c in plan.table if c.peak not in PEAKS), key=lambda c: c.peak, default=None)
+        if join is not None:  # the candidate whose tail is the from-scratch run's end, at the chosen re-warm
+            same = plan_continuation(target, info, 2.0, final, peak=join.peak, rewarm=plan.chosen.rewarm)
+            out['continuation, join peak'] = _fit(continuation_trainer(target, same, final, progress_bar=False),
+                                                  metric)
         out['composer resume'] = _fit(load_recipe(recipe_name, base).build_trainer(
             max_duration=f'{2 * batches}ba', load_path=final), metric)
         flat = ContinuationSchedule(head=plan.schedule.head, peak=plan.schedule.start, rewarm=1, tail=(1.0,))
