@@ -294,20 +294,10 @@ def _record_path(path: str) -> str:
     return f'{path}.json'
 
 
-def _read_record(path: str):
-    import json
-
-    try:
-        with open(_record_path(path)) as f:
-            record = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
 def _write_record(target, ratio: float, batch: int, path: str) -> str:
     """Write beside the checkpoint ``path`` the LR multiplier of each batch ``0..batch`` of the run at ``ratio``
-    (``PATH.json``), so that ``--extend-to`` checks the whole LR history, not only the recipe it is given."""
+    (``PATH.json``), for people and tools that read it; ``--extend-to`` trusts only what the checkpoint itself
+    holds (its recipe stamp: :mod:`composer_sched.recipes.checkpoints`)."""
     import json
 
     from composer_sched.sweep.plan import ratio_curves
