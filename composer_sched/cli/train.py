@@ -359,6 +359,7 @@ def run(args) -> int:
     warnings.filterwarnings('ignore')
     logging.getLogger('composer').setLevel(logging.ERROR)
     if args.dry_run:
+        _resume_as_continuation(recipe, args)  # a load_path / autoresume checkpoint: read and checked (plan shown)
         recipe.check_trainer()  # everything training checks before its first batch
         print(f'# {recipe.path}' + (f' with {" ".join(recipe.overrides)}' if recipe.overrides else ''))
         print(recipe.to_yaml())

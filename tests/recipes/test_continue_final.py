@@ -146,9 +146,10 @@ def test_resuming_a_final_checkpoint_with_a_larger_max_duration_follows_the_cont
                  '--rewarm', '4']) == 0
     out = capsys.readouterr().out
     assert 'continuing it' in out and 'trained 44 new batches' in out and '88 batches' in out
-    # Another recipe's checkpoint as load_path is refused before training, naming the key.
-    assert main(['train', *COSINE, 'seed=2', f'load_path={finished["final"]}', '--quiet']) == 2
-    assert 'seed: 0 in the checkpoint, 2 in the recipe' in _error(capsys)
+    # Another recipe's checkpoint as load_path is refused before training, naming the key (--dry-run too).
+    for extra in ([], ['--dry-run']):
+        assert main(['train', *COSINE, 'seed=2', f'load_path={finished["final"]}', '--quiet', *extra]) == 2
+        assert 'seed: 0 in the checkpoint, 2 in the recipe' in _error(capsys)
 
 
 @pytest.mark.slow
