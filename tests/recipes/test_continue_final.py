@@ -46,12 +46,32 @@ def _target():
     return loaded_target(load_recipe(None, COSINE))
 
 
-@pytest.mark.slow
-def test_a_continued_run_applies_the_previewed_lr_on_every_batch_and_resumes_exactly(finished, tmp_path):
+@pytest.fixture(scope='module')
+def continued(finished, tmp_path_factory):
+    """The finished run continued to ratio 2 through the Python API (peak 0.5, re-warm 4), a checkpoint kept at
+    batch 66: the LR of every batch and the final weights."""
+    d = tmp_path_factory.mktemp('continued')
     target = _target()
     info = read_checkpoint(finished['final'])
     plan = plan_continuation(target, info, 2.0, finished['final'], peak=0.5, rewarm=4)
-    lr = target.recipe.lr
+    rec = _LRs()
+    trainer = continuation_trainer(target, plan, finished['final'], callbacks=[rec], progress_bar=False,
+                                   save_folder=str(d), save_interval='66ba')
+    trainer.fit()
+    out = {'batches': int(trainer.state.timestamp.batch), 'lrs': rec.lrs, 'plan': plan, 'info': info,
+           'weights': {k: v.clone() for k, v in trainer.state.model.state_dict().items()},
+           'mid': str(d / 'ep2-ba66-rank0.pt'), 'end': str(d / 'latest-rank0.pt'), 'lr': target.recipe.lr}
+    trainer.close()
+    return out
+
+
+def _same_weights(a, b) -> bool:
+    return list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_a_continued_run_applies_the_previewed_lr_on_every_batch(continued):
+    plan, info, lr = continued['plan'], continued['info'], continued['lr']
     want = plan.applied() * lr
     # What `preview` (Composer's event order replayed) shows for the continuation is the plan's own curve.
     from composer_sched.adapters.continuation import ContinuationScheduler
@@ -59,12 +79,8 @@ def test_a_continued_run_applies_the_previewed_lr_on_every_batch_and_resumes_exa
 
     shown = preview([ContinuationScheduler(plan.schedule)], '88ba', dataloader_len=22)
     np.testing.assert_allclose(shown * lr, want, rtol=1e-12, atol=1e-15)
-    rec = _LRs()
-    trainer = continuation_trainer(target, plan, finished['final'], callbacks=[rec], progress_bar=False,
-                                   save_folder=str(tmp_path / 'cont'), save_interval='66ba')
-    trainer.fit()
-    assert int(trainer.state.timestamp.batch) == 88
-    got = np.array([rec.lrs[b] for b in range(44, 88)])
+    assert continued['batches'] == 88
+    got = np.array([continued['lrs'][b] for b in range(44, 88)])
     np.testing.assert_allclose(got, want[44:], rtol=1e-9, atol=1e-15)
     # Continuous at the join: the first new batch trains with the LR the finished run was about to apply, and no
     # step is larger than the re-warm's (0.5 - end) / 4.
@@ -75,38 +91,31 @@ def test_a_continued_run_applies_the_previewed_lr_on_every_batch_and_resumes_exa
     # The recipe's decay family: back down to the cosine's old floor (alpha_f = 0.1) at the new end.
     assert want[-1] == pytest.approx(0.1 * lr, rel=0.02) and got.max() == pytest.approx(0.5 * lr)
     # The continued run's checkpoints hold the whole LR history, old part included.
-    end = read_checkpoint(str(tmp_path / 'cont' / 'latest-rank0.pt'))
-    np.testing.assert_allclose(end.lrs, np.r_[info.lrs, got], rtol=1e-12)
-    final = {k: v.clone() for k, v in trainer.state.model.state_dict().items()}
-    trainer.close()
+    np.testing.assert_allclose(read_checkpoint(continued['end']).lrs, np.r_[info.lrs, got], rtol=1e-12)
 
-    # A resume from the checkpoint kept mid-continuation (batch 66) follows the continuation exactly.
-    mid = str(tmp_path / 'cont' / 'ep2-ba66-rank0.pt')
-    rec2 = _LRs()
-    again = continuation_trainer(target, plan, mid, callbacks=[rec2], progress_bar=False)
+
+@pytest.mark.slow
+def test_a_resume_from_a_mid_continuation_checkpoint_is_exact(continued):
+    rec = _LRs()
+    again = continuation_trainer(_target(), continued['plan'], continued['mid'], callbacks=[rec], progress_bar=False)
     again.fit()
-    assert min(rec2.lrs) == 66 and all(rec2.lrs[b] == rec.lrs[b] for b in range(66, 88))
-    sd = again.state.model.state_dict()
-    assert all(torch.equal(sd[k], final[k]) for k in final)
+    assert min(rec.lrs) == 66 and all(rec.lrs[b] == continued['lrs'][b] for b in range(66, 88))
+    assert _same_weights(again.state.model.state_dict(), continued['weights'])
     again.close()
 
 
 @pytest.mark.slow
-def test_the_cli_continues_a_final_checkpoint_as_the_python_api_and_prints_the_choice(finished, tmp_path, capsys):
-    out = str(tmp_path / 'w.pt')
-    assert main(['train', *COSINE, '--quiet', '--extend-to', '2', '--from', finished['final'], '--save-weights',
-                 out]) == 0
+def test_the_cli_continues_a_final_checkpoint_as_the_python_api_and_prints_the_choice(finished, continued,
+                                                                                     tmp_path, capsys):
+    assert main(['train', *COSINE, '--dry-run', '--extend-to', '2', '--from', finished['final']]) == 0
     text = capsys.readouterr().out
-    assert 'bound' in text and '<- chosen' in text and 'trained 44 new batches' in text and '88 batches' in text
-    chosen = next(line for line in text.splitlines() if '<- chosen' in line).split()
-    target = _target()
-    plan = plan_continuation(target, read_checkpoint(finished['final']), 2.0, finished['final'],
-                             peak=float(chosen[0]) / target.recipe.lr, rewarm=int(chosen[1]))
-    trainer = continuation_trainer(target, plan, finished['final'], progress_bar=False)
-    trainer.fit()
-    mine, api = torch.load(out), trainer.state.model.state_dict()
-    assert all(torch.equal(mine[k], api[k]) for k in api)
-    trainer.close()
+    assert 'bound' in text and text.count('<- chosen') == 1 and 'continuation: batches 44..88 (ratio 2)' in text
+    out = str(tmp_path / 'w.pt')
+    assert main(['train', *COSINE, '--quiet', '--extend-to', '2', '--from', finished['final'], '--peak', '0.5',
+                 '--rewarm', '4', '--save-weights', out]) == 0
+    text = capsys.readouterr().out
+    assert 'trained 44 new batches' in text and '88 batches' in text
+    assert _same_weights(torch.load(out), continued['weights'])
 
 
 @pytest.mark.slow
@@ -139,13 +148,16 @@ def test_an_autowu_run_is_not_continued_and_the_refusal_says_why(tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_resuming_a_final_checkpoint_with_a_larger_max_duration_follows_the_continuation(finished, capsys):
+def test_resuming_a_final_checkpoint_with_a_larger_max_duration_follows_the_continuation(finished, continued,
+                                                                                         capsys):
     # Composer alone would give the batches after 44 the cosine of the new horizon: a jump from 0.1 x lr to about
     # 0.55 x lr. The recipe's load_path is read by content, and the run continues it instead.
+    w = str(finished['dir'] / 'resumed.pt')
     assert main(['train', *COSINE, 'max_duration=4ep', f'load_path={finished["final"]}', '--quiet', '--peak', '0.5',
-                 '--rewarm', '4']) == 0
+                 '--rewarm', '4', '--save-weights', w]) == 0
     out = capsys.readouterr().out
     assert 'continuing it' in out and 'trained 44 new batches' in out and '88 batches' in out
+    assert _same_weights(torch.load(w), continued['weights'])  # exactly the continuation
     # Another recipe's checkpoint as load_path is refused before training, naming the key (--dry-run too).
     for extra in ([], ['--dry-run']):
         assert main(['train', *COSINE, 'seed=2', f'load_path={finished["final"]}', '--quiet', *extra]) == 2
@@ -159,10 +171,8 @@ def test_a_recipe_extend_entry_continues_a_final_checkpoint_as_the_options_do(fi
     out = capsys.readouterr().out
     assert 're-warm from lr' in out and 'to 0.025 over 4 batches' in out
     assert main(['train', *COSINE, '--dry-run', '--extend-to', '2', '--from', finished['final'], '--peak', '0.5',
-                 '--rewarm', '4']) == 0  # the same checks and plan from the options
+                 '--rewarm', '4']) == 0  # the same checks and plan from the options (trained by the test above)
     assert 'to 0.025 over 4 batches' in capsys.readouterr().out
-    assert main(['train', *COSINE, entry, '--quiet']) == 0
-    assert 'trained 44 new batches' in capsys.readouterr().out
     assert main(['train', *COSINE, entry, '--extend-to', '2', '--from', finished['final']]) == 2
     assert 'extend: entry' in _error(capsys)
 
