@@ -361,6 +361,7 @@ class Recipe:
                        ('eval.subset_num_batches', typed.eval.subset_num_batches)):
             if v != -1 and v < 1:
                 raise RecipeError(file, key, f'{v!r} is not allowed: {key} must be -1 (all) or >= 1.')
+        _check_checkpointing(file, typed)
         try:
             self.config = OmegaConf.structured(typed)
         except Exception as e:  # a value omegaconf cannot hold: report it without omegaconf's internals
@@ -501,12 +502,26 @@ class Recipe:
         from composer.callbacks import LRMonitor
         from composer.core import Callback
 
+        from composer_sched.recipes.checkpoints import RecipeStamp
+
         callbacks: list[Callback] = [LRMonitor()] if self.config.loggers.lr_monitor else []
+        # Every checkpoint the Trainer writes carries what it continues: read back by content, not by name.
+        callbacks.append(RecipeStamp(self.fingerprint()))
         meta = getattr(self.datasets()[0], 'metadata', None)  # e.g. the text corpus's SHA-256 (text_data.py)
         if meta:
             from composer_sched.text_data import LogMetadata
             callbacks.append(LogMetadata(meta))
         return callbacks
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a checkpoint of this recipe's run must match to be continued by it: every key but the duration
+        and cosmetic ones, flattened, with the optimizer as built and the data's identity
+        (:func:`~composer_sched.recipes.checkpoints.recipe_fingerprint`); computed once."""
+        if getattr(self, '_fingerprint', None) is None:
+            from composer_sched.recipes.checkpoints import recipe_fingerprint
+
+            self._fingerprint = recipe_fingerprint(self)
+        return dict(self._fingerprint)
 
     def build_trainer(self, *, progress_every: Optional[int] = None, **trainer_kwargs: Any):
         """A Composer ``Trainer`` for this recipe (not yet fitted).
@@ -546,6 +561,7 @@ class Recipe:
             train_subset_num_batches=c.train_subset_num_batches, seed=c.seed, device=c.device,
             progress_bar=c.progress_bar and c.loggers.console is None, run_name=c.run_name,
         )
+        kwargs.update(_checkpointing_kwargs(c))
         if c.eval.enabled:
             kwargs.update(eval_dataloader=val_dl, eval_interval=c.eval.interval,
                           eval_subset_num_batches=c.eval.subset_num_batches)
@@ -860,3 +876,89 @@ def _plain(node) -> Any:
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
     return OmegaConf.to_container(node) if isinstance(node, (DictConfig, ListConfig)) else node
+
+
+#: The recipe keys that are Composer's checkpointing arguments (passed to the Trainer under the same names).
+CHECKPOINT_KEYS = ('save_folder', 'save_interval', 'save_num_checkpoints_to_keep', 'save_overwrite', 'load_path',
+                   'load_weights_only', 'load_ignore_keys', 'autoresume')
+
+
+def _check_checkpointing(file: str, typed: RecipeConfig) -> None:
+    """Check the checkpointing keys at load time, with Composer's own rules said in the recipe's words.
+
+    Raises:
+        RecipeError: a bad ``save_interval``, a negative ``save_num_checkpoints_to_keep`` other than -1, an empty
+            path, a local ``load_path`` that is not a file, or ``autoresume`` without ``save_folder`` and
+            ``run_name``.
+    """
+    if typed.save_folder is not None and not typed.save_folder.strip():
+        raise RecipeError(file, 'save_folder', "'' is not allowed: give a folder (or null: no checkpoints).")
+    _check_time(file, 'save_interval', typed.save_interval, ('ep', 'ba', 'sp', 'tok', 'dur'))
+    k = typed.save_num_checkpoints_to_keep
+    if k < -1:
+        raise RecipeError(file, 'save_num_checkpoints_to_keep', f'{k!r} is not allowed: give -1 (keep all), 0 (keep '
+                          'only the latest symlink target) or a count >= 1.')
+    if typed.load_path is not None:
+        lp = typed.load_path
+        if not lp.strip():
+            raise RecipeError(file, 'load_path', "'' is not allowed: give a checkpoint (or null).")
+        if '://' not in lp and '{' not in lp and not os.path.isfile(os.path.expanduser(lp)):
+            raise RecipeError(file, 'load_path', f'{lp!r} is not allowed: there is no such file (give a Composer '
+                              'checkpoint, e.g. one a save_folder holds).')
+    if typed.load_ignore_keys is not None and not all(isinstance(x, str) for x in typed.load_ignore_keys):
+        raise RecipeError(file, 'load_ignore_keys', f'{typed.load_ignore_keys!r} is not allowed: give a list of key '
+                          "paths (strings, e.g. 'state/optimizers').")
+    if typed.extend is not None:
+        _check_extend(file, typed.extend)
+    if typed.autoresume and (typed.save_folder is None or not typed.run_name):
+        missing = ' and '.join(k for k, v in (('save_folder', typed.save_folder), ('run_name', typed.run_name))
+                               if not v)
+        raise RecipeError(file, 'autoresume', f'true is not allowed without {missing}: Composer resumes from '
+                          'save_folder, under the run name (give both).')
+
+
+def _checkpointing_kwargs(c: Any) -> dict[str, Any]:
+    """The Trainer arguments of the recipe's checkpointing keys (only those that are set: Composer's defaults
+    otherwise)."""
+    out: dict[str, Any] = {}
+    if c.save_folder is not None:
+        out.update(save_folder=os.path.expanduser(c.save_folder), save_interval=c.save_interval,
+                   save_num_checkpoints_to_keep=int(c.save_num_checkpoints_to_keep),
+                   save_overwrite=bool(c.save_overwrite))
+    if c.load_path is not None:
+        out.update(load_path=os.path.expanduser(c.load_path), load_weights_only=bool(c.load_weights_only))
+        if c.load_ignore_keys is not None:
+            out['load_ignore_keys'] = list(c.load_ignore_keys)
+    if c.autoresume:
+        out['autoresume'] = True
+    return out
+
+
+def _check_extend(file: str, extend: dict) -> None:
+    """Check ``extend: {from, ratio, peak, rewarm}`` (the checkpoint itself is read when training starts).
+
+    Raises:
+        RecipeError: an unknown key, a missing ``from`` or ``ratio``, ``ratio <= 1``, ``peak <= 0`` or a
+            ``rewarm`` that is not an integer >= 1.
+    """
+    keys = ('from', 'ratio', 'peak', 'rewarm')
+    for k in extend:
+        if k not in keys:
+            raise RecipeError(file, f'extend.{k}', f'unknown key{suggest(str(k), keys)}; valid keys of extend: '
+                              f'{", ".join(keys)}.')
+    src = extend.get('from')
+    if not isinstance(src, str) or not src.strip():
+        raise RecipeError(file, 'extend.from', f'{src!r} is not allowed: give the checkpoint to continue (a path).')
+    ratio = extend.get('ratio')
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or not ratio > 1:
+        raise RecipeError(file, 'extend.ratio', f'{ratio!r} is not allowed: give the new budget as a multiple of '
+                          'max_duration, a number > 1.')
+    peak = extend.get('peak')
+    if peak is not None and (isinstance(peak, bool) or not isinstance(peak, (int, float)) or not math.isfinite(peak)
+                             or not peak > 0):
+        raise RecipeError(file, 'extend.peak', f'{peak!r} is not allowed: give the re-warm\'s peak as a multiple of '
+                          'optimizer.lr, a number > 0 (or leave it out: chosen).')
+    rewarm = extend.get('rewarm')
+    if rewarm is not None and (isinstance(rewarm, bool) or not isinstance(rewarm, int) or rewarm < 1):
+        raise RecipeError(file, 'extend.rewarm', f'{rewarm!r} is not allowed: give the re-warm\'s length in batches, '
+                          'an integer >= 1 (or leave it out: chosen).')

@@ -85,6 +85,13 @@ class RecipeConfig:
         train_subset_num_batches: train on only this many batches per epoch (``-1``: all).
         progress_bar: show Composer's progress bar.
         run_name: Composer's run name (``None``: Composer picks one).
+        save_folder, save_interval, save_num_checkpoints_to_keep, save_overwrite, load_path, load_weights_only,
+            load_ignore_keys, autoresume: Composer's checkpointing arguments, as llm-foundry's YAML spells them
+            (``Trainer(save_folder=...)``, ...); every checkpoint carries the recipe's fingerprint
+            (:mod:`composer_sched.recipes.checkpoints`). ``autoresume: true`` needs ``save_folder`` and
+            ``run_name``.
+        extend: ``{from: CKPT, ratio: R, peak: X, rewarm: B}``: train this recipe as ``train --extend-to R --from
+            CKPT [--peak X] [--rewarm B]`` does (``peak`` and ``rewarm`` optional, for a final checkpoint).
     """
     name: str = ''
     description: str = ''
@@ -103,6 +110,15 @@ class RecipeConfig:
     train_subset_num_batches: int = -1
     progress_bar: bool = True
     run_name: Optional[str] = None
+    save_folder: Optional[str] = None
+    save_interval: str = '1ep'
+    save_num_checkpoints_to_keep: int = -1
+    save_overwrite: bool = False
+    load_path: Optional[str] = None
+    load_weights_only: bool = False
+    load_ignore_keys: Optional[List[str]] = None
+    autoresume: bool = False
+    extend: Optional[Dict[str, Any]] = None
 
 
 #: keys every recipe must set (after its base is merged in)

@@ -365,13 +365,18 @@ def shared_until(target, short: float, long: float) -> Optional[int]:
     return points.get(target.run_ratio(short))
 
 
-def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int) -> Optional[tuple[float, int, str]]:
+def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int,
+          warnings: Optional[list] = None) -> Optional[tuple[float, int, str]]:
     """The kept stable-phase checkpoint of an earlier, shorter trunk that the ``top`` ratio's run continues
-    exactly (its LR equals that run's on every batch up to the checkpoint): ``(ratio, batch, path)``, the latest."""
+    exactly (its LR equals that run's on every batch up to the checkpoint): ``(ratio, batch, path)``, the latest.
+
+    A file is chosen by its name and used only if its content agrees (:func:`_trunk_problem`: readable, the
+    recipe's fingerprint with this seed, saved at the batch its name says, the LR history of the shorter run);
+    otherwise a warning naming the file goes to ``warnings`` and the trunk trains from scratch."""
     if not os.path.isdir(stable_dir):
         return None
     pattern = re.compile(rf'^{re.escape(config_hash)}-r(.+)-s{seed}-ba(\d+)\.pt$')
-    best = None
+    found = []
     for name in os.listdir(stable_dir):
         m = pattern.match(name)
         if not m:
@@ -380,11 +385,39 @@ def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int) -> O
             old, b = float(m.group(1)), int(m.group(2))
         except ValueError:
             continue
-        if not old < top or (best and b <= best[1]):
-            continue
-        if (shared_until(target, old, top) or -1) >= b:
-            best = (old, b, os.path.join(stable_dir, name))
-    return best
+        if old < top and (shared_until(target, old, top) or -1) >= b:
+            found.append((old, b, os.path.join(stable_dir, name)))
+    for old, b, path in sorted(found, key=lambda x: -x[1]):  # the latest that reads back as what it claims
+        problem = _trunk_problem(target, path, old, b, seed)
+        if problem is None:
+            return old, b, path
+        if warnings is not None:
+            warnings.append(f'warning: ignoring {path}: {problem}; ratio {top:g} seed {seed} trains its trunk from '
+                            'scratch.')
+    return None
+
+
+def _trunk_problem(target, path: str, old: float, b: int, seed: int) -> Optional[str]:
+    """Why the kept checkpoint ``path`` is not what its name says (``None``: it is), read from its content."""
+    from composer_sched.recipes.checkpoints import fingerprint_difference, read_checkpoint
+
+    try:
+        info = read_checkpoint(path, what='the kept trunk')
+    except ValueError as e:
+        return str(e).split(' is not allowed: ', 1)[-1].rstrip('.')
+    recipe = getattr(target, 'recipe', None)
+    if recipe is None:
+        return None
+    own = {**recipe.fingerprint(), 'seed': int(seed), 'world_size': int(getattr(target, 'world_size', 1))}
+    diff = fingerprint_difference(info.fingerprint or {}, own)
+    if diff:
+        return f'it was trained with another recipe or seed ({"; ".join(diff)})'
+    if info.batch != b:
+        return f'it was saved after batch {info.batch}, its name says {b}'
+    curve = ratio_curves(target, [old])[old][:b] * float(recipe.lr)
+    if not np.allclose(info.lrs, curve, rtol=1e-6, atol=1e-12):
+        return f'its LR history is not that of ratio {old:g}'
+    return None
 
 
 def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint_dir: str,
@@ -442,7 +475,7 @@ def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint
         trunk = run_id(config_hash, top, seed)
         ckpt = {r: os.path.join(checkpoint_dir, f'{trunk}-ba{b}.pt') for r, b in points.items()}
         keep = ((keep_b, os.path.join(stable, f'{trunk}-ba{keep_b}.pt')),) if stable is not None and keep_b else ()
-        old = _kept(target, stable, config_hash, top, seed) if stable is not None else None
+        old = _kept(target, stable, config_hash, top, seed, reasons) if stable is not None else None
         start = old[1] if old else 0
         if old:
             saved += old[1]

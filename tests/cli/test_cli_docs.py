@@ -33,6 +33,11 @@ NOT_RUN = {
     'composer-sched sweep [RECIPE] --ratios 0.25,0.5,0.75,1.0 [--seeds N] [--workers N] [--backend local|ray|slurm]':
         'the synopsis of the sweep command (its options in brackets)',
     'composer-sched bound': 'names the command (it needs schedule names); its full forms run below',
+    'composer-sched train schedules/cosine_annealing max_duration=4ep --extend-to 2 --from runs/cos/latest-rank0.pt':
+        'continues the final checkpoint the command before it writes when it trains (here it is a dry run): '
+        'tests/recipes/test_continue_final.py trains both',
+    'composer-sched train schedules/cosine_annealing max_duration=4ep --extend-to 2 --from runs/cos/latest-rank0.pt '
+    '--peak 0.5 --rewarm 8': 'the same, with the choice overridden: tests/recipes/test_continue_final.py',
 }
 
 #: tiny settings for the commands that train (sweep): 2 batches per epoch, 2 epochs, a 1-batch warm-up when the
