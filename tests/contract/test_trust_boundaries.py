@@ -330,7 +330,7 @@ def test_dry_run_runs_the_keep_stable_checks_and_writes_nothing(tmp_path):
 def test_dry_run_runs_the_extension_checks(tmp_path):
     (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
     code, out, err = run_cli('train', '--dry-run', '--extend-to', '2', '--from', str(tmp_path / 'junk.pt'))
-    assert code == 2 and 'not a Composer checkpoint' in err, err
+    assert code == 2 and 'not a readable Composer checkpoint' in err, err
 
 
 def test_predict_only_rerun_of_a_trained_sweep_still_reports_its_measured_ratios(tmp_path):
