@@ -1,6 +1,7 @@
 """The method documentation, read from the registries: ``docs/methods.md`` (every registered method, its classes,
-parameters, ranges and examples; written by ``make gen``) and ``docs/methods/`` (one page per schedule algorithm
-with a PNG of its LR curve, and an index; written by ``make docs``, ``python -m composer_sched.docs [out_dir]``).
+parameters, ranges and examples) and ``docs/methods/`` (one page per schedule algorithm with a PNG of its LR curve,
+and an index). ``make gen`` (``tools/gen.py``) writes all of them and ``tests/test_generated.py`` fails when one is
+stale; ``make docs`` is the same command, and ``python -m composer_sched.docs [out_dir]`` writes the pages elsewhere.
 
 Nothing here is hand-kept per method: names, summaries, parameters and example values come from the method registry
 (:func:`composer_sched.schedules.registry.get_method`, ``Method.example``) and the algorithm registry
@@ -38,8 +39,8 @@ _SETTER_NOTES = '''## Implementation details
 
 ## Composability
 
-- Order in `algorithms=[...]` does not matter: setter first, then modifiers (`LinearWarmup`, then
-  `LinearCooldown`), then `ScaleSchedule`'s dilation.
+- Order in `algorithms=[...]` does not matter: setter first, then modifiers (`Warmup`, then `Cooldown`), then
+  `ScaleSchedule`'s dilation.
 - One setter per run. A second setter, or `Trainer(schedulers=...)`, is a `ValueError` at Trainer construction
   unless exactly one setter has `replace=True` (it then replaces the others and the Trainer's schedulers).
 - `preview([], max_duration, dataloader_len=..., algorithms=[...])` gives the multipliers a run applies.
@@ -87,7 +88,7 @@ def methods_page() -> str:
 
     Example:
         >>> page = methods_page()
-        >>> '| `wsd` | `WSDScheduler` | `WSDLR` | `WSD` |' in page
+        >>> "| `wsd` | `WSDScheduler` | `WSD` | `ScheduleLR(opt, 'wsd', T)` |" in page
         True
     """
     from composer_sched.adapters import names
@@ -97,23 +98,24 @@ def methods_page() -> str:
     ms = list(methods())
     rows = [_GENERATED, '# Schedule methods', '',
             'Every registered method (`composer-sched list`) is a Composer scheduler (`Trainer(schedulers=[...])`), a '
-            'PyTorch scheduler (`step()` once per optimizer step), a Composer Algorithm that sets the schedule '
-            '(`Trainer(algorithms=[...])`), a recipe `schedulers:` entry and an example recipe, all generated from '
-            'its one definition in `composer_sched/schedules/<method>.py`. Durations are Composer time strings on '
+            'Composer Algorithm that sets the schedule (`Trainer(algorithms=[...])`), a PyTorch scheduler by name '
+            "(`ScheduleLR(optimizer, 'wsd', total_steps, ...)`, `step()` once per optimizer step), a recipe "
+            '`schedulers:` entry and an example recipe, all generated from its one definition in '
+            '`composer_sched/schedules/<method>.py`. Durations are Composer time strings on '
             "the run's clock (`'500ba'`, `'2ep'`, `'0.2dur'`); the PyTorch schedulers also take ints (steps). Every "
             'method also takes the generic warm-up, '
             + ', '.join(f'`{p.name}`={p.default!r}' for p in WARMUP_PARAMS)
             + ', and every Algorithm `replace`=False.', '',
-            '| method | Composer scheduler | PyTorch scheduler | Algorithm | what it does | parameters (defaults) |',
+            '| method | Composer scheduler | Algorithm | PyTorch scheduler | what it does | parameters (defaults) |',
             '|---|---|---|---|---|---|']
     for m in ms:
-        rows.append(f'| `{m.name}` | `{names.scheduler_class(m)}` | `{names.torch_class(m)}` | '
-                    f'`{names.algorithm_class(m)[1]}` | {_cell(m.summary)} | {_defaults(m.params)} |')
+        rows.append(f'| `{m.name}` | `{names.scheduler_class(m)}` | `{names.algorithm_class(m)[1]}` | '
+                    f'`ScheduleLR(opt, {m.name!r}, T)` | {_cell(m.summary)} | {_defaults(m.params)} |')
     rows += ['', '## The generic warm-up', '', '| parameter | default | allowed | meaning |', '|---|---|---|---|']
     rows += [f'| `{p.name}` | `{p.default!r}` | {_cell(_allowed(p))} | {_cell(p.doc)} |' for p in WARMUP_PARAMS]
     for m in ms:
         ex, shown = m.example, _shown(m)
-        sched, lr, algo = names.scheduler_class(m), names.torch_class(m), names.algorithm_class(m)[1]
+        sched, algo = names.scheduler_class(m), names.algorithm_class(m)[1]
         rows += ['', f'## `{m.name}`', '', m.summary + (f' Reference: {m.reference.rstrip(".")}.' if m.reference
                                                          else '')]
         body = _prose(m)
@@ -125,7 +127,7 @@ def methods_page() -> str:
             rows.append(f'| `{p.name}` | {default} | {_cell(_allowed(p))} | `{ex[p.name]!r}` | {_cell(p.doc)} |')
         args = _kwargs(shown)
         rows += ['', '```python', f'{sched}({args})  # Trainer(schedulers=[...])',
-                 f'{lr}(optimizer, total_steps{", " if args else ""}{args})  # plain PyTorch',
+                 f'ScheduleLR(optimizer, {m.name!r}, total_steps{", " if args else ""}{args})  # plain PyTorch',
                  f'{algo}({args})  # Trainer(algorithms=[...])', '```', '',
                  f'Recipes: `composer-sched train schedules/{m.name}`, `composer-sched train algorithms/{m.name}`.']
     return '\n'.join(rows) + '\n'
@@ -194,38 +196,49 @@ def _plot(name: str, cls: Any, path: Path) -> None:
                  ylabel='LR multiplier', styles=['--', '-'])
 
 
-def generate(out_dir: os.PathLike = Path('docs/methods'), plots: bool = True) -> list[Path]:
-    """Write one page (and PNG) per schedule algorithm and an index under ``out_dir``; returns the files written."""
+def pages() -> dict[str, str]:
+    """The text of every page under ``docs/methods/`` (``<name>.md`` per schedule algorithm, and ``index.md``),
+    by file name: what ``make gen`` writes and checks."""
     from composer_sched.schedules.registry import get_method
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    out: dict[str, str] = {}
     rows = ['| algorithm | class | role | what it does | parameters (defaults) |', '|---|---|---|---|---|']
     for name, cls in _schedule_algorithms().items():
-        png = out / f'{name}.png'
-        if plots:
-            _plot(name, cls, png)
-            written.append(png)
         source = _card(cls)
-        page = out / f'{name}.md'
-        page.write_text(f'<!-- generated by python -m composer_sched.docs from '
-                        f'{source.parent.name + "/README.md" if source else "the method registry"} -->\n'
-                        f'{algorithm_page(name, cls)}\n## LR curve\n\n![{name}]({name}.png)\n\n'
-                        f'`{cls.__name__}({_kwargs(_example(name, cls))})` over {_DURATION}.\n')
-        written.append(page)
+        out[f'{name}.md'] = (f'<!-- Generated by `make gen` from '
+                             f'{source.parent.name + "/README.md" if source else "the method registry"}: do not edit. '
+                             f'-->\n{algorithm_page(name, cls)}\n## LR curve\n\n![{name}]({name}.png)\n\n'
+                             f'`{cls.__name__}({_kwargs(_example(name, cls))})` over {_DURATION}.\n')
         params = '<br>'.join(f'`{k}`={v!r}' for k, v in _params(cls))
         summary = get_method(cls.method).summary if cls.schedule_role == 'setter' else \
             (inspect.getdoc(cls) or '').splitlines()[0]
         rows.append(f'| [{name}]({name}.md) | `{cls.__name__}` | {cls.schedule_role} | {summary} | {params} |')
-    index = out / 'index.md'
-    index.write_text('<!-- generated by python -m composer_sched.docs: do not edit -->\n# Schedule algorithms\n\n'
-                     'Every schedule method as a Composer Algorithm (`composer_sched.algorithms`). Setters install a '
-                     'schedule, modifiers wrap whatever schedule the run has; the order in `algorithms=[...]` does '
-                     'not matter (setter, then modifiers, then ScaleSchedule). Durations are Composer time strings. '
-                     'Every method with its Composer and PyTorch schedulers, ranges and examples: '
-                     '[methods.md](../methods.md).\n\n' + '\n'.join(rows) + '\n')
-    written.append(index)
+    out['index.md'] = ('<!-- Generated by `make gen`: do not edit. -->\n# Schedule algorithms\n\n'
+                       'Every schedule method as a Composer Algorithm (`composer_sched.algorithms`). Setters install a '
+                       'schedule, modifiers wrap whatever schedule the run has; the order in `algorithms=[...]` does '
+                       'not matter (setter, then modifiers, then ScaleSchedule). Durations are Composer time strings. '
+                       'Every method with its Composer and PyTorch schedulers, ranges and examples: '
+                       '[methods.md](../methods.md).\n\n' + '\n'.join(rows) + '\n')
+    return out
+
+
+def plot(name: str, path: os.PathLike) -> None:
+    """Write the PNG of the schedule algorithm ``name`` (its page's LR curve) to ``path``."""
+    _plot(name, _schedule_algorithms()[name], Path(path))
+
+
+def generate(out_dir: os.PathLike = Path('docs/methods'), plots: bool = True) -> list[Path]:
+    """Write one page (and PNG) per schedule algorithm and an index under ``out_dir``; returns the files written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file, text in pages().items():
+        if plots and file != 'index.md':
+            png = out / file.replace('.md', '.png')
+            plot(file[:-3], png)
+            written.append(png)
+        (out / file).write_text(text)
+        written.append(out / file)
     return written
 
 

@@ -156,8 +156,8 @@ def simulate(algorithms: Sequence[Any], schedulers: Sequence[Any], max_duration:
         ValueError: as :func:`preview`, or a conflict between the algorithms (as in a run).
 
     Example:
-        >>> from composer_sched import LinearWarmup, WSDScheduler
-        >>> simulate([LinearWarmup(t_warmup='2ba')], [WSDScheduler(t_cooldown='0.5dur')], '5ba',
+        >>> from composer_sched import Warmup, WSDScheduler
+        >>> simulate([Warmup(t_warmup='2ba')], [WSDScheduler(t_cooldown='0.5dur')], '5ba',
         ...          base_lrs=(1.0, 0.1)).round(3).tolist()
         [[0.0, 0.0], [0.0, 0.0], [0.5, 0.05], [1.0, 0.1], [0.8, 0.08]]
     """
@@ -319,7 +319,7 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
         (50, 0.01, 100)
     """
     from composer_sched.algorithms.autowu.engine import AutoWUEngine
-    from composer_sched.schedules.constant import FlatSchedule
+    from composer_sched.schedules.constant import ConstantSchedule
     from composer_sched.schedules.cooldown import LinearCoolDown
     from composer_sched.schedules.cosine import CosineAnnealingSchedule
 
@@ -335,10 +335,10 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
 
     def tail(lr0: float, length: int):
         if length <= 0:
-            return FlatSchedule(lr0)
+            return ConstantSchedule(lr0)
         if c.cooldown_type == 'cosine':
             return CosineAnnealingSchedule(min_lr=0.0, max_lr=lr0, cycle_length=length)
-        return LinearCoolDown(FlatSchedule(lr0), finish_lr=0.0, start_idx=0, length=length, shape=c.cooldown_type)
+        return LinearCoolDown(ConstantSchedule(lr0), finish_lr=0.0, start_idx=0, length=length, shape=c.cooldown_type)
 
     def run(s: int, lr_s: float) -> np.ndarray:
         out = ramp_all[:T].copy()

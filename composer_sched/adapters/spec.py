@@ -6,9 +6,17 @@ from typing import Any, Optional, Union
 from composer.core import Time, TimeUnit
 
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
-from composer_sched.schedules import FlatSchedule, Schedule
+from composer_sched.schedules import ConstantSchedule, Schedule
 from composer_sched.schedules._base import ParamError
-from composer_sched.schedules.registry import Method, MethodConfig, Param, get_method, methods, params_of, suggest
+from composer_sched.schedules.registry import (
+    Method,
+    MethodConfig,
+    Param,
+    get_method,
+    methods,
+    params_of,
+    unknown_parameter,
+)
 from composer_sched.schedules.warmup import WarmupConfig, warm_up
 
 __all__ = ['ScheduleSpec', 'WARMUP_PARAMS', 'RUN_CLOCK_METHODS', 'duration_role']
@@ -80,8 +88,7 @@ class ScheduleSpec:
         known = {p.name: p for p in self.method.params + WARMUP_PARAMS}
         for name in params:
             if name not in known:
-                raise ValueError(f'{self.method.name}: unknown parameter {name!r}{suggest(name, known)}; '
-                                 f'parameters: {", ".join(known)}.')
+                raise unknown_parameter(self.method.name, name, list(known))
         self.params: dict[str, Any] = {}
         self.durations: dict[str, Any] = {}
         for p in known.values():
@@ -186,7 +193,7 @@ class ScheduleSpec:
         if self.all_warmup(horizon) and early:
             # The shape never runs inside the run: the ramp ends at its first value (Composer's alpha_i).
             first = self._main(self._resolved(horizon, 0.0)[0], horizon)(0.0)
-            main: Schedule = FlatSchedule(first)
+            main: Schedule = ConstantSchedule(first)
         elif early:
             name, end = next(iter(early.items()))
             raise ValueError(f'{self.method.name}: {name}={self.params[name]!r} ({end:g} {horizon.axis.value}) is not '

@@ -308,9 +308,11 @@ def algorithm_names() -> dict[str, str]:
 
 
 def algorithm_class(name: str) -> type:
-    """The Algorithm class behind a recipe name (``KeyError`` when unknown)."""
-    from composer_sched.algorithms import get_algorithm
+    """The Algorithm class behind a recipe name (``KeyError`` when unknown; an old name warns, naming the new)."""
+    from composer_sched.algorithms import DEPRECATED_ALGORITHMS, get_algorithm
 
+    if name in DEPRECATED_ALGORITHMS:
+        return get_algorithm(name)
     origin = algorithm_names()[name]
     return get_algorithm(name) if origin == 'composer_sched' else composer_algorithms()[name.removeprefix(
         COMPOSER_PREFIX)]
@@ -319,9 +321,11 @@ def algorithm_class(name: str) -> type:
 def build_algorithm(file, name: Any, kwargs: dict):
     """The algorithm ``algorithms.<name>`` describes, checked by its constructor (whose errors are re-raised with
     the key path)."""
+    from composer_sched.algorithms import DEPRECATED_ALGORITHMS
+
     key = f'algorithms.{name}'
     names = algorithm_names()
-    if not isinstance(name, str) or name not in names:
+    if not isinstance(name, str) or (name not in names and name not in DEPRECATED_ALGORITHMS):
         raise RecipeError(file, key, f'unknown algorithm {name!r}{suggest(str(name), names)}; ours: '
                           f'{", ".join(n for n, o in names.items() if o == "composer_sched") or "none yet"}; '
                           f'Composer\'s: {", ".join(n for n, o in names.items() if o == "composer" and "." not in n)}.')
