@@ -67,6 +67,16 @@ class ComposerScheduler:
         args += [f'{k}={v!r}' for k, v in self.spec.user_params().items()]
         return f'{type(self).__name__}({", ".join(args)})'
 
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.spec == self.spec  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.spec))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The cache of the last horizon's schedule is rebuilt on the first call after unpickling.
+        return {**self.__dict__, '_key': None, '_fn': None}
+
     def schedule(self, max_duration: Union[str, Time], dataloader_len: Optional[int] = None,
                  ssr: float = 1.0) -> Schedule:
         """The core schedule (over the axis of :attr:`axis`) that a run with this (scaled) horizon follows."""

@@ -91,3 +91,9 @@ class ProductScheduler:
 
     def __repr__(self) -> str:
         return f'ProductScheduler({", ".join(map(repr, self.factors))})'
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProductScheduler) and other.factors == self.factors
+
+    def __hash__(self) -> int:
+        return hash(repr(self))

@@ -135,6 +135,12 @@ class ScheduleSpec:
         args = ', '.join(f'{k}={v!r}' for k, v in self.user_params().items())
         return f'ScheduleSpec({self.method.name!r}{", " if args else ""}{args})'
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScheduleSpec) and (other.name, other.params) == (self.name, self.params)
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
     def horizon(self, max_duration: Time, ssr: float = 1.0, batches_per_epoch: Optional[float] = None) -> Horizon:
         """Place ``max_duration`` (already scaled) on this spec's time axis."""
         return Horizon.from_max_duration(max_duration, self.axis, ssr, batches_per_epoch)

@@ -119,6 +119,13 @@ class ScheduleAlgorithm(Algorithm):
         args = ', '.join(f'{k}={v!r}' for k, v in getattr(self, '_repr_args', {}).items())
         return f'{type(self).__name__}({args})'
 
+    def __eq__(self, other: object) -> bool:
+        # Equal when built from the same arguments (what an unpickled copy is).
+        return type(other) is type(self) and getattr(other, '_repr_args', {}) == getattr(self, '_repr_args', {})
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
 
 class SetterAlgorithm(ScheduleAlgorithm):
     """A setter: installs the registered method :attr:`method` as the run's schedule.

@@ -326,6 +326,11 @@ class Method:
             return
         object.__setattr__(self, 'build', _renaming(raw, self.aliases))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # By name: its build is a closure over the config class, and the registry is the one place methods live
+        # (so a scheduler or algorithm holding one pickles, and unpickles to the same registered method).
+        return get_method, (self.name,)
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:

@@ -77,12 +77,6 @@ class Cooldown(ScheduleAlgorithm):
         self.axis = axis_of(named)
         self._repr_args = {'t_start': t_start, 't_cooldown': t_cooldown, 'alpha_f': alpha_f, 'shape': shape}
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._repr_args == self._repr_args  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, repr(self)))
-
     def placement(self, plan: SchedulePlan) -> tuple[TimeUnit, float, float]:
         """``(axis, start, length)`` on the run's horizon.
 

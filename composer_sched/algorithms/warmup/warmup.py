@@ -78,12 +78,6 @@ class Warmup(ScheduleAlgorithm):
         self._repr_args = {'t_warmup': t_warmup, 'shape': shape, 'alpha_warmup': alpha_warmup,
                            'scale_warmup': scale_warmup}
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._repr_args == self._repr_args  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, repr(self)))
-
     def build_modifier(self, plan: SchedulePlan) -> ModifierFn:
         md = plan.max_duration
         core = self.ramp.schedule(md, plan.dataloader_len, plan.ssr)
