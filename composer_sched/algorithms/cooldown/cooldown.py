@@ -152,6 +152,12 @@ class _Cooled:
     def __repr__(self) -> str:
         return f'cooldown({self.scheduler!r}, {self.algo!r})'
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Cooled) and (other.scheduler, other.algo) == (self.scheduler, self.algo)
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
     def _call(self, state: Any, ssr: float) -> float:
         return self.scheduler(state, ssr) if self._two_args else self.scheduler(state)
 

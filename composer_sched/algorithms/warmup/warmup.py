@@ -109,6 +109,12 @@ class _Warmed:
     def __repr__(self) -> str:
         return f'warmup({self.scheduler!r}, {self.ramp!r})'
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Warmed) and (other.scheduler, other.ramp) == (self.scheduler, self.ramp)
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
 
 def warmup(scheduler: Callable[..., float], **params: Any) -> Callable[[State, float], float]:
     """The functional form: ``scheduler`` (a Composer scheduler) times the warm-up ramp, as a stateless Composer
