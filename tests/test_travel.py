@@ -50,9 +50,8 @@ def objects() -> dict[str, object]:
 
 def values(obj: object) -> object:
     """What an object computes, so that a copy can be compared by its behaviour too."""
-    from composer_sched.algorithms.roles import ScheduleAlgorithm
-
     from composer_sched.algorithms.autowu import AutoWUScheduler
+    from composer_sched.algorithms.roles import ScheduleAlgorithm
 
     if isinstance(obj, torch.optim.lr_scheduler.LRScheduler):
         out = []
