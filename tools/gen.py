@@ -15,7 +15,9 @@ parameters with defaults, bounds, docs and examples) and the generic warm-up par
 * ``docs/methods/<algorithm>.md`` and ``index.md``, one page per schedule algorithm (:func:`composer_sched.docs.pages`),
   with the PNG of its LR curve beside it (drawn when its page changes or it is missing);
 * the type checkers' import block of ``composer_sched/schedules/__init__.py`` (what its run-time loop re-exports,
-  module by module).
+  module by module);
+* the README's composition table (:data:`composer_sched.docs.COMPOSITION`, between its markers) and its figure
+  ``docs/img/composition.png``.
 
 Every file is a pure function of the registry, so the output is the same on every machine; the examples in the
 docstrings are computed here and run as doctests.
@@ -458,6 +460,18 @@ def algorithm_recipe(m: Any) -> str:
 # -- all outputs --------------------------------------------------------------------------------------------------
 #: The per-algorithm pages (``composer_sched.docs.pages``) and their PNGs.
 METHOD_PAGES = Path('docs/methods')
+#: The README's composition table, and its figure.
+README = Path('README.md')
+COMPOSITION_PNG = Path('docs/img/composition.png')
+
+
+def readme(current: str) -> str:
+    from composer_sched.docs import COMPOSITION_BEGIN, COMPOSITION_END, composition_table
+
+    start, stop = current.find(COMPOSITION_BEGIN), current.find(COMPOSITION_END)
+    if start < 0 or stop < start:
+        raise SystemExit(f'README.md has no {COMPOSITION_BEGIN!r} ... {COMPOSITION_END!r} block for make gen')
+    return current[:start] + composition_table() + current[stop + len(COMPOSITION_END):]
 
 
 def outputs() -> dict[Path, str]:
@@ -470,6 +484,7 @@ def outputs() -> dict[Path, str]:
            SCHEDULES_INIT: schedules_init((ROOT / SCHEDULES_INIT).read_text()),
            Path('docs/methods.md'): methods_page()}
     out.update({METHOD_PAGES / name: text for name, text in pages().items()})
+    out[README] = readme((ROOT / README).read_text())
     for m in _methods():
         out[RECIPES / 'schedules' / f'{m.name}.yaml'] = schedule_recipe(m)
         out[RECIPES / 'algorithms' / f'{m.name}.yaml'] = algorithm_recipe(m)
@@ -477,8 +492,11 @@ def outputs() -> dict[Path, str]:
 
 
 def plots(produced: Iterable[Path]) -> list[Path]:
-    """The PNG beside each algorithm page (binary, so checked for presence, not content)."""
-    return [p.with_suffix('.png') for p in produced if p.parent == METHOD_PAGES and p.name != 'index.md']
+    """The PNG beside each algorithm page, and the composition figure (binary, so checked for presence, not
+    content; redrawn when the text they illustrate changes)."""
+    produced = list(produced)
+    return [p.with_suffix('.png') for p in produced if p.parent == METHOD_PAGES and p.name != 'index.md'] + (
+        [COMPOSITION_PNG] if README in produced else [])
 
 
 def orphans(produced: Iterable[Path]) -> list[Path]:
@@ -500,7 +518,8 @@ def stale(out: Optional[dict[Path, str]] = None) -> list[Path]:
     out = outputs() if out is None else out
     bad = [p for p, text in out.items() if not (ROOT / p).is_file() or (ROOT / p).read_text() != text]
     # A page whose text changed gets its plot redrawn; a missing plot is stale too.
-    bad += [png for png in plots(out) if not (ROOT / png).is_file() or png.with_suffix('.md') in bad]
+    bad += [png for png in plots(out) if not (ROOT / png).is_file() or png.with_suffix('.md') in bad
+            or (png == COMPOSITION_PNG and README in bad)]
     return bad + orphans(out)
 
 
@@ -518,6 +537,10 @@ def main(argv: Optional[Sequence[str]] = None, echo: Callable[[str], Any] = prin
         if p in out:
             (ROOT / p).parent.mkdir(parents=True, exist_ok=True)
             (ROOT / p).write_text(out[p])
+            echo(f'wrote {p}')
+        elif p == COMPOSITION_PNG:
+            from composer_sched.docs import composition_plot
+            composition_plot(ROOT / p)
             echo(f'wrote {p}')
         elif p in plots(out):
             from composer_sched.docs import plot

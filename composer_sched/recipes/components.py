@@ -50,7 +50,8 @@ def check_kwargs(file: Optional[str], key: str, fn: Callable, kwargs: dict[str, 
         RecipeError: at ``key.<argument>``.
     """
     params = {n: p for n, p in _params(fn).items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in _params(fn).values())
+    # A generated class's ``**misspelt`` only turns a typo into a ValueError: here it gets the recipe's own message.
+    takes_any = any(p.kind == p.VAR_KEYWORD and n != 'misspelt' for n, p in _params(fn).items())
     valid = [n for n in params if n not in skip]
     for k, v in kwargs.items():
         if k not in params and not takes_any:

@@ -33,7 +33,7 @@ def decay(start: float, finish: float, u: Any, shape: str, ops: Ops) -> Any:
     Example:
         >>> from composer_sched.schedules._base import ScalarOps
         >>> [decay(1.0, 0.01, u, s, ScalarOps) for s in DECAY_SHAPES for u in (0.5,)]
-        [0.505, 0.2998989873223331, 0.1]
+        [0.505, 0.29996428662531793, 0.1]
     """
     if shape == 'sqrt':
         return finish + (start - finish) * (1 - ops.sqrt(u))

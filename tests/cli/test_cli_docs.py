@@ -26,7 +26,6 @@ DOCS = [ROOT / 'README.md', ROOT / 'composer_sched' / 'recipes' / 'yamls' / 'REA
 NOT_RUN = {
     'make test': 'runs the whole suite, this test included',
     'make bench': 'the benchmarks (make bench), not tests',
-    'make docs': 'regenerates docs/methods; tests/test_package.py checks the generator',
     'make gen': 'regenerates the generated files (tools.gen); tests/test_generated.py checks they are current',
     'make demo': 'is `composer-sched demo` after setting up .venv: that command runs below',
     'composer-sched train <file or name>': 'a template (<file or name>)',

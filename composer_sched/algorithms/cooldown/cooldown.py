@@ -51,8 +51,8 @@ class Cooldown(ScheduleAlgorithm):
     Example:
         >>> from composer_sched import Cooldown, SGDR, preview
         >>> algos = [SGDR(t_0='0.2dur'), Cooldown(t_start='0.8dur', alpha_f=0.0, shape='sqrt')]
-        >>> preview([], '4ba', algorithms=[Cooldown(t_start='1ba', alpha_f=0.1, shape='exp')]).round(4).tolist()
-        [1.0, 1.0, 0.4642, 0.2154]
+        >>> preview([], '5ba', algorithms=[Cooldown(t_start='1ba', alpha_f=0.1, shape='exp')]).round(4).tolist()
+        [1.0, 1.0, 1.0, 0.5623, 0.3162]
     """
 
     schedule_role = 'modifier'

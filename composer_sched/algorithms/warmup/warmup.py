@@ -57,8 +57,8 @@ class Warmup(ScheduleAlgorithm):
     Example:
         >>> from composer_sched import Warmup, SGDR, preview
         >>> algos = [SGDR(t_0='0.25dur'), Warmup(t_warmup='20ba', alpha_warmup=0.01)]
-        >>> preview([], '4ba', algorithms=[Warmup(t_warmup='4ba', shape='sqrt')]).tolist()
-        [0.0, 0.5, 0.7071067811865476, 0.8660254037844386]
+        >>> preview([], '5ba', algorithms=[Warmup(t_warmup='4ba', shape='sqrt')]).tolist()  # batch k: time k - 1
+        [0.0, 0.0, 0.5, 0.7071067811865476, 0.8660254037844386]
     """
 
     schedule_role = 'modifier'
@@ -131,6 +131,6 @@ def warmup(scheduler: Callable[..., float], **params: Any) -> Callable[[State, f
         >>> from composer_sched import WSDScheduler, preview
         >>> from composer_sched.algorithms.warmup import warmup
         >>> preview(warmup(WSDScheduler(t_cooldown='0.5dur'), t_warmup='2ba'), '6ba').tolist()
-        [0.0, 0.5, 1.0, 1.0, 0.6666666666666667, 0.33333333333333337]
+        [0.0, 0.0, 0.5, 1.0, 1.0, 0.6666666666666667]
     """
     return _Warmed(scheduler, Warmup(**params).ramp)
