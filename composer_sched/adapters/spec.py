@@ -52,9 +52,11 @@ def duration_role(method: str, param: str) -> str:
 
 
 def _validated(method: Method, config: Optional[type[MethodConfig]], params: tuple[Param, ...],
-               values: dict[str, Any]) -> dict[str, Any]:
+               values: dict[str, Any]) -> tuple[dict[str, Any], Optional[MethodConfig]]:
     """``values`` checked by constructing ``config`` (the one validation of a method's parameters), as plain
-    values (numbers as floats, lists as lists); a ``ValueError`` opens with the method's name."""
+    values (numbers as floats, lists as lists), and the config made; a ``ValueError`` opens with the method's
+    name."""
+    made = None
     try:
         if config is not None:
             made = config(**values)
@@ -63,7 +65,7 @@ def _validated(method: Method, config: Optional[type[MethodConfig]], params: tup
             checked = {p.name: p.validate(values[p.name]) for p in params}
     except ParamError as e:
         raise ValueError(f'{method.name}: {e}') from None
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in checked.items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in checked.items()}, made
 
 
 class ScheduleSpec:
@@ -108,9 +110,14 @@ class ScheduleSpec:
                 self.durations[p.name] = [parse_duration(f'{self.method.name}: {p.name}[{i}]', v)
                                           for i, v in enumerate(value)]
         # The method's own values (and the warm-up's) are checked by constructing their configs, nowhere else.
+        # The method's config is kept: building on a horizon calls its build() with the durations, without
+        # validating the same values again.
+        self._config: Optional[MethodConfig] = None
         for config, group in ((self.method.config, self.method.params), (WarmupConfig, WARMUP_PARAMS)):
-            checked = _validated(self.method, config, group, {p.name: self.params[p.name] for p in group})
+            checked, made = _validated(self.method, config, group, {p.name: self.params[p.name] for p in group})
             self.params.update({k: v for k, v in checked.items() if k not in self.durations})
+            if config is self.method.config:
+                self._config = made
         if (self.params['warmup_type'] == 'exponential' and self.params['alpha_warmup'] <= 0
                 and self.durations['t_warmup'].value > 0):
             raise ValueError(f"{self.method.name}: alpha_warmup={self.params['alpha_warmup']!r} is not allowed: "
@@ -175,6 +182,9 @@ class ScheduleSpec:
 
     def _main(self, kwargs: dict, horizon: Horizon) -> Schedule:
         try:
+            if self._config is not None:  # validated at construction: only the durations are new
+                return self._config.build(**{p.name: kwargs[p.name] for p in self.method.params
+                                             if p.kind in ('duration', 'durations')})
             return self.method.build(**kwargs)
         except ValueError as e:
             raise ValueError(f'{self!r} on max_duration={horizon.total:g}{horizon.axis.value} '
