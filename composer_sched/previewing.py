@@ -19,7 +19,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from composer_sched.adapters.composer import ComposerScheduler
 from composer_sched.adapters.durations import ReplayState, num_batches, scaled_max_duration
-from composer_sched.adapters.product import ProductScheduler
+from composer_sched.adapters.product import factors_of
 from composer_sched.algorithms.driver import ScheduleDriver
 from composer_sched.algorithms.plan import SchedulePlan, compose, scale_torch
 
@@ -47,14 +47,6 @@ def check_preview_length(n: int, max_duration: Any = None) -> int:
         raise ValueError(f'{what}: too long to preview (one value per batch); at most {MAX_PREVIEW_BATCHES:,} '
                          'batches are allowed: give a shorter max_duration.')
     return n
-
-
-def _factors(schedulers: Sequence[Any]) -> list[Any]:
-    """The schedulers whose values multiply, with every :class:`ProductScheduler` opened into its factors."""
-    out: list[Any] = []
-    for s in schedulers:
-        out.extend(_factors(s.factors) if isinstance(s, ProductScheduler) else [s])
-    return out
 
 
 def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike], None], max_duration: Union[str, int, Time], *,
@@ -108,7 +100,7 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike], None], max
               if s is not None]
     md = scaled_max_duration(max_duration, ssr)
     n = check_preview_length(num_batches(md, dataloader_len, samples_per_batch, tokens_per_batch), md)
-    factors = _factors(scheds)
+    factors = factors_of(scheds)
     if not algorithms and step_schedulers_every_batch is not False and \
             all(isinstance(s, ComposerScheduler) for s in factors):
         # The same values as the replay, vectorised: our schedulers evaluate a whole array of times at once.
