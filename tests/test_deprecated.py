@@ -41,6 +41,7 @@ SUBMODULE = [
     ('composer_sched.algorithms', 'CyclicLr', 'CyclicLRAlgorithm'),
     ('composer_sched.algorithms.setters', 'wsd_scheduler', 'WSDScheduler'),
     ('composer_sched.algorithms.setters', 'CyclicLr', 'CyclicLRAlgorithm'),
+    ('composer_sched.adapters.schedulers', 'CyclicLrScheduler', 'CyclicLRScheduler'),
     ('composer_sched.algorithms.linear_warmup', 'LinearWarmup', 'Warmup'),
     ('composer_sched.algorithms.linear_warmup', 'linear_warmup', 'warmup'),
     ('composer_sched.algorithms.linear_cooldown', 'LinearCooldown', 'Cooldown'),

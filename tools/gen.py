@@ -230,6 +230,19 @@ def _composer_values(m: Any, ex: dict[str, Any]) -> str:
     return _rounded(values[::10])
 
 
+def _public_names() -> Any:
+    from composer_sched.adapters import names
+    return names
+
+
+def _old_names_block(keep: Callable[[str, tuple[str, str]], bool]) -> str:
+    """The module ``__getattr__`` answering the deprecated names that were importable from a generated module."""
+    old = {k: v for k, v in _public_names().deprecated_method_names().items() if keep(k, v)}
+    lines = ['__getattr__ = deprecated_getattr(__name__, {'] + [
+        f'    {k!r}: (\n        {v[0]!r},\n        {v[1]!r}),' for k, v in sorted(old.items())] + ['})']
+    return '\n# Old names, for one release (each access warns, naming the new one).\n' + '\n'.join(lines) + '\n'
+
+
 # -- composer_sched/adapters/schedulers.py ------------------------------------------------------------------------
 # Every generated signature ends with this: a misspelt keyword reaches ScheduleSpec, whose ValueError names the
 # closest parameter (a bare TypeError otherwise), the same on every face of a method.
@@ -299,9 +312,11 @@ Each class is :class:`~composer_sched.adapters.composer.ComposerScheduler` bound
 (:mod:`composer_sched.schedules.registry`), with the method's parameters and the generic warm-up ones as an explicit
 keyword signature. ``composer_scheduler(name, **params)`` builds one by name.
 """'''
-    source = body + factory
+    source = body + factory + '\n' + _old_names_block(
+        lambda k, v: v[0].startswith(_public_names().SCHEDULERS_MODULE))
     head = [HEADER, module_doc] + _imports(_typing_used(source) + ['Any'], {
         'composer_sched.adapters.composer': ['ComposerScheduler', 'Duration'],
+        'composer_sched.schedules._deprecated': ['deprecated_getattr'],
         'composer_sched.schedules.registry': ['get_method']}, {})
     head += _all(['SCHEDULER_CLASSES', 'composer_scheduler', *names]) + ['', '']
     return '\n'.join(head) + '\n' + source
@@ -351,17 +366,13 @@ def setters_py() -> str:
             classes.append('\n'.join(code))
         else:
             imports.setdefault(n['override'][0], []).append(n['override'][1])
-    old = {k: v for k, v in public.deprecated_method_names().items()
-           if v[0].startswith(public.SETTERS_MODULE) or k.endswith('_scheduler')}
     factory = '''
 
 
 #: The setter Algorithm of every registered method, by method name.
 SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
 ''' + '\n'.join(table) + '\n}\n'
-    factory += '\n# Old names, for one release (each access warns, naming the new one).\n'
-    factory += '\n'.join(['__getattr__ = deprecated_getattr(__name__, {'] + [
-        f'    {k!r}: (\n        {v[0]!r},\n        {v[1]!r}),' for k, v in sorted(old.items())] + ['})']) + '\n'
+    factory += _old_names_block(lambda k, v: v[0].startswith(public.SETTERS_MODULE) or k.endswith('_scheduler'))
     module_doc = '''"""One schedule-setting Composer Algorithm per registered schedule method (``WSD``, ``SGDR``, ...).
 
 Each setter installs its method's schedule (built through the method's Composer scheduler) at

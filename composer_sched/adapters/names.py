@@ -22,7 +22,8 @@ from typing import Any
 from composer_sched.schedules.registry import class_name, get_method, method_names
 
 __all__ = ['SCHEDULERS_MODULE', 'SETTERS_MODULE', 'TORCH_MODULE', 'TORCH_SCHEDULER_NAMES', 'scheduler_class',
-           'algorithm_class', 'old_torch_class', 'old_functional_form', 'deprecated_method_names']
+           'algorithm_class', 'old_torch_class', 'old_functional_form', 'deprecated_method_names', 'torch_class',
+           'functional_form_name']
 
 #: The generated modules (and the module of the deprecated per-method PyTorch classes).
 SCHEDULERS_MODULE = 'composer_sched.adapters.schedulers'
@@ -92,3 +93,8 @@ def deprecated_method_names() -> dict[str, tuple[str, str]]:
         if old != algorithm_class(m)[1]:
             out[old] = (':'.join(algorithm_class(m)), f'composer_sched.{algorithm_class(m)[1]}')
     return out
+
+
+# The helpers' names before the scheme (code written against them keeps working; they name deprecated classes).
+torch_class = old_torch_class
+functional_form_name = old_functional_form

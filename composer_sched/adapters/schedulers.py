@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence, Union
 
 from composer_sched.adapters.composer import ComposerScheduler, Duration
+from composer_sched.schedules._deprecated import deprecated_getattr
 from composer_sched.schedules.registry import get_method
 
 __all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicLRScheduler', 'CyclicalScheduler',
@@ -739,3 +740,11 @@ def composer_scheduler(method: str, **params: Any) -> ComposerScheduler:
         WSDScheduler(t_cooldown='0.3dur')
     """
     return SCHEDULER_CLASSES[get_method(method).name](**params)
+
+
+# Old names, for one release (each access warns, naming the new one).
+__getattr__ = deprecated_getattr(__name__, {
+    'CyclicLrScheduler': (
+        'composer_sched.adapters.schedulers:CyclicLRScheduler',
+        'composer_sched.CyclicLRScheduler'),
+})
