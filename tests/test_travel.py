@@ -105,6 +105,22 @@ def test_everything_pickles_to_an_equal_object_computing_the_same_values():
         assert values(copy) == values(obj), label
 
 
+def test_objects_built_from_other_arguments_are_not_equal():
+    from composer_sched.algorithms.cooldown import cooldown
+    from composer_sched.algorithms.warmup import warmup
+
+    pairs = [(cs.ScaleSchedule(0.5), cs.ScaleSchedule(2.0)), (cs.WSD(), cs.WSD(replace=True)),
+             (cs.Warmup(), cs.Warmup(shape='sqrt')), (cs.Cooldown(), cs.Cooldown(alpha_f=0.1)),
+             (cs.WSDScheduler(), cs.WSDScheduler(t_cooldown='0.3dur')),
+             (cs.WSDScheduler(), cs.ComposerScheduler('wsd')),
+             (cs.ScheduleLR(_opt(), 'wsd', 10), cs.ScheduleLR(_opt(), 'wsd', 20)), (cs.AutoWU(), cs.AutoWU(max_lr=2.0)),
+             (cs.ProductScheduler(cs.WSDScheduler()), cs.ProductScheduler(cs.SGDRScheduler())),
+             (warmup(cs.WSDScheduler(), t_warmup='2ba'), warmup(cs.WSDScheduler(), t_warmup='3ba')),
+             (cooldown(cs.WSDScheduler(), t_start='2ba'), cooldown(cs.WSDScheduler(), t_start='3ba'))]
+    for a, b in pairs:
+        assert a != b and a == pickle.loads(pickle.dumps(a)), (a, b)
+
+
 @pytest.mark.slow
 def test_everything_travels_to_a_spawn_subprocess():
     objs = objects()

@@ -120,8 +120,9 @@ class ScheduleAlgorithm(Algorithm):
         return f'{type(self).__name__}({args})'
 
     def __eq__(self, other: object) -> bool:
-        # Equal when built from the same arguments (what an unpickled copy is).
-        return type(other) is type(self) and getattr(other, '_repr_args', {}) == getattr(self, '_repr_args', {})
+        # Equal when built from the same arguments (what an unpickled copy is): the repr shows every one that differs
+        # from its default, whether from _repr_args or a subclass's own __repr__ (ScaleSchedule's).
+        return type(other) is type(self) and repr(other) == repr(self)
 
     def __hash__(self) -> int:
         return hash(repr(self))
