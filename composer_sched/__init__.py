@@ -23,7 +23,6 @@ _EXPORTS: dict[str, str] = {
     'ProductScheduler': 'composer_sched.adapters.product',
     'composer_scheduler': 'composer_sched.adapters.schedulers',
     'ScheduleLR': 'composer_sched.adapters.torch',
-    'torch_scheduler': 'composer_sched.adapters.torch_schedulers',
     'preview': 'composer_sched.previewing',
     'plot_schedule': 'composer_sched.previewing',
     # Ratio sweeps.
@@ -39,19 +38,15 @@ _EXPORTS: dict[str, str] = {
 # Convex-bound toolkit; its paper-named classes (faces over the registered methods) stay in composer_sched.theory.
 _EXPORTS.update(dict.fromkeys(('compute_rate', 'compute_optimal_base'), 'composer_sched.theory'))
 # Algorithms with behaviour of their own (one folder each); the registered methods' setters are generated below.
-_EXPORTS.update({'LinearWarmup': 'composer_sched.algorithms.linear_warmup',
-                 'LinearCooldown': 'composer_sched.algorithms.linear_cooldown'})
-# Per registered method, the classes `make gen` writes (tools/gen.py): its Composer scheduler (WSDScheduler), PyTorch
-# scheduler (WSDLR), setter Algorithm (WSD) and the setter's functional form (wsd_scheduler). Their names come from
-# the registry (pure, cheap to import), so a new method needs no edit here.
+_EXPORTS.update({'Warmup': 'composer_sched.algorithms.warmup', 'Cooldown': 'composer_sched.algorithms.cooldown'})
+# Per registered method, the classes `make gen` writes (tools/gen.py): its Composer scheduler (WSDScheduler) and
+# its Algorithm (WSD). Their names come from the registry (pure, cheap to import), so a new method needs no edit here.
 from composer_sched.adapters import names as _names  # noqa: E402
 from composer_sched.schedules.registry import method_names as _method_names  # noqa: E402
 
 for _m in _method_names():
     _EXPORTS[_names.scheduler_class(_m)] = _names.SCHEDULERS_MODULE
-    _EXPORTS[_names.torch_class(_m)] = _names.TORCH_MODULE
     _EXPORTS[_names.algorithm_class(_m)[1]] = _names.SETTERS_MODULE  # re-exported there when hand-written
-    _EXPORTS[_names.functional_form_name(_m)] = _names.SETTERS_MODULE
 del _m
 _EXPORTS['ScheduleAlgorithm'] = 'composer_sched.algorithms.roles'
 # LR range test (issue 17); the sub-package is callable, so composer_sched.lr_find(...) works either way.
@@ -60,9 +55,29 @@ _EXPORTS.update(dict.fromkeys(('lr_find', 'LRFindResult'), 'composer_sched.lr_fi
 __all__ = sorted(_EXPORTS)
 
 
+#: Old names, kept for one release: old name -> ('module:attribute', the new spelling the warning names).
+#: tests/test_deprecated.py lists every one and checks that it warns and still works.
+DEPRECATED: dict[str, tuple[str, str]] = {
+    'FlatSchedule': ('composer_sched.schedules.constant:ConstantSchedule', 'composer_sched.ConstantSchedule'),
+    'StepwiseSchedule': ('composer_sched.schedules.piecewise_constant:PiecewiseConstantSchedule',
+                         'composer_sched.PiecewiseConstantSchedule'),
+    'LinearWarmup': ('composer_sched.algorithms.linear_warmup:LinearWarmup',
+                     "composer_sched.Warmup(shape='linear' or 'exp', ...)"),
+    'LinearCooldown': ('composer_sched.algorithms.cooldown:Cooldown', 'composer_sched.Cooldown'),
+    'torch_scheduler': ('composer_sched.adapters.torch_schedulers:torch_scheduler',
+                        'composer_sched.ScheduleLR(optimizer, method, total_steps, ...)'),
+    **_names.deprecated_method_names(),
+}
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if name in DEPRECATED:
+            from composer_sched.schedules._deprecated import resolve, warn_deprecated
+            target, new = DEPRECATED[name]
+            warn_deprecated(f'composer_sched.{name}', new)
+            return resolve(target)
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # resolved once: later lookups are plain module attributes

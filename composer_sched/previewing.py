@@ -19,7 +19,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from composer_sched.adapters.composer import ComposerScheduler
 from composer_sched.adapters.durations import ReplayState, num_batches, scaled_max_duration
-from composer_sched.adapters.product import ProductScheduler
+from composer_sched.adapters.product import factors_of
 from composer_sched.algorithms.driver import ScheduleDriver
 from composer_sched.algorithms.plan import SchedulePlan, compose, scale_torch
 
@@ -47,14 +47,6 @@ def check_preview_length(n: int, max_duration: Any = None) -> int:
         raise ValueError(f'{what}: too long to preview (one value per batch); at most {MAX_PREVIEW_BATCHES:,} '
                          'batches are allowed: give a shorter max_duration.')
     return n
-
-
-def _factors(schedulers: Sequence[Any]) -> list[Any]:
-    """The schedulers whose values multiply, with every :class:`ProductScheduler` opened into its factors."""
-    out: list[Any] = []
-    for s in schedulers:
-        out.extend(_factors(s.factors) if isinstance(s, ProductScheduler) else [s])
-    return out
 
 
 def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike], None], max_duration: Union[str, int, Time], *,
@@ -108,7 +100,7 @@ def preview(schedulers: Union[SchedulerLike, Sequence[SchedulerLike], None], max
               if s is not None]
     md = scaled_max_duration(max_duration, ssr)
     n = check_preview_length(num_batches(md, dataloader_len, samples_per_batch, tokens_per_batch), md)
-    factors = _factors(scheds)
+    factors = factors_of(scheds)
     if not algorithms and step_schedulers_every_batch is not False and \
             all(isinstance(s, ComposerScheduler) for s in factors):
         # The same values as the replay, vectorised: our schedulers evaluate a whole array of times at once.
@@ -156,8 +148,8 @@ def simulate(algorithms: Sequence[Any], schedulers: Sequence[Any], max_duration:
         ValueError: as :func:`preview`, or a conflict between the algorithms (as in a run).
 
     Example:
-        >>> from composer_sched import LinearWarmup, WSDScheduler
-        >>> simulate([LinearWarmup(t_warmup='2ba')], [WSDScheduler(t_cooldown='0.5dur')], '5ba',
+        >>> from composer_sched import Warmup, WSDScheduler
+        >>> simulate([Warmup(t_warmup='2ba')], [WSDScheduler(t_cooldown='0.5dur')], '5ba',
         ...          base_lrs=(1.0, 0.1)).round(3).tolist()
         [[0.0, 0.0], [0.0, 0.0], [0.5, 0.05], [1.0, 0.1], [0.8, 0.08]]
     """
@@ -319,7 +311,7 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
         (50, 0.01, 100)
     """
     from composer_sched.algorithms.autowu.engine import AutoWUEngine
-    from composer_sched.schedules.constant import FlatSchedule
+    from composer_sched.schedules.constant import ConstantSchedule
     from composer_sched.schedules.cooldown import LinearCoolDown
     from composer_sched.schedules.cosine import CosineAnnealingSchedule
 
@@ -335,10 +327,10 @@ def autowu_outlook(algorithm: Any, total_batches: int, steps_per_epoch: int, swi
 
     def tail(lr0: float, length: int):
         if length <= 0:
-            return FlatSchedule(lr0)
+            return ConstantSchedule(lr0)
         if c.cooldown_type == 'cosine':
             return CosineAnnealingSchedule(min_lr=0.0, max_lr=lr0, cycle_length=length)
-        return LinearCoolDown(FlatSchedule(lr0), finish_lr=0.0, start_idx=0, length=length, shape=c.cooldown_type)
+        return LinearCoolDown(ConstantSchedule(lr0), finish_lr=0.0, start_idx=0, length=length, shape=c.cooldown_type)
 
     def run(s: int, lr_s: float) -> np.ndarray:
         out = ramp_all[:T].copy()

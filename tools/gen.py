@@ -7,15 +7,17 @@ parameters with defaults, bounds, docs and examples) and the generic warm-up par
 
 * ``composer_sched/adapters/schedulers.py``: one Composer scheduler class per method (``WSDScheduler``),
   ``SCHEDULER_CLASSES`` and ``composer_scheduler(method, **params)``;
-* ``composer_sched/adapters/torch_schedulers.py``: one PyTorch scheduler class per method (``WSDLR``),
-  ``TORCH_CLASSES`` and ``torch_scheduler(optimizer, method, total_steps, **params)``;
-* ``composer_sched/algorithms/setters.py``: one setter Algorithm per method (``WSD``) and its functional form
-  (``wsd_scheduler``); a method whose config names its own ``ALGORITHM`` is imported from there instead;
+* ``composer_sched/algorithms/setters.py``: one setter Algorithm per method (``WSD``); a method whose Algorithm has
+  behaviour of its own (:data:`composer_sched.algorithms.OWN_SETTERS`) is imported from its folder instead;
 * the entry-point block of ``setup.cfg`` (between ``# BEGIN make gen`` and ``# END make gen``);
 * the example recipes ``composer_sched/recipes/yamls/{schedules,algorithms}/<method>.yaml``;
 * ``docs/methods.md``, the table of every method (rendered by :func:`composer_sched.docs.methods_page`);
+* ``docs/methods/<algorithm>.md`` and ``index.md``, one page per schedule algorithm (:func:`composer_sched.docs.pages`),
+  with the PNG of its LR curve beside it (drawn when its page changes or it is missing);
 * the type checkers' import block of ``composer_sched/schedules/__init__.py`` (what its run-time loop re-exports,
-  module by module).
+  module by module);
+* the README's composition table (:data:`composer_sched.docs.COMPOSITION`, between its markers) and its figure
+  ``docs/img/composition.png``.
 
 Every file is a pure function of the registry, so the output is the same on every machine; the examples in the
 docstrings are computed here and run as doctests.
@@ -75,8 +77,11 @@ def _plain(v: Any) -> Any:
 
 def _names(m: Any) -> dict[str, Any]:
     from composer_sched.adapters import names
-    return {'scheduler': names.scheduler_class(m), 'torch': names.torch_class(m), 'setter': names.algorithm_class(m),
-            'override': names.algorithm_override(m), 'fn': names.functional_form_name(m)}
+    from composer_sched.algorithms import OWN_SETTERS
+
+    own = OWN_SETTERS.get(m.name)
+    return {'scheduler': names.scheduler_class(m), 'setter': names.algorithm_class(m),
+            'override': None if own is None else tuple(own.split(':'))}
 
 
 # -- rendering helpers -------------------------------------------------------------------------------------------
@@ -225,24 +230,25 @@ def _composer_values(m: Any, ex: dict[str, Any]) -> str:
     return _rounded(values[::10])
 
 
-def _torch_values(m: Any, ex: dict[str, Any]) -> str:
-    import torch
-
-    from composer_sched.adapters.torch import ScheduleLR
-
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    sched = ScheduleLR(opt, m.name, 100, steps_per_epoch=10, **ex)
-    return _rounded(sched.multiplier(k) for k in range(0, 100, 10))
+def _public_names() -> Any:
+    from composer_sched.adapters import names
+    return names
 
 
-def _scheduler_repr(m: Any, ex: dict[str, Any]) -> str:
-    from composer_sched.adapters.composer import ComposerScheduler
-
-    given = ComposerScheduler(m.name, **ex).spec.user_params()
-    return f'{_names(m)["scheduler"]}({_kwargs(given)})'
+def _old_names_block(keep: Callable[[str, tuple[str, str]], bool]) -> str:
+    """The module ``__getattr__`` answering the deprecated names that were importable from a generated module."""
+    old = {k: v for k, v in _public_names().deprecated_method_names().items() if keep(k, v)}
+    lines = ['__getattr__ = deprecated_getattr(__name__, {'] + [
+        f'    {k!r}: (\n        {v[0]!r},\n        {v[1]!r}),' for k, v in sorted(old.items())] + ['})']
+    return '\n# Old names, for one release (each access warns, naming the new one).\n' + '\n'.join(lines) + '\n'
 
 
 # -- composer_sched/adapters/schedulers.py ------------------------------------------------------------------------
+# Every generated signature ends with this: a misspelt keyword reaches ScheduleSpec, whose ValueError names the
+# closest parameter (a bare TypeError otherwise), the same on every face of a method.
+_MISSPELT = '**misspelt: Any'
+
+
 def schedulers_py() -> str:
     warm = _warmup()
     classes: list[str] = []
@@ -254,12 +260,14 @@ def schedulers_py() -> str:
             f"The registered method ``{m.name!r}`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it "
             'returns the LR multiplier of the current batch. Durations are placed as '
             ':class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer\'s ``*WithWarmup`` '
-            'rules; with ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).', 4, 0)
+            'rules; with ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The '
+            f"same method in plain PyTorch: ``ScheduleLR(optimizer, {m.name!r}, total_steps, ...)``.", 4, 0)
         doc += ['', '    Args:']
         for p in params:
             doc += _arg_doc(p, ex, 'a Composer time string')
-        doc += ['', '    Raises:', '        ValueError: a value outside its range or a missing one (at construction); '
-                'durations that do not fit', '            ``max_duration`` (when the Trainer starts).',
+        doc += ['', '    Raises:', '        ValueError: a value outside its range, a missing one or an unknown keyword '
+                '(naming the closest', '            parameter), at construction; durations that do not fit '
+                '``max_duration`` (when the Trainer starts).',
                 '', '    Example:', f'        >>> from composer_sched import {n["scheduler"]}, preview',
                 *_doctest(f'sched = {n["scheduler"]}(', _items(ex), ')'),
                 f'        >>> preview(sched, {_EXAMPLE_RUN[0]}, dataloader_len={_EXAMPLE_RUN[1]})'
@@ -267,8 +275,9 @@ def schedulers_py() -> str:
                 f'        {_composer_values(m, ex)}']
         code = [f'class {n["scheduler"]}(ComposerScheduler):'] + _docstring(doc) + [
             '', f'    method_name = {m.name!r}', '']
-        code += _wrap_call('    def __init__(self, *, ', [_param_decl(p) for p in params], ') -> None:')
-        code += _wrap_call(f'        super().__init__({m.name!r}, ', [f'{p.name}={p.name}' for p in params], ')')
+        code += _wrap_call('    def __init__(self, *, ', [*map(_param_decl, params), _MISSPELT], ') -> None:')
+        code += _wrap_call(f'        super().__init__({m.name!r}, ', [f'{p.name}={p.name}' for p in params] + [
+            '**misspelt'], ')')
         classes.append('\n'.join(code))
         table.append(f'    {m.name!r}: {n["scheduler"]},')
     body = '\n\n\n'.join(classes)
@@ -294,9 +303,7 @@ def composer_scheduler(method: str, **params: Any) -> ComposerScheduler:
         >>> composer_scheduler('wsd', t_cooldown='0.3dur')
         WSDScheduler(t_cooldown='0.3dur')
     """
-    name = get_method(method).name
-    ScheduleSpec(name, **params)  # an unknown parameter is a ValueError naming the closest, not a TypeError
-    return SCHEDULER_CLASSES[name](**params)
+    return SCHEDULER_CLASSES[get_method(method).name](**params)
 '''
     module_doc = ('"""One Composer scheduler class per registered schedule method (``WSDScheduler``, '
                   '``SGDRScheduler``, ...).') + '''
@@ -305,93 +312,13 @@ Each class is :class:`~composer_sched.adapters.composer.ComposerScheduler` bound
 (:mod:`composer_sched.schedules.registry`), with the method's parameters and the generic warm-up ones as an explicit
 keyword signature. ``composer_scheduler(name, **params)`` builds one by name.
 """'''
-    source = body + factory
+    source = body + factory + '\n' + _old_names_block(
+        lambda k, v: v[0].startswith(_public_names().SCHEDULERS_MODULE))
     head = [HEADER, module_doc] + _imports(_typing_used(source) + ['Any'], {
         'composer_sched.adapters.composer': ['ComposerScheduler', 'Duration'],
-        'composer_sched.adapters.spec': ['ScheduleSpec'],
+        'composer_sched.schedules._deprecated': ['deprecated_getattr'],
         'composer_sched.schedules.registry': ['get_method']}, {})
     head += _all(['SCHEDULER_CLASSES', 'composer_scheduler', *names]) + ['', '']
-    return '\n'.join(head) + '\n' + source
-
-
-# -- composer_sched/adapters/torch_schedulers.py ------------------------------------------------------------------
-def torch_schedulers_py() -> str:
-    warm = _warmup()
-    classes: list[str] = []
-    table: list[str] = []
-    for m in _methods():
-        n, ex = _names(m), shown(m)
-        params = tuple(m.params) + warm
-        doc = _header_doc(m.summary, m) + [''] + _fill(
-            f"The registered method ``{m.name!r}`` as a PyTorch LR scheduler (plain loops, Lightning, HF): call "
-            '``step()`` once per optimizer step; group ``i`` trains at step ``k`` with its base LR times the '
-            'multiplier. Durations are steps (ints) or time strings (``\'100ba\'``, ``\'0.2dur\'``, ``\'2ep\'`` '
-            'with ``steps_per_epoch``); see :class:`~composer_sched.adapters.torch.ScheduleLR`.', 4, 0)
-        doc += ['', '    Args:', '        optimizer: the optimizer; each param group keeps its own base LR.',
-                '        total_steps: the number of optimizer steps in training, ``> 0``.',
-                "        steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.",
-                '        last_epoch: as in torch (``-1`` to start). Default ``-1``.']
-        for p in params:
-            doc += _arg_doc(p, ex, 'steps or a time string')
-        doc += ['', '    Raises:', '        ValueError: a value outside its range, a missing one, or durations that '
-                'do not fit ``total_steps``.',
-                '', '    Example:', '        >>> import torch', f'        >>> from composer_sched import {n["torch"]}',
-                '        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)',
-                *_doctest(f'sched = {n["torch"]}(', ['opt', '100', 'steps_per_epoch=10', *_items(ex)], ')'),
-                '        >>> [round(sched.multiplier(k), 4) for k in range(0, 100, 10)]',
-                f'        {_torch_values(m, ex)}']
-        code = [f'class {n["torch"]}(ScheduleLR):'] + _docstring(doc) + ['', f'    method_name = {m.name!r}', '']
-        code += _wrap_call('    def __init__(self, ', ['optimizer: Optimizer', 'total_steps: int', '*',
-                                                      'steps_per_epoch: Optional[int] = None', 'last_epoch: int = -1',
-                                                      *[_param_decl(p) for p in params]], ') -> None:')
-        code += _wrap_call('        super().__init__(', ['optimizer', repr(m.name), 'total_steps',
-                                                         'steps_per_epoch=steps_per_epoch', 'last_epoch=last_epoch',
-                                                         *[f'{p.name}={p.name}' for p in params]], ')')
-        classes.append('\n'.join(code))
-        table.append(f'    {m.name!r}: {n["torch"]},')
-    names = [_names(m)['torch'] for m in _methods()]
-    factory = '''
-
-
-#: One PyTorch scheduler class per registered method, by method name.
-TORCH_CLASSES: dict[str, type[ScheduleLR]] = {
-''' + '\n'.join(table) + '''
-}
-
-
-def torch_scheduler(optimizer: Optimizer, method: str, total_steps: int, **params: Any) -> ScheduleLR:
-    """The PyTorch scheduler of a registered method, by name: ``torch_scheduler(opt, 'wsd', 100, **params)`` is
-    ``WSDLR(opt, 100, **params)``.
-
-    Raises:
-        ValueError: an unknown method or parameter (naming the closest valid ones), or a bad value.
-
-    Example:
-        >>> import torch
-        >>> from composer_sched import torch_scheduler
-        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-        >>> torch_scheduler(opt, 'wsd', 100, t_cooldown='0.3dur')
-        WSDLR(total_steps=100, t_cooldown='0.3dur')
-    """
-    name = get_method(method).name
-    extra = {k: params.pop(k) for k in ('steps_per_epoch', 'last_epoch') if k in params}
-    ScheduleSpec(name, **params)  # an unknown parameter is a ValueError naming the closest, not a TypeError
-    cls: Any = TORCH_CLASSES[name]  # each class has its own signature
-    return cls(optimizer, total_steps, **extra, **params)
-'''
-    module_doc = '''"""One PyTorch LR scheduler class per registered schedule method (``WSDLR``, ``SGDRLR``, ...).
-
-Each class is :class:`~composer_sched.adapters.torch.ScheduleLR` bound to one method of the registry, with the
-method's parameters and the generic warm-up ones as an explicit keyword signature. ``torch_scheduler(optimizer,
-name, total_steps, **params)`` builds one by name.
-"""'''
-    source = '\n\n\n'.join(classes) + factory
-    head = [HEADER, module_doc] + _imports(_typing_used(source) + ['Any', 'Optional'], {
-        'composer_sched.adapters.composer': ['Duration'],
-        'composer_sched.adapters.spec': ['ScheduleSpec'],
-        'composer_sched.adapters.torch': ['ScheduleLR'],
-        'composer_sched.schedules.registry': ['get_method']}, {'torch.optim': ['Optimizer']})
-    head += _all(['TORCH_CLASSES', 'torch_scheduler', *names]) + ['', '']
     return '\n'.join(head) + '\n' + source
 
 
@@ -402,79 +329,69 @@ _SETTER_ROLE = ('It installs the schedule at ``Event.BEFORE_LOAD`` (a setter: on
 
 
 def setters_py() -> str:
+    from composer_sched.adapters import names as public
+
     warm = _warmup()
     classes: list[str] = []
-    fns: list[str] = []
     table: list[str] = []
     imports: dict[str, list[str]] = {}
     for m in _methods():
         n, ex = _names(m), shown(m)
-        setter_mod, setter_cls = n['setter']
+        setter_cls = n['setter'][1]
         table.append(f'    {m.name!r}: {setter_cls},')
         values = _composer_values(m, ex)
         if n['override'] is None:
             params = tuple(m.params) + warm
             doc = _header_doc(m.summary, m) + [''] + _fill(
                 f"The registered method ``{m.name!r}`` as a schedule-setting Composer Algorithm. {_SETTER_ROLE} "
-                f'The same schedule as a Trainer scheduler: ``{n["scheduler"]}`` (or ``{n["fn"]}``).', 4, 0)
+                f'The same schedule as a Trainer scheduler: ``{n["scheduler"]}``.', 4, 0)
             doc += ['', '    Args:']
             doc += _fill('replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is '
                          'a ``ValueError`` before the first batch). Default ``False``.', 8)
             for p in params:
                 doc += _arg_doc(p, ex, 'a Composer time string')
-            doc += ['', '    Raises:', '        ValueError: a value outside its range or a missing one (at '
-                    'construction); durations that do not fit',
-                    '            ``max_duration``, or a conflicting setter or scheduler (at ``Event.BEFORE_LOAD``).',
+            doc += ['', '    Raises:', '        ValueError: a value outside its range, a missing one or an unknown '
+                    'keyword (at construction);',
+                    '            durations that do not fit ``max_duration``, or a conflicting setter or scheduler (at '
+                    '``Event.BEFORE_LOAD``).',
                     '', '    Example:', f'        >>> from composer_sched import {setter_cls}, preview',
                     *_doctest(f'algo = {setter_cls}(', _items(ex), ')'),
                     f'        >>> preview([], {_EXAMPLE_RUN[0]}, dataloader_len={_EXAMPLE_RUN[1]}, '
                     'algorithms=[algo])[::10].round(4).tolist()', f'        {values}']
             code = [f'class {setter_cls}(SetterAlgorithm):'] + _docstring(doc) + ['', f'    method = {m.name!r}', '']
-            decls = ['replace: bool = False', *[_param_decl(p) for p in params]]
+            decls = ['replace: bool = False', *[_param_decl(p) for p in params], _MISSPELT]
             code += _wrap_call('    def __init__(self, *, ', decls, ') -> None:')
-            passed = ['replace=replace', *[f'{p.name}={p.name}' for p in params]]
+            passed = ['replace=replace', *[f'{p.name}={p.name}' for p in params], '**misspelt']
             code += _wrap_call('        super().__init__(', passed, ')')
             classes.append('\n'.join(code))
         else:
-            imports.setdefault(setter_mod, []).append(setter_cls)
-        fn_doc = [f'The functional form of ``{setter_cls}``: the same schedule as a stateless Composer scheduler '
-                  f'for ``Trainer(schedulers=[...])``, that is ``{n["scheduler"]}(**params)``.']
-        fn_doc = _fill(fn_doc[0], 4, 0)
-        fn_doc[0] = fn_doc[0].strip()
-        fn_doc += ['', '    Raises:', '        ValueError: an unknown parameter (naming the closest valid one) or a '
-                   'bad value.', '', '    Example:', f'        >>> from composer_sched.algorithms import {n["fn"]}',
-                   *_doctest(f'{n["fn"]}(', _items(ex), ')'), f'        {_scheduler_repr(m, ex)}']
-        fns.append('\n'.join([f'def {n["fn"]}(**params: Any) -> {n["scheduler"]}:'] + _docstring(fn_doc)
-                             + [f'    return {n["scheduler"]}(**params)']))
-        imports.setdefault('composer_sched.adapters.schedulers', []).append(n['scheduler'])
-    ms = _methods()
+            imports.setdefault(n['override'][0], []).append(n['override'][1])
     factory = '''
 
 
 #: The setter Algorithm of every registered method, by method name.
 SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
 ''' + '\n'.join(table) + '\n}\n'
-    module_doc = ('"""One schedule-setting Composer Algorithm per registered schedule method (``WSD``, ``SGDR``, ...), '
-                  'and its') + '''
-functional form (``wsd_scheduler``, ...): the same schedule as a stateless Composer scheduler.
+    factory += _old_names_block(lambda k, v: v[0].startswith(public.SETTERS_MODULE) or k.endswith('_scheduler'))
+    module_doc = '''"""One schedule-setting Composer Algorithm per registered schedule method (``WSD``, ``SGDR``, ...).
 
 Each setter installs its method's schedule (built through the method's Composer scheduler) at
 ``Event.BEFORE_LOAD``; see :mod:`composer_sched.algorithms.plan` for how setters, modifiers and ``ScaleSchedule``
-compose. A method whose config names its own ``ALGORITHM`` (one with behaviour of its own, such as one_cycle's
-momentum cycling) is imported from there.
+compose. A method whose Algorithm has behaviour of its own (one_cycle's momentum cycling; declared in
+:data:`composer_sched.algorithms.OWN_SETTERS`) is imported from its folder.
 """'''
-    source = '\n\n\n'.join(classes) + '\n\n\n' + '\n\n\n'.join(fns) + factory
+    source = '\n\n\n'.join(classes) + factory
     imports['composer_sched.adapters.composer'] = ['Duration']
     imports['composer_sched.algorithms.roles'] = ['SetterAlgorithm']
+    imports['composer_sched.schedules._deprecated'] = ['deprecated_getattr']
     head = [HEADER, module_doc] + _imports(_typing_used(source) + ['Any'], imports, {})
-    names = [_names(m)['setter'][1] for m in ms] + [_names(m)['fn'] for m in ms]
-    head += _all(['SETTER_CLASSES', *names]) + ['', '']
+    head += _all(['SETTER_CLASSES', *[_names(m)['setter'][1] for m in _methods()]]) + ['', '']
     return '\n'.join(head) + '\n' + source
 
 
 # -- setup.cfg entry points --------------------------------------------------------------------------------------
 def entry_points_block() -> str:
-    from composer_sched.algorithms import BEHAVIOUR_ALGORITHMS
+    from composer_sched.algorithms import BEHAVIOUR_ALGORITHMS, DEPRECATED_ALGORITHMS
 
     lines = [f'{BEGIN}: llm-foundry finds these by name in its YAML (scheduler: {{name: wsd, ...}}, algorithms: '
              '{wsd: {...}})', 'llmfoundry_schedulers =']
@@ -483,6 +400,7 @@ def entry_points_block() -> str:
         lines.append(f'    {m.name} = composer_sched.adapters.schedulers:{_names(m)["scheduler"]}')
     algos = {m.name: ':'.join(_names(m)['setter']) for m in ms}
     algos.update(BEHAVIOUR_ALGORITHMS)
+    algos.update({old: ref for old, (ref, _new) in DEPRECATED_ALGORITHMS.items()})  # one release more, warning
     lines.append('llmfoundry_algorithms =')
     lines += [f'    {k} = {v}' for k, v in sorted(algos.items())]
     return '\n'.join(lines + [END])
@@ -506,7 +424,7 @@ def schedules_init(current: str) -> str:
     import composer_sched.schedules as pkg
 
     modules = sorted(i.name for i in pkgutil.iter_modules(pkg.__path__)
-                     if not i.name.startswith('_') and i.name != 'registry')
+                     if not i.name.startswith('_') and i.name != 'registry' and i.name not in pkg.DEPRECATED_MODULES)
     imports = [f'    from composer_sched.schedules.{m} import *  # noqa: F403' for m in modules]
     return _replace_block(SCHEDULES_INIT, current, '\n'.join([BEGIN, *imports, f'    {END}']))
 
@@ -551,30 +469,58 @@ def algorithm_recipe(m: Any) -> str:
 
 
 # -- all outputs --------------------------------------------------------------------------------------------------
+#: The per-algorithm pages (``composer_sched.docs.pages``) and their PNGs.
+METHOD_PAGES = Path('docs/methods')
+#: The README's composition table, and its figure.
+README = Path('README.md')
+COMPOSITION_PNG = Path('docs/img/composition.png')
+
+
+def readme(current: str) -> str:
+    from composer_sched.docs import COMPOSITION_BEGIN, COMPOSITION_END, composition_table
+
+    start, stop = current.find(COMPOSITION_BEGIN), current.find(COMPOSITION_END)
+    if start < 0 or stop < start:
+        raise SystemExit(f'README.md has no {COMPOSITION_BEGIN!r} ... {COMPOSITION_END!r} block for make gen')
+    return current[:start] + composition_table() + current[stop + len(COMPOSITION_END):]
+
+
 def outputs() -> dict[Path, str]:
-    """Every generated file (relative to the repository root) and its content."""
-    from composer_sched.docs import methods_page
+    """Every generated text file (relative to the repository root) and its content."""
+    from composer_sched.docs import methods_page, pages
 
     out = {Path('composer_sched/adapters/schedulers.py'): schedulers_py(),
-           Path('composer_sched/adapters/torch_schedulers.py'): torch_schedulers_py(),
            Path('composer_sched/algorithms/setters.py'): setters_py(),
            Path('setup.cfg'): setup_cfg((ROOT / 'setup.cfg').read_text()),
            SCHEDULES_INIT: schedules_init((ROOT / SCHEDULES_INIT).read_text()),
            Path('docs/methods.md'): methods_page()}
+    out.update({METHOD_PAGES / name: text for name, text in pages().items()})
+    out[README] = readme((ROOT / README).read_text())
     for m in _methods():
         out[RECIPES / 'schedules' / f'{m.name}.yaml'] = schedule_recipe(m)
         out[RECIPES / 'algorithms' / f'{m.name}.yaml'] = algorithm_recipe(m)
     return out
 
 
+def plots(produced: Iterable[Path]) -> list[Path]:
+    """The PNG beside each algorithm page, and the composition figure (binary, so checked for presence, not
+    content; redrawn when the text they illustrate changes)."""
+    produced = list(produced)
+    return [p.with_suffix('.png') for p in produced if p.parent == METHOD_PAGES and p.name != 'index.md'] + (
+        [COMPOSITION_PNG] if README in produced else [])
+
+
 def orphans(produced: Iterable[Path]) -> list[Path]:
-    """Generated recipes no method produces any more (a method was removed or renamed)."""
-    keep = {ROOT / p for p in produced}
+    """Generated recipes, pages and plots no method or algorithm produces any more (one was removed or renamed)."""
+    keep = {ROOT / p for p in produced} | {ROOT / p for p in plots(produced)}
     found = []
     for sub in ('schedules', 'algorithms'):
         for path in sorted((ROOT / RECIPES / sub).glob('*.yaml')):
             if path not in keep and path.read_text().startswith(HEADER):
                 found.append(path.relative_to(ROOT))
+    for path in sorted((ROOT / METHOD_PAGES).glob('*')):
+        if path.suffix in ('.md', '.png') and path not in keep:
+            found.append(path.relative_to(ROOT))
     return found
 
 
@@ -582,6 +528,9 @@ def stale(out: Optional[dict[Path, str]] = None) -> list[Path]:
     """The generated files whose content differs from what the registry gives (missing ones included)."""
     out = outputs() if out is None else out
     bad = [p for p, text in out.items() if not (ROOT / p).is_file() or (ROOT / p).read_text() != text]
+    # A page whose text changed gets its plot redrawn; a missing plot is stale too.
+    bad += [png for png in plots(out) if not (ROOT / png).is_file() or png.with_suffix('.md') in bad
+            or (png == COMPOSITION_PNG and README in bad)]
     return bad + orphans(out)
 
 
@@ -599,6 +548,14 @@ def main(argv: Optional[Sequence[str]] = None, echo: Callable[[str], Any] = prin
         if p in out:
             (ROOT / p).parent.mkdir(parents=True, exist_ok=True)
             (ROOT / p).write_text(out[p])
+            echo(f'wrote {p}')
+        elif p == COMPOSITION_PNG:
+            from composer_sched.docs import composition_plot
+            composition_plot(ROOT / p)
+            echo(f'wrote {p}')
+        elif p in plots(out):
+            from composer_sched.docs import plot
+            plot(p.stem, ROOT / p)
             echo(f'wrote {p}')
         else:
             (ROOT / p).unlink()

@@ -8,6 +8,7 @@ one scalar evaluation, instead of the several ``Time`` conversions Composer's bu
 """
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Optional, Union
 
 from composer.core import State, Time, TimeUnit
@@ -16,6 +17,7 @@ from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps
 from composer_sched.schedules.registry import Method, check_horizon
+from composer_sched.schedules.warmup import LinearWarmUp
 
 __all__ = ['ComposerScheduler', 'Duration', 'takes_ssr']
 
@@ -55,6 +57,7 @@ class ComposerScheduler:
         self.spec = ScheduleSpec(method, **params)
         self._key: Any = None
         self._fn: Any = None
+        self._main: Any = None
         self._axis_attr = 'batch'
 
     @property
@@ -66,6 +69,16 @@ class ComposerScheduler:
         args = [repr(self.method)] if type(self) is ComposerScheduler else []
         args += [f'{k}={v!r}' for k, v in self.spec.user_params().items()]
         return f'{type(self).__name__}({", ".join(args)})'
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.spec == self.spec  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.spec))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The cache of the last horizon's schedule is rebuilt on the first call after unpickling.
+        return {**self.__dict__, '_key': None, '_fn': None, '_main': None}
 
     def schedule(self, max_duration: Union[str, Time], dataloader_len: Optional[int] = None,
                  ssr: float = 1.0) -> Schedule:
@@ -87,12 +100,23 @@ class ComposerScheduler:
         md, dl = state.max_duration, state.dataloader_len
         key = (md.value, md.unit, None if dl is None else dl.value, ssr)
         if key != self._key:
-            sched = self.schedule(md, None if dl is None else int(dl.value), ssr)
-            self._fn = sched._eval
+            self._compile(self.schedule(md, None if dl is None else int(dl.value), ssr))
             self._axis_attr = {TimeUnit.BATCH: 'batch', TimeUnit.SAMPLE: 'sample',
                                TimeUnit.TOKEN: 'token'}[self.axis(md)]
             self._key = key
-        return self._fn(float(getattr(state.timestamp, self._axis_attr).value), ScalarOps)
+        t = float(getattr(state.timestamp, self._axis_attr).value)
+        if t > self._ramp_end or (t == self._ramp_end and not self._shift):  # after the warm-up: the shape itself
+            return self._main(t - self._offset, ScalarOps)
+        return self._fn(t, ScalarOps)
+
+    def _compile(self, sched: Schedule) -> None:
+        # What a batch evaluates: past a generic warm-up, the wrapped shape directly (one frame less per batch
+        # for the rest of the run), exactly as LinearWarmUp._eval would.
+        self._fn = sched._eval
+        self._main, self._ramp_end, self._offset, self._shift = sched._eval, math.inf, 0.0, True
+        if isinstance(sched, LinearWarmUp) and sched.length > 0:
+            self._main, self._ramp_end, self._shift = sched.schedule._eval, float(sched.length), sched.shift
+            self._offset = float(sched.length) if sched.shift else 0.0
 
 
 def takes_ssr(fn: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from composer_sched.adapters.composer import takes_ssr
 
-__all__ = ['ProductScheduler']
+__all__ = ['ProductScheduler', 'factors_of']
 
 
 def _check_factor(i: int, s: Any) -> bool:
@@ -150,3 +150,23 @@ class ProductScheduler:
     def __repr__(self) -> str:
         # the leaves, in order: the same product, and no recursion however deep the nesting
         return f'ProductScheduler({", ".join(repr(s) for _, s, _ in self._flat)})'
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProductScheduler) and other.factors == self.factors
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
+
+def factors_of(schedulers: Any) -> list[Any]:
+    """The schedulers whose values multiply, with every :class:`ProductScheduler` opened into its factors (nested
+    ones too, without recursion): what previews and the sweep's trunk check read.
+
+    Example:
+        >>> factors_of([ProductScheduler(len, ProductScheduler(abs, round)), max])
+        [<built-in function len>, <built-in function abs>, <built-in function round>, <built-in function max>]
+    """
+    out: list[Any] = []
+    for s in schedulers:
+        out.extend([leaf for _, leaf, _ in s._flat] if isinstance(s, ProductScheduler) else [s])
+    return out

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence, Union
 
 from composer_sched.adapters.composer import ComposerScheduler, Duration
-from composer_sched.adapters.spec import ScheduleSpec
+from composer_sched.schedules._deprecated import deprecated_getattr
 from composer_sched.schedules.registry import get_method
 
-__all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicLrScheduler', 'CyclicalScheduler',
+__all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicLRScheduler', 'CyclicalScheduler',
            'ExponentialScheduler', 'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler',
            'MultiStepScheduler', 'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler',
            'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TriangularScheduler', 'WSDScheduler',
@@ -26,19 +26,20 @@ class ConstantScheduler(ComposerScheduler):
     The registered method ``'constant'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'constant', total_steps, ...)``.
 
     Args:
         alpha: the multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import ConstantScheduler, preview
@@ -50,9 +51,9 @@ class ConstantScheduler(ComposerScheduler):
     method_name = 'constant'
 
     def __init__(self, *, alpha: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('constant', alpha=alpha, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, **misspelt)
 
 
 class CosineAnnealingScheduler(ComposerScheduler):
@@ -63,7 +64,8 @@ class CosineAnnealingScheduler(ComposerScheduler):
     The registered method ``'cosine_annealing'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns
     the LR multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'cosine_annealing', total_steps, ...)``.
 
     Args:
         t_max: length of the cosine; a Composer time string. Default ``'1dur'``.
@@ -71,13 +73,13 @@ class CosineAnnealingScheduler(ComposerScheduler):
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import CosineAnnealingScheduler, preview
@@ -90,12 +92,12 @@ class CosineAnnealingScheduler(ComposerScheduler):
 
     def __init__(self, *, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('cosine_annealing', t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
-class CyclicLrScheduler(ComposerScheduler):
+class CyclicLRScheduler(ComposerScheduler):
     """torch's CyclicLR: cycles up over t_up and down over t_down between alpha_min and alpha_max, by mode.
 
     Reference: Smith (2015), Cyclical Learning Rates; torch.optim.lr_scheduler.CyclicLR.
@@ -103,7 +105,8 @@ class CyclicLrScheduler(ComposerScheduler):
     The registered method ``'cyclic_lr'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'cyclic_lr', total_steps, ...)``.
 
     Args:
         t_up: length of the rise of each cycle (torch's step_size_up); a Composer time string. Default ``'0.1dur'``.
@@ -120,17 +123,17 @@ class CyclicLrScheduler(ComposerScheduler):
             ``'1ba'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
-        >>> from composer_sched import CyclicLrScheduler, preview
-        >>> sched = CyclicLrScheduler(t_up='4ba', t_down='6ba', mode='triangular2', alpha_min=0.1)
+        >>> from composer_sched import CyclicLRScheduler, preview
+        >>> sched = CyclicLRScheduler(t_up='4ba', t_down='6ba', mode='triangular2', alpha_min=0.1)
         >>> preview(sched, '10ep', dataloader_len=10)[::10].round(4).tolist()
         [0.1, 0.25, 0.175, 0.1375, 0.1187, 0.1094, 0.1047, 0.1023, 0.1012, 0.1006]
     """
@@ -140,10 +143,10 @@ class CyclicLrScheduler(ComposerScheduler):
     def __init__(self, *, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur', mode: str = 'triangular',
                  alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0, decay_period: Duration = '1ba',
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('cyclic_lr', t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max,
                          gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class CyclicalScheduler(ComposerScheduler):
@@ -154,7 +157,8 @@ class CyclicalScheduler(ComposerScheduler):
     The registered method ``'cyclical'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'cyclical', total_steps, ...)``.
 
     Args:
         shape: cycle shape; one of 'triangular', 'cosine'. Default ``'triangular'``.
@@ -168,13 +172,13 @@ class CyclicalScheduler(ComposerScheduler):
         inc_fraction: triangular only: rising fraction of a cycle; in [0, 1]. Default ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import CyclicalScheduler, preview
@@ -188,10 +192,10 @@ class CyclicalScheduler(ComposerScheduler):
     def __init__(self, *, shape: str = 'triangular', t_0: Duration = '0.25dur', t_mult: float = 1.0,
                  magnitude_decay: float = 1.0, alpha_min: float = 0.0, alpha_max: float = 1.0,
                  inc_fraction: float = 0.5, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('cyclical', shape=shape, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay,
                          alpha_min=alpha_min, alpha_max=alpha_max, inc_fraction=inc_fraction, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class ExponentialScheduler(ComposerScheduler):
@@ -202,7 +206,8 @@ class ExponentialScheduler(ComposerScheduler):
     The registered method ``'exponential'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the
     LR multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'exponential', total_steps, ...)``.
 
     Args:
         gamma: decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run); in [0, inf].
@@ -210,13 +215,13 @@ class ExponentialScheduler(ComposerScheduler):
         decay_period: the period; a Composer time string. Default ``'1ep'``. Example: ``'10ba'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import ExponentialScheduler, preview
@@ -228,9 +233,10 @@ class ExponentialScheduler(ComposerScheduler):
     method_name = 'exponential'
 
     def __init__(self, *, gamma: float, decay_period: Duration = '1ep', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('exponential', gamma=gamma, decay_period=decay_period, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class InverseSqrtScheduler(ComposerScheduler):
@@ -241,7 +247,8 @@ class InverseSqrtScheduler(ComposerScheduler):
     The registered method ``'inverse_sqrt'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the
     LR multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'inverse_sqrt', total_steps, ...)``.
 
     Args:
         t_scale: time scale of the decay; a Composer time string. Default ``'0.1dur'``. Example: ``'4ba'``.
@@ -252,13 +259,13 @@ class InverseSqrtScheduler(ComposerScheduler):
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import InverseSqrtScheduler, preview
@@ -271,10 +278,11 @@ class InverseSqrtScheduler(ComposerScheduler):
 
     def __init__(self, *, t_scale: Duration = '0.1dur', t_cooldown: Duration = '0dur', alpha_f: float = 0.0,
                  decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('inverse_sqrt', t_scale=t_scale, t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type,
                          t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, **misspelt)
 
 
 class LinearScheduler(ComposerScheduler):
@@ -285,7 +293,8 @@ class LinearScheduler(ComposerScheduler):
     The registered method ``'linear'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'linear', total_steps, ...)``.
 
     Args:
         t_max: length of the ramp; a Composer time string. Default ``'1dur'``.
@@ -293,13 +302,13 @@ class LinearScheduler(ComposerScheduler):
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.1``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import LinearScheduler, preview
@@ -312,9 +321,9 @@ class LinearScheduler(ComposerScheduler):
 
     def __init__(self, *, t_max: Duration = '1dur', alpha_i: float = 1.0, alpha_f: float = 0.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('linear', t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class MultiFactorScheduler(ComposerScheduler):
@@ -325,7 +334,8 @@ class MultiFactorScheduler(ComposerScheduler):
     The registered method ``'multi_factor'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the
     LR multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'multi_factor', total_steps, ...)``.
 
     Args:
         step: milestones; each takes effect after it has passed; a list of a Composer time strings; or None. Default
@@ -334,13 +344,13 @@ class MultiFactorScheduler(ComposerScheduler):
             Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import MultiFactorScheduler, preview
@@ -352,9 +362,10 @@ class MultiFactorScheduler(ComposerScheduler):
     method_name = 'multi_factor'
 
     def __init__(self, *, step: Optional[Sequence[Duration]] = None, factor: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('multi_factor', step=step, factor=factor, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class MultiStepScheduler(ComposerScheduler):
@@ -365,20 +376,21 @@ class MultiStepScheduler(ComposerScheduler):
     The registered method ``'multi_step'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'multi_step', total_steps, ...)``.
 
     Args:
         milestones: when to decay; a list of a Composer time strings. Required. Example: ``['0.3dur', '60ba']``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import MultiStepScheduler, preview
@@ -390,9 +402,10 @@ class MultiStepScheduler(ComposerScheduler):
     method_name = 'multi_step'
 
     def __init__(self, *, milestones: Sequence[Duration], gamma: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('multi_step', milestones=milestones, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class OneCycleScheduler(ComposerScheduler):
@@ -403,7 +416,8 @@ class OneCycleScheduler(ComposerScheduler):
     The registered method ``'one_cycle'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'one_cycle', total_steps, ...)``.
 
     Args:
         t_cycle: length of the triangle; a Composer time string. Default ``'0.8dur'``. Example: ``'0.7dur'``.
@@ -414,13 +428,13 @@ class OneCycleScheduler(ComposerScheduler):
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.001``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import OneCycleScheduler, preview
@@ -433,10 +447,11 @@ class OneCycleScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cycle: Duration = '0.8dur', t_cooldown: Duration = '0.2dur', alpha_start: float = 0.1,
                  alpha_max: float = 1.0, alpha_f: float = 0.001, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('one_cycle', t_cycle=t_cycle, t_cooldown=t_cooldown, alpha_start=alpha_start,
                          alpha_max=alpha_max, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class PiecewiseConstantScheduler(ComposerScheduler):
@@ -445,7 +460,8 @@ class PiecewiseConstantScheduler(ComposerScheduler):
     The registered method ``'piecewise_constant'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it
     returns the LR multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'piecewise_constant', total_steps, ...)``.
 
     Args:
         milestones: when each factor switches on; a list of a Composer time strings. Required. Example: ``['15ba',
@@ -453,13 +469,13 @@ class PiecewiseConstantScheduler(ComposerScheduler):
         factors: one factor per milestone (or one number for all); in [0, inf]. Required. Example: ``[0.5, 0.2]``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import PiecewiseConstantScheduler, preview
@@ -472,9 +488,9 @@ class PiecewiseConstantScheduler(ComposerScheduler):
 
     def __init__(self, *, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('piecewise_constant', milestones=milestones, factors=factors, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class PolynomialScheduler(ComposerScheduler):
@@ -485,7 +501,8 @@ class PolynomialScheduler(ComposerScheduler):
     The registered method ``'polynomial'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'polynomial', total_steps, ...)``.
 
     Args:
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
@@ -493,13 +510,13 @@ class PolynomialScheduler(ComposerScheduler):
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import PolynomialScheduler, preview
@@ -512,9 +529,9 @@ class PolynomialScheduler(ComposerScheduler):
 
     def __init__(self, *, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('polynomial', power=power, t_max=t_max, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class SGDRScheduler(ComposerScheduler):
@@ -525,7 +542,8 @@ class SGDRScheduler(ComposerScheduler):
     The registered method ``'sgdr'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'sgdr', total_steps, ...)``.
 
     Args:
         t_0: length of the first cycle; a Composer time string. Default ``'0.25dur'``. Example: ``'0.2dur'``.
@@ -536,13 +554,13 @@ class SGDRScheduler(ComposerScheduler):
         alpha_f: multiplier at the end of each cycle; in [0, inf]. Default ``0.0``. Example: ``0.01``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import SGDRScheduler, preview
@@ -555,10 +573,10 @@ class SGDRScheduler(ComposerScheduler):
 
     def __init__(self, *, t_0: Duration = '0.25dur', t_mult: float = 1.0, magnitude_decay: float = 1.0,
                  alpha_f: float = 0.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('sgdr', t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay, alpha_f=alpha_f,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, **misspelt)
 
 
 class StepScheduler(ComposerScheduler):
@@ -569,20 +587,21 @@ class StepScheduler(ComposerScheduler):
     The registered method ``'step'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'step', total_steps, ...)``.
 
     Args:
         step_size: period of the decay; a Composer time string. Required. Example: ``'12ba'``.
         gamma: decay factor (> 1 grows, bounded over the run); in [0, inf]. Default ``0.1``. Example: ``0.5``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import StepScheduler, preview
@@ -594,9 +613,10 @@ class StepScheduler(ComposerScheduler):
     method_name = 'step'
 
     def __init__(self, *, step_size: Duration, gamma: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('step', step_size=step_size, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
 
 
 class TriangularScheduler(ComposerScheduler):
@@ -607,7 +627,8 @@ class TriangularScheduler(ComposerScheduler):
     The registered method ``'triangular'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'triangular', total_steps, ...)``.
 
     Args:
         t_cycle: length of the cycle; a Composer time string. Default ``'1dur'``.
@@ -616,13 +637,13 @@ class TriangularScheduler(ComposerScheduler):
         alpha_max: multiplier at the peak; in [0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import TriangularScheduler, preview
@@ -635,10 +656,10 @@ class TriangularScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cycle: Duration = '1dur', inc_fraction: float = 0.5, alpha_min: float = 0.0,
                  alpha_max: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('triangular', t_cycle=t_cycle, inc_fraction=inc_fraction, alpha_min=alpha_min,
                          alpha_max=alpha_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, **misspelt)
 
 
 class WSDScheduler(ComposerScheduler):
@@ -649,7 +670,8 @@ class WSDScheduler(ComposerScheduler):
     The registered method ``'wsd'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
     multiplier of the current batch. Durations are placed as
     :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
-    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'wsd', total_steps, ...)``.
 
     Args:
         t_cooldown: length of the cool-down at the end; a Composer time string. Default ``'0.2dur'``. Example:
@@ -659,13 +681,13 @@ class WSDScheduler(ComposerScheduler):
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
-        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
 
     Raises:
-        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
-            ``max_duration`` (when the Trainer starts).
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
 
     Example:
         >>> from composer_sched import WSDScheduler, preview
@@ -678,17 +700,17 @@ class WSDScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cooldown: Duration = '0.2dur', alpha_f: float = 0.0, decay_type: str = 'linear',
                  t_max: Duration = '1dur', t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
         super().__init__('wsd', t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type, t_max=t_max,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, **misspelt)
 
 
 #: One Composer scheduler class per registered method, by method name.
 SCHEDULER_CLASSES: dict[str, type[ComposerScheduler]] = {
     'constant': ConstantScheduler,
     'cosine_annealing': CosineAnnealingScheduler,
-    'cyclic_lr': CyclicLrScheduler,
+    'cyclic_lr': CyclicLRScheduler,
     'cyclical': CyclicalScheduler,
     'exponential': ExponentialScheduler,
     'inverse_sqrt': InverseSqrtScheduler,
@@ -717,6 +739,12 @@ def composer_scheduler(method: str, **params: Any) -> ComposerScheduler:
         >>> composer_scheduler('wsd', t_cooldown='0.3dur')
         WSDScheduler(t_cooldown='0.3dur')
     """
-    name = get_method(method).name
-    ScheduleSpec(name, **params)  # an unknown parameter is a ValueError naming the closest, not a TypeError
-    return SCHEDULER_CLASSES[name](**params)
+    return SCHEDULER_CLASSES[get_method(method).name](**params)
+
+
+# Old names, for one release (each access warns, naming the new one).
+__getattr__ = deprecated_getattr(__name__, {
+    'CyclicLrScheduler': (
+        'composer_sched.adapters.schedulers:CyclicLRScheduler',
+        'composer_sched.CyclicLRScheduler'),
+})

@@ -6,9 +6,17 @@ from typing import Any, Optional, Union
 from composer.core import Time, TimeUnit
 
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
-from composer_sched.schedules import FlatSchedule, Schedule
+from composer_sched.schedules import ConstantSchedule, Schedule
 from composer_sched.schedules._base import ParamError
-from composer_sched.schedules.registry import Method, MethodConfig, Param, get_method, methods, params_of, suggest
+from composer_sched.schedules.registry import (
+    Method,
+    MethodConfig,
+    Param,
+    get_method,
+    methods,
+    params_of,
+    unknown_parameter,
+)
 from composer_sched.schedules.warmup import WarmupConfig, warm_up
 
 __all__ = ['ScheduleSpec', 'WARMUP_PARAMS', 'RUN_CLOCK_METHODS', 'duration_role']
@@ -44,9 +52,11 @@ def duration_role(method: str, param: str) -> str:
 
 
 def _validated(method: Method, config: Optional[type[MethodConfig]], params: tuple[Param, ...],
-               values: dict[str, Any]) -> dict[str, Any]:
+               values: dict[str, Any]) -> tuple[dict[str, Any], Optional[MethodConfig]]:
     """``values`` checked by constructing ``config`` (the one validation of a method's parameters), as plain
-    values (numbers as floats, lists as lists); a ``ValueError`` opens with the method's name."""
+    values (numbers as floats, lists as lists), and the config made; a ``ValueError`` opens with the method's
+    name."""
+    made = None
     try:
         if config is not None:
             made = config(**values)
@@ -55,7 +65,7 @@ def _validated(method: Method, config: Optional[type[MethodConfig]], params: tup
             checked = {p.name: p.validate(values[p.name]) for p in params}
     except ParamError as e:
         raise ValueError(f'{method.name}: {e}') from None
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in checked.items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in checked.items()}, made
 
 
 class ScheduleSpec:
@@ -80,8 +90,7 @@ class ScheduleSpec:
         known = {p.name: p for p in self.method.params + WARMUP_PARAMS}
         for name in params:
             if name not in known:
-                raise ValueError(f'{self.method.name}: unknown parameter {name!r}{suggest(name, known)}; '
-                                 f'parameters: {", ".join(known)}.')
+                raise unknown_parameter(self.method.name, name, list(known))
         self.params: dict[str, Any] = {}
         self.durations: dict[str, Any] = {}
         for p in known.values():
@@ -101,9 +110,14 @@ class ScheduleSpec:
                 self.durations[p.name] = [parse_duration(f'{self.method.name}: {p.name}[{i}]', v)
                                           for i, v in enumerate(value)]
         # The method's own values (and the warm-up's) are checked by constructing their configs, nowhere else.
+        # The method's config is kept: building on a horizon calls its build() with the durations, without
+        # validating the same values again.
+        self._config: Optional[MethodConfig] = None
         for config, group in ((self.method.config, self.method.params), (WarmupConfig, WARMUP_PARAMS)):
-            checked = _validated(self.method, config, group, {p.name: self.params[p.name] for p in group})
+            checked, made = _validated(self.method, config, group, {p.name: self.params[p.name] for p in group})
             self.params.update({k: v for k, v in checked.items() if k not in self.durations})
+            if config is self.method.config:
+                self._config = made
         if (self.params['warmup_type'] == 'exponential' and self.params['alpha_warmup'] <= 0
                 and self.durations['t_warmup'].value > 0):
             raise ValueError(f"{self.method.name}: alpha_warmup={self.params['alpha_warmup']!r} is not allowed: "
@@ -127,6 +141,12 @@ class ScheduleSpec:
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in self.user_params().items())
         return f'ScheduleSpec({self.method.name!r}{", " if args else ""}{args})'
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScheduleSpec) and (other.name, other.params) == (self.name, self.params)
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
 
     def horizon(self, max_duration: Time, ssr: float = 1.0, batches_per_epoch: Optional[float] = None) -> Horizon:
         """Place ``max_duration`` (already scaled) on this spec's time axis."""
@@ -162,6 +182,9 @@ class ScheduleSpec:
 
     def _main(self, kwargs: dict, horizon: Horizon) -> Schedule:
         try:
+            if self._config is not None:  # validated at construction: only the durations are new
+                return self._config.build(**{p.name: kwargs[p.name] for p in self.method.params
+                                             if p.kind in ('duration', 'durations')})
             return self.method.build(**kwargs)
         except ValueError as e:
             raise ValueError(f'{self!r} on max_duration={horizon.total:g}{horizon.axis.value} '
@@ -186,7 +209,7 @@ class ScheduleSpec:
         if self.all_warmup(horizon) and early:
             # The shape never runs inside the run: the ramp ends at its first value (Composer's alpha_i).
             first = self._main(self._resolved(horizon, 0.0)[0], horizon)(0.0)
-            main: Schedule = FlatSchedule(first)
+            main: Schedule = ConstantSchedule(first)
         elif early:
             name, end = next(iter(early.items()))
             raise ValueError(f'{self.method.name}: {name}={self.params[name]!r} ({end:g} {horizon.axis.value}) is not '

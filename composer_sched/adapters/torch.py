@@ -1,8 +1,8 @@
 """PyTorch adapter: a registered method (or any core schedule) as a ``torch.optim.lr_scheduler.LRScheduler``.
 
-:class:`ScheduleLR` takes the method by name (or a core schedule); the class of each method with its explicit
-signature (``WSDLR``, ...) is generated from the registry into :mod:`composer_sched.adapters.torch_schedulers`
-(``make gen``).
+:class:`ScheduleLR` takes the method by name (or a core schedule): ``ScheduleLR(optimizer, 'wsd', total_steps,
+...)`` is the PyTorch face of every registered method. (The per-method classes ``WSDLR``, ... are deprecated:
+:mod:`composer_sched.adapters.torch_schedulers`.)
 
 For plain PyTorch loops, Lightning or HF: call ``scheduler.step()`` once per optimizer step. The LR of param group
 ``i`` at step ``k`` is ``base_lr_i * alpha(k)`` (closed form: nothing else touching the LR can drift it).
@@ -54,7 +54,7 @@ class ScheduleLR(LRScheduler):
         >>> sched = ScheduleLR(opt, 'wsd', total_steps=100, t_warmup=10, t_cooldown='0.2dur')
     """
 
-    #: the registered method of a per-method class (``WSDLR.method_name == 'wsd'``); empty here.
+    #: the registered method of a (deprecated) per-method class (``WSDLR.method_name == 'wsd'``); empty here.
     method_name: ClassVar[str] = ''
 
     def __init__(self, optimizer: Optimizer, schedule: Union[str, Method, Schedule], total_steps: Optional[int] = None,
@@ -133,13 +133,25 @@ class ScheduleLR(LRScheduler):
         return {'last_epoch': self.last_epoch, '_step_count': self._step_count}
 
     def __repr__(self) -> str:
-        # The generic class names its schedule; a per-method class (WSDLR) already does by its name.
+        # The generic class names its schedule; a (deprecated) per-method class (WSDLR) does by its name.
         args = [] if self.spec is not None and type(self) is not ScheduleLR else [
             repr(self._core if self.spec is None else self.spec.name)]
         args.append(f'total_steps={self.total_steps!r}')
         if self.spec is not None:
             args += [f'{k}={v!r}' for k, v in self.spec.user_params().items()]
         return f'{type(self).__name__}({", ".join(args)})'
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (type(self), self.spec, self._core if self.spec is None else None, self.total_steps,
+                getattr(self, 'steps_per_epoch', None), self.absolute, self.ssr, self.base_lrs, self.state_dict())
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when it is the same schedule at the same position for the same base LRs (an unpickled copy is,
+        # with a copy of the optimizer).
+        return isinstance(other, ScheduleLR) and other._identity() == self._identity()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.spec, self.total_steps, self.last_epoch))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the position and set the LRs for it, on *this* scheduler's horizon and base LRs."""

@@ -1,9 +1,8 @@
 """Composer algorithms: every registered schedule method as a setter, and the algorithms with behaviour of their own.
 
-* One schedule-setting Algorithm per registered method (``WSD``, ``SGDR``, ``CosineAnnealing``, ...) and its
-  functional form (``wsd_scheduler``), generated from the registry into :mod:`composer_sched.algorithms.setters`
-  (``make gen``); a method whose config names its own ``ALGORITHM`` (one_cycle's momentum cycling) keeps it in its
-  folder.
+* One schedule-setting Algorithm per registered method (``WSD``, ``SGDR``, ``CosineAnnealing``, ...), generated
+  from the registry into :mod:`composer_sched.algorithms.setters` (``make gen``); a method whose Algorithm has
+  behaviour of its own (one_cycle's momentum cycling) declares it in :data:`OWN_SETTERS` and keeps it in its folder.
 * The algorithms with behaviour of their own, one folder each in Composer's layout (``<name>/__init__.py``, the
   code, and ``<name>/README.md``, the method card): :data:`BEHAVIOUR_ALGORITHMS`.
 
@@ -15,14 +14,27 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ['BEHAVIOUR_ALGORITHMS', 'algorithm_names', 'get_algorithm', 'algorithm_classes']
+__all__ = ['BEHAVIOUR_ALGORITHMS', 'OWN_SETTERS', 'DEPRECATED_ALGORITHMS', 'algorithm_names', 'get_algorithm',
+           'algorithm_classes']
 
 #: Algorithms with behaviour of their own (not a registered method's setter): registry name -> ``'module:Class'``.
 BEHAVIOUR_ALGORITHMS: dict[str, str] = {
     'autowu': 'composer_sched.algorithms.autowu:AutoWU',
-    'linear_cooldown': 'composer_sched.algorithms.linear_cooldown:LinearCooldown',
-    'linear_warmup': 'composer_sched.algorithms.linear_warmup:LinearWarmup',
+    'cooldown': 'composer_sched.algorithms.cooldown:Cooldown',
     'scale_schedule': 'composer_sched.algorithms.scale_schedule:ScaleSchedule',
+    'warmup': 'composer_sched.algorithms.warmup:Warmup',
+}
+
+#: Registered methods whose Algorithm is hand-written (behaviour of its own) instead of a generated setter:
+#: method name -> ``'module:Class'``. ``make gen`` imports it into the setters module under the method's name.
+OWN_SETTERS: dict[str, str] = {
+    'one_cycle': 'composer_sched.algorithms.one_cycle:OneCycle',
+}
+
+#: Old registry names (recipe keys, entry points), kept for one release: old name -> (``'module:Class'``, new name).
+DEPRECATED_ALGORITHMS: dict[str, tuple[str, str]] = {
+    'linear_cooldown': ('composer_sched.algorithms.linear_cooldown:LinearCooldown', 'cooldown'),
+    'linear_warmup': ('composer_sched.algorithms.linear_warmup:LinearWarmup', 'warmup'),
 }
 
 _SETTERS = 'composer_sched.algorithms.setters'
@@ -58,9 +70,15 @@ def algorithm_names() -> list[str]:
 
 
 def get_algorithm(name: str) -> Any:
-    """The Algorithm class registered as ``name``; an unknown name is a ``ValueError`` with the closest ones."""
+    """The Algorithm class registered as ``name``; an unknown name is a ``ValueError`` with the closest ones, an old
+    name (:data:`DEPRECATED_ALGORITHMS`) a ``DeprecationWarning`` naming the new one."""
+    from composer_sched.schedules._deprecated import resolve, warn_deprecated
     from composer_sched.schedules.registry import suggest
 
+    if name in DEPRECATED_ALGORITHMS:
+        ref, new = DEPRECATED_ALGORITHMS[name]
+        warn_deprecated(f'algorithm {name!r}', f'{new!r} ({ref.rsplit(":", 1)[0].rsplit(".", 1)[0]}.{new})')
+        return resolve(ref)
     found = algorithm_classes()
     if name not in found:
         raise ValueError(f'algorithm {name!r} is not registered{suggest(name, found)}; registered algorithms: '
@@ -68,12 +86,28 @@ def get_algorithm(name: str) -> Any:
     return found[name]
 
 
+def _old_names() -> dict[str, tuple[str, str]]:
+    # What was importable from here before: the functional forms (wsd_scheduler), CyclicLr, the Linear* modifiers.
+    from composer_sched.adapters import names
+
+    old = {k: v for k, v in names.deprecated_method_names().items()
+           if k.endswith('_scheduler') or v[0].startswith(names.SETTERS_MODULE)}
+    old['LinearWarmup'] = (DEPRECATED_ALGORITHMS['linear_warmup'][0], "composer_sched.Warmup(shape='linear' or 'exp')")
+    old['LinearCooldown'] = (DEPRECATED_ALGORITHMS['linear_cooldown'][0], 'composer_sched.Cooldown')
+    return old
+
+
 def __getattr__(name: str) -> Any:
-    # composer_sched.algorithms.WSD / .wsd_scheduler / .AutoWU, imported on first use.
+    # composer_sched.algorithms.WSD / .AutoWU, imported on first use; an old name warns (composer_sched's table).
     if name in _FOLDER_NAMES:
         return getattr(importlib.import_module(_FOLDER_NAMES[name]), name)
-    if name[:1].isupper() or name.endswith('_scheduler'):  # never a submodule's name
+    if name[:1].isupper():  # never a submodule's name
         setters = importlib.import_module(_SETTERS)
         if name in setters.__all__:
             return getattr(setters, name)
+    old = _old_names().get(name)
+    if old is not None:
+        from composer_sched.schedules._deprecated import resolve, warn_deprecated
+        warn_deprecated(f'{__name__}.{name}', old[1])
+        return resolve(old[0])
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

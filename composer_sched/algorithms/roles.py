@@ -119,6 +119,14 @@ class ScheduleAlgorithm(Algorithm):
         args = ', '.join(f'{k}={v!r}' for k, v in getattr(self, '_repr_args', {}).items())
         return f'{type(self).__name__}({args})'
 
+    def __eq__(self, other: object) -> bool:
+        # Equal when built from the same arguments (what an unpickled copy is): the repr shows every one that differs
+        # from its default, whether from _repr_args or a subclass's own __repr__ (ScaleSchedule's).
+        return type(other) is type(self) and repr(other) == repr(self)
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
 
 class SetterAlgorithm(ScheduleAlgorithm):
     """A setter: installs the registered method :attr:`method` as the run's schedule.

@@ -60,7 +60,8 @@ def check_kwargs(file: Optional[str], key: str, fn: Callable, kwargs: dict[str, 
         RecipeError: at ``key.<argument>``.
     """
     params = {n: p for n, p in _params(fn).items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in _params(fn).values())
+    # A generated class's ``**misspelt`` only turns a typo into a ValueError: here it gets the recipe's own message.
+    takes_any = any(p.kind == p.VAR_KEYWORD and n != 'misspelt' for n, p in _params(fn).items())
     valid = [n for n in params if n not in skip]
     for k, v in kwargs.items():
         if k not in params and not takes_any:
@@ -345,9 +346,11 @@ def algorithm_names() -> dict[str, str]:
 
 
 def algorithm_class(name: str) -> type:
-    """The Algorithm class behind a recipe name (``KeyError`` when unknown)."""
-    from composer_sched.algorithms import get_algorithm
+    """The Algorithm class behind a recipe name (``KeyError`` when unknown; an old name warns, naming the new)."""
+    from composer_sched.algorithms import DEPRECATED_ALGORITHMS, get_algorithm
 
+    if name in DEPRECATED_ALGORITHMS:
+        return get_algorithm(name)
     origin = algorithm_names()[name]
     return get_algorithm(name) if origin == 'composer_sched' else composer_algorithms()[name.removeprefix(
         COMPOSER_PREFIX)]
@@ -356,9 +359,11 @@ def algorithm_class(name: str) -> type:
 def build_algorithm(file, name: Any, kwargs: dict):
     """The algorithm ``algorithms.<name>`` describes, checked by its constructor (whose errors are re-raised with
     the key path)."""
+    from composer_sched.algorithms import DEPRECATED_ALGORITHMS
+
     key = f'algorithms.{name}'
     names = algorithm_names()
-    if not isinstance(name, str) or name not in names:
+    if not isinstance(name, str) or (name not in names and name not in DEPRECATED_ALGORITHMS):
         raise RecipeError(file, key, f'unknown algorithm {name!r}{suggest(str(name), names)}; ours: '
                           f'{", ".join(n for n, o in names.items() if o == "composer_sched") or "none yet"}; '
                           f'Composer\'s: {", ".join(n for n, o in names.items() if o == "composer" and "." not in n)}.')

@@ -826,8 +826,8 @@ _RUN_ERRORS = (ValueError, TypeError, ArithmeticError, LookupError, AttributeErr
 
 
 def _strip_method(text: str, own: Optional[str]) -> str:
-    """Drop an internal schedule's name and repr before the message (``'constant: t_warmup=...'`` for a LinearWarmup,
-    ``'LinearCooldown(t_start=...): the cool-down ...'``): the key path already says where the error is."""
+    """Drop an internal schedule's name and repr before the message (``'constant: t_warmup=...'`` for a Warmup,
+    ``'Cooldown(t_start=...): the cool-down ...'``): the key path already says where the error is."""
     import re
 
     from composer_sched.schedules.registry import method_names

@@ -1,17 +1,18 @@
-"""Constant schedule."""
+"""Constant schedule (``FlatSchedule`` before; that name is deprecated)."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
 from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._deprecated import deprecated_getattr
 from composer_sched.schedules.registry import MethodConfig, param, register
 
-__all__ = ['FlatSchedule', 'ConstantConfig']
+__all__ = ['ConstantSchedule', 'ConstantConfig']
 
 
 @dataclasses.dataclass(frozen=True)
-class FlatSchedule(Schedule):
+class ConstantSchedule(Schedule):
     r""":math:`\eta(t) = c`.
 
     Args:
@@ -21,7 +22,7 @@ class FlatSchedule(Schedule):
         ValueError: ``value`` is negative or not finite.
 
     Example:
-        >>> FlatSchedule(0.5)(10)
+        >>> ConstantSchedule(0.5)(10)
         0.5
     """
     value: float = 1.0
@@ -43,4 +44,8 @@ class ConstantConfig(MethodConfig):
     alpha: float = param(1.0, 'the multiplier', lo=0, example=1.0)
 
     def build(self) -> Schedule:
-        return FlatSchedule(self.alpha)
+        return ConstantSchedule(self.alpha)
+
+
+__getattr__ = deprecated_getattr(__name__, {
+    'FlatSchedule': ('composer_sched.schedules.constant:ConstantSchedule', 'composer_sched.ConstantSchedule')})

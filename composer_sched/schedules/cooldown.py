@@ -1,14 +1,14 @@
-"""Cool-down wrapper: from a schedule's value at ``start_idx`` down to ``finish_lr``, linear or 1-sqrt."""
+"""Cool-down wrapper (the tutorial's): from a schedule's value at ``start_idx`` down to ``finish_lr``, linear,
+1-sqrt or geometric. The decay formula is WSD's (:func:`composer_sched.schedules.wsd.decay`)."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Mapping, Optional
 
 from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
+from composer_sched.schedules.wsd import DECAY_SHAPES, decay
 
 __all__ = ['LinearCoolDown']
-
-COOLDOWN_SHAPES = ('linear', 'sqrt')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +22,7 @@ class LinearCoolDown(Schedule):
         \eta(t) = \begin{cases} \eta_w(t) & t \le s \\
         \eta_c + (\eta_f - \eta_c)\,u & s < t \le s + C,\ \text{shape='linear'} \\
         \eta_f + (\eta_c - \eta_f)(1 - \sqrt{u}) & s < t \le s + C,\ \text{shape='sqrt'} \\
+        \eta_c\,(\eta_f/\eta_c)^u & s < t \le s + C,\ \text{shape='exp'} \\
         \eta_f & t > s + C \end{cases}
 
     Args:
@@ -29,7 +30,8 @@ class LinearCoolDown(Schedule):
         finish_lr: :math:`\eta_f`, ``>= 0``.
         start_idx: :math:`s`, ``>= 0``.
         length: :math:`C`, ``>= 0``.
-        shape: ``'linear'`` (default) or ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024).
+        shape: ``'linear'`` (default), ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024) or ``'exp'``
+            (geometric; drawn linearly when an end is 0).
 
     Raises:
         ValueError: an argument is outside its range.
@@ -53,7 +55,7 @@ class LinearCoolDown(Schedule):
         check_number('finish_lr', self.finish_lr, lo=0)
         check_number('start_idx', self.start_idx, lo=0)
         check_number('length', self.length, lo=0)
-        check_choice('shape', self.shape, COOLDOWN_SHAPES)
+        check_choice('shape', self.shape, DECAY_SHAPES)
         object.__setattr__(self, '_start_lr', self.schedule(self.start_idx))  # cached: read on every evaluation
 
     @property
@@ -71,10 +73,7 @@ class LinearCoolDown(Schedule):
             return ops.full_like(t, finish)
         end = self.start_idx + self.length
         u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)  # the fraction first: (t - s) * diff overflows
-        if self.shape == 'linear':
-            ramp = start + (finish - start) * u
-        else:
-            ramp = finish + (start - finish) * (1 - ops.sqrt(u))
+        ramp = decay(start, finish, u, self.shape, ops)
         return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 
     def _eval(self, t: Any, ops: Ops) -> Any:

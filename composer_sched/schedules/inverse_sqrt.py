@@ -5,8 +5,9 @@ import dataclasses
 from typing import Any
 
 from composer_sched.schedules._base import Ops, Schedule, check_number
-from composer_sched.schedules.cooldown import COOLDOWN_SHAPES, LinearCoolDown
+from composer_sched.schedules.cooldown import LinearCoolDown
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
+from composer_sched.schedules.wsd import COOLDOWN_SHAPES
 
 __all__ = ['InverseSqrtSchedule', 'InverseSqrtConfig']
 

@@ -66,7 +66,6 @@ class OneCycleConfig(MethodConfig):
     ALIASES = {'start_lr': 'alpha_start', 'min_lr': 'alpha_start', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle',
                'cooldown_length': 't_cooldown', 'length': 't_cooldown', 'finish_lr': 'alpha_f'}
     # The Composer Algorithm cycles momentum too (Smith & Topin): behaviour of its own, not a plain setter.
-    ALGORITHM = 'composer_sched.algorithms.one_cycle:OneCycle'
 
     t_cycle: Duration = param('0.8dur', 'length of the triangle', kind='duration', end=True,
                                 example='0.7dur')

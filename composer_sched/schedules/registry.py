@@ -11,7 +11,6 @@ to it, one config class registered with :func:`register`::
         REFERENCE = 'Loshchilov & Hutter (2016), SGDR'
         ALIASES = {'min_lr': 'alpha_f', 'max_lr': 'alpha_i', 'cycle_length': 't_max'}  # core field -> user param
         # BUDGET_FREE_PREFIX = True    when the early part does not depend on the budget (constant until a cool-down)
-        # ALGORITHM = 'module:Class'   when the method's Composer Algorithm has behaviour of its own
         # RUN_CLOCK = True             when its durations are milestones on the run's clock (step, multi_step)
 
         t_max: Duration = param('1dur', 'length of the cosine', kind='duration', end=True, example='1dur')
@@ -71,7 +70,8 @@ else:  # pragma: no cover - typing_extensions comes with torch
     from typing_extensions import dataclass_transform
 
 __all__ = ['REQUIRED', 'KINDS', 'Duration', 'Param', 'Method', 'MethodConfig', 'param', 'configclass', 'params_of',
-           'register', 'get_method', 'method_names', 'methods', 'suggest', 'class_name', 'check_horizon']
+           'register', 'get_method', 'method_names', 'methods', 'suggest', 'unknown_parameter', 'class_name',
+           'check_horizon']
 
 
 class _Required:
@@ -212,16 +212,14 @@ class MethodConfig:
 
     Subclasses set the class-level ``NAME`` (snake_case registry name), ``REFERENCE``, ``BUDGET_FREE_PREFIX`` (the
     early part does not depend on the budget: sweeps share that trunk), ``ALIASES`` (core field -> user parameter,
-    for errors the core shape raises), ``ALGORITHM`` (``'module:Class'`` of an Algorithm with behaviour of its own,
-    else ``None``), ``RUN_CLOCK`` (its durations are times on the run's clock, as milestones are: a warm-up overlays
-    its start, as Composer's ``MultiStepWithWarmupScheduler``; otherwise the shape starts when the warm-up ends),
-    and implement :meth:`build` (and :meth:`check` for cross-field rules).
+    for errors the core shape raises), ``RUN_CLOCK`` (its durations are times on the run's clock, as milestones are:
+    a warm-up overlays its start, as Composer's ``MultiStepWithWarmupScheduler``; otherwise the shape starts when the
+    warm-up ends), and implement :meth:`build` (and :meth:`check` for cross-field rules).
     """
     NAME: ClassVar[str] = ''
     REFERENCE: ClassVar[str] = ''
     BUDGET_FREE_PREFIX: ClassVar[bool] = False
     ALIASES: ClassVar[Mapping[str, str]] = {}
-    ALGORITHM: ClassVar[Optional[str]] = None
     RUN_CLOCK: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
@@ -255,7 +253,27 @@ def configclass(cls: C) -> C:
         p = f.metadata['param']
         if p.required and p.example is REQUIRED:
             raise TypeError(f'{cls.__name__}.{f.name} is required and needs an example.')
+    _name_keywords(cls)
     return cls
+
+
+def _name_keywords(cls: type[MethodConfig]) -> None:
+    """A keyword the config does not declare is :func:`unknown_parameter`'s ``ValueError`` (naming the closest
+    field), as on every other face of the method, instead of the dataclass's bare ``TypeError``."""
+    init = cls.__init__
+    if getattr(init, '_names_keywords', False):
+        return
+    fields = tuple(f.name for f in dataclasses.fields(cast(Any, cls)))
+
+    @functools.wraps(init)
+    def __init__(self: MethodConfig, *args: Any, **kwargs: Any) -> None:
+        for name in kwargs:
+            if name not in fields:
+                raise unknown_parameter(type(self).NAME or type(self).__name__, name, fields)
+        init(self, *args, **kwargs)
+
+    __init__._names_keywords = True  # type: ignore[attr-defined]
+    setattr(cls, '__init__', __init__)
 
 
 _PARAMS: dict[type, tuple[Param, ...]] = {}
@@ -286,7 +304,6 @@ class Method:
             (``{'max_lr': 'alpha_max'}``): an error the core raises, at build or in :func:`check_horizon`, names
             the user's parameter.
         config: the :class:`MethodConfig` class (``None`` for a method declared without one).
-        algorithm: ``'module:Class'`` of the method's own Composer Algorithm, or ``None``.
         run_clock: its durations are times on the run's clock (see :class:`MethodConfig`).
 
     Contract (tested over the whole registry): every value a :class:`Param` admits is one ``build`` admits too; a
@@ -301,7 +318,6 @@ class Method:
     reference: str = ''
     aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
     config: Optional[type[MethodConfig]] = None
-    algorithm: Optional[str] = None
     run_clock: bool = False
 
     def __post_init__(self) -> None:
@@ -309,6 +325,11 @@ class Method:
         if getattr(raw, '_user_named', False):
             return
         object.__setattr__(self, 'build', _renaming(raw, self.aliases))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # By name: its build is a closure over the config class, and the registry is the one place methods live
+        # (so a scheduler or algorithm holding one pickles, and unpickles to the same registered method).
+        return get_method, (self.name,)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -354,7 +375,7 @@ def _method_of(cls: type[MethodConfig]) -> Method:
     doc = (cls.__doc__ or '').strip()
     return Method(name=cls.NAME, summary=doc.splitlines()[0].strip() if doc else '', params=params, build=build,
                   budget_free_prefix=cls.BUDGET_FREE_PREFIX, reference=cls.REFERENCE, aliases=dict(cls.ALIASES),
-                  config=cls, algorithm=cls.ALGORITHM, run_clock=cls.RUN_CLOCK)
+                  config=cls, run_clock=cls.RUN_CLOCK)
 
 
 # Filled as the method modules import. Importing this module runs the package's __init__ first, which imports every
@@ -368,10 +389,8 @@ def register(cls: C) -> C:
     :func:`configclass`) and add it to the registry under its ``NAME``.
 
     A second method with the same name, a missing ``NAME`` or summary, or a required field without an example is
-    an error at import. (A :class:`Method` instance is also accepted, for a module not yet converted.)
+    an error at import.
     """
-    if isinstance(cls, Method):
-        return cast(C, _add(cls))
     cls = configclass(cls)
     if not cls.NAME or not (cls.__doc__ or '').strip():
         raise TypeError(f'{cls.__name__} needs a NAME and a docstring (its first line is the summary).')
@@ -407,6 +426,17 @@ def suggest(name: str, choices: Sequence[str] | Mapping[str, Any]) -> str:
     return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ''
 
 
+def unknown_parameter(who: str, name: str, known: Sequence[str]) -> ValueError:
+    """The one error for a keyword a method does not take, whichever face was called (its config, its Composer
+    scheduler, its Algorithm, ``ScheduleLR``, a recipe): it names the closest parameter and lists them all.
+
+    Example:
+        >>> str(unknown_parameter('wsd', 't_cooldwn', ['t_cooldown', 'alpha_f']))
+        "wsd: unknown parameter 't_cooldwn' (did you mean 't_cooldown'?); parameters: t_cooldown, alpha_f."
+    """
+    return ValueError(f'{who}: unknown parameter {name!r}{suggest(name, known)}; parameters: {", ".join(known)}.')
+
+
 def get_method(name: Union[str, Method, type[MethodConfig]]) -> Method:
     """The registered method ``name`` (or of a config class); an unknown name is a ``ValueError`` listing the
     closest valid ones.
@@ -438,12 +468,13 @@ def methods() -> Iterator[Method]:
         yield _REGISTRY[n]
 
 
-_ACRONYMS = {'wsd': 'WSD', 'sgdr': 'SGDR'}
+_ACRONYMS = {'wsd': 'WSD', 'sgdr': 'SGDR', 'cyclic_lr': 'CyclicLR'}
 
 
 def class_name(method: str, suffix: str = '') -> str:
     """The class name of a method's adapter: ``class_name('cosine_annealing', 'Scheduler')`` is
-    ``'CosineAnnealingScheduler'``, ``class_name('wsd', 'LR')`` is ``'WSDLR'``."""
+    ``'CosineAnnealingScheduler'``, ``class_name('cyclic_lr', 'Scheduler')`` is ``'CyclicLRScheduler'`` (an acronym
+    stays upper case, as torch spells ``CyclicLR``)."""
     return _ACRONYMS.get(method, ''.join(w.capitalize() for w in method.split('_'))) + suffix
 
 

@@ -1,4 +1,4 @@
-"""Warm-up wrappers: a ramp at the start of any schedule (Goyal et al. 2017). Linear, or exponential for AutoWU.
+"""Warm-up wrappers: a ramp at the start of any schedule (Goyal et al. 2017). Linear, exponential (AutoWU) or sqrt.
 
 Two placements: the tutorial's (``shift=True``, the default) starts the wrapped schedule when the ramp ends, on its
 own clock; Composer's ``*WithWarmup`` placement (``shift=False``) lays the ramp over the start of a schedule that
@@ -13,10 +13,10 @@ from typing import Any, Mapping, Optional
 from composer_sched.schedules._base import Ops, Schedule, check, check_number
 from composer_sched.schedules.registry import Duration, MethodConfig, configclass, param
 
-__all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'warm_up', 'WarmupConfig', 'WARMUP_TYPES']
+__all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'SqrtWarmUp', 'warm_up', 'WarmupConfig', 'WARMUP_TYPES']
 
-#: The warm-up ramps: linear (Goyal et al. 2017) or exponential (AutoWU).
-WARMUP_TYPES = ('linear', 'exponential')
+#: The warm-up ramps: linear (Goyal et al. 2017), exponential (AutoWU), or sqrt (fast at first, then flat).
+WARMUP_TYPES = ('linear', 'exponential', 'sqrt')
 
 
 def _checked(schedule: Any, start_lr: Any, length: Any) -> None:
@@ -107,8 +107,8 @@ class ExponentialWarmUp(LinearWarmUp):
         ValueError: ``start_lr <= 0`` or ``schedule(0) <= 0``, or another argument outside its range.
 
     Example:
-        >>> from composer_sched.schedules import FlatSchedule
-        >>> s = ExponentialWarmUp(FlatSchedule(1.0), start_lr=0.01, length=100)
+        >>> from composer_sched.schedules import ConstantSchedule
+        >>> s = ExponentialWarmUp(ConstantSchedule(1.0), start_lr=0.01, length=100)
         >>> round(s(0), 6), round(s(50), 6), s(100), s(200)
         (0.01, 0.1, 1.0, 1.0)
     """
@@ -133,15 +133,38 @@ class ExponentialWarmUp(LinearWarmUp):
         return ops.where(u <= 0, self.start_lr, ops.where(u >= 1, self.finish_lr, inner))  # exact ends
 
 
+@dataclasses.dataclass(frozen=True)
+class SqrtWarmUp(LinearWarmUp):
+    r"""Square-root ramp from ``start_lr`` to ``schedule(0)`` over ``length`` iterations, then ``schedule`` shifted.
+
+    .. math:: \eta(t) = \eta_s + (\eta_w(0) - \eta_s)\,\sqrt{t/W}\quad (t \le W)
+
+    Arguments and errors as :class:`LinearWarmUp`'s.
+
+    Example:
+        >>> from composer_sched.schedules import ConstantSchedule
+        >>> s = SqrtWarmUp(ConstantSchedule(1.0), start_lr=0.0, length=100)
+        >>> s(0), s(25), s(100), s(200)
+        (0.0, 0.5, 1.0, 1.0)
+    """
+
+    def _ramp(self, t: Any, ops: Ops) -> Any:
+        return self.start_lr + (self.finish_lr - self.start_lr) * ops.sqrt(ops.maximum(t / self.length, 0.0))
+
+
+_RAMPS: dict[str, type[LinearWarmUp]] = {'linear': LinearWarmUp, 'exponential': ExponentialWarmUp, 'sqrt': SqrtWarmUp}
+
+
 def warm_up(schedule: Schedule, length: float, start_lr: float = 0.0, kind: str = 'linear',
             shift: bool = True) -> Schedule:
-    """``schedule`` with a ``kind`` (``'linear'`` or ``'exponential'``) warm-up; ``length == 0`` returns it as is.
+    """``schedule`` with a ``kind`` (one of :data:`WARMUP_TYPES`) warm-up; ``length == 0`` returns it as is.
     ``shift``: start ``schedule`` when the ramp ends (default) or overlay the ramp on it (see :class:`LinearWarmUp`)."""
     if kind not in WARMUP_TYPES:
-        raise ValueError(f"warmup_type={kind!r} is not allowed: warmup_type must be one of 'linear', 'exponential'.")
+        raise ValueError(f'warmup_type={kind!r} is not allowed: warmup_type must be one of '
+                         f'{", ".join(map(repr, WARMUP_TYPES))}.')
     if length == 0:
         return schedule
-    return (LinearWarmUp if kind == 'linear' else ExponentialWarmUp)(schedule, start_lr, length, shift)
+    return _RAMPS[kind](schedule, start_lr, length, shift)
 
 
 @configclass

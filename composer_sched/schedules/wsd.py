@@ -1,7 +1,8 @@
 """Warmup-stable-decay (WSD): constant, then a cool-down over the last part of training.
 
 The warm-up is the adapters' generic wrapper (see :mod:`composer_sched.schedules.warmup`); this module is the
-stable phase and the decay.
+stable phase and the decay, and the decay formula itself (:func:`decay`), which the tutorial's
+:class:`~composer_sched.schedules.cooldown.LinearCoolDown` wrapper and the ``Cooldown`` algorithm reuse.
 """
 from __future__ import annotations
 
@@ -9,11 +10,36 @@ import dataclasses
 from typing import Any
 
 from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
-from composer_sched.schedules.constant import FlatSchedule
-from composer_sched.schedules.cooldown import COOLDOWN_SHAPES, LinearCoolDown
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['StableDecaySchedule', 'WSDConfig']
+
+#: The shapes of WSD's decay (``decay_type``): linear, or the 1-sqrt of Hägele et al. (2024).
+COOLDOWN_SHAPES = ('linear', 'sqrt')
+#: Every shape :func:`decay` draws: WSD's, and the geometric one the ``Cooldown`` algorithm also offers.
+DECAY_SHAPES = ('linear', 'sqrt', 'exp')
+
+
+def decay(start: float, finish: float, u: Any, shape: str, ops: Ops) -> Any:
+    r"""The cool-down from ``start`` to ``finish`` at fraction :math:`u \in [0, 1]` of its length.
+
+    .. math::
+        \text{linear: } \eta_c + (\eta_f - \eta_c)\,u,\quad
+        \text{sqrt: } \eta_f + (\eta_c - \eta_f)(1 - \sqrt{u}),\quad
+        \text{exp: } \eta_c\,(\eta_f / \eta_c)^{u}
+
+    ``'exp'`` is geometric, so it needs both ends ``> 0``; from or to 0 it is drawn linearly.
+
+    Example:
+        >>> from composer_sched.schedules._base import ScalarOps
+        >>> [decay(1.0, 0.01, u, s, ScalarOps) for s in DECAY_SHAPES for u in (0.5,)]
+        [0.505, 0.29996428662531793, 0.1]
+    """
+    if shape == 'sqrt':
+        return finish + (start - finish) * (1 - ops.sqrt(u))
+    if shape == 'exp' and start > 0 and finish > 0:
+        return start * (finish / start) ** u
+    return start + (finish - start) * u
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +70,6 @@ class StableDecaySchedule(Schedule):
     final_lr: float = 0.0
     base_lr: float = 1.0
     decay_type: str = 'linear'
-    _inner: Schedule = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_number('length', self.length, lo=0, lo_open=True)
@@ -53,9 +78,6 @@ class StableDecaySchedule(Schedule):
         check_number('final_lr', self.final_lr, lo=0)
         check(self.final_lr <= self.base_lr, 'final_lr', self.final_lr, f'<= base_lr ({self.base_lr})')
         check_choice('decay_type', self.decay_type, COOLDOWN_SHAPES)
-        object.__setattr__(self, '_inner', LinearCoolDown(
-            FlatSchedule(self.base_lr), finish_lr=self.final_lr, start_idx=self.length - self.cooldown_length,
-            length=self.cooldown_length, shape=self.decay_type))
 
     @property
     def cooldown_start(self) -> float:
@@ -63,7 +85,15 @@ class StableDecaySchedule(Schedule):
         return self.length - self.cooldown_length
 
     def _eval(self, t: Any, ops: Ops) -> Any:
-        return self._inner._eval(t, ops)
+        start, c = self.length - self.cooldown_length, self.cooldown_length
+        if not ops.array and t <= start:  # the stable phase: one comparison per batch
+            return self.base_lr
+        if c == 0:
+            return ops.where(t <= start, self.base_lr, self.final_lr)
+        u = ops.clip((t - start) / c, 0.0, 1.0)  # the fraction first: (t - s) * diff overflows
+        tail = ops.where(t < self.length, decay(self.base_lr, self.final_lr, u, self.decay_type, ops),
+                         self.final_lr)  # exactly final_lr from the end on (no round-off below it)
+        return ops.where(t <= start, self.base_lr, tail)
 
 
 @register

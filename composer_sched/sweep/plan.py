@@ -171,24 +171,16 @@ def sharing_blocker(schedulers: Sequence, algorithms: Sequence = ()) -> Optional
         return None if get_method(method).budget_free_prefix else budget_bound(method)
     if not schedulers:
         return 'runs are independent: the recipe has no scheduler to check.'
-    for s in _factors(schedulers):
+    from composer_sched.adapters.product import factors_of
+
+    # A product of budget-free prefixes is one: each factor's early values do not depend on the budget.
+    for s in factors_of(schedulers):
         if not isinstance(s, ComposerScheduler):
             return (f'runs are independent: {s!r} is not a composer_sched scheduler, so its prefix cannot be '
                     'checked.')
         if not get_method(s.method).budget_free_prefix:
             return budget_bound(s.method)
     return None
-
-
-def _factors(schedulers: Sequence) -> list:
-    """The schedulers with every :class:`~composer_sched.adapters.product.ProductScheduler` replaced by its factors
-    (a product of budget-free prefixes is one: each factor's early values do not depend on the budget)."""
-    from composer_sched.adapters.product import ProductScheduler
-
-    out: list = []
-    for s in schedulers:
-        out += _factors(s.factors) if isinstance(s, ProductScheduler) else [s]
-    return out
 
 
 def _preview(schedulers, max_duration, ratio, dataloader_len, samples_per_batch, algorithms) -> np.ndarray:

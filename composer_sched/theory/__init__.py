@@ -12,9 +12,10 @@ surprisingly well, so it is a cheap way to compare schedules, pick a base LR and
 * :func:`horizon_transfer`: re-shape a schedule tuned at ``T0`` for a longer ``T1`` keeping its base LR.
 
 The schedule classes keep the names and signatures of the paper's ``scheduled`` package (``WSDSchedule(final_lr,
-steps, base_lr, cooldown_len, ...)``); no core class shares a name with them (the core's are
-``StableDecaySchedule``, ``FlatSchedule``, ``StepwiseSchedule``, ...). They define no formula of their own: each
-evaluates the schedule of a registered method (``wsd``, ``constant``, ``cosine_annealing``, ``inverse_sqrt``,
+steps, base_lr, cooldown_len, ...)``) and live in this namespace only: ``composer_sched.ConstantSchedule`` and
+``composer_sched.PiecewiseConstantSchedule`` are the core's shapes (named for their registered methods, with the
+core's signatures), ``composer_sched.theory.ConstantSchedule`` the paper's class. They define no formula of their
+own: each evaluates the schedule of a registered method (``wsd``, ``constant``, ``cosine_annealing``, ``inverse_sqrt``,
 ``polynomial``, ``piecewise_constant``) on step indices, converting the paper's arguments (a cool-down as a
 fraction of ``steps``, endpoints included, relative or absolute final LRs, a warm-up prepended) as each class's
 docstring says, so a method and its paper class cannot drift apart.

@@ -46,7 +46,9 @@ from composer_sched.schedules._base import (
     check_int,
     check_number,
 )
-from composer_sched.schedules.constant import FlatSchedule
+
+# The core shape, renamed here: ConstantSchedule in this module is the paper's class.
+from composer_sched.schedules.constant import ConstantSchedule as _Constant
 from composer_sched.schedules.cooldown import LinearCoolDown
 from composer_sched.schedules.inverse_sqrt import InverseSqrtSchedule
 from composer_sched.schedules.registry import get_method
@@ -211,7 +213,7 @@ class ScheduleBase:
             w = self.warmup_kwargs
             start = self._relative(w['warmup_lr'], bool(w['warmup_lr_absolute']), 'warmup_lr')
             peak = start + (1.0 - float(w['warmup_lr']))  # upstream slope: (1 - w) even when w is absolute
-            warmup = LinearWarmUp(FlatSchedule(peak), start_lr=start, length=float(W))
+            warmup = LinearWarmUp(_Constant(peak), start_lr=start, length=float(W))
             parts.insert(0, warmup(np.arange(W, dtype=float)))
         sched = np.concatenate(parts) if W else parts[0]  # a fresh array either way: clipped in place
         check(len(sched) == self.steps and bool(sched.min() >= -1e-15), 'schedule', self.name,

@@ -95,8 +95,8 @@ def test_repr_and_named_classes():
     assert s.schedule(Time.from_timestring('100ba'))(75.0) == pytest.approx(1 - 5 / 30)
     with pytest.raises(ValueError, match="did you mean 't_cooldown'"):
         cs.composer_scheduler('wsd', tcooldown='0.3dur')  # a name from text: the closest valid one
-    with pytest.raises(TypeError, match='tcooldown'):
-        cs.WSDScheduler(tcooldown='0.3dur')  # an explicit signature: Python names the unknown keyword
+    with pytest.raises(ValueError, match="did you mean 't_cooldown'"):
+        cs.WSDScheduler(tcooldown='0.3dur')  # an explicit signature, and still the same error as by name
 
 
 def test_with_several_schedulers_the_last_one_decides_as_in_composer_and_a_product_multiplies():

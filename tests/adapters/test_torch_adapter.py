@@ -4,10 +4,9 @@ import pytest
 import torch
 from composer.core import TimeUnit
 
-from composer_sched import ScheduleLR, torch_scheduler
+from composer_sched import ScheduleLR
 from composer_sched.adapters.durations import Horizon
 from composer_sched.adapters.spec import ScheduleSpec
-from composer_sched.adapters.torch_schedulers import TORCH_CLASSES
 from composer_sched.schedules import TriangularSchedule, get_method, method_names
 
 
@@ -34,7 +33,7 @@ def _loop(opt, sched, steps):
 def test_plain_loop_applies_the_core_schedule_per_group(name):
     params = {**get_method(name).example, 't_warmup': 5}
     opt = _optimizer()
-    sched = TORCH_CLASSES[name](opt, 120, **params)
+    sched = ScheduleLR(opt, name, 120, **params)
     seen = _loop(opt, sched, 120)
     alpha = ScheduleSpec(name, **params).build(Horizon(TimeUnit.BATCH, 120.0))(np.arange(120))
     np.testing.assert_allclose(seen[:, 0], 0.1 * alpha, rtol=1e-12, atol=1e-15)
@@ -78,7 +77,7 @@ def test_core_schedule_as_absolute_lrs():
 
 def test_scale_schedule_hook_dilates_all_but_the_warmup():
     opt = _optimizer()
-    sched = torch_scheduler(opt, 'wsd', total_steps=100, t_warmup=10, t_cooldown='30ba')
+    sched = ScheduleLR(opt, 'wsd', total_steps=100, t_warmup=10, t_cooldown='30ba')
     sched.scale_schedule(0.5)
     seen = _loop(opt, sched, 50)[:, 0]
     expected = ScheduleSpec('wsd', t_warmup=10, t_cooldown='30ba').build(

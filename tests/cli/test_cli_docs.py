@@ -26,8 +26,8 @@ DOCS = [ROOT / 'README.md', ROOT / 'composer_sched' / 'recipes' / 'yamls' / 'REA
 NOT_RUN = {
     'make test': 'runs the whole suite, this test included',
     'make bench': 'the benchmarks (make bench), not tests',
-    'make docs': 'regenerates docs/methods; tests/test_package.py checks the generator',
     'make gen': 'regenerates the generated files (tools.gen); tests/test_generated.py checks they are current',
+    'make docs': 'the same command as make gen',
     'make demo': 'is `composer-sched demo` after setting up .venv: that command runs below',
     'composer-sched train <file or name>': 'a template (<file or name>)',
     'composer-sched sweep [RECIPE] --ratios 0.25,0.5,0.75,1.0 [--seeds N] [--workers N] [--backend local|ray|slurm]':

@@ -151,10 +151,10 @@ def test_scheduler_entries_must_be_mappings_without_omegaconf_internals(tmp_path
 
 def test_algorithm_errors_name_the_algorithm_key_not_internal_methods():
     with pytest.raises(RecipeError) as info:
-        load_recipe('algorithms/linear_cooldown', ['algorithms.linear_cooldown.t_start=200ba'])
+        load_recipe('algorithms/cooldown', ['algorithms.cooldown.t_start=200ba'])
     e = info.value
-    assert e.key == 'algorithms.linear_cooldown.t_start', str(e)
-    assert not e.reason.startswith(('LinearCooldown(', 'constant:', 'linear_cooldown:')), e.reason
+    assert e.key == 'algorithms.cooldown.t_start', str(e)
+    assert not e.reason.startswith(('Cooldown(', 'constant:', 'cooldown:')), e.reason
 
 
 def test_dry_run_table_is_sorted_without_repeated_rows(capsys):

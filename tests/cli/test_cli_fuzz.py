@@ -46,7 +46,7 @@ def override(draw):
 
 # ----------------------------------------------------------------------------------------------- the CLI
 RECIPES = ['digits_cnn', 'schedules/wsd', 'schedules/step', 'algorithms/wsd', 'algorithms/autowu',
-           'algorithms/linear_warmup', 'no_such', 'schedules', '/', '.', 'x.yaml']
+           'algorithms/warmup', 'no_such', 'schedules', '/', '.', 'x.yaml']
 OPTIONS = {
     'plot': ['--max-duration', '--dataloader-len', '--ratios', '-o'],
     'bound': ['--horizons', '-G', '-D', '--base-lr', '--recipe', '--type', '-o', '--set'],

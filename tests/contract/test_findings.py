@@ -9,7 +9,6 @@ import torch
 from composer.core import Time, TimeUnit
 
 from composer_sched import ComposerScheduler, ScheduleLR, preview
-from composer_sched.adapters.torch_schedulers import TORCH_CLASSES
 from composer_sched.schedules import MAX_GROWTH, get_method, method_names
 from tests.helpers import tiny_trainer
 from tests.schedules.test_contract import assert_names_a_user_parameter
@@ -201,7 +200,6 @@ def test_schedule_lr_load_state_dict_none_and_repr():
     with pytest.raises(ValueError, match='state_dict=None is not allowed'):
         lr.load_state_dict(None)
     assert repr(lr) == "ScheduleLR('wsd', total_steps=100, t_cooldown='0.3dur')"
-    assert repr(TORCH_CLASSES['wsd'](_opt(), 50)) == 'WSDLR(total_steps=50)'
 
 
 def test_theory_inputs():

@@ -25,11 +25,20 @@ def test_scheduler_entry_points_resolve_to_our_classes():
 
 
 def test_algorithm_entry_points_resolve_to_our_classes():
+    # The old keys (linear_warmup, linear_cooldown) stay one release, loading their deprecated names with a warning.
+    import pytest
+
+    from composer_sched.algorithms import DEPRECATED_ALGORITHMS
+
     eps = {ep.name: ep for ep in entry_points(group='llmfoundry_algorithms')}
     ours = algorithm_classes()
-    assert set(eps) == set(ours), 'setup.cfg [llmfoundry_algorithms] != registered algorithms'
+    assert set(eps) == set(ours) | set(DEPRECATED_ALGORITHMS), 'setup.cfg [llmfoundry_algorithms] != registered'
     for name, ep in eps.items():
-        assert ep.load() is ours[name]
+        if name in DEPRECATED_ALGORITHMS:
+            with pytest.warns(DeprecationWarning, match=DEPRECATED_ALGORITHMS[name][1].capitalize()):
+                assert issubclass(ep.load(), ours[DEPRECATED_ALGORITHMS[name][1]])
+        else:
+            assert ep.load() is ours[name]
 
 
 def test_installed_metadata_matches_setup_cfg():

@@ -278,7 +278,7 @@ def _core_cases():
     rate = st.one_of(st.sampled_from([0.0, 5e-324, 0.5, 1 - 1e-12, 1.0, 1 + 1e-12, 1.5, 2.0, 1e300]), st.floats(0, 3))
     marks = st.lists(st.floats(0, 1e4), max_size=4).map(sorted)
     return {
-        'constant': st.builds(S.FlatSchedule, nonneg),
+        'constant': st.builds(S.ConstantSchedule, nonneg),
         'linear': st.builds(S.LinearSchedule, nonneg, nonneg, pos),
         'cosine': st.builds(S.CosineAnnealingSchedule, nonneg, nonneg, pos),
         'polynomial': st.builds(S.PolynomialSchedule, nonneg, pos, nonneg, nonneg),
@@ -286,7 +286,7 @@ def _core_cases():
         'step': st.builds(S.StepSchedule, pos, rate, nonneg),
         'multi_step': st.builds(S.MultiStepSchedule, marks, rate, nonneg),
         'multi_factor': st.builds(S.MultiFactorSchedule, marks.map(lambda m: sorted(set(m))), unit, nonneg),
-        'piecewise': marks.flatmap(lambda m: st.builds(S.StepwiseSchedule, st.just(m),
+        'piecewise': marks.flatmap(lambda m: st.builds(S.PiecewiseConstantSchedule, st.just(m),
                                                        st.lists(nonneg, min_size=len(m), max_size=len(m)))),
         'triangular': st.builds(S.TriangularSchedule, nonneg, nonneg, pos, unit),
         'inverse_sqrt': st.builds(S.InverseSqrtSchedule, pos, nonneg, nonneg),

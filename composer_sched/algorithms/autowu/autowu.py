@@ -107,6 +107,13 @@ class AutoWU(Algorithm):
             args['rollback'] = False
         return f'AutoWU({", ".join(f"{k}={v!r}" for k, v in args.items())})'
 
+    def __eq__(self, other: object) -> bool:
+        # Equal when built from the same arguments (an unpickled copy is); the run's state is the engine's.
+        return type(other) is type(self) and repr(other) == repr(self)
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
     # -- run --------------------------------------------------------------------------------------------------
     @property
     def phase(self) -> Optional[str]:

@@ -48,7 +48,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from composer_sched.algorithms.autowu import gp
-from composer_sched.schedules import CosineAnnealingSchedule, FlatSchedule, LinearCoolDown, Schedule, warm_up
+from composer_sched.schedules import ConstantSchedule, CosineAnnealingSchedule, LinearCoolDown, Schedule, warm_up
 from composer_sched.schedules._base import ParamError, check, check_choice, check_int, check_number
 
 __all__ = ['AutoWUConfig', 'AutoWUEngine', 'Decision']
@@ -234,7 +234,7 @@ class AutoWUEngine:
             w_units = int(self.total_steps * c.max_warmup_fraction)
             self.cap = w_units
         self._w_units = w_units
-        self.warmup_schedule: Schedule = warm_up(FlatSchedule(c.max_lr), length=w_units, start_lr=c.min_lr,
+        self.warmup_schedule: Schedule = warm_up(ConstantSchedule(c.max_lr), length=w_units, start_lr=c.min_lr,
                                                  kind=kind)
         self.cooldown_start = (self.total_steps if c.immediate_cooldown
                                else int(math.ceil((1 - c.cooldown_fraction) * self.total_steps - 1e-9)))
@@ -364,11 +364,11 @@ class AutoWUEngine:
             length = self.total_steps - self.cool_step
             lr0 = self.cool_lr
             if length <= 0:
-                self._tail = FlatSchedule(lr0)
+                self._tail = ConstantSchedule(lr0)
             elif self.config.cooldown_type == 'cosine':
                 self._tail = CosineAnnealingSchedule(min_lr=0.0, max_lr=lr0, cycle_length=length)
             else:
-                self._tail = LinearCoolDown(FlatSchedule(lr0), finish_lr=0.0, start_idx=0, length=length,
+                self._tail = LinearCoolDown(ConstantSchedule(lr0), finish_lr=0.0, start_idx=0, length=length,
                                             shape=self.config.cooldown_type)
         return self._tail
 

@@ -1,13 +1,15 @@
 """OneCycle: the registered ``'one_cycle'`` method as a schedule-setting Composer Algorithm that also cycles the
-momentum. Its config names it (``ALGORITHM``), so ``make gen`` imports it instead of generating a plain setter; its
-functional form ``one_cycle_scheduler`` is generated with the others in :mod:`composer_sched.algorithms.setters`."""
+momentum. :data:`composer_sched.algorithms.OWN_SETTERS` declares it, so ``make gen`` imports it into
+:mod:`composer_sched.algorithms.setters` instead of generating a plain setter."""
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from composer_sched.adapters.composer import Duration
 from composer_sched.algorithms.roles import SetterAlgorithm
 from composer_sched.schedules._base import check, check_number
+from composer_sched.schedules.registry import unknown_parameter
 
 __all__ = ['OneCycle']
 
@@ -53,7 +55,11 @@ class OneCycle(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, cycle_momentum: bool = False, base_momentum: float = 0.85,
                  max_momentum: float = 0.95, t_cycle: Duration = '0.8dur', t_cooldown: Duration = '0.2dur',
                  alpha_start: float = 0.1, alpha_max: float = 1.0, alpha_f: float = 0.001, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 **misspelt: Any) -> None:
+        for name in misspelt:  # the same ValueError as every face of the method, among all of this one's keywords
+            raise unknown_parameter('one_cycle', name, [k for k in inspect.signature(OneCycle).parameters
+                                                        if k != 'misspelt'])
         super().__init__(replace=replace, t_cycle=t_cycle, t_cooldown=t_cooldown, alpha_start=alpha_start,
                          alpha_max=alpha_max, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
                          alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)

@@ -233,7 +233,7 @@ class ScaleSchedule(ScheduleAlgorithm):
     given. What it has done is a :class:`ScaleRun`; its ``state_dict`` names the schedulers a checkpoint restores
     already dilated, so a resumed run acting at ``FIT_START`` does not dilate them twice.
 
-    With composer_sched's schedule setters or modifiers (``WSD``, ``LinearWarmup``, ...) the result is the same
+    With composer_sched's schedule setters or modifiers (``WSD``, ``Warmup``, ...) the result is the same
     whatever the order of ``algorithms=[...]``: the dilation applies to the schedule the setter installs and the
     modifiers shape. Listed after them, it finds their
     :class:`~composer_sched.algorithms.driver.ScheduleDriver` in ``state.schedulers`` and dilates it like any

@@ -7,7 +7,7 @@ import pytest
 import torch
 from composer.optim import CosineAnnealingScheduler
 
-from composer_sched import WSD, LinearCooldown, LinearWarmup
+from composer_sched import WSD, Cooldown, Warmup
 from composer_sched.previewing import preview, simulate
 from tests.helpers import tiny_model, tiny_trainer
 
@@ -22,7 +22,7 @@ def _probe_opt():
 
 @pytest.mark.slow  # a real Trainer run (tiny)
 def test_setter_modifier_and_a_pytorch_scheduler_it_replaces():
-    algos = [LinearWarmup(t_warmup='5ba', alpha_warmup=0.1), WSD(t_cooldown='0.4dur', replace=True)]
+    algos = [Warmup(t_warmup='5ba', alpha_warmup=0.1), WSD(t_cooldown='0.4dur', replace=True)]
     opt = torch.optim.SGD(tiny_model().parameters(), lr=LR)
     step = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)  # replaced by the setter: no effect
     t, rec = tiny_trainer(step, max_duration='3ep', optimizers=opt, algorithms=algos)
@@ -40,7 +40,7 @@ def test_setter_modifier_and_a_pytorch_scheduler_it_replaces():
 @pytest.mark.slow  # a real Trainer run (tiny)
 @pytest.mark.parametrize('ssr', [1.0, 0.5])
 def test_modifiers_over_a_composer_and_a_pytorch_scheduler_multiply(ssr):
-    algos = [LinearCooldown(t_start='0.75dur', alpha_f=0.0), LinearWarmup(t_warmup='4ba')]
+    algos = [Cooldown(t_start='0.75dur', alpha_f=0.0), Warmup(t_warmup='4ba')]
     cosine = CosineAnnealingScheduler(alpha_f=0.2)  # Composer's own: replayed batch by batch
 
     def multistep(opt):

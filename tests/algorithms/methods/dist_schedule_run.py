@@ -11,7 +11,7 @@ def main(out_dir: str) -> None:
     from composer.core import Callback
     from composer.utils import dist
 
-    from composer_sched import SGDR, LinearCooldown, LinearWarmup
+    from composer_sched import SGDR, Cooldown, Warmup
     from composer_sched.data import digits_dataloaders
     from composer_sched.models import digits_cnn
 
@@ -25,8 +25,8 @@ def main(out_dir: str) -> None:
     train, _ = digits_dataloaders(batch_size=16)
     model = digits_cnn(width=4)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    algos = [LinearCooldown(t_start='0.6dur', shape='sqrt'), SGDR(t_0='5ba', t_mult=2.0),
-             LinearWarmup(t_warmup='4ba')]
+    algos = [Cooldown(t_start='0.6dur', shape='sqrt'), SGDR(t_0='5ba', t_mult=2.0),
+             Warmup(t_warmup='4ba')]
     Trainer(model=model, train_dataloader=train, optimizers=opt, max_duration='2ep', train_subset_num_batches=10,
             algorithms=algos, callbacks=[Record()], device='cpu', progress_bar=False, log_to_console=False,
             loggers=[], seed=5).fit()

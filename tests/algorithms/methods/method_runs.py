@@ -10,8 +10,8 @@ from composer.core import Callback
 #: Example arguments of the algorithms that are not a registered method's setter (a setter's come from its method's
 #: definition, ``get_method(name).example``); chosen so each moves the schedule within 33 batches.
 MODIFIER_EXAMPLES = {
-    'linear_warmup': dict(t_warmup='7ba', alpha_warmup=0.05),
-    'linear_cooldown': dict(t_start='14ba', alpha_f=0.01, shape='sqrt'),
+    'warmup': dict(t_warmup='7ba', alpha_warmup=0.05),
+    'cooldown': dict(t_start='14ba', alpha_f=0.01, shape='sqrt'),
 }
 #: What a setter's example adds to its method's: a warm-up, so every setter's LR moves (the constant one too), and
 #: one_cycle's own behaviour (momentum cycling), so its resume test covers it.

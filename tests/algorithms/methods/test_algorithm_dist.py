@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from composer_sched import SGDR, LinearCooldown, LinearWarmup
+from composer_sched import SGDR, Cooldown, Warmup
 from composer_sched.previewing import preview
 
 
@@ -30,7 +30,7 @@ def test_two_ranks_apply_the_same_lr(tmp_path):
     ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
     assert [r['world_size'] for r in ranks] == [2, 2]
     assert ranks[0]['lrs'] == ranks[1]['lrs'] and len(ranks[0]['lrs']) == 20
-    algos = [LinearCooldown(t_start='0.6dur', shape='sqrt'), SGDR(t_0='5ba', t_mult=2.0),
-             LinearWarmup(t_warmup='4ba')]
+    algos = [Cooldown(t_start='0.6dur', shape='sqrt'), SGDR(t_0='5ba', t_mult=2.0),
+             Warmup(t_warmup='4ba')]
     np.testing.assert_allclose(ranks[0]['lrs'], 0.1 * preview(None, '2ep', dataloader_len=10, algorithms=algos),
                                rtol=1e-12)

@@ -30,8 +30,8 @@ def test_resume_from_checkpoint_matches_uninterrupted(name, tmp_path):
 
 
 def _composed():
-    from composer_sched import LinearCooldown, LinearWarmup, OneCycle
-    return [LinearCooldown(t_start='20ba', shape='sqrt', alpha_f=0.05), LinearWarmup(t_warmup='6ba'),
+    from composer_sched import Cooldown, OneCycle, Warmup
+    return [Cooldown(t_start='20ba', shape='sqrt', alpha_f=0.05), Warmup(t_warmup='6ba'),
             OneCycle(replace=True, cycle_momentum=True, t_cycle='0.5dur', t_cooldown='0.5dur')]
 
 
@@ -68,10 +68,10 @@ def test_autoresume_composition_at_several_points(stop_at, tmp_path):
 
 
 def test_resume_cooldown_over_torch_scheduler_restores_its_start(tmp_path):
-    from composer_sched import LinearCooldown
-    full = Run([LinearCooldown(t_start='12ba', alpha_f=0.0)], schedulers=_multistep, save_folder=str(tmp_path),
+    from composer_sched import Cooldown
+    full = Run([Cooldown(t_start='12ba', alpha_f=0.0)], schedulers=_multistep, save_folder=str(tmp_path),
                save_interval='1ep', save_filename='ep{epoch}.pt').fit()
-    resumed = Run([LinearCooldown(t_start='12ba', alpha_f=0.0)], schedulers=_multistep,
+    resumed = Run([Cooldown(t_start='12ba', alpha_f=0.0)], schedulers=_multistep,
                   load_path=str(tmp_path / 'ep2.pt')).fit()
     np.testing.assert_array_equal(resumed.lrs, full.lrs[2 * DL_LEN:])
     _same_weights(resumed.weights(), full.weights())

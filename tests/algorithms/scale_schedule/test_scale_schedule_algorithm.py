@@ -20,7 +20,7 @@ from composer.optim import (
 )
 from torch.utils.data import DataLoader, TensorDataset
 
-from composer_sched import ComposerScheduler, LinearCooldown, ScaleSchedule, ScheduleLR, WSDScheduler, preview
+from composer_sched import ComposerScheduler, Cooldown, ScaleSchedule, ScheduleLR, WSDScheduler, preview
 from composer_sched.adapters.compiled import unwrap_compiled
 from composer_sched.algorithms import get_algorithm
 from composer_sched.algorithms.roles import SetterAlgorithm
@@ -359,7 +359,7 @@ def test_one_algorithm_object_scales_each_trainer_it_is_given():
 def test_composes_with_a_modifier_over_compiled_schedulers_whatever_the_list_order(scale_first):
     # The run's Composer scheduler, a cool-down modifier and the dilation: ScaleSchedule acts on the run itself in
     # either position, and the driver sees one ratio (0.5), not its square.
-    algos = [LinearCooldown(t_start='6ba', alpha_f=0.1), ScaleSchedule(0.5)]
+    algos = [Cooldown(t_start='6ba', alpha_f=0.1), ScaleSchedule(0.5)]
     ours, md = lrs_of(schedulers=CosineAnnealingScheduler(), algorithms=algos[::-1] if scale_first else algos)
     expected = preview(CosineAnnealingScheduler(), '4ep', dataloader_len=BATCHES, algorithms=algos) * 0.1
     assert md == Time(2, TimeUnit.EPOCH) and len(ours) == 2 * BATCHES
@@ -372,7 +372,7 @@ def test_resume_with_a_modifier_over_a_pytorch_scheduler(scale_first, tmp_path):
     # Either list position: the schedule driver checkpoints the dilated StepLR, the resumed run dilates a fresh one
     # again before the load, and the LRs follow the uninterrupted run's.
     def algos():
-        pair = [LinearCooldown(t_start='5ba', alpha_f=0.2), ScaleSchedule(0.5)]
+        pair = [Cooldown(t_start='5ba', alpha_f=0.2), ScaleSchedule(0.5)]
         return pair[::-1] if scale_first else pair
 
     step = dict(torch_sched=lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
