@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Mapping, Optional
 
 from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
 
 __all__ = ['LinearCoolDown']
 
-COOLDOWN_SHAPES = ('linear', 'sqrt')
+COOLDOWN_SHAPES = ('linear', 'sqrt', 'cosine')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +23,7 @@ class LinearCoolDown(Schedule):
         \eta(t) = \begin{cases} \eta_w(t) & t \le s \\
         \eta_c + (\eta_f - \eta_c)\,u & s < t \le s + C,\ \text{shape='linear'} \\
         \eta_f + (\eta_c - \eta_f)(1 - \sqrt{u}) & s < t \le s + C,\ \text{shape='sqrt'} \\
+        \eta_f + (\eta_c - \eta_f)\tfrac12(1 + \cos \pi u) & s < t \le s + C,\ \text{shape='cosine'} \\
         \eta_f & t > s + C \end{cases}
 
     Args:
@@ -29,7 +31,8 @@ class LinearCoolDown(Schedule):
         finish_lr: :math:`\eta_f`, ``>= 0``.
         start_idx: :math:`s`, ``>= 0``.
         length: :math:`C`, ``>= 0``.
-        shape: ``'linear'`` (default) or ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024).
+        shape: ``'linear'`` (default), ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024) or ``'cosine'``
+            (half a cosine: transformers' ``warmup_stable_decay`` default, timm's ``decay_fn='cosine'``).
 
     Raises:
         ValueError: an argument is outside its range.
@@ -73,8 +76,10 @@ class LinearCoolDown(Schedule):
         u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)  # the fraction first: (t - s) * diff overflows
         if self.shape == 'linear':
             ramp = start + (finish - start) * u
-        else:
+        elif self.shape == 'sqrt':
             ramp = finish + (start - finish) * (1 - ops.sqrt(u))
+        else:
+            ramp = finish + (start - finish) * ((1 + ops.cos(math.pi * u)) / 2)
         return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
