@@ -16,8 +16,8 @@ from composer_sched.schedules.registry import get_method
 __all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicLrScheduler', 'CyclicalScheduler',
            'ExponentialScheduler', 'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler',
            'MultiStepScheduler', 'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler',
-           'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TriangularScheduler', 'WSDScheduler',
-           'composer_scheduler']
+           'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TanhScheduler', 'TriangularScheduler',
+           'WSDScheduler', 'composer_scheduler']
 
 
 class ConstantScheduler(ComposerScheduler):
@@ -35,6 +35,8 @@ class ConstantScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -50,9 +52,9 @@ class ConstantScheduler(ComposerScheduler):
     method_name = 'constant'
 
     def __init__(self, *, alpha: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('constant', alpha=alpha, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CosineAnnealingScheduler(ComposerScheduler):
@@ -69,11 +71,14 @@ class CosineAnnealingScheduler(ComposerScheduler):
         t_max: length of the cosine; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
+        k_decay: timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -88,11 +93,12 @@ class CosineAnnealingScheduler(ComposerScheduler):
 
     method_name = 'cosine_annealing'
 
-    def __init__(self, *, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0,
+    def __init__(self, *, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0, k_decay: float = 1.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
-        super().__init__('cosine_annealing', t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__('cosine_annealing', t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, k_decay=k_decay,
+                         t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CyclicLrScheduler(ComposerScheduler):
@@ -123,6 +129,8 @@ class CyclicLrScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -140,10 +148,10 @@ class CyclicLrScheduler(ComposerScheduler):
     def __init__(self, *, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur', mode: str = 'triangular',
                  alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0, decay_period: Duration = '1ba',
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('cyclic_lr', t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max,
                          gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CyclicalScheduler(ComposerScheduler):
@@ -171,6 +179,8 @@ class CyclicalScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -188,10 +198,11 @@ class CyclicalScheduler(ComposerScheduler):
     def __init__(self, *, shape: str = 'triangular', t_0: Duration = '0.25dur', t_mult: float = 1.0,
                  magnitude_decay: float = 1.0, alpha_min: float = 0.0, alpha_max: float = 1.0,
                  inc_fraction: float = 0.5, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('cyclical', shape=shape, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay,
                          alpha_min=alpha_min, alpha_max=alpha_max, inc_fraction=inc_fraction, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class ExponentialScheduler(ComposerScheduler):
@@ -213,6 +224,8 @@ class ExponentialScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -228,9 +241,11 @@ class ExponentialScheduler(ComposerScheduler):
     method_name = 'exponential'
 
     def __init__(self, *, gamma: float, decay_period: Duration = '1ep', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__('exponential', gamma=gamma, decay_period=decay_period, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class InverseSqrtScheduler(ComposerScheduler):
@@ -248,13 +263,15 @@ class InverseSqrtScheduler(ComposerScheduler):
         t_cooldown: length of the final cool-down (0: none); a Composer time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -271,10 +288,11 @@ class InverseSqrtScheduler(ComposerScheduler):
 
     def __init__(self, *, t_scale: Duration = '0.1dur', t_cooldown: Duration = '0dur', alpha_f: float = 0.0,
                  decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__('inverse_sqrt', t_scale=t_scale, t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type,
                          t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class LinearScheduler(ComposerScheduler):
@@ -296,6 +314,8 @@ class LinearScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -312,9 +332,10 @@ class LinearScheduler(ComposerScheduler):
 
     def __init__(self, *, t_max: Duration = '1dur', alpha_i: float = 1.0, alpha_f: float = 0.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('linear', t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class MultiFactorScheduler(ComposerScheduler):
@@ -337,6 +358,8 @@ class MultiFactorScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -352,9 +375,10 @@ class MultiFactorScheduler(ComposerScheduler):
     method_name = 'multi_factor'
 
     def __init__(self, *, step: Optional[Sequence[Duration]] = None, factor: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__('multi_factor', step=step, factor=factor, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class MultiStepScheduler(ComposerScheduler):
@@ -375,6 +399,8 @@ class MultiStepScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -390,9 +416,10 @@ class MultiStepScheduler(ComposerScheduler):
     method_name = 'multi_step'
 
     def __init__(self, *, milestones: Sequence[Duration], gamma: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__('multi_step', milestones=milestones, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class OneCycleScheduler(ComposerScheduler):
@@ -417,6 +444,8 @@ class OneCycleScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -433,10 +462,11 @@ class OneCycleScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cycle: Duration = '0.8dur', t_cooldown: Duration = '0.2dur', alpha_start: float = 0.1,
                  alpha_max: float = 1.0, alpha_f: float = 0.001, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__('one_cycle', t_cycle=t_cycle, t_cooldown=t_cooldown, alpha_start=alpha_start,
                          alpha_max=alpha_max, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class PiecewiseConstantScheduler(ComposerScheduler):
@@ -456,6 +486,8 @@ class PiecewiseConstantScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -472,9 +504,10 @@ class PiecewiseConstantScheduler(ComposerScheduler):
 
     def __init__(self, *, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('piecewise_constant', milestones=milestones, factors=factors, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class PolynomialScheduler(ComposerScheduler):
@@ -491,11 +524,14 @@ class PolynomialScheduler(ComposerScheduler):
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
         t_max: length of the decay; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        k_decay: timm's k-decay: (1 - (t/t_max)^k_decay)^power (1: plain polynomial); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -510,11 +546,12 @@ class PolynomialScheduler(ComposerScheduler):
 
     method_name = 'polynomial'
 
-    def __init__(self, *, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0,
+    def __init__(self, *, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0, k_decay: float = 1.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
-        super().__init__('polynomial', power=power, t_max=t_max, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__('polynomial', power=power, t_max=t_max, alpha_f=alpha_f, k_decay=k_decay, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class SGDRScheduler(ComposerScheduler):
@@ -539,6 +576,8 @@ class SGDRScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -555,10 +594,10 @@ class SGDRScheduler(ComposerScheduler):
 
     def __init__(self, *, t_0: Duration = '0.25dur', t_mult: float = 1.0, magnitude_decay: float = 1.0,
                  alpha_f: float = 0.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('sgdr', t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay, alpha_f=alpha_f,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class StepScheduler(ComposerScheduler):
@@ -579,6 +618,8 @@ class StepScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -594,9 +635,53 @@ class StepScheduler(ComposerScheduler):
     method_name = 'step'
 
     def __init__(self, *, step_size: Duration, gamma: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__('step', step_size=step_size, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
+
+
+class TanhScheduler(ComposerScheduler):
+    """Tanh decay from 1 towards alpha_f over t_max (timm's TanhLRScheduler, one cycle), then alpha_f.
+
+    Reference: Hsueh et al. (2019), "Stochastic gradient descent with hyperbolic-tangent decay"; timm TanhLRScheduler.
+
+    The registered method ``'tanh'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
+    multiplier of the current batch. Durations are placed as
+    :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+
+    Args:
+        t_max: where the tanh ends (then alpha_f); a Composer time string. Default ``'1dur'``.
+        lb: tanh argument at the start (the lower bound, timm's lb). Default ``-7.0``.
+        ub: tanh argument at the end (the upper bound, timm's ub), > lb. Default ``3.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
+            ``max_duration`` (when the Trainer starts).
+
+    Example:
+        >>> from composer_sched import TanhScheduler, preview
+        >>> sched = TanhScheduler(alpha_f=0.05)
+        >>> preview(sched, '10ep', dataloader_len=10)[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 0.9997, 0.9981, 0.986, 0.9052, 0.5723, 0.1848, 0.0708]
+    """
+
+    method_name = 'tanh'
+
+    def __init__(self, *, t_max: Duration = '1dur', lb: float = -7.0, ub: float = 3.0, alpha_f: float = 0.0,
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__('tanh', t_max=t_max, lb=lb, ub=ub, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class TriangularScheduler(ComposerScheduler):
@@ -619,6 +704,8 @@ class TriangularScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -635,14 +722,14 @@ class TriangularScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cycle: Duration = '1dur', inc_fraction: float = 0.5, alpha_min: float = 0.0,
                  alpha_max: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('triangular', t_cycle=t_cycle, inc_fraction=inc_fraction, alpha_min=alpha_min,
                          alpha_max=alpha_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class WSDScheduler(ComposerScheduler):
-    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown.
+    """Warmup-stable-decay: constant, then a linear, 1-sqrt or cosine cool-down to alpha_f over the last t_cooldown.
 
     Reference: Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025).
 
@@ -655,13 +742,15 @@ class WSDScheduler(ComposerScheduler):
         t_cooldown: length of the cool-down at the end; a Composer time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``. Example: ``'sqrt'``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -678,10 +767,10 @@ class WSDScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cooldown: Duration = '0.2dur', alpha_f: float = 0.0, decay_type: str = 'linear',
                  t_max: Duration = '1dur', t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('wsd', t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type, t_max=t_max,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 #: One Composer scheduler class per registered method, by method name.
@@ -700,6 +789,7 @@ SCHEDULER_CLASSES: dict[str, type[ComposerScheduler]] = {
     'polynomial': PolynomialScheduler,
     'sgdr': SGDRScheduler,
     'step': StepScheduler,
+    'tanh': TanhScheduler,
     'triangular': TriangularScheduler,
     'wsd': WSDScheduler,
 }

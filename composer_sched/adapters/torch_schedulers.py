@@ -18,7 +18,7 @@ from composer_sched.schedules.registry import get_method
 
 __all__ = ['ConstantLR', 'CosineAnnealingLR', 'CyclicLrLR', 'CyclicalLR', 'ExponentialLR', 'InverseSqrtLR', 'LinearLR',
            'MultiFactorLR', 'MultiStepLR', 'OneCycleLR', 'PiecewiseConstantLR', 'PolynomialLR', 'SGDRLR', 'StepLR',
-           'TORCH_CLASSES', 'TriangularLR', 'WSDLR', 'torch_scheduler']
+           'TORCH_CLASSES', 'TanhLR', 'TriangularLR', 'WSDLR', 'torch_scheduler']
 
 
 class ConstantLR(ScheduleLR):
@@ -40,6 +40,8 @@ class ConstantLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -57,10 +59,10 @@ class ConstantLR(ScheduleLR):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, alpha: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'constant', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          alpha=alpha, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CosineAnnealingLR(ScheduleLR):
@@ -81,11 +83,14 @@ class CosineAnnealingLR(ScheduleLR):
         t_max: length of the cosine; steps or a time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
+        k_decay: timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -103,11 +108,12 @@ class CosineAnnealingLR(ScheduleLR):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0,
-                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 k_decay: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'cosine_annealing', total_steps, steps_per_epoch=steps_per_epoch,
-                         last_epoch=last_epoch, t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         last_epoch=last_epoch, t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, k_decay=k_decay,
+                         t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CyclicLrLR(ScheduleLR):
@@ -142,6 +148,8 @@ class CyclicLrLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -162,11 +170,11 @@ class CyclicLrLR(ScheduleLR):
                  last_epoch: int = -1, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur', mode: str = 'triangular',
                  alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0, decay_period: Duration = '1ba',
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'cyclic_lr', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max, gamma=gamma,
                          decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CyclicalLR(ScheduleLR):
@@ -198,6 +206,8 @@ class CyclicalLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -218,11 +228,11 @@ class CyclicalLR(ScheduleLR):
                  last_epoch: int = -1, shape: str = 'triangular', t_0: Duration = '0.25dur', t_mult: float = 1.0,
                  magnitude_decay: float = 1.0, alpha_min: float = 0.0, alpha_max: float = 1.0,
                  inc_fraction: float = 0.5, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'cyclical', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          shape=shape, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay, alpha_min=alpha_min,
                          alpha_max=alpha_max, inc_fraction=inc_fraction, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class ExponentialLR(ScheduleLR):
@@ -248,6 +258,8 @@ class ExponentialLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -265,10 +277,11 @@ class ExponentialLR(ScheduleLR):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, gamma: float, decay_period: Duration = '1ep', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'exponential', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class InverseSqrtLR(ScheduleLR):
@@ -290,13 +303,15 @@ class InverseSqrtLR(ScheduleLR):
         t_cooldown: length of the final cool-down (0: none); steps or a time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``.
         t_max: where the cool-down ends; steps or a time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -315,11 +330,12 @@ class InverseSqrtLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, t_scale: Duration = '0.1dur', t_cooldown: Duration = '0dur',
                  alpha_f: float = 0.0, decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'inverse_sqrt', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_scale=t_scale, t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type, t_max=t_max,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class LinearLR(ScheduleLR):
@@ -345,6 +361,8 @@ class LinearLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -363,10 +381,10 @@ class LinearLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, t_max: Duration = '1dur', alpha_i: float = 1.0, alpha_f: float = 0.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'linear', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class MultiFactorLR(ScheduleLR):
@@ -393,6 +411,8 @@ class MultiFactorLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -411,10 +431,10 @@ class MultiFactorLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, step: Optional[Sequence[Duration]] = None, factor: float = 0.1,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'multi_factor', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          step=step, factor=factor, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class MultiStepLR(ScheduleLR):
@@ -439,6 +459,8 @@ class MultiStepLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -456,10 +478,11 @@ class MultiStepLR(ScheduleLR):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, milestones: Sequence[Duration], gamma: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'multi_step', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          milestones=milestones, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class OneCycleLR(ScheduleLR):
@@ -488,6 +511,8 @@ class OneCycleLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -506,11 +531,12 @@ class OneCycleLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, t_cycle: Duration = '0.8dur', t_cooldown: Duration = '0.2dur',
                  alpha_start: float = 0.1, alpha_max: float = 1.0, alpha_f: float = 0.001, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'one_cycle', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_cycle=t_cycle, t_cooldown=t_cooldown, alpha_start=alpha_start, alpha_max=alpha_max,
                          alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class PiecewiseConstantLR(ScheduleLR):
@@ -534,6 +560,8 @@ class PiecewiseConstantLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -552,10 +580,11 @@ class PiecewiseConstantLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'piecewise_constant', total_steps, steps_per_epoch=steps_per_epoch,
                          last_epoch=last_epoch, milestones=milestones, factors=factors, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class PolynomialLR(ScheduleLR):
@@ -576,11 +605,14 @@ class PolynomialLR(ScheduleLR):
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
         t_max: length of the decay; steps or a time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        k_decay: timm's k-decay: (1 - (t/t_max)^k_decay)^power (1: plain polynomial); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -598,11 +630,12 @@ class PolynomialLR(ScheduleLR):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0,
-                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 k_decay: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'polynomial', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
-                         power=power, t_max=t_max, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         power=power, t_max=t_max, alpha_f=alpha_f, k_decay=k_decay, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class SGDRLR(ScheduleLR):
@@ -631,6 +664,8 @@ class SGDRLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -649,10 +684,11 @@ class SGDRLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, t_0: Duration = '0.25dur', t_mult: float = 1.0, magnitude_decay: float = 1.0,
                  alpha_f: float = 0.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'sgdr', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class StepLR(ScheduleLR):
@@ -677,6 +713,8 @@ class StepLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -694,10 +732,61 @@ class StepLR(ScheduleLR):
 
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, step_size: Duration, gamma: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'step', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          step_size=step_size, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
+
+
+class TanhLR(ScheduleLR):
+    """Tanh decay from 1 towards alpha_f over t_max (timm's TanhLRScheduler, one cycle), then alpha_f.
+
+    Reference: Hsueh et al. (2019), "Stochastic gradient descent with hyperbolic-tangent decay"; timm TanhLRScheduler.
+
+    The registered method ``'tanh'`` as a PyTorch LR scheduler (plain loops, Lightning, HF): call ``step()`` once per
+    optimizer step; group ``i`` trains at step ``k`` with its base LR times the multiplier. Durations are steps (ints)
+    or time strings (``'100ba'``, ``'0.2dur'``, ``'2ep'`` with ``steps_per_epoch``); see
+    :class:`~composer_sched.adapters.torch.ScheduleLR`.
+
+    Args:
+        optimizer: the optimizer; each param group keeps its own base LR.
+        total_steps: the number of optimizer steps in training, ``> 0``.
+        steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
+        last_epoch: as in torch (``-1`` to start). Default ``-1``.
+        t_max: where the tanh ends (then alpha_f); steps or a time string. Default ``'1dur'``.
+        lb: tanh argument at the start (the lower bound, timm's lb). Default ``-7.0``.
+        ub: tanh argument at the end (the upper bound, timm's ub), > lb. Default ``3.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
+
+    Example:
+        >>> import torch
+        >>> from composer_sched import TanhLR
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> sched = TanhLR(opt, 100, steps_per_epoch=10, alpha_f=0.05)
+        >>> [round(sched.multiplier(k), 4) for k in range(0, 100, 10)]
+        [1.0, 1.0, 1.0, 0.9997, 0.9977, 0.9829, 0.8868, 0.525, 0.1632, 0.0671]
+    """
+
+    method_name = 'tanh'
+
+    def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
+                 last_epoch: int = -1, t_max: Duration = '1dur', lb: float = -7.0, ub: float = 3.0,
+                 alpha_f: float = 0.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__(optimizer, 'tanh', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
+                         t_max=t_max, lb=lb, ub=ub, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class TriangularLR(ScheduleLR):
@@ -724,6 +813,8 @@ class TriangularLR(ScheduleLR):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -742,15 +833,15 @@ class TriangularLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, t_cycle: Duration = '1dur', inc_fraction: float = 0.5, alpha_min: float = 0.0,
                  alpha_max: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'triangular', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_cycle=t_cycle, inc_fraction=inc_fraction, alpha_min=alpha_min, alpha_max=alpha_max,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class WSDLR(ScheduleLR):
-    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown.
+    """Warmup-stable-decay: constant, then a linear, 1-sqrt or cosine cool-down to alpha_f over the last t_cooldown.
 
     Reference: Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025).
 
@@ -767,13 +858,15 @@ class WSDLR(ScheduleLR):
         t_cooldown: length of the cool-down at the end; steps or a time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``. Example: ``'sqrt'``.
         t_max: where the cool-down ends; steps or a time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
@@ -792,10 +885,12 @@ class WSDLR(ScheduleLR):
     def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
                  last_epoch: int = -1, t_cooldown: Duration = '0.2dur', alpha_f: float = 0.0,
                  decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(optimizer, 'wsd', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type, t_max=t_max, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 #: One PyTorch scheduler class per registered method, by method name.
@@ -814,6 +909,7 @@ TORCH_CLASSES: dict[str, type[ScheduleLR]] = {
     'polynomial': PolynomialLR,
     'sgdr': SGDRLR,
     'step': StepLR,
+    'tanh': TanhLR,
     'triangular': TriangularLR,
     'wsd': WSDLR,
 }

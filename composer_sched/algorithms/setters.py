@@ -27,6 +27,7 @@ from composer_sched.adapters.schedulers import (
     PolynomialScheduler,
     SGDRScheduler,
     StepScheduler,
+    TanhScheduler,
     TriangularScheduler,
     WSDScheduler,
 )
@@ -34,11 +35,12 @@ from composer_sched.algorithms.one_cycle import OneCycle
 from composer_sched.algorithms.roles import SetterAlgorithm
 
 __all__ = ['Constant', 'CosineAnnealing', 'CyclicLr', 'Cyclical', 'Exponential', 'InverseSqrt', 'Linear', 'MultiFactor',
-           'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES', 'SGDR', 'Step', 'Triangular',
-           'WSD', 'constant_scheduler', 'cosine_annealing_scheduler', 'cyclic_lr_scheduler', 'cyclical_scheduler',
-           'exponential_scheduler', 'inverse_sqrt_scheduler', 'linear_scheduler', 'multi_factor_scheduler',
-           'multi_step_scheduler', 'one_cycle_scheduler', 'piecewise_constant_scheduler', 'polynomial_scheduler',
-           'sgdr_scheduler', 'step_scheduler', 'triangular_scheduler', 'wsd_scheduler']
+           'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES', 'SGDR', 'Step', 'Tanh',
+           'Triangular', 'WSD', 'constant_scheduler', 'cosine_annealing_scheduler', 'cyclic_lr_scheduler',
+           'cyclical_scheduler', 'exponential_scheduler', 'inverse_sqrt_scheduler', 'linear_scheduler',
+           'multi_factor_scheduler', 'multi_step_scheduler', 'one_cycle_scheduler', 'piecewise_constant_scheduler',
+           'polynomial_scheduler', 'sgdr_scheduler', 'step_scheduler', 'tanh_scheduler', 'triangular_scheduler',
+           'wsd_scheduler']
 
 
 class Constant(SetterAlgorithm):
@@ -58,6 +60,8 @@ class Constant(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -73,9 +77,10 @@ class Constant(SetterAlgorithm):
     method = 'constant'
 
     def __init__(self, *, replace: bool = False, alpha: float = 1.0, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, alpha=alpha, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CosineAnnealing(SetterAlgorithm):
@@ -95,11 +100,14 @@ class CosineAnnealing(SetterAlgorithm):
         t_max: length of the cosine; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
+        k_decay: timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -115,10 +123,11 @@ class CosineAnnealing(SetterAlgorithm):
     method = 'cosine_annealing'
 
     def __init__(self, *, replace: bool = False, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0,
-                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
-        super().__init__(replace=replace, t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                 k_decay: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__(replace=replace, t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, k_decay=k_decay,
+                         t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class CyclicLr(SetterAlgorithm):
@@ -151,6 +160,8 @@ class CyclicLr(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -168,10 +179,10 @@ class CyclicLr(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur',
                  mode: str = 'triangular', alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0,
                  decay_period: Duration = '1ba', t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max,
                          gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class Cyclical(SetterAlgorithm):
@@ -201,6 +212,8 @@ class Cyclical(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -218,10 +231,11 @@ class Cyclical(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, shape: str = 'triangular', t_0: Duration = '0.25dur',
                  t_mult: float = 1.0, magnitude_decay: float = 1.0, alpha_min: float = 0.0, alpha_max: float = 1.0,
                  inc_fraction: float = 0.5, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, shape=shape, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay,
                          alpha_min=alpha_min, alpha_max=alpha_max, inc_fraction=inc_fraction, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class Exponential(SetterAlgorithm):
@@ -245,6 +259,8 @@ class Exponential(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -261,9 +277,10 @@ class Exponential(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, gamma: float, decay_period: Duration = '1ep',
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, gamma=gamma, decay_period=decay_period, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class InverseSqrt(SetterAlgorithm):
@@ -284,13 +301,15 @@ class InverseSqrt(SetterAlgorithm):
         t_cooldown: length of the final cool-down (0: none); a Composer time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -307,10 +326,11 @@ class InverseSqrt(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, t_scale: Duration = '0.1dur', t_cooldown: Duration = '0dur',
                  alpha_f: float = 0.0, decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, t_scale=t_scale, t_cooldown=t_cooldown, alpha_f=alpha_f,
                          decay_type=decay_type, t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class Linear(SetterAlgorithm):
@@ -334,6 +354,8 @@ class Linear(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -350,9 +372,10 @@ class Linear(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, t_max: Duration = '1dur', alpha_i: float = 1.0, alpha_f: float = 0.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class MultiFactor(SetterAlgorithm):
@@ -378,6 +401,8 @@ class MultiFactor(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -394,9 +419,9 @@ class MultiFactor(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, step: Optional[Sequence[Duration]] = None, factor: float = 0.1,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, step=step, factor=factor, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class MultiStep(SetterAlgorithm):
@@ -419,6 +444,8 @@ class MultiStep(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -435,9 +462,10 @@ class MultiStep(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, milestones: Sequence[Duration], gamma: float = 0.1,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, milestones=milestones, gamma=gamma, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class PiecewiseConstant(SetterAlgorithm):
@@ -460,6 +488,8 @@ class PiecewiseConstant(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -476,9 +506,10 @@ class PiecewiseConstant(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, milestones=milestones, factors=factors, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class Polynomial(SetterAlgorithm):
@@ -497,11 +528,14 @@ class Polynomial(SetterAlgorithm):
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
         t_max: length of the decay; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        k_decay: timm's k-decay: (1 - (t/t_max)^k_decay)^power (1: plain polynomial); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -517,10 +551,11 @@ class Polynomial(SetterAlgorithm):
     method = 'polynomial'
 
     def __init__(self, *, replace: bool = False, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0,
-                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False) -> None:
-        super().__init__(replace=replace, power=power, t_max=t_max, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                 k_decay: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__(replace=replace, power=power, t_max=t_max, alpha_f=alpha_f, k_decay=k_decay, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class SGDR(SetterAlgorithm):
@@ -547,6 +582,8 @@ class SGDR(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -563,10 +600,11 @@ class SGDR(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, t_0: Duration = '0.25dur', t_mult: float = 1.0,
                  magnitude_decay: float = 1.0, alpha_f: float = 0.0, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay, alpha_f=alpha_f,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class Step(SetterAlgorithm):
@@ -589,6 +627,8 @@ class Step(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -604,9 +644,56 @@ class Step(SetterAlgorithm):
     method = 'step'
 
     def __init__(self, *, replace: bool = False, step_size: Duration, gamma: float = 0.1, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, step_size=step_size, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
+
+
+class Tanh(SetterAlgorithm):
+    """Tanh decay from 1 towards alpha_f over t_max (timm's TanhLRScheduler, one cycle), then alpha_f.
+
+    Reference: Hsueh et al. (2019), "Stochastic gradient descent with hyperbolic-tangent decay"; timm TanhLRScheduler.
+
+    The registered method ``'tanh'`` as a schedule-setting Composer Algorithm. It installs the schedule at
+    ``Event.BEFORE_LOAD`` (a setter: one per run; list order in ``algorithms=[...]`` does not matter: setter, then
+    modifiers, then ``ScaleSchedule``). Durations follow the scale-schedule rule: absolute ones scale, an absolute
+    warm-up does not. The same schedule as a Trainer scheduler: ``TanhScheduler`` (or ``tanh_scheduler``).
+
+    Args:
+        replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
+            the first batch). Default ``False``.
+        t_max: where the tanh ends (then alpha_f); a Composer time string. Default ``'1dur'``.
+        lb: tanh argument at the start (the lower bound, timm's lb). Default ``-7.0``.
+        ub: tanh argument at the end (the upper bound, timm's ub), > lb. Default ``3.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
+            ``max_duration``, or a conflicting setter or scheduler (at ``Event.BEFORE_LOAD``).
+
+    Example:
+        >>> from composer_sched import Tanh, preview
+        >>> algo = Tanh(alpha_f=0.05)
+        >>> preview([], '10ep', dataloader_len=10, algorithms=[algo])[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 0.9997, 0.9981, 0.986, 0.9052, 0.5723, 0.1848, 0.0708]
+    """
+
+    method = 'tanh'
+
+    def __init__(self, *, replace: bool = False, t_max: Duration = '1dur', lb: float = -7.0, ub: float = 3.0,
+                 alpha_f: float = 0.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__(replace=replace, t_max=t_max, lb=lb, ub=ub, alpha_f=alpha_f, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay)
 
 
 class Triangular(SetterAlgorithm):
@@ -631,6 +718,8 @@ class Triangular(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -647,14 +736,15 @@ class Triangular(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, t_cycle: Duration = '1dur', inc_fraction: float = 0.5,
                  alpha_min: float = 0.0, alpha_max: float = 1.0, t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, t_cycle=t_cycle, inc_fraction=inc_fraction, alpha_min=alpha_min,
                          alpha_max=alpha_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class WSD(SetterAlgorithm):
-    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown.
+    """Warmup-stable-decay: constant, then a linear, 1-sqrt or cosine cool-down to alpha_f over the last t_cooldown.
 
     Reference: Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025).
 
@@ -669,13 +759,15 @@ class WSD(SetterAlgorithm):
         t_cooldown: length of the cool-down at the end; a Composer time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``. Example: ``'sqrt'``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range or a missing one (at construction); durations that do not fit
@@ -692,10 +784,11 @@ class WSD(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, t_cooldown: Duration = '0.2dur', alpha_f: float = 0.0,
                  decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False) -> None:
+                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 warmup_overlay: bool = False) -> None:
         super().__init__(replace=replace, t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type, t_max=t_max,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 def constant_scheduler(**params: Any) -> ConstantScheduler:
@@ -908,6 +1001,21 @@ def step_scheduler(**params: Any) -> StepScheduler:
     return StepScheduler(**params)
 
 
+def tanh_scheduler(**params: Any) -> TanhScheduler:
+    """The functional form of ``Tanh``: the same schedule as a stateless Composer scheduler for
+    ``Trainer(schedulers=[...])``, that is ``TanhScheduler(**params)``.
+
+    Raises:
+        ValueError: an unknown parameter (naming the closest valid one) or a bad value.
+
+    Example:
+        >>> from composer_sched.algorithms import tanh_scheduler
+        >>> tanh_scheduler(alpha_f=0.05)
+        TanhScheduler(alpha_f=0.05)
+    """
+    return TanhScheduler(**params)
+
+
 def triangular_scheduler(**params: Any) -> TriangularScheduler:
     """The functional form of ``Triangular``: the same schedule as a stateless Composer scheduler for
     ``Trainer(schedulers=[...])``, that is ``TriangularScheduler(**params)``.
@@ -954,6 +1062,7 @@ SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
     'polynomial': Polynomial,
     'sgdr': SGDR,
     'step': Step,
+    'tanh': Tanh,
     'triangular': Triangular,
     'wsd': WSD,
 }

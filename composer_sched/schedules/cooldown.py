@@ -1,4 +1,4 @@
-"""Cool-down wrapper: from a schedule's value at ``start_idx`` down to ``finish_lr``, linear or 1-sqrt."""
+"""Cool-down wrapper: from a schedule's value at ``start_idx`` down to ``finish_lr``: linear, 1-sqrt or cosine."""
 from __future__ import annotations
 
 import dataclasses

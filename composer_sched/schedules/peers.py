@@ -150,15 +150,14 @@ class Peer:
 
 def _rate(key: str, name: str, value: Any, base_lr: Optional[float]) -> float:
     """An absolute LR as a multiplier of ``base_lr`` (0 needs no base LR)."""
-    value = _number(name, value, lo=0)
-    if value == 0:
+    v = _number(name, value, lo=0)
+    if v == 0:
         return 0.0
     if base_lr is None:
         raise ParamError(name, value, f"given with the optimizer's base LR: {name} is an absolute learning rate "
                          f'({key} divides it by the LR the optimizer was built with); pass base_lr=..., or build '
                          'the scheduler on the optimizer (ScheduleLR, a recipe)')
-    base = _number('base_lr', base_lr, lo=0, lo_open=True)
-    return value / base
+    return v / _number('base_lr', base_lr, lo=0, lo_open=True)
 
 
 def _number(name: str, value: Any, lo: Optional[float] = None, lo_open: bool = False,

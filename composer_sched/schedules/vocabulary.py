@@ -54,9 +54,14 @@ GLOSSARY: dict[str, str] = {
     'inc_fraction': 'the fraction of a triangular cycle spent rising',
     'mode': 'how a cycle\'s amplitude changes from one cycle to the next (torch\'s CyclicLR mode)',
     'shape': 'the shape of each cycle (triangular or cosine)',
-    'decay_type': 'the shape of a cool-down (linear or 1-sqrt)',
+    'decay_type': 'the shape of a cool-down (linear, 1-sqrt or cosine)',
     'warmup_type': 'the shape of the warm-up ramp (linear or exponential)',
     'scale_warmup': 'whether a scale-schedule ratio scales the warm-up too',
+    'warmup_overlay': "whether the warm-up lays over the shape's start, which keeps the run's clock (timm's "
+                      'warmup_prefix=False), instead of the shape starting when it ends',
+    'k_decay': "timm's k-decay: the shape is drawn at (t/t_max)^k_decay instead of t/t_max",
+    'lb': "the tanh argument at the start of a tanh decay (timm's lb)",
+    'ub': "the tanh argument at the end of a tanh decay (timm's ub)",
 }
 
 #: A retired method-layer name -> the name that replaced it (issue 14: ``cyclical`` adopted ``sgdr``'s knobs).

@@ -18,7 +18,7 @@ __all__ = ['StableDecaySchedule', 'WSDConfig']
 
 @dataclasses.dataclass(frozen=True)
 class StableDecaySchedule(Schedule):
-    r"""Constant ``base_lr`` until :math:`T - C`, then a linear or 1-sqrt cool-down to ``final_lr`` at :math:`T`.
+    r"""Constant ``base_lr`` until :math:`T - C`, then a linear, 1-sqrt or cosine cool-down to ``final_lr`` at T.
 
     .. math::
         \eta(t) = \begin{cases} \eta_0 & t \le T - C \\ \eta_f + (\eta_0 - \eta_f)\,(1 - u) & \text{linear} \\
@@ -29,7 +29,8 @@ class StableDecaySchedule(Schedule):
         cooldown_length: :math:`C`, in ``[0, length]``.
         final_lr: :math:`\eta_f`, in ``[0, base_lr]`` (default 0).
         base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
-        decay_type: ``'linear'`` (default) or ``'sqrt'``.
+        decay_type: ``'linear'`` (default), ``'sqrt'`` or ``'cosine'`` (see
+            :class:`~composer_sched.schedules.cooldown.LinearCoolDown`).
 
     Raises:
         ValueError: an argument is outside its range.
@@ -68,7 +69,7 @@ class StableDecaySchedule(Schedule):
 
 @register
 class WSDConfig(MethodConfig):
-    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown."""
+    """Warmup-stable-decay: constant, then a linear, 1-sqrt or cosine cool-down to alpha_f over the last t_cooldown."""
     NAME = 'wsd'
     REFERENCE = 'Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025)'
     BUDGET_FREE_PREFIX = True
