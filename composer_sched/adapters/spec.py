@@ -8,7 +8,7 @@ from composer.core import Time, TimeUnit
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
 from composer_sched.schedules import FlatSchedule, Schedule
 from composer_sched.schedules._base import ParamError
-from composer_sched.schedules.peers import Peer, Steps, find_peer, peer_suggestion, translate_peer
+from composer_sched.schedules.peers import Peer, Steps, both_suggestions, find_peer, translate_peer
 from composer_sched.schedules.registry import (
     Method,
     MethodConfig,
@@ -99,8 +99,8 @@ class ScheduleSpec:
         if isinstance(method, str) and method not in method_names():
             peer = find_peer(method, params)
             if peer is None:
-                raise ValueError(f'schedule method {method!r} is not registered{suggest(method, method_names())}'
-                                 f'{peer_suggestion(method)}; registered methods: {", ".join(method_names())}; '
+                raise ValueError(f'schedule method {method!r} is not registered'
+                                 f'{both_suggestions(suggest(method, method_names()), method)}; registered methods: {", ".join(method_names())}; '
                                  "transformers' names: hf/<name>, timm's: timm/<name> (composer-sched list --hf, "
                                  '--timm).')
             self.peer, self.peer_args = peer, dict(params)

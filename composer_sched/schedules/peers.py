@@ -35,7 +35,8 @@ from typing import Any, Callable, Mapping, Optional
 from composer_sched.schedules._base import ParamError
 from composer_sched.schedules.registry import REQUIRED
 
-__all__ = ['Steps', 'PeerArg', 'Peer', 'Translation', 'PEERS', 'find_peer', 'translate_peer', 'peer_suggestion']
+__all__ = ['Steps', 'PeerArg', 'Peer', 'Translation', 'PEERS', 'find_peer', 'translate_peer', 'peer_suggestion',
+           'both_suggestions']
 
 #: The peers' vocabularies: prefix -> (library, how its users name a schedule).
 VOCABULARIES = {'hf': ('transformers', "TrainingArguments.lr_scheduler_type (SchedulerType)"),
@@ -684,7 +685,7 @@ def find_peer(name: str, kwargs: Optional[Mapping[str, Any]] = None) -> Optional
     if slash and prefix in VOCABULARIES:
         peer = PEERS.get(name)
         if peer is None:
-            raise ValueError(f'{name!r} is not one of {VOCABULARIES[prefix][0]}\'s schedule names'
+            raise ValueError(f'{name!r} is not one of the schedule names of {VOCABULARIES[prefix][0]}'
                              f'{peer_suggestion(rest, vocabulary=prefix)}; its names: '
                              f'{", ".join(p.name for p in PEERS.values() if p.vocabulary == prefix)}.')
         return peer
@@ -702,18 +703,32 @@ def peer_suggestion(name: str, vocabulary: Optional[str] = None) -> str:
     """`` (did you mean ...?)`` naming the closest peer names with their vocabulary, or ``''``.
 
     Example:
-        >>> peer_suggestion('warmup_stable_decai')
-        " (did you mean 'hf/warmup_stable_decay' (transformers)?)"
+        >>> peer_suggestion('warmup_stable_decai'), peer_suggestion('tanhlr')
+        (" (did you mean 'hf/warmup_stable_decay' (transformers)?)", " (did you mean 'timm/tanh' (timm)?)")
     """
     pool = {p.key: p for p in PEERS.values() if vocabulary in (None, p.vocabulary)}
     by_name: dict[str, list[str]] = {}
     for key, p in pool.items():
         by_name.setdefault(p.name, []).append(key)
-    close = difflib.get_close_matches(str(name).partition('/')[2] or str(name), list(by_name), n=2, cutoff=0.6)
+    close = difflib.get_close_matches(str(name).partition('/')[2] or str(name), list(by_name), n=1, cutoff=0.6)
     keys = [k for n in close for k in by_name[n]]
     if not keys:
         return ''
     return f" (did you mean {' or '.join(f'{k!r} ({PEERS[k].library})' for k in keys)}?)"
+
+
+def both_suggestions(ours: str, name: str) -> str:
+    """One "did you mean" naming both vocabularies: ``ours`` (a :func:`~composer_sched.schedules.registry.suggest`
+    answer over our names) and the closest peer names of ``name``.
+
+    Example:
+        >>> both_suggestions(" (did you mean 'constant_with_warmup'?)", 'consine_with_min_lr')
+        " (did you mean 'constant_with_warmup'; or 'hf/cosine_with_min_lr' (transformers)?)"
+    """
+    theirs = peer_suggestion(name)
+    if not (ours and theirs):
+        return ours or theirs
+    return ours[:-2] + '; or ' + theirs[len(' (did you mean '):]
 
 
 def translate_peer(name: str, kwargs: Mapping[str, Any], base_lr: Optional[float] = None,
