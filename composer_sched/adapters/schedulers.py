@@ -264,6 +264,8 @@ class InverseSqrtScheduler(ComposerScheduler):
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
         decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``.
+        decay_follows: the cool-down multiplies the continuing decay, floored at alpha_f (timm's rsqrt), instead of
+            falling from the value where it starts; true or false. Default ``False``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
@@ -287,12 +289,12 @@ class InverseSqrtScheduler(ComposerScheduler):
     method_name = 'inverse_sqrt'
 
     def __init__(self, *, t_scale: Duration = '0.1dur', t_cooldown: Duration = '0dur', alpha_f: float = 0.0,
-                 decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 warmup_overlay: bool = False) -> None:
+                 decay_type: str = 'linear', decay_follows: bool = False, t_max: Duration = '1dur',
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
         super().__init__('inverse_sqrt', t_scale=t_scale, t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type,
-                         t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
+                         decay_follows=decay_follows, t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class LinearScheduler(ComposerScheduler):

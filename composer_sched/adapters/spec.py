@@ -100,7 +100,8 @@ class ScheduleSpec:
             peer = find_peer(method, params)
             if peer is None:
                 raise ValueError(f'schedule method {method!r} is not registered'
-                                 f'{both_suggestions(suggest(method, method_names()), method)}; registered methods: {", ".join(method_names())}; '
+                                 f'{both_suggestions(suggest(method, method_names()), method)}; registered '
+                                 f'methods: {", ".join(method_names())}; '
                                  "transformers' names: hf/<name>, timm's: timm/<name> (composer-sched list --hf, "
                                  '--timm).')
             self.peer, self.peer_args = peer, dict(params)
@@ -178,6 +179,8 @@ class ScheduleSpec:
             return None
         if self.peer.vocabulary == 'hf':
             t = a.get('num_training_steps')
+            if t is None and a.get('num_stable_steps') is not None and a.get('num_decay_steps') is not None:
+                t = a.get('num_warmup_steps', 0) + a['num_stable_steps'] + a['num_decay_steps']
             return None if t is None else int(t)
         if a.get('num_epochs') is not None:
             upe = 1 if a.get('step_on_epochs', True) else int(a.get('updates_per_epoch') or 1)

@@ -31,6 +31,10 @@ class LinearCoolDown(Schedule):
         finish_lr: :math:`\eta_f`, ``>= 0``.
         start_idx: :math:`s`, ``>= 0``.
         length: :math:`C`, ``>= 0``.
+        follow: ``False`` (default): the cool-down starts from :math:`\eta_c` as above. ``True``: it multiplies
+            the wrapped schedule as it goes on, floored at :math:`\eta_f` throughout (timm's ``WSDLRScheduler``:
+            :math:`\eta_f + (\max(\eta_w(t), \eta_f) - \eta_f)\,s(u)`, :math:`s` the shape's factor: 1 - u,
+            1 - sqrt(u) or the half cosine); the same for a constant :math:`\eta_w`.
         shape: ``'linear'`` (default), ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024) or ``'cosine'``
             (half a cosine: transformers' ``warmup_stable_decay`` default, timm's ``decay_fn='cosine'``).
 
@@ -49,6 +53,7 @@ class LinearCoolDown(Schedule):
     start_idx: float
     length: float
     shape: str = 'linear'
+    follow: bool = False
     _start_lr: float = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +62,7 @@ class LinearCoolDown(Schedule):
         check_number('start_idx', self.start_idx, lo=0)
         check_number('length', self.length, lo=0)
         check_choice('shape', self.shape, COOLDOWN_SHAPES)
+        check(isinstance(self.follow, bool), 'follow', self.follow, 'True or False')
         object.__setattr__(self, '_start_lr', self.schedule(self.start_idx))  # cached: read on every evaluation
 
     @property
@@ -74,6 +80,11 @@ class LinearCoolDown(Schedule):
             return ops.full_like(t, finish)
         end = self.start_idx + self.length
         u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)  # the fraction first: (t - s) * diff overflows
+        if self.follow:
+            start = ops.maximum(self.schedule._eval(t, ops), finish)
+            factor = 1 - u if self.shape == 'linear' else 1 - ops.sqrt(u) if self.shape == 'sqrt' else \
+                (1 + ops.cos(math.pi * u)) / 2
+            return ops.where(t < end, finish + (start - finish) * factor, finish)
         if self.shape == 'linear':
             ramp = start + (finish - start) * u
         elif self.shape == 'sqrt':
@@ -82,7 +93,11 @@ class LinearCoolDown(Schedule):
             ramp = finish + (start - finish) * ((1 + ops.cos(math.pi * u)) / 2)
         return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 
+    def _head(self, t: Any, ops: Ops) -> Any:
+        value = self.schedule._eval(t, ops)
+        return ops.maximum(value, self.finish_lr) if self.follow else value
+
     def _eval(self, t: Any, ops: Ops) -> Any:
         if not ops.array:
-            return self.schedule._eval(t, ops) if t <= self.start_idx else self._tail(t, ops)
-        return ops.where(t <= self.start_idx, self.schedule._eval(t, ops), self._tail(t, ops))
+            return self._head(t, ops) if t <= self.start_idx else self._tail(t, ops)
+        return ops.where(t <= self.start_idx, self._head(t, ops), self._tail(t, ops))

@@ -144,9 +144,27 @@ class Peer:
                 raise ValueError(f'{self.key}: argument {a.name!r} is required ({a.doc}).')
             value = kwargs.get(a.name, a.default)
             if a.absolute and value is not None and check_lr:
-                value = _rate(self.key, a.name, value, base_lr)
+                if base_lr is None and a.name not in kwargs and value != 0:
+                    value = _Unresolved(self.key, a.name, value)  # a default that may go unused (timm's warmup_lr)
+                else:
+                    value = _rate(self.key, a.name, value, base_lr)
             out[a.name] = value
         return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unresolved:
+    """An absolute LR left at its default without a base LR: an error only if the translation uses it."""
+    key: str
+    name: str
+    value: float
+
+
+def _lr(value: Any) -> float:
+    """A completed absolute-LR argument as a multiplier (raising when its base LR is missing)."""
+    if isinstance(value, _Unresolved):
+        return _rate(value.key, value.name, value.value, None)
+    return float(value)
 
 
 def _rate(key: str, name: str, value: Any, base_lr: Optional[float]) -> float:
@@ -204,8 +222,8 @@ def _cosine_end(a: dict[str, Any], start: float, length: float) -> Steps:
     half a wave (0.5) ends at ``start + length``; fewer waves stretch it, so the run stops above its bottom."""
     c = _number('num_cycles', a['num_cycles'], lo=0, lo_open=True)
     if c > 0.5:
-        raise ParamError('num_cycles', c, 'in (0, 0.5] here: more than half a wave rises again, which no method '
-                         'of ours draws (cosine_with_restarts, sgdr: restarts at the peak)')
+        raise ParamError('num_cycles', a['num_cycles'], 'in (0, 0.5] here: more than half a wave rises again, '
+                         'which no method of ours draws (cosine_with_restarts, sgdr: restarts at the peak)')
     return Steps(start + length / (2 * c))
 
 
@@ -227,7 +245,7 @@ def _hf_restarts(a: dict[str, Any], total: float) -> Translation:
 
 def _hf_polynomial(a: dict[str, Any], total: float) -> Translation:
     w, t = _hf_lengths(a, total)
-    end = a['lr_end']
+    end = _lr(a['lr_end'])
     if not end < 1:  # transformers: lr_end must be smaller than the initial lr
         raise ParamError('lr_end', end, "below the optimizer's LR (as a multiplier, < 1)")
     power = _number('power', a['power'], lo=0)
@@ -255,7 +273,7 @@ def _min_rate(a: dict[str, Any]) -> float:
         raise ParamError('min_lr', lr, 'None when min_lr_rate is given (transformers: only one of them)')
     if lr is None and rate is None:
         raise ParamError('min_lr_rate', None, 'given, or min_lr (transformers requires one of them)')
-    return lr if rate is None else _number('min_lr_rate', rate, lo=0, hi=1)
+    return _lr(lr) if rate is None else _number('min_lr_rate', rate, lo=0, hi=1)
 
 
 def _hf_cosine_min(a: dict[str, Any], total: float) -> Translation:
@@ -411,7 +429,7 @@ def _timm_t_initial(c: _Timm, total: float, cycle: bool) -> Steps:
 
 def _timm_warmup(c: _Timm) -> dict[str, Any]:
     w = _steps('warmup_t', c.warmup_t)
-    return dict(t_warmup=w, alpha_warmup=c.warmup_lr) if w > 0 else {}
+    return dict(t_warmup=w, alpha_warmup=_lr(c.warmup_lr)) if w > 0 else {}
 
 
 def _timm_cycle(c: _Timm, total: float, method: str, shape: dict[str, Any]) -> Translation:
@@ -422,7 +440,7 @@ def _timm_cycle(c: _Timm, total: float, method: str, shape: dict[str, Any]) -> T
     t_i = _timm_t_initial(c, total, cycle=True)
     warm = _timm_warmup(c)
     w = float(warm.get('t_warmup', 0.0))
-    params = dict(warm, alpha_f=c.lr_min, **shape)
+    params = dict(warm, alpha_f=_lr(c.lr_min), **shape)
     if c.prefix or not warm:
         params['t_max'] = Steps(w + t_i)
     elif method == 'tanh':
@@ -466,6 +484,9 @@ def _timm_rule(c: _Timm, total: float) -> Translation:
         # timm decays when t + 1 reaches a milestone (bisect_right(decay_t, t + 1)): a step before torch's
         out = [Steps(max(_number(f'decay_t[{i}]', m, lo=0) - 1, 0) + (w if c.prefix else 0))
                for i, m in enumerate(ms)]
+        # timm's ramp rises to the base LR whatever decays fall inside it; ours to the shape's value at 0, so a
+        # milestone at 0 under an overlaid ramp moves to where the ramp ends (the same steps decay)
+        out = [Steps(w) if float(m) == 0 and w > 0 and not c.prefix else m for m in out]
         return Translation('multi_step', dict(warm, milestones=sorted(out), gamma=gamma), c.unit)
     if c.kind in ('wsd', 'rsqrt'):
         t_i = _timm_t_initial(c, total, cycle=True)
@@ -483,12 +504,13 @@ def _timm_rule(c: _Timm, total: float) -> Translation:
                              'not cool-down shapes of ours)')
         end = Steps(w + t_sched)
         if c.kind == 'wsd':
-            return Translation('wsd', dict(warm, t_cooldown=d, t_max=end, alpha_f=c.lr_min,
+            return Translation('wsd', dict(warm, t_cooldown=d, t_max=end, alpha_f=_lr(c.lr_min),
                                            decay_type=_WSD_DECAY[fn]), c.unit)
         scale = c.stable_timescale if c.stable_timescale is not None else w
         scale = _number('stable_timescale', scale, lo=0, lo_open=True)
         return Translation('inverse_sqrt', dict(warm, t_scale=Steps(scale), t_cooldown=d, t_max=end,
-                                                alpha_f=c.lr_min, decay_type=_WSD_DECAY[fn]), c.unit)
+                                                alpha_f=_lr(c.lr_min), decay_type=_WSD_DECAY[fn],
+                                                decay_follows=True), c.unit)
     raise AssertionError(c.kind)  # pragma: no cover - the table lists every kind
 
 
@@ -622,7 +644,7 @@ _TIMM = [
     _timm('wsd', _FACTORY, 'wsd', 'warm-up (always a prefix), 1, then a 1-sqrt decay over decay_epochs (< 1: a '
           'fraction of the stable + decay length) to min_lr', _FACTORY_ARGS, _factory('wsd'), unit=_factory_unit),
     _timm('rsqrt', _FACTORY, 'inverse_sqrt', '1/sqrt(1 + t/stable_timescale) after the warm-up, then a linear '
-          'decay over decay_epochs to min_lr (from the value where it starts: see docs/peers.md)', _FACTORY_ARGS,
+          'decay over decay_epochs to min_lr that multiplies it (decay_follows)', _FACTORY_ARGS,
           _factory('rsqrt'), unit=_factory_unit),
     _timm('plateau', _FACTORY, '', 'refused: loss-driven', (), None, LOSS_DRIVEN),
     _timm('CosineLRScheduler', 'cosine_lr.CosineLRScheduler', 'cosine_annealing', 'as timm/cosine, class defaults',

@@ -59,6 +59,8 @@ GLOSSARY: dict[str, str] = {
     'scale_warmup': 'whether a scale-schedule ratio scales the warm-up too',
     'warmup_overlay': "whether the warm-up lays over the shape's start, which keeps the run's clock (timm's "
                       'warmup_prefix=False), instead of the shape starting when it ends',
+    'decay_follows': 'whether a cool-down multiplies the decay it ends (timm\'s rsqrt) instead of falling from the '
+                     'value where it starts',
     'k_decay': "timm's k-decay: the shape is drawn at (t/t_max)^k_decay instead of t/t_max",
     'lb': "the tanh argument at the start of a tanh decay (timm's lb)",
     'ub': "the tanh argument at the end of a tanh decay (timm's ub)",
