@@ -376,8 +376,8 @@ _HF = [
          PeerArg('decay_type', 'cosine', "'cosine', 'linear' or '1-sqrt'"),
          PeerArg('min_lr_ratio', 0.0, 'where the warm-up starts and the decay ends, a fraction'),
          PeerArg('num_cycles', 0.5, 'waves of a cosine decay (0.5 only)')), _hf_wsd),
-    _hf('reduce_lr_on_plateau', 'get_reduce_on_plateau_schedule', '', 'refused: loss-driven', (), None, LOSS_DRIVEN),
-    _hf('greedy', 'get_greedy_schedule', '', 'refused: loss-driven (GreedyLR)', (), None, LOSS_DRIVEN),
+    _hf('reduce_lr_on_plateau', 'get_reduce_on_plateau_schedule', '', 'loss-driven', (), None, LOSS_DRIVEN),
+    _hf('greedy', 'get_greedy_schedule', '', 'loss-driven (GreedyLR)', (), None, LOSS_DRIVEN),
 ]
 
 
@@ -646,7 +646,7 @@ _TIMM = [
     _timm('rsqrt', _FACTORY, 'inverse_sqrt', '1/sqrt(1 + t/stable_timescale) after the warm-up, then a linear '
           'decay over decay_epochs to min_lr that multiplies it (decay_follows)', _FACTORY_ARGS,
           _factory('rsqrt'), unit=_factory_unit),
-    _timm('plateau', _FACTORY, '', 'refused: loss-driven', (), None, LOSS_DRIVEN),
+    _timm('plateau', _FACTORY, '', 'loss-driven', (), None, LOSS_DRIVEN),
     _timm('CosineLRScheduler', 'cosine_lr.CosineLRScheduler', 'cosine_annealing', 'as timm/cosine, class defaults',
           _CYCLE_CLASS + (PeerArg('warmup_prefix', False, 'warm-up before the schedule'),
                           PeerArg('k_decay', 1.0, 'k-decay')) + _COMMON_CLASS, _class('cosine'), unit=_class_unit),
@@ -680,7 +680,7 @@ _TIMM = [
            PeerArg('decay_power', 0.5, "decay_fn='power' only (refused)"),
            PeerArg('decay_ratio', 0.1, "decay_fn='exp' only (refused)")) + _COMMON_CLASS,
           _wsd_class_rule, unit=_class_unit),
-    _timm('PlateauLRScheduler', 'plateau_lr.PlateauLRScheduler', '', 'refused: loss-driven', (), None, LOSS_DRIVEN),
+    _timm('PlateauLRScheduler', 'plateau_lr.PlateauLRScheduler', '', 'loss-driven', (), None, LOSS_DRIVEN),
 ]
 
 #: Every peer name, by its namespaced key (``'hf/cosine'``, ``'timm/CosineLRScheduler'``).

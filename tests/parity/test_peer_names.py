@@ -216,3 +216,28 @@ def test_the_carried_values_are_the_peers_own():
         fn = hf_sequence if vocab == 'hf' else timm_sequence
         live = fn(name, case['kwargs'], case['base_lr'], len(case['multipliers']))
         np.testing.assert_allclose(live, case['multipliers'], rtol=0, atol=1e-15, err_msg=_id(case))
+
+
+def test_list_shows_the_peer_names_and_what_each_maps_to(capsys):
+    from composer_sched.cli import main
+
+    assert main(['list', '--hf']) == 0
+    out = capsys.readouterr().out
+    for line in ('hf/cosine_with_min_lr -> cosine_annealing', 'hf/warmup_stable_decay -> wsd',
+                 'hf/reduce_lr_on_plateau -> refused: loss-driven', 'AutoWU'):
+        assert line in out
+    assert 'timm/' not in out
+    assert main(['list', '--timm', 'tanh', 'rsqrt']) == 0
+    out = capsys.readouterr().out
+    assert 'timm/tanh -> tanh' in out and 'timm/rsqrt -> inverse_sqrt' in out and 'timm/cosine ' not in out
+
+
+def test_the_peer_listing_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ('import sys, io, contextlib\n'
+            'from composer_sched.cli.peer_listing import print_peers\n'
+            'with contextlib.redirect_stdout(io.StringIO()): print_peers(["hf", "timm"], [])\n'
+            'assert "torch" not in sys.modules and "composer" not in sys.modules, "imported torch"\n')
+    subprocess.run([sys.executable, '-c', code], check=True, timeout=120)
