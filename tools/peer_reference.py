@@ -103,6 +103,14 @@ TIMM_CLASS_GRID: list[tuple[str, dict[str, Any], float]] = [
     ('WSDLRScheduler', dict(t_initial=17, decay_t=6, decay_fn='cosine', t_in_epochs=False, **_CW), 1.0),
 ]
 
+# timm's LR noise (create_scheduler_v2's noise arguments): ours is the product of the schedule and lr_noise.
+NOISE_GRID: list[tuple[str, dict[str, Any], float]] = [
+    ('cosine', dict(num_epochs=20, min_lr=0.05, noise=[0.2, 0.8], noise_pct=0.5, noise_seed=3, **_W), 0.5),
+    ('cosine', dict(num_epochs=4, noise=0.5, noise_std=0.3, noise_pct=0.4, noise_seed=11, step_on_epochs=False,
+                    updates_per_epoch=5), 1.0),
+    ('step', dict(num_epochs=10, decay_epochs=3, decay_rate=0.5, noise=0.3), 1.0),
+]
+
 # The run's length in steps when the arguments do not say it (constant schedules).
 RUN_FOR = {'hf/constant': 10, 'hf/constant_with_warmup': 10, 'hf/inverse_sqrt': 20,
            'timm/StepLRScheduler': 20, 'timm/MultiStepLRScheduler': 20}
@@ -175,6 +183,16 @@ def cases() -> list[dict[str, Any]]:
     return out
 
 
+def noise_cases() -> list[dict[str, Any]]:
+    out = []
+    for name, kwargs, base_lr in NOISE_GRID:
+        plain = {k: v for k, v in kwargs.items() if not k.startswith('noise')}
+        run = run_length(f'timm/{name}', plain)
+        out.append(dict(peer=f'timm/{name}', kwargs=kwargs, base_lr=base_lr, run=run,
+                        multipliers=timm_sequence(name, kwargs, base_lr, run + PAST_END)))
+    return out
+
+
 def main() -> int:
     import timm
     import torch
@@ -191,6 +209,7 @@ def main() -> int:
         'torch': torch.__version__.split('+')[0],
         'past_end': PAST_END,
         'cases': cases(),
+        'noise_cases': noise_cases(),
     }
     with open(OUT, 'w') as f:
         json.dump(doc, f, indent=1)

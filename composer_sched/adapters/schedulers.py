@@ -14,10 +14,10 @@ from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules.registry import get_method
 
 __all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicLrScheduler', 'CyclicalScheduler',
-           'ExponentialScheduler', 'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler',
-           'MultiStepScheduler', 'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler',
-           'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TanhScheduler', 'TriangularScheduler',
-           'WSDScheduler', 'composer_scheduler']
+           'ExponentialScheduler', 'InverseSqrtScheduler', 'LinearScheduler', 'LrNoiseScheduler',
+           'MultiFactorScheduler', 'MultiStepScheduler', 'OneCycleScheduler', 'PiecewiseConstantScheduler',
+           'PolynomialScheduler', 'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TanhScheduler',
+           'TriangularScheduler', 'WSDScheduler', 'composer_scheduler']
 
 
 class ConstantScheduler(ComposerScheduler):
@@ -338,6 +338,57 @@ class LinearScheduler(ComposerScheduler):
         super().__init__('linear', t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup,
                          warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
                          warmup_overlay=warmup_overlay)
+
+
+class LrNoiseScheduler(ComposerScheduler):
+    """timm's LR noise: 1 + n per noise step from t_start to t_end (a factor: multiply any schedule by it).
+
+    Reference: timm (Wightman), Scheduler._add_noise; deterministic per-step noise.
+
+    The registered method ``'lr_noise'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
+    multiplier of the current batch. Durations are placed as
+    :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not).
+
+    Args:
+        t_step: length of one noise step: one draw per step (timm: 1ep per epoch, 1ba per update); a Composer time
+            string. Default ``'1ba'``.
+        t_start: where the noise starts (timm: noise_range_t[0]); a Composer time string. Default ``'0ba'``. Example:
+            ``'0.5dur'``.
+        t_end: where it stops (timm: noise_range_t[1]; a single timm value: past the run); a Composer time string.
+            Default ``'1dur'``.
+        noise_type: timm's noise_type; one of 'normal', 'uniform'. Default ``'normal'``.
+        pct: timm's noise_pct: the noise's limit; in (0, 1]. Default ``0.67``. Example: ``0.3``.
+        std: timm's noise_std: the normal's standard deviation (<= 100 pct); in (0, inf]. Default ``1.0``.
+        seed: timm's noise_seed (its default 42; the train script's --seed); in [0, 4.29497e+09]. Default ``42``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
+            ``max_duration`` (when the Trainer starts).
+
+    Example:
+        >>> from composer_sched import LrNoiseScheduler, preview
+        >>> sched = LrNoiseScheduler(t_start='0.5dur', pct=0.3)
+        >>> preview(sched, '10ep', dataloader_len=10)[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.748, 0.8778, 1.0504, 0.8525]
+    """
+
+    method_name = 'lr_noise'
+
+    def __init__(self, *, t_step: Duration = '1ba', t_start: Duration = '0ba', t_end: Duration = '1dur',
+                 noise_type: str = 'normal', pct: float = 0.67, std: float = 1.0, seed: float = 42,
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__('lr_noise', t_step=t_step, t_start=t_start, t_end=t_end, noise_type=noise_type, pct=pct,
+                         std=std, seed=seed, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class MultiFactorScheduler(ComposerScheduler):
@@ -784,6 +835,7 @@ SCHEDULER_CLASSES: dict[str, type[ComposerScheduler]] = {
     'exponential': ExponentialScheduler,
     'inverse_sqrt': InverseSqrtScheduler,
     'linear': LinearScheduler,
+    'lr_noise': LrNoiseScheduler,
     'multi_factor': MultiFactorScheduler,
     'multi_step': MultiStepScheduler,
     'one_cycle': OneCycleScheduler,

@@ -17,8 +17,8 @@ from composer_sched.adapters.torch import ScheduleLR
 from composer_sched.schedules.registry import get_method
 
 __all__ = ['ConstantLR', 'CosineAnnealingLR', 'CyclicLrLR', 'CyclicalLR', 'ExponentialLR', 'InverseSqrtLR', 'LinearLR',
-           'MultiFactorLR', 'MultiStepLR', 'OneCycleLR', 'PiecewiseConstantLR', 'PolynomialLR', 'SGDRLR', 'StepLR',
-           'TORCH_CLASSES', 'TanhLR', 'TriangularLR', 'WSDLR', 'torch_scheduler']
+           'LrNoiseLR', 'MultiFactorLR', 'MultiStepLR', 'OneCycleLR', 'PiecewiseConstantLR', 'PolynomialLR', 'SGDRLR',
+           'StepLR', 'TORCH_CLASSES', 'TanhLR', 'TriangularLR', 'WSDLR', 'torch_scheduler']
 
 
 class ConstantLR(ScheduleLR):
@@ -387,6 +387,64 @@ class LinearLR(ScheduleLR):
         super().__init__(optimizer, 'linear', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
                          t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
                          alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
+
+
+class LrNoiseLR(ScheduleLR):
+    """timm's LR noise: 1 + n per noise step from t_start to t_end (a factor: multiply any schedule by it).
+
+    Reference: timm (Wightman), Scheduler._add_noise; deterministic per-step noise.
+
+    The registered method ``'lr_noise'`` as a PyTorch LR scheduler (plain loops, Lightning, HF): call ``step()`` once
+    per optimizer step; group ``i`` trains at step ``k`` with its base LR times the multiplier. Durations are steps
+    (ints) or time strings (``'100ba'``, ``'0.2dur'``, ``'2ep'`` with ``steps_per_epoch``); see
+    :class:`~composer_sched.adapters.torch.ScheduleLR`.
+
+    Args:
+        optimizer: the optimizer; each param group keeps its own base LR.
+        total_steps: the number of optimizer steps in training, ``> 0``.
+        steps_per_epoch: resolves ``'ep'`` durations. Default ``None``.
+        last_epoch: as in torch (``-1`` to start). Default ``-1``.
+        t_step: length of one noise step: one draw per step (timm: 1ep per epoch, 1ba per update); steps or a time
+            string. Default ``'1ba'``.
+        t_start: where the noise starts (timm: noise_range_t[0]); steps or a time string. Default ``'0ba'``. Example:
+            ``'0.5dur'``.
+        t_end: where it stops (timm: noise_range_t[1]; a single timm value: past the run); steps or a time string.
+            Default ``'1dur'``.
+        noise_type: timm's noise_type; one of 'normal', 'uniform'. Default ``'normal'``.
+        pct: timm's noise_pct: the noise's limit; in (0, 1]. Default ``0.67``. Example: ``0.3``.
+        std: timm's noise_std: the normal's standard deviation (<= 100 pct); in (0, inf]. Default ``1.0``.
+        seed: timm's noise_seed (its default 42; the train script's --seed); in [0, 4.29497e+09]. Default ``42``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; steps or a time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range, a missing one, or durations that do not fit ``total_steps``.
+
+    Example:
+        >>> import torch
+        >>> from composer_sched import LrNoiseLR
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        >>> sched = LrNoiseLR(opt, 100, steps_per_epoch=10, t_start='0.5dur', pct=0.3)
+        >>> [round(sched.multiplier(k), 4) for k in range(0, 100, 10)]
+        [1.0, 1.0, 1.0, 1.0, 1.0, 0.9639, 0.8954, 1.0671, 0.9372, 0.7215]
+    """
+
+    method_name = 'lr_noise'
+
+    def __init__(self, optimizer: Optimizer, total_steps: int, *, steps_per_epoch: Optional[int] = None,
+                 last_epoch: int = -1, t_step: Duration = '1ba', t_start: Duration = '0ba', t_end: Duration = '1dur',
+                 noise_type: str = 'normal', pct: float = 0.67, std: float = 1.0, seed: float = 42,
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__(optimizer, 'lr_noise', total_steps, steps_per_epoch=steps_per_epoch, last_epoch=last_epoch,
+                         t_step=t_step, t_start=t_start, t_end=t_end, noise_type=noise_type, pct=pct, std=std,
+                         seed=seed, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class MultiFactorLR(ScheduleLR):
@@ -904,6 +962,7 @@ TORCH_CLASSES: dict[str, type[ScheduleLR]] = {
     'exponential': ExponentialLR,
     'inverse_sqrt': InverseSqrtLR,
     'linear': LinearLR,
+    'lr_noise': LrNoiseLR,
     'multi_factor': MultiFactorLR,
     'multi_step': MultiStepLR,
     'one_cycle': OneCycleLR,

@@ -20,6 +20,7 @@ from composer_sched.adapters.schedulers import (
     ExponentialScheduler,
     InverseSqrtScheduler,
     LinearScheduler,
+    LrNoiseScheduler,
     MultiFactorScheduler,
     MultiStepScheduler,
     OneCycleScheduler,
@@ -34,13 +35,13 @@ from composer_sched.adapters.schedulers import (
 from composer_sched.algorithms.one_cycle import OneCycle
 from composer_sched.algorithms.roles import SetterAlgorithm
 
-__all__ = ['Constant', 'CosineAnnealing', 'CyclicLr', 'Cyclical', 'Exponential', 'InverseSqrt', 'Linear', 'MultiFactor',
-           'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES', 'SGDR', 'Step', 'Tanh',
-           'Triangular', 'WSD', 'constant_scheduler', 'cosine_annealing_scheduler', 'cyclic_lr_scheduler',
+__all__ = ['Constant', 'CosineAnnealing', 'CyclicLr', 'Cyclical', 'Exponential', 'InverseSqrt', 'Linear', 'LrNoise',
+           'MultiFactor', 'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES', 'SGDR', 'Step',
+           'Tanh', 'Triangular', 'WSD', 'constant_scheduler', 'cosine_annealing_scheduler', 'cyclic_lr_scheduler',
            'cyclical_scheduler', 'exponential_scheduler', 'inverse_sqrt_scheduler', 'linear_scheduler',
-           'multi_factor_scheduler', 'multi_step_scheduler', 'one_cycle_scheduler', 'piecewise_constant_scheduler',
-           'polynomial_scheduler', 'sgdr_scheduler', 'step_scheduler', 'tanh_scheduler', 'triangular_scheduler',
-           'wsd_scheduler']
+           'lr_noise_scheduler', 'multi_factor_scheduler', 'multi_step_scheduler', 'one_cycle_scheduler',
+           'piecewise_constant_scheduler', 'polynomial_scheduler', 'sgdr_scheduler', 'step_scheduler', 'tanh_scheduler',
+           'triangular_scheduler', 'wsd_scheduler']
 
 
 class Constant(SetterAlgorithm):
@@ -379,6 +380,59 @@ class Linear(SetterAlgorithm):
         super().__init__(replace=replace, t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup,
                          warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
                          warmup_overlay=warmup_overlay)
+
+
+class LrNoise(SetterAlgorithm):
+    """timm's LR noise: 1 + n per noise step from t_start to t_end (a factor: multiply any schedule by it).
+
+    Reference: timm (Wightman), Scheduler._add_noise; deterministic per-step noise.
+
+    The registered method ``'lr_noise'`` as a schedule-setting Composer Algorithm. It installs the schedule at
+    ``Event.BEFORE_LOAD`` (a setter: one per run; list order in ``algorithms=[...]`` does not matter: setter, then
+    modifiers, then ``ScaleSchedule``). Durations follow the scale-schedule rule: absolute ones scale, an absolute
+    warm-up does not. The same schedule as a Trainer scheduler: ``LrNoiseScheduler`` (or ``lr_noise_scheduler``).
+
+    Args:
+        replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
+            the first batch). Default ``False``.
+        t_step: length of one noise step: one draw per step (timm: 1ep per epoch, 1ba per update); a Composer time
+            string. Default ``'1ba'``.
+        t_start: where the noise starts (timm: noise_range_t[0]); a Composer time string. Default ``'0ba'``. Example:
+            ``'0.5dur'``.
+        t_end: where it stops (timm: noise_range_t[1]; a single timm value: past the run); a Composer time string.
+            Default ``'1dur'``.
+        noise_type: timm's noise_type; one of 'normal', 'uniform'. Default ``'normal'``.
+        pct: timm's noise_pct: the noise's limit; in (0, 1]. Default ``0.67``. Example: ``0.3``.
+        std: timm's noise_std: the normal's standard deviation (<= 100 pct); in (0, inf]. Default ``1.0``.
+        seed: timm's noise_seed (its default 42; the train script's --seed); in [0, 4.29497e+09]. Default ``42``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range or a missing one (at construction); durations that do not fit
+            ``max_duration``, or a conflicting setter or scheduler (at ``Event.BEFORE_LOAD``).
+
+    Example:
+        >>> from composer_sched import LrNoise, preview
+        >>> algo = LrNoise(t_start='0.5dur', pct=0.3)
+        >>> preview([], '10ep', dataloader_len=10, algorithms=[algo])[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.748, 0.8778, 1.0504, 0.8525]
+    """
+
+    method = 'lr_noise'
+
+    def __init__(self, *, replace: bool = False, t_step: Duration = '1ba', t_start: Duration = '0ba',
+                 t_end: Duration = '1dur', noise_type: str = 'normal', pct: float = 0.67, std: float = 1.0,
+                 seed: float = 42, t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False) -> None:
+        super().__init__(replace=replace, t_step=t_step, t_start=t_start, t_end=t_end, noise_type=noise_type, pct=pct,
+                         std=std, seed=seed, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
 
 
 class MultiFactor(SetterAlgorithm):
@@ -899,6 +953,21 @@ def linear_scheduler(**params: Any) -> LinearScheduler:
     return LinearScheduler(**params)
 
 
+def lr_noise_scheduler(**params: Any) -> LrNoiseScheduler:
+    """The functional form of ``LrNoise``: the same schedule as a stateless Composer scheduler for
+    ``Trainer(schedulers=[...])``, that is ``LrNoiseScheduler(**params)``.
+
+    Raises:
+        ValueError: an unknown parameter (naming the closest valid one) or a bad value.
+
+    Example:
+        >>> from composer_sched.algorithms import lr_noise_scheduler
+        >>> lr_noise_scheduler(t_start='0.5dur', pct=0.3)
+        LrNoiseScheduler(t_start='0.5dur', pct=0.3)
+    """
+    return LrNoiseScheduler(**params)
+
+
 def multi_factor_scheduler(**params: Any) -> MultiFactorScheduler:
     """The functional form of ``MultiFactor``: the same schedule as a stateless Composer scheduler for
     ``Trainer(schedulers=[...])``, that is ``MultiFactorScheduler(**params)``.
@@ -1058,6 +1127,7 @@ SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
     'exponential': Exponential,
     'inverse_sqrt': InverseSqrt,
     'linear': Linear,
+    'lr_noise': LrNoise,
     'multi_factor': MultiFactor,
     'multi_step': MultiStep,
     'one_cycle': OneCycle,

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from composer_sched.schedules.exponential import *  # noqa: F403
     from composer_sched.schedules.inverse_sqrt import *  # noqa: F403
     from composer_sched.schedules.linear import *  # noqa: F403
+    from composer_sched.schedules.lr_noise import *  # noqa: F403
     from composer_sched.schedules.multi_factor import *  # noqa: F403
     from composer_sched.schedules.one_cycle import *  # noqa: F403
     from composer_sched.schedules.peers import *  # noqa: F403

@@ -61,6 +61,13 @@ GLOSSARY: dict[str, str] = {
                       'warmup_prefix=False), instead of the shape starting when it ends',
     'decay_follows': 'whether a cool-down multiplies the decay it ends (timm\'s rsqrt) instead of falling from the '
                      'value where it starts',
+    't_step': 'length of one step of a per-step draw (lr_noise: one noise value per t_step)',
+    't_start': 'where a factor starts acting, on the run\'s clock (lr_noise: noise_range_t[0])',
+    't_end': 'where a factor stops acting, on the run\'s clock (lr_noise: noise_range_t[1])',
+    'noise_type': "the noise's distribution, normal or uniform (timm's noise_type)",
+    'pct': "the noise's limit: a normal draw is redrawn until |n| < pct, a uniform one spans +-pct",
+    'std': 'the standard deviation of a normal noise',
+    'seed': 'the seed of a deterministic per-step draw (the seed of step k is seed + k)',
     'k_decay': "timm's k-decay: the shape is drawn at (t/t_max)^k_decay instead of t/t_max",
     'lb': "the tanh argument at the start of a tanh decay (timm's lb)",
     'ub': "the tanh argument at the end of a tanh decay (timm's ub)",
