@@ -241,3 +241,23 @@ def test_the_peer_listing_imports_no_torch():
             'with contextlib.redirect_stdout(io.StringIO()): print_peers(["hf", "timm"], [])\n'
             'assert "torch" not in sys.modules and "composer" not in sys.modules, "imported torch"\n')
     subprocess.run([sys.executable, '-c', code], check=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_a_recipe_with_peer_names_sweeps_like_any_other(tmp_path, capsys):
+    """A recipe with transformers' WSD, its phases inferred from the total: two ratios train and are recorded."""
+    import composer_sched.recipes
+    from composer_sched.cli import main
+
+    base = os.path.join(os.path.dirname(composer_sched.recipes.__file__), 'yamls', 'digits_cnn.yaml')
+    recipe = tmp_path / 'peers.yaml'
+    recipe.write_text(f'base: {base}\nname: digits-peers\nschedulers:\n'
+                      '  - {name: hf/warmup_stable_decay, num_warmup_steps: 2, min_lr_ratio: 0.1, '
+                      'decay_type: 1-sqrt}\n')
+    out = tmp_path / 'out'
+    assert main(['sweep', str(recipe), '--ratios', '0.5,1', '--out', str(out), 'max_duration=1ep']) == 0
+    text = capsys.readouterr().out
+    assert os.path.getsize(out / 'results.sqlite') > 0 and 'recommendation: ratio' in text
+    import sqlite3
+    with sqlite3.connect(out / 'results.sqlite') as db:
+        assert db.execute('select count(*) from runs').fetchone()[0] >= 2
