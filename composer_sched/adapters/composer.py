@@ -66,7 +66,8 @@ class ComposerScheduler:
 
     def __repr__(self) -> str:
         # The generic class names its method; a per-method class (WSDScheduler) already does by its name.
-        args = [repr(self.method)] if type(self) is ComposerScheduler else []
+        name = self.method if self.spec.peer is None else self.spec.peer.key
+        args = [repr(name)] if type(self) is ComposerScheduler else []
         args += [f'{k}={v!r}' for k, v in self.spec.user_params().items()]
         return f'{type(self).__name__}({", ".join(args)})'
 

@@ -14,10 +14,10 @@ from composer_sched.schedules._deprecated import deprecated_getattr
 from composer_sched.schedules.registry import get_method
 
 __all__ = ['ConstantScheduler', 'CosineAnnealingScheduler', 'CyclicLRScheduler', 'CyclicalScheduler',
-           'ExponentialScheduler', 'InverseSqrtScheduler', 'LinearScheduler', 'MultiFactorScheduler',
-           'MultiStepScheduler', 'OneCycleScheduler', 'PiecewiseConstantScheduler', 'PolynomialScheduler',
-           'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TriangularScheduler', 'WSDScheduler',
-           'composer_scheduler']
+           'ExponentialScheduler', 'InverseSqrtScheduler', 'LRNoiseScheduler', 'LinearScheduler',
+           'MultiFactorScheduler', 'MultiStepScheduler', 'OneCycleScheduler', 'PiecewiseConstantScheduler',
+           'PolynomialScheduler', 'SCHEDULER_CLASSES', 'SGDRScheduler', 'StepScheduler', 'TanhScheduler',
+           'TriangularScheduler', 'WSDScheduler', 'composer_scheduler']
 
 
 class ConstantScheduler(ComposerScheduler):
@@ -36,6 +36,8 @@ class ConstantScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -51,9 +53,10 @@ class ConstantScheduler(ComposerScheduler):
     method_name = 'constant'
 
     def __init__(self, *, alpha: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('constant', alpha=alpha, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class CosineAnnealingScheduler(ComposerScheduler):
@@ -71,11 +74,14 @@ class CosineAnnealingScheduler(ComposerScheduler):
         t_max: length of the cosine; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
+        k_decay: timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -90,11 +96,12 @@ class CosineAnnealingScheduler(ComposerScheduler):
 
     method_name = 'cosine_annealing'
 
-    def __init__(self, *, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0,
+    def __init__(self, *, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0, k_decay: float = 1.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
-        super().__init__('cosine_annealing', t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
+        super().__init__('cosine_annealing', t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, k_decay=k_decay,
+                         t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class CyclicLRScheduler(ComposerScheduler):
@@ -126,6 +133,8 @@ class CyclicLRScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -143,10 +152,11 @@ class CyclicLRScheduler(ComposerScheduler):
     def __init__(self, *, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur', mode: str = 'triangular',
                  alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0, decay_period: Duration = '1ba',
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('cyclic_lr', t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max,
                          gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class CyclicalScheduler(ComposerScheduler):
@@ -175,6 +185,8 @@ class CyclicalScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -192,10 +204,12 @@ class CyclicalScheduler(ComposerScheduler):
     def __init__(self, *, shape: str = 'triangular', t_0: Duration = '0.25dur', t_mult: float = 1.0,
                  magnitude_decay: float = 1.0, alpha_min: float = 0.0, alpha_max: float = 1.0,
                  inc_fraction: float = 0.5, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('cyclical', shape=shape, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay,
                          alpha_min=alpha_min, alpha_max=alpha_max, inc_fraction=inc_fraction, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class ExponentialScheduler(ComposerScheduler):
@@ -218,6 +232,8 @@ class ExponentialScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -234,9 +250,10 @@ class ExponentialScheduler(ComposerScheduler):
 
     def __init__(self, *, gamma: float, decay_period: Duration = '1ep', t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('exponential', gamma=gamma, decay_period=decay_period, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class InverseSqrtScheduler(ComposerScheduler):
@@ -255,13 +272,17 @@ class InverseSqrtScheduler(ComposerScheduler):
         t_cooldown: length of the final cool-down (0: none); a Composer time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``.
+        decay_follows: the cool-down multiplies the continuing decay, floored at alpha_f (timm's rsqrt), instead of
+            falling from the value where it starts; true or false. Default ``False``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -277,12 +298,13 @@ class InverseSqrtScheduler(ComposerScheduler):
     method_name = 'inverse_sqrt'
 
     def __init__(self, *, t_scale: Duration = '0.1dur', t_cooldown: Duration = '0dur', alpha_f: float = 0.0,
-                 decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 decay_type: str = 'linear', decay_follows: bool = False, t_max: Duration = '1dur',
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('inverse_sqrt', t_scale=t_scale, t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type,
-                         t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         decay_follows=decay_follows, t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class LinearScheduler(ComposerScheduler):
@@ -305,6 +327,8 @@ class LinearScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -321,9 +345,62 @@ class LinearScheduler(ComposerScheduler):
 
     def __init__(self, *, t_max: Duration = '1dur', alpha_i: float = 1.0, alpha_f: float = 0.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('linear', t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
+
+
+class LRNoiseScheduler(ComposerScheduler):
+    """timm's LR noise: 1 + n per noise step from t_start to t_end (a factor: multiply any schedule by it).
+
+    Reference: timm (Wightman), Scheduler._add_noise; deterministic per-step noise.
+
+    The registered method ``'lr_noise'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
+    multiplier of the current batch. Durations are placed as
+    :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'lr_noise', total_steps, ...)``.
+
+    Args:
+        t_step: length of one noise step: one draw per step (timm: 1ep per epoch, 1ba per update); a Composer time
+            string. Default ``'1ba'``.
+        t_start: where the noise starts (timm: noise_range_t[0]); a Composer time string. Default ``'0ba'``. Example:
+            ``'0.5dur'``.
+        t_end: where it stops (timm: noise_range_t[1]; a single timm value: past the run); a Composer time string.
+            Default ``'1dur'``.
+        noise_type: timm's noise_type; one of 'normal', 'uniform'. Default ``'normal'``.
+        pct: timm's noise_pct: the noise's limit; in (0, 1]. Default ``0.67``. Example: ``0.3``.
+        std: timm's noise_std: the normal's standard deviation (<= 100 pct); in (0, inf]. Default ``1.0``.
+        seed: timm's noise_seed (its default 42; the train script's --seed); in [0, 4.29497e+09]. Default ``42``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
+
+    Example:
+        >>> from composer_sched import LRNoiseScheduler, preview
+        >>> sched = LRNoiseScheduler(t_start='0.5dur', pct=0.3)
+        >>> preview(sched, '10ep', dataloader_len=10)[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.748, 0.8778, 1.0504, 0.8525]
+    """
+
+    method_name = 'lr_noise'
+
+    def __init__(self, *, t_step: Duration = '1ba', t_start: Duration = '0ba', t_end: Duration = '1dur',
+                 noise_type: str = 'normal', pct: float = 0.67, std: float = 1.0, seed: float = 42,
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
+        super().__init__('lr_noise', t_step=t_step, t_start=t_start, t_end=t_end, noise_type=noise_type, pct=pct,
+                         std=std, seed=seed, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class MultiFactorScheduler(ComposerScheduler):
@@ -347,6 +424,8 @@ class MultiFactorScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -363,9 +442,10 @@ class MultiFactorScheduler(ComposerScheduler):
 
     def __init__(self, *, step: Optional[Sequence[Duration]] = None, factor: float = 0.1, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('multi_factor', step=step, factor=factor, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class MultiStepScheduler(ComposerScheduler):
@@ -387,6 +467,8 @@ class MultiStepScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -403,9 +485,10 @@ class MultiStepScheduler(ComposerScheduler):
 
     def __init__(self, *, milestones: Sequence[Duration], gamma: float = 0.1, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('multi_step', milestones=milestones, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class OneCycleScheduler(ComposerScheduler):
@@ -431,6 +514,8 @@ class OneCycleScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -448,10 +533,11 @@ class OneCycleScheduler(ComposerScheduler):
     def __init__(self, *, t_cycle: Duration = '0.8dur', t_cooldown: Duration = '0.2dur', alpha_start: float = 0.1,
                  alpha_max: float = 1.0, alpha_f: float = 0.001, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('one_cycle', t_cycle=t_cycle, t_cooldown=t_cooldown, alpha_start=alpha_start,
                          alpha_max=alpha_max, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class PiecewiseConstantScheduler(ComposerScheduler):
@@ -472,6 +558,8 @@ class PiecewiseConstantScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -488,9 +576,10 @@ class PiecewiseConstantScheduler(ComposerScheduler):
 
     def __init__(self, *, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('piecewise_constant', milestones=milestones, factors=factors, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class PolynomialScheduler(ComposerScheduler):
@@ -508,11 +597,14 @@ class PolynomialScheduler(ComposerScheduler):
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
         t_max: length of the decay; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        k_decay: timm's k-decay: (1 - (t/t_max)^k_decay)^power (1: plain polynomial); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -527,11 +619,12 @@ class PolynomialScheduler(ComposerScheduler):
 
     method_name = 'polynomial'
 
-    def __init__(self, *, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0,
+    def __init__(self, *, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0, k_decay: float = 1.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
-        super().__init__('polynomial', power=power, t_max=t_max, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
+        super().__init__('polynomial', power=power, t_max=t_max, alpha_f=alpha_f, k_decay=k_decay, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class SGDRScheduler(ComposerScheduler):
@@ -557,6 +650,8 @@ class SGDRScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -573,10 +668,11 @@ class SGDRScheduler(ComposerScheduler):
 
     def __init__(self, *, t_0: Duration = '0.25dur', t_mult: float = 1.0, magnitude_decay: float = 1.0,
                  alpha_f: float = 0.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('sgdr', t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay, alpha_f=alpha_f,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class StepScheduler(ComposerScheduler):
@@ -598,6 +694,8 @@ class StepScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -614,9 +712,55 @@ class StepScheduler(ComposerScheduler):
 
     def __init__(self, *, step_size: Duration, gamma: float = 0.1, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__('step', step_size=step_size, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
+
+
+class TanhScheduler(ComposerScheduler):
+    """Tanh decay from 1 towards alpha_f over t_max (timm's TanhLRScheduler, one cycle), then alpha_f.
+
+    Reference: Hsueh et al. (2019), "Stochastic gradient descent with hyperbolic-tangent decay"; timm TanhLRScheduler.
+
+    The registered method ``'tanh'`` as a Composer scheduler, for ``Trainer(schedulers=[...])``: it returns the LR
+    multiplier of the current batch. Durations are placed as
+    :class:`~composer_sched.adapters.composer.ComposerScheduler` describes (Composer's ``*WithWarmup`` rules; with
+    ``scale_schedule_ratio`` absolute durations scale, an absolute warm-up does not). The same method in plain PyTorch:
+    ``ScheduleLR(optimizer, 'tanh', total_steps, ...)``.
+
+    Args:
+        t_max: where the tanh ends (then alpha_f); a Composer time string. Default ``'1dur'``.
+        lb: tanh argument at the start (the lower bound, timm's lb). Default ``-7.0``.
+        ub: tanh argument at the end (the upper bound, timm's ub), > lb. Default ``3.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
+            parameter), at construction; durations that do not fit ``max_duration`` (when the Trainer starts).
+
+    Example:
+        >>> from composer_sched import TanhScheduler, preview
+        >>> sched = TanhScheduler(alpha_f=0.05)
+        >>> preview(sched, '10ep', dataloader_len=10)[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 0.9997, 0.9981, 0.986, 0.9052, 0.5723, 0.1848, 0.0708]
+    """
+
+    method_name = 'tanh'
+
+    def __init__(self, *, t_max: Duration = '1dur', lb: float = -7.0, ub: float = 3.0, alpha_f: float = 0.0,
+                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
+        super().__init__('tanh', t_max=t_max, lb=lb, ub=ub, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class TriangularScheduler(ComposerScheduler):
@@ -640,6 +784,8 @@ class TriangularScheduler(ComposerScheduler):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -656,14 +802,15 @@ class TriangularScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cycle: Duration = '1dur', inc_fraction: float = 0.5, alpha_min: float = 0.0,
                  alpha_max: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('triangular', t_cycle=t_cycle, inc_fraction=inc_fraction, alpha_min=alpha_min,
                          alpha_max=alpha_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class WSDScheduler(ComposerScheduler):
-    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown.
+    """Warmup-stable-decay: constant, then a linear, 1-sqrt or cosine cool-down to alpha_f over the last t_cooldown.
 
     Reference: Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025).
 
@@ -677,13 +824,15 @@ class WSDScheduler(ComposerScheduler):
         t_cooldown: length of the cool-down at the end; a Composer time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``. Example: ``'sqrt'``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (naming the closest
@@ -700,10 +849,11 @@ class WSDScheduler(ComposerScheduler):
 
     def __init__(self, *, t_cooldown: Duration = '0.2dur', alpha_f: float = 0.0, decay_type: str = 'linear',
                  t_max: Duration = '1dur', t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__('wsd', t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type, t_max=t_max,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 #: One Composer scheduler class per registered method, by method name.
@@ -715,6 +865,7 @@ SCHEDULER_CLASSES: dict[str, type[ComposerScheduler]] = {
     'exponential': ExponentialScheduler,
     'inverse_sqrt': InverseSqrtScheduler,
     'linear': LinearScheduler,
+    'lr_noise': LRNoiseScheduler,
     'multi_factor': MultiFactorScheduler,
     'multi_step': MultiStepScheduler,
     'one_cycle': OneCycleScheduler,
@@ -722,6 +873,7 @@ SCHEDULER_CLASSES: dict[str, type[ComposerScheduler]] = {
     'polynomial': PolynomialScheduler,
     'sgdr': SGDRScheduler,
     'step': StepScheduler,
+    'tanh': TanhScheduler,
     'triangular': TriangularScheduler,
     'wsd': WSDScheduler,
 }

@@ -8,13 +8,16 @@ from composer.core import Time, TimeUnit
 from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
 from composer_sched.schedules import ConstantSchedule, Schedule
 from composer_sched.schedules._base import ParamError
+from composer_sched.schedules.peers import Peer, Steps, both_suggestions, find_peer, translate_peer
 from composer_sched.schedules.registry import (
     Method,
     MethodConfig,
     Param,
     get_method,
+    method_names,
     methods,
     params_of,
+    suggest,
     unknown_parameter,
 )
 from composer_sched.schedules.warmup import WarmupConfig, warm_up
@@ -72,12 +75,18 @@ class ScheduleSpec:
     """A registered method plus validated arguments; :meth:`build` places it on a training horizon.
 
     Args:
-        method: a registered method name (see :func:`composer_sched.schedules.method_names`) or a ``Method``.
+        method: a registered method name (see :func:`composer_sched.schedules.method_names`) or a ``Method``; or a
+            peer's name (``'hf/cosine_with_min_lr'``, ``'timm/cosine'``, a bare name when only a peer has it: see
+            :mod:`composer_sched.schedules.peers`) with the peer's arguments.
+        base_lr: the optimizer's LR, for a peer's arguments that are absolute LRs (``lr_end``, ``min_lr``, ...).
         t_warmup: warm-up length (Composer time string), default none. An absolute one is not scaled by the ratio;
             ``'dur'`` is a fraction of this (scaled) run.
         warmup_type: ``'linear'`` or ``'exponential'``.
         alpha_warmup: multiplier at the start of the warm-up, ``>= 0`` (``> 0`` for exponential).
         scale_warmup: scale the warm-up with the ratio, its end included (default ``False``).
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock, as a method of
+            :data:`RUN_CLOCK_METHODS` always does (timm's ``warmup_prefix=False``); default ``False``: the shape
+            starts when the warm-up ends.
         **params: the method's own parameters (``composer-sched list`` shows them).
 
     Raises:
@@ -85,7 +94,22 @@ class ScheduleSpec:
             or a value outside its range.
     """
 
-    def __init__(self, method: Union[str, Method], **params: Any):
+    def __init__(self, method: Union[str, Method], *, base_lr: Optional[float] = None, **params: Any):
+        #: the peer name this spec was given, its arguments and the base LR (``None``: a registered method)
+        self.peer: Optional[Peer] = None
+        self.peer_args: dict[str, Any] = {}
+        self.base_lr = base_lr
+        if isinstance(method, str) and method not in method_names():
+            peer = find_peer(method, params)
+            if peer is None:
+                raise ValueError(f'schedule method {method!r} is not registered'
+                                 f'{both_suggestions(suggest(method, method_names()), method)}; registered '
+                                 f'methods: {", ".join(method_names())}; '
+                                 "transformers' names: hf/<name>, timm's: timm/<name> (composer-sched list --hf, "
+                                 '--timm).')
+            self.peer, self.peer_args = peer, dict(params)
+            translation = translate_peer(peer.key, params, base_lr, self._nominal_total())
+            method, params = translation.method, self._durations(translation.params, translation.unit, None)
         self.method = get_method(method)
         known = {p.name: p for p in self.method.params + WARMUP_PARAMS}
         for name in params:
@@ -134,13 +158,78 @@ class ScheduleSpec:
         return self.method.name
 
     def user_params(self) -> dict[str, Any]:
-        """The arguments that differ from the defaults, as given."""
+        """The arguments that differ from the defaults, as given (a peer's: its own arguments)."""
+        if self.peer is not None:
+            return dict(self.peer_args)
         defaults = {p.name: p.default for p in self.method.params + WARMUP_PARAMS}
         return {k: v for k, v in self.params.items() if v != defaults[k]}
 
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in self.user_params().items())
-        return f'ScheduleSpec({self.method.name!r}{", " if args else ""}{args})'
+        name = self.method.name if self.peer is None else self.peer.key
+        return f'ScheduleSpec({name!r}{", " if args else ""}{args})'
+
+    # -- peers' names ------------------------------------------------------------------------------------------
+    def _nominal_total(self) -> float:
+        """A stand-in for the run's length (in the peer's steps) to check a peer's arguments at construction, before
+        the run is known: long enough for any warm-up or decay given in steps."""
+        given = [float(v) for v in self.peer_args.values()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 1]
+        return max([10.0 ** 6] + [10 * v for v in given])
+
+    def peer_total(self) -> Optional[int]:
+        """The run's length in steps that a peer's arguments give (``None``: they leave it to the run): transformers'
+        ``num_training_steps``; timm's schedule length with its prefix warm-up and cool-down, as timm's factory
+        returns it."""
+        a = self.peer_args
+        if self.peer is None:
+            return None
+        if self.peer.vocabulary == 'hf':
+            t = a.get('num_training_steps')
+            if t is None and a.get('num_stable_steps') is not None and a.get('num_decay_steps') is not None:
+                t = a.get('num_warmup_steps', 0) + a['num_stable_steps'] + a['num_decay_steps']
+            return None if t is None else int(t)
+        if a.get('num_epochs') is not None:
+            upe = 1 if a.get('step_on_epochs', True) else int(a.get('updates_per_epoch') or 1)
+            extra = a.get('cooldown_epochs', 0) + (a.get('warmup_epochs', 0) if a.get('warmup_prefix') else 0)
+            return int(round((a['num_epochs'] + extra) * upe))
+        if a.get('t_initial') is not None:
+            prefix = a.get('warmup_prefix', self.peer.name == 'WSDLRScheduler')
+            return int(round(a['t_initial'] + (a.get('warmup_t', 0) if prefix else 0)))
+        return None
+
+    @property
+    def peer_unit(self) -> str:
+        """The unit of the peer's steps: ``'ep'`` (timm stepped per epoch) or ``'ba'``."""
+        return 'ba' if self.peer is None else self.peer.step_unit(self.peer_args)
+
+    @staticmethod
+    def _durations(params: dict[str, Any], unit: str, total: Optional[float]) -> dict[str, Any]:
+        """A translation's :class:`~composer_sched.schedules.peers.Steps` as Composer durations: whole steps as
+        ``'<n>ba'`` / ``'<n>ep'`` (absolute: they scale with a ratio, a warm-up does not), fractions of a step as a
+        fraction of the run (``total`` steps)."""
+        def one(v: Any) -> Any:
+            if not isinstance(v, Steps):
+                return v
+            if float(v) == int(v):
+                return f'{int(v)}{unit}'
+            if total is None:  # only at construction, to check the arguments: any valid duration will do
+                return '1dur'
+            return f'{float(v) / total!r}dur'
+        return {k: [one(x) for x in v] if isinstance(v, list) else one(v) for k, v in params.items()}
+
+    def _peer_spec(self, horizon: Horizon) -> 'ScheduleSpec':
+        """The registered method's spec this peer call is on ``horizon``: the peer's lengths left out are the
+        run's (unscaled: the adapters scale them with the ratio as our absolute durations)."""
+        assert self.peer is not None
+        total = horizon.total / horizon.ssr
+        if self.peer_unit == 'ep':
+            if horizon.batches_per_epoch is None:
+                raise ValueError(f'{self!r} steps per epoch: the number of batches per epoch is unknown '
+                                 '(ScheduleLR: steps_per_epoch=...).')
+            total /= float(horizon.batches_per_epoch)
+        translation = translate_peer(self.peer.key, self.peer_args, self.base_lr, total)
+        return ScheduleSpec(translation.method, **self._durations(translation.params, translation.unit, total))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ScheduleSpec) and (other.name, other.params) == (self.name, self.params)
@@ -202,8 +291,13 @@ class ScheduleSpec:
             ValueError: a shape ends before the warm-up does, or the resolved durations are inconsistent (e.g. a
                 cool-down longer than training); the message names the method and its arguments.
         """
+        if self.peer is not None:
+            try:
+                return self._peer_spec(horizon).build(horizon)
+            except ValueError as e:
+                raise ValueError(f'{self!r} on max_duration={horizon.total:g}{horizon.axis.value}: {e}') from None
         warmup = self.warmup_length(horizon)
-        run_clock = self.method.run_clock
+        run_clock = self.method.run_clock or bool(self.params.get('warmup_overlay'))
         kwargs, ends = self._resolved(horizon, 0.0 if run_clock else warmup)
         early = {k: v for k, v in ends.items() if v <= warmup}
         if self.all_warmup(horizon) and early:

@@ -35,9 +35,14 @@ class ScheduleLR(LRScheduler):
 
     Args:
         optimizer: the optimizer; each param group keeps its own base LR (``initial_lr``).
-        schedule: a registered method name (``'wsd'``), or a core ``Schedule`` evaluated at the step index.
-        total_steps: number of optimizer steps in training (required for a method name), ``> 0``.
-        steps_per_epoch: resolves ``'ep'`` durations.
+        schedule: a registered method name (``'wsd'``), a peer's (``'cosine_with_min_lr'``, ``'hf/linear'``,
+            ``'timm/cosine'``: :mod:`composer_sched.schedules.peers`) with the peer's arguments, or a core
+            ``Schedule`` evaluated at the step index.
+        total_steps: number of optimizer steps in training (required for a method name), ``> 0``. A peer's name
+            defaults it to the length its arguments give (``num_training_steps``; timm: ``num_epochs`` or
+            ``t_initial``, with the warm-up prefix and cool-down).
+        steps_per_epoch: resolves ``'ep'`` durations. A timm name stepped per epoch defaults it to 1: step it once
+            per epoch, as timm's ``scheduler.step(epoch)``; give it to step per batch along the same curve.
         absolute: with a core ``Schedule``, use its values as the LR itself (the tutorial's schedules are in
             absolute LRs) instead of as a multiplier of each group's base LR.
         last_epoch: as in torch (``-1`` to start).
@@ -73,7 +78,12 @@ class ScheduleLR(LRScheduler):
             if absolute:
                 raise ValueError('absolute=True is only allowed with a Schedule object, whose values are LRs; a '
                                  'registered method gives multipliers of each group\'s base LR.')
-            self.spec = ScheduleSpec(schedule, **params)
+            self.spec = ScheduleSpec(schedule, base_lr=optimizer.defaults.get('lr'), **params)
+            if self.spec.peer is not None:
+                if total_steps is None:
+                    total_steps = self.spec.peer_total()
+                if steps_per_epoch is None and self.spec.peer_unit == 'ep':
+                    steps_per_epoch = 1
             if total_steps is None:
                 raise ValueError(f'total_steps=None is not allowed for method {self.spec.name!r}: give the number '
                                  'of optimizer steps in training.')

@@ -15,9 +15,9 @@ from composer_sched.algorithms.one_cycle import OneCycle
 from composer_sched.algorithms.roles import SetterAlgorithm
 from composer_sched.schedules._deprecated import deprecated_getattr
 
-__all__ = ['Constant', 'CosineAnnealing', 'CyclicLRAlgorithm', 'Cyclical', 'Exponential', 'InverseSqrt', 'Linear',
-           'MultiFactor', 'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES', 'SGDR', 'Step',
-           'Triangular', 'WSD']
+__all__ = ['Constant', 'CosineAnnealing', 'CyclicLRAlgorithm', 'Cyclical', 'Exponential', 'InverseSqrt', 'LRNoise',
+           'Linear', 'MultiFactor', 'MultiStep', 'OneCycle', 'PiecewiseConstant', 'Polynomial', 'SETTER_CLASSES',
+           'SGDR', 'Step', 'Tanh', 'Triangular', 'WSD']
 
 
 class Constant(SetterAlgorithm):
@@ -37,6 +37,8 @@ class Constant(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -53,9 +55,10 @@ class Constant(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, alpha: float = 1.0, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, alpha=alpha, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class CosineAnnealing(SetterAlgorithm):
@@ -74,11 +77,14 @@ class CosineAnnealing(SetterAlgorithm):
         t_max: length of the cosine; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
         alpha_i: initial multiplier; in [0, inf]. Default ``1.0``.
+        k_decay: timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -94,10 +100,12 @@ class CosineAnnealing(SetterAlgorithm):
     method = 'cosine_annealing'
 
     def __init__(self, *, replace: bool = False, t_max: Duration = '1dur', alpha_f: float = 0.0, alpha_i: float = 1.0,
-                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
-        super().__init__(replace=replace, t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                 k_decay: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
+        super().__init__(replace=replace, t_max=t_max, alpha_f=alpha_f, alpha_i=alpha_i, k_decay=k_decay,
+                         t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class CyclicLRAlgorithm(SetterAlgorithm):
@@ -130,6 +138,8 @@ class CyclicLRAlgorithm(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -147,10 +157,12 @@ class CyclicLRAlgorithm(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, t_up: Duration = '0.1dur', t_down: Duration = '0.1dur',
                  mode: str = 'triangular', alpha_min: float = 0.0, alpha_max: float = 1.0, gamma: float = 1.0,
                  decay_period: Duration = '1ba', t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__(replace=replace, t_up=t_up, t_down=t_down, mode=mode, alpha_min=alpha_min, alpha_max=alpha_max,
                          gamma=gamma, decay_period=decay_period, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class Cyclical(SetterAlgorithm):
@@ -180,6 +192,8 @@ class Cyclical(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -197,10 +211,12 @@ class Cyclical(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, shape: str = 'triangular', t_0: Duration = '0.25dur',
                  t_mult: float = 1.0, magnitude_decay: float = 1.0, alpha_min: float = 0.0, alpha_max: float = 1.0,
                  inc_fraction: float = 0.5, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
-                 alpha_warmup: float = 0.0, scale_warmup: bool = False, **misspelt: Any) -> None:
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
         super().__init__(replace=replace, shape=shape, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay,
                          alpha_min=alpha_min, alpha_max=alpha_max, inc_fraction=inc_fraction, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class Exponential(SetterAlgorithm):
@@ -224,6 +240,8 @@ class Exponential(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -240,9 +258,10 @@ class Exponential(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, gamma: float, decay_period: Duration = '1ep',
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, gamma=gamma, decay_period=decay_period, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class InverseSqrt(SetterAlgorithm):
@@ -262,13 +281,17 @@ class InverseSqrt(SetterAlgorithm):
         t_cooldown: length of the final cool-down (0: none); a Composer time string. Default ``'0dur'``. Example:
             ``'0.2dur'``.
         alpha_f: multiplier at the end of the cool-down; in [0, inf]. Default ``0.0``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``.
+        decay_follows: the cool-down multiplies the continuing decay, floored at alpha_f (timm's rsqrt), instead of
+            falling from the value where it starts; true or false. Default ``False``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -284,12 +307,14 @@ class InverseSqrt(SetterAlgorithm):
     method = 'inverse_sqrt'
 
     def __init__(self, *, replace: bool = False, t_scale: Duration = '0.1dur', t_cooldown: Duration = '0dur',
-                 alpha_f: float = 0.0, decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
-                 warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
+                 alpha_f: float = 0.0, decay_type: str = 'linear', decay_follows: bool = False,
+                 t_max: Duration = '1dur', t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
                  **misspelt: Any) -> None:
         super().__init__(replace=replace, t_scale=t_scale, t_cooldown=t_cooldown, alpha_f=alpha_f,
-                         decay_type=decay_type, t_max=t_max, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         decay_type=decay_type, decay_follows=decay_follows, t_max=t_max, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class Linear(SetterAlgorithm):
@@ -313,6 +338,8 @@ class Linear(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -329,9 +356,63 @@ class Linear(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, t_max: Duration = '1dur', alpha_i: float = 1.0, alpha_f: float = 0.0,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, t_max=t_max, alpha_i=alpha_i, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
+
+
+class LRNoise(SetterAlgorithm):
+    """timm's LR noise: 1 + n per noise step from t_start to t_end (a factor: multiply any schedule by it).
+
+    Reference: timm (Wightman), Scheduler._add_noise; deterministic per-step noise.
+
+    The registered method ``'lr_noise'`` as a schedule-setting Composer Algorithm. It installs the schedule at
+    ``Event.BEFORE_LOAD`` (a setter: one per run; list order in ``algorithms=[...]`` does not matter: setter, then
+    modifiers, then ``ScaleSchedule``). Durations follow the scale-schedule rule: absolute ones scale, an absolute
+    warm-up does not. The same schedule as a Trainer scheduler: ``LRNoiseScheduler``.
+
+    Args:
+        replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
+            the first batch). Default ``False``.
+        t_step: length of one noise step: one draw per step (timm: 1ep per epoch, 1ba per update); a Composer time
+            string. Default ``'1ba'``.
+        t_start: where the noise starts (timm: noise_range_t[0]); a Composer time string. Default ``'0ba'``. Example:
+            ``'0.5dur'``.
+        t_end: where it stops (timm: noise_range_t[1]; a single timm value: past the run); a Composer time string.
+            Default ``'1dur'``.
+        noise_type: timm's noise_type; one of 'normal', 'uniform'. Default ``'normal'``.
+        pct: timm's noise_pct: the noise's limit; in (0, 1]. Default ``0.67``. Example: ``0.3``.
+        std: timm's noise_std: the normal's standard deviation (<= 100 pct); in (0, inf]. Default ``1.0``.
+        seed: timm's noise_seed (its default 42; the train script's --seed); in [0, 4.29497e+09]. Default ``42``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
+            durations that do not fit ``max_duration``, or a conflicting setter or scheduler (at ``Event.BEFORE_LOAD``).
+
+    Example:
+        >>> from composer_sched import LRNoise, preview
+        >>> algo = LRNoise(t_start='0.5dur', pct=0.3)
+        >>> preview([], '10ep', dataloader_len=10, algorithms=[algo])[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.748, 0.8778, 1.0504, 0.8525]
+    """
+
+    method = 'lr_noise'
+
+    def __init__(self, *, replace: bool = False, t_step: Duration = '1ba', t_start: Duration = '0ba',
+                 t_end: Duration = '1dur', noise_type: str = 'normal', pct: float = 0.67, std: float = 1.0,
+                 seed: float = 42, t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
+        super().__init__(replace=replace, t_step=t_step, t_start=t_start, t_end=t_end, noise_type=noise_type, pct=pct,
+                         std=std, seed=seed, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class MultiFactor(SetterAlgorithm):
@@ -356,6 +437,8 @@ class MultiFactor(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -372,9 +455,10 @@ class MultiFactor(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, step: Optional[Sequence[Duration]] = None, factor: float = 0.1,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, step=step, factor=factor, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
 
 
 class MultiStep(SetterAlgorithm):
@@ -397,6 +481,8 @@ class MultiStep(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -413,9 +499,10 @@ class MultiStep(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, milestones: Sequence[Duration], gamma: float = 0.1,
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, milestones=milestones, gamma=gamma, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class PiecewiseConstant(SetterAlgorithm):
@@ -437,6 +524,8 @@ class PiecewiseConstant(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -453,9 +542,10 @@ class PiecewiseConstant(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, milestones: Sequence[Duration], factors: Union[float, Sequence[float]],
                  t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
+                 scale_warmup: bool = False, warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, milestones=milestones, factors=factors, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class Polynomial(SetterAlgorithm):
@@ -474,11 +564,14 @@ class Polynomial(SetterAlgorithm):
         power: exponent (0: constant); in [0, inf]. Default ``2.0``.
         t_max: length of the decay; a Composer time string. Default ``'1dur'``.
         alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        k_decay: timm's k-decay: (1 - (t/t_max)^k_decay)^power (1: plain polynomial); in (0, inf]. Default ``1.0``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -494,10 +587,12 @@ class Polynomial(SetterAlgorithm):
     method = 'polynomial'
 
     def __init__(self, *, replace: bool = False, power: float = 2.0, t_max: Duration = '1dur', alpha_f: float = 0.0,
-                 t_warmup: Duration = '0ba', warmup_type: str = 'linear', alpha_warmup: float = 0.0,
-                 scale_warmup: bool = False, **misspelt: Any) -> None:
-        super().__init__(replace=replace, power=power, t_max=t_max, alpha_f=alpha_f, t_warmup=t_warmup,
-                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                 k_decay: float = 1.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
+        super().__init__(replace=replace, power=power, t_max=t_max, alpha_f=alpha_f, k_decay=k_decay, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class SGDR(SetterAlgorithm):
@@ -524,6 +619,8 @@ class SGDR(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -541,10 +638,10 @@ class SGDR(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, t_0: Duration = '0.25dur', t_mult: float = 1.0,
                  magnitude_decay: float = 1.0, alpha_f: float = 0.0, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, t_0=t_0, t_mult=t_mult, magnitude_decay=magnitude_decay, alpha_f=alpha_f,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class Step(SetterAlgorithm):
@@ -567,6 +664,8 @@ class Step(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -583,9 +682,57 @@ class Step(SetterAlgorithm):
 
     def __init__(self, *, replace: bool = False, step_size: Duration, gamma: float = 0.1, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, step_size=step_size, gamma=gamma, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, **misspelt)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay,
+                         **misspelt)
+
+
+class Tanh(SetterAlgorithm):
+    """Tanh decay from 1 towards alpha_f over t_max (timm's TanhLRScheduler, one cycle), then alpha_f.
+
+    Reference: Hsueh et al. (2019), "Stochastic gradient descent with hyperbolic-tangent decay"; timm TanhLRScheduler.
+
+    The registered method ``'tanh'`` as a schedule-setting Composer Algorithm. It installs the schedule at
+    ``Event.BEFORE_LOAD`` (a setter: one per run; list order in ``algorithms=[...]`` does not matter: setter, then
+    modifiers, then ``ScaleSchedule``). Durations follow the scale-schedule rule: absolute ones scale, an absolute
+    warm-up does not. The same schedule as a Trainer scheduler: ``TanhScheduler``.
+
+    Args:
+        replace: replace ``Trainer(schedulers=...)`` and any other setter (without it, either is a ``ValueError`` before
+            the first batch). Default ``False``.
+        t_max: where the tanh ends (then alpha_f); a Composer time string. Default ``'1dur'``.
+        lb: tanh argument at the start (the lower bound, timm's lb). Default ``-7.0``.
+        ub: tanh argument at the end (the upper bound, timm's ub), > lb. Default ``3.0``.
+        alpha_f: final multiplier; in [0, inf]. Default ``0.0``. Example: ``0.05``.
+        t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
+            fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
+        warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
+        alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
+        scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
+
+    Raises:
+        ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
+            durations that do not fit ``max_duration``, or a conflicting setter or scheduler (at ``Event.BEFORE_LOAD``).
+
+    Example:
+        >>> from composer_sched import Tanh, preview
+        >>> algo = Tanh(alpha_f=0.05)
+        >>> preview([], '10ep', dataloader_len=10, algorithms=[algo])[::10].round(4).tolist()
+        [1.0, 1.0, 1.0, 0.9997, 0.9981, 0.986, 0.9052, 0.5723, 0.1848, 0.0708]
+    """
+
+    method = 'tanh'
+
+    def __init__(self, *, replace: bool = False, t_max: Duration = '1dur', lb: float = -7.0, ub: float = 3.0,
+                 alpha_f: float = 0.0, t_warmup: Duration = '0ba', warmup_type: str = 'linear',
+                 alpha_warmup: float = 0.0, scale_warmup: bool = False, warmup_overlay: bool = False,
+                 **misspelt: Any) -> None:
+        super().__init__(replace=replace, t_max=t_max, lb=lb, ub=ub, alpha_f=alpha_f, t_warmup=t_warmup,
+                         warmup_type=warmup_type, alpha_warmup=alpha_warmup, scale_warmup=scale_warmup,
+                         warmup_overlay=warmup_overlay, **misspelt)
 
 
 class Triangular(SetterAlgorithm):
@@ -610,6 +757,8 @@ class Triangular(SetterAlgorithm):
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -627,14 +776,14 @@ class Triangular(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, t_cycle: Duration = '1dur', inc_fraction: float = 0.5,
                  alpha_min: float = 0.0, alpha_max: float = 1.0, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, t_cycle=t_cycle, inc_fraction=inc_fraction, alpha_min=alpha_min,
                          alpha_max=alpha_max, t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 class WSD(SetterAlgorithm):
-    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown.
+    """Warmup-stable-decay: constant, then a linear, 1-sqrt or cosine cool-down to alpha_f over the last t_cooldown.
 
     Reference: Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025).
 
@@ -649,13 +798,15 @@ class WSD(SetterAlgorithm):
         t_cooldown: length of the cool-down at the end; a Composer time string. Default ``'0.2dur'``. Example:
             ``'0.4dur'``.
         alpha_f: final multiplier; in [0, 1]. Default ``0.0``. Example: ``0.05``.
-        decay_type: cool-down shape; one of 'linear', 'sqrt'. Default ``'linear'``. Example: ``'sqrt'``.
+        decay_type: cool-down shape; one of 'linear', 'sqrt', 'cosine'. Default ``'linear'``. Example: ``'sqrt'``.
         t_max: where the cool-down ends; a Composer time string. Default ``'1dur'``.
         t_warmup: warm-up length from the start of the run; an absolute one is not scaled by the ratio, a 'dur' one is a
             fraction of the (scaled) run; a Composer time string. Default ``'0ba'``.
         warmup_type: warm-up ramp; one of 'linear', 'exponential', 'sqrt'. Default ``'linear'``.
         alpha_warmup: multiplier at the start of the warm-up (> 0 for exponential); in [0, inf]. Default ``0.0``.
         scale_warmup: scale the warm-up with the ratio as well (its end included); true or false. Default ``False``.
+        warmup_overlay: lay the warm-up over the start of the shape, which keeps the run's clock (timm's
+            warmup_prefix=False); default: the shape starts when the warm-up ends; true or false. Default ``False``.
 
     Raises:
         ValueError: a value outside its range, a missing one or an unknown keyword (at construction);
@@ -673,10 +824,10 @@ class WSD(SetterAlgorithm):
     def __init__(self, *, replace: bool = False, t_cooldown: Duration = '0.2dur', alpha_f: float = 0.0,
                  decay_type: str = 'linear', t_max: Duration = '1dur', t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         super().__init__(replace=replace, t_cooldown=t_cooldown, alpha_f=alpha_f, decay_type=decay_type, t_max=t_max,
                          t_warmup=t_warmup, warmup_type=warmup_type, alpha_warmup=alpha_warmup,
-                         scale_warmup=scale_warmup, **misspelt)
+                         scale_warmup=scale_warmup, warmup_overlay=warmup_overlay, **misspelt)
 
 
 #: The setter Algorithm of every registered method, by method name.
@@ -688,6 +839,7 @@ SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
     'exponential': Exponential,
     'inverse_sqrt': InverseSqrt,
     'linear': Linear,
+    'lr_noise': LRNoise,
     'multi_factor': MultiFactor,
     'multi_step': MultiStep,
     'one_cycle': OneCycle,
@@ -695,6 +847,7 @@ SETTER_CLASSES: dict[str, type[SetterAlgorithm]] = {
     'polynomial': Polynomial,
     'sgdr': SGDR,
     'step': Step,
+    'tanh': Tanh,
     'triangular': Triangular,
     'wsd': WSD,
 }
@@ -725,6 +878,9 @@ __getattr__ = deprecated_getattr(__name__, {
     'linear_scheduler': (
         'composer_sched.adapters.torch_schedulers:linear_scheduler',
         "composer_sched.LinearScheduler(...) or composer_scheduler('linear', ...)"),
+    'lr_noise_scheduler': (
+        'composer_sched.adapters.torch_schedulers:lr_noise_scheduler',
+        "composer_sched.LRNoiseScheduler(...) or composer_scheduler('lr_noise', ...)"),
     'multi_factor_scheduler': (
         'composer_sched.adapters.torch_schedulers:multi_factor_scheduler',
         "composer_sched.MultiFactorScheduler(...) or composer_scheduler('multi_factor', ...)"),
@@ -746,6 +902,9 @@ __getattr__ = deprecated_getattr(__name__, {
     'step_scheduler': (
         'composer_sched.adapters.torch_schedulers:step_scheduler',
         "composer_sched.StepScheduler(...) or composer_scheduler('step', ...)"),
+    'tanh_scheduler': (
+        'composer_sched.adapters.torch_schedulers:tanh_scheduler',
+        "composer_sched.TanhScheduler(...) or composer_scheduler('tanh', ...)"),
     'triangular_scheduler': (
         'composer_sched.adapters.torch_schedulers:triangular_scheduler',
         "composer_sched.TriangularScheduler(...) or composer_scheduler('triangular', ...)"),

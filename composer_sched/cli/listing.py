@@ -14,6 +14,7 @@ EPILOG = """examples:
   composer-sched list wsd sgdr          # only these (methods and algorithms of that name)
   composer-sched list --algorithms      # only the algorithms
   composer-sched list --recipes --components
+  composer-sched list --hf --timm       # transformers' and timm's schedule names and what each maps to
 """
 
 
@@ -24,6 +25,10 @@ def add_arguments(parser):
     parser.add_argument('--recipes', action='store_true', help='only the bundled recipes')
     parser.add_argument('--components', action='store_true', help='only the models, datasets, optimizers and '
                         "Composer's schedulers and algorithms a recipe can name")
+    parser.add_argument('--hf', action='store_true', help="transformers' schedule names (lr_scheduler_type) and "
+                        'what each maps to')
+    parser.add_argument('--timm', action='store_true', help="timm's schedule names (sched, scheduler classes) and "
+                        'what each maps to')
 
 
 def arg_docs(obj) -> dict[str, str]:
@@ -73,6 +78,10 @@ def print_algorithm(name: str, cls) -> None:
 
 
 def run(args) -> int:
+    if getattr(args, 'hf', False) or getattr(args, 'timm', False):
+        from composer_sched.cli.peer_listing import print_peers
+
+        return print_peers([v for v in ('hf', 'timm') if getattr(args, v)], args.names)
     from composer_sched.adapters.spec import WARMUP_PARAMS
     from composer_sched.algorithms import algorithm_classes
     from composer_sched.schedules.registry import get_method, method_names, methods, suggest

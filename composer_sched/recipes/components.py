@@ -230,23 +230,42 @@ def _merged_names(composer_names, our_names) -> dict[str, str]:
 
 def scheduler_names() -> dict[str, str]:
     """Every scheduler name a recipe may use -> where it comes from (ours win; ``composer.<name>`` forces
-    Composer's)."""
+    Composer's; ``hf/<name>`` and ``timm/<name>`` are transformers' and timm's names over our methods)."""
+    from composer_sched.schedules.peers import PEERS
     from composer_sched.schedules.registry import method_names
 
-    return _merged_names(composer_schedulers(), method_names())
+    names = _merged_names(composer_schedulers(), method_names())
+    names.update({key: 'peer' for key, p in PEERS.items() if not p.refused})
+    return names
 
 
-def build_scheduler(file, key: str, item: Any):
-    """The Composer scheduler ``item`` (``{name: ..., <parameters>}``) describes, checked by constructing it."""
+def build_scheduler(file, key: str, item: Any, base_lr: Optional[float] = None):
+    """The Composer scheduler ``item`` (``{name: ..., <parameters>}``) describes, checked by constructing it.
+    ``base_lr`` (the optimizer's ``lr``) turns a peer's absolute LRs (``lr_end``, ``min_lr``) into multipliers."""
     from composer_sched.adapters.composer import ComposerScheduler
+    from composer_sched.schedules.peers import PEERS, both_suggestions, find_peer
 
     name, params = _split_name(file, key, item)
     names = scheduler_names()
+    if isinstance(name, str) and name not in names:
+        try:  # a bare peer name only one vocabulary has ('cosine_with_min_lr'), or a refused one (with its reason)
+            peer = find_peer(name, params) or (PEERS.get(name) if '/' in name else None)
+        except ValueError as e:
+            raise RecipeError(file, f'{key}.name', str(e)) from None
+        if peer is not None and peer.refused:
+            raise RecipeError(file, f'{key}.name', f'{peer.key} is not allowed: {peer.refused}.')
+        if peer is not None:
+            name = peer.key
     if not isinstance(name, str) or name not in names:
-        raise RecipeError(file, f'{key}.name', f'unknown scheduler {name!r}{suggest(str(name), names)}; ours: '
+        ours = [n for n, o in names.items() if o != 'peer']
+        raise RecipeError(file, f'{key}.name', f'unknown scheduler {name!r}'
+                          f'{both_suggestions(suggest(str(name), ours), str(name))}; ours: '
                           f'{", ".join(n for n, o in names.items() if o == "composer_sched")}; Composer\'s: '
-                          f'{", ".join(n for n in names if n.startswith(COMPOSER_PREFIX))}.')
+                          f'{", ".join(n for n in names if n.startswith(COMPOSER_PREFIX))}; transformers\' and '
+                          "timm's: hf/<name>, timm/<name> (composer-sched list --hf, --timm).")
     try:
+        if names[name] == 'peer':
+            return ComposerScheduler(name, base_lr=base_lr, **params)
         if names[name] == 'composer_sched':
             return ComposerScheduler(name, **params)
         cls = composer_schedulers()[name.removeprefix(COMPOSER_PREFIX)]

@@ -472,7 +472,8 @@ class Recipe:
 
     def build_schedulers(self) -> list:
         """Fresh Composer schedulers, in recipe order: the factors of the schedule (see :meth:`build_schedule`)."""
-        return [C.build_scheduler(self.path, f'schedulers[{i}]', _plain(item))
+        lr = _plain(self.config.optimizer).get('lr')  # a peer's absolute LRs (lr_end, min_lr) are fractions of it
+        return [C.build_scheduler(self.path, f'schedulers[{i}]', _plain(item), base_lr=lr)
                 for i, item in enumerate(self.config.schedulers)]
 
     def build_schedule(self) -> list:

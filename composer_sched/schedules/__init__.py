@@ -38,11 +38,14 @@ if TYPE_CHECKING:
     from composer_sched.schedules.exponential import *  # noqa: F403
     from composer_sched.schedules.inverse_sqrt import *  # noqa: F403
     from composer_sched.schedules.linear import *  # noqa: F403
+    from composer_sched.schedules.lr_noise import *  # noqa: F403
     from composer_sched.schedules.multi_factor import *  # noqa: F403
     from composer_sched.schedules.one_cycle import *  # noqa: F403
+    from composer_sched.schedules.peers import *  # noqa: F403
     from composer_sched.schedules.piecewise_constant import *  # noqa: F403
     from composer_sched.schedules.polynomial import *  # noqa: F403
     from composer_sched.schedules.step import *  # noqa: F403
+    from composer_sched.schedules.tanh import *  # noqa: F403
     from composer_sched.schedules.triangular import *  # noqa: F403
     from composer_sched.schedules.vocabulary import *  # noqa: F403
     from composer_sched.schedules.warmup import *  # noqa: F403

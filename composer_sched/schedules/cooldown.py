@@ -1,5 +1,5 @@
-"""Cool-down wrapper (the tutorial's): from a schedule's value at ``start_idx`` down to ``finish_lr``, linear,
-1-sqrt or geometric. The decay formula is WSD's (:func:`composer_sched.schedules.wsd.decay`)."""
+"""Cool-down wrapper (the tutorial's): from a schedule's value at ``start_idx`` down to ``finish_lr``: linear,
+1-sqrt, geometric or cosine. The decay formula is WSD's (:func:`composer_sched.schedules.wsd.decay`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +23,7 @@ class LinearCoolDown(Schedule):
         \eta_c + (\eta_f - \eta_c)\,u & s < t \le s + C,\ \text{shape='linear'} \\
         \eta_f + (\eta_c - \eta_f)(1 - \sqrt{u}) & s < t \le s + C,\ \text{shape='sqrt'} \\
         \eta_c\,(\eta_f/\eta_c)^u & s < t \le s + C,\ \text{shape='exp'} \\
+        \eta_f + (\eta_c - \eta_f)\tfrac12(1 + \cos \pi u) & s < t \le s + C,\ \text{shape='cosine'} \\
         \eta_f & t > s + C \end{cases}
 
     Args:
@@ -30,8 +31,13 @@ class LinearCoolDown(Schedule):
         finish_lr: :math:`\eta_f`, ``>= 0``.
         start_idx: :math:`s`, ``>= 0``.
         length: :math:`C`, ``>= 0``.
-        shape: ``'linear'`` (default), ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024) or ``'exp'``
-            (geometric; drawn linearly when an end is 0).
+        follow: ``False`` (default): the cool-down starts from :math:`\eta_c` as above. ``True``: it multiplies
+            the wrapped schedule as it goes on, floored at :math:`\eta_f` throughout (timm's ``WSDLRScheduler``:
+            :math:`\eta_f + (\max(\eta_w(t), \eta_f) - \eta_f)\,s(u)`, :math:`s` the shape's factor: 1 - u,
+            1 - sqrt(u) or the half cosine); the same for a constant :math:`\eta_w`. Not with ``'exp'``.
+        shape: ``'linear'`` (default), ``'sqrt'`` (the "1-sqrt" cool-down of Hägele et al. 2024), ``'exp'``
+            (geometric; drawn linearly when an end is 0) or ``'cosine'`` (half a cosine: transformers'
+            ``warmup_stable_decay`` default, timm's ``decay_fn='cosine'``).
 
     Raises:
         ValueError: an argument is outside its range.
@@ -48,6 +54,7 @@ class LinearCoolDown(Schedule):
     start_idx: float
     length: float
     shape: str = 'linear'
+    follow: bool = False
     _start_lr: float = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -56,6 +63,9 @@ class LinearCoolDown(Schedule):
         check_number('start_idx', self.start_idx, lo=0)
         check_number('length', self.length, lo=0)
         check_choice('shape', self.shape, DECAY_SHAPES)
+        check(isinstance(self.follow, bool), 'follow', self.follow, 'True or False')
+        check(not (self.follow and self.shape == 'exp'), 'follow', self.follow,
+              "False with shape='exp' (a geometric cool-down starts from one value)")
         object.__setattr__(self, '_start_lr', self.schedule(self.start_idx))  # cached: read on every evaluation
 
     @property
@@ -73,10 +83,16 @@ class LinearCoolDown(Schedule):
             return ops.full_like(t, finish)
         end = self.start_idx + self.length
         u = ops.clip((t - self.start_idx) / self.length, 0.0, 1.0)  # the fraction first: (t - s) * diff overflows
+        if self.follow:  # from the wrapped schedule as it goes on, floored at finish_lr
+            start = ops.maximum(self.schedule._eval(t, ops), finish)
         ramp = decay(start, finish, u, self.shape, ops)
         return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 
+    def _head(self, t: Any, ops: Ops) -> Any:
+        value = self.schedule._eval(t, ops)
+        return ops.maximum(value, self.finish_lr) if self.follow else value
+
     def _eval(self, t: Any, ops: Ops) -> Any:
         if not ops.array:
-            return self.schedule._eval(t, ops) if t <= self.start_idx else self._tail(t, ops)
-        return ops.where(t <= self.start_idx, self.schedule._eval(t, ops), self._tail(t, ops))
+            return self._head(t, ops) if t <= self.start_idx else self._tail(t, ops)
+        return ops.where(t <= self.start_idx, self._head(t, ops), self._tail(t, ops))

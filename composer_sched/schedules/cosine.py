@@ -16,12 +16,16 @@ class CosineAnnealingSchedule(Schedule):
     r"""Half a cosine from ``max_lr`` to ``min_lr`` over ``cycle_length`` iterations, then ``min_lr``.
 
     .. math::
-        \eta(t) = \eta_{min} + \tfrac12 (\eta_{max} - \eta_{min})\,(1 + \cos(\pi \min(t, L) / L))
+        \eta(t) = \eta_{min} + \tfrac12 (\eta_{max} - \eta_{min})\,(1 + \cos(\pi\,(\min(t, L) / L)^k))
+
+    (:math:`k = 1`, the default, is SGDR's cosine; timm's ``k_decay`` bends it: :math:`k < 1` falls early,
+    :math:`k > 1` holds the peak longer; Zhang et al. 2021, "k-decay".)
 
     Args:
         min_lr: value at and after the end of the cycle, ``>= 0``.
         max_lr: value at ``t = 0``, ``>= 0`` (may be below ``min_lr`` for a cosine *rise*).
         cycle_length: :math:`L`, iterations, ``> 0``.
+        k_decay: :math:`k`, ``> 0`` (default 1).
 
     Raises:
         ValueError: an argument is outside its range.
@@ -34,15 +38,20 @@ class CosineAnnealingSchedule(Schedule):
     min_lr: float
     max_lr: float
     cycle_length: float
+    k_decay: float = 1.0
 
     def __post_init__(self) -> None:
         check_number('min_lr', self.min_lr, lo=0)
         check_number('max_lr', self.max_lr, lo=0)
         check_number('cycle_length', self.cycle_length, lo=0, lo_open=True)
+        check_number('k_decay', self.k_decay, lo=0, lo_open=True)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         length = self.cycle_length
-        unit = (1 + ops.cos(ops.clip(t, 0.0, length) / length * math.pi)) / 2  # pi / length may overflow
+        frac = ops.clip(t, 0.0, length) / length
+        if self.k_decay != 1.0:
+            frac = ops.power(frac, self.k_decay)
+        unit = (1 + ops.cos(frac * math.pi)) / 2  # the fraction first: pi / length may overflow
         return unit * (self.max_lr - self.min_lr) + self.min_lr
 
 
@@ -61,6 +70,9 @@ class CosineAnnealingConfig(MethodConfig):
     t_max: Duration = param('1dur', 'length of the cosine', kind='duration', end=True, example='1dur')
     alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
     alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
+    k_decay: float = param(1.0, "timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine)", lo=0,
+                           lo_open=True, example=1.0)
 
     def build(self, t_max: float) -> Schedule:
-        return CosineAnnealingSchedule(min_lr=self.alpha_f, max_lr=self.alpha_i, cycle_length=t_max)
+        return CosineAnnealingSchedule(min_lr=self.alpha_f, max_lr=self.alpha_i, cycle_length=t_max,
+                                       k_decay=self.k_decay)

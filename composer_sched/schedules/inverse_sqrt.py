@@ -59,6 +59,8 @@ class InverseSqrtConfig(MethodConfig):
                                  example='0.2dur')
     alpha_f: float = param(0.0, 'multiplier at the end of the cool-down', lo=0, example=0.0)
     decay_type: str = param('linear', 'cool-down shape', choices=COOLDOWN_SHAPES, example='linear')
+    decay_follows: bool = param(False, "the cool-down multiplies the continuing decay, floored at alpha_f (timm's "
+                                "rsqrt), instead of falling from the value where it starts", example=False)
     t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', end=True, example='1dur')
 
     def build(self, t_scale: float, t_cooldown: float, t_max: float) -> Schedule:
@@ -66,4 +68,4 @@ class InverseSqrtConfig(MethodConfig):
         if t_cooldown <= 0:
             return shape
         return LinearCoolDown(shape, finish_lr=self.alpha_f, start_idx=max(t_max - t_cooldown, 0.0),
-                              length=t_cooldown, shape=self.decay_type)
+                              length=t_cooldown, shape=self.decay_type, follow=self.decay_follows)

@@ -468,7 +468,7 @@ def methods() -> Iterator[Method]:
         yield _REGISTRY[n]
 
 
-_ACRONYMS = {'wsd': 'WSD', 'sgdr': 'SGDR', 'cyclic_lr': 'CyclicLR'}
+_ACRONYMS = {'wsd': 'WSD', 'sgdr': 'SGDR', 'cyclic_lr': 'CyclicLR', 'lr_noise': 'LRNoise'}
 
 
 def class_name(method: str, suffix: str = '') -> str:

@@ -54,9 +54,23 @@ GLOSSARY: dict[str, str] = {
     'inc_fraction': 'the fraction of a triangular cycle spent rising',
     'mode': 'how a cycle\'s amplitude changes from one cycle to the next (torch\'s CyclicLR mode)',
     'shape': 'the shape of each cycle (triangular or cosine)',
-    'decay_type': 'the shape of a cool-down (linear or 1-sqrt)',
+    'decay_type': 'the shape of a cool-down (linear, 1-sqrt or cosine)',
     'warmup_type': 'the shape of the warm-up ramp (linear or exponential)',
     'scale_warmup': 'whether a scale-schedule ratio scales the warm-up too',
+    'warmup_overlay': "whether the warm-up lays over the shape's start, which keeps the run's clock (timm's "
+                      'warmup_prefix=False), instead of the shape starting when it ends',
+    'decay_follows': 'whether a cool-down multiplies the decay it ends (timm\'s rsqrt) instead of falling from the '
+                     'value where it starts',
+    't_step': 'length of one step of a per-step draw (lr_noise: one noise value per t_step)',
+    't_start': 'where a factor starts acting, on the run\'s clock (lr_noise: noise_range_t[0])',
+    't_end': 'where a factor stops acting, on the run\'s clock (lr_noise: noise_range_t[1])',
+    'noise_type': "the noise's distribution, normal or uniform (timm's noise_type)",
+    'pct': "the noise's limit: a normal draw is redrawn until |n| < pct, a uniform one spans +-pct",
+    'std': 'the standard deviation of a normal noise',
+    'seed': 'the seed of a deterministic per-step draw (the seed of step k is seed + k)',
+    'k_decay': "timm's k-decay: the shape is drawn at (t/t_max)^k_decay instead of t/t_max",
+    'lb': "the tanh argument at the start of a tanh decay (timm's lb)",
+    'ub': "the tanh argument at the end of a tanh decay (timm's ub)",
 }
 
 #: A retired method-layer name -> the name that replaced it (issue 14: ``cyclical`` adopted ``sgdr``'s knobs).

@@ -183,3 +183,6 @@ class WarmupConfig(MethodConfig):
     alpha_warmup: float = param(0.0, 'multiplier at the start of the warm-up (> 0 for exponential)', lo=0,
                                 example=0.1)
     scale_warmup: bool = param(False, 'scale the warm-up with the ratio as well (its end included)', example=False)
+    warmup_overlay: bool = param(False, "lay the warm-up over the start of the shape, which keeps the run's clock "
+                                 "(timm's warmup_prefix=False); default: the shape starts when the warm-up ends",
+                                 example=False)

@@ -7,6 +7,7 @@ stable phase and the decay, and the decay formula itself (:func:`decay`), which 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
@@ -14,10 +15,11 @@ from composer_sched.schedules.registry import Duration, MethodConfig, param, reg
 
 __all__ = ['StableDecaySchedule', 'WSDConfig']
 
-#: The shapes of WSD's decay (``decay_type``): linear, or the 1-sqrt of Hägele et al. (2024).
-COOLDOWN_SHAPES = ('linear', 'sqrt')
+#: The shapes of WSD's decay (``decay_type``): linear, the 1-sqrt of Hägele et al. (2024), or half a cosine
+#: (transformers' ``warmup_stable_decay`` default, timm's ``decay_fn='cosine'``).
+COOLDOWN_SHAPES = ('linear', 'sqrt', 'cosine')
 #: Every shape :func:`decay` draws: WSD's, and the geometric one the ``Cooldown`` algorithm also offers.
-DECAY_SHAPES = ('linear', 'sqrt', 'exp')
+DECAY_SHAPES = ('linear', 'sqrt', 'exp', 'cosine')
 
 
 def decay(start: float, finish: float, u: Any, shape: str, ops: Ops) -> Any:
@@ -26,17 +28,20 @@ def decay(start: float, finish: float, u: Any, shape: str, ops: Ops) -> Any:
     .. math::
         \text{linear: } \eta_c + (\eta_f - \eta_c)\,u,\quad
         \text{sqrt: } \eta_f + (\eta_c - \eta_f)(1 - \sqrt{u}),\quad
-        \text{exp: } \eta_c\,(\eta_f / \eta_c)^{u}
+        \text{exp: } \eta_c\,(\eta_f / \eta_c)^{u},\quad
+        \text{cosine: } \eta_f + (\eta_c - \eta_f)\tfrac12(1 + \cos \pi u)
 
     ``'exp'`` is geometric, so it needs both ends ``> 0``; from or to 0 it is drawn linearly.
 
     Example:
         >>> from composer_sched.schedules._base import ScalarOps
         >>> [decay(1.0, 0.01, u, s, ScalarOps) for s in DECAY_SHAPES for u in (0.5,)]
-        [0.505, 0.29996428662531793, 0.1]
+        [0.505, 0.29996428662531793, 0.1, 0.505]
     """
     if shape == 'sqrt':
         return finish + (start - finish) * (1 - ops.sqrt(u))
+    if shape == 'cosine':
+        return finish + (start - finish) * ((1 + ops.cos(math.pi * u)) / 2)
     if shape == 'exp' and start > 0 and finish > 0:
         return start * (finish / start) ** u
     return start + (finish - start) * u
@@ -44,7 +49,7 @@ def decay(start: float, finish: float, u: Any, shape: str, ops: Ops) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class StableDecaySchedule(Schedule):
-    r"""Constant ``base_lr`` until :math:`T - C`, then a linear or 1-sqrt cool-down to ``final_lr`` at :math:`T`.
+    r"""Constant ``base_lr`` until :math:`T - C`, then a linear, 1-sqrt or cosine cool-down to ``final_lr`` at T.
 
     .. math::
         \eta(t) = \begin{cases} \eta_0 & t \le T - C \\ \eta_f + (\eta_0 - \eta_f)\,(1 - u) & \text{linear} \\
@@ -55,7 +60,8 @@ class StableDecaySchedule(Schedule):
         cooldown_length: :math:`C`, in ``[0, length]``.
         final_lr: :math:`\eta_f`, in ``[0, base_lr]`` (default 0).
         base_lr: :math:`\eta_0`, ``>= 0`` (default 1).
-        decay_type: ``'linear'`` (default) or ``'sqrt'``.
+        decay_type: ``'linear'`` (default), ``'sqrt'`` or ``'cosine'`` (see
+            :class:`~composer_sched.schedules.cooldown.LinearCoolDown`).
 
     Raises:
         ValueError: an argument is outside its range.
@@ -98,7 +104,7 @@ class StableDecaySchedule(Schedule):
 
 @register
 class WSDConfig(MethodConfig):
-    """Warmup-stable-decay: constant, then a linear or 1-sqrt cool-down to alpha_f over the last t_cooldown."""
+    """Warmup-stable-decay: constant, then a linear, 1-sqrt or cosine cool-down to alpha_f over the last t_cooldown."""
     NAME = 'wsd'
     REFERENCE = 'Hu et al. (2024) MiniCPM; Hägele et al. (2024); Schaipp et al. (2025)'
     BUDGET_FREE_PREFIX = True

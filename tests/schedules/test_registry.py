@@ -107,7 +107,8 @@ def test_register_refuses_an_incomplete_declaration(scratch):
 def test_the_warmup_is_declared_the_same_way():
     from composer_sched.adapters.spec import WARMUP_PARAMS
     from composer_sched.schedules.warmup import WarmupConfig
-    assert [p.name for p in WARMUP_PARAMS] == ['t_warmup', 'warmup_type', 'alpha_warmup', 'scale_warmup']
+    assert [p.name for p in WARMUP_PARAMS] == ['t_warmup', 'warmup_type', 'alpha_warmup', 'scale_warmup',
+                                                'warmup_overlay']
     with pytest.raises(ParamError, match="^scale_warmup='yes' is not allowed: scale_warmup must be true or false"):
         WarmupConfig(scale_warmup='yes')
 

@@ -35,7 +35,8 @@ class OneCycle(SetterAlgorithm):
         cycle_momentum: cycle the momentum (SGD) or beta1 (Adam) opposite to the LR. Default ``False``.
         base_momentum: the momentum at the LR's peak; in [0, 1). Default ``0.85``.
         max_momentum: the momentum at the start and in the cool-down; in [base_momentum, 1). Default ``0.95``.
-        t_cycle, t_cooldown, alpha_start, alpha_max, alpha_f, t_warmup, warmup_type, alpha_warmup, scale_warmup: the
+        t_cycle, t_cooldown, alpha_start, alpha_max, alpha_f, t_warmup, warmup_type, alpha_warmup, scale_warmup,
+        warmup_overlay: the
             ``'one_cycle'`` method's parameters, as for :class:`~composer_sched.adapters.schedulers.OneCycleScheduler`
             (``composer-sched list`` shows their ranges); ``tests/test_generated.py`` checks that this signature
             matches the registry's.
@@ -56,13 +57,13 @@ class OneCycle(SetterAlgorithm):
                  max_momentum: float = 0.95, t_cycle: Duration = '0.8dur', t_cooldown: Duration = '0.2dur',
                  alpha_start: float = 0.1, alpha_max: float = 1.0, alpha_f: float = 0.001, t_warmup: Duration = '0ba',
                  warmup_type: str = 'linear', alpha_warmup: float = 0.0, scale_warmup: bool = False,
-                 **misspelt: Any) -> None:
+                 warmup_overlay: bool = False, **misspelt: Any) -> None:
         for name in misspelt:  # the same ValueError as every face of the method, among all of this one's keywords
             raise unknown_parameter('one_cycle', name, [k for k in inspect.signature(OneCycle).parameters
                                                         if k != 'misspelt'])
         super().__init__(replace=replace, t_cycle=t_cycle, t_cooldown=t_cooldown, alpha_start=alpha_start,
                          alpha_max=alpha_max, alpha_f=alpha_f, t_warmup=t_warmup, warmup_type=warmup_type,
-                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup)
+                         alpha_warmup=alpha_warmup, scale_warmup=scale_warmup, warmup_overlay=warmup_overlay)
         check(isinstance(cycle_momentum, bool), 'cycle_momentum', cycle_momentum, 'true or false')
         check_number('base_momentum', base_momentum, lo=0, hi=1, hi_open=True)
         check_number('max_momentum', max_momentum, lo=base_momentum, hi=1, hi_open=True)
