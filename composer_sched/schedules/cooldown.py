@@ -88,11 +88,14 @@ class LinearCoolDown(Schedule):
         ramp = decay(start, finish, u, self.shape, ops)
         return ops.where(t < end, ramp, finish)  # exactly finish_lr from the end on (no round-off below 0)
 
-    def _head(self, t: Any, ops: Ops) -> Any:
-        value = self.schedule._eval(t, ops)
-        return ops.maximum(value, self.finish_lr) if self.follow else value
-
     def _eval(self, t: Any, ops: Ops) -> Any:
+        # The head inline (no helper frame: a batch reaches the formula in at most five frames).
         if not ops.array:
-            return self._head(t, ops) if t <= self.start_idx else self._tail(t, ops)
-        return ops.where(t <= self.start_idx, self._head(t, ops), self._tail(t, ops))
+            if t > self.start_idx:
+                return self._tail(t, ops)
+            value = self.schedule._eval(t, ops)
+            return max(value, self.finish_lr) if self.follow else value
+        head = self.schedule._eval(t, ops)
+        if self.follow:
+            head = ops.maximum(head, self.finish_lr)
+        return ops.where(t <= self.start_idx, head, self._tail(t, ops))

@@ -16,6 +16,9 @@ from composer_sched.adapters.durations import ReplayState
 from composer_sched.schedules.registry import get_method, method_names
 
 MAX_FRAMES = 5
+#: Formulas that are whole functions (lr_noise's seeded draw, a re-implementation of torch's generator): the frames
+#: inside them are the formula's own, not the path to it.
+FORMULAS = {'timm_noise'}
 
 
 def _deepest(fn, state_holder) -> tuple[int, list[str]]:
@@ -28,6 +31,8 @@ def _deepest(fn, state_holder) -> tuple[int, list[str]]:
         chain, f = [], frame
         while f is not None and f.f_code is not fn.__code__:
             chain.append(f.f_code.co_name)
+            if f.f_code.co_name in FORMULAS:
+                chain = [f.f_code.co_name]
             f = f.f_back
         if f is not None and len(chain) > deepest[0]:
             deepest[:] = [len(chain), chain[::-1]]
