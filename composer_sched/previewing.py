@@ -209,8 +209,8 @@ def plot_schedule(schedulers: Union[SchedulerLike, Sequence[SchedulerLike]], max
 
     Example:
         >>> from composer_sched import WSDScheduler, plot_schedule
-        >>> plot_schedule(WSDScheduler(), '100ba', '/tmp/wsd.png', ratios=(0.5, 1.0))
-        '/tmp/wsd.png'
+        >>> plot_schedule(WSDScheduler(), '100ba', 'wsd.png', ratios=(0.5, 1.0))  # the doctests run in a tmp folder
+        'wsd.png'
     """
     curves = [(f'ratio {r:g}' if len(ratios) > 1 else None,
                preview(schedulers, max_duration, ssr=r, **preview_kwargs) * base_lr) for r in ratios]
