@@ -24,11 +24,16 @@ print(json.dumps(report))
 """
 
 
-def _subcommands() -> list[str]:
-    # every registered sub-command, whoever added it: the parser's own list
-    parser = build_parser()
-    action = next(a for a in parser._actions if a.__class__.__name__ == '_SubParsersAction')
-    return sorted(action.choices)
+def _subcommands(parser=None, prefix=()) -> list[tuple[str, ...]]:
+    """Every registered sub-command, whoever added it, nested ones too (``predict backtest``): the parsers' own
+    lists."""
+    parser = parser or build_parser()
+    found = []
+    for action in parser._actions:
+        if action.__class__.__name__ == '_SubParsersAction':
+            for name, sub in sorted(action.choices.items()):
+                found += [prefix + (name,)] + _subcommands(sub, prefix + (name,))
+    return found
 
 
 def _run_in_fresh_interpreter(commands: list[list[str]], cwd) -> list:
@@ -46,8 +51,8 @@ def test_the_probe_sees_heavy_imports(tmp_path):
 
 
 def test_help_list_plot_and_bound_import_neither_torch_nor_composer(tmp_path):
-    assert {'list', 'plot', 'bound', 'train', 'sweep'} <= set(_subcommands())
-    commands = [['--help']] + [[c, '--help'] for c in _subcommands()] + [
+    assert {('list',), ('plot',), ('bound',), ('train',), ('sweep',)} <= set(_subcommands())
+    commands = [['--help']] + [[*c, '--help'] for c in _subcommands()] + [
         ['list'], ['list', 'wsd', 'autowu'], ['list', '--components'], ['list', '--recipes'],
         ['plot', 'wsd', '-o', 'wsd.png'],
         ['plot', 'sgdr', '--max-duration', '20ep', '--dataloader-len', '50', 't_0=0.1dur', '--ratios', '0.5,1',
