@@ -15,6 +15,11 @@ Rules (the same for every registered method; Composer's ``*WithWarmup`` semantic
 Also here, as every layer above needs them: :func:`check_ratio` (the one validation of a scale-schedule ratio),
 :func:`scaled_max_duration` (the Trainer's scaling of ``max_duration``), :func:`num_batches` (how many batches a run
 trains) and :class:`ReplayState` (the few ``State`` fields a Composer scheduler reads, advanced as the Trainer does).
+
+Durations are read without importing Composer (:class:`Span`, :class:`Unit`: Composer's grammar and unit values,
+``tests/adapters/test_time_strings.py`` holds them to ``Time.from_timestring``), so the adapters, the preview and the
+``plot``/``bound`` commands load neither torch nor Composer; Composer's ``Time`` and ``TimeUnit`` are accepted
+wherever a duration or an axis is, and only :func:`scaled_max_duration` and :class:`ReplayState` make Composer objects.
 """
 from __future__ import annotations
 
