@@ -57,8 +57,8 @@ def _catalog() -> dict:
 
 
 def run(args) -> int:
-    from composer_sched.schedules.registry import get_method, method_names, methods, params_of, suggest
-    from composer_sched.schedules.warmup import WarmupConfig
+    from composer_sched.adapters.spec import WARMUP_PARAMS  # the adapters import no Composer: list stays quick
+    from composer_sched.schedules.registry import get_method, method_names, methods, suggest
 
     sections = {k for k in ('methods', 'algorithms', 'recipes', 'components') if getattr(args, k)}
     if not sections:
@@ -76,8 +76,7 @@ def run(args) -> int:
             print('== schedule methods (recipe: schedulers: [{name: <method>, ...}]; Python: <Class>Scheduler) ==')
             for m in chosen:
                 print_method(m)
-            warmup = ', '.join(f'{p.name}={p.default!r}' for p in params_of(WarmupConfig))
-            print(f'every method also takes: {warmup}\n')
+            print('every method also takes: ' + ', '.join(f'{p.name}={p.default!r}' for p in WARMUP_PARAMS) + '\n')
     if 'algorithms' in sections:
         chosen_algos = {n: c for n, c in algos.items() if not args.names or n in args.names}
         if chosen_algos:
