@@ -17,17 +17,26 @@ $(STAMP): $(PY) setup.cfg pyproject.toml
 
 setup: $(STAMP)
 
-# ruff, then mypy (strict on the core, lenient elsewhere: pyproject.toml), then the suite with the doctests.
+# pytest-xdist workers for `make test` (2: the cores of the machine the suite's time budget is set on; 0 runs the
+# suite in this process, e.g. `make test PYTEST_WORKERS=0 PYTEST_ARGS='-x tests/cli'` to debug one test).
+PYTEST_WORKERS ?= 2
+
+# ruff, then mypy (strict on the core, lenient elsewhere: pyproject.toml), then the suite with the doctests, in
+# parallel (worksteal: a worker that runs out takes tests queued on the other, so the long multi-process tests do not
+# end up one after another on one worker). A run that collects no test (pytest's exit code 5, e.g. a PYTEST_ARGS
+# that selects nothing) fails like a failing test.
 test: lint
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy composer_sched
 
-# Regenerates the checked-in files derived from the method registry (tests/test_generated.py fails when stale).
+# Regenerates the checked-in files derived from the method registry (tests/test_generated.py fails when stale), and
+# the catalog `composer-sched list` reads to answer without torch (tests/cli/test_cli_start.py fails when stale).
 gen: $(STAMP)
 	$(PY) -m tools.gen
+	$(PY) -m composer_sched.cli._catalog
 
 demo: $(STAMP)
 	$(VENV)/bin/composer-sched demo

@@ -11,6 +11,8 @@ warnings.filterwarnings('ignore', category=UserWarning, module='composer')
 
 # Under CI hypothesis replays the same examples every run (derandomize): CI never meets a new random example, and a
 # failure it reports reproduces. Locally the default profile keeps exploring; HYPOTHESIS_PROFILE picks one by hand.
+# Under pytest-xdist (make test) CI's profile keeps no example database; locally the workers share .hypothesis/,
+# whose directory database is written with atomic renames and is safe for concurrent processes.
 settings.register_profile('ci', derandomize=True, database=None, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile('dev', deadline=None)

@@ -154,7 +154,7 @@ def test_the_walk_sees_the_package():
     # guards the checks below against passing on an empty graph
     assert {'composer_sched.schedules', 'composer_sched.cli', 'composer_sched.recipes.recipe'} <= set(MODULES)
     assert any(i.lazy for i in INTERNAL) and any(i.target == 'torch' for i in IMPORTS)
-    assert {'torch', 'composer'} <= set(_loads()['composer_sched.previewing'])  # the chain finder sees loads
+    assert {'torch', 'composer'} <= set(_loads()['composer_sched.algorithms.driver'])  # the chain finder sees loads
     unresolved = [i for i in INTERNAL if not _exists(i.target)]
     assert not unresolved, _report('imports of modules that do not exist', unresolved)
 
@@ -230,6 +230,23 @@ def test_the_pure_layers_load_neither_torch_nor_composer():
     if problems:
         pytest.fail('schedules/ and predict/ must load neither torch nor Composer:\n  '
                     + '\n  '.join(sorted(set(problems))), pytrace=False)
+
+
+# What `composer-sched list`, `plot <method>` and `bound` import (tests/cli/test_cli_start.py runs them and checks
+# sys.modules; this names the import chain when a module-level import breaks it).
+LIGHT = ('composer_sched.adapters.durations', 'composer_sched.adapters.spec', 'composer_sched.adapters.composer',
+         'composer_sched.adapters.product', 'composer_sched.previewing', 'composer_sched.recipes',
+         'composer_sched.recipes.overrides', 'composer_sched.recipes.bundled', 'composer_sched.algorithms',
+         'composer_sched.theory', 'composer_sched.theory.runs', 'composer_sched.cli')
+
+
+def test_the_modules_the_quick_commands_use_load_neither_torch_nor_composer():
+    loads = _loads()
+    problems = [f'{m}: {" ; ".join(map(str, chain))}' for m in LIGHT for chain in loads[m].values()]
+    if problems:
+        pytest.fail('these modules are imported by composer-sched --help/list/plot/bound, which must answer without '
+                    'torch or Composer (import them inside the function that needs them):\n  '
+                    + '\n  '.join(sorted(problems)), pytrace=False)
 
 
 def test_nothing_imports_the_cli():

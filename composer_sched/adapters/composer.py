@@ -9,21 +9,23 @@ one scalar evaluation, instead of the several ``Time`` conversions Composer's bu
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
-from composer.core import State, Time, TimeUnit
-
+from composer_sched.adapters.durations import Unit, as_span, timestamp_field
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps
 from composer_sched.schedules.registry import Method, check_horizon
 from composer_sched.schedules.warmup import LinearWarmUp
 
+if TYPE_CHECKING:  # this module imports no Composer: `composer-sched plot` builds these without torch
+    from composer.core import State, Time
+
 __all__ = ['ComposerScheduler', 'Duration', 'takes_ssr']
 
 #: A duration argument: a Composer time string (``'100ba'``, ``'2ep'``, ``'6e4sp'``, ``'1e6tok'``, ``'0.2dur'``),
 #: a ``Time``, or an int of batches.
-Duration = Union[str, int, Time]
+Duration = Union[str, int, 'Time']
 
 
 class ComposerScheduler:
@@ -81,10 +83,10 @@ class ComposerScheduler:
         # The cache of the last horizon's schedule is rebuilt on the first call after unpickling.
         return {**self.__dict__, '_key': None, '_fn': None, '_main': None}
 
-    def schedule(self, max_duration: Union[str, Time], dataloader_len: Optional[int] = None,
+    def schedule(self, max_duration: Union[str, 'Time'], dataloader_len: Optional[int] = None,
                  ssr: float = 1.0) -> Schedule:
         """The core schedule (over the axis of :attr:`axis`) that a run with this (scaled) horizon follows."""
-        md = Time.from_timestring(max_duration) if isinstance(max_duration, str) else max_duration
+        md = as_span(max_duration)
         horizon = self.spec.horizon(md, ssr, None if dataloader_len is None else float(dataloader_len))
         sched = self.spec.build(horizon)
         # Growth and shrinking cycles are checked against the horizon here, at the Trainer's start, not midway.
@@ -92,18 +94,17 @@ class ComposerScheduler:
                       f'{horizon.total:g}{horizon.axis.value} (ssr={horizon.ssr:g})')
         return sched
 
-    def axis(self, max_duration: Union[str, Time]) -> TimeUnit:
-        """The timestamp field this scheduler reads: batches, samples or tokens."""
-        md = Time.from_timestring(max_duration) if isinstance(max_duration, str) else max_duration
-        return self.spec.horizon(md, 1.0, 1.0).axis
+    def axis(self, max_duration: Union[str, 'Time']) -> Unit:
+        """The time axis this scheduler reads (``Unit.BATCH``, ``SAMPLE`` or ``TOKEN``, by value Composer's
+        ``TimeUnit``; :func:`~composer_sched.adapters.durations.timestamp_field` names the ``Timestamp`` field)."""
+        return self.spec.horizon(as_span(max_duration), 1.0, 1.0).axis
 
-    def __call__(self, state: State, ssr: float = 1.0) -> float:
+    def __call__(self, state: 'State', ssr: float = 1.0) -> float:
         md, dl = state.max_duration, state.dataloader_len
         key = (md.value, md.unit, None if dl is None else dl.value, ssr)
         if key != self._key:
             self._compile(self.schedule(md, None if dl is None else int(dl.value), ssr))
-            self._axis_attr = {TimeUnit.BATCH: 'batch', TimeUnit.SAMPLE: 'sample',
-                               TimeUnit.TOKEN: 'token'}[self.axis(md)]
+            self._axis_attr = timestamp_field(self.axis(md))
             self._key = key
         t = float(getattr(state.timestamp, self._axis_attr).value)
         if t > self._ramp_end or (t == self._ramp_end and not self._shift):  # after the warm-up: the shape itself

@@ -15,42 +15,141 @@ Rules (the same for every registered method; Composer's ``*WithWarmup`` semantic
 Also here, as every layer above needs them: :func:`check_ratio` (the one validation of a scale-schedule ratio),
 :func:`scaled_max_duration` (the Trainer's scaling of ``max_duration``), :func:`num_batches` (how many batches a run
 trains) and :class:`ReplayState` (the few ``State`` fields a Composer scheduler reads, advanced as the Trainer does).
+
+Durations are read without importing Composer (:class:`Span`, :class:`Unit`: Composer's grammar and unit values,
+``tests/adapters/test_time_strings.py`` holds them to ``Time.from_timestring``), so the adapters, the preview and the
+``plot``/``bound`` commands load neither torch nor Composer; Composer's ``Time`` and ``TimeUnit`` are accepted
+wherever a duration or an axis is, and only :func:`scaled_max_duration` and :class:`ReplayState` make Composer objects.
 """
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import numbers
-from typing import Any, Optional, Sequence, Union
-
-from composer.core import Time, Timestamp, TimeUnit, ensure_time
+import re
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 from composer_sched.schedules._base import ParamError
 
+if TYPE_CHECKING:
+    from composer.core import Time
+
 __all__ = ['parse_duration', 'axis_of', 'Horizon', 'AXIS_UNITS', 'check_ratio', 'scaled_max_duration', 'num_batches',
-           'ReplayState']
-
-AXIS_UNITS = (TimeUnit.BATCH, TimeUnit.SAMPLE, TimeUnit.TOKEN)
-_AXIS_OF_UNIT = {TimeUnit.BATCH: TimeUnit.BATCH, TimeUnit.EPOCH: TimeUnit.BATCH,
-                 TimeUnit.SAMPLE: TimeUnit.SAMPLE, TimeUnit.TOKEN: TimeUnit.TOKEN}
+           'ReplayState', 'Unit', 'Span', 'as_span', 'as_unit', 'scaled_span', 'timestamp_field']
 
 
-def parse_duration(name: str, value: Any) -> Time:
+class Unit(enum.Enum):
+    """The units of a duration, with Composer's ``TimeUnit`` values; this module reads durations without importing
+    Composer (``composer-sched plot`` and ``bound`` answer without torch), and takes Composer's ``Time`` and
+    ``TimeUnit`` wherever it takes these (compared by value: :func:`as_unit`)."""
+    EPOCH = 'ep'
+    BATCH = 'ba'
+    SAMPLE = 'sp'
+    TOKEN = 'tok'
+    DURATION = 'dur'
+    ITERATION = 'iter'
+    SECOND = 'sec'
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """A duration: ``value`` (an int, or a float for ``dur``) in ``unit``; ``str`` is Composer's time string."""
+    value: Union[int, float]
+    unit: Unit
+
+    def __str__(self) -> str:
+        return f'{self.value}{self.unit.value}'
+
+
+AXIS_UNITS = (Unit.BATCH, Unit.SAMPLE, Unit.TOKEN)
+_AXIS_OF_UNIT = {Unit.BATCH: Unit.BATCH, Unit.EPOCH: Unit.BATCH, Unit.SAMPLE: Unit.SAMPLE, Unit.TOKEN: Unit.TOKEN}
+_FIELD = {Unit.BATCH: 'batch', Unit.SAMPLE: 'sample', Unit.TOKEN: 'token'}
+# Composer's grammar (composer.core.time: a number, then a unit's value, any case), and its h/m/s wall-clock form
+_TIME_STRING = re.compile(r'^(.+)(' + '|'.join(u.value for u in Unit) + r')$', re.IGNORECASE)
+_WALL_CLOCK = re.compile(r'^(\d+h)?(\d+m)?(\d+s)?$')
+
+
+def as_unit(unit: Any) -> Unit:
+    """``unit`` as a :class:`Unit`: a ``Unit``, Composer's ``TimeUnit`` (by its value) or a unit string."""
+    return unit if isinstance(unit, Unit) else Unit(getattr(unit, 'value', unit).lower())
+
+
+def timestamp_field(axis: Any) -> str:
+    """The field of Composer's ``Timestamp`` an axis is read from (``'batch'``, ``'sample'``, ``'token'``)."""
+    return _FIELD[as_unit(axis)]
+
+
+def _wall_clock(text: str) -> Optional[int]:
+    """Seconds, as Composer's ``Time.from_timedelta`` reads ``'1h30m'`` first (its quirks included: a missing
+    unit is filled in, so ``'5'`` is 50 s), or ``None`` when it refuses the string."""
+    import datetime
+
+    if 'h' not in text:
+        text = '0h' + text
+    if 'm' not in text:
+        text = text.replace('h', 'h0m')
+    if 's' not in text:
+        text += '0s'
+    if not _WALL_CLOCK.match(text):
+        return None
+    try:
+        t = datetime.datetime.strptime(text, '%Hh%Mm%Ss')
+    except ValueError:
+        return None
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def _from_string(text: str) -> Span:
+    """Composer's ``Time.from_timestring`` without Composer: the same accepted forms, values and errors."""
+    seconds = _wall_clock(text)
+    if seconds is not None:
+        return Span(seconds, Unit.SECOND)
+    match = _TIME_STRING.match(text)
+    if match is None:
+        raise ValueError(f'Invalid time string: {text}')
+    unit = Unit(match.group(2).lower())
+    value: Union[int, float] = float(match.group(1))
+    if unit != Unit.DURATION:
+        if int(value) != value:
+            raise TypeError(f'value {value} is not an integer. Units {unit} require integer values.')
+        value = int(value)
+    return Span(value, unit)
+
+
+def as_span(value: Any, int_unit: Unit = Unit.BATCH) -> Span:
+    """A :class:`Span` from a ``Span``, Composer's ``Time``, a time string, or an int in ``int_unit``.
+
+    Raises:
+        ValueError, TypeError, OverflowError: as Composer's ``Time.from_timestring``.
+
+    Example:
+        >>> str(as_span('0.25dur')), as_span(' 3EP '.strip()), as_span(7, Unit.EPOCH).unit
+        ('0.25dur', Span(value=3, unit=<Unit.EPOCH: 'ep'>), <Unit.EPOCH: 'ep'>)
+    """
+    if isinstance(value, Span):
+        return value
+    if isinstance(value, str):
+        return _from_string(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return Span(int(value), int_unit)
+    if hasattr(value, 'unit') and hasattr(value, 'value'):  # Composer's Time
+        return Span(value.value, as_unit(value.unit))
+    raise TypeError(f'{value!r} is not a duration')
+
+
+def parse_duration(name: str, value: Any) -> Span:
     """Parse one duration argument; a ``ValueError`` names the argument, the value and the accepted forms."""
     allowed = ("a Composer time string such as '100ba', '2ep', '6e4sp', '1e6tok' or '0.2dur', a Time, "
                'or a non-negative int of batches')
-    if isinstance(value, Time):
-        t = value
-    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        t = Time(int(value), TimeUnit.BATCH)
-    elif isinstance(value, str):
-        try:
-            t = Time.from_timestring(value.strip())
-        except (ValueError, TypeError, KeyError, OverflowError):  # '1e400ba': Composer's int(inf)
-            raise ValueError(f'{name}={value!r} is not allowed: {name} must be {allowed}.') from None
-    else:
+    if isinstance(value, bool) or not (isinstance(value, (str, numbers.Integral, Span))
+                                       or (hasattr(value, 'unit') and hasattr(value, 'value'))):
         raise ValueError(f'{name}={value!r} is not allowed: {name} must be {allowed}.')
-    if t.unit not in _AXIS_OF_UNIT and t.unit != TimeUnit.DURATION:
+    try:
+        t = as_span(value.strip() if isinstance(value, str) else value)
+    except (ValueError, TypeError, KeyError, OverflowError):  # '1e400ba': int(inf)
+        raise ValueError(f'{name}={value!r} is not allowed: {name} must be {allowed}.') from None
+    if t.unit not in _AXIS_OF_UNIT and t.unit != Unit.DURATION:
         raise ValueError(f'{name}={value!r} is not allowed: unit {t.unit.value!r} cannot place a schedule; '
                          f'{name} must be {allowed}.')
     if not math.isfinite(float(t.value)) or t.value < 0:
@@ -58,12 +157,13 @@ def parse_duration(name: str, value: Any) -> Time:
     return t
 
 
-def axis_of(named: dict[str, Time]) -> Optional[TimeUnit]:
+def axis_of(named: dict[str, Any]) -> Optional[Unit]:
     """The time axis fixed by explicit units, or ``None`` when every duration is in ``dur``."""
-    axes: dict[TimeUnit, str] = {}
+    axes: dict[Unit, str] = {}
     for name, t in named.items():
-        if t.unit != TimeUnit.DURATION:
-            axes.setdefault(_AXIS_OF_UNIT[t.unit], name)
+        unit = as_unit(t.unit)
+        if unit != Unit.DURATION:
+            axes.setdefault(_AXIS_OF_UNIT[unit], name)
     if len(axes) > 1:
         detail = ', '.join(f'{n}={named[n]} ({a.value})' for a, n in axes.items())
         raise ValueError(f'durations mix time axes: {detail}; give them all in batches/epochs, all in samples, '
@@ -76,20 +176,26 @@ class Horizon:
     """A training horizon on one time axis.
 
     Args:
-        axis: ``TimeUnit.BATCH``, ``SAMPLE`` or ``TOKEN``.
+        axis: ``Unit.BATCH``, ``SAMPLE`` or ``TOKEN`` (Composer's ``TimeUnit`` is taken too).
         total: the (already scaled) ``max_duration`` in axis units.
         ssr: the scale-schedule ratio, ``> 0``.
         batches_per_epoch: needed to resolve ``ep`` durations.
     """
-    axis: TimeUnit
+    axis: Unit
     total: float
     ssr: float = 1.0
     batches_per_epoch: Optional[float] = None
 
+    def __post_init__(self):
+        object.__setattr__(self, 'axis', as_unit(self.axis))
+
     @classmethod
-    def from_max_duration(cls, max_duration: Time, axis: Optional[TimeUnit], ssr: float = 1.0,
+    def from_max_duration(cls, max_duration: Any, axis: Optional[Any], ssr: float = 1.0,
                           batches_per_epoch: Optional[float] = None) -> 'Horizon':
-        """Place ``max_duration`` (already scaled, as on Composer's ``State``) on ``axis``."""
+        """Place ``max_duration`` (already scaled, as on Composer's ``State``; a ``Span``, ``Time`` or string) on
+        ``axis``."""
+        max_duration = as_span(max_duration)
+        axis = None if axis is None else as_unit(axis)
         md_axis = _AXIS_OF_UNIT.get(max_duration.unit)
         if md_axis is None:
             raise ValueError(f'max_duration={max_duration} cannot place a schedule: use ba, ep, sp or tok.')
@@ -99,18 +205,19 @@ class Horizon:
                              f'{max_duration.unit.value}; give the durations in {max_duration.unit.value} or as '
                              "fractions ('dur').")
         total = float(max_duration.value)
-        if max_duration.unit == TimeUnit.EPOCH:
+        if max_duration.unit == Unit.EPOCH:
             if batches_per_epoch is None:
                 raise ValueError(f'max_duration={max_duration} is in epochs but the dataloader length is unknown.')
             total *= float(batches_per_epoch)
         return cls(axis=axis, total=total, ssr=float(ssr), batches_per_epoch=batches_per_epoch)
 
-    def absolute(self, name: str, t: Time, scale: bool = True) -> float:
+    def absolute(self, name: str, t: Any, scale: bool = True) -> float:
         """An absolute (non-``dur``) duration on this axis, times ``ssr`` when ``scale``."""
+        t = as_span(t)
         if t.value == 0:  # zero is zero on any axis (the default warm-up is '0ba')
             return 0.0
-        if t.unit == TimeUnit.EPOCH:
-            if self.axis != TimeUnit.BATCH:
+        if t.unit == Unit.EPOCH:
+            if self.axis != Unit.BATCH:
                 raise ValueError(f'{name}={t} is in epochs but the schedule is placed in {self.axis.value}.')
             if self.batches_per_epoch is None:
                 raise ValueError(f'{name}={t} is in epochs but the dataloader length is unknown.')
@@ -121,21 +228,23 @@ class Horizon:
             value = float(t.value)
         return value * self.ssr if scale else value
 
-    def warmup(self, t: Time, scale_warmup: bool) -> float:
+    def warmup(self, t: Any, scale_warmup: bool) -> float:
         """The warm-up length: a ``dur`` warm-up is a fraction of this (scaled) run, as in Composer; an absolute
         one is unscaled unless ``scale_warmup``."""
-        if t.unit == TimeUnit.DURATION:
+        t = as_span(t)
+        if t.unit == Unit.DURATION:
             return float(t.value) * self.total
         return self.absolute('t_warmup', t, scale=scale_warmup)
 
-    def resolve(self, name: str, t: Time, span: Optional[float] = None) -> float:
+    def resolve(self, name: str, t: Any, span: Optional[float] = None) -> float:
         """A duration on the run's clock: ``dur`` is a fraction of ``span`` (default: the whole scaled run);
         absolute durations scale with ``ssr``."""
-        if t.unit == TimeUnit.DURATION:
+        t = as_span(t)
+        if t.unit == Unit.DURATION:
             return float(t.value) * (self.total if span is None else span)
         return self.absolute(name, t)
 
-    def resolve_all(self, name: str, ts: Sequence[Time], span: Optional[float] = None) -> list[float]:
+    def resolve_all(self, name: str, ts: Sequence[Any], span: Optional[float] = None) -> list[float]:
         return [self.resolve(f'{name}[{i}]', t, span) for i, t in enumerate(ts)]
 
 
@@ -170,26 +279,26 @@ def check_ratio(name: str, value: Any) -> float:
     return float(value)
 
 
-def scaled_max_duration(max_duration: Union[str, int, Time], ssr: float = 1.0) -> Time:
+def scaled_span(max_duration: Any, ssr: float = 1.0) -> Span:
     """``max_duration`` scaled as ``Trainer(scale_schedule_ratio=ssr)`` scales it: same unit, int-truncated
-    (:math:`\\lfloor d \\cdot ssr \\rfloor` for integer units).
+    (:math:`\\lfloor d \\cdot ssr \\rfloor` for integer units), as a :class:`Span` (no Composer needed).
 
     Args:
-        max_duration: a Composer time string, a ``Time``, or an int (epochs, as the Trainer reads it).
+        max_duration: a Composer time string, a ``Time``, a ``Span``, or an int (epochs, as the Trainer reads it).
         ssr: the ratio, finite and ``> 0``.
 
     Raises:
         ValueError: ``ssr`` is not finite and positive, or the scaled duration is 0 or too long to count.
 
     Example:
-        >>> scaled_max_duration('10ep', 0.55)
-        Time(5, TimeUnit.EPOCH)
+        >>> str(scaled_span('10ep', 0.55)), str(scaled_span(3)), str(scaled_span('0.5dur', 0.5))
+        ('5ep', '3ep', '0.25dur')
     """
     ssr = check_ratio('ssr', ssr)
-    md = ensure_time(max_duration, TimeUnit.EPOCH)
+    md = as_span(max_duration, Unit.EPOCH)
     try:
-        scaled = md * ssr if ssr != 1.0 else md
-    except OverflowError:  # a finite ratio whose product is not (1e307 x 12ba): Composer's int(inf)
+        scaled = Span(type(md.value)(md.value * ssr), md.unit) if ssr != 1.0 else md
+    except OverflowError:  # a finite ratio whose product is not (1e307 x 12ba): int(inf)
         raise ValueError(f'ssr={ssr!r} makes max_duration={md} longer than can be counted; use a smaller ratio or '
                          'a shorter max_duration.') from None
     if scaled.value == 0:
@@ -198,13 +307,27 @@ def scaled_max_duration(max_duration: Union[str, int, Time], ssr: float = 1.0) -
     return scaled
 
 
-def num_batches(max_duration: Time, dataloader_len: Optional[int] = None, samples_per_batch: Optional[int] = None,
+def scaled_max_duration(max_duration: Union[str, int, Time], ssr: float = 1.0) -> Time:
+    """:func:`scaled_span` as Composer's ``Time``, for the Trainer and its ``State``.
+
+    Example:
+        >>> scaled_max_duration('10ep', 0.55)
+        Time(5, TimeUnit.EPOCH)
+    """
+    from composer.core import Time, TimeUnit
+
+    scaled = scaled_span(max_duration, ssr)
+    return Time(scaled.value, TimeUnit(scaled.unit.value))
+
+
+def num_batches(max_duration: Any, dataloader_len: Optional[int] = None, samples_per_batch: Optional[int] = None,
                 tokens_per_batch: Optional[int] = None) -> int:
     """How many batches a run of ``max_duration`` trains (full batches assumed; the batch that crosses a sample or
     token limit still runs, as in the Trainer).
 
     Args:
-        max_duration: the (already scaled) duration, in ``ba``, ``ep``, ``sp`` or ``tok``.
+        max_duration: the (already scaled) duration, in ``ba``, ``ep``, ``sp`` or ``tok`` (a ``Span``, ``Time`` or
+            time string).
         dataloader_len: batches per epoch, needed for ``ep``.
         samples_per_batch, tokens_per_batch: needed for ``sp`` and ``tok``.
 
@@ -212,19 +335,18 @@ def num_batches(max_duration: Time, dataloader_len: Optional[int] = None, sample
         ValueError: the size the unit needs was not given.
 
     Example:
-        >>> from composer.core import Time
-        >>> num_batches(Time.from_timestring('3ep'), dataloader_len=10), num_batches(Time.from_timestring('100sp'),
-        ...                                                                          samples_per_batch=32)
+        >>> num_batches('3ep', dataloader_len=10), num_batches('100sp', samples_per_batch=32)
         (30, 4)
     """
-    unit, v = max_duration.unit, max_duration.value
-    need = {TimeUnit.EPOCH: ('dataloader_len', dataloader_len), TimeUnit.SAMPLE: ('samples_per_batch',
-            samples_per_batch), TimeUnit.TOKEN: ('tokens_per_batch', tokens_per_batch)}
+    span = as_span(max_duration)
+    unit, v = span.unit, span.value
+    need = {Unit.EPOCH: ('dataloader_len', dataloader_len), Unit.SAMPLE: ('samples_per_batch', samples_per_batch),
+            Unit.TOKEN: ('tokens_per_batch', tokens_per_batch)}
     if unit in need and need[unit][1] is None:
-        raise ValueError(f'max_duration={max_duration} needs {need[unit][0]} to count batches.')
-    if unit == TimeUnit.BATCH:
+        raise ValueError(f'max_duration={span} needs {need[unit][0]} to count batches.')
+    if unit == Unit.BATCH:
         return int(v)
-    if unit == TimeUnit.EPOCH:
+    if unit == Unit.EPOCH:
         return int(v) * int(dataloader_len)  # type: ignore[arg-type]
     return -(-int(v) // int(need[unit][1]))  # type: ignore[arg-type]
 
@@ -247,11 +369,15 @@ class ReplayState:
     """
 
     def __init__(self, max_duration: Time, dataloader_len: Optional[int] = None):
+        from composer.core import Time, Timestamp, TimeUnit
+
         self.max_duration = max_duration
         self.dataloader_len = None if dataloader_len is None else Time(int(dataloader_len), TimeUnit.BATCH)
         self.timestamp = Timestamp()
 
     def get_elapsed_duration(self) -> Time[float]:
+        from composer.core import Time, TimeUnit
+
         return Time(self.timestamp.get(self.max_duration.unit).value / self.max_duration.value, TimeUnit.DURATION)
 
     def advance(self, samples: int = 0, tokens: int = 0) -> bool:

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from composer.core import Time, TimeUnit
-
-from composer_sched.adapters.durations import Horizon, axis_of, parse_duration
+from composer_sched.adapters.durations import Horizon, Unit, axis_of, parse_duration
 from composer_sched.schedules import ConstantSchedule, Schedule
 from composer_sched.schedules._base import ParamError
 from composer_sched.schedules.peers import Peer, Steps, both_suggestions, find_peer, translate_peer
@@ -151,7 +149,7 @@ class ScheduleSpec:
             for i, t in enumerate(d if isinstance(d, list) else [d]):
                 flat[f'{name}[{i}]' if isinstance(d, list) else name] = t
         #: the time axis fixed by explicit units (None: all in 'dur', follow max_duration)
-        self.axis: Optional[TimeUnit] = axis_of({k: v for k, v in flat.items() if v.value != 0 or k != 't_warmup'})
+        self.axis: Optional[Unit] = axis_of({k: v for k, v in flat.items() if v.value != 0 or k != 't_warmup'})
 
     @property
     def name(self) -> str:
@@ -237,7 +235,7 @@ class ScheduleSpec:
     def __hash__(self) -> int:
         return hash(repr(self))
 
-    def horizon(self, max_duration: Time, ssr: float = 1.0, batches_per_epoch: Optional[float] = None) -> Horizon:
+    def horizon(self, max_duration: Any, ssr: float = 1.0, batches_per_epoch: Optional[float] = None) -> Horizon:
         """Place ``max_duration`` (already scaled) on this spec's time axis."""
         return Horizon.from_max_duration(max_duration, self.axis, ssr, batches_per_epoch)
 

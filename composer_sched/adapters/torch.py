@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping, Optional, Union, cast
 
-from composer.core import TimeUnit
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from composer_sched.adapters.durations import Horizon, check_ratio
+from composer_sched.adapters.durations import Horizon, Unit, check_ratio
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.schedules import Schedule
 from composer_sched.schedules._base import ScalarOps, check_number
@@ -96,9 +95,9 @@ class ScheduleLR(LRScheduler):
     def _build(self) -> Schedule:
         # Only for a method name, where __init__ has set spec and total_steps.
         spec, total = cast(ScheduleSpec, self.spec), cast(int, self.total_steps)
-        horizon = Horizon(axis=TimeUnit.BATCH, total=float(total) * self.ssr, ssr=self.ssr,
+        horizon = Horizon(axis=Unit.BATCH, total=float(total) * self.ssr, ssr=self.ssr,
                           batches_per_epoch=self.steps_per_epoch)
-        if spec.axis not in (None, TimeUnit.BATCH):
+        if spec.axis not in (None, Unit.BATCH):
             raise ValueError(f'{spec!r}: a PyTorch scheduler counts optimizer steps; give durations in steps, '
                              "'ba', 'ep' or 'dur', not in samples or tokens.")
         sched = spec.build(horizon)

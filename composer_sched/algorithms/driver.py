@@ -16,16 +16,16 @@ from __future__ import annotations
 import copy
 from typing import Any, Optional, Sequence
 
-from composer.core import State, TimeUnit
+from composer.core import State
 from torch.optim.lr_scheduler import LRScheduler
 
 from composer_sched.adapters.compiled import unwrap_compiled
 from composer_sched.adapters.composer import takes_ssr
+from composer_sched.adapters.durations import timestamp_field
 from composer_sched.algorithms.plan import SchedulePlan, compose, is_foreign_scale, leader, scale_torch
 
 __all__ = ['ScheduleDriver', 'install', 'find_driver']
 
-_AXIS_ATTR = {TimeUnit.BATCH: 'batch', TimeUnit.SAMPLE: 'sample', TimeUnit.TOKEN: 'token'}
 
 
 def _group_bases(optimizer: Any) -> list[float]:
@@ -119,7 +119,7 @@ class ScheduleDriver:
         self._setter = None
         if plan.setter is not None:
             sched = plan.setter.scheduler
-            self._setter = (sched.schedule(md, dl, ssr), _AXIS_ATTR[sched.axis(md)])
+            self._setter = (sched.schedule(md, dl, ssr), timestamp_field(sched.axis(md)))
         self._modifiers = [(m, m.build_modifier(plan)) for m in plan.modifiers]
 
     def scale_schedule(self, ratio: float) -> None:
@@ -168,7 +168,7 @@ class ScheduleDriver:
             own = float(core(t[attr]))
             alphas = [a * own for a in alphas]
         for (m, fn), memo in zip(self._modifiers, self.memos):
-            alphas = [float(a) for a in fn(alphas, t[_AXIS_ATTR[fn.axis]], memo)]
+            alphas = [float(a) for a in fn(alphas, t[timestamp_field(fn.axis)], memo)]
         return alphas, own
 
     def apply_lr(self) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from composer.core import State, Time, TimeUnit
+from composer.core import State, Time
 from torch.optim.lr_scheduler import LRScheduler
 
 from composer_sched.adapters.compiled import unwrap_compiled
-from composer_sched.adapters.durations import Horizon, scaled_max_duration
+from composer_sched.adapters.durations import Horizon, Unit, scaled_max_duration
 
 __all__ = ['SchedulePlan', 'compose', 'composed', 'leader', 'scale_torch']
 
@@ -106,7 +106,7 @@ class SchedulePlan:
         dl = None if state.dataloader_len is None else int(state.dataloader_len.value)
         return cls(state.max_duration, dl, ratios.pop() if len(ratios) == 1 else 1.0, run)
 
-    def horizon(self, axis: Optional[TimeUnit]) -> Horizon:
+    def horizon(self, axis: Optional[Unit]) -> Horizon:
         """The run's horizon on ``axis`` (None: the axis of ``max_duration``), for resolving durations."""
         return Horizon.from_max_duration(self.max_duration, axis, self.ssr, self.dataloader_len)
 

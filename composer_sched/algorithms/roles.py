@@ -16,12 +16,13 @@ How they compose (``scale(modifiers(setter or run schedulers))``, whatever the o
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Optional, Union
 
 from composer.core import Algorithm, Event, State, TimeUnit
 from composer.loggers import Logger
 
 from composer_sched.adapters.composer import ComposerScheduler
+from composer_sched.adapters.durations import Unit
 from composer_sched.algorithms.driver import find_driver, install
 from composer_sched.algorithms.plan import SchedulePlan, leader
 
@@ -36,7 +37,8 @@ class ModifierFn:
     """A modifier resolved on a run's horizon: ``fn(alphas, t, memo) -> alphas``, one multiplier per param group.
 
     Args:
-        axis: the timestamp field ``t`` is read from (``TimeUnit.BATCH``, ``SAMPLE`` or ``TOKEN``).
+        axis: the timestamp field ``t`` is read from (``Unit.BATCH``, ``SAMPLE`` or ``TOKEN``, or Composer's
+            ``TimeUnit`` of that value).
         fn: ``fn(alphas: list[float], t: float, memo: dict) -> list[float]``; ``memo`` is this modifier's plain-type
             run state (checkpointed by the driver), so ``fn`` itself stays pure.
 
@@ -47,7 +49,7 @@ class ModifierFn:
         [0.5, 0.25]
     """
 
-    def __init__(self, axis: TimeUnit, fn: Callable[[list, float, dict], list]):
+    def __init__(self, axis: Union[Unit, TimeUnit], fn: Callable[[list, float, dict], list]):
         self.axis = axis
         self.fn = fn
 

@@ -2,10 +2,6 @@
 the names a recipe can use (recipes, models, datasets, optimizers, Composer's schedulers and algorithms)."""
 from __future__ import annotations
 
-import inspect
-import re
-from typing import Any, Callable, cast
-
 COMMAND = 'list'
 HELP = ('List the schedule methods and algorithms with one-line descriptions, parameters and defaults, and the '
         'bundled recipes and recipe components.')
@@ -31,27 +27,6 @@ def add_arguments(parser):
                         'what each maps to')
 
 
-def arg_docs(obj) -> dict[str, str]:
-    """``{argument: one-line doc}`` from the ``Args:`` section of ``obj``'s docstring (``a, b: doc`` lines too)."""
-    doc = inspect.getdoc(obj) or ''
-    m = re.search(r'^Args:\n((?:[ \t]+.*\n?|\n)*)', doc, re.M)
-    out: dict[str, str] = {}
-    if not m:
-        return out
-    indent = None
-    for line in m.group(1).splitlines():
-        if not line.strip():
-            continue
-        lead = len(line) - len(line.lstrip())
-        indent = lead if indent is None else indent
-        hit = re.match(r'\s*([\w*]+(?:,\s*[\w*]+)*)\s*(?:\([^)]*\))?:\s*(.*)', line) if lead == indent else None
-        if hit:
-            text = hit.group(2).strip()
-            for name in re.split(r',\s*', hit.group(1)):
-                out[name.strip('*')] = text
-    return out
-
-
 def _short(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[:width - 3].rstrip() + '...'
 
@@ -65,16 +40,25 @@ def print_method(m) -> None:
         print(f'    {p.name:<22} {default:<22} {p.doc}')
 
 
-def print_algorithm(name: str, cls) -> None:
-    from composer_sched.recipes.components import first_line
+def print_algorithm(name: str, entry: dict) -> None:
+    """One algorithm as :func:`composer_sched.cli._catalog.algorithm_entry` describes it."""
+    print(f'{name} ({entry["class"]}): {_short(entry["summary"], 100)}')
+    for pname, default, doc in entry['params']:
+        print(f'    {pname:<22} {default:<22} {_short(doc)}')
 
-    print(f'{name} ({cls.__name__}): {_short(first_line(cls), 100)}')
-    docs = arg_docs(cls)
-    for pname, p in inspect.signature(cls).parameters.items():
-        if pname == 'self' or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        default = 'required' if p.default is inspect.Parameter.empty else f'default {p.default!r}'
-        print(f'    {pname:<22} {default:<22} {_short(docs.get(pname, ""))}')
+
+def _catalog() -> dict:
+    """The algorithms and components as ``list`` prints them: from catalog.json (no torch, no Composer), or from
+    the classes when the file does not match the registered names."""
+    from composer_sched.cli import _catalog
+
+    stored = _catalog.load()
+    if stored is not None:
+        return stored
+    from composer_sched.algorithms import algorithm_classes
+
+    return {'algorithms': {n: _catalog.algorithm_entry(c) for n, c in algorithm_classes().items()},
+            'components': None}
 
 
 def run(args) -> int:
@@ -82,14 +66,14 @@ def run(args) -> int:
         from composer_sched.cli.peer_listing import print_peers
 
         return print_peers([v for v in ('hf', 'timm') if getattr(args, v)], args.names)
-    from composer_sched.adapters.spec import WARMUP_PARAMS
-    from composer_sched.algorithms import algorithm_classes
+    from composer_sched.adapters.spec import WARMUP_PARAMS  # the adapters import no Composer: list stays quick
     from composer_sched.schedules.registry import get_method, method_names, methods, suggest
 
     sections = {k for k in ('methods', 'algorithms', 'recipes', 'components') if getattr(args, k)}
     if not sections:
         sections = {'methods', 'algorithms'} | ({'recipes', 'components'} if not args.names else set())
-    algos = algorithm_classes()
+    catalog = _catalog()
+    algos = catalog['algorithms']
     if args.names:
         unknown = [n for n in args.names if n not in method_names() and n not in algos]
         if unknown:
@@ -110,35 +94,14 @@ def run(args) -> int:
                 print_algorithm(n, c)
             print()
     if 'recipes' in sections:
-        from composer_sched.recipes import DEFAULT_RECIPE, bundled_recipes
+        from composer_sched.recipes.bundled import DEFAULT_RECIPE, bundled_recipes
 
         print(f'== bundled recipes (composer-sched train <name>; default {DEFAULT_RECIPE}) ==')
         print('    ' + '\n    '.join(bundled_recipes()) + '\n')
     if 'components' in sections:
-        _print_components()
+        if catalog['components'] is None:
+            from composer_sched.cli._catalog import component_lines
+
+            catalog['components'] = component_lines()
+        print('\n'.join(catalog['components']))
     return 0
-
-
-def _print_components() -> None:
-    from composer_sched.data import DATASETS
-    from composer_sched.models import MODELS
-    from composer_sched.recipes.components import (
-        LOADER_KEYS,
-        _optimizers,
-        composer_algorithms,
-        composer_schedulers,
-        first_line,
-    )
-
-    print('== recipe components ==')
-    for title, table in (('model', MODELS), ('data', DATASETS)):
-        # The tables hold builders of different signatures, which mypy joins to `builtins.function` (not callable
-        # to it); they are functions.
-        for name, fn in cast('dict[str, Callable[..., Any]]', table).items():
-            params = ', '.join(f'{n}={p.default!r}' if p.default is not p.empty else n
-                               for n, p in inspect.signature(fn).parameters.items())
-            print(f'{title} {name}({params}): {_short(first_line(fn), 90)}')
-    print('data (any): ' + ', '.join(f'{k}={v!r}' for k, v in LOADER_KEYS.items()))
-    print('optimizer: ' + ', '.join(_optimizers()) + ' (lr required; other arguments as the class takes them)')
-    print("Composer's schedulers (composer.<name> when ours has the name): " + ', '.join(composer_schedulers()))
-    print("Composer's algorithms (composer.<name> when ours has the name): " + ', '.join(composer_algorithms()))

@@ -42,7 +42,7 @@ def _is_recipe(target: str) -> bool:
 
 
 def _bundled(target: str) -> bool:
-    from composer_sched.recipes import bundled_recipes
+    from composer_sched.recipes.bundled import bundled_recipes
 
     return target in bundled_recipes()
 

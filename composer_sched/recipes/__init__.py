@@ -43,7 +43,31 @@ Example:
     >>> trainer.state.max_duration
     Time(2, TimeUnit.EPOCH)
 """
-from composer_sched.recipes.recipe import DEFAULT_RECIPE, Recipe, bundled_recipes, load_recipe, recipe_dir
-from composer_sched.recipes.schema import RecipeConfig, RecipeError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from composer_sched.recipes.recipe import DEFAULT_RECIPE, Recipe, bundled_recipes, load_recipe, recipe_dir
+    from composer_sched.recipes.schema import RecipeConfig, RecipeError
 
 __all__ = ['load_recipe', 'Recipe', 'RecipeError', 'RecipeConfig', 'bundled_recipes', 'recipe_dir', 'DEFAULT_RECIPE']
+
+# Imported on first use: the pure submodules (``overrides``, ``bundled``) must not load Composer through this
+# package's ``__init__`` (``composer-sched --help``, ``list`` and ``plot`` read them and answer without torch).
+_EXPORTS = {'RecipeConfig': 'schema', 'RecipeError': 'schema', **dict.fromkeys(
+    ('DEFAULT_RECIPE', 'Recipe', 'bundled_recipes', 'load_recipe', 'recipe_dir'), 'recipe')}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(f'{__name__}.{module}'), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

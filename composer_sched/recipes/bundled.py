@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:  # importlib.resources.abc is Python 3.11+; the package supports 3.10
     from importlib.resources.abc import Traversable
 
-__all__ = ['bundled_root', 'bundled_recipes', 'bundled_file', 'bundled_text']
+__all__ = ['bundled_root', 'bundled_recipes', 'bundled_file', 'bundled_text', 'DEFAULT_RECIPE']
+
+#: the bundled default: the small CNN on scikit-learn's digits
+DEFAULT_RECIPE = 'digits_cnn'
 
 _PACKAGE = 'composer_sched.recipes'
 _FOLDER = 'yamls'

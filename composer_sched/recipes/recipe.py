@@ -14,15 +14,13 @@ import numpy as np
 
 from composer_sched.adapters.durations import check_ratio
 from composer_sched.recipes import components as C
-from composer_sched.recipes.bundled import bundled_file, bundled_recipes, bundled_root
+from composer_sched.recipes.bundled import DEFAULT_RECIPE, bundled_file, bundled_recipes, bundled_root
 from composer_sched.recipes.overrides import parse_override
 from composer_sched.recipes.schema import DEVICES, REQUIRED_KEYS, RecipeConfig, RecipeError, check_section
 from composer_sched.schedules.registry import suggest
 
 __all__ = ['load_recipe', 'Recipe', 'recipe_dir', 'bundled_recipes', 'DEFAULT_RECIPE']
 
-#: the bundled default: the small CNN on scikit-learn's digits
-DEFAULT_RECIPE = 'digits_cnn'
 _TIME_UNITS = ('ep', 'ba', 'sp', 'tok')
 
 

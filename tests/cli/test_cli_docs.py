@@ -184,6 +184,13 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
             args = _option(args, '--ratios', '1')
             recipe, overrides = split_recipe_args(build_parser().parse_args(['sweep', *args]).items)
             args += tiny_overrides(recipe, overrides)
+    if '--address auto' in cmd:
+        # 'auto' joins any Ray GCS process on the machine (Ray greps the process list): another xdist worker's local
+        # Ray, or another user's, which may stop mid-sweep and take this process with it. This machine has none.
+        import ray._private.services as ray_services
+
+        monkeypatch.setattr(ray_services, 'find_gcs_addresses', lambda: [])
+        monkeypatch.setenv('RAY_TMPDIR', str(tmp_path / 'raytmp'))
     code = main([command, *args])
     err = capsys.readouterr().err
     if '--backend slurm' in cmd and code == 2 and 'slurm' in err:

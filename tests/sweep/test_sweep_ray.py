@@ -10,7 +10,8 @@ TARGET = SweepTarget(None, ('max_duration=1ep', 'schedulers[0].t_warmup=2ba'))
 
 @pytest.fixture(scope='module')
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address='local': always a Ray of its own, never one another test, worker or user started on this machine
+    ray.init(address='local', num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 

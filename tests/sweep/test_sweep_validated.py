@@ -157,6 +157,12 @@ def test_ray_without_a_cluster_is_one_line(tmp_path, capsys, monkeypatch):
         ray.shutdown()
     monkeypatch.delenv('RAY_ADDRESS', raising=False)
     monkeypatch.setenv('RAY_TMPDIR', str(tmp_path / 'raytmp'))  # 'auto' finds no cluster another test started
+    # 'auto' also joins any Ray GCS process running on the machine (Ray's legacy discovery greps the process list):
+    # another xdist worker's local Ray, or another user's. Hide them: this is a machine without a cluster. (Joining
+    # one that then stops kills this process with it: Ray exits a driver whose raylet died.)
+    import ray._private.services as ray_services
+
+    monkeypatch.setattr(ray_services, 'find_gcs_addresses', lambda: [])
     assert main(['sweep', '--backend', 'ray', '--address', 'auto', '--ratios', '0.5,1', '--out',
                  str(tmp_path / 'o'), 'max_duration=4ba']) == 2
     assert '--backend ray cannot start' in _err(capsys)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Union
 
-from composer.core import State, Timestamp, TimeUnit
+from composer.core import State, Timestamp
 
 from composer_sched.adapters.composer import takes_ssr
-from composer_sched.adapters.durations import ReplayState, axis_of, parse_duration
+from composer_sched.adapters.durations import ReplayState, Unit, axis_of, parse_duration
 from composer_sched.algorithms.plan import SchedulePlan
 from composer_sched.algorithms.roles import ModifierFn, ScheduleAlgorithm
 from composer_sched.schedules._base import check_choice, check_number
@@ -77,7 +77,7 @@ class Cooldown(ScheduleAlgorithm):
         self.axis = axis_of(named)
         self._repr_args = {'t_start': t_start, 't_cooldown': t_cooldown, 'alpha_f': alpha_f, 'shape': shape}
 
-    def placement(self, plan: SchedulePlan) -> tuple[TimeUnit, float, float]:
+    def placement(self, plan: SchedulePlan) -> tuple[Unit, float, float]:
         """``(axis, start, length)`` on the run's horizon.
 
         Raises:
@@ -135,7 +135,7 @@ def cooldown(scheduler: Callable[..., float], **params: Any) -> Callable[[State,
         >>> sched = cooldown(CosineAnnealingScheduler(), t_start='0.9dur', alpha_f=0.0)
     """
     algo = Cooldown(**params)
-    if algo.axis not in (None, TimeUnit.BATCH):
+    if algo.axis not in (None, Unit.BATCH):
         raise ValueError(f'{algo!r}: the functional form needs t_start in ba, ep or dur.')
     return _Cooled(scheduler, algo)
 
