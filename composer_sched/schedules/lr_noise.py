@@ -132,10 +132,13 @@ class NoiseSchedule(Schedule):
         return 1.0 + timm_noise(seed, self.noise_type, self.pct, self.std)
 
     def check_horizon(self, t_end: float, names: Any = None) -> None:
-        last = self.seed + math.floor(t_end / self.step)
-        if last > _SEED_MAX:
+        # The last step index drawn on [0, t_end]: noise stops at `end` (exclusive), so steps past it draw nothing.
+        k = math.floor(t_end / self.step)
+        if math.isfinite(self.end):
+            k = min(k, math.ceil(self.end / self.step) - 1)
+        if self.seed + k > _SEED_MAX:
             name = (names or {}).get('seed', 'seed')
-            raise ParamError(name, self.seed, f'<= {_SEED_MAX - math.floor(t_end / self.step)} on this horizon '
+            raise ParamError(name, self.seed, f'<= {_SEED_MAX - k} on this horizon '
                              f'(seed + step index must stay below 2**32, as torch seeds it)')
 
     def _eval(self, t: Any, ops: Ops) -> Any:

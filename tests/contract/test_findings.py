@@ -129,7 +129,8 @@ def test_registry_bounds_build():
 
 @pytest.mark.parametrize('name', method_names())
 def test_every_bound_a_param_admits_builds(name):
-    """Each numeric Param's own lo/hi, with the other arguments at their examples, builds finite on 1000 batches
+    """Each numeric Param's own closed lo/hi (an open one is refused at construction), with the other arguments at
+    their examples, builds finite on 1000 batches
     (the cycles' decay at 0 only when one cycle covers the run, by the rule tested above). A method whose config
     has a cross-field rule (check()) may refuse a bound with another argument's example, at construction, naming a
     parameter of its own (cyclic_lr: gamma != 1 only with mode='exp_range')."""
@@ -138,9 +139,15 @@ def test_every_bound_a_param_admits_builds(name):
     base = dict(method.example)
     if name in ('sgdr', 'cyclical'):
         base['t_0'] = '1dur'
+    if name == 'lr_noise':  # seed + step index < 2**32 (torch's seeding): one noise step covers the run at seed's hi
+        base['t_step'] = '1dur'
     for p in method.params:
-        for bound in (p.lo, p.hi):
+        for bound, is_open in ((p.lo, p.lo_open), (p.hi, p.hi_open)):
             if bound is None or p.choices is not None or p.name == 'factors':
+                continue
+            if is_open:  # the bound itself is not admitted: refused at construction, naming the parameter
+                with pytest.raises(ValueError, match=p.name):
+                    method.config(**{**base, p.name: bound})
                 continue
             try:
                 v = values(name, 1000, **{**base, p.name: bound})
