@@ -64,7 +64,9 @@ def parse_log(text: Optional[str | Sequence[str]]) -> tuple[str, ...]:
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
-    return f'{type(e).__name__}: {text[0][:300]}' if text else type(e).__name__
+    if text and ('Max retries exceeded' in text[0] or 'NewConnectionError' in text[0]):
+        return 'no server answers there (connection refused or timed out)'
+    return f'{type(e).__name__}: {text[0][:200]}' if text else type(e).__name__
 
 
 def _ratio_key(ratio: float) -> str:
@@ -84,20 +86,28 @@ def _flatten(cfg: Any, prefix: str = '') -> dict[str, str]:
     return out
 
 
+#: MLflow's REST retries for a run's logging (unless set): a server gone mid-sweep costs seconds per run, not the
+#: minutes of MLflow's defaults (7 retries with a doubling back-off).
+#: Nor does each run print MLflow's 'View run at' links into the sweep's log.
+_HTTP_ENV = {'MLFLOW_HTTP_REQUEST_MAX_RETRIES': '2', 'MLFLOW_HTTP_REQUEST_TIMEOUT': '30',
+             'MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT': 'true'}
+
+
 @contextlib.contextmanager
-def _quick_http() -> Iterator[None]:
-    """MLflow's REST client retries for minutes by default: a check before training should answer in seconds."""
-    keep = {k: os.environ.get(k) for k in ('MLFLOW_HTTP_REQUEST_MAX_RETRIES', 'MLFLOW_HTTP_REQUEST_TIMEOUT')}
-    os.environ['MLFLOW_HTTP_REQUEST_MAX_RETRIES'] = '0'
-    os.environ['MLFLOW_HTTP_REQUEST_TIMEOUT'] = '15'
+def _http_env(values: dict[str, str], force: bool = False) -> Iterator[None]:
+    """``values`` in the environment for a block (``force=False``: where the user has not set them)."""
+    keep = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if force or k not in os.environ:
+            os.environ[k] = v
     try:
         yield
     finally:
-        for k, v in keep.items():
-            if v is None:
+        for k, old in keep.items():
+            if old is None:
                 os.environ.pop(k, None)
             else:
-                os.environ[k] = v
+                os.environ[k] = old
 
 
 class _Mlflow:
@@ -128,7 +138,8 @@ class _Mlflow:
 
         for name in ('mlflow', 'alembic'):  # the store's schema creation talks at INFO level
             logging.getLogger(name).setLevel(logging.WARNING)
-        with _quick_http():
+        # MLflow's REST client retries for minutes by default: the check before training answers in seconds.
+        with _http_env({'MLFLOW_HTTP_REQUEST_MAX_RETRIES': '0', 'MLFLOW_HTTP_REQUEST_TIMEOUT': '15'}, force=True):
             self.client = MlflowClient(tracking_uri=self.uri)
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is not None and exp.lifecycle_stage != 'active':
@@ -191,7 +202,8 @@ class _Mlflow:
         """What a worker needs to log a run into its child (plain types: it is pickled to workers and ranks)."""
         keep = {k: v for k, v in self.cfg.items() if k not in _RESERVED}
         keep.setdefault('log_system_metrics', False)
-        return {'uri': self.uri, 'experiment_id': self.experiment_id, 'runs': dict(self.ids),
+        env = {k: os.environ.get(k, v) for k, v in _HTTP_ENV.items()}
+        return {'uri': self.uri, 'experiment_id': self.experiment_id, 'runs': dict(self.ids), 'env': env,
                 'budgets': {s.run_id: int(self.job.plan.budgets[s.ratio]) for s in self.job.plan.runs},
                 'kwargs': keep}
 
@@ -219,6 +231,7 @@ class _Mlflow:
             if isinstance(row.get(k), (int, float)):
                 values[f'cost/{k}'] = row[k]
         values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+        have = self.client.get_run(mid).data
         tags = {'status': row['status'], 'world_size': str(row.get('world_size') or 1)}
         if attempts is not None:
             tags['attempts'] = str(attempts)
@@ -229,7 +242,9 @@ class _Mlflow:
             tags['branch_batch'] = str(row.get('branch_batch'))
             if self.ids.get(row['branched_from']):
                 tags['trunk_mlflow_run'] = self.ids[row['branched_from']]
-        have = self.client.get_run(mid).data
+        elif row['status'] == 'done' and have.tags.get('trunk') != 'self':
+            # planned as a branch, but its trunk's checkpoint was missing: it trained from scratch
+            tags.update(trunk='none', branch_batch='0')
         metrics = [Metric(k, v, now, step) for k, v in values.items() if have.metrics.get(k) != v]
         tag_list = [RunTag(k, v) for k, v in tags.items() if have.tags.get(k) != v]
         if metrics or tag_list:
@@ -264,10 +279,15 @@ class _Mlflow:
                 if new:
                     self.client.log_batch(mid, metrics=new)
                 self._log_row(mid, row)
-            elif row['run_id'] not in self.ids or not mid:
+            elif not mid:
                 # Finished before this folder logged to this tracker: the final numbers, without curves.
                 mid = self._new_child(row['run_id'], row['ratio'], row['seed'], {'backfilled': 'true'})
-                self._log_row(mid, row)
+                self._log_row(mid, row, attempts=row.get('attempts'))
+            else:
+                run = self.client.get_run(mid)
+                if run.data.tags.get('status') != row['status'] or run.info.status in ('RUNNING', 'SCHEDULED'):
+                    # recorded while the tracker was down, or by a sweep killed before it told the tracker
+                    self._log_row(mid, row, attempts=row.get('attempts'))
 
     def _parent(self, outcome: Any, files: dict[str, str]) -> None:
         import time
@@ -391,7 +411,8 @@ class SweepTracking:
         if t.kind in self.broken:
             return
         try:
-            fn()
+            with _http_env(_HTTP_ENV):
+                fn()
         except Exception as e:  # noqa: BLE001 - a tracker down mid-sweep: say so once, keep training
             self.broken[t.kind] = _first_line(e)
             self.echo(f'  {t.kind}: {what} failed ({self.broken[t.kind]}); the sweep goes on, every result is in '
@@ -607,10 +628,11 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
         return
     guard = _Guard()
     loggers: list = []
-    keep = {k: os.environ.get(k) for k in ('MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID')}
+    keep = {k: os.environ.get(k) for k in ('MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', *_HTTP_ENV)}
     try:
         if 'mlflow' in track and track['mlflow']['runs'].get(spec.run_id):
             cfg = track['mlflow']
+            os.environ.update(cfg.get('env') or {})
             os.environ['MLFLOW_RUN_ID'] = cfg['runs'][spec.run_id]
             os.environ['MLFLOW_EXPERIMENT_ID'] = cfg['experiment_id']
             loggers.append(_mlflow_logger(cfg, spec, guard))
