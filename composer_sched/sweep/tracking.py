@@ -610,7 +610,17 @@ def _wandb_logger(cfg: dict, spec: Any, guard: _Guard):
     config = {'ratio': spec.ratio, 'seed': spec.seed, 'sweep_run_id': spec.run_id,
               'fingerprint': cfg['fingerprint'], 'trunk': spec.trunk_id, 'branch_batch': spec.branch_batch}
     os.makedirs(cfg['dir'], exist_ok=True)
-    return WandBLogger(project=cfg['project'], group=cfg['group'], name=f'{_ratio_key(spec.ratio)}-s{spec.seed}',
+    os.environ.setdefault('WANDB_SILENT', 'true')  # no banner per run in the sweep's log
+
+    class _SweepWandBLogger(WandBLogger):
+        def init(self, state: Any, logger: Any) -> None:
+            # Composer 0.32.1 reads wandb.run.get_url(), which current wandb (0.31) no longer has: it is .url.
+            from wandb.sdk.wandb_run import Run
+            if not hasattr(Run, 'get_url'):
+                Run.get_url = lambda run: run.url  # type: ignore[attr-defined]
+            super().init(state, logger)
+
+    return _SweepWandBLogger(project=cfg['project'], group=cfg['group'], name=f'{_ratio_key(spec.ratio)}-s{spec.seed}',
                        entity=cfg.get('entity'), tags=tags,
                        init_kwargs={'id': _wandb_id(cfg['fingerprint'], spec.run_id), 'resume': 'allow',
                                     'dir': cfg['dir'], 'config': config, 'job_type': 'sweep-run'})
