@@ -174,3 +174,41 @@ def test_cli_starts_without_mlflow_or_wandb():
             'print(sorted(m for m in ("mlflow", "wandb") if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == '[]'
+
+
+@pytest.mark.slow
+def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree(tmp_path):
+    # No --log: the recipe's loggers.mlflow asks for it, with its experiment and tags; its own MLFlowLogger is
+    # switched off in the runs (else each run would also be a top-level run: sweep_tree finds no orphan).
+    target = SweepTarget(None, OVERRIDES + ('loggers.mlflow={experiment_name: team-sweeps, tags: {team: sched}}',))
+    out = tmp_path / 'w2'
+    res = run_sweep(target, RATIOS, 1, out, workers=2, echo=lambda line: None)
+    assert res.exit_code == 0
+    _, parent, children = check_tree(local_uri(out), str(out), experiment='team-sweeps')
+    assert parent.data.tags['workers'] == '2' and parent.data.tags['team'] == 'sched'
+    assert all(c.data.tags['team'] == 'sched' for c in children.values())
+
+
+@pytest.mark.slow
+def test_two_processes_per_run_log_from_rank_0_only(tmp_path):
+    out = tmp_path / 'p2'
+    res = run_sweep(SweepTarget(None, OVERRIDES, processes=2), RATIOS, 1, out, log='mlflow', echo=lambda line: None)
+    assert res.exit_code == 0 and all(r['world_size'] == 2 for r in res.rows)
+    _, parent, children = check_tree(local_uri(out), str(out))  # one child per run: rank 1 logged nothing
+    assert parent.data.tags['procs_per_run'] == '2'
+    assert all(c.data.tags['world_size'] == '2' for c in children.values())
+
+
+@pytest.mark.slow
+def test_ray_backend_gives_the_same_tree(tmp_path):
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        out = tmp_path / 'ray'
+        res = run_sweep(TARGET, RATIOS, 1, out, backend='ray', log='mlflow', echo=lambda line: None)
+    finally:
+        ray.shutdown()
+    assert res.exit_code == 0
+    _, parent, _ = check_tree(local_uri(out), str(out))
+    assert parent.data.tags['backend'] == 'ray'
