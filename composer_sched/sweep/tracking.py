@@ -145,7 +145,9 @@ class _Mlflow:
             if exp is not None and exp.lifecycle_stage != 'active':
                 self.client.restore_experiment(exp.experiment_id)
             self.experiment_id = exp.experiment_id if exp is not None else self.client.create_experiment(
-                self.experiment, artifact_location=self.artifacts)
+                self.experiment, artifact_location=self.artifacts,
+                # the UI opens a new experiment as model training (runs, charts), not GenAI traces
+                tags={'mlflow.experimentKind': 'custom_model_development'})
             self.ids = self.store.tracked_ids(self.kind, self.location)
             self.parent = self._reuse(self.ids.get(self._sweep_key())) or self._new_parent()
             self.client.update_run(self.parent, status='RUNNING')
@@ -638,7 +640,9 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
         return
     guard = _Guard()
     loggers: list = []
-    keep = {k: os.environ.get(k) for k in ('MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', *_HTTP_ENV)}
+    # mlflow.set_tracking_uri (which Composer's logger calls) also sets MLFLOW_TRACKING_URI: restored too, else a
+    # later sweep in this process would take the previous sweep's store for the user's choice.
+    keep = {k: os.environ.get(k) for k in ('MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', 'MLFLOW_TRACKING_URI', *_HTTP_ENV)}
     try:
         if 'mlflow' in track and track['mlflow']['runs'].get(spec.run_id):
             cfg = track['mlflow']

@@ -86,6 +86,8 @@ def test_local_store_tree_retry_reuses_failed_child_and_rerun_adds_nothing(tmp_p
     lines = []
     first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lines.append)
     assert first.exit_code == 1 and first.failed == [branch.run_id]
+    # Composer's logger sets MLFLOW_TRACKING_URI in-process: left set, the next sweep would log to this store
+    assert 'MLFLOW_TRACKING_URI' not in os.environ and 'MLFLOW_RUN_ID' not in os.environ
     assert any('logging to MLflow' in line and 'mlflow ui --backend-store-uri' in line for line in lines)
     client, parent, children = sweep_tree(local_uri(out))
     failed = children[(0.5, 0)]
