@@ -214,3 +214,19 @@ def test_ray_backend_gives_the_same_tree(tmp_path):
     assert res.exit_code == 0
     _, parent, _ = check_tree(local_uri(out), str(out))
     assert parent.data.tags['backend'] == 'ray'
+
+
+@pytest.mark.slow
+def test_predicted_rows_are_children_tagged_predicted(tmp_path):
+    target = SweepTarget(None, ('max_duration=2ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba'))
+    out = tmp_path / 'pred'
+    res = run_sweep(target, RATIOS, 1, out, predict='only', log='mlflow', echo=lambda line: None)
+    assert res.exit_code == 0
+    _, parent, children = sweep_tree(local_uri(out))
+    pred, trained = children[(0.5, 0)], children[(1.0, 0)]
+    row = next(r for r in res.rows if r['predicted'])
+    assert pred.data.tags['predicted'] == 'true' and 'predicted' not in trained.data.tags
+    assert pred.data.metrics['predicted/loss'] == pytest.approx(row['prediction']['loss'])
+    assert pred.data.metrics['predicted/low'] <= pred.data.metrics['predicted/loss'] <= \
+        pred.data.metrics['predicted/high']
+    assert 'r0.5_predicted/MulticlassAccuracy_mean' in parent.data.metrics and parent.data.tags['predicted_runs'] == '1'
