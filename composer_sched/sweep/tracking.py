@@ -110,6 +110,40 @@ def _http_env(values: dict[str, str], force: bool = False) -> Iterator[None]:
                 os.environ[k] = old
 
 
+def _seed_store(path: str) -> None:
+    """Start a new local MLflow store as a copy of an empty one already migrated by this mlflow version.
+
+    MLflow builds a new SQLite store by running its ~100 schema migrations, seconds of work per sweep folder
+    (10 s on a busy 2-core machine, 40% of the bundled sweep); the migrated empty store is made once per mlflow
+    version in the user's cache (``$XDG_CACHE_HOME/composer-sched``) and copied. Any failure: MLflow builds it.
+    """
+    if os.path.exists(path):
+        return
+    import shutil
+    import tempfile
+
+    import mlflow
+
+    cache = os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'composer-sched')
+    template = os.path.join(cache, f'mlflow-{mlflow.__version__}-empty.db')
+    try:
+        if not os.path.isfile(template):
+            os.makedirs(cache, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=cache) as tmp:
+                from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+                db = os.path.join(tmp, 'empty.db')
+                store = SqlAlchemyStore(f'sqlite:///{db}', os.path.join(tmp, 'artifacts'))
+                store.engine.dispose()
+                os.replace(db, template)  # atomic: a concurrent sweep sees a whole template or none
+        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+        shutil.copyfile(template, f'{path}.tmp')
+        os.replace(f'{path}.tmp', path)
+    except Exception:  # noqa: BLE001 - a read-only home, a full disk: MLflow creates the store itself
+        with contextlib.suppress(OSError):
+            os.remove(f'{path}.tmp')
+
+
 class _Mlflow:
     """The driver's side of MLflow: parent and children, the id map in ``results.sqlite``, what the driver logs."""
 
@@ -139,6 +173,8 @@ class _Mlflow:
         for name in ('mlflow', 'alembic'):  # the store's schema creation talks at INFO level
             logging.getLogger(name).setLevel(logging.WARNING)
         # MLflow's REST client retries for minutes by default: the check before training answers in seconds.
+        if self.local:
+            _seed_store(self.uri[len('sqlite:///'):])
         with _http_env({'MLFLOW_HTTP_REQUEST_MAX_RETRIES': '0', 'MLFLOW_HTTP_REQUEST_TIMEOUT': '15'}, force=True):
             self.client = MlflowClient(tracking_uri=self.uri)
             exp = self.client.get_experiment_by_name(self.experiment)

@@ -19,8 +19,14 @@ RATIOS = [0.5, 1.0]
 PARENT_FILES = ['recipe.yaml', 'report.txt', 'results.csv', 'schedules.png', 'tradeoff.png']
 
 
+@pytest.fixture(scope='session')
+def _cache(tmp_path_factory):
+    return tmp_path_factory.mktemp('cache')
+
+
 @pytest.fixture(autouse=True)
-def _no_user_tracker(monkeypatch):
+def _no_user_tracker(monkeypatch, _cache):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(_cache))  # the migrated empty MLflow store: this session's, not ~'s
     for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
         monkeypatch.delenv(k, raising=False)
 
