@@ -595,13 +595,20 @@ class _Guard:
 
 
 def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
+    import fnmatch
+    import time
+
     from composer.loggers import MLFlowLogger
+    from mlflow.entities import Metric
 
     budget = int(cfg['budgets'].get(spec.run_id) or 0)
 
     class _SweepMLFlowLogger(MLFlowLogger):
         # Composer's logger, every call guarded (a tracker down mid-run must not fail the run), and each metric
         # also logged under frac/ against thousandths of the run's budget.
+        _points: list
+        _sent: int
+
         def _call(self, fn: Callable, *a: Any, **k: Any) -> Any:
             if guard.error is not None:
                 return None
@@ -622,10 +629,27 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
             self._call(super().log_hyperparameters, hyperparameters)
 
         def log_metrics(self, metrics: dict, step: Optional[int] = None) -> None:
-            self._call(super().log_metrics, metrics, step)
-            if budget and step is not None and self._enabled:
-                frac = {f'frac/{k}': v for k, v in metrics.items() if k.startswith(_FRAC_KEYS)}
-                self._call(super().log_metrics, frac, int(round(1000 * step / budget)))
+            # Buffered and sent as one log_batch every few seconds: mlflow.log_metrics costs ~1 ms a call, which
+            # every batch of a small model pays (+25% of the bundled sweep's wall time). Every point is kept.
+            if not self._enabled or guard.error is not None:
+                return
+            step = int(step or 0)
+            now = int(time.time() * 1000)
+            for k, v in metrics.items():
+                if any(fnmatch.fnmatch(k, pattern) for pattern in self.ignore_metrics):
+                    continue
+                name, value = self.rename(k), float(v)
+                self._points.append(Metric(name, value, now, step))
+                if budget and k.startswith(_FRAC_KEYS):
+                    self._points.append(Metric(f'frac/{name}', value, now, int(round(1000 * step / budget))))
+            if len(self._points) >= 1000 or now - self._sent >= 5000:
+                self._call(self._send)
+
+        def _send(self) -> None:
+            points, self._points = self._points, []
+            self._sent = int(time.time() * 1000)
+            for i in range(0, len(points), 1000):  # MLflow's limit per batch
+                self._mlflow_client.log_batch(str(self._run_id), metrics=points[i:i + 1000], synchronous=True)
 
         def log_table(self, *a: Any, **k: Any) -> None:
             self._call(super().log_table, *a, **k)
@@ -634,11 +658,15 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
             self._call(super().log_images, *a, **k)
 
         def post_close(self) -> None:
+            if self._enabled and self._points:
+                self._call(self._send)
             if self._enabled:
                 self._call(super().post_close)
 
     kwargs = dict(cfg['kwargs'])
-    return _SweepMLFlowLogger(tracking_uri=cfg['uri'], run_name=None, **kwargs)
+    logger = _SweepMLFlowLogger(tracking_uri=cfg['uri'], run_name=None, **kwargs)
+    logger._points, logger._sent = [], int(time.time() * 1000)
+    return logger
 
 
 def _wandb_logger(cfg: dict, spec: Any, guard: _Guard):
