@@ -15,6 +15,7 @@ EPILOG = """examples:
   composer-sched sweep --predict only                    # train ratio 1 alone, predict the others (~1.0x)
   composer-sched sweep --predict anchor                  # also train the smallest ratio, predict the middle ones
   composer-sched sweep --predict shadow --seeds 5        # predict, then train every ratio and report the errors
+  composer-sched sweep --log mlflow                      # a parent run per sweep, a child per run (MLflow)
 
 outputs in --out: results.sqlite (one row per run of every sweep there), results.csv and tradeoff.png (all of
 them), and per recipe configuration <name>-<hash>/ with its results.csv, tradeoff.png and recipe.yaml.
@@ -22,6 +23,9 @@ A recipe's own scale_schedule_ratio and ScaleSchedule ratio multiply each sweep 
 --predict rows are marked predicted (table: 'p', results.csv: predicted=True with its 80% interval); a ratio the
 law cannot predict (cosine, AutoWU, another warm-up) stops --predict only/anchor before training (exit 2) and is
 trained without a prediction under --predict shadow.
+--log mlflow logs to MLFLOW_TRACKING_URI, else to --out's mlflow.db (mlflow ui --backend-store-uri
+sqlite:///<out>/mlflow.db); a recipe with loggers.mlflow logs there too. --log wandb: one W&B run per sweep run,
+grouped by sweep (WANDB_MODE=offline needs no account). Reruns reuse the tracker's runs.
 exit code: 0 all runs finished, 1 some run failed (recorded with its error) or a prediction failed, 2 bad input.
 """
 
@@ -54,6 +58,9 @@ def add_arguments(parser):
                         help='only: train the longest ratio and predict the others (momentum law); anchor: also train '
                              'the shortest ratio; shadow: predict, then train every ratio and report the errors')
     parser.add_argument('--no-plot', action='store_true', help='write no tradeoff.png (the CSVs and the report only)')
+    parser.add_argument('--log', default=None, metavar='TRACKER',
+                        help="log the sweep to 'mlflow' (a parent run, a child per run) and/or 'wandb' "
+                             "(comma-separated); default: none, or mlflow when the recipe has loggers.mlflow")
 
 
 DEFAULT_RATIOS = '0.25,0.5,0.75,1.0'
@@ -71,7 +78,7 @@ def run(args) -> int:
     out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
                     address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance,
                     metric=args.metric, echo=lambda s: print(s, flush=True), drop_unfit=args.ratios is None,
-                    plot=not args.no_plot, predict=args.predict, slurm=args.slurm)
+                    plot=not args.no_plot, predict=args.predict, slurm=args.slurm, log=args.log or ())
     print()
     if out.report is not None:
         print(out.report.text())

@@ -18,8 +18,8 @@ def main(argv: list[str]) -> int:
     die_with_parent()  # the launcher is the parent: a killed launcher leaves no rank training
     attempt = argv[0]
     with open(os.path.join(attempt, 'job.pkl'), 'rb') as f:
-        target, spec, config_hash, cpus = pickle.load(f)
-    row = execute_run(target, spec, config_hash, cpus)
+        target, spec, config_hash, cpus, *rest = pickle.load(f)
+    row = execute_run(target, spec, config_hash, cpus, track=rest[0] if rest else None)
     write_rank_row(attempt, int(os.environ.get('RANK', '0')), row)
     return 0 if row['status'] == 'done' else 1
 

@@ -163,7 +163,8 @@ def _final_metrics(trainer) -> dict[str, float]:
 
 
 def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional[int] = None,
-                save_weights: Optional[str] = None, trainer_kwargs: Optional[dict] = None) -> dict[str, Any]:
+                save_weights: Optional[str] = None, trainer_kwargs: Optional[dict] = None,
+                track: Optional[dict] = None) -> dict[str, Any]:
     """Train one run of a sweep and return its result row (``status`` ``'done'`` or ``'failed'``).
 
     Args:
@@ -174,6 +175,8 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         save_weights: if given, the final model ``state_dict`` is saved there (``torch.save``).
         trainer_kwargs: more ``Trainer`` arguments from the backend (e.g. the Slurm backend's periodic
             checkpoints and ``autoresume``); its ``callbacks`` are added to the run's own.
+        track: trackers to log the run into (:meth:`~composer_sched.sweep.tracking.SweepTracking.worker`);
+            ``None``: none.
 
     Returns:
         A row for :meth:`~composer_sched.sweep.store.ResultsStore.record`.
@@ -214,29 +217,40 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         branched = spec.load_from is not None and os.path.exists(spec.load_from)
         if branched:
             kwargs['load_path'] = spec.load_from
-        trainer = loaded.build_trainer(spec.ratio, **kwargs)
-        start = int(trainer.state.timestamp.batch)
-        t0 = time.perf_counter()
-        trainer.fit()
-        wall = time.perf_counter() - t0
-        batches = int(trainer.state.timestamp.batch)
-        trained = batches - start
-        equiv = wall * batches / max(trained, 1)  # what this ratio costs run on its own
-        world = dist.get_world_size()
-        row.update(status='done', batches=batches, samples=int(trainer.state.timestamp.sample),
-                   trained_batches=trained, branched_from=spec.trunk_id if branched else None,
-                   branch_batch=start if branched else None, wall_s=wall, equiv_wall_s=equiv,
-                   device_s=equiv * device_count(res), world_size=world, metrics=_final_metrics(trainer))
-        if history is not None:
-            row['history'] = history.history()
-        if save_weights:
-            torch.save(trainer.state.model.state_dict(), save_weights)
-        trainer.close()
+        with _tracked(track, spec, row) as tracker_loggers:
+            if tracker_loggers:
+                kwargs['loggers'] = tracker_loggers
+            trainer = loaded.build_trainer(spec.ratio, **kwargs)
+            start = int(trainer.state.timestamp.batch)
+            t0 = time.perf_counter()
+            trainer.fit()
+            wall = time.perf_counter() - t0
+            batches = int(trainer.state.timestamp.batch)
+            trained = batches - start
+            equiv = wall * batches / max(trained, 1)  # what this ratio costs run on its own
+            world = dist.get_world_size()
+            row.update(status='done', batches=batches, samples=int(trainer.state.timestamp.sample),
+                       trained_batches=trained, branched_from=spec.trunk_id if branched else None,
+                       branch_batch=start if branched else None, wall_s=wall, equiv_wall_s=equiv,
+                       device_s=equiv * device_count(res), world_size=world, metrics=_final_metrics(trainer))
+            if history is not None:
+                row['history'] = history.history()
+            if save_weights:
+                torch.save(trainer.state.model.state_dict(), save_weights)
+            trainer.close()
     except Exception as e:  # recorded, not raised: the other runs go on
         tb = traceback.format_exception(type(e), e, e.__traceback__)
         row.update(status='failed', error=f'{type(e).__name__}: {e}\n' + ''.join(tb[-6:]))
     row['finished_at'] = time.time()
     return row
+
+
+def _tracked(track: Optional[dict], spec: RunSpec, row: dict):
+    if not track:
+        import contextlib
+        return contextlib.nullcontext([])
+    from composer_sched.sweep.tracking import run_loggers
+    return run_loggers(track, spec, row)
 
 
 def composer_launcher() -> str:
@@ -259,7 +273,7 @@ _DIST_ENV = ('WORLD_SIZE', 'RANK', 'LOCAL_WORLD_SIZE', 'LOCAL_RANK', 'NODE_RANK'
 
 
 def launch_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional[int] = None,
-               processes: int = 2, work_dir: str = '.') -> dict[str, Any]:
+               processes: int = 2, work_dir: str = '.', track: Optional[dict] = None) -> dict[str, Any]:
     """Train one run as ``processes`` processes under Composer's launcher and return its row (rank 0's).
 
     The row is ``done`` only if the launcher exited 0 and every rank wrote a ``done`` row, so a run of which some
@@ -269,6 +283,7 @@ def launch_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optio
         target, spec, config_hash, cpus: as for :func:`execute_run` (``cpus``: torch threads per process).
         processes: ranks on this node, ``>= 2`` (gloo on CPU, NCCL on GPU, as Composer picks).
         work_dir: where each attempt gets a fresh folder (job, per-rank rows and stderr), removed afterwards.
+        track: as for :func:`execute_run` (Composer's loggers log from rank 0 only).
 
     Returns:
         The run's row, with ``world_size``.
@@ -287,7 +302,7 @@ def launch_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optio
     try:
         os.makedirs(attempt)
         with open(os.path.join(attempt, 'job.pkl'), 'wb') as f:
-            pickle.dump((target, spec, config_hash, cpus), f)
+            pickle.dump((target, spec, config_hash, cpus, track), f)
         cmd = [composer_launcher(), '-n', str(processes), '--stderr', os.path.join(attempt, 'stderr-rank{rank}.txt'),
                '-m', 'composer_sched.sweep._rank', attempt]
         env = {k: v for k, v in os.environ.items() if k not in _DIST_ENV}
@@ -330,13 +345,14 @@ def write_rank_row(attempt: str, rank: int, row: dict[str, Any]) -> None:
 
 
 def run_one(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional[int] = None, processes: int = 1,
-            work_dir: str = '.') -> dict[str, Any]:
+            work_dir: str = '.', track: Optional[dict] = None) -> dict[str, Any]:
     """One run on ``processes`` processes: :func:`execute_run` in this process when 1, else :func:`launch_run`.
 
     Args:
         target, spec, config_hash, cpus: as for :func:`execute_run`.
         processes: processes the run trains with, ``>= 1`` (the loaded recipe's ``resources['processes']``).
         work_dir: attempt folders of launched runs.
+        track: trackers to log into (:func:`execute_run`).
 
     Returns:
         The run's row, with ``world_size``; never raises.
@@ -348,5 +364,5 @@ def run_one(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optional
         1
     """
     if processes == 1:
-        return {'world_size': 1, **execute_run(target, spec, config_hash, cpus)}
-    return launch_run(target, spec, config_hash, cpus, processes=processes, work_dir=work_dir)
+        return {'world_size': 1, **execute_run(target, spec, config_hash, cpus, track=track)}
+    return launch_run(target, spec, config_hash, cpus, processes=processes, work_dir=work_dir, track=track)

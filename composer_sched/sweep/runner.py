@@ -297,7 +297,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
               address: Optional[str] = None, share_trunks: bool = True, tolerance: float = 0.01,
               metric: Optional[str] = None, echo: Callable[[str], None] = print,
               drop_unfit: bool = False, plot: bool = True, predict: Optional[str] = None,
-              slurm: Any = None) -> SweepOutcome:
+              slurm: Any = None, log: Sequence[str] = ()) -> SweepOutcome:
     """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
 
     Steps, one function each: check the arguments and the recipe and plan every run (:func:`_prepare`, with
@@ -334,14 +334,16 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
         slurm: with ``backend='slurm'``, the ``--slurm`` options: ``key=value`` strings or a dict with keys among
             :data:`~composer_sched.sweep.slurm.SLURM_KEYS` (partition, account, time, qos, constraint,
             checkpoint_every). See :mod:`composer_sched.sweep.slurm`.
+        log: trackers to log the sweep into, ``'mlflow'`` and/or ``'wandb'``
+            (:mod:`~composer_sched.sweep.tracking`); a recipe with ``loggers.mlflow`` logs to MLflow as well.
 
     Returns:
         A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
 
     Raises:
         ValueError: a bad argument, recipe or override, a folder that is a file, cannot be written (with runs
-            left to train) or is in use by another sweep, an unreachable Ray cluster, or a missing ``composer``
-            launcher when a run needs several processes; all before any training.
+            left to train) or is in use by another sweep, an unreachable Ray cluster or tracker, or a missing
+            ``composer`` launcher when a run needs several processes; all before any training.
 
     Example:
         >>> import tempfile
@@ -362,9 +364,13 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             job.slurm = check_slurm(job.slurm, job.resources)
         skipped = len(job.to_train) - len(pending)
         _announce(job, folder, pending, skipped)
+        _open_tracking(job, folder, log, pending)
         prediction_errors = _train_pending(job, folder, pending, done)
-        return _finish(job, folder, len(pending), skipped, prediction_errors, tolerance=tolerance, metric=metric,
-                       plot=plot)
+        outcome = _finish(job, folder, len(pending), skipped, prediction_errors, tolerance=tolerance, metric=metric,
+                          plot=plot)
+        if job.tracking is not None:
+            job.tracking.finish(outcome, job.loaded)
+        return outcome
     finally:
         folder.close()
 
@@ -385,6 +391,7 @@ class _SweepJob:
     address: Optional[str]
     echo: Callable[[str], None]
     slurm: Optional[dict] = None  # checked --slurm options (backend 'slurm')
+    tracking: Any = None         # the trackers (sweep.tracking.SweepTracking), or None
 
     @property
     def to_train(self) -> list[RunSpec]:
@@ -493,6 +500,15 @@ def _check_first_batch(job: _SweepJob) -> None:
     recipe = getattr(job.loaded, 'recipe', None)
     if recipe is not None and hasattr(recipe, 'check_trainer'):
         recipe.check_trainer()
+def _open_tracking(job: _SweepJob, folder: 'SweepFolder', log: Sequence[str], pending: list[RunSpec]) -> None:
+    """Step 3b: reach the trackers and create the sweep's parent and the pending runs' children, before any
+    training (:func:`~composer_sched.sweep.tracking.open_tracking`); the runs then train without the recipe's own
+    MLflow logger, which the sweep's children replace."""
+    from composer_sched.sweep.tracking import open_tracking, parse_log
+
+    job.tracking = open_tracking(parse_log(log), job, folder.store, pending, writable=folder.writable, echo=job.echo)
+    if job.tracking is not None:
+        job.target = job.tracking.target(job.target)
 
 
 def _announce(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec], skipped: int) -> None:
@@ -523,7 +539,8 @@ def _train_pending(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec]
 
     def train(runs, done_ids, total=None):
         _train(job.target, job.plan, runs, done_ids, store, job.config_hash, job.loaded.to_yaml(), job.resources,
-               job.out_dir, job.workers, job.backend, job.address, job.echo, total=total, slurm=job.slurm)
+               job.out_dir, job.workers, job.backend, job.address, job.echo, total=total, slurm=job.slurm,
+               tracking=job.tracking)
 
     setup = job.setup
     if setup is None:
@@ -606,13 +623,17 @@ def _predict(setup, plan: SweepPlan, store: ResultsStore, config_hash: str, load
 
 def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: ResultsStore, config_hash: str,
            target_yaml: str, resources: dict, out_dir: str, workers: int, backend: str, address: Optional[str],
-           echo: Callable[[str], None], total: Optional[int] = None, slurm: Optional[dict] = None) -> None:
+           echo: Callable[[str], None], total: Optional[int] = None, slurm: Optional[dict] = None,
+           tracking: Any = None) -> None:
     """Run ``pending`` on the backend, trunks before their branches, recording each row as it arrives;
-    ``total``: runs this sweep trains (default: the plan's)."""
+    ``total``: runs this sweep trains (default: the plan's); ``tracking``: trackers told of each recorded row
+    (after it is in the database)."""
     procs = int(resources['processes'])
     cpus = int(resources['cpus'])
     be: Any
-    run_kw = {'processes': procs, 'work_dir': os.path.join(out_dir, 'launch')}
+    run_kw: dict[str, Any] = {'processes': procs, 'work_dir': os.path.join(out_dir, 'launch')}
+    if tracking is not None:
+        run_kw['track'] = tracking.worker()
     if backend == 'ray':
         be = _RayBackend(address, resources, run_kw)
     elif backend == 'slurm':
@@ -671,6 +692,8 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
             if row['status'] == 'done' and any(s.trunk_id == spec.run_id for s in plan.runs):
                 trunk_rows[spec.run_id] = row
             store.record(row)
+            if tracking is not None:
+                tracking.recorded(spec, row)
             n_done += 1
             if row['status'] == 'done':
                 finished.add(spec.run_id)

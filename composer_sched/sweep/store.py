@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS sweeps (
     recipe_yaml TEXT NOT NULL,
     created_at  REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tracked (
+    key             TEXT NOT NULL,
+    tracker         TEXT NOT NULL,
+    location        TEXT NOT NULL,
+    tracker_run_id  TEXT NOT NULL,
+    PRIMARY KEY (key, tracker, location)
+);
 """
 
 #: Columns of ``runs``, in order (``metrics`` is a JSON object of the recipe's eval metrics; ``world_size``: the
@@ -135,6 +142,28 @@ class ResultsStore:
         conn = self._connect()
         try:
             conn.execute('INSERT OR IGNORE INTO sweeps VALUES (?, ?, ?)', (config_hash, recipe_yaml, time.time()))
+        finally:
+            conn.close()
+
+    def tracked_ids(self, tracker: str, location: str) -> dict[str, str]:
+        """``{key: tracker's run id}`` recorded for one tracker at one location (e.g. an MLflow URI and
+        experiment); a key is a ``run_id``, or ``sweep:<config_hash>`` for a sweep's parent run."""
+        conn = self._connect()
+        try:
+            rows = conn.execute('SELECT key, tracker_run_id FROM tracked WHERE tracker = ? AND location = ?',
+                                (tracker, location))
+            return {r['key']: r['tracker_run_id'] for r in rows}
+        except sqlite3.OperationalError:  # a read-only database from before the table
+            return {}
+        finally:
+            conn.close()
+
+    def set_tracked_id(self, key: str, tracker: str, location: str, tracker_run_id: str) -> None:
+        """Remember that ``key`` is ``tracker_run_id`` at ``tracker``/``location`` (replacing an earlier id)."""
+        conn = self._connect()
+        try:
+            conn.execute('INSERT INTO tracked VALUES (?, ?, ?, ?) ON CONFLICT(key, tracker, location) DO UPDATE SET '
+                         'tracker_run_id = excluded.tracker_run_id', (key, tracker, location, tracker_run_id))
         finally:
             conn.close()
 

@@ -1,0 +1,238 @@
+"""--log mlflow: one parent run per sweep, a child per run, read back through MlflowClient from a real local store
+and a real ``mlflow server``; reruns add nothing, a retried run reuses its failed child, every backend gives the
+same tree, and a tracker that is down stops the sweep before training or never costs a result."""
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from composer_sched.cli import main
+from composer_sched.sweep import ResultsStore, SweepTarget, plan_sweep, run_sweep
+from composer_sched.sweep.tracking import parse_log
+from tests.sweep.tracking_helpers import OVERRIDES, free_port, mlflow_server, stop, sweep_tree
+
+TARGET = SweepTarget(None, OVERRIDES)
+RATIOS = [0.5, 1.0]
+PARENT_FILES = ['recipe.yaml', 'report.txt', 'results.csv', 'schedules.png', 'tradeoff.png']
+
+
+@pytest.fixture(scope='session')
+def _cache(tmp_path_factory):
+    return tmp_path_factory.mktemp('cache')
+
+
+@pytest.fixture(autouse=True)
+def _no_user_tracker(monkeypatch, _cache):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(_cache))  # the migrated empty MLflow store: this session's, not ~'s
+    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
+        monkeypatch.delenv(k, raising=False)
+
+
+def local_uri(out) -> str:
+    return f'sqlite:///{os.path.abspath(out)}/mlflow.db'
+
+
+def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,)):
+    """The whole tree a finished 2-ratio sweep must have; returns (client, parent, children)."""
+    client, parent, children = sweep_tree(uri, experiment)
+    rows = {(r['ratio'], r['seed']): r for r in ResultsStore(os.path.join(out, 'results.sqlite')).rows()}
+    assert sorted(children) == sorted(rows) == [(r, s) for r in RATIOS for s in seeds]
+    assert parent.info.status == 'FINISHED'
+    tags = parent.data.tags
+    assert tags['ratios'] == '0.5,1' and tags['seeds'] == ','.join(map(str, seeds))
+    assert tags['fingerprint'] == rows[(1.0, 0)]['config_hash'] and tags['recommended_ratio'] in ('0.5', '1')
+    assert sorted(a.path for a in client.list_artifacts(parent.info.run_id)) == PARENT_FILES
+    assert parent.data.params['max_duration'] == '16ba' and parent.data.params['schedulers.0.name'] == 'wsd'
+    mean = sum(rows[(1.0, s)]['metrics']['MulticlassAccuracy'] for s in seeds) / len(seeds)
+    assert parent.data.metrics['r1/MulticlassAccuracy_mean'] == pytest.approx(mean)
+    assert parent.data.metrics['r0.5/cost_batches'] == 8
+    for (ratio, seed), child in children.items():
+        row = rows[(ratio, seed)]
+        assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
+        assert child.data.tags['composer_sched.run_id'] == row['run_id']
+        assert child.data.metrics['final/MulticlassAccuracy'] == pytest.approx(row['metrics']['MulticlassAccuracy'])
+        # Composer's MLFlowLogger curves, and the same against thousandths of the budget
+        loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
+        frac = client.get_metric_history(child.info.run_id, 'frac/loss/train/total')
+        start = row['branch_batch'] or 0
+        assert [m.step for m in loss] == list(range(start, row['batches']))  # Composer's step: batches before
+        assert [m.step for m in frac] == [round(1000 * m.step / row['batches']) for m in loss]
+        evals = client.get_metric_history(child.info.run_id, 'frac/metrics/eval/MulticlassAccuracy')
+        assert max(m.step for m in evals) == 1000  # the final eval, at the whole budget whatever the ratio
+        assert 'lr-SGD/group0' in child.data.metrics and 'metrics/eval/MulticlassAccuracy' in child.data.metrics
+    for seed in seeds:
+        trunk, branch = children[(1.0, seed)], children[(0.5, seed)]
+        assert trunk.data.tags['trunk'] == 'self'
+        if rows[(0.5, seed)]['branched_from']:
+            assert branch.data.tags['trunk'] == rows[(1.0, seed)]['run_id']
+            assert branch.data.tags['trunk_mlflow_run'] == trunk.info.run_id
+            assert branch.data.tags['branch_batch'] == str(rows[(0.5, seed)]['branch_batch'])
+        else:  # its trunk's checkpoint was missing: trained from scratch, and tagged so
+            assert (branch.data.tags['trunk'], branch.data.tags['branch_batch']) == ('none', '0')
+    return client, parent, children
+
+
+def history_sizes(client, parent, children) -> dict:
+    runs = [parent, *children.values()]
+    return {(r.info.run_id, k): len(client.get_metric_history(r.info.run_id, k))
+            for r in runs for k in ('r1/MulticlassAccuracy_mean', 'final/MulticlassAccuracy', 'loss/train/total')}
+
+
+@pytest.mark.slow
+def test_local_store_tree_retry_reuses_failed_child_and_rerun_adds_nothing(tmp_path):
+    out = tmp_path / 'sweep'
+    plan = plan_sweep(TARGET.load(), RATIOS, [0], str(out / 'checkpoints'))
+    trunk, branch = plan.runs
+    os.makedirs(os.path.dirname(branch.load_from))
+    with open(branch.load_from, 'wb') as f:  # a corrupt checkpoint: the branch fails
+        f.write(b'not a checkpoint')
+    lines = []
+    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lines.append)
+    assert first.exit_code == 1 and first.failed == [branch.run_id]
+    # Composer's logger sets MLFLOW_TRACKING_URI in-process: left set, the next sweep would log to this store
+    assert 'MLFLOW_TRACKING_URI' not in os.environ and 'MLFLOW_RUN_ID' not in os.environ
+    assert any('logging to MLflow' in line and 'mlflow ui --backend-store-uri' in line for line in lines)
+    client, parent, children = sweep_tree(local_uri(out))
+    failed = children[(0.5, 0)]
+    assert failed.info.status == 'FAILED' and failed.data.tags['status'] == 'failed'
+    assert 'not a checkpoint' in failed.data.tags['error'] or failed.data.tags['error']
+    assert parent.info.status == 'FAILED' and parent.data.tags['failed'] == '1'
+
+    os.remove(branch.load_from)
+    second = run_sweep(TARGET, RATIOS, 1, out, log=['mlflow'], echo=lines.append)
+    assert second.exit_code == 0 and second.ran == 1
+    client, parent2, children2 = check_tree(local_uri(out), str(out))
+    assert parent2.info.run_id == parent.info.run_id
+    assert {k: r.info.run_id for k, r in children2.items()} == {k: r.info.run_id for k, r in children.items()}
+    assert children2[(0.5, 0)].data.tags['attempts'] == '2'
+    # the ids are in our database, one MLflow run per sqlite run
+    with sqlite3.connect(out / 'results.sqlite') as db:
+        mapped = dict(db.execute("SELECT key, tracker_run_id FROM tracked WHERE tracker = 'mlflow'"))
+    assert mapped == {f'sweep:{first.rows[0]["config_hash"]}': parent.info.run_id,
+                      **{r.data.tags['composer_sched.run_id']: r.info.run_id for r in children2.values()}}
+
+    before = history_sizes(client, parent2, children2)
+    third = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lines.append)
+    assert third.ran == 0
+    client, parent3, children3 = sweep_tree(local_uri(out))
+    assert history_sizes(client, parent3, children3) == before  # the rerun added no run and no point
+
+
+@pytest.mark.slow
+def test_mlflow_server_tree_then_server_dies_mid_sweep_then_is_down(tmp_path, monkeypatch, capsys):
+    with mlflow_server(str(tmp_path)) as (uri, proc):
+        monkeypatch.setenv('MLFLOW_TRACKING_URI', uri)
+        out = tmp_path / 'sweep'
+        assert main(['sweep', '--ratios', '0.5,1', '--out', str(out), '--log', 'mlflow', '--no-share', *OVERRIDES]) \
+            == 0
+        printed = capsys.readouterr().out
+        assert 'View run' not in printed and f'at {uri}' in printed
+        client, parent, children = sweep_tree(uri)
+        assert sorted(children) == [(0.5, 0), (1.0, 0)] and parent.info.status == 'FINISHED'
+        assert sorted(a.path for a in client.list_artifacts(parent.info.run_id)) == PARENT_FILES
+        assert all(c.data.tags['trunk'] == 'none' and c.info.status == 'FINISHED' for c in children.values())
+        assert all('loss/train/total' in c.data.metrics for c in children.values())
+        assert not (out / 'mlflow.db').exists()  # the server's store, not the local default
+
+        # The server dies after the first run is recorded: the other run still trains and is recorded.
+        lines = []
+
+        def echo(line):
+            lines.append(line)
+            if line.startswith('[1/2 done'):
+                stop(proc, signal.SIGKILL)
+
+        dead = run_sweep(TARGET, [0.25, 1.0], 1, tmp_path / 'dies', log='mlflow', echo=echo, share_trunks=False)
+        assert dead.exit_code == 0 and [r['status'] for r in dead.rows] == ['done', 'done']
+        assert len(ResultsStore(tmp_path / 'dies' / 'results.sqlite').rows()) == 2
+        assert sum('every result is in results.sqlite' in line for line in lines) == 1
+
+    # Nothing answers at the URI now: one line, exit 2, before any training.
+    fresh = tmp_path / 'down'
+    assert main(['sweep', '--ratios', '0.5,1', '--out', str(fresh), '--log', 'mlflow', *OVERRIDES]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('composer-sched sweep: error: --log mlflow:') and uri in err and '\n' not in err
+    assert not ResultsStore(fresh / 'results.sqlite').rows()
+
+
+@pytest.mark.parametrize('uri', ['bogus://nowhere', 'http://127.0.0.1:{port}'])
+def test_unreachable_tracker_is_one_line_and_exit_2_before_training(uri, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv('MLFLOW_TRACKING_URI', uri.format(port=free_port()))
+    out = tmp_path / 'out'
+    assert main(['sweep', '--ratios', '0.5,1', '--out', str(out), '--log', 'mlflow', *OVERRIDES]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('composer-sched sweep: error: --log mlflow: the tracker at') and '\n' not in err
+    assert not ResultsStore(out / 'results.sqlite').rows()
+
+
+def test_log_names_are_checked(tmp_path, capsys):
+    assert parse_log('mlflow, wandb') == ('mlflow', 'wandb') and parse_log('') == ()
+    with pytest.raises(ValueError, match="--log='tensorboard' is not allowed"):
+        parse_log('mlflow,tensorboard')
+    assert main(['sweep', '--out', str(tmp_path), '--log', 'mlfow', *OVERRIDES]) == 2
+    assert "--log='mlfow' is not allowed" in capsys.readouterr().err
+
+
+def test_cli_starts_without_mlflow_or_wandb():
+    code = ('import sys, argparse; from composer_sched.cli import sweep; p = argparse.ArgumentParser(); '
+            'sweep.add_arguments(p); p.parse_args(["--log", "mlflow"]); '
+            'print(sorted(m for m in ("mlflow", "wandb") if m in sys.modules))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == '[]'
+
+
+@pytest.mark.slow
+def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree(tmp_path):
+    # No --log: the recipe's loggers.mlflow asks for it, with its experiment and tags; its own MLFlowLogger is
+    # switched off in the runs (else each run would also be a top-level run: sweep_tree finds no orphan).
+    target = SweepTarget(None, OVERRIDES + ('loggers.mlflow={experiment_name: team-sweeps, tags: {team: sched}}',))
+    out = tmp_path / 'w2'
+    res = run_sweep(target, RATIOS, 1, out, workers=2, echo=lambda line: None)
+    assert res.exit_code == 0
+    _, parent, children = check_tree(local_uri(out), str(out), experiment='team-sweeps')
+    assert parent.data.tags['workers'] == '2' and parent.data.tags['team'] == 'sched'
+    assert all(c.data.tags['team'] == 'sched' for c in children.values())
+
+
+@pytest.mark.slow
+def test_two_processes_per_run_log_from_rank_0_only(tmp_path):
+    out = tmp_path / 'p2'
+    res = run_sweep(SweepTarget(None, OVERRIDES, processes=2), RATIOS, 1, out, log='mlflow', echo=lambda line: None)
+    assert res.exit_code == 0 and all(r['world_size'] == 2 for r in res.rows)
+    _, parent, children = check_tree(local_uri(out), str(out))  # one child per run: rank 1 logged nothing
+    assert parent.data.tags['procs_per_run'] == '2'
+    assert all(c.data.tags['world_size'] == '2' for c in children.values())
+
+
+@pytest.mark.slow
+def test_ray_backend_gives_the_same_tree(tmp_path):
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        out = tmp_path / 'ray'
+        res = run_sweep(TARGET, RATIOS, 1, out, backend='ray', log='mlflow', echo=lambda line: None)
+    finally:
+        ray.shutdown()
+    assert res.exit_code == 0
+    _, parent, _ = check_tree(local_uri(out), str(out))
+    assert parent.data.tags['backend'] == 'ray'
+
+
+@pytest.mark.slow
+def test_predicted_rows_are_children_tagged_predicted(tmp_path):
+    target = SweepTarget(None, ('max_duration=2ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba'))
+    out = tmp_path / 'pred'
+    res = run_sweep(target, RATIOS, 1, out, predict='only', log='mlflow', echo=lambda line: None)
+    assert res.exit_code == 0
+    _, parent, children = sweep_tree(local_uri(out))
+    pred, trained = children[(0.5, 0)], children[(1.0, 0)]
+    row = next(r for r in res.rows if r['predicted'])
+    assert pred.data.tags['predicted'] == 'true' and 'predicted' not in trained.data.tags
+    assert pred.data.metrics['predicted/loss'] == pytest.approx(row['prediction']['loss'])
+    assert pred.data.metrics['predicted/low'] <= pred.data.metrics['predicted/loss'] <= \
+        pred.data.metrics['predicted/high']
+    assert 'r0.5_predicted/MulticlassAccuracy_mean' in parent.data.metrics and parent.data.tags['predicted_runs'] == '1'
