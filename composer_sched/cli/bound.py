@@ -91,6 +91,9 @@ def run(args) -> int:
             raise ValueError(f'{name}={value!r} is not allowed: {name} must be a finite number >= 0.')
     if args.base_lr is not None and not (math.isfinite(args.base_lr) and args.base_lr >= 0):
         raise ValueError(f'--base-lr={args.base_lr!r} is not allowed: --base-lr must be a finite number >= 0.')
+    from composer_sched.paths import png_path
+
+    args.output = png_path(args.output, '-o')  # checked before the bounds are computed
 
     # (label, T, multipliers, known base LR or None)
     runs = []
@@ -130,7 +133,7 @@ def run(args) -> int:
         gamma = lr if lr is not None else best
         curves.append((label, T, gamma * mult, bound_curve(gamma * mult, args.G, args.D, type=args.type), lr))
     _plot(curves, args)
-    print(f'wrote {args.output}')
+    print(f'wrote {args.output}')  # png_path's: the file really written
     return 0
 
 

@@ -65,11 +65,12 @@ def run(args) -> int:
     if _is_recipe(target):
         return _plot_recipe(args, target, params, ratios)
     from composer_sched.adapters.composer import ComposerScheduler
+    from composer_sched.paths import png_path
     from composer_sched.previewing import plot_schedule, preview
 
     max_duration = args.max_duration or '1000ba'
     sched = ComposerScheduler(target, **parse_overrides(params))
-    out = args.output or f'{target}.png'
+    out = png_path(args.output or f'{target}.png', '-o')  # checked before drawing; the path reported is the written one
     plot_schedule(sched, max_duration, out, ratios=ratios or (1.0,), dataloader_len=args.dataloader_len,
                   title=repr(sched))
     values = preview(sched, max_duration, dataloader_len=args.dataloader_len)
@@ -89,8 +90,10 @@ def _plot_recipe(args, target, overrides, ratios) -> int:
     if args.max_duration is not None or args.dataloader_len is not None:
         raise ValueError('--max-duration and --dataloader-len are not allowed with a recipe: the recipe sets them '
                          '(override with max_duration=...).')
+    from composer_sched.paths import png_path
+
     recipe = load_recipe(target, overrides)
-    out = args.output or f'{os.path.splitext(os.path.basename(recipe.path))[0]}.png'
+    out = png_path(args.output or f'{os.path.splitext(os.path.basename(recipe.path))[0]}.png', '-o')
     print_schedule(recipe)
     print(f'wrote {recipe.plot(out, ratios)}')
     return 0

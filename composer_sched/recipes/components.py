@@ -426,8 +426,12 @@ def build_loggers(file, loggers, construct: bool = True) -> list:
                               f'loggers.{kind} to null.')
         check_kwargs(file, f'loggers.{kind}', cls, dict(kwargs), f'logger {kind!r}')
         if construct:
+            from omegaconf import OmegaConf
+
+            # plain, writable containers: Composer's loggers write into what they are given (MLFlowLogger: tags)
+            plain = OmegaConf.to_container(OmegaConf.create(dict(kwargs)), resolve=True)
             try:
-                out.append(cls(**kwargs))
+                out.append(cls(**plain))  # type: ignore[arg-type]
             except (ValueError, TypeError) as e:
                 raise RecipeError(file, f'loggers.{kind}', str(e)) from None
     return out

@@ -522,7 +522,7 @@ class Recipe:
             self._fingerprint = recipe_fingerprint(self)
         return dict(self._fingerprint)
 
-    def build_trainer(self, *, progress_every: Optional[int] = None, **trainer_kwargs: Any):
+    def build_trainer(self, *, progress_every: Optional[int] = None, with_loggers: bool = True, **trainer_kwargs: Any):
         """A Composer ``Trainer`` for this recipe (not yet fitted).
 
         ``scale_schedule_ratio`` with no Trainer schedulers (an algorithm sets the schedule, or AutoWU, or none)
@@ -538,6 +538,8 @@ class Recipe:
             **trainer_kwargs: any ``Trainer`` argument; it overrides the recipe's (``run_name``, ``save_folder``,
                 ``load_path``, ``max_duration``, ...), except ``callbacks`` and ``loggers``, which are added to the
                 recipe's (the LR monitor and the configured loggers stay).
+            with_loggers: ``False`` leaves the recipe's configured loggers out (a check that builds the Trainer
+                must not open tracker runs).
 
         Raises:
             RecipeError: a component cannot be built (e.g. a model argument its constructor rejects).
@@ -570,8 +572,8 @@ class Recipe:
         extra_lg = trainer_kwargs.pop('loggers', None) or []
         kwargs['callbacks'] = self.build_callbacks() + list(extra_cb if isinstance(extra_cb, (list, tuple)) else
                                                             [extra_cb])
-        kwargs['loggers'] = self.build_loggers() + list(extra_lg if isinstance(extra_lg, (list, tuple)) else
-                                                        [extra_lg])
+        extra_lg = list(extra_lg if isinstance(extra_lg, (list, tuple)) else [extra_lg])
+        kwargs['loggers'] = (self.build_loggers() if with_loggers else []) + extra_lg
         kwargs.update(trainer_kwargs)
         _scale_without_schedulers(self.path, kwargs)
         if kwargs.get('progress_bar') and not is_terminal():
@@ -604,7 +606,7 @@ class Recipe:
                 raise RecipeError(self.path, 'device', "'gpu' is not available on this machine (torch finds no CUDA "
                                   "device): train it where there is one, or override device=cpu to run it here.")
         try:
-            trainer = self.build_trainer(progress_bar=False)
+            trainer = self.build_trainer(progress_bar=False, with_loggers=False)  # no tracker run for a check
         except RecipeError:
             raise
         except (ValueError, TypeError, RuntimeError) as e:

@@ -733,6 +733,15 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
                     mlflow.end_run('FAILED' if row.get('status') != 'done' else 'FINISHED')
             except Exception as e:  # noqa: BLE001
                 guard.error = guard.error or _first_line(e)
+            # mlflow's own global URI too (set_tracking_uri keeps it in the module, beside the environment): a later
+            # sweep in this process would otherwise log to this run's store, e.g. a server since gone.
+            try:
+                import mlflow
+                mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None: back to the environment's
+            except Exception:  # noqa: BLE001
+                pass
+            if keep['MLFLOW_TRACKING_URI'] is not None:  # set_tracking_uri(None) unset it: the user's value back
+                os.environ['MLFLOW_TRACKING_URI'] = keep['MLFLOW_TRACKING_URI']
         if 'wandb' in track:
             try:
                 import wandb

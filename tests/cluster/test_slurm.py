@@ -67,8 +67,9 @@ def test_slurm_sweep_matches_local_backend(slurm, tmp_path):
 
 def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
     # Preempted on purpose with the signal submitit's time-limit handling gets (USR2): the job requeues itself,
-    # and Composer's autoresume takes it from its last checkpoint (every 10 batches), not from batch 0.
-    budget, every = 200, 10
+    # and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0. The run is
+    # long enough (3000 batches) that an idle machine does not finish it between the signal and its delivery.
+    budget, every = 3000, 100
     target = SweepTarget(None, (f'max_duration={budget}ba', 'eval.subset_num_batches=1'))
     folder = tmp_path / 'sweep'
     result = {}
@@ -87,7 +88,7 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
         except OSError:
             return []
 
-    _wait('25 batches trained', lambda: len(trained()) >= 25)
+    _wait('a checkpoint and more trained', lambda: len(trained()) >= every + 20)
     job = next(iter(_job_ids(folder).values()))[-1]
     slurm.run('scancel', '--signal=USR2', job)
     driver.join(240)
@@ -98,7 +99,7 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
     batches = trained()
     restart = next(i for i in range(1, len(batches)) if batches[i] <= batches[i - 1])  # where attempt 2 starts
     resumed_from = batches[restart] - 1
-    assert resumed_from >= 20 and resumed_from % every == 0  # from a checkpoint, not from scratch
+    assert resumed_from >= every and resumed_from % every == 0  # from a checkpoint, not from scratch
     assert budget < len(batches) <= budget + every  # at most one checkpoint interval trained twice
     assert sorted(set(batches)) == list(range(1, budget + 1))
     with open(os.path.join(os.path.dirname(log), 'row.json')) as f:
