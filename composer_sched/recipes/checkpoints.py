@@ -263,7 +263,9 @@ class RecipeStamp(Callback):
 
     def run_event(self, event: Event, state: State, logger: Logger) -> None:
         if event == Event.FIT_START:
-            self.total = _total_batches(state)
+            from composer_sched.recipes.progress import total_batches
+
+            self.total = total_batches(state)
             self.batch = int(state.timestamp.batch)
             del self.lrs[self.batch:]
             del self.losses[self.batch:]
@@ -300,16 +302,3 @@ def _scalar_loss(loss: Any) -> float:
         return float(loss)
     except (TypeError, ValueError, RuntimeError):
         return math.nan
-
-
-def _total_batches(state: Any) -> Optional[int]:
-    from composer.core import TimeUnit
-
-    md = state.max_duration
-    if md is None:
-        return None
-    if md.unit == TimeUnit.BATCH:
-        return int(md.value)
-    if md.unit == TimeUnit.EPOCH and state.dataloader_len is not None:
-        return int(md.value) * int(state.dataloader_len)
-    return None

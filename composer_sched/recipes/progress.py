@@ -64,7 +64,7 @@ class ProgressLines(Callback):
         from composer.utils import dist
 
         k = int(state.timestamp.batch)
-        total = _total_batches(state)
+        total = total_batches(state)
         if dist.get_global_rank() != 0 or (k % self.every and k != total):
             return
         loss = (state.total_loss_dict or {}).get('loss/train/total')
@@ -80,7 +80,8 @@ class ProgressLines(Callback):
         print('[progress] ' + ', '.join(parts) + f', {elapsed:.1f} s', file=out, flush=True)
 
 
-def _total_batches(state: State) -> Optional[int]:
+def total_batches(state: State) -> Optional[int]:
+    """The run's length in batches from its ``max_duration`` (in batches, or epochs of a known length), else None."""
     from composer.core import TimeUnit
 
     md = state.max_duration
