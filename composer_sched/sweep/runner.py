@@ -638,7 +638,7 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
         be = _RayBackend(address, resources, run_kw)
     elif backend == 'slurm':
         from composer_sched.sweep.slurm import SlurmBackend
-        be = SlurmBackend(out_dir, slurm or {}, resources, plan.budgets, echo)
+        be = SlurmBackend(out_dir, slurm or {}, resources, plan.budgets, echo, track=run_kw.get('track'))
     elif workers == 1 or len(pending) <= 1:
         be = _InlineBackend(run_kw)
     else:

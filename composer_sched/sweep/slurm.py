@@ -197,7 +197,7 @@ class SlurmRun:
     """
 
     def __call__(self, target, spec: RunSpec, config_hash: str, cpus: int, processes: int, run_dir: str,
-                 checkpoint_every: int) -> dict[str, Any]:
+                 checkpoint_every: int, track: Optional[dict] = None) -> dict[str, Any]:
         from composer_sched.sweep.execute import execute_run, run_one
 
         os.makedirs(run_dir, exist_ok=True)
@@ -207,12 +207,12 @@ class SlurmRun:
         restarts = int(os.environ.get('SLURM_RESTART_COUNT', '0') or 0)
         if processes > 1:  # Composer's launcher inside the job; no mid-run resume for multi-process runs yet
             row = run_one(target, spec, config_hash, cpus, processes=processes,
-                          work_dir=os.path.join(run_dir, 'launch'))
+                          work_dir=os.path.join(run_dir, 'launch'), track=track)
         else:
             kw = {'save_folder': os.path.join(run_dir, 'ckpt'), 'save_interval': f'{int(checkpoint_every)}ba',
                   'save_num_checkpoints_to_keep': 1, 'autoresume': True, 'save_overwrite': True,
                   'callbacks': [_batch_log(os.path.join(run_dir, 'batches.log'))]}
-            row = {'world_size': 1, **execute_run(target, spec, config_hash, cpus, trainer_kwargs=kw)}
+            row = {'world_size': 1, **execute_run(target, spec, config_hash, cpus, trainer_kwargs=kw, track=track)}
             if row.get('branched_from') and spec.branch_batch is not None:
                 row['branch_batch'] = spec.branch_batch  # a resumed branch starts past its branch point
         row['slurm_job'] = _job_id()
@@ -281,8 +281,10 @@ class SlurmBackend:
     orders_runs = True
 
     def __init__(self, out_dir: str, options: dict, resources: dict, budgets: dict, echo: Callable[[str], None],
-                 poll_s: float = 0.5):
+                 poll_s: float = 0.5, track: Optional[dict] = None):
         import submitit
+
+        self.track = track  # the sweep's trackers (sweep.tracking), logged into from inside each job
 
         self.root = os.path.join(os.path.abspath(out_dir), 'slurm')
         os.makedirs(os.path.join(self.root, 'runs'), exist_ok=True)
@@ -442,7 +444,7 @@ class SlurmBackend:
             with self._executor.batch():
                 jobs = [self._executor.submit(fn, target, self._for_job(spec), config_hash, cpus,
                                               int(self.resources['processes']), self.run_dir(spec.run_id),
-                                              self.checkpoint_every)
+                                              self.checkpoint_every, self.track)
                         for target, spec, config_hash, cpus in items]
         except Exception as e:  # sbatch refused (the --test-only check passed, so rare): the user's to fix
             os.remove(marker)

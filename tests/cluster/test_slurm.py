@@ -53,16 +53,29 @@ def _running(slurm):
     return [line.split()[0] for line in lines if ' RUNNING ' in line]
 
 
-def test_slurm_sweep_matches_local_backend(slurm, tmp_path):
+def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
     target = SweepTarget(None, SHORT)
     lines = []
-    out = run_sweep(target, RATIOS, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False)
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the tracker's migrated empty store: not ~'s
+    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
+        monkeypatch.delenv(k, raising=False)
+    out = run_sweep(target, RATIOS, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False,
+                    log='mlflow')
     assert out.exit_code == 0 and out.ran == 3
     assert sum('submitted Slurm job' in line for line in lines) == 2  # trunks, then the trunk's branches
     assert any('after job' in line for line in lines)  # the branch array depends on the trunk's job
     local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lines.append, plot=False)
     assert _key(_rows(tmp_path / 'slurm')) == _key(local.rows)
     assert all(r['branched_from'] for r in local.rows if r['ratio'] < 1)  # branches really started from the trunk
+    # The jobs logged into the sweep's MLflow children from inside Slurm: each has its training curve.
+    from tests.sweep.tracking_helpers import sweep_tree
+
+    client, parent, children = sweep_tree(f'sqlite:///{tmp_path / "slurm"}/mlflow.db')
+    assert sorted(children) == [(r, 0) for r in RATIOS] and parent.data.tags['backend'] == 'slurm'
+    rows = {r['ratio']: r for r in _rows(tmp_path / 'slurm')}
+    for (ratio, _), child in children.items():
+        steps = [m.step for m in client.get_metric_history(child.info.run_id, 'loss/train/total')]
+        assert steps == list(range(rows[ratio]['branch_batch'] or 0, rows[ratio]['batches'])), ratio
 
 
 def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
