@@ -33,7 +33,10 @@ def _job_ids(folder):
     runs = os.path.join(folder, 'slurm', 'runs')
     out = {}
     for rid in os.listdir(runs):
-        with open(os.path.join(runs, rid, 'job.json')) as f:
+        path = os.path.join(runs, rid, 'job.json')
+        if not os.path.exists(path):  # the run's folder is made before its job id is written (atomically) there
+            continue
+        with open(path) as f:
             out[rid] = json.load(f)['job_ids']
     return out
 
