@@ -18,6 +18,8 @@ import subprocess
 import time
 from typing import Optional
 
+from tests.launch import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DAEMONS = ('munged', 'slurmctld', 'slurmd', 'sbatch', 'mungekey')
 
@@ -30,12 +32,6 @@ def missing() -> Optional[str]:
     if os.geteuid() != 0:
         return 'a test Slurm needs root (SlurmUser=root, munged as the munge user)'
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _which(prog: str) -> str:
@@ -185,7 +181,7 @@ def start_slurm(folder: str) -> Slurm:
         mem = min(int(seen.get('RealMemory') or 1024), 1024 * cpus)  # MB; jobs take DefMemPerCPU each
         with open(os.path.join(HERE, 'slurm.conf.in')) as f:
             text = f.read()
-        for k, v in {'HOST': host, 'CTLD_PORT': _free_port(), 'SLURMD_PORT': _free_port(), 'DIR': folder,
+        for k, v in {'HOST': host, 'CTLD_PORT': free_port(), 'SLURMD_PORT': free_port(), 'DIR': folder,
                      'CPUS': cpus, 'MEM': mem, 'MEM_PER_CPU': mem // cpus}.items():
             text = text.replace(f'@{k}@', str(v))
         with open(cluster.conf, 'w') as f:

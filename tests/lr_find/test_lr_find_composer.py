@@ -13,16 +13,9 @@ import torch
 from composer_sched.cli import main
 from composer_sched.lr_find import RULES, lr_find
 from composer_sched.recipes import load_recipe
+from tests.launch import free_port
 
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def final_accuracy(recipe) -> float:

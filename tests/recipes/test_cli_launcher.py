@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +10,9 @@ import numpy as np
 import pytest
 
 from composer_sched.recipes import load_recipe
+from tests.launch import free_port
 
 OVERRIDES = ['max_duration=1ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba']
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def logged_lrs(path: Path) -> np.ndarray:

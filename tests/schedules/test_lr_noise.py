@@ -4,10 +4,6 @@ own generator (what timm draws from), against timm's sequences carried in tests/
 with a schedule as a recipe composes it, and the same on two ranks (Composer's launcher, gloo on CPU). Resume from a
 checkpoint is the registry-wide test's (tests/algorithms/methods/test_algorithm_resume.py, lr_noise included)."""
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +15,7 @@ from composer_sched.adapters.product import ProductScheduler
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.previewing import preview
 from composer_sched.schedules.lr_noise import NoiseSchedule, timm_noise
+from tests.launch import two_ranks
 
 with open(Path(__file__).parents[1] / 'parity' / 'peer_reference.json') as _f:
     NOISE_CASES = json.load(_f)['noise_cases']
@@ -97,21 +94,9 @@ def test_the_noise_is_a_function_of_the_step_only():
     assert ScheduleSpec('lr_noise').method.run_clock
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_ranks_draw_the_same_noise(tmp_path):
-    launcher = Path(sys.executable).with_name('composer')
-    script = Path(__file__).with_name('lr_noise_two_ranks.py')
-    env = {**os.environ, 'CUDA_VISIBLE_DEVICES': '', 'OMP_NUM_THREADS': '1'}
-    proc = subprocess.run([str(launcher), '-n', '2', '--master_port', str(_free_port()), str(script), str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
+    ranks = two_ranks(Path(__file__).with_name('lr_noise_two_ranks.py'), tmp_path)
     assert [r['world_size'] for r in ranks] == [2, 2]
     assert ranks[0]['lrs'] == ranks[1]['lrs'] and len(ranks[0]['lrs']) == 12
     expected = 0.1 * preview(ProductScheduler(ComposerScheduler('hf/cosine_with_min_lr', min_lr_rate=0.1),

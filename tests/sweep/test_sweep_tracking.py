@@ -12,7 +12,8 @@ import pytest
 from composer_sched.cli import main
 from composer_sched.sweep import ResultsStore, SweepTarget, plan_sweep, run_sweep
 from composer_sched.sweep.tracking import parse_log
-from tests.sweep.tracking_helpers import OVERRIDES, free_port, mlflow_server, stop, sweep_tree
+from tests.launch import free_port
+from tests.sweep.tracking_helpers import OVERRIDES, mlflow_server, stop, sweep_tree
 
 TARGET = SweepTarget(None, OVERRIDES)
 RATIOS = [0.5, 1.0]

@@ -5,20 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+from tests.launch import free_port
+
 #: A sweep small enough for tests: 16 batches of the bundled digits recipe at ratio 1, one eval batch.
 OVERRIDES = ('max_duration=16ba', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

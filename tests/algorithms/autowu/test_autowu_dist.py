@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.launch import free_port
+
 WORKER = Path(__file__).with_name('autowu_dist_worker.py')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
 def test_two_ranks_take_the_same_decision_at_the_same_step(tmp_path):
     launcher = Path(sys.executable).with_name('composer')
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}
-    cmd = [str(launcher), '-n', '2', '--master_port', str(_free_port()),
+    cmd = [str(launcher), '-n', '2', '--master_port', str(free_port()),
            '--stdout', str(tmp_path / 'out{rank}.txt'), '--stderr', str(tmp_path / 'err{rank}.txt'),
            str(WORKER), str(tmp_path)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
