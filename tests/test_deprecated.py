@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import composer_sched
-from composer_sched.schedules.registry import get_method, method_names
+from composer_sched.schedules.registry import get_method
 
 #: Every retired top-level name that is not per method, and what replaces it.
 FIXED = {
@@ -26,9 +26,14 @@ FIXED = {
     'CyclicLr': 'CyclicLRAlgorithm',
 }
 #: Per registered method: the PyTorch class (WSDLR; cyclic_lr's was CyclicLrLR) and the functional form.
+# The methods of the release before the scheme: only these ever had a torch class and a functional form (a method
+# added since, tanh or lr_noise, gets no deprecated name it never had).
+RELEASED = ['constant', 'cosine_annealing', 'cyclic_lr', 'cyclical', 'exponential', 'inverse_sqrt', 'linear',
+            'multi_factor', 'multi_step', 'one_cycle', 'piecewise_constant', 'polynomial', 'sgdr', 'step', 'triangular',
+            'wsd']
 OLD_TORCH = {m: ('CyclicLr' if m == 'cyclic_lr' else composer_sched.schedules.registry.class_name(m)) + 'LR'
-             for m in method_names()}
-OLD_FORMS = {m: f'{m}_scheduler' for m in method_names()}
+             for m in RELEASED}
+OLD_FORMS = {m: f'{m}_scheduler' for m in RELEASED}
 #: The old names importable from submodules: (module, name, what the warning must name).
 SUBMODULE = [
     ('composer_sched.schedules', 'FlatSchedule', 'ConstantSchedule'),
@@ -103,7 +108,7 @@ def test_renamed_core_classes_and_modifiers_behave_as_the_new_ones():
                                   preview(warmup(base, t_warmup='3ba', shape='exp', alpha_warmup=0.2), '8ba'))
 
 
-@pytest.mark.parametrize('method', method_names())
+@pytest.mark.parametrize('method', RELEASED)
 def test_per_method_torch_class_and_functional_form_behave_as_the_new_faces(method):
     ex = get_method(method).example
     old_cls = _old('composer_sched', OLD_TORCH[method], 'ScheduleLR')
@@ -121,7 +126,8 @@ def test_torch_scheduler_and_torch_classes_still_build_by_name():
     new = composer_sched.ScheduleLR(_opt(), 'wsd', 100, t_cooldown='0.3dur')
     assert [old.multiplier(k) for k in range(100)] == [new.multiplier(k) for k in range(100)]
     classes = _old('composer_sched.adapters.torch_schedulers', 'TORCH_CLASSES', 'ScheduleLR')
-    assert sorted(classes) == method_names() and classes['wsd'].__name__ == 'WSDLR'
+    assert sorted(classes) == RELEASED and classes['wsd'].__name__ == 'WSDLR'
+    assert not {'TanhLR', 'LRNoiseLR', 'tanh_scheduler', 'lr_noise_scheduler'} & set(composer_sched.DEPRECATED)
 
 
 @pytest.mark.parametrize('module,name,new', SUBMODULE)

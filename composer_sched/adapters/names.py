@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from composer_sched.schedules.registry import class_name, get_method, method_names
+from composer_sched.schedules.registry import class_name, get_method
 
 __all__ = ['SCHEDULERS_MODULE', 'SETTERS_MODULE', 'TORCH_MODULE', 'TORCH_SCHEDULER_NAMES', 'scheduler_class',
            'algorithm_class', 'old_torch_class', 'old_functional_form', 'deprecated_method_names', 'torch_class',
@@ -72,6 +72,13 @@ def old_functional_form(method: Any) -> str:
     return f'{get_method(method).name}_scheduler'
 
 
+#: The methods of the release before the naming scheme: the only ones whose per-method torch classes, functional
+#: forms and old spellings ever existed, and so the only ones they are kept for.
+RELEASED_METHODS = ('constant', 'cosine_annealing', 'cyclic_lr', 'cyclical', 'exponential', 'inverse_sqrt', 'linear',
+                    'multi_factor', 'multi_step', 'one_cycle', 'piecewise_constant', 'polynomial', 'sgdr', 'step',
+                    'triangular', 'wsd')
+
+
 def deprecated_method_names() -> dict[str, tuple[str, str]]:
     """Every deprecated per-method name -> (``'module:attribute'`` it resolves to, the new spelling).
 
@@ -81,7 +88,7 @@ def deprecated_method_names() -> dict[str, tuple[str, str]]:
         ("composer_sched.WSDScheduler(...) or composer_scheduler('wsd', ...)", 'composer_sched.CyclicLRAlgorithm')
     """
     out: dict[str, tuple[str, str]] = {}
-    for m in method_names():
+    for m in RELEASED_METHODS:  # a method added since (tanh, lr_noise) never had the old names
         out[old_torch_class(m)] = (f'{TORCH_MODULE}:{old_torch_class(m)}',
                                    f"composer_sched.ScheduleLR(optimizer, {m!r}, total_steps, ...)")
         out[old_functional_form(m)] = (f'{TORCH_MODULE}:{old_functional_form(m)}',

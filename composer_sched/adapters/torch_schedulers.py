@@ -20,7 +20,6 @@ from torch.optim import Optimizer
 from composer_sched.adapters import names
 from composer_sched.adapters.torch import ScheduleLR
 from composer_sched.schedules._deprecated import warn_deprecated
-from composer_sched.schedules.registry import method_names
 
 __all__: list[str] = []
 
@@ -61,8 +60,8 @@ def _torch_scheduler(optimizer: Optimizer, method: str, total_steps: int, **para
 def legacy(name: str) -> Any:
     """The deprecated object ``name`` (no warning: the module ``__getattr__`` and ``composer_sched``'s warn)."""
     if name not in _MADE:
-        by_class = {names.old_torch_class(m): m for m in method_names()}
-        by_form = {names.old_functional_form(m): m for m in method_names()}
+        by_class = {names.old_torch_class(m): m for m in names.RELEASED_METHODS}
+        by_form = {names.old_functional_form(m): m for m in names.RELEASED_METHODS}
         if name in by_class:
             _MADE[name] = _torch_class(by_class[name])
         elif name in by_form:
@@ -70,7 +69,7 @@ def legacy(name: str) -> Any:
         elif name == 'torch_scheduler':
             _MADE[name] = _torch_scheduler
         elif name == 'TORCH_CLASSES':
-            _MADE[name] = {m: legacy(names.old_torch_class(m)) for m in method_names()}
+            _MADE[name] = {m: legacy(names.old_torch_class(m)) for m in names.RELEASED_METHODS}
         else:
             raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
     return _MADE[name]

@@ -878,9 +878,6 @@ __getattr__ = deprecated_getattr(__name__, {
     'linear_scheduler': (
         'composer_sched.adapters.torch_schedulers:linear_scheduler',
         "composer_sched.LinearScheduler(...) or composer_scheduler('linear', ...)"),
-    'lr_noise_scheduler': (
-        'composer_sched.adapters.torch_schedulers:lr_noise_scheduler',
-        "composer_sched.LRNoiseScheduler(...) or composer_scheduler('lr_noise', ...)"),
     'multi_factor_scheduler': (
         'composer_sched.adapters.torch_schedulers:multi_factor_scheduler',
         "composer_sched.MultiFactorScheduler(...) or composer_scheduler('multi_factor', ...)"),
@@ -902,9 +899,6 @@ __getattr__ = deprecated_getattr(__name__, {
     'step_scheduler': (
         'composer_sched.adapters.torch_schedulers:step_scheduler',
         "composer_sched.StepScheduler(...) or composer_scheduler('step', ...)"),
-    'tanh_scheduler': (
-        'composer_sched.adapters.torch_schedulers:tanh_scheduler',
-        "composer_sched.TanhScheduler(...) or composer_scheduler('tanh', ...)"),
     'triangular_scheduler': (
         'composer_sched.adapters.torch_schedulers:triangular_scheduler',
         "composer_sched.TriangularScheduler(...) or composer_scheduler('triangular', ...)"),
