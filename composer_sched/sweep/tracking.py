@@ -103,11 +103,16 @@ def _http_env(values: dict[str, str], force: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
-        for k, old in keep.items():
-            if old is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = old
+        _restore_env(keep)
+
+
+def _restore_env(keep: dict[str, Optional[str]]) -> None:
+    """Each variable of ``keep`` back to its value there (``None``: unset)."""
+    for k, old in keep.items():
+        if old is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = old
 
 
 def _seed_store(path: str) -> None:
@@ -721,11 +726,6 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
     try:
         yield loggers
     finally:
-        for k, v in keep.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         if 'mlflow' in track:
             try:
                 import mlflow
@@ -740,8 +740,6 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
                 mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None: back to the environment's
             except Exception:  # noqa: BLE001
                 pass
-            if keep['MLFLOW_TRACKING_URI'] is not None:  # set_tracking_uri(None) unset it: the user's value back
-                os.environ['MLFLOW_TRACKING_URI'] = keep['MLFLOW_TRACKING_URI']
         if 'wandb' in track:
             try:
                 import wandb
@@ -749,5 +747,6 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
                     wandb.finish(exit_code=0 if row.get('status') == 'done' else 1)
             except Exception as e:  # noqa: BLE001
                 guard.error = guard.error or _first_line(e)
+        _restore_env(keep)  # last: set_tracking_uri(None) above unsets MLFLOW_TRACKING_URI, the user's comes back
         if guard.error:
             row['tracking_error'] = guard.error
