@@ -55,6 +55,15 @@ class RunSpec:
     eval_every: Optional[int] = None
     keep_at: tuple[tuple[int, str], ...] = ()
 
+    def with_absolute_paths(self) -> 'RunSpec':
+        """This run with its checkpoint paths absolute, as the driver sees them: a worker's working folder (a Ray
+        task on another node, a Slurm job) may be another one, and a trunk's checkpoints must be where all look."""
+        def fix(pairs: tuple[tuple[int, str], ...]) -> tuple[tuple[int, str], ...]:
+            return tuple((b, os.path.abspath(p)) for b, p in pairs)
+
+        return dataclasses.replace(self, save_at=fix(self.save_at), keep_at=fix(self.keep_at),
+                                   load_from=os.path.abspath(self.load_from) if self.load_from else None)
+
 
 @dataclasses.dataclass
 class SweepPlan:

@@ -153,7 +153,7 @@ class _RayBackend:
     RETRIES = 3
 
     def submit(self, target, spec, config_hash, cpus):
-        self._refs[self._remote.remote(target, _absolute_paths(spec), config_hash, cpus, **self._kw)] = spec
+        self._refs[self._remote.remote(target, spec.with_absolute_paths(), config_hash, cpus, **self._kw)] = spec
 
     def running(self) -> int:
         return len(self._refs)
@@ -168,15 +168,6 @@ class _RayBackend:
 
     def close(self):
         pass
-
-
-def _absolute_paths(spec: RunSpec) -> RunSpec:
-    """``spec`` with its checkpoint paths made absolute (the trunk's checkpoints must be where every node looks)."""
-    def fix(pairs):
-        return tuple((b, os.path.abspath(p)) for b, p in pairs)
-
-    return dataclasses.replace(spec, save_at=fix(spec.save_at), keep_at=fix(spec.keep_at),
-                               load_from=os.path.abspath(spec.load_from) if spec.load_from else None)
 
 
 def _crashed(spec: RunSpec, e: BaseException) -> dict:

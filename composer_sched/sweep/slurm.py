@@ -23,7 +23,6 @@ submitted, so no finished or in-flight run is submitted twice.
 """
 from __future__ import annotations
 
-import dataclasses
 import glob
 import json
 import os
@@ -357,15 +356,6 @@ class SlurmBackend:
             return
         self._buffer.append((target, spec, config_hash, cpus))
 
-    @staticmethod
-    def _for_job(spec: RunSpec) -> RunSpec:
-        # Checkpoint paths as the driver sees them: a job's working folder is the driver's only by sbatch's default.
-        def fix(pairs):
-            return tuple((b, os.path.abspath(p)) for b, p in pairs)
-
-        return dataclasses.replace(spec, save_at=fix(spec.save_at), keep_at=fix(spec.keep_at),
-                                   load_from=os.path.abspath(spec.load_from) if spec.load_from else None)
-
     def running(self) -> int:
         return sum(1 for j in self._jobs.values() if self._states.get(j) == 'RUNNING')
 
@@ -442,7 +432,7 @@ class SlurmBackend:
         fn = SlurmRun()
         try:
             with self._executor.batch():
-                jobs = [self._executor.submit(fn, target, self._for_job(spec), config_hash, cpus,
+                jobs = [self._executor.submit(fn, target, spec.with_absolute_paths(), config_hash, cpus,
                                               int(self.resources['processes']), self.run_dir(spec.run_id),
                                               self.checkpoint_every, self.track)
                         for target, spec, config_hash, cpus in items]
