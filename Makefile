@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test,ray,slurm,mlflow,wandb
+EXTRAS ?= test,ray,slurm,mlflow,wandb,peers
 
 .PHONY: setup test lint gen demo bench docs clean
 
