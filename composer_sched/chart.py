@@ -285,9 +285,8 @@ def _decimate(x: _Arr, y: _Arr, cols: int, xlo: float, xhi: float) -> tuple[_Arr
     starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
     ends = np.r_[starts[1:], x.size] - 1
     idx = np.arange(x.size)
-    keyed = y.copy()
-    amin = np.minimum.reduceat(np.where(np.isnan(keyed), np.inf, keyed), starts)
-    amax = np.maximum.reduceat(np.where(np.isnan(keyed), -np.inf, keyed), starts)
+    amin = np.minimum.reduceat(np.where(np.isnan(y), np.inf, y), starts)  # a gap (NaN) is neither
+    amax = np.maximum.reduceat(np.where(np.isnan(y), -np.inf, y), starts)
     # the first index reaching each group's minimum and maximum
     group = np.repeat(np.arange(starts.size), ends - starts + 1)
     big = x.size + 1
