@@ -16,7 +16,8 @@ from typing import Optional, Sequence, Union
 
 __all__ = ['check_writable_file', 'check_writable_dir', 'png_path', 'path_kind', 'require_kind', 'IMAGE_SUFFIXES']
 
-#: the formats a plot may be written in (matplotlib's Agg backend writes these without extra packages)
+#: the formats a matplotlib figure may be written in (its Agg backend writes these without extra packages): the
+#: LR finder's plot. The LR curve and the bound figure are PNG only (:mod:`composer_sched.chart` draws them).
 IMAGE_SUFFIXES = ('.png', '.pdf', '.svg')
 
 PathLike = Union[str, 'os.PathLike[str]']
@@ -125,12 +126,16 @@ def check_writable_file(path: PathLike, option: str, *, exist_ok: bool = True,
     return full
 
 
-def png_path(path: PathLike, option: str) -> str:
-    """A plot's output path as it will be written: a path with no extension gets ``.png`` (what matplotlib would
-    write; the path reported is then the real file), checked writable (:func:`check_writable_file`).
+def png_path(path: PathLike, option: str, suffixes: Sequence[str] = ('.png',)) -> str:
+    """A plot's output path as it will be written: a path with no extension gets ``.png`` (the path reported is
+    then the real file), checked writable (:func:`check_writable_file`).
+
+    Args:
+        suffixes: the extensions the plot can be written in: ``.png`` (default), or :data:`IMAGE_SUFFIXES` for a
+            matplotlib figure.
 
     Raises:
-        ValueError: see :func:`check_writable_file`; an extension other than those of :data:`IMAGE_SUFFIXES`.
+        ValueError: see :func:`check_writable_file`; an extension other than those of ``suffixes``.
 
     Example:
         >>> import tempfile, os
@@ -143,7 +148,7 @@ def png_path(path: PathLike, option: str) -> str:
     if text and not os.path.isdir(full) and not text.endswith(('/', os.sep)) and not os.path.splitext(full)[1] \
             and os.path.basename(full) not in ('.', '..'):
         text += '.png'
-    return check_writable_file(text, option, suffixes=IMAGE_SUFFIXES)
+    return check_writable_file(text, option, suffixes=suffixes)
 
 
 def check_writable_dir(path: PathLike, option: str, *, create: bool = True) -> str:

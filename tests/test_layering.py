@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer or a lower one):
 
-    schedules (the pure core) and paths < adapters < algorithms < previewing
+    schedules (the pure core), paths and chart < adapters < algorithms < previewing
     < recipes (with models, data, text_data, tinylm) < sweep, theory, predict, lr_find
     < cli, docs, and the package facade ``composer_sched/__init__``
 
@@ -39,7 +39,8 @@ PKG = 'composer_sched'
 
 # Top-level names under composer_sched -> layer (index in LAYERS). '' is the package facade composer_sched/__init__.
 LAYERS = [
-    ('core', ['schedules', 'paths']),  # paths: output and data path checks, a leaf every command uses
+    ('core', ['schedules', 'paths', 'chart']),  # paths: output and data path checks, a leaf every command uses;
+    # chart: the PNG line charts (numpy and zlib), drawn without matplotlib
     ('adapters', ['adapters']),
     ('algorithms', ['algorithms']),
     ('previewing', ['previewing']),
@@ -48,7 +49,7 @@ LAYERS = [
     ('entry points', ['cli', 'docs', '']),
 ]
 LAYER_OF = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
-PURE = ('schedules', 'predict', 'paths')  # load neither of:
+PURE = ('schedules', 'predict', 'paths', 'chart')  # load neither of:
 HEAVY = ('torch', 'composer')
 
 
@@ -237,7 +238,7 @@ def test_the_pure_layers_load_neither_torch_nor_composer():
 LIGHT = ('composer_sched.adapters.durations', 'composer_sched.adapters.spec', 'composer_sched.adapters.composer',
          'composer_sched.adapters.product', 'composer_sched.previewing', 'composer_sched.recipes',
          'composer_sched.recipes.overrides', 'composer_sched.recipes.bundled', 'composer_sched.algorithms',
-         'composer_sched.theory', 'composer_sched.theory.runs', 'composer_sched.cli')
+         'composer_sched.theory', 'composer_sched.theory.runs', 'composer_sched.cli', 'composer_sched.chart')
 
 
 def test_the_modules_the_quick_commands_use_load_neither_torch_nor_composer():

@@ -138,30 +138,24 @@ def run(args) -> int:
 
 
 def _plot(curves, args):
-    import os
-
+    """The schedules (left) and their bound curves on a log axis (right), one colour per run; drawn by
+    :mod:`composer_sched.chart` (no matplotlib: the command answers at once)."""
     import numpy as np
-    from matplotlib.figure import Figure  # not pyplot: no global state, a faster import
 
-    fig = Figure(figsize=(11, 4), dpi=110)
-    left, right = fig.subplots(1, 2)
-    for label, T, lrs, curve, lr in curves:
+    from composer_sched.chart import COLORS, Panel, Series, line_chart
+
+    left, right = [], []
+    for i, (label, T, lrs, curve, lr) in enumerate(curves):
         tag = f'{label}, T={T}' + ('' if lr is not None else ' (optimal base LR)')
         t = np.arange(1, T + 1)
-        line, = left.plot(t, lrs, lw=1.2, label=tag)
-        right.plot(t, curve, lw=1.2, color=line.get_color(), label=tag)
-    left.set(xlabel='step t', ylabel='learning rate', title='schedules')
-    right.set(xlabel='step t', ylabel=r'bound $\Omega_t$', yscale='log',
-              title=f'Theorem 1 ({args.type}), G={args.G:g}, D={args.D:g}')
-    finite = [c[np.isfinite(c)] for *_, c, _ in curves]
+        color = COLORS[i % len(COLORS)]
+        left.append(Series(lrs, x=t, color=color))
+        right.append(Series(curve, x=t, label=tag, color=color))
+    finite = [c[np.isfinite(c) & (c > 0)] for *_, c, _ in curves]
     tops = [np.percentile(f, 99) for f in finite if f.size]
     lows = [f.min() for f in finite if f.size]
-    if tops:
-        right.set_ylim(min(lows) * 0.8, max(tops) * 1.2)
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-    right.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.fspath(args.output)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path)
+    ylim = (min(lows) * 0.8, max(tops) * 1.2) if tops else None
+    panels = [Panel(left, xlabel='step t', ylabel='learning rate', title='schedules'),
+              Panel(right, xlabel='step t', ylabel='bound Omega_t', log_y=True, ylim=ylim,
+                    title=f'Theorem 1 ({args.type}), G={args.G:g}, D={args.D:g}')]
+    line_chart(args.output, panels, width=1320, height=480)

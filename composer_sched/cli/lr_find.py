@@ -64,9 +64,9 @@ def run(args) -> int:
     kw = dict(min_lr=_number('min-lr', args.min_lr), max_lr=_number('max-lr', args.max_lr),
               num_batches=_number('num-batches', args.num_batches, int), mode=args.mode, stop_factor=stop,
               peak_divisor=_number('peak-divisor', args.peak_divisor))
-    from composer_sched.paths import png_path
+    from composer_sched.paths import IMAGE_SUFFIXES, png_path
 
-    output = png_path(args.output, '-o')  # before the test: an unwritable path must not waste it
+    output = png_path(args.output, '-o', IMAGE_SUFFIXES)  # before the test: an unwritable path must not waste it
     path, overrides = split_recipe_args([args.recipe, *args.overrides])
     recipe = load_recipe(path, overrides)
     warnings.filterwarnings('ignore')

@@ -17,7 +17,8 @@ from typing import Any, Mapping, Sequence, TypeVar, Union, cast, overload
 import numpy as np
 
 __all__ = ['Schedule', 'ScalarOps', 'ArrayOps', 'ParamError', 'check', 'check_number', 'check_int', 'check_choice',
-           'check_increasing', 'check_growth', 'MAX_GROWTH', 'TimeLike', 'Ops']
+           'check_increasing', 'check_growth', 'MAX_GROWTH', 'TimeLike', 'Ops', 'Bound', 'interval', 'bound_of',
+           'check_bounds']
 
 #: How far a schedule whose parameters compound (``gamma > 1``, ``cycle_magnitude_decay > 1``) may raise its
 #: multiplier over a horizon: 10 decades, the span of an LR range test (1e-8 to 1e2). Past it a run is a runaway
@@ -215,6 +216,84 @@ def check_number(name: str, value: Any, *, lo: float | None = None, hi: float | 
         hi_s = 'inf' if hi is None else f'{hi:g}'
         raise ParamError(name, value, f'in {left}{lo_s}, {hi_s}{right}')
     return v
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """A numeric interval, declared once: on a core shape's field, which the shape checks
+    (:func:`check_bounds`) and a method's config reads for its parameter (:func:`bound_of`, ``param(bound=...)``).
+    Declared with :func:`interval`.
+
+    Args:
+        lo, hi: the ends (``None``: unbounded), closed unless ``lo_open`` / ``hi_open``.
+        source: ``'Shape.field'`` where it was declared (set by :func:`bound_of`; ``''`` for a literal).
+
+    Example:
+        >>> Bound(lo=0, lo_open=True).check('length', 2)
+        2.0
+        >>> Bound(lo=0, hi=1).narrowed(hi=0.5).allowed
+        'in [0, 0.5]'
+    """
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    source: str = ''
+
+    @property
+    def allowed(self) -> str:
+        """The interval in words: ``'in (0, inf]'``."""
+        lo = '-inf' if self.lo is None else f'{self.lo:g}'
+        hi = 'inf' if self.hi is None else f'{self.hi:g}'
+        return f"in {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+
+    def check(self, name: str, value: Any) -> float:
+        """``value`` as a float, or a :class:`ParamError` naming ``name``: see :func:`check_number`."""
+        return check_number(name, value, lo=self.lo, hi=self.hi, lo_open=self.lo_open, hi_open=self.hi_open)
+
+    def narrowed(self, *, hi: float) -> 'Bound':
+        """The same interval (and source) with a tighter closed upper end: where a config fixes another argument
+        of the shape (WSD builds its shape with ``base_lr=1``, so its ``final_lr <= base_lr`` becomes ``<= 1``)."""
+        if self.hi is not None and hi > self.hi:
+            raise ValueError(f'hi={hi!r} is not allowed: a narrowed bound must be <= {self.hi:g}.')
+        return dataclasses.replace(self, hi=hi, hi_open=False)
+
+
+def interval(*, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+             hi_open: bool = False) -> dict[str, Bound]:
+    """The ``metadata`` of a core shape's numeric field that declares its interval, the one place the bound is
+    written: ``min_lr: float = dataclasses.field(metadata=interval(lo=0))``. The shape's ``__post_init__`` calls
+    :func:`check_bounds`; a config whose parameter becomes this field declares
+    ``param(..., bound=bound_of(Shape, 'field'))``."""
+    return {'bound': Bound(lo, hi, lo_open, hi_open)}
+
+
+def bound_of(cls: type, name: str) -> Bound:
+    """The :class:`Bound` declared on field ``name`` of the dataclass ``cls``, its ``source`` set.
+
+    Raises:
+        ValueError: ``cls`` has no such field, or it declares no bound.
+
+    Example:
+        >>> from composer_sched.schedules.cosine import CosineAnnealingSchedule
+        >>> bound_of(CosineAnnealingSchedule, 'k_decay')
+        Bound(lo=0, hi=None, lo_open=True, hi_open=False, source='CosineAnnealingSchedule.k_decay')
+    """
+    for f in dataclasses.fields(cls):
+        if f.name == name and 'bound' in f.metadata:
+            declared: Bound = f.metadata['bound']
+            return dataclasses.replace(declared, source=f'{cls.__name__}.{name}')
+    raise ValueError(f'{cls.__name__}.{name} declares no bound: declare it with interval(...).')
+
+
+def check_bounds(shape: Any, values: Mapping[str, Any] | None = None) -> None:
+    """Check every :func:`interval` field of ``shape`` (a dataclass instance, or class with ``values`` by name),
+    in field order; a :class:`ParamError` names the field. A field whose default is ``None`` may be ``None``."""
+    for f in dataclasses.fields(shape):
+        if 'bound' in f.metadata:
+            value = values[f.name] if values is not None else getattr(shape, f.name)
+            if not (value is None and f.default is None):
+                f.metadata['bound'].check(f.name, value)
 
 
 def check_int(name: str, value: Any, *, lo: int | None = None) -> int:

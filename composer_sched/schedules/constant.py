@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check_bounds, interval
 from composer_sched.schedules._deprecated import deprecated_getattr
 from composer_sched.schedules.registry import MethodConfig, param, register
 
@@ -25,10 +25,10 @@ class ConstantSchedule(Schedule):
         >>> ConstantSchedule(0.5)(10)
         0.5
     """
-    value: float = 1.0
+    value: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
 
     def __post_init__(self) -> None:
-        check_number('value', self.value, lo=0)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         return ops.full_like(t, self.value)
@@ -41,7 +41,7 @@ class ConstantConfig(MethodConfig):
     BUDGET_FREE_PREFIX = True
     ALIASES = {'value': 'alpha'}
 
-    alpha: float = param(1.0, 'the multiplier', lo=0, example=1.0)
+    alpha: float = param(1.0, 'the multiplier', bound=bound_of(ConstantSchedule, 'value'), example=1.0)
 
     def build(self) -> Schedule:
         return ConstantSchedule(self.alpha)

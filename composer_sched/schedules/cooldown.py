@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Optional
 
-from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
+from composer_sched.schedules._base import Ops, Schedule, check, check_bounds, check_choice, interval
 from composer_sched.schedules.wsd import DECAY_SHAPES, decay
 
 __all__ = ['LinearCoolDown']
@@ -50,18 +50,16 @@ class LinearCoolDown(Schedule):
         (0.125, 0.063, 0.001, 0.001)
     """
     schedule: Schedule
-    finish_lr: float
-    start_idx: float
-    length: float
+    finish_lr: float = dataclasses.field(metadata=interval(lo=0))
+    start_idx: float = dataclasses.field(metadata=interval(lo=0))
+    length: float = dataclasses.field(metadata=interval(lo=0))
     shape: str = 'linear'
     follow: bool = False
     _start_lr: float = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check(isinstance(self.schedule, Schedule), 'schedule', self.schedule, 'a composer_sched Schedule')
-        check_number('finish_lr', self.finish_lr, lo=0)
-        check_number('start_idx', self.start_idx, lo=0)
-        check_number('length', self.length, lo=0)
+        check_bounds(self)
         check_choice('shape', self.shape, DECAY_SHAPES)
         check(isinstance(self.follow, bool), 'follow', self.follow, 'True or False')
         check(not (self.follow and self.shape == 'exp'), 'follow', self.follow,

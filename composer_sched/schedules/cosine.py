@@ -5,7 +5,7 @@ import dataclasses
 import math
 from typing import Any
 
-from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check_bounds, interval
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['CosineAnnealingSchedule', 'CosineAnnealingConfig']
@@ -35,16 +35,13 @@ class CosineAnnealingSchedule(Schedule):
         >>> s(0), s(500), s(1000), s(2000)
         (2.0, 1.5, 1.0, 1.0)
     """
-    min_lr: float
-    max_lr: float
-    cycle_length: float
-    k_decay: float = 1.0
+    min_lr: float = dataclasses.field(metadata=interval(lo=0))
+    max_lr: float = dataclasses.field(metadata=interval(lo=0))
+    cycle_length: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    k_decay: float = dataclasses.field(default=1.0, metadata=interval(lo=0, lo_open=True))
 
     def __post_init__(self) -> None:
-        check_number('min_lr', self.min_lr, lo=0)
-        check_number('max_lr', self.max_lr, lo=0)
-        check_number('cycle_length', self.cycle_length, lo=0, lo_open=True)
-        check_number('k_decay', self.k_decay, lo=0, lo_open=True)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         length = self.cycle_length
@@ -68,10 +65,10 @@ class CosineAnnealingConfig(MethodConfig):
     ALIASES = {'min_lr': 'alpha_f', 'max_lr': 'alpha_i', 'cycle_length': 't_max'}
 
     t_max: Duration = param('1dur', 'length of the cosine', kind='duration', end=True, example='1dur')
-    alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
-    alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
-    k_decay: float = param(1.0, "timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine)", lo=0,
-                           lo_open=True, example=1.0)
+    alpha_f: float = param(0.0, 'final multiplier', bound=bound_of(CosineAnnealingSchedule, 'min_lr'), example=0.05)
+    alpha_i: float = param(1.0, 'initial multiplier', bound=bound_of(CosineAnnealingSchedule, 'max_lr'), example=1.0)
+    k_decay: float = param(1.0, "timm's k-decay: the cosine of (t/t_max)^k_decay (1: plain cosine)",
+                           bound=bound_of(CosineAnnealingSchedule, 'k_decay'), example=1.0)
 
     def build(self, t_max: float) -> Schedule:
         return CosineAnnealingSchedule(min_lr=self.alpha_f, max_lr=self.alpha_i, cycle_length=t_max,

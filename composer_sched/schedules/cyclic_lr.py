@@ -10,7 +10,15 @@ import dataclasses
 import math
 from typing import Any, Optional
 
-from composer_sched.schedules._base import ParamError, Schedule, check, check_choice, check_number
+from composer_sched.schedules._base import (
+    ParamError,
+    Schedule,
+    bound_of,
+    check,
+    check_bounds,
+    check_choice,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['CyclicLRSchedule', 'CyclicLRConfig']
@@ -55,25 +63,19 @@ class CyclicLRSchedule(Schedule):
         >>> [s(t) for t in (0, 2, 4, 8, 12, 16, 20)]
         [1.0, 3.0, 5.0, 1.0, 3.0, 1.0, 2.0]
     """
-    min_lr: float
-    max_lr: float
-    step_size_up: float
-    step_size_down: Optional[float] = None
+    min_lr: float = dataclasses.field(metadata=interval(lo=0))
+    max_lr: float = dataclasses.field(metadata=interval(lo=0))
+    step_size_up: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    step_size_down: Optional[float] = dataclasses.field(default=None, metadata=interval(lo=0))
     mode: str = 'triangular'
-    gamma: float = 1.0
-    period: float = 1.0
+    gamma: float = dataclasses.field(default=1.0, metadata=interval(lo=0, hi=1))
+    period: float = dataclasses.field(default=1.0, metadata=interval(lo=0, lo_open=True))
 
     def __post_init__(self) -> None:
-        check_number('min_lr', self.min_lr, lo=0)
-        check_number('max_lr', self.max_lr, lo=0)
-        check_number('step_size_up', self.step_size_up, lo=0, lo_open=True)
-        if self.step_size_down is not None:
-            check_number('step_size_down', self.step_size_down, lo=0)
+        check_bounds(self)
         check_choice('mode', self.mode, MODES)
-        check_number('gamma', self.gamma, lo=0, hi=1)
         check(self.mode == 'exp_range' or self.gamma == 1, 'gamma', self.gamma,
               "1 unless mode='exp_range' (the only mode it scales)")
-        check_number('period', self.period, lo=0, lo_open=True)
 
     def _eval(self, t: Any, ops: Any) -> Any:
         up = float(self.step_size_up)
@@ -117,9 +119,12 @@ class CyclicLRConfig(MethodConfig):
                              kind='duration', example='6ba')
     mode: str = param('triangular', 'amplitude per cycle: triangular (constant), triangular2 (halved each cycle), '
                                     'exp_range (times gamma per decay_period)', choices=MODES, example='triangular2')
-    alpha_min: float = param(0.0, 'lower bound multiplier (torch\'s base_lr)', lo=0, example=0.1)
-    alpha_max: float = param(1.0, 'upper bound multiplier, the first peak (torch\'s max_lr)', lo=0, example=1.0)
-    gamma: float = param(1.0, "exp_range only: amplitude factor per decay_period (torch's gamma)", lo=0, hi=1,
+    alpha_min: float = param(0.0, 'lower bound multiplier (torch\'s base_lr)',
+                             bound=bound_of(CyclicLRSchedule, 'min_lr'), example=0.1)
+    alpha_max: float = param(1.0, 'upper bound multiplier, the first peak (torch\'s max_lr)',
+                             bound=bound_of(CyclicLRSchedule, 'max_lr'), example=1.0)
+    gamma: float = param(1.0, "exp_range only: amplitude factor per decay_period (torch's gamma)",
+                         bound=bound_of(CyclicLRSchedule, 'gamma'),
                          example=1.0)
     decay_period: Duration = param('1ba', 'exp_range only: the period gamma applies once per, continuously',
                                    kind='duration', example='1ba')

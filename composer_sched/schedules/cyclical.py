@@ -33,9 +33,11 @@ from composer_sched.schedules._base import (
     ScalarOps,
     Schedule,
     _name,
+    bound_of,
     check,
+    check_bounds,
     check_growth,
-    check_number,
+    interval,
 )
 from composer_sched.schedules.cosine import CosineAnnealingSchedule
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
@@ -156,9 +158,9 @@ class CyclicalSchedule(Schedule):
         (1.0, 4.0)
     """
     schedule_class: type
-    cycle_length: float
-    cycle_length_decay: float
-    cycle_magnitude_decay: float
+    cycle_length: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    cycle_length_decay: float = dataclasses.field(metadata=interval(lo=0))
+    cycle_magnitude_decay: float = dataclasses.field(metadata=interval(lo=0))
     round_lengths: bool
     kwargs: Mapping[str, Any]
     _cycles: _Cycles = dataclasses.field(init=False, repr=False, compare=False)
@@ -167,9 +169,8 @@ class CyclicalSchedule(Schedule):
                  cycle_magnitude_decay: float = 1, round_lengths: bool = True, **kwargs: Any) -> None:
         check(isinstance(schedule_class, type) and issubclass(schedule_class, Schedule), 'schedule_class',
               schedule_class, 'a Schedule class taking cycle_length')
-        check_number('cycle_length', cycle_length, lo=0, lo_open=True)
-        check_number('cycle_length_decay', cycle_length_decay, lo=0)
-        check_number('cycle_magnitude_decay', cycle_magnitude_decay, lo=0)
+        check_bounds(CyclicalSchedule, {'cycle_length': cycle_length, 'cycle_length_decay': cycle_length_decay,
+                                        'cycle_magnitude_decay': cycle_magnitude_decay})
         # dataclasses.replace passes the stored shape arguments back as `kwargs=`; explicit ones override them.
         stored = kwargs.pop('kwargs', None)
         shape_kwargs = {**(dict(stored) if isinstance(stored, Mapping) else {}), **kwargs}
@@ -484,12 +485,15 @@ class CyclicalConfig(MethodConfig):
     shape: str = param('triangular', 'cycle shape', choices=('triangular', 'cosine'), example='triangular')
     t_0: Duration = param('0.25dur', 'length of the first cycle', kind='duration', example='25ba')
     t_mult: float = param(1.0, 'each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles '
-                               'must cover the run)', lo=0, example=1.5)
+                               'must cover the run)', bound=bound_of(CyclicalSchedule, 'cycle_length_decay'),
+                               example=1.5)
     magnitude_decay: float = param(1.0, 'each cycle is scaled by this once more (0: one cycle, then alpha 0; > 1: '
-                                        'bounded growth)', lo=0, example=0.8)
-    alpha_min: float = param(0.0, 'lower bound multiplier', lo=0, example=0.05)
-    alpha_max: float = param(1.0, 'upper bound multiplier', lo=0, example=1.0)
-    inc_fraction: float = param(0.5, 'triangular only: rising fraction of a cycle', lo=0, hi=1, example=0.5)
+                                        'bounded growth)', bound=bound_of(CyclicalSchedule, 'cycle_magnitude_decay'),
+                                        example=0.8)
+    alpha_min: float = param(0.0, 'lower bound multiplier', bound=bound_of(TriangularSchedule, 'min_lr'), example=0.05)
+    alpha_max: float = param(1.0, 'upper bound multiplier', bound=bound_of(TriangularSchedule, 'max_lr'), example=1.0)
+    inc_fraction: float = param(0.5, 'triangular only: rising fraction of a cycle', bound=bound_of(TriangularSchedule,
+                                'inc_fraction'), example=0.5)
 
     def build(self, t_0: float) -> Schedule:
         kwargs: dict[str, Any] = dict(min_lr=self.alpha_min, max_lr=self.alpha_max)
@@ -516,10 +520,13 @@ class SGDRConfig(MethodConfig):
 
     t_0: Duration = param('0.25dur', 'length of the first cycle', kind='duration', example='0.2dur')
     t_mult: float = param(1.0, 'each cycle is the previous one times this (0: one cycle; < 1: the shrinking cycles '
-                               'must cover the run)', lo=0, example=2.0)
+                               'must cover the run)', bound=bound_of(CyclicalSchedule, 'cycle_length_decay'),
+                               example=2.0)
     magnitude_decay: float = param(1.0, 'each cycle peak is the previous one times this (0: one cycle, then alpha '
-                                        '0; > 1: bounded growth)', lo=0, example=0.7)
-    alpha_f: float = param(0.0, 'multiplier at the end of each cycle', lo=0, example=0.01)
+                                        '0; > 1: bounded growth)', bound=bound_of(CyclicalSchedule,
+                                        'cycle_magnitude_decay'), example=0.7)
+    alpha_f: float = param(0.0, 'multiplier at the end of each cycle', bound=bound_of(CosineAnnealingSchedule,
+                           'min_lr'), example=0.01)
 
     def build(self, t_0: float) -> Schedule:
         return CyclicalSchedule(CosineAnnealingSchedule, cycle_length=t_0, cycle_length_decay=self.t_mult,

@@ -4,7 +4,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Optional
 
-from composer_sched.schedules._base import Ops, Schedule, _name, check_growth, check_number
+from composer_sched.schedules._base import (
+    Ops,
+    Schedule,
+    _name,
+    bound_of,
+    check_bounds,
+    check_growth,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['ExponentialSchedule', 'ExponentialConfig']
@@ -31,14 +39,12 @@ class ExponentialSchedule(Schedule):
         >>> s(0), s(10), s(5) == 0.5 ** 0.5
         (1.0, 0.5, True)
     """
-    gamma: float
-    period: float = 1.0
-    base_lr: float = 1.0
+    gamma: float = dataclasses.field(metadata=interval(lo=0))
+    period: float = dataclasses.field(default=1.0, metadata=interval(lo=0, lo_open=True))
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
 
     def __post_init__(self) -> None:
-        check_number('gamma', self.gamma, lo=0)
-        check_number('period', self.period, lo=0, lo_open=True)
-        check_number('base_lr', self.base_lr, lo=0)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         if self.base_lr == 0:  # 0, not 0 * inf past an overflowing horizon
@@ -59,7 +65,7 @@ class ExponentialConfig(MethodConfig):
     ALIASES = {'period': 'decay_period'}
 
     gamma: float = param(doc='decay per period (0: 0 after the start, as torch; > 1 grows, bounded over the run)',
-                         lo=0, example=0.8)
+                         bound=bound_of(ExponentialSchedule, 'gamma'), example=0.8)
     decay_period: Duration = param('1ep', 'the period', kind='duration', example='10ba')
 
     def build(self, decay_period: float) -> Schedule:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check_bounds, interval
 from composer_sched.schedules.cooldown import LinearCoolDown
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 from composer_sched.schedules.wsd import COOLDOWN_SHAPES
@@ -30,14 +30,12 @@ class InverseSqrtSchedule(Schedule):
         >>> s(0), s(300)
         (1.0, 0.5)
     """
-    scale: float
-    base_lr: float = 1.0
-    power: float = 0.5
+    scale: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
+    power: float = dataclasses.field(default=0.5, metadata=interval(lo=0))
 
     def __post_init__(self) -> None:
-        check_number('scale', self.scale, lo=0, lo_open=True)
-        check_number('base_lr', self.base_lr, lo=0)
-        check_number('power', self.power, lo=0)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         x = 1.0 + ops.maximum(t, 0.0) / self.scale
@@ -57,7 +55,8 @@ class InverseSqrtConfig(MethodConfig):
     t_scale: Duration = param('0.1dur', 'time scale of the decay', kind='duration', example='4ba')
     t_cooldown: Duration = param('0dur', 'length of the final cool-down (0: none)', kind='duration',
                                  example='0.2dur')
-    alpha_f: float = param(0.0, 'multiplier at the end of the cool-down', lo=0, example=0.0)
+    alpha_f: float = param(0.0, 'multiplier at the end of the cool-down', bound=bound_of(LinearCoolDown, 'finish_lr'),
+                           example=0.0)
     decay_type: str = param('linear', 'cool-down shape', choices=COOLDOWN_SHAPES, example='linear')
     decay_follows: bool = param(False, "the cool-down multiplies the continuing decay, floored at alpha_f (timm's "
                                 "rsqrt), instead of falling from the value where it starts", example=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check_bounds, interval
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['LinearSchedule', 'LinearConfig']
@@ -27,14 +27,12 @@ class LinearSchedule(Schedule):
         >>> s(0), s(5), s(10), s(20)
         (1.0, 0.5, 0.0, 0.0)
     """
-    start: float
-    end: float
-    length: float
+    start: float = dataclasses.field(metadata=interval(lo=0))
+    end: float = dataclasses.field(metadata=interval(lo=0))
+    length: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
 
     def __post_init__(self) -> None:
-        check_number('start', self.start, lo=0)
-        check_number('end', self.end, lo=0)
-        check_number('length', self.length, lo=0, lo_open=True)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         return self.start + (self.end - self.start) * (ops.clip(t, 0.0, self.length) / self.length)
@@ -48,8 +46,8 @@ class LinearConfig(MethodConfig):
     ALIASES = {'start': 'alpha_i', 'end': 'alpha_f', 'length': 't_max'}
 
     t_max: Duration = param('1dur', 'length of the ramp', kind='duration', end=True, example='1dur')
-    alpha_i: float = param(1.0, 'initial multiplier', lo=0, example=1.0)
-    alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.1)
+    alpha_i: float = param(1.0, 'initial multiplier', bound=bound_of(LinearSchedule, 'start'), example=1.0)
+    alpha_f: float = param(0.0, 'final multiplier', bound=bound_of(LinearSchedule, 'end'), example=0.1)
 
     def build(self, t_max: float) -> Schedule:
         return LinearSchedule(start=self.alpha_i, end=self.alpha_f, length=t_max)

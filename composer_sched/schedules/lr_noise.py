@@ -17,7 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from composer_sched.schedules._base import Ops, ParamError, Schedule, check, check_choice, check_number
+from composer_sched.schedules._base import (
+    Ops,
+    ParamError,
+    Schedule,
+    bound_of,
+    check,
+    check_bounds,
+    check_choice,
+    check_number,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['NoiseSchedule', 'LRNoiseConfig', 'timm_noise', 'NOISE_TYPES']
@@ -79,6 +89,18 @@ def timm_noise(seed: int, noise_type: str = 'normal', pct: float = 0.67, std: fl
         words *= 4
 
 
+def _check_std(std: float, pct: float, noise_type: str) -> None:
+    """The normal noise's width rule, for the shape and its config alike: a normal noise is redrawn until
+    :math:`|n| <` pct, which a normal wider than ``MAX_STD_PER_PCT`` pct nearly never is.
+
+    Raises:
+        ParamError: ``std`` above ``MAX_STD_PER_PCT * pct`` with ``noise_type='normal'``.
+    """
+    if noise_type == 'normal' and std > MAX_STD_PER_PCT * pct:
+        raise ParamError('std', std, f'<= {MAX_STD_PER_PCT:g} pct ({MAX_STD_PER_PCT * pct:g}) for a normal noise: it '
+                         'is redrawn until |n| < pct, which a wider normal nearly never is')
+
+
 @dataclasses.dataclass(frozen=True)
 class NoiseSchedule(Schedule):
     r"""The multiplier :math:`1 + n_k` on noise steps :math:`k = \lfloor t / \Delta \rfloor` with
@@ -102,25 +124,22 @@ class NoiseSchedule(Schedule):
         >>> [round(s(t), 6) for t in range(6)]
         [1.0, 1.0, 1.058945, 1.031176, 0.868176, 1.0]
     """
-    step: float
-    start: float = 0.0
+    step: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    start: float = dataclasses.field(default=0.0, metadata=interval(lo=0))
     end: float = math.inf
-    seed: int = 42
+    seed: int = dataclasses.field(default=42, metadata=interval(lo=0, hi=_SEED_MAX))
     noise_type: str = 'normal'
-    pct: float = 0.67
-    std: float = 1.0
+    pct: float = dataclasses.field(default=0.67, metadata=interval(lo=0, lo_open=True, hi=1))
+    std: float = dataclasses.field(default=1.0, metadata=interval(lo=0, lo_open=True))  # and _check_std's rule
 
     def __post_init__(self) -> None:
-        check_number('step', self.step, lo=0, lo_open=True)
-        check_number('start', self.start, lo=0)
+        check_bounds(self)
         check(isinstance(self.end, (int, float)) and self.end >= self.start, 'end', self.end,
               f'>= start ({self.start})')
-        check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= _SEED_MAX,
-              'seed', self.seed, f'an int in [0, {_SEED_MAX}]')
+        check(isinstance(self.seed, int) and not isinstance(self.seed, bool), 'seed', self.seed,
+              f'an int in [0, {_SEED_MAX}]')
         check_choice('noise_type', self.noise_type, NOISE_TYPES)
-        check_number('pct', self.pct, lo=0, lo_open=True, hi=1)
-        check_number('std', self.std, lo=0, lo_open=True,
-                     hi=MAX_STD_PER_PCT * self.pct if self.noise_type == 'normal' else None)
+        _check_std(self.std, self.pct, self.noise_type)
 
     def _one(self, t: float) -> float:
         k = math.floor(t / self.step)
@@ -169,18 +188,16 @@ class LRNoiseConfig(MethodConfig):
     t_end: Duration = param('1dur', 'where it stops (timm: noise_range_t[1]; a single timm value: past the run)',
                             kind='duration', example='1dur')
     noise_type: str = param('normal', "timm's noise_type", choices=NOISE_TYPES, example='normal')
-    pct: float = param(0.67, "timm's noise_pct: the noise's limit", lo=0, lo_open=True, hi=1, example=0.3)
-    std: float = param(1.0, "timm's noise_std: the normal's standard deviation (<= 100 pct)", lo=0, lo_open=True,
-                       example=1.0)
-    seed: float = param(42, "timm's noise_seed (its default 42; the train script's --seed)", lo=0, hi=_SEED_MAX,
-                        example=42)
+    pct: float = param(0.67, "timm's noise_pct: the noise's limit", bound=bound_of(NoiseSchedule, 'pct'), example=0.3)
+    std: float = param(1.0, "timm's noise_std: the normal's standard deviation (<= 100 pct)",
+                       bound=bound_of(NoiseSchedule, 'std'), example=1.0)
+    seed: float = param(42, "timm's noise_seed (its default 42; the train script's --seed)",
+                        bound=bound_of(NoiseSchedule, 'seed'), example=42)
 
     def check(self) -> None:
         if float(self.seed) != int(self.seed):
             raise ParamError('seed', self.seed, 'a whole number')
-        if self.noise_type == 'normal' and self.std > MAX_STD_PER_PCT * self.pct:
-            raise ParamError('std', self.std, f'<= {MAX_STD_PER_PCT:g} pct ({MAX_STD_PER_PCT * self.pct:g}) for a '
-                             'normal noise: it is redrawn until |n| < pct, which a wider normal nearly never is')
+        _check_std(self.std, self.pct, self.noise_type)
 
     def build(self, t_step: float, t_start: float, t_end: float) -> Schedule:
         return NoiseSchedule(step=t_step, start=t_start, end=max(t_end, t_start), seed=int(self.seed),

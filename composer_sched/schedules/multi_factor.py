@@ -4,7 +4,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional, Sequence
 
-from composer_sched.schedules._base import Ops, Schedule, check_increasing, check_number
+from composer_sched.schedules._base import (
+    Ops,
+    Schedule,
+    bound_of,
+    check_bounds,
+    check_increasing,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['MultiFactorSchedule', 'MultiFactorConfig']
@@ -32,13 +39,12 @@ class MultiFactorSchedule(Schedule):
         (1.0, 0.5, 0.25, 0.125)
     """
     step: Sequence[float]
-    factor: float = 1.0
-    base_lr: float = 0.01
+    factor: float = dataclasses.field(default=1.0, metadata=interval(lo=0, hi=1))
+    base_lr: float = dataclasses.field(default=0.01, metadata=interval(lo=0))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'step', check_increasing('step', self.step))
-        check_number('factor', self.factor, lo=0, hi=1)
-        check_number('base_lr', self.base_lr, lo=0)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         return self.base_lr * self.factor ** ops.count_lt(self.step, t)
@@ -54,7 +60,8 @@ class MultiFactorConfig(MethodConfig):
     step: Optional[Sequence[Duration]] = param(None, 'milestones; each takes effect after it has passed',
                                                kind='durations', optional=True,
                                                example=['0.15dur', '0.35dur', '0.6dur'])
-    factor: float = param(0.1, 'decay factor per milestone (0: 0 once one has passed, as MXNet allows)', lo=0, hi=1,
+    factor: float = param(0.1, 'decay factor per milestone (0: 0 once one has passed, as MXNet allows)',
+                          bound=bound_of(MultiFactorSchedule, 'factor'),
                           example=0.5)
 
     def build(self, step: Optional[Sequence[float]] = None) -> Schedule:

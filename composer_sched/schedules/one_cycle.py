@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check_bounds, interval
 from composer_sched.schedules.cooldown import LinearCoolDown
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 from composer_sched.schedules.triangular import TriangularSchedule
@@ -39,12 +39,12 @@ class OneCycleSchedule(Schedule):
     start_lr: float
     max_lr: float
     cycle_length: float
-    cooldown_length: float = 0
+    cooldown_length: float = dataclasses.field(default=0, metadata=interval(lo=0))
     finish_lr: Optional[float] = None
     _inner: Schedule = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check_number('cooldown_length', self.cooldown_length, lo=0)
+        check_bounds(self)
         if self.cooldown_length > 0 and self.finish_lr is None:
             raise ValueError('Must specify finish_lr when using cooldown_length > 0.')
         if self.cooldown_length == 0 and self.finish_lr is not None:
@@ -71,9 +71,11 @@ class OneCycleConfig(MethodConfig):
                                 example='0.7dur')
     t_cooldown: Duration = param('0.2dur', 'length of the cool-down after the triangle', kind='duration',
                                  example='0.3dur')
-    alpha_start: float = param(0.1, 'multiplier at the start and end of the triangle', lo=0, example=0.1)
-    alpha_max: float = param(1.0, 'peak multiplier', lo=0, example=1.0)
-    alpha_f: float = param(0.001, 'multiplier at the end of the cool-down', lo=0, example=0.001)
+    alpha_start: float = param(0.1, 'multiplier at the start and end of the triangle',
+                               bound=bound_of(TriangularSchedule, 'min_lr'), example=0.1)
+    alpha_max: float = param(1.0, 'peak multiplier', bound=bound_of(TriangularSchedule, 'max_lr'), example=1.0)
+    alpha_f: float = param(0.001, 'multiplier at the end of the cool-down', bound=bound_of(LinearCoolDown, 'finish_lr'),
+                           example=0.001)
 
     def build(self, t_cycle: float, t_cooldown: float) -> Schedule:
         return OneCycleSchedule(start_lr=self.alpha_start, max_lr=self.alpha_max, cycle_length=t_cycle,

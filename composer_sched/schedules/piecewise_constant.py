@@ -7,7 +7,16 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-from composer_sched.schedules._base import Ops, ParamError, Schedule, check, check_increasing, check_number
+from composer_sched.schedules._base import (
+    Ops,
+    ParamError,
+    Schedule,
+    check,
+    check_bounds,
+    check_increasing,
+    check_number,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['PiecewiseConstantSchedule', 'PiecewiseConstantConfig']
@@ -32,14 +41,14 @@ class PiecewiseConstantSchedule(Schedule):
     """
     milestones: Sequence[float]
     factors: Union[float, Sequence[float]]
-    base_lr: float = 1.0
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
     _levels: 'np.ndarray[Any, Any]' = dataclasses.field(init=False, repr=False, compare=False)  # running products
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'milestones', check_increasing('milestones', self.milestones, strict=False))
         factors = _factors(self.factors, len(self.milestones))
         object.__setattr__(self, 'factors', factors)
-        check_number('base_lr', self.base_lr, lo=0)
+        check_bounds(self)
         object.__setattr__(self, '_levels', _levels(self.base_lr, factors))
 
     def _eval(self, t: Any, ops: Ops) -> Any:

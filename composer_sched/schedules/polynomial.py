@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check_bounds, interval
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['PolynomialSchedule', 'PolynomialConfig']
@@ -31,18 +31,14 @@ class PolynomialSchedule(Schedule):
         >>> s(0), s(5), s(10)
         (1.0, 0.25, 0.0)
     """
-    power: float
-    length: float
-    base_lr: float = 1.0
-    final_lr: float = 0.0
-    k_decay: float = 1.0
+    power: float = dataclasses.field(metadata=interval(lo=0))
+    length: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
+    final_lr: float = dataclasses.field(default=0.0, metadata=interval(lo=0))
+    k_decay: float = dataclasses.field(default=1.0, metadata=interval(lo=0, lo_open=True))
 
     def __post_init__(self) -> None:
-        check_number('k_decay', self.k_decay, lo=0, lo_open=True)
-        check_number('power', self.power, lo=0)
-        check_number('length', self.length, lo=0, lo_open=True)
-        check_number('base_lr', self.base_lr, lo=0)
-        check_number('final_lr', self.final_lr, lo=0)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         done = ops.clip(t, 0.0, self.length) / self.length
@@ -57,11 +53,11 @@ class PolynomialConfig(MethodConfig):
     REFERENCE = 'composer.optim.PolynomialScheduler'
     ALIASES = {'length': 't_max', 'final_lr': 'alpha_f'}
 
-    power: float = param(2.0, 'exponent (0: constant)', lo=0, example=2.0)
+    power: float = param(2.0, 'exponent (0: constant)', bound=bound_of(PolynomialSchedule, 'power'), example=2.0)
     t_max: Duration = param('1dur', 'length of the decay', kind='duration', end=True, example='1dur')
-    alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
-    k_decay: float = param(1.0, "timm's k-decay: (1 - (t/t_max)^k_decay)^power (1: plain polynomial)", lo=0,
-                           lo_open=True, example=1.0)
+    alpha_f: float = param(0.0, 'final multiplier', bound=bound_of(PolynomialSchedule, 'final_lr'), example=0.05)
+    k_decay: float = param(1.0, "timm's k-decay: (1 - (t/t_max)^k_decay)^power (1: plain polynomial)",
+                           bound=bound_of(PolynomialSchedule, 'k_decay'), example=1.0)
 
     def build(self, t_max: float) -> Schedule:
         return PolynomialSchedule(power=self.power, length=t_max, final_lr=self.alpha_f, k_decay=self.k_decay)

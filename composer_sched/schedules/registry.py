@@ -40,12 +40,18 @@ Fields (:func:`param`):
 
 Construction validates every field and then runs :meth:`MethodConfig.check`, where cross-field rules raise
 :class:`~composer_sched.schedules._base.ParamError` in the user's names (``alpha_min``, never the core's
-``min_lr``). Errors the core shape raises in ``build`` are renamed through ``ALIASES``. Bounds are declared once,
-here, exactly as the core shape admits them: ``lo=0, lo_open=True`` (``> 0``) where the shape needs a positive value,
-``lo=0`` where 0 has a defined meaning there (``exponential.gamma=0`` is torch's ``ExponentialLR(gamma=0)``,
-``sgdr.t_mult=0`` one cycle, ``polynomial.power=0`` constant). Then every value the declaration admits builds, and
-every other fails at construction naming the user's parameter, never when the Trainer starts (the registry-wide
-contract test fuzzes both sides of every bound).
+``min_lr``). Errors the core shape raises in ``build`` are renamed through ``ALIASES``.
+
+Bounds are declared once, on the core shape's field, exactly as the shape admits them
+(``min_lr: float = dataclasses.field(metadata=interval(lo=0))``; its ``__post_init__`` calls ``check_bounds(self)``):
+``lo=0, lo_open=True`` (``> 0``) where the shape needs a positive value, ``lo=0`` where 0 has a defined meaning there
+(``exponential.gamma=0`` is torch's ``ExponentialLR(gamma=0)``, ``sgdr.t_mult=0`` one cycle, ``polynomial.power=0``
+constant). The config's parameter that becomes the field reads it, ``param(..., bound=bound_of(Shape, 'min_lr'))``
+(``.narrowed(hi=...)`` where ``build`` fixes another argument the bound depends on); ``lo``/``hi`` are only for an
+interval no shape checks. Then every value the declaration admits builds, and every other fails at construction
+naming the user's parameter (a shape built directly names its own argument), never when the Trainer starts (the
+registry-wide contract test fuzzes both sides of every bound; ``tests/schedules/test_bounds_declared_once.py`` fails
+when a bound is written twice).
 
 The introspection view every other layer reads is :func:`get_method` -> :class:`Method` (``.name .summary
 .reference .params .budget_free_prefix .aliases .defaults .build(**kwargs) .param(name) .config .example``).
@@ -61,7 +67,7 @@ import functools
 import sys
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional, Sequence, TypeVar, Union, cast
 
-from composer_sched.schedules._base import ParamError, Schedule, check_number
+from composer_sched.schedules._base import Bound, ParamError, Schedule, check_number
 from composer_sched.schedules.vocabulary import renamed_hint
 
 if sys.version_info >= (3, 11):
@@ -105,6 +111,8 @@ class Param:
         lo_open, hi_open: the bound itself is excluded (``lo=0, lo_open=True`` is ``> 0``).
         end: a ``'duration'`` that says where the shape ends on the run's clock (Composer's ``t_max``): after a
             warm-up :math:`W` the shape spans ``[W, end]``. Any other duration of a shape is a length.
+        bound_source: the core shape's field whose declared interval ``lo``/``hi`` are (``'Shape.field'``), or
+            ``''`` for an interval only the config has.
     """
     name: str
     default: Any = REQUIRED
@@ -118,6 +126,7 @@ class Param:
     lo_open: bool = False
     hi_open: bool = False
     end: bool = False
+    bound_source: str = ''
 
     @property
     def required(self) -> bool:
@@ -170,14 +179,17 @@ class Param:
 def param(default: Any = REQUIRED, doc: str = '', *, kind: str = 'value', lo: Optional[float] = None,
           hi: Optional[float] = None, lo_open: bool = False, hi_open: bool = False,
           choices: Optional[Sequence[str]] = None, optional: bool = False, example: Any = REQUIRED,
-          end: bool = False) -> Any:
+          end: bool = False, bound: Optional[Bound] = None) -> Any:
     """Declare one field of a :class:`MethodConfig` (a ``dataclasses.field`` carrying its :class:`Param`).
 
     Args:
         default: the default; omit it for a required parameter.
         doc: one line for docs tables and ``composer-sched list``.
         kind: one of :data:`KINDS` (default ``'value'``).
-        lo, hi: numeric bounds, closed unless ``lo_open``/``hi_open``.
+        lo, hi: numeric bounds, closed unless ``lo_open``/``hi_open``: only for an interval the core shape does
+            not check itself.
+        bound: the interval of the core shape's field this parameter becomes,
+            ``bound_of(Shape, 'field')`` (instead of ``lo``/``hi``): the bound is written once, on the shape.
         choices: the allowed strings of a mode.
         optional: ``None`` is allowed too.
         example: an example value (defaults to ``default``; required for a required parameter).
@@ -197,8 +209,13 @@ def param(default: Any = REQUIRED, doc: str = '', *, kind: str = 'value', lo: Op
     """
     if kind not in KINDS:
         raise ValueError(f'kind={kind!r} is not allowed: kind must be one of {", ".join(map(repr, KINDS))}.')
+    source = ''
+    if bound is not None:
+        if (lo, hi, lo_open, hi_open) != (None, None, False, False):
+            raise ValueError('lo/hi are not allowed with bound=: the bound is declared once, on the shape.')
+        lo, hi, lo_open, hi_open, source = bound.lo, bound.hi, bound.lo_open, bound.hi_open, bound.source
     spec = Param('', default, kind, doc, lo, hi, tuple(choices) if choices is not None else None, optional,
-                 default if example is REQUIRED else example, lo_open, hi_open, end)
+                 default if example is REQUIRED else example, lo_open, hi_open, end, source)
     if end and kind != 'duration':
         raise ValueError(f"end=True is not allowed for kind={kind!r}: only a 'duration' can end a shape.")
     stored = tuple(default) if isinstance(default, list) else default  # a frozen dataclass default stays immutable

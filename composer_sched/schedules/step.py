@@ -4,7 +4,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
-from composer_sched.schedules._base import Ops, ScalarOps, Schedule, _name, check_growth, check_increasing, check_number
+from composer_sched.schedules._base import (
+    Ops,
+    ScalarOps,
+    Schedule,
+    _name,
+    bound_of,
+    check_bounds,
+    check_growth,
+    check_increasing,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['StepSchedule', 'MultiStepSchedule', 'StepConfig', 'MultiStepConfig']
@@ -29,14 +39,12 @@ class StepSchedule(Schedule):
         >>> s(9), s(10), s(25)
         (1.0, 0.5, 0.25)
     """
-    step_size: float
-    gamma: float = 0.1
-    base_lr: float = 1.0
+    step_size: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    gamma: float = dataclasses.field(default=0.1, metadata=interval(lo=0))
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
 
     def __post_init__(self) -> None:
-        check_number('step_size', self.step_size, lo=0, lo_open=True)
-        check_number('gamma', self.gamma, lo=0)
-        check_number('base_lr', self.base_lr, lo=0)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         if self.base_lr == 0:  # 0, not 0 * inf past an overflowing horizon
@@ -68,13 +76,12 @@ class MultiStepSchedule(Schedule):
         (1.0, 0.5, 0.25)
     """
     milestones: Sequence[float]
-    gamma: float = 0.1
-    base_lr: float = 1.0
+    gamma: float = dataclasses.field(default=0.1, metadata=interval(lo=0))
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'milestones', check_increasing('milestones', self.milestones, strict=False))
-        check_number('gamma', self.gamma, lo=0)
-        check_number('base_lr', self.base_lr, lo=0)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         if self.base_lr == 0:
@@ -96,7 +103,8 @@ class StepConfig(MethodConfig):
     REFERENCE = 'torch.optim.lr_scheduler.StepLR'
 
     step_size: Duration = param(doc='period of the decay', kind='duration', example='12ba')
-    gamma: float = param(0.1, 'decay factor (> 1 grows, bounded over the run)', lo=0, example=0.5)
+    gamma: float = param(0.1, 'decay factor (> 1 grows, bounded over the run)', bound=bound_of(StepSchedule, 'gamma'),
+                         example=0.5)
 
     def build(self, step_size: float) -> Schedule:
         return StepSchedule(step_size=step_size, gamma=self.gamma)
@@ -110,7 +118,8 @@ class MultiStepConfig(MethodConfig):
     REFERENCE = 'torch.optim.lr_scheduler.MultiStepLR'
 
     milestones: Sequence[Duration] = param(doc='when to decay', kind='durations', example=['0.3dur', '60ba'])
-    gamma: float = param(0.1, 'decay factor (> 1 grows, bounded over the run)', lo=0, example=0.5)
+    gamma: float = param(0.1, 'decay factor (> 1 grows, bounded over the run)', bound=bound_of(MultiStepSchedule,
+                         'gamma'), example=0.5)
 
     def build(self, milestones: Sequence[float]) -> Schedule:
         # Sorted: milestones mixing units (e.g. '0.3dur' and '60ba') may come in either order on a given horizon.

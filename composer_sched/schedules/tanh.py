@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from composer_sched.schedules._base import Ops, ParamError, Schedule, check, check_number
+from composer_sched.schedules._base import (
+    Ops,
+    ParamError,
+    Schedule,
+    bound_of,
+    check,
+    check_bounds,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['TanhSchedule', 'TanhConfig']
@@ -40,19 +48,15 @@ class TanhSchedule(Schedule):
         >>> round(s(0), 6), round(s(70), 6), round(s(99), 6), s(100)
         (0.999999, 0.5, 0.003018, 0.0)
     """
-    length: float
-    lb: float = -7.0
-    ub: float = 3.0
-    final_lr: float = 0.0
-    base_lr: float = 1.0
+    length: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    lb: float = dataclasses.field(default=-7.0, metadata=interval())
+    ub: float = dataclasses.field(default=3.0, metadata=interval())
+    final_lr: float = dataclasses.field(default=0.0, metadata=interval(lo=0))
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
 
     def __post_init__(self) -> None:
-        check_number('length', self.length, lo=0, lo_open=True)
-        check_number('lb', self.lb)
-        check_number('ub', self.ub)
+        check_bounds(self)
         check(self.ub > self.lb, 'ub', self.ub, f'> lb ({self.lb})')
-        check_number('final_lr', self.final_lr, lo=0)
-        check_number('base_lr', self.base_lr, lo=0)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         u = ops.clip(t, 0.0, self.length) / self.length
@@ -80,7 +84,7 @@ class TanhConfig(MethodConfig):
     t_max: Duration = param('1dur', 'where the tanh ends (then alpha_f)', kind='duration', end=True, example='1dur')
     lb: float = param(-7.0, 'tanh argument at the start (the lower bound, timm\'s lb)', example=-7.0)
     ub: float = param(3.0, 'tanh argument at the end (the upper bound, timm\'s ub), > lb', example=3.0)
-    alpha_f: float = param(0.0, 'final multiplier', lo=0, example=0.05)
+    alpha_f: float = param(0.0, 'final multiplier', bound=bound_of(TanhSchedule, 'final_lr'), example=0.05)
 
     def check(self) -> None:
         if not self.ub > self.lb:

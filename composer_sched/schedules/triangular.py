@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from composer_sched.schedules._base import Ops, Schedule, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check_bounds, interval
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['TriangularSchedule', 'TriangularConfig']
@@ -36,16 +36,13 @@ class TriangularSchedule(Schedule):
         >>> s(0), s(200), s(600), s(1000), s(1500)
         (1.0, 2.0, 1.5, 1.0, 1.0)
     """
-    min_lr: float
-    max_lr: float
-    cycle_length: float
-    inc_fraction: float = 0.5
+    min_lr: float = dataclasses.field(metadata=interval(lo=0))
+    max_lr: float = dataclasses.field(metadata=interval(lo=0))
+    cycle_length: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
+    inc_fraction: float = dataclasses.field(default=0.5, metadata=interval(lo=0, hi=1))
 
     def __post_init__(self) -> None:
-        check_number('min_lr', self.min_lr, lo=0)
-        check_number('max_lr', self.max_lr, lo=0)
-        check_number('cycle_length', self.cycle_length, lo=0, lo_open=True)
-        check_number('inc_fraction', self.inc_fraction, lo=0, hi=1)
+        check_bounds(self)
 
     def _eval(self, t: Any, ops: Ops) -> Any:
         length, f = self.cycle_length, self.inc_fraction
@@ -68,9 +65,11 @@ class TriangularConfig(MethodConfig):
     ALIASES = {'min_lr': 'alpha_min', 'max_lr': 'alpha_max', 'cycle_length': 't_cycle'}
 
     t_cycle: Duration = param('1dur', 'length of the cycle', kind='duration', end=True, example='1dur')
-    inc_fraction: float = param(0.5, 'fraction of the cycle spent rising', lo=0, hi=1, example=0.3)
-    alpha_min: float = param(0.0, 'multiplier at the start and end of the cycle', lo=0, example=0.1)
-    alpha_max: float = param(1.0, 'multiplier at the peak', lo=0, example=1.0)
+    inc_fraction: float = param(0.5, 'fraction of the cycle spent rising', bound=bound_of(TriangularSchedule,
+                                'inc_fraction'), example=0.3)
+    alpha_min: float = param(0.0, 'multiplier at the start and end of the cycle', bound=bound_of(TriangularSchedule,
+                             'min_lr'), example=0.1)
+    alpha_max: float = param(1.0, 'multiplier at the peak', bound=bound_of(TriangularSchedule, 'max_lr'), example=1.0)
 
     def build(self, t_cycle: float) -> Schedule:
         return TriangularSchedule(min_lr=self.alpha_min, max_lr=self.alpha_max, cycle_length=t_cycle,

@@ -10,19 +10,13 @@ import dataclasses
 import math
 from typing import Any, Mapping, Optional
 
-from composer_sched.schedules._base import Ops, Schedule, check, check_number
+from composer_sched.schedules._base import Ops, Schedule, bound_of, check, check_bounds, interval
 from composer_sched.schedules.registry import Duration, MethodConfig, configclass, param
 
 __all__ = ['LinearWarmUp', 'ExponentialWarmUp', 'SqrtWarmUp', 'warm_up', 'WarmupConfig', 'WARMUP_TYPES']
 
 #: The warm-up ramps: linear (Goyal et al. 2017), exponential (AutoWU), or sqrt (fast at first, then flat).
 WARMUP_TYPES = ('linear', 'exponential', 'sqrt')
-
-
-def _checked(schedule: Any, start_lr: Any, length: Any) -> None:
-    check(isinstance(schedule, Schedule), 'schedule', schedule, 'a composer_sched Schedule')
-    check_number('start_lr', start_lr, lo=0)
-    check_number('length', length, lo=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,14 +50,15 @@ class LinearWarmUp(Schedule):
         (0.5, 0.5, 0.25)
     """
     schedule: Schedule
-    start_lr: float
-    length: float
+    start_lr: float = dataclasses.field(metadata=interval(lo=0))
+    length: float = dataclasses.field(metadata=interval(lo=0))
     shift: bool = True
     _offset: float = dataclasses.field(init=False, repr=False, compare=False)
     _finish_lr: float = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _checked(self.schedule, self.start_lr, self.length)
+        check(isinstance(self.schedule, Schedule), 'schedule', self.schedule, 'a composer_sched Schedule')
+        check_bounds(self)
         check(isinstance(self.shift, bool), 'shift', self.shift, 'True or False')
         object.__setattr__(self, '_offset', self.length if self.shift else 0.0)
         object.__setattr__(self, '_finish_lr', self.schedule(0.0))  # cached: read on every evaluation
@@ -112,12 +107,12 @@ class ExponentialWarmUp(LinearWarmUp):
         >>> round(s(0), 6), round(s(50), 6), s(100), s(200)
         (0.01, 0.1, 1.0, 1.0)
     """
+    start_lr: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))  # > 0: a geometric ramp
     _ratio: Optional[float] = dataclasses.field(init=False, repr=False, compare=False)
     _logs: tuple[float, float] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_number('start_lr', self.start_lr, lo=0, lo_open=True)
         check(self.finish_lr > 0, 'schedule(0)', self.finish_lr, '> 0 for an exponential warm-up')
         ratio = self.finish_lr / self.start_lr
         # A tiny start and a large finish overflow the ratio: then ramp in logs, between two finite ends.
@@ -180,7 +175,8 @@ class WarmupConfig(MethodConfig):
                                "the ratio, a 'dur' one is a fraction of the (scaled) run", kind='duration',
                                example='4ba')
     warmup_type: str = param('linear', 'warm-up ramp', choices=WARMUP_TYPES, example='linear')
-    alpha_warmup: float = param(0.0, 'multiplier at the start of the warm-up (> 0 for exponential)', lo=0,
+    alpha_warmup: float = param(0.0, 'multiplier at the start of the warm-up (> 0 for exponential)',
+                                bound=bound_of(LinearWarmUp, 'start_lr'),
                                 example=0.1)
     scale_warmup: bool = param(False, 'scale the warm-up with the ratio as well (its end included)', example=False)
     warmup_overlay: bool = param(False, "lay the warm-up over the start of the shape, which keeps the run's clock "

@@ -10,7 +10,16 @@ import dataclasses
 import math
 from typing import Any
 
-from composer_sched.schedules._base import Ops, Schedule, check, check_choice, check_number
+from composer_sched.schedules._base import (
+    Ops,
+    Schedule,
+    bound_of,
+    check,
+    check_bounds,
+    check_choice,
+    check_number,
+    interval,
+)
 from composer_sched.schedules.registry import Duration, MethodConfig, param, register
 
 __all__ = ['StableDecaySchedule', 'WSDConfig']
@@ -71,17 +80,15 @@ class StableDecaySchedule(Schedule):
         >>> s(8), s(9), s(10)
         (1.0, 0.5, 0.0)
     """
-    length: float
+    length: float = dataclasses.field(metadata=interval(lo=0, lo_open=True))
     cooldown_length: float
-    final_lr: float = 0.0
-    base_lr: float = 1.0
+    final_lr: float = dataclasses.field(default=0.0, metadata=interval(lo=0))
+    base_lr: float = dataclasses.field(default=1.0, metadata=interval(lo=0))
     decay_type: str = 'linear'
 
     def __post_init__(self) -> None:
-        check_number('length', self.length, lo=0, lo_open=True)
+        check_bounds(self)
         check_number('cooldown_length', self.cooldown_length, lo=0, hi=self.length)
-        check_number('base_lr', self.base_lr, lo=0)
-        check_number('final_lr', self.final_lr, lo=0)
         check(self.final_lr <= self.base_lr, 'final_lr', self.final_lr, f'<= base_lr ({self.base_lr})')
         check_choice('decay_type', self.decay_type, COOLDOWN_SHAPES)
 
@@ -111,7 +118,9 @@ class WSDConfig(MethodConfig):
     ALIASES = {'length': 't_max', 'cooldown_length': 't_cooldown', 'final_lr': 'alpha_f'}
 
     t_cooldown: Duration = param('0.2dur', 'length of the cool-down at the end', kind='duration', example='0.4dur')
-    alpha_f: float = param(0.0, 'final multiplier', lo=0, hi=1, example=0.05)
+    # final_lr <= base_lr, and build() fixes base_lr at 1
+    alpha_f: float = param(0.0, 'final multiplier', bound=bound_of(StableDecaySchedule, 'final_lr').narrowed(hi=1),
+                           example=0.05)
     decay_type: str = param('linear', 'cool-down shape', choices=COOLDOWN_SHAPES, example='sqrt')
     t_max: Duration = param('1dur', 'where the cool-down ends', kind='duration', end=True, example='1dur')
 

@@ -1,5 +1,6 @@
 """`composer-sched --help`, every `<command> --help`, `list`, `plot <method>` and `bound` answer without importing
-torch or Composer (issue 24): run in a fresh interpreter, `sys.modules` is read after each command. `make bench`
+torch or Composer, nor matplotlib (their PNGs are drawn by composer_sched/chart.py) (issue 24): run in a fresh
+interpreter, `sys.modules` is read after each command. `make bench`
 times them (benchmarks/bench_cli_start.py); here only what they import is checked, never how long they take."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from composer_sched.cli import _catalog, build_parser, main
 
-HEAVY = ('torch', 'composer', 'ray', 'mlflow', 'submitit', 'wandb', 'transformers', 'timm', 'sklearn')
+HEAVY = ('torch', 'composer', 'ray', 'mlflow', 'submitit', 'wandb', 'transformers', 'timm', 'sklearn', 'matplotlib')
 
 _PROBE = """
 import json, sys
@@ -43,7 +44,7 @@ def _run_in_fresh_interpreter(commands: list[list[str]], cwd) -> list:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_help_list_plot_and_bound_import_neither_torch_nor_composer(tmp_path):
+def test_help_list_plot_and_bound_import_neither_torch_nor_composer_nor_matplotlib(tmp_path):
     assert {('list',), ('plot',), ('bound',), ('train',), ('sweep',)} <= set(_subcommands())
     commands = [['--help']] + [[*c, '--help'] for c in _subcommands()] + [
         ['list'], ['list', 'wsd', 'autowu'], ['list', '--components'], ['list', '--recipes'],
