@@ -84,8 +84,9 @@ class Continuation:
         return '\n'.join(lines)
 
 
-def _checked_target(target, info, ratio: float, path: str) -> tuple[np.ndarray, np.ndarray]:
-    """The finished run's previewed LR (ratio 1) and the recipe's at ``ratio``, after the checks that need them.
+def _checked_target(target, info, ratio: float, path: str, base: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The finished run's previewed LR (sweep ratio ``base``) and the recipe's at ``ratio``, after the checks that
+    need them.
 
     Raises:
         ValueError: AutoWU, a checkpoint that is not the end of this recipe's run.
@@ -98,8 +99,8 @@ def _checked_target(target, info, ratio: float, path: str) -> tuple[np.ndarray, 
             raise ValueError('--extend-to is not allowed for an AutoWU run: AutoWU decides its warm-up and decay '
                              'from the training loss as it goes (and has finished its decay), so there is no '
                              'schedule to continue past its end; train the longer budget from scratch.')
-    curves = ratio_curves(target, [1.0, ratio])
-    old, new = curves[1.0], curves[ratio]
+    curves = ratio_curves(target, [base, ratio])
+    old, new = curves[base], curves[ratio]
     if info.total != len(old):
         raise ValueError(f'--from={path} is not allowed: it is the end of a run of {info.total} batches, and this '
                          f'recipe trains {len(old)} (give the max_duration it was trained with).')
@@ -223,7 +224,7 @@ def _interval(pred) -> tuple[Optional[float], Optional[float]]:
 
 
 def plan_continuation(target, info, ratio: float, path: str, peak: Optional[float] = None,
-                      rewarm: Optional[int] = None, fit: Any = None) -> Continuation:
+                      rewarm: Optional[int] = None, fit: Any = None, base: float = 1.0) -> Continuation:
     """Check and plan the continuation of the finished run ``info`` (its final checkpoint at ``path``) to
     ``ratio`` times the recipe's budget.
 
@@ -235,6 +236,8 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
         peak: the new peak as a multiple of the recipe's LR, ``> 0`` (default: chosen, :func:`candidates`).
         rewarm: re-warm batches, ``>= 1`` (default: chosen).
         fit: a fitted loss law to predict each candidate's final loss (optional).
+        base: the sweep ratio the finished run trained at (``1``: the recipe's own budget; a sweep continues its
+            runs at other ratios), ``0 < base < ratio``.
 
     Raises:
         ValueError: see :func:`_checked_target`, or a bad ``peak`` / ``rewarm``.
@@ -242,7 +245,7 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
     if peak is not None and (isinstance(peak, bool) or not math.isfinite(peak) or not peak > 0):
         raise ValueError(f'--peak={peak!r} is not allowed: give the new peak LR as a multiple of the recipe\'s, a '
                          'finite number > 0.')
-    old, new = _checked_target(target, info, ratio, path)
+    old, new = _checked_target(target, info, ratio, path, base)
     n, m = len(old), len(new)
     extra = m - n
     if rewarm is not None and (isinstance(rewarm, bool) or not isinstance(rewarm, int) or not 1 <= rewarm < extra):
