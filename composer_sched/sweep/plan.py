@@ -446,9 +446,11 @@ def kept_finals(final_dir: Optional[str], config_hash: str, seed: int) -> list[t
     out = []
     for name in os.listdir(final_dir):
         m = pattern.match(name)
+        if not m:
+            continue
         try:
-            out.append((float(m.group(1)), os.path.join(final_dir, name))) if m else None
-        except ValueError:
+            out.append((float(m.group(1)), os.path.join(final_dir, name)))
+        except ValueError:  # a name that only looks like a run's
             continue
     return sorted(out)
 
