@@ -3,19 +3,23 @@
 For a WSD run and a cosine run (3 seeds each): the finished 1x run (its final checkpoint, written through the
 recipe's ``save_folder``), then four ways to reach 2x:
 
-* ``continuation``: ``composer_sched.sweep.continuation`` (the candidate the convex bound chooses), trains the
-  extra 1x only; ``continuation, join peak``: the candidate whose peak is the from-scratch run's LR at the join
-  (its tail is that run's end), same re-warm;
+* ``continuation``: ``composer_sched.sweep.continuation`` with its default choice (the recipe's own peak, the
+  re-warm with the lowest convex bound), trains the extra 1x only; ``peak P``: the same re-warm to other peaks
+  (0.5, 0.75, 1 x the recipe's LR, and the join candidate: the from-scratch run's LR at the join, whose tail is
+  that run's end);
 * ``composer resume``: Composer's default, the same recipe resumed with ``max_duration`` doubled (its schedulers
   give the batches after the join the LR of the new horizon);
 * ``constant at end LR``: the extra 1x at the LR the finished run ended at;
 * ``from scratch 2x``: an independent run of the same schedule at twice the budget (trains 2x).
 
-Printed: the final eval metric's mean and standard deviation over the seeds, batches trained, and the gap of the
-continuation to the from-scratch run in seed standard deviations. ``BENCH_CONTINUE_MODEL=tinylm`` runs the tiny LM
+Printed: the final eval metric's mean and standard deviation over the seeds, batches trained, the continuation's
+difference to each way paired by seed (the seeds differ far more among themselves than the ways do on the tiny LM),
+and the gap of the continuation to the from-scratch run in seed standard deviations.
+``BENCH_CONTINUE_MODEL=tinylm`` runs the tiny LM
 (its WSD and cosine recipes, eval cross-entropy) instead of the digits CNN (accuracy); ``BENCH_CONTINUE_SEEDS``
 (default 3) and ``BENCH_CONTINUE_BATCHES`` (the 1x length: 88 digits batches = 4 epochs, 400 tiny-LM batches)
-change the rest.
+change the rest; ``BENCH_CONTINUE_SCHEDULES=wsd`` (or ``cosine``) runs one schedule. Each seed's figures print as
+they come.
 """
 from __future__ import annotations
 
@@ -55,7 +59,7 @@ def one_seed(recipe_name, overrides: list, seed: int, batches: int, metric: str)
     from composer_sched.recipes import load_recipe
     from composer_sched.recipes.checkpoints import read_checkpoint
     from composer_sched.schedules._continuation import ContinuationSchedule
-    from composer_sched.sweep.continuation import PEAKS, continuation_trainer, plan_continuation
+    from composer_sched.sweep.continuation import continuation_trainer, plan_continuation
     from composer_sched.sweep.target import loaded_target
 
     base = [f'max_duration={batches}ba', f'seed={seed}', 'progress_bar=false', f'eval.interval={batches}ba',
@@ -69,11 +73,16 @@ def one_seed(recipe_name, overrides: list, seed: int, batches: int, metric: str)
         target = loaded_target(load_recipe(recipe_name, base))
         plan = plan_continuation(target, info, 2.0, final)
         out['continuation'] = _fit(continuation_trainer(target, plan, final, progress_bar=False), metric)
-        join = max((c for c in plan.table if c.peak not in PEAKS), key=lambda c: c.peak, default=None)
-        if join is not None:  # the candidate whose tail is the from-scratch run's end, at the chosen re-warm
-            same = plan_continuation(target, info, 2.0, final, peak=join.peak, rewarm=plan.chosen.rewarm)
-            out['continuation, join peak'] = _fit(continuation_trainer(target, same, final, progress_bar=False),
-                                                  metric)
+        # The other peaks at the chosen re-warm: 0.5 (what the bound chose when calibrated on the finished run),
+        # 0.75 (what it chooses calibrated on the from-scratch run at 2x), 1 (the recipe's peak, the default) and the
+        # join candidate (its tail is the from-scratch run's end).
+        # the from-scratch run's LR where the tail starts (as the table's join candidate: a re-warm of 1 batch)
+        join = round(float(plan_continuation(target, info, 2.0, final, peak=1.0, rewarm=1).schedule.tail[0]), 6)
+        for p in sorted({0.5, 0.75, 1.0} | ({join} if join else set())):
+            if abs(p - plan.chosen.peak) > 1e-9:
+                other = plan_continuation(target, info, 2.0, final, peak=p, rewarm=plan.chosen.rewarm)
+                label = f'  peak {p:.3g}' + (' (join)' if p == join else '')
+                out[label] = _fit(continuation_trainer(target, other, final, progress_bar=False), metric)
         out['composer resume'] = _fit(load_recipe(recipe_name, base).build_trainer(
             max_duration=f'{2 * batches}ba', load_path=final), metric)
         flat = ContinuationSchedule(head=plan.schedule.head, peak=plan.schedule.start, rewarm=1, tail=(1.0,))
@@ -95,16 +104,25 @@ def main() -> None:
     model = os.environ.get('BENCH_CONTINUE_MODEL', 'digits')
     recipes, batches, metric, higher = MODELS[model]
     batches = int(os.environ.get('BENCH_CONTINUE_BATCHES', str(batches)))
+    only = os.environ.get('BENCH_CONTINUE_SCHEDULES', '')
     for name, (recipe_name, overrides) in recipes.items():
-        runs = [one_seed(recipe_name, overrides, s, batches, metric) for s in seeds]
+        if only and name not in only.split(','):
+            continue
+        runs = []
+        for s in seeds:
+            runs.append(one_seed(recipe_name, overrides, s, batches, metric))
+            print(f'# {model} {name} seed {s}: {runs[-1]}', flush=True)
         ways = [k for k in runs[0] if not k.startswith('_')]
         print(f'{model}, {name}, 1x = {batches} batches -> 2x, {len(runs)} seeds (final eval {metric}):')
-        print(f'  {"":<22}{"mean":>8}{"std":>8}{"batches":>9}')
+        print(f'  {"":<24}{"mean":>8}{"std":>8}{"batches":>9}   continuation - it, paired by seed (mean, std)')
         val = {}
         for w in ways:
             val[w] = [r[w][0] for r in runs]
             sd = statistics.stdev(val[w]) if len(val[w]) > 1 else 0.0
-            print(f'  {w:<22}{statistics.mean(val[w]):>8.4f}{sd:>8.4f}{runs[0][w][1]:>9}')
+            diff = [c - v for c, v in zip(val['continuation'], val[w])]
+            paired = '' if w == 'continuation' else \
+                f'   {statistics.mean(diff):+.4f} {statistics.stdev(diff) if len(diff) > 1 else 0.0:.4f}'
+            print(f'  {w:<24}{statistics.mean(val[w]):>8.4f}{sd:>8.4f}{runs[0][w][1]:>9}{paired}')
         sd = statistics.stdev(val['from scratch 2x']) if len(runs) > 1 else float('nan')
         gap = statistics.mean(val['continuation']) - statistics.mean(val['from scratch 2x'])
         rel = gap / statistics.mean(val['from scratch 2x'])

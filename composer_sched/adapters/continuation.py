@@ -7,14 +7,18 @@ jumps), and a Trainer resumed from any checkpoint of the continued run follows i
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from composer.core import State
 
 from composer_sched.schedules._continuation import ContinuationSchedule, decay_family
 
 __all__ = ['ContinuationScheduler', 'ContinuationSchedule', 'continuation_schedule', 'continuation_lambda',
-           'decay_family']
+           'decay_family', 'continue_method', 'REWARM_FRACTION']
+
+#: The default re-warm of :func:`continue_method`, as a fraction of the new steps: the shortest length the sweep's
+#: continuation considers, which the convex bound prefers at every peak (docs/continuing.md).
+REWARM_FRACTION = 0.02
 
 
 class ContinuationScheduler:
@@ -78,6 +82,62 @@ def continuation_schedule(head, new, peak: float, rewarm: int) -> ContinuationSc
         raise ValueError(f'new has {len(new)} steps: not allowed, give more than the {len(head)} of head plus the '
                          f'{rewarm} of the re-warm (the new budget must be longer).')
     return ContinuationSchedule(head=head, peak=peak, rewarm=rewarm, tail=decay_family(new, length + 1))
+
+
+def _steps(method: Any, total: int, params: dict) -> tuple[list[float], float]:
+    """The multiplier of each of ``total`` optimizer steps of ``ScheduleLR(opt, method, total, **params)``, and the
+    one it gives after them (the LR a finished run would apply next)."""
+    import torch
+
+    from composer_sched.adapters.torch import ScheduleLR
+
+    probe = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = ScheduleLR(probe, method, total_steps=total, **params)
+    out = []
+    for _ in range(total):
+        out.append(float(probe.param_groups[0]['lr']))
+        probe.step()
+        sched.step()
+    return out, float(probe.param_groups[0]['lr'])
+
+
+def continue_method(method: Any, old_steps: int, new_steps: int, *, peak: Optional[float] = None,
+                    rewarm: Optional[int] = None, **params: Any) -> ContinuationSchedule:
+    """The continuation of a finished ``ScheduleLR(optimizer, method, old_steps, **params)`` run to ``new_steps``
+    optimizer steps, for any loop that resumes a scheduler from its ``state_dict`` (plain PyTorch, HF ``Trainer``,
+    Lightning; docs/continuing.md): build ``ScheduleLR(optimizer, continue_method(...))`` where the finished run
+    built its scheduler, and let the resume restore the optimizer and the scheduler's position (``last_epoch =
+    old_steps``). Step ``k < old_steps`` has the finished run's multiplier, step ``old_steps`` the one it ended at
+    (so the LR is continuous at the join), then a linear re-warm to ``peak`` over ``rewarm`` steps and the end of
+    the same method run for ``new_steps`` (:func:`decay_family`), down to its floor.
+
+    Args:
+        method: what the finished run gave ``ScheduleLR`` (a registered or peer name, or a core schedule).
+        old_steps: the finished run's optimizer steps, ``>= 1``.
+        new_steps: the continued run's total steps, ``> old_steps + rewarm``.
+        peak: the re-warm's peak multiplier, ``>= 0`` (default: the method's own peak over ``new_steps``, 1 for
+            most: the LR the run was tuned at).
+        rewarm: re-warm steps, ``>= 1`` (default: :data:`REWARM_FRACTION` of the new steps, at least 1).
+        params: the method's parameters, as given to ``ScheduleLR``.
+
+    Raises:
+        ValueError: an argument outside its range (``ScheduleLR``'s own errors for the method and its parameters).
+
+    Example:
+        >>> c = continue_method('linear', 4, 8, alpha_f=0.0)  # steps 0-3 as run, 4 its end, 5-7 the new ones
+        >>> [round(c(k), 4) for k in range(8)]
+        [1.0, 0.75, 0.5, 0.25, 0.0, 1.0, 0.5625, 0.125]
+    """
+    for name, v, lo in (('old_steps', old_steps, 1), ('new_steps', new_steps, old_steps + 2)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f'{name}={v!r} is not allowed: give an int >= {lo}.')
+    head, end = _steps(method, old_steps, params)
+    new, _ = _steps(method, new_steps, params)
+    if rewarm is None:
+        rewarm = max(1, int(round(REWARM_FRACTION * (new_steps - old_steps))))
+    if peak is None:
+        peak = max(new)
+    return continuation_schedule(head + [end], new, peak=peak, rewarm=rewarm)
 
 
 def continuation_lambda(schedule: ContinuationSchedule):

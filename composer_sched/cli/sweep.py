@@ -16,6 +16,7 @@ EPILOG = """examples:
   composer-sched sweep --predict anchor                  # also train the smallest ratio, predict the middle ones
   composer-sched sweep --predict shadow --seeds 5        # predict, then train every ratio and report the errors
   composer-sched sweep --log mlflow                      # a parent run per sweep, a child per run (MLflow)
+  composer-sched sweep --ratios 1.5,2 --extend           # continue the finished ratio-1 runs (their final checkpoints)
 
 outputs in --out: results.sqlite (one row per run of every sweep there), results.csv and tradeoff.png (all of
 them), and per recipe configuration <name>-<hash>/ with its results.csv, tradeoff.png and recipe.yaml.
@@ -26,6 +27,10 @@ trained without a prediction under --predict shadow.
 --log mlflow logs to MLFLOW_TRACKING_URI, else to --out's mlflow.db (mlflow ui --backend-store-uri
 sqlite:///<out>/mlflow.db); a recipe with loggers.mlflow logs there too. --log wandb: one W&B run per sweep run,
 grouped by sweep (WANDB_MODE=offline needs no account). Reruns reuse the tracker's runs.
+The longest run of each seed keeps its final checkpoint in --out's final/ (its weights and optimizer state); a later
+sweep with --extend continues it to longer ratios, training only the extra batches (a re-warm, then the recipe's
+decay; the row's origin says 'continued from ratio R seed S'). A kept stable-phase checkpoint (WSD) extends exactly
+and is preferred; a run with nothing to continue is refused (exit 2).
 exit code: 0 all runs finished, 1 some run failed (recorded with its error) or a prediction failed, 2 bad input.
 """
 
@@ -58,6 +63,9 @@ def add_arguments(parser):
                         help='only: train the longest ratio and predict the others (momentum law); anchor: also train '
                              'the shortest ratio; shadow: predict, then train every ratio and report the errors')
     parser.add_argument('--no-plot', action='store_true', help='write no tradeoff.png (the CSVs and the report only)')
+    parser.add_argument('--extend', action='store_true',
+                        help="continue finished runs: each ratio to train continues the longest shorter finished run "
+                             "of its seed from its final checkpoint (--out's final/), training only the extra batches")
     parser.add_argument('--log', default=None, metavar='TRACKER',
                         help="log the sweep to 'mlflow' (a parent run, a child per run) and/or 'wandb' "
                              "(comma-separated); default: none, or mlflow when the recipe has loggers.mlflow")
@@ -78,7 +86,8 @@ def run(args) -> int:
     out = run_sweep(target, ratios, seeds=args.seeds, out_dir=args.out, workers=args.workers, backend=args.backend,
                     address=args.address, share_trunks=not args.no_share, tolerance=args.tolerance,
                     metric=args.metric, echo=lambda s: print(s, flush=True), drop_unfit=args.ratios is None,
-                    plot=not args.no_plot, predict=args.predict, slurm=args.slurm, log=args.log or ())
+                    plot=not args.no_plot, predict=args.predict, slurm=args.slurm, log=args.log or (),
+                    extend=args.extend)
     print()
     if out.report is not None:
         print(out.report.text())

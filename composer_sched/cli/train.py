@@ -28,8 +28,8 @@ Extending: --extend-to R --from CKPT trains the recipe at R x max_duration from 
   ratio R bit for bit.
 - CKPT the final checkpoint of a run of any schedule (recipe key save_folder: DIR writes DIR/latest-rank0.pt): a
   continuation re-warms from the LR the run ended at to a new peak, then follows the recipe's decay family; the
-  candidates are printed with their convex bound and the loss law's value, the lowest bound is trained
-  (--peak X --rewarm B override it). docs/continuing.md.
+  candidates are printed with their convex bound and the loss law's value; the recipe's own peak LR is trained,
+  re-warmed over the length with the lowest bound (--peak X --rewarm B override it). docs/continuing.md.
 Checked before training, from the checkpoint's content (never its name): the recipe fingerprint it carries (every
 key but max_duration: seed, optimizer and its hyperparameters, schedule, data identity) equals the recipe's, with
 the differing keys named; a mid-run checkpoint shares the extended run's LR on every batch before it (else: the
@@ -63,9 +63,11 @@ def add_arguments(parser):
                         help='with --extend-to: the checkpoint to continue (e.g. written by --keep-stable)')
     parser.add_argument('--peak', type=float, default=None, metavar='X',
                         help='with --extend-to from a final checkpoint: the re-warm\'s peak LR as a multiple of the '
-                             'recipe\'s (default: chosen by the convex bound, see the table printed)')
+                             'recipe\'s (default: the recipe\'s own peak; the table printed gives each one\'s '
+                             'convex bound)')
     parser.add_argument('--rewarm', type=int, default=None, metavar='B',
-                        help='with --extend-to from a final checkpoint: re-warm batches (default: chosen)')
+                        help='with --extend-to from a final checkpoint: re-warm batches (default: the lowest '
+                             'convex bound at the peak)')
     parser.add_argument('--save-weights', default=None, metavar='PT',
                         help="after training, save the model's final state_dict there (torch.save)")
 

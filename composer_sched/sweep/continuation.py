@@ -5,14 +5,16 @@ LR as it was, re-warms from the LR it ended at to a new peak over a short span, 
 family (:func:`~composer_sched.schedules._continuation.decay_family`: WSD keeps a stable phase and its cool-down,
 cosine goes back down to the old floor, ...) to the new end. Only the new batches train.
 
-:func:`plan_continuation` checks everything before training and chooses the re-warm (:func:`candidates`: the
-convex bound of the whole concatenated schedule, :mod:`composer_sched.theory`); :func:`continuation_trainer`
+:func:`plan_continuation` checks everything before training and chooses the re-warm: back to the recipe's own peak
+LR, over the length with the lowest convex bound of the whole concatenated schedule (:func:`candidates`,
+:mod:`composer_sched.theory`; the table shows the bound of every peak considered); :func:`continuation_trainer`
 builds the Composer Trainer that trains it.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -75,8 +77,11 @@ class Continuation:
                 pred = f'{c.loss:10.4f}' if c.loss is not None else f'{"-":>10}'
                 iv = f'[{c.interval[0]:.4f}, {c.interval[1]:.4f}]' if c.interval else '-'
                 lines.append(f'  {c.peak * lr:>9.4g} {c.rewarm:>8} {c.bound:>9.4f} {pred} {iv:>17}{mark}')
-            notes = sorted({c.note for c in self.table if c.note})
+            notes = sorted({re.sub(r' \(LR [^)]*\)', '', c.note) for c in self.table if c.note})
             lines += [f'  law: {n}' for n in notes]
+            if len({c.peak for c in self.table}) > 1:
+                lines.append("  peak: the recipe's own LR (the from-scratch run's); re-warm: the lowest bound at it "
+                             '(--peak/--rewarm train another row)')
         c = self.chosen
         lines.append(f'continuation: batches {self.old_batches}..{self.batches} (ratio {self.ratio:g}): re-warm from '
                      f'lr {self.schedule.start * lr:.4g} to {c.peak * lr:.4g} over {c.rewarm} batches, then the '
@@ -84,8 +89,9 @@ class Continuation:
         return '\n'.join(lines)
 
 
-def _checked_target(target, info, ratio: float, path: str) -> tuple[np.ndarray, np.ndarray]:
-    """The finished run's previewed LR (ratio 1) and the recipe's at ``ratio``, after the checks that need them.
+def _checked_target(target, info, ratio: float, path: str, base: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The finished run's previewed LR (sweep ratio ``base``) and the recipe's at ``ratio``, after the checks that
+    need them.
 
     Raises:
         ValueError: AutoWU, a checkpoint that is not the end of this recipe's run.
@@ -98,8 +104,8 @@ def _checked_target(target, info, ratio: float, path: str) -> tuple[np.ndarray, 
             raise ValueError('--extend-to is not allowed for an AutoWU run: AutoWU decides its warm-up and decay '
                              'from the training loss as it goes (and has finished its decay), so there is no '
                              'schedule to continue past its end; train the longer budget from scratch.')
-    curves = ratio_curves(target, [1.0, ratio])
-    old, new = curves[1.0], curves[ratio]
+    curves = ratio_curves(target, [base, ratio])
+    old, new = curves[base], curves[ratio]
     if info.total != len(old):
         raise ValueError(f'--from={path} is not allowed: it is the end of a run of {info.total} batches, and this '
                          f'recipe trains {len(old)} (give the max_duration it was trained with).')
@@ -146,9 +152,10 @@ def candidates(head, new: np.ndarray, batches: int, peaks: Sequence[float] = PEA
     from composer_sched.theory import compute_optimal_base, compute_rate
 
     # Calibrate the problem's distance D (G = 1) so that the recipe's LR is the bound's optimal base for the
-    # finished run: the recipe was tuned, and the bound then compares continuations on that problem.
-    old = np.r_[head[:1], head]
-    base, _ = compute_optimal_base(_trim(old), G=1.0, D=1.0)
+    # from-scratch run at the new budget, the run a user would otherwise train (with the recipe's LR) and the one
+    # a continuation is measured against. Calibrated on the finished run instead, the bound's optimal LR falls as
+    # 1/sqrt(horizon) and it picks a peak about 1/sqrt(R) of the recipe's, which measured worse (docs/continuing.md).
+    base, _ = compute_optimal_base(_trim(np.asarray(new, dtype=float)[:batches]), G=1.0, D=1.0)
     d = lr / base if base > 0 else 1.0
     out = []
     for p in peaks:
@@ -223,7 +230,7 @@ def _interval(pred) -> tuple[Optional[float], Optional[float]]:
 
 
 def plan_continuation(target, info, ratio: float, path: str, peak: Optional[float] = None,
-                      rewarm: Optional[int] = None, fit: Any = None) -> Continuation:
+                      rewarm: Optional[int] = None, fit: Any = None, base: float = 1.0) -> Continuation:
     """Check and plan the continuation of the finished run ``info`` (its final checkpoint at ``path``) to
     ``ratio`` times the recipe's budget.
 
@@ -232,9 +239,12 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
         info: the checkpoint as read (:func:`composer_sched.recipes.checkpoints.read_checkpoint`), final.
         ratio: ``R > 1``.
         path: the checkpoint's path (named in errors).
-        peak: the new peak as a multiple of the recipe's LR, ``> 0`` (default: chosen, :func:`candidates`).
-        rewarm: re-warm batches, ``>= 1`` (default: chosen).
+        peak: the new peak as a multiple of the recipe's LR, ``> 0`` (default: the peak of the recipe's own
+            schedule, 1 for most).
+        rewarm: re-warm batches, ``>= 1`` (default: the lowest convex bound at that peak, :func:`candidates`).
         fit: a fitted loss law to predict each candidate's final loss (optional).
+        base: the sweep ratio the finished run trained at (``1``: the recipe's own budget; a sweep continues its
+            runs at other ratios), ``0 < base < ratio``.
 
     Raises:
         ValueError: see :func:`_checked_target`, or a bad ``peak`` / ``rewarm``.
@@ -242,7 +252,7 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
     if peak is not None and (isinstance(peak, bool) or not math.isfinite(peak) or not peak > 0):
         raise ValueError(f'--peak={peak!r} is not allowed: give the new peak LR as a multiple of the recipe\'s, a '
                          'finite number > 0.')
-    old, new = _checked_target(target, info, ratio, path)
+    old, new = _checked_target(target, info, ratio, path, base)
     n, m = len(old), len(new)
     extra = m - n
     if rewarm is not None and (isinstance(rewarm, bool) or not isinstance(rewarm, int) or not 1 <= rewarm < extra):
@@ -253,15 +263,19 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
     if fit is None and (peak is None or rewarm is None):
         fit, note = law_fit(info, old)
     # Besides the fixed grid: the LR the from-scratch run at R has where the continuation's tail starts (the
-    # continuation then ends exactly as that run does).
+    # continuation then ends exactly as that run does), and the peak of the recipe's own schedule.
     joins = float(_schedule(head, 1.0, 1, new, m).tail[0]) if peak is None else None
-    peaks = tuple(sorted(set(PEAKS) | ({round(joins, 6)} if joins and joins > 0 else set()))) if peak is None \
-        else (peak,)
+    top = round(float(np.max(new)), 6)
+    peaks = tuple(sorted(set(PEAKS) | {top} | ({round(joins, 6)} if joins and joins > 0 else set()))) \
+        if peak is None else (peak,)
     rewarms = sorted({max(1, min(extra - 1, int(round(f * extra)))) for f in REWARMS}) if rewarm is None else [rewarm]
     table = candidates(head, new, m, peaks, rewarms, fit=fit, lr=target.recipe.lr)
     if note:
         table = [dataclasses.replace(c, note=note) for c in table]
-    chosen = min(table, key=lambda c: (c.bound, -c.peak, c.rewarm))
+    # The peak: the recipe's own (the LR it was tuned at, which the from-scratch run at R re-uses), unless given;
+    # the re-warm: the lowest bound at that peak. Why not the bound's peak: docs/continuing.md (method card).
+    pool = [c for c in table if c.peak == top] if peak is None else table
+    chosen = min(pool, key=lambda c: (c.bound, c.rewarm))
     table_out = tuple(table) if len(table) > 1 else ()
     return Continuation(_schedule(head, chosen.peak, chosen.rewarm, new, m), n, m, float(ratio), table_out, chosen)
 

@@ -220,7 +220,11 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         with _tracked(track, spec, row) as tracker_loggers:
             if tracker_loggers:
                 kwargs['loggers'] = tracker_loggers
-            trainer = loaded.build_trainer(spec.ratio, **kwargs)
+            if spec.continue_from:
+                trainer = _continuation(loaded, spec, row, kwargs)
+                branched = True
+            else:
+                trainer = loaded.build_trainer(spec.ratio, **kwargs)
             start = int(trainer.state.timestamp.batch)
             t0 = time.perf_counter()
             trainer.fit()
@@ -243,6 +247,31 @@ def execute_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Opti
         row.update(status='failed', error=f'{type(e).__name__}: {e}\n' + ''.join(tb[-6:]))
     row['finished_at'] = time.time()
     return row
+
+
+def _continuation(loaded, spec: RunSpec, row: dict, kwargs: dict):
+    """The Trainer of a run that continues a finished shorter run from its final checkpoint (``sweep --extend``):
+    the re-warm the convex bound chooses, then the recipe's decay family (:mod:`composer_sched.sweep.continuation`);
+    its origin, and the choice, go into ``row``.
+
+    Raises:
+        RuntimeError: the checkpoint is gone since the sweep was planned.
+        ValueError: it no longer is the end of that run (checked again: another process may have replaced it).
+    """
+    from composer_sched.recipes.checkpoints import read_checkpoint
+    from composer_sched.sweep.continuation import continuation_trainer, plan_continuation
+
+    path = str(spec.continue_from)
+    if not os.path.isfile(path):
+        raise RuntimeError(f'the final checkpoint {path} this run continues is gone since the sweep was planned; '
+                           'rerun the sweep (without --extend, the run trains from scratch).')
+    info = read_checkpoint(path, what='the kept final checkpoint')
+    plan = plan_continuation(loaded, info, spec.ratio, path, base=float(spec.continue_ratio or 1.0))
+    lr = float(loaded.recipe.lr)
+    row['origin'] = (f'continued from ratio {spec.continue_ratio:g} seed {spec.seed} (re-warm {plan.chosen.rewarm} '
+                     f'batches to lr {plan.chosen.peak * lr:.4g})')
+    extra = {k: v for k, v in kwargs.items() if k != 'load_path'}
+    return continuation_trainer(loaded, plan, path, progress_bar=False, log_to_console=False, **extra)
 
 
 def _tracked(track: Optional[dict], spec: RunSpec, row: dict):

@@ -40,8 +40,13 @@ class RunSpec:
         load_from: checkpoint to start from (a branch), or ``None``.
         branch_batch: the batch ``load_from`` was saved after.
         trunk_id: ``run_id`` of the trunk this run branches from.
-        keep_at: ``(batch, path)`` of the checkpoint this run (a trunk) keeps at the last batch of its stable phase,
-            from which a later sweep in the same folder extends it to longer ratios.
+        keep_at: ``(batch, path)`` of the checkpoints this run keeps for later sweeps in the same folder: a trunk's
+            at the last batch of its stable phase (exact extension), and the longest ratio's final one (``--extend``
+            continues it).
+        continue_from: the final checkpoint of the finished run at ratio ``continue_ratio`` (same recipe and seed)
+            that this run continues to its own budget (:mod:`composer_sched.sweep.continuation`: a re-warm, then
+            the recipe's decay family); it trains only the batches after ``branch_batch``, and ``trunk_id`` names
+            that run.
         eval_every: with ``--predict``, evaluate the eval loss and metrics every this many batches (and after
             the last) and return the history with the row; ``None``: no history.
     """
@@ -54,6 +59,8 @@ class RunSpec:
     trunk_id: Optional[str] = None
     eval_every: Optional[int] = None
     keep_at: tuple[tuple[int, str], ...] = ()
+    continue_from: Optional[str] = None
+    continue_ratio: Optional[float] = None
 
     def with_absolute_paths(self) -> 'RunSpec':
         """This run with its checkpoint paths absolute, as the driver sees them: a worker's working folder (a Ray
@@ -62,7 +69,8 @@ class RunSpec:
             return tuple((b, os.path.abspath(p)) for b, p in pairs)
 
         return dataclasses.replace(self, save_at=fix(self.save_at), keep_at=fix(self.keep_at),
-                                   load_from=os.path.abspath(self.load_from) if self.load_from else None)
+                                   load_from=os.path.abspath(self.load_from) if self.load_from else None,
+                                   continue_from=os.path.abspath(self.continue_from) if self.continue_from else None)
 
 
 @dataclasses.dataclass
@@ -75,12 +83,15 @@ class SweepPlan:
         shared_batches: batches the whole sweep trains with trunk sharing (per seed).
         independent_batches: batches it would train without (per seed).
         reasons: why sharing is off, or why some ratios do not branch.
+        unextended: with ``extend``, ``run_id -> why`` of each run that would train from scratch (no finished
+            shorter run to continue, no kept trunk to extend): the sweep refuses those still to train.
     """
     runs: list[RunSpec]
     budgets: dict[float, int]
     shared_batches: int
     independent_batches: int
     reasons: list[str]
+    unextended: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def depends_on(self, run: RunSpec) -> Optional[str]:
         return run.trunk_id
@@ -421,8 +432,77 @@ def _trunk_problem(target, path: str, old: float, b: int, seed: int) -> Optional
     return None
 
 
+def kept_finals(final_dir: Optional[str], config_hash: str, seed: int) -> list[tuple[float, str]]:
+    """The final checkpoints kept in ``final_dir`` for this recipe configuration and seed, by name only:
+    ``(ratio, path)``, ratios ascending (:func:`_final` reads and checks their content).
+
+    Example:
+        >>> kept_finals('no/such/folder', 'abc', 0)
+        []
+    """
+    if not final_dir or not os.path.isdir(final_dir):
+        return []
+    pattern = re.compile(rf'^{re.escape(config_hash)}-r(.+)-s{int(seed)}\.pt$')
+    out = []
+    for name in os.listdir(final_dir):
+        m = pattern.match(name)
+        if not m:
+            continue
+        try:
+            out.append((float(m.group(1)), os.path.join(final_dir, name)))
+        except ValueError:  # a name that only looks like a run's
+            continue
+    return sorted(out)
+
+
+def _final(target, final_dir: Optional[str], config_hash: str, ratio: float, seed: int, budget: int,
+           warnings: list) -> tuple[Optional[tuple[float, int, str]], str]:
+    """The finished run this sweep's run at ``ratio`` continues under ``--extend``: the kept final checkpoint of
+    the longest shorter run of this recipe and seed whose content reads back as what its name says (the recipe's
+    fingerprint with this seed, the end of that ratio's run, its LR on every batch), as ``(ratio, batches, path)``;
+    else ``None`` and why. A file that does not read back so is skipped with a warning in ``warnings``."""
+    found = [(r, p) for r, p in kept_finals(final_dir, config_hash, seed) if r < ratio]
+    problems = []
+    for old, path in reversed(found):
+        problem, n = _final_problem(target, path, old, seed)
+        if problem is None and n + 1 < budget:
+            return (old, n, path), ''
+        problems.append(f'{path}: {problem or f"its {n} batches leave fewer than 2 to train"}')
+        if problem is not None:
+            warnings.append(f'warning: ignoring {path}: {problem}.')
+    where = os.path.join(final_dir or '.', f'{config_hash}-r*-s{seed}.pt')
+    return None, ('no finished shorter run kept a usable final checkpoint (' + ('; '.join(problems) if problems else
+                  f'none in {where}') + ') and no kept stable-phase checkpoint extends it')
+
+
+def _final_problem(target, path: str, old: float, seed: int) -> tuple[Optional[str], int]:
+    """Why the kept final checkpoint ``path`` of the run at ratio ``old`` is not that run's end (``None``: it is),
+    read from its content, and the batches it trained."""
+    from composer_sched.recipes.checkpoints import fingerprint_difference, read_checkpoint
+
+    try:
+        info = read_checkpoint(path, what='the kept final checkpoint')
+    except ValueError as e:
+        return str(e).split(' is not allowed: ', 1)[-1].rstrip('.'), 0
+    recipe = getattr(target, 'recipe', None)
+    if recipe is None:
+        return 'the recipe is not a recipe file (its checkpoints carry no stamp to check)', 0
+    own = {**recipe.fingerprint(), 'seed': int(seed), 'world_size': int(getattr(target, 'world_size', 1))}
+    diff = fingerprint_difference(info.fingerprint or {}, own)
+    if diff:
+        return f'it was trained with another recipe or seed ({"; ".join(diff)})', 0
+    curve = ratio_curves(target, [old])[old] * float(recipe.lr)
+    if info.batch != info.total or info.total != len(curve):
+        return f'it was saved after batch {info.batch} of {info.total}, not at the end of ratio {old:g} ' \
+               f'({len(curve)} batches)', 0
+    if not np.allclose(info.lrs, curve, rtol=1e-6, atol=1e-12):
+        return f'its LR history is not that of ratio {old:g}', 0
+    return None, int(info.batch)
+
+
 def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint_dir: str,
-               share_trunks: bool = True, drop_unfit: bool = False, stable_dir: Optional[str] = None) -> SweepPlan:
+               share_trunks: bool = True, drop_unfit: bool = False, stable_dir: Optional[str] = None,
+               final_dir: Optional[str] = None, extend: bool = False) -> SweepPlan:
     """Plan a sweep of a loaded recipe (:meth:`SweepTarget.load`) over ``ratios`` x ``seeds``.
 
     A run at sweep ratio ``r`` trains with the ratio ``r`` times the recipe's own (its ``scale_schedule_ratio``
@@ -441,6 +521,11 @@ def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint
             (:attr:`RunSpec.keep_at`), and a trunk that exactly continues a kept checkpoint of an earlier, shorter
             trunk (same recipe and seed) starts from it: a finished sweep extends to longer ratios paying only
             the new batches. ``None``: neither.
+        final_dir: the longest ratio's run of each seed keeps its final checkpoint here (``<run_id>.pt``), which
+            ``extend`` continues. ``None``: none kept.
+        extend: runs that neither extend a kept trunk exactly nor branch from this sweep's trunk continue the
+            finished run of the longest shorter ratio of their seed from its final checkpoint in ``final_dir``
+            (:attr:`RunSpec.continue_from`); a run with nothing to continue is in :attr:`SweepPlan.unextended`.
 
     Raises:
         ValueError: a ratio reduces ``max_duration`` to zero or does not fit the schedule (see
@@ -471,15 +556,22 @@ def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint
     stable = (stable_dir if stable_dir is not None and share_trunks
               and sharing_blocker(target.schedulers(), target.algorithms()) is None else None)
     keep_b = _stable_end(target, top) if stable is not None else None
-    saved = 0
+    unextended: dict[str, str] = {}
+    autowu = _autowu_reason(target) if extend else None
     for seed in seeds:
         trunk = run_id(config_hash, top, seed)
         ckpt = {r: os.path.join(checkpoint_dir, f'{trunk}-ba{b}.pt') for r, b in points.items()}
-        keep = ((keep_b, os.path.join(stable, f'{trunk}-ba{keep_b}.pt')),) if stable is not None and keep_b else ()
+        keep: tuple[tuple[int, str], ...] = ((keep_b, os.path.join(stable, f'{trunk}-ba{keep_b}.pt')),) \
+            if stable is not None and keep_b else ()
+        if final_dir is not None:  # what a later sweep's --extend continues: the longest run's end
+            keep += ((budgets[top], os.path.join(final_dir, f'{trunk}.pt')),)
         old = _kept(target, stable, config_hash, top, seed, reasons) if stable is not None else None
+        if extend and not old:  # no exact extension: each ratio continues a finished shorter run, or is refused
+            _continued(target, ratios, budgets, seed, config_hash, final_dir, autowu, runs, unextended,
+                                reasons)
+            continue
         start = old[1] if old else 0
         if old:
-            saved += old[1]
             reasons.append(f'extending: ratio {top:g} seed {seed} continues the stable phase of ratio {old[0]:g} '
                            f'(its checkpoint kept at batch {old[1]} by an earlier sweep): it trains '
                            f'{budgets[top] - old[1]} of its {budgets[top]} batches.')
@@ -501,5 +593,35 @@ def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint
             else:
                 runs.append(RunSpec(run_id(config_hash, r, seed), r, seed))
     independent = sum(budgets.values())
-    shared = independent - sum(points.values()) - saved // max(1, len(seeds))
-    return SweepPlan(runs, budgets, shared, independent, reasons)
+    # What each run trains (a branch: after its branch point; an extension or a continuation: after the batches
+    # of the run it starts from), per seed.
+    shared = sum(budgets[x.ratio] - (x.branch_batch or 0) for x in runs) // max(1, len(seeds))
+    return SweepPlan(runs, budgets, shared, independent, reasons, unextended)
+
+
+def _autowu_reason(target) -> Optional[str]:
+    from composer_sched.algorithms.autowu import AutoWU
+
+    if any(isinstance(a, AutoWU) for a in target.algorithms()):
+        return ('an AutoWU run decides its warm-up and decay from the training loss as it goes (and has finished '
+                'its decay), so there is no schedule to continue past its end')
+    return None
+
+
+def _continued(target, ratios, budgets: dict, seed: int, config_hash: str, final_dir: Optional[str],
+               autowu: Optional[str], runs: list, unextended: dict, reasons: list) -> None:
+    """``--extend`` without a kept trunk: each ratio of ``seed`` as the continuation of the finished run of the
+    longest shorter ratio (its final checkpoint), appended to ``runs``; a ratio with none goes to ``unextended``."""
+    for r in sorted(ratios, reverse=True):
+        rid = run_id(config_hash, r, seed)
+        src, why = (None, autowu) if autowu else _final(target, final_dir, config_hash, r, seed, budgets[r], reasons)
+        if src is None:
+            unextended[rid] = f'ratio {r:g} seed {seed}: {why}'
+            runs.append(RunSpec(rid, r, seed))
+            continue
+        old, n, path = src
+        reasons.append(f'continuing: ratio {r:g} seed {seed} continues the finished run of ratio {old:g} from its '
+                       f'final checkpoint ({path}): it trains {budgets[r] - n} of its {budgets[r]} batches (a '
+                       "re-warm, then the recipe's decay: close to, not the same as, a run from scratch).")
+        runs.append(RunSpec(rid, r, seed, branch_batch=n, trunk_id=run_id(config_hash, old, seed),
+                            continue_from=path, continue_ratio=old))

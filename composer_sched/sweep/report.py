@@ -36,6 +36,7 @@ class RatioSummary:
     band: dict = dataclasses.field(default_factory=dict)  # predicted: {metric: (low, high)} over seeds' bands
     loss: Optional[float] = None  # predicted eval loss (mean over seeds), or the measured final one when recorded
     flagged: bool = False  # predicted from a doubtful run (diverged, rising at the end) or by a baseline
+    origin: str = ''  # 'continued from ratio 1' (sweep --extend; per seed in the CSV), or '' (trained, branched)
 
 
 @dataclasses.dataclass
@@ -101,6 +102,9 @@ class SweepReport:
         """The results table as fixed-width text."""
         metrics = sorted({k for s in self.summaries for k in s.mean})
         head = ['ratio', 'seeds', 'batches', 'samples', 'wall s', 'device s'] + [f'{m} (mean +- std)' for m in metrics]
+        origins = any(s.origin for s in self.summaries)
+        if origins:
+            head.append('origin')
         lines = [head]
         any_predicted = any(s.predicted for s in self.summaries)
         for s in self.summaries:
@@ -111,6 +115,8 @@ class SweepReport:
                 (['-', '-'] if s.predicted else [f'{s.wall_s:.2f}', f'{s.device_s:.2f}'])
             cells += [(f'{s.mean[m]:.4f} [{s.band[m][0]:.4f}, {s.band[m][1]:.4f}]' if s.predicted and m in s.band
                        else f'{s.mean[m]:.4f} +- {s.std[m]:.4f}') if m in s.mean else '-' for m in metrics]
+            if origins:
+                cells.append(s.origin or '-')
             lines.append(cells)
         widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
         return '\n'.join('  '.join(c.rjust(w) for c, w in zip(row, widths)) for row in lines)
@@ -124,6 +130,10 @@ class SweepReport:
             legend += ('; p = predicted, not trained: the momentum law fitted on the trained ratios, the metric '
                        'through an isotonic map of the eval loss, [..] = 80% prediction interval, ! = from a '
                        'diverged or rising run, or a baseline that beat the law in the sweep\'s backtest')
+        if any(s.origin for s in self.summaries):
+            legend += ('; origin: continued = trained only its extra batches, from the final checkpoint of a finished '
+                       'shorter run (sweep --extend: a re-warm, then the recipe\'s decay; batches and seconds count '
+                       'the finished run\'s too)')
         lines = [self.table(), legend + ')', '',
                  f'best {self.metric}: {best.mean[self.metric]:.4f} at ratio {self.best_ratio:g}',
                  f'recommendation: ratio {self.recommended_ratio:g}: {rec.mean[self.metric]:.4f}, within '
@@ -190,8 +200,21 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[RatioSummary]:
                                     (r.get('prediction') or {}).get('estimate', 'law') != 'law' for r in ok)
         out.append(RatioSummary(ratio, len(ok), len(group) - len(ok), avg('batches'), avg('samples'),
                                 avg('equiv_wall_s'), avg('device_s'), mean, std, predicted, band,
-                                float(np.mean(losses)) if len(losses) == len(ok) else None, flagged))
+                                float(np.mean(losses)) if len(losses) == len(ok) else None, flagged, _origin(ok)))
     return out
+
+
+def _origin(ok: Sequence[dict[str, Any]]) -> str:
+    """Where a ratio's runs came from, for the table: 'continued from ratio 1' when every seed was (``--extend``),
+    'continued from ratio 1 (2 of 3 seeds)', or '' when none was."""
+    import re
+
+    found = [m.group(1) for r in ok if (m := re.match(r'(continued from ratio \S+)', r.get('origin') or ''))]
+    if not found:
+        return ''
+    kinds = sorted(set(found))
+    text = kinds[0] if len(kinds) == 1 else 'continued from ratios ' + ', '.join(k.rsplit(' ', 1)[1] for k in kinds)
+    return text if len(found) == len(ok) else f'{text} ({len(found)} of {len(ok)} seeds)'
 
 
 def pareto_front(costs: Sequence[float], quality: Sequence[float], goal: str = 'max') -> list[int]:

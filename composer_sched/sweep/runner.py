@@ -34,6 +34,8 @@ from composer_sched.sweep.target import SweepTarget
 __all__ = ['run_sweep', 'SweepOutcome', 'SweepFolder', 'write_outputs', 'config_folder', 'BACKENDS']
 
 BACKENDS = ('local', 'ray', 'slurm')
+#: Where the longest run of each seed keeps its final checkpoint (``DIR/final/<run_id>.pt``), for ``--extend``.
+FINAL_DIR = 'final'
 
 
 @dataclasses.dataclass
@@ -288,7 +290,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
               address: Optional[str] = None, share_trunks: bool = True, tolerance: float = 0.01,
               metric: Optional[str] = None, echo: Callable[[str], None] = print,
               drop_unfit: bool = False, plot: bool = True, predict: Optional[str] = None,
-              slurm: Any = None, log: Sequence[str] = ()) -> SweepOutcome:
+              slurm: Any = None, log: Sequence[str] = (), extend: bool = False) -> SweepOutcome:
     """Run (or resume) a ratio sweep and write its database, CSV, plot and recommendation into ``out_dir``.
 
     Steps, one function each: check the arguments and the recipe and plan every run (:func:`_prepare`, with
@@ -327,14 +329,20 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             checkpoint_every). See :mod:`composer_sched.sweep.slurm`.
         log: trackers to log the sweep into, ``'mlflow'`` and/or ``'wandb'``
             (:mod:`~composer_sched.sweep.tracking`); a recipe with ``loggers.mlflow`` logs to MLflow as well.
+        extend: continue finished runs: each run to train that no kept stable-phase checkpoint extends exactly
+            continues the finished run of the longest shorter ratio (same recipe and seed) from its final
+            checkpoint in ``DIR/final/`` (the longest run of every sweep keeps its own there), training only its
+            extra batches; its row's ``origin`` says so. A run with nothing to continue is refused before any
+            training. Not with ``predict``.
 
     Returns:
         A :class:`SweepOutcome`; its ``exit_code`` is 1 when some run failed.
 
     Raises:
         ValueError: a bad argument, recipe or override, a folder that is a file, cannot be written (with runs
-            left to train) or is in use by another sweep, an unreachable Ray cluster or tracker, or a missing
-            ``composer`` launcher when a run needs several processes; all before any training.
+            left to train) or is in use by another sweep, an unreachable Ray cluster or tracker, a missing
+            ``composer`` launcher when a run needs several processes, or (``extend``) a run to train with no
+            finished shorter run to continue; all before any training.
 
     Example:
         >>> import tempfile
@@ -345,7 +353,7 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
     """
     job = _prepare(target, ratios, seeds, out_dir, workers=workers, backend=backend, address=address,
                    share_trunks=share_trunks, tolerance=tolerance, metric=metric, drop_unfit=drop_unfit,
-                   predict=predict, echo=echo)
+                   predict=predict, echo=echo, extend=extend)
     job.slurm = _slurm_options(backend, slurm)
     folder = SweepFolder(job.out_dir)
     try:
@@ -383,6 +391,7 @@ class _SweepJob:
     echo: Callable[[str], None]
     slurm: Optional[dict] = None  # checked --slurm options (backend 'slurm')
     tracking: Any = None         # the trackers (sweep.tracking.SweepTracking), or None
+    extend: bool = False         # --extend: continue finished runs from their final checkpoints
 
     @property
     def to_train(self) -> list[RunSpec]:
@@ -402,7 +411,7 @@ class _SweepJob:
 def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Sequence[int]],
              out_dir: Union[str, os.PathLike], *, workers: int, backend: str, address: Optional[str],
              share_trunks: bool, tolerance: float, metric: Optional[str], drop_unfit: bool, predict: Optional[str],
-             echo: Callable[[str], None]) -> _SweepJob:
+             echo: Callable[[str], None], extend: bool = False) -> _SweepJob:
     """Step 1: check the arguments and the recipe, and plan every run; touches no file.
 
     Raises:
@@ -410,6 +419,9 @@ def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Seq
             several processes, or a ``--predict`` mode the sweep cannot serve.
     """
     seeds, ratios = _check_args(backend, workers, seeds, tolerance, ratios)
+    if extend and predict is not None:
+        raise ValueError(f'--extend is not allowed with --predict {predict}: a continued run is not a run from '
+                         'scratch, which the loss law is fitted on and predicts; give one of them.')
     out_dir = os.fspath(out_dir)
     loaded = target.load()
     if metric is not None:  # check the name now rather than after hours of training
@@ -418,7 +430,8 @@ def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Seq
             raise ValueError(f'--metric={metric!r} is not allowed: the recipe evaluates '
                              f'{", ".join(names) or "nothing"}.')
     plan = plan_sweep(loaded, ratios, seeds, os.path.join(out_dir, 'checkpoints'), share_trunks=share_trunks,
-                      drop_unfit=drop_unfit, stable_dir=os.path.join(out_dir, 'stable'))
+                      drop_unfit=drop_unfit, stable_dir=os.path.join(out_dir, 'stable'),
+                      final_dir=os.path.join(out_dir, FINAL_DIR), extend=extend)
     resources = loaded.resources
     if int(resources['processes']) > 1:
         composer_launcher()  # missing launcher: say so now, not once per run
@@ -427,7 +440,7 @@ def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Seq
         from composer_sched.sweep.predicted import prepare_predict
         setup = prepare_predict(loaded, plan, predict)  # refusals: before any training
     return _SweepJob(target, loaded, seeds, loaded.fingerprint, plan, resources, setup, out_dir, workers, backend,
-                     address, echo)
+                     address, echo, extend=extend)
 
 
 def _slurm_options(backend: str, slurm: Any) -> Optional[dict]:
@@ -458,6 +471,10 @@ def _pending_runs(job: _SweepJob, folder: 'SweepFolder') -> tuple[list[RunSpec],
         _check_output_folders(job)
     done = store.done_ids(job.config_hash)
     pending = [r for r in job.to_train if r.run_id not in done]
+    refused = [job.plan.unextended[r.run_id] for r in pending if r.run_id in job.plan.unextended]
+    if refused:
+        raise ValueError(f'--extend: {len(refused)} run(s) have nothing to continue and would train from scratch: '
+                         f'{"; ".join(refused)}. Give only ratios longer than a finished one, or leave out --extend.')
     folder.need_writable(len(pending))
     if pending:
         _check_first_batch(job)
@@ -476,7 +493,7 @@ def _check_output_folders(job: _SweepJob) -> None:
     from composer_sched.paths import check_writable_dir
 
     here = config_folder(job.out_dir, job.loaded.name, job.config_hash)
-    for sub in (job.ckpt_dir, os.path.join(job.out_dir, 'stable'), here):
+    for sub in (job.ckpt_dir, os.path.join(job.out_dir, 'stable'), os.path.join(job.out_dir, FINAL_DIR), here):
         check_writable_dir(sub, f'--out ({os.path.relpath(sub, job.out_dir)}/ in it)', create=False)
 
 
@@ -515,12 +532,42 @@ def _announce(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec], ski
         _echo_predict_plan(job.setup, plan, echo)
     if skipped:
         echo(f'  {skipped} run(s) already finished in {folder.store.path}: skipped.')
+    if not job.extend:
+        _hint_extend(job, pending)
     procs = int(job.resources['processes'])
     if pending:
         echo(f'  {len(pending)} run(s) to train on {job.backend}'
              f'{f" with {job.workers} workers" if job.backend == "local" and job.workers > 1 else ""}'
              f'{f", {procs} processes per run (Composer launcher, world size {procs})" if procs > 1 else ""}'
              f'; results in {job.out_dir}/')
+
+
+def _hint_extend(job: _SweepJob, pending: list[RunSpec]) -> None:
+    """Say when runs about to train from scratch could continue a finished shorter run instead (``--extend``),
+    judged by the kept final checkpoints' names."""
+    from composer_sched.sweep.plan import kept_finals
+
+    final_dir = os.path.join(job.out_dir, FINAL_DIR)
+    could = [r for r in pending if r.branch_batch is None and r.load_from is None
+             and any(x < r.ratio for x, _ in kept_finals(final_dir, job.config_hash, r.seed))]
+    if could:
+        job.echo(f'  {len(could)} of these run(s) train from scratch; --extend would continue them from the final '
+                 f'checkpoints of finished shorter runs in {final_dir}/ (only their extra batches: a re-warm, then '
+                 "the recipe's decay).")
+
+
+def _kept_finals_line(job: _SweepJob) -> Optional[str]:
+    """What the sweep keeps for a later ``--extend``, and its disk cost."""
+    from composer_sched.sweep.plan import kept_finals
+
+    final_dir = os.path.join(job.out_dir, FINAL_DIR)
+    paths = [p for seed in job.seeds for _, p in kept_finals(final_dir, job.config_hash, seed)]
+    if not paths:
+        return None
+    size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+    return (f'  kept: {len(paths)} final checkpoint(s) in {final_dir}/ ({size / 1e6:.1f} MB: weights and optimizer '
+            'state of the longest run of each seed), which `sweep --extend` continues to longer ratios; delete them '
+            'to free the space.')
 
 
 def _train_pending(job: _SweepJob, folder: 'SweepFolder', pending: list[RunSpec], done: set) -> list[str]:
@@ -575,6 +622,10 @@ def _finish(job: _SweepJob, folder: 'SweepFolder', ran: int, skipped: int, predi
                                                     plot=plot)
     if not folder.writable:
         job.echo(f'  {out_dir} is read-only: reported from its database, no file rewritten.')
+    elif ran:
+        line = _kept_finals_line(job)
+        if line:
+            job.echo(line)
     return outcome
 
 
@@ -689,7 +740,8 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
             if row['status'] == 'done':
                 finished.add(spec.run_id)
                 per_batch.append((row['wall_s'], row['trained_batches']))
-                how = (f'branched at batch {row["branch_batch"]}' if row.get('branched_from')
+                how = (f'{row["origin"]}: {row["trained_batches"]} new batches' if row.get('origin')
+                       else f'branched at batch {row["branch_batch"]}' if row.get('branched_from')
                        else f'{row["trained_batches"]} batches')
                 quality = ', '.join(f'{k}={v:.4f}' for k, v in sorted(row['metrics'].items()))
                 line = f'ratio {spec.ratio:g} seed {spec.seed}: {quality} ({how}, {row["wall_s"]:.1f}s)'

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS runs (
     attempts        INTEGER NOT NULL DEFAULT 1,
     predicted       INTEGER NOT NULL DEFAULT 0,
     prediction      TEXT,
-    history         TEXT
+    history         TEXT,
+    origin          TEXT
 );
 CREATE TABLE IF NOT EXISTS sweeps (
     config_hash TEXT PRIMARY KEY,
@@ -58,13 +59,16 @@ CREATE TABLE IF NOT EXISTS tracked (
 #: Columns of ``runs``, in order (``metrics`` is a JSON object of the recipe's eval metrics; ``world_size``: the
 #: processes the run trained with; ``predicted`` 1 for a row that ``--predict`` predicted instead of training, with
 #: ``prediction`` (JSON: law, loss and its band, metric and its band, the runs it was fitted on); ``history``
-#: (JSON) the eval loss and metrics every k batches of a run trained for a prediction).
+#: (JSON) the eval loss and metrics every k batches of a run trained for a prediction); ``origin``: where a run
+#: that did not train from scratch or branch exactly came from (``sweep --extend``: 'continued from ratio 1 seed 0
+#: (...)').
 RESULT_FIELDS = ('run_id', 'config_hash', 'ratio', 'seed', 'status', 'batches', 'samples', 'trained_batches',
                  'branched_from', 'branch_batch', 'wall_s', 'equiv_wall_s', 'device_s', 'world_size', 'metrics',
-                 'error', 'host', 'started_at', 'finished_at', 'attempts', 'predicted', 'prediction', 'history')
+                 'error', 'host', 'started_at', 'finished_at', 'attempts', 'predicted', 'prediction', 'history',
+                 'origin')
 #: Columns added after the first release: a database from before gets them (``ALTER TABLE``).
 _ADDED = (('world_size', 'INTEGER'), ('predicted', 'INTEGER NOT NULL DEFAULT 0'), ('prediction', 'TEXT'),
-          ('history', 'TEXT'))
+          ('history', 'TEXT'), ('origin', 'TEXT'))
 #: JSON columns (decoded by :meth:`ResultsStore.rows`).
 _JSON = ('metrics', 'prediction', 'history')
 

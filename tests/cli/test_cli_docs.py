@@ -38,6 +38,9 @@ NOT_RUN = {
         'tests/recipes/test_continue_final.py trains both',
     'composer-sched train schedules/cosine_annealing max_duration=4ep --extend-to 2 --from runs/cos/latest-rank0.pt '
     '--peak 0.5 --rewarm 8': 'the same, with the choice overridden: tests/recipes/test_continue_final.py',
+    'composer-sched sweep schedules/cosine_annealing --ratios 1.5,2 --out runs/cos --extend':
+        'continues the final checkpoints the sweep before it keeps (here that one is cut to ratio 1, and nothing is '
+        'shorter): tests/sweep/test_sweep_continue_finished.py runs both',
 }
 
 #: tiny settings for the commands that train (sweep): 2 batches per epoch, 2 epochs, a 1-batch warm-up when the

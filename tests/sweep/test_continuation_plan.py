@@ -51,9 +51,12 @@ def test_the_continuation_of_a_finished_run_is_continuous_and_ends_as_the_longer
     want = floor + (p - floor) * (new[-1] - floor) / (top - floor) if top > floor else p
     assert a[-1] == pytest.approx(want, rel=1e-4, abs=1e-9)
     assert np.isfinite(a).all() and (a >= 0).all()
-    # With the peak at the join candidate, the tail is the from-scratch run's end exactly.
-    join = max(c.peak for c in plan.table if c.peak not in (0.25, 0.5, 0.75, 1.0)) if any(
-        c.peak not in (0.25, 0.5, 0.75, 1.0) for c in plan.table) else None
-    if join is not None:
-        exact = plan_continuation(target, info, 2.0, 'final.pt', peak=join, rewarm=1)
-        np.testing.assert_allclose(exact.applied()[n + 2:], new[n + 2:], rtol=1e-5, atol=1e-9)
+    # The default peak is the recipe's own (the from-scratch run's maximum), at the re-warm the bound ranks lowest.
+    assert p == pytest.approx(new.max(), rel=1e-6)
+    assert plan.chosen.bound == min(c.bound for c in plan.table if c.peak == p)
+    # With the peak at the join candidate (the from-scratch run's LR where the tail starts, one of the table's),
+    # the tail is the from-scratch run's end exactly.
+    join = round(float(plan_continuation(target, info, 2.0, 'final.pt', peak=1.0, rewarm=1).schedule.tail[0]), 6)
+    assert any(c.peak == join for c in plan.table)
+    exact = plan_continuation(target, info, 2.0, 'final.pt', peak=join, rewarm=1)
+    np.testing.assert_allclose(exact.applied()[n + 2:], new[n + 2:], rtol=1e-5, atol=1e-9)
