@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from composer_sched.schedules._base import Ops, ParamError, Schedule, check_int, check_number
+from composer_sched.schedules._base import Ops, ParamError, Schedule, check_bounds, check_int, check_number, interval
 
 __all__ = ['SampledSchedule', 'ContinuationSchedule', 'decay_family']
 
@@ -75,14 +75,14 @@ class ContinuationSchedule(Schedule):
         [1.0, 0.5, 0.0, 0.4, 0.8, 0.4, 0.0, 0.0]
     """
     head: Sequence[float]
-    peak: float
+    peak: float = dataclasses.field(metadata=interval(lo=0))
     rewarm: int
     tail: Sequence[float]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, 'head', SampledSchedule(self.head).values)
         object.__setattr__(self, 'tail', SampledSchedule(self.tail).values)
-        check_number('peak', self.peak, lo=0)
+        check_bounds(self)
         object.__setattr__(self, 'rewarm', check_int('rewarm', self.rewarm, lo=1))
 
     @property
