@@ -1,6 +1,7 @@
 import os
 import warnings
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Composer and torch are chatty on CPU; keep test output readable.
@@ -17,3 +18,16 @@ settings.register_profile('ci', derandomize=True, database=None, deadline=None, 
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile('dev', deadline=None)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci' if os.environ.get('CI') else 'dev'))
+
+
+@pytest.fixture(scope='session')
+def two_rank_runs(tmp_path_factory):
+    """The 2-rank scenarios of tests/launch.py's ``SCENARIOS``, all run in one launch under ``composer -n 2`` the
+    first time a test asks (once per pytest-xdist worker that runs one of them): ``two_rank_runs(name)`` is what its
+    ranks 0 and 1 wrote. A launch is three fresh interpreters importing Composer, most of a 2-rank test's cost; the
+    scenarios' own training is a few seconds. A scenario that raised fails its own test only."""
+    from tests.launch import read_ranks, two_rank_scenarios
+
+    out = tmp_path_factory.mktemp('two-ranks')
+    two_rank_scenarios(out)  # a failed launch fails every test that asks (pytest keeps a fixture's error)
+    return lambda name: read_ranks(out / name)
