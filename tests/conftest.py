@@ -23,11 +23,11 @@ settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci' if os.environ.ge
 @pytest.fixture(scope='session')
 def two_rank_runs(tmp_path_factory):
     """The 2-rank scenarios of tests/launch.py's ``SCENARIOS``, all run in one launch under ``composer -n 2`` the
-    first time a test asks (once per pytest-xdist worker that runs one of them): ``two_rank_runs(name)`` is what its
-    ranks 0 and 1 wrote. A launch is three fresh interpreters importing Composer, most of a 2-rank test's cost; the
-    scenarios' own training is a few seconds. A scenario that raised fails its own test only."""
-    from tests.launch import read_ranks, two_rank_scenarios
+    first time a test asks (once per pytest-xdist worker that runs one of them;):
+    ``two_rank_runs(name)`` is what its ranks 0 and 1 wrote, ``two_rank_runs.folder(name)`` its folder. A launch is
+    three fresh interpreters importing Composer, most of a 2-rank test's cost; the scenarios' own training is a few
+    seconds. A scenario that raised fails its own test only."""
+    from tests.launch import TwoRankRuns
 
-    out = tmp_path_factory.mktemp('two-ranks')
-    two_rank_scenarios(out)  # a failed launch fails every test that asks (pytest keeps a fixture's error)
-    return lambda name: read_ranks(out / name)
+    return TwoRankRuns(tmp_path_factory.mktemp('two-ranks'))  # a failed launch fails every test that asks
+

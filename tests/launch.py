@@ -15,6 +15,7 @@ TESTS = Path(__file__).parent
 #: and a script whose ``main(out_dir)`` each rank calls, writing ``rank<r>.json`` into ``out_dir``.
 SCENARIOS = {
     'autowu': TESTS / 'algorithms' / 'autowu' / 'autowu_dist_worker.py',
+    'cli_train': TESTS / 'recipes' / 'cli_train_two_ranks.py',
     'composed_schedule': TESTS / 'algorithms' / 'methods' / 'dist_schedule_run.py',
     'lr_find': TESTS / 'lr_find' / 'two_ranks.py',
     'lr_noise': TESTS / 'schedules' / 'lr_noise_two_ranks.py',
@@ -50,9 +51,19 @@ def read_ranks(out_dir: Path) -> list[dict]:
     return [json.loads((out_dir / f'rank{r}.json').read_text()) for r in (0, 1)]
 
 
-def two_rank_scenarios(out_dir: Path) -> None:
-    """Every scenario of :data:`SCENARIOS` in one 2-rank launch (tests/two_rank_scenarios.py): each into
-    ``out_dir/<name>``, read back by :func:`read_ranks`. One launch costs three interpreters importing Composer (~30 s
-    of CPU on the 2-core machine), the scenarios' training a few seconds together."""
-    launch_two_ranks([str(TESTS / 'two_rank_scenarios.py'), str(out_dir),
-                      *(f'{name}={path}' for name, path in SCENARIOS.items())], out_dir, timeout=540)
+class TwoRankRuns:
+    """Every scenario of :data:`SCENARIOS` run in one 2-rank launch (tests/two_rank_scenarios.py), each into
+    ``out_dir/<name>``; ``runs(name)`` is what its ranks 0 and 1 wrote (:func:`read_ranks`). One launch costs three
+    interpreters importing Composer (~30 s of CPU on the 2-core machine), the scenarios' training a few seconds."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        launch_two_ranks([str(TESTS / 'two_rank_scenarios.py'), str(out_dir),
+                          *(f'{name}={path}' for name, path in SCENARIOS.items())], out_dir, timeout=540)
+
+    def folder(self, name: str) -> Path:
+        """The scenario's folder (its ``main(out_dir)`` argument)."""
+        return self.out_dir / name
+
+    def __call__(self, name: str) -> list[dict]:
+        return read_ranks(self.folder(name))
