@@ -34,14 +34,12 @@ def two_rank_runs(tmp_path_factory):
 
 
 # ---- Balance for pytest-xdist (make test: 2 workers, --dist worksteal) ------------------------------------------
-# worksteal hands worker i the next len(pending) // (workers - i) tests of the collection, then lets an idle worker
-# take the second half of another's queue, from its end. So the collection is reordered into one block per worker:
-# the test modules are dealt to the blocks longest first (the blocks' measured seconds kept even), each block starts
-# with its longest modules and ends with its shortest, which are what an idle worker takes at the end. Modules stay
-# whole (module fixtures set up once), and the tests sharing a session fixture that starts something expensive stay
-# together (one Slurm, one 2-rank launch per worker that needs them). tests/durations.json holds the seconds of the
-# tests that take 1 s or more (`pytest -n 2 --store-durations` rewrites it); a test it does not list counts 1 s if
-# marked slow, else 0.05 s. Only the order changes: no test is added or dropped, and tests are order-independent.
+# The collection is dealt into one block per worker as worksteal hands them out (tests/order.py): the long
+# multi-process tests start first on both workers, and the ends are short tests an idle worker can take. A unit is a
+# test module (module fixtures set up once), or the tests sharing a session fixture that starts something expensive
+# (one Slurm, one 2-rank launch per worker that needs them). tests/durations.json holds the seconds of the tests that
+# take 1 s or more (`pytest -n 2 --store-durations` updates it); a test it does not list counts 1 s if marked slow,
+# else 0.05 s. Only the order changes: no test is added or dropped, and tests are order-independent.
 DURATIONS = os.path.join(os.path.dirname(__file__), 'durations.json')
 #: session fixtures worth one start per worker: the tests using one go to one block
 SHARED_FIXTURES = ('slurm_cluster', 'two_rank_runs')
@@ -49,7 +47,7 @@ SHARED_FIXTURES = ('slurm_cluster', 'two_rank_runs')
 
 def pytest_addoption(parser):
     parser.addoption('--store-durations', action='store_true',
-                     help=f'write the seconds of each test taking 1 s or more (setup, call, teardown) to {DURATIONS}')
+                     help=f'update {DURATIONS} with the seconds the tests run took (those of 1 s or more)')
 
 
 def _unit(item) -> str:
@@ -59,7 +57,8 @@ def _unit(item) -> str:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    from tests.order import deal
+
     try:
         with open(DURATIONS) as f:
             seconds = json.load(f)
@@ -68,32 +67,9 @@ def pytest_collection_modifyitems(config, items):
     units: dict[str, list] = {}
     for item in items:
         units.setdefault(_unit(item), []).append(item)
-
-    def cost(unit: list) -> float:
-        return sum(seconds.get(item.nodeid, 1.0 if item.get_closest_marker('slow') else 0.05) for item in unit)
-
-    # block sizes exactly as worksteal deals them out; the units longest first into the least-loaded block with
-    # room (a unit larger than every block's room fills blocks in turn)
-    sizes, left = [], len(items)
-    for i in range(workers):
-        sizes.append(left // (workers - i))
-        left -= sizes[-1]
-    blocks: list[list] = [[] for _ in range(workers)]
-    load = [0.0] * workers
-    for unit in sorted(units.values(), key=cost, reverse=True):
-        room = [b for b in range(workers) if sizes[b] - len(blocks[b]) >= len(unit)]
-        if room:
-            b = min(room, key=lambda b: load[b])
-            blocks[b] += unit
-            load[b] += cost(unit)
-            continue
-        share, rest = cost(unit) / len(unit), list(unit)
-        while rest:
-            b = min((b for b in range(workers) if len(blocks[b]) < sizes[b]), key=lambda b: load[b])
-            part, rest = rest[:sizes[b] - len(blocks[b])], rest[sizes[b] - len(blocks[b]):]
-            blocks[b] += part
-            load[b] += share * len(part)
-    items[:] = [item for block in blocks for item in block]
+    items[:] = deal(list(units.values()),
+                    lambda item: seconds.get(item.nodeid, 1.0 if item.get_closest_marker('slow') else 0.05),
+                    int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')))
 
 
 _test_seconds: dict[str, float] = {}
@@ -105,6 +81,15 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     if session.config.getoption('store_durations') and not os.environ.get('PYTEST_XDIST_WORKER'):
+        try:  # the tests this session ran are updated, the others kept (a run of a few files keeps the rest)
+            with open(DURATIONS) as f:
+                seconds = json.load(f)
+        except (OSError, ValueError):
+            seconds = {}
+        for test, took in _test_seconds.items():
+            seconds.pop(test, None)
+            if took >= 1:
+                seconds[test] = round(took, 1)
         with open(DURATIONS, 'w') as f:
-            json.dump({t: round(s, 1) for t, s in sorted(_test_seconds.items()) if s >= 1}, f, indent=0)
+            json.dump(dict(sorted(seconds.items())), f, indent=0)
             f.write('\n')
