@@ -33,6 +33,26 @@ def two_rank_runs(tmp_path_factory):
     return TwoRankRuns(tmp_path_factory.mktemp('two-ranks'))  # a failed launch fails every test that asks
 
 
+@pytest.fixture(scope='session')
+def two_process_sweep(tmp_path_factory):
+    """A finished sweep of the bundled digits recipe whose runs each take 2 processes under Composer's launcher
+    (ratios 0.5 and 1, the tracking tests' 16 batches, ``--log mlflow`` into the folder's own store), as
+    ``(result, printed lines, folder)``. Its two launches (three interpreters importing Composer each) are most of
+    a 2-process sweep test's cost, so the launcher's test and the tracker's read this one; a test that changes the
+    folder works on a copy."""
+    from composer_sched.sweep import SweepTarget, run_sweep
+    from tests.sweep.tracking_helpers import OVERRIDES
+
+    out, lines = tmp_path_factory.mktemp('two-process-sweep') / 'p2', []
+    with pytest.MonkeyPatch.context() as env:  # as the tracking tests run: no user tracker, this session's cache
+        env.setenv('XDG_CACHE_HOME', str(tmp_path_factory.mktemp('cache')))
+        for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
+            env.delenv(k, raising=False)
+        result = run_sweep(SweepTarget(None, OVERRIDES, processes=2), [0.5, 1.0], 1, out, log='mlflow',
+                           echo=lines.append)
+    return result, lines, out
+
+
 # ---- Balance for pytest-xdist (make test: 2 workers, --dist worksteal) ------------------------------------------
 # The collection is dealt into one block per worker as worksteal hands them out (tests/order.py): the long
 # multi-process tests start first on both workers, and the ends are short tests an idle worker can take. A unit is a
@@ -42,7 +62,7 @@ def two_rank_runs(tmp_path_factory):
 # else 0.05 s. Only the order changes: no test is added or dropped, and tests are order-independent.
 DURATIONS = os.path.join(os.path.dirname(__file__), 'durations.json')
 #: session fixtures worth one start per worker: the tests using one go to one block
-SHARED_FIXTURES = ('slurm_cluster', 'two_rank_runs')
+SHARED_FIXTURES = ('slurm_cluster', 'two_rank_runs', 'two_process_sweep')
 
 
 def pytest_addoption(parser):
