@@ -83,9 +83,10 @@ def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
 
 def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
     # Preempted on purpose with the signal submitit's time-limit handling gets (USR2): the job requeues itself,
-    # and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0. The run is
-    # long enough (3000 batches) that an idle machine does not finish it between the signal and its delivery.
-    budget, every = 3000, 100
+    # and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0. The signal
+    # goes at batch 120 or later; the run is long enough (1500 batches) that an idle machine does not finish it before
+    # the signal arrives (200 batches, 170 after the signal, did once: 1380 are 8 times that and ~7 s of training).
+    budget, every = 1500, 100
     target = SweepTarget(None, (f'max_duration={budget}ba', 'eval.subset_num_batches=1'))
     folder = tmp_path / 'sweep'
     result = {}

@@ -1,11 +1,6 @@
 """lr_find on a Composer Trainer and on the bundled digits recipe; the lr-find command; two processes (gloo)."""
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,9 +8,6 @@ import torch
 from composer_sched.cli import main
 from composer_sched.lr_find import RULES, lr_find
 from composer_sched.recipes import load_recipe
-from tests.launch import free_port
-
-HERE = Path(__file__).parent
 
 
 def final_accuracy(recipe) -> float:
@@ -90,13 +82,8 @@ def test_cli_bad_input_one_line_exit_2(argv, text, capsys):
 
 
 @pytest.mark.slow
-def test_two_processes_average_the_loss_and_agree(tmp_path):
-    composer = Path(sys.executable).with_name('composer')
-    cmd = [str(composer), '-n', '2', '--master_port', str(free_port()), str(HERE / 'two_ranks.py'), str(tmp_path),
-           '30']
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    r0, r1 = (json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1))
+def test_two_processes_average_the_loss_and_agree(two_rank_runs):
+    r0, r1 = two_rank_runs('lr_find')  # two_ranks.py, 30 batches, under Composer's launcher (tests/launch.py)
     assert r0['world_size'] == r1['world_size'] == 2
     # each rank trains on its own half of the data, so only the all-reduced loss can be the same on both
     assert r0['losses'] == r1['losses'] and r0['lrs'] == r1['lrs'] and len(r0['lrs']) >= 20

@@ -15,7 +15,6 @@ from composer_sched.adapters.product import ProductScheduler
 from composer_sched.adapters.spec import ScheduleSpec
 from composer_sched.previewing import preview
 from composer_sched.schedules.lr_noise import NoiseSchedule, timm_noise
-from tests.launch import two_ranks
 
 with open(Path(__file__).parents[1] / 'parity' / 'peer_reference.json') as _f:
     NOISE_CASES = json.load(_f)['noise_cases']
@@ -95,8 +94,8 @@ def test_the_noise_is_a_function_of_the_step_only():
 
 
 @pytest.mark.slow
-def test_two_ranks_draw_the_same_noise(tmp_path):
-    ranks = two_ranks(Path(__file__).with_name('lr_noise_two_ranks.py'), tmp_path)
+def test_two_ranks_draw_the_same_noise(two_rank_runs):
+    ranks = two_rank_runs('lr_noise')  # lr_noise_two_ranks.py under Composer's launcher (tests/launch.py)
     assert [r['world_size'] for r in ranks] == [2, 2]
     assert ranks[0]['lrs'] == ranks[1]['lrs'] and len(ranks[0]['lrs']) == 12
     expected = 0.1 * preview(ProductScheduler(ComposerScheduler('hf/cosine_with_min_lr', min_lr_rate=0.1),

@@ -1,12 +1,14 @@
 """Sweeps of a recipe whose runs take 2 processes: each run (and the shared trunk) under Composer's launcher on CPU
 (gloo), rows recorded once with their world size, a rerun of the same command gives the same numbers."""
 import os
+import shutil
 import sqlite3
 
 import pytest
 
 from composer_sched.cli import main
 from composer_sched.sweep import SweepTarget, run_sweep
+from tests.sweep.tracking_helpers import OVERRIDES as TRACKING_OVERRIDES
 
 # 1 epoch of the bundled digits recipe is 11 batches of 64 per rank with 2 ranks; one eval batch keeps it short.
 OVERRIDES = ('max_duration=1ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba')
@@ -38,33 +40,36 @@ def test_process_count_from_cli_or_recipe_sets_world_size_and_keeps_rows_apart()
 
 
 @pytest.mark.slow
-def test_two_process_sweep_records_once_and_reruns_identically(tmp_path):
-    target = SweepTarget(None, OVERRIDES, processes=2)
-    lines = []
-    first = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append)
+@pytest.mark.timeout(900)  # three launches when this test sets the session's sweep up (600 s: setup.cfg's timeout)
+def test_two_process_sweep_records_once_and_reruns_identically(two_process_sweep, tmp_path):
+    # The session's 2-process sweep (tests/conftest.py: ratios 0.5 and 1 of 16 batches per rank, --log mlflow; the
+    # tracking tests read its MLflow tree), then its rerun in a copy of the folder.
+    first, lines, folder = two_process_sweep
     assert first.exit_code == 0 and first.ran == 2, [r.get('error') for r in first.rows]
     assert any('2 processes per run' in line for line in lines)
     assert any('trunk sharing:' in line for line in lines)
     half, full = first.rows
     assert [r['world_size'] for r in first.rows] == [2, 2] and all(r['status'] == 'done' for r in first.rows)
-    assert (half['batches'], full['batches']) == (5, 11)  # per rank; samples count both ranks
-    assert (half['samples'], full['samples']) == (5 * 128, 11 * 128)
+    assert (half['batches'], full['batches']) == (8, 16)  # per rank; samples count both ranks
+    assert (half['samples'], full['samples']) == (8 * 128, 16 * 128)
     assert half['branched_from'] == full['run_id']  # the 0.5 run branched from the 1.0 trunk's checkpoint
-    assert not os.path.exists(tmp_path / 'launch')  # every attempt folder was removed
+    assert not os.path.exists(folder / 'launch')  # every attempt folder was removed
 
-    db = tmp_path / 'results.sqlite'
+    shutil.copytree(folder, tmp_path / 'sweep')
+    db = tmp_path / 'sweep' / 'results.sqlite'
     with sqlite3.connect(db) as conn:
         counts = conn.execute('SELECT run_id, COUNT(*), MAX(attempts) FROM runs GROUP BY run_id').fetchall()
         assert sorted(counts) == sorted((r['run_id'], 1, 1) for r in first.rows)
         # as if the sweep had been killed before the 0.5 run was recorded
         conn.execute('DELETE FROM runs WHERE run_id = ?', (half['run_id'],))
 
-    again = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append)
+    target = SweepTarget(None, TRACKING_OVERRIDES, processes=2)
+    again = run_sweep(target, [0.5, 1.0], 1, tmp_path / 'sweep', echo=lines.append)
     assert (again.exit_code, again.skipped, again.ran) == (0, 1, 1)
     redone = next(r for r in again.rows if r['run_id'] == half['run_id'])
     # the trunk's checkpoints were removed when the first sweep finished: this time 0.5 trains from scratch, as
     # 2 processes, and must still give exactly the same numbers
-    assert redone['branched_from'] is None and redone['trained_batches'] == 5 and redone['world_size'] == 2
+    assert redone['branched_from'] is None and redone['trained_batches'] == 8 and redone['world_size'] == 2
     assert redone['metrics'] == half['metrics'] and redone['metrics']
     assert (redone['batches'], redone['samples']) == (half['batches'], half['samples'])
     with sqlite3.connect(db) as conn:

@@ -199,9 +199,8 @@ def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_per_run_log_from_rank_0_only(tmp_path):
-    out = tmp_path / 'p2'
-    res = run_sweep(SweepTarget(None, OVERRIDES, processes=2), RATIOS, 1, out, log='mlflow', echo=lambda line: None)
+def test_two_processes_per_run_log_from_rank_0_only(two_process_sweep):
+    res, _, out = two_process_sweep  # RATIOS of OVERRIDES, 2 processes per run, --log mlflow (tests/conftest.py)
     assert res.exit_code == 0 and all(r['world_size'] == 2 for r in res.rows)
     _, parent, children = check_tree(local_uri(out), str(out))  # one child per run: rank 1 logged nothing
     assert parent.data.tags['procs_per_run'] == '2'

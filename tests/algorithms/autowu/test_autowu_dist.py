@@ -2,30 +2,12 @@
 at the same step."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-from tests.launch import free_port
-
-WORKER = Path(__file__).with_name('autowu_dist_worker.py')
 
 
 @pytest.mark.slow
-def test_two_ranks_take_the_same_decision_at_the_same_step(tmp_path):
-    launcher = Path(sys.executable).with_name('composer')
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}
-    cmd = [str(launcher), '-n', '2', '--master_port', str(free_port()),
-           '--stdout', str(tmp_path / 'out{rank}.txt'), '--stderr', str(tmp_path / 'err{rank}.txt'),
-           str(WORKER), str(tmp_path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    logs = ''.join(p.read_text()[-3000:] for p in sorted(tmp_path.glob('err*.txt')))
-    assert proc.returncode == 0, proc.stderr[-3000:] + logs
-    r0, r1 = (json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1))
+def test_two_ranks_take_the_same_decision_at_the_same_step(two_rank_runs):
+    r0, r1 = two_rank_runs('autowu')  # autowu_dist_worker.py under Composer's launcher (tests/launch.py)
     assert (r0['rank'], r1['rank'], r0['world_size']) == (0, 1, 2)
     # The ranks saw different data: their own losses differ at (nearly) every batch ...
     assert len(r0['local']) == len(r1['local']) == 160
