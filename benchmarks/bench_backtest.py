@@ -56,6 +56,8 @@ def main():
     print(f'\nall {len(cases)} cases: median error {100 * np.median(err):.2f}%, worst {100 * err.max():.2f}%, '
           f'{100 * np.mean([c.covered for c in cases]):.0f}% covered by the 80% interval, '
           f'{100 * np.mean([c.error < 0 for c in cases]):.0f}% too low')
+    print(f'largest lag-1 autocorrelation of a fit\'s residuals: {max(c.autocorrelation for c in cases):.2f} (a fit '
+          'from 0.6 misses its run\'s shape: the sweep then uses trunk minus gain)')
     print(f'conformal spread these cases call for: {calibrate_spread(cases):.4f} per e-fold (package: '
           f'{SPREAD_PER_EFOLD})')
     z = _normal_quantile(0.9)

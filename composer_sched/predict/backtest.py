@@ -52,6 +52,7 @@ class Case:
         fitted, target: run names. measured, predicted, low, high: losses (``low, high``: the interval).
         distance, noise: the target's distance from the fitted runs and the fit's noise (see ``LawFit``).
         baselines: ``{name: value or None}``.
+        autocorrelation: the lag-1 autocorrelation of the fit's residuals (``LawFit.misfit`` from 0.6).
     """
     family: str
     mode: str
@@ -65,6 +66,7 @@ class Case:
     distance: float
     noise: float
     baselines: Dict[str, Optional[float]]
+    autocorrelation: float = 0.0
 
     @property
     def error(self) -> float:
@@ -108,7 +110,7 @@ def _case(fit: LawFit, target: Run, family: str, mode: str, trunks: Sequence[Run
     base_runs = list(fit.fitted_runs) + [t for t in trunks if t is not target and t not in fit.fitted_runs]
     return Case(family, mode, fit.law, tuple(r.name for r in fit.runs), target.name, float(measured), float(pred),
                 float(low), float(high), fit.distance(fit.check(target.lr)), fit.noise,
-                baselines(base_runs, target.lr, at=at, final=final))
+                baselines(base_runs, target.lr, at=at, final=final), fit.autocorrelation)
 
 
 def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = None,
