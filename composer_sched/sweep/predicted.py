@@ -243,8 +243,9 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
     out, errors = [], []
     if setup.mode != 'anchor':
         echo(f'--predict {setup.mode}: no second trained run to backtest on in this sweep; the 80% interval uses the '
-             f'package\'s calibration (spread {SPREAD_PER_EFOLD} per e-fold of run length, from backtests on real LLM '
-             'logs: composer_sched/predict/README.md); --predict anchor or shadow checks it on your recipe')
+             'noise of the fit on your run (its residuals, widened where they are autocorrelated) and the package\'s '
+             f'calibration (spread {SPREAD_PER_EFOLD} per e-fold of run length, from backtests on real LLM logs: '
+             'composer_sched/predict/README.md); --predict anchor or shadow checks it on your recipe')
     for seed in sorted({s.seed for s in plan.runs}):
         specs = {s.ratio: s for s in plan.runs if s.seed == seed}
         try:
