@@ -177,6 +177,8 @@ class LawFit:
             :meth:`with_spread` set it, e.g. from a backtest); ``warnings``: the fitted runs' ``health()``.
     """
     law = ''
+    #: Whether refusal rule 7 (a decay over the whole run only near the fitted horizons) applies to this law.
+    horizons = True
 
     def __init__(self, runs: Sequence[Run], candidates: List[Candidate], *, scale: float, band_tol: float,
                  max_extrapolation: float, skip: float = 0.05):
@@ -292,7 +294,8 @@ class LawFit:
             ValueError: naming ``name`` and the rule that fired, with its numbers.
         """
         shape = analyse_schedule(lr, name=name)
-        check_target(shape, [r.shape for r in self.fitted_runs], max_extrapolation=self.max_extrapolation, name=name)
+        check_target(shape, [r.shape for r in self.fitted_runs], max_extrapolation=self.max_extrapolation, name=name,
+                     horizons=self.horizons)
         if shape.length < self.first_step:
             raise ValueError(f'{name}: it ends after {shape.length} batches, before the first loss point the law was '
                              f'fitted on (batch {self.first_step}: the points of the first skip={self.skip} of the '
