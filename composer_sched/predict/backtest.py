@@ -178,20 +178,29 @@ def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = Non
                         cases.append(c)
     if 'only' in modes and 'adiabatic' in laws and trunks:
         # A decay over the whole run at other horizons of its family, with the longest constant-LR run beside it.
-        from composer_sched.predict._shape import _whole_run
+        from composer_sched.predict._shape import _whole_run, check_target
         from composer_sched.predict.adiabatic import fit_adiabatic_law
 
         trunk = max(trunks, key=lambda t: t.shape.length)
         for r in (x for x in fittable if _whole_run(x.shape)):
+            targets = []
+            for t in (x for x in runs if x is not r and fam[x.name] == fam[r.name]):
+                try:  # the shape rule first: a fit no target needs is not made
+                    check_target(t.shape, [r.shape, trunk.shape], name=t.name, horizons=False)
+                    targets.append(t)
+                except ValueError as e:
+                    if refused is not None:
+                        refused.append((fam[r.name], 'only', 'adiabatic', (r.name, trunk.name), t.name, str(e)))
+            if not targets:
+                continue
             try:
                 fit = spread_of(fit_adiabatic_law([r, trunk]))
             except ValueError:
                 continue
-            for t in runs:
-                if t is not r and fam[t.name] == fam[r.name]:
-                    c = _case(fit, t, fam[r.name], 'only', trunks, coverage, refused)
-                    if c is not None:
-                        cases.append(c)
+            for t in targets:
+                c = _case(fit, t, fam[r.name], 'only', trunks, coverage, refused)
+                if c is not None:
+                    cases.append(c)
     if 'anchor' in modes:
         for f in sorted(set(fam.values())):
             members = sorted((r for r in fittable if fam[r.name] == f), key=lambda r: r.shape.length)
