@@ -3,7 +3,8 @@
 Data (read from ../shared/data, skipped with the reason when absent): the 124M-parameter WSD sweep of
 fabian-sp/lr-scheduling (ratios 0.3/0.5/0.7/1 of 50k steps and the constant-LR trunk; MIT) and the Multi-Power Law
 authors' curves (thu-yao-01-luo/MultiPowerLaw @ 8da9f19, 25M/100M/400M, cosine 24k/72k, constant, WSD with
-exponential and linear decay, two-stage steps; MIT). Printed: the table of ``composer-sched predict backtest``
+exponential and linear decay, two-stage steps; MIT), with the three laws (momentum, Multi-Power, and the adiabatic
+law for cosine horizons beside a constant-LR run). Printed: the table of ``composer-sched predict backtest``
 (family x mode x law: median and worst error, 80% interval coverage, share too low, baselines' median errors), the
 same-family pairs the refusal rule turns down, the pooled figures, the conformal spread the cases call for and a
 cross-check (calibrated on one data set, covering the other), and the time of the whole backtest.
@@ -56,6 +57,10 @@ def main():
     print(f'\nall {len(cases)} cases: median error {100 * np.median(err):.2f}%, worst {100 * err.max():.2f}%, '
           f'{100 * np.mean([c.covered for c in cases]):.0f}% covered by the 80% interval, '
           f'{100 * np.mean([c.error < 0 for c in cases]):.0f}% too low')
+    mom = [c.autocorrelation for c in cases if c.law == 'momentum']
+    print(f'largest lag-1 autocorrelation of a momentum fit\'s residuals: {max(mom):.2f} (a fit from 0.6 misses its '
+          'run\'s shape: the sweep then uses trunk minus gain); of an adiabatic fit: '
+          f'{max((c.autocorrelation for c in cases if c.law == "adiabatic"), default=float("nan")):.2f}')
     print(f'conformal spread these cases call for: {calibrate_spread(cases):.4f} per e-fold (package: '
           f'{SPREAD_PER_EFOLD})')
     z = _normal_quantile(0.9)

@@ -25,7 +25,8 @@ def add_arguments(parser):
     parser.add_argument('--coverage', default='0.8', help='the intervals\' coverage, in (0, 1) (default 0.8)')
     parser.add_argument('--warmup', default=None, help='logs: batches of linear warm-up before the first logged step '
                         '(default: the earliest first logged step at the peak LR)')
-    parser.add_argument('--laws', default='momentum,multi_power', help='comma-separated (default both)')
+    parser.add_argument('--laws', default='momentum,multi_power,adiabatic',
+                        help='comma-separated (default all three; adiabatic needs a constant-LR run among the runs)')
     parser.add_argument('--modes', default='only,anchor', help='comma-separated (default both)')
     parser.add_argument('-v', '--verbose', action='store_true', help='also print every case')
 

@@ -3,7 +3,10 @@
 Two laws, written from their papers' formulas:
 
 * the momentum law of Tissue et al. (2024), :func:`fit_momentum_law`, from one run or more;
-* the Multi-Power Law of Luo et al. (ICLR 2025), :func:`fit_multi_power_law`, from two runs or more.
+* the Multi-Power Law of Luo et al. (ICLR 2025), :func:`fit_multi_power_law`, from two runs or more;
+
+and, for cosine-like decays at other horizons with a constant-LR run beside them, the adiabatic law
+(:mod:`~composer_sched.predict.adiabatic`).
 
 Both were derived for language-model cross-entropy loss; a secondary metric (e.g. accuracy) is predicted from the
 loss through a monotone map fitted on the observed runs (:class:`MetricMap`). Every prediction carries an 80%

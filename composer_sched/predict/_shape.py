@@ -115,7 +115,7 @@ def shape_distance(a, b) -> float:
 
 
 def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_extrapolation: float = 2.0,
-                 name: str = 'lr') -> None:
+                 name: str = 'lr', horizons: bool = True) -> None:
     """Refuse a target schedule the fitted runs cannot speak for.
 
     The rule: the target must be (1) warm-up + stable + monotone cool-down (:func:`analyse_schedule`); (2) at the
@@ -129,13 +129,15 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
     linear-WSD run predicts other ratios and other cool-down lengths of linear WSD, but not cosine, 1-cycle, SGDR,
     AutoWU, or a constant LR from a cosine run; (7) a decay over the whole run (the cool-down starts within 10% of
     the post-warm-up run: cosine, linear to zero) only within 1.1x of the range of the fitted horizons of that
-    shape: fitted on one horizon, the laws mis-transfer its annealing to another (see the method card).
+    shape: fitted on one horizon, the laws mis-transfer its annealing to another (see the method card), unless
+    ``horizons=False`` (the adiabatic law fitted with a constant-LR run, :func:`fit_adiabatic_law`).
 
     Args:
         target: the target's :class:`ScheduleShape`.
         fitted: the fitted runs' shapes.
         max_extrapolation: ``>= 1``.
         name: the target argument's name, for error messages.
+        horizons: apply rule 7 (default).
 
     Raises:
         ValueError: naming the rule the target breaks.
@@ -203,18 +205,20 @@ def check_target(target: ScheduleShape, fitted: Sequence[ScheduleShape], *, max_
                              'shorter cool-down, compared at 201 fractions of the cool-down); from these runs the laws '
                              'predict other budgets and cool-down lengths of the same shape only (e.g. not cosine or '
                              '1-sqrt from a linear WSD run)')
-    horizons = sorted({f.length for f in fitted if _whole_run(f)})
-    if _whole_run(target) and horizons:
-        lo, hi = horizons[0] / HORIZON_TOL, horizons[-1] * HORIZON_TOL
+    fitted_horizons = sorted({f.length for f in fitted if _whole_run(f)})
+    if horizons and _whole_run(target) and fitted_horizons:
+        lo, hi = fitted_horizons[0] / HORIZON_TOL, fitted_horizons[-1] * HORIZON_TOL
         if not lo <= target.length <= hi:
-            what = f'one horizon ({horizons[0]} batches)' if len(horizons) == 1 else f'horizons {horizons}'
+            what = (f'one horizon ({fitted_horizons[0]} batches)' if len(fitted_horizons) == 1
+                    else f'horizons {fitted_horizons}')
             raise ValueError(f'{name}: a decay over the whole run (cool-down from batch {target.cooldown_start} of '
                              f'{target.length}, e.g. cosine) at a horizon outside what the fitted runs of that shape '
                              f'cover ({what}; allowed {lo:.0f} to {hi:.0f} batches, {HORIZON_TOL}x around them): '
                              'fitted on one horizon, the laws mis-transfer such an annealing to another (backtests '
                              'on real cosine runs, 72k -> 24k and 50k -> 25k steps: +0.7% to +1.6%, worse than '
-                             'naive baselines); fit on runs of two horizons around it (sweep --predict anchor) or '
-                             'train it')
+                             'naive baselines); fit on runs of two horizons around it (sweep --predict anchor), fit '
+                             'the adiabatic law on it and a constant-LR run of the recipe '
+                             '(composer_sched.predict.adiabatic), or train it')
     longest = max(f.length for f in fitted)
     if target.length > max_extrapolation * longest:
         raise ValueError(f'{name}: {target.length} batches is more than max_extrapolation={max_extrapolation} times '

@@ -3,7 +3,9 @@ r"""Backtests: predict runs you trained from the others, and compare with what t
 For a set of runs of one recipe (same peak LR and warm-up), grouped into schedule families:
 
 * ``only``: the momentum law fitted on one run with a cool-down predicts every other run the refusal rule accepts
-  (:meth:`LawFit.check`), one case per (fitted run, target);
+  (:meth:`LawFit.check`), one case per (fitted run, target); where the runs include a constant-LR one, the
+  adiabatic law fitted on each run that decays over the whole run and the longest constant-LR run predicts the
+  other runs of that family (:mod:`~composer_sched.predict.adiabatic`: other cosine horizons);
 * ``anchor``: per family with three or more runs with a cool-down, the longest run and the shortest one (the
   anchor) predict the runs in between: with the momentum law fitted on the longest run and corrected by the
   anchor (:meth:`LawFit.anchored`), and with the Multi-Power Law fitted on both.
@@ -39,7 +41,10 @@ from composer_sched.predict._runs import Run
 from composer_sched.predict.baselines import BASELINES, baselines
 from composer_sched.predict.logs import family_of
 
-__all__ = ['Case', 'backtest', 'calibrate_spread', 'format_summary', 'summarize']
+__all__ = ['Case', 'LAWS', 'backtest', 'calibrate_spread', 'format_summary', 'summarize']
+
+#: The laws a backtest can run (``adiabatic`` only where a constant-LR run of the recipe is among the runs).
+LAWS = ('momentum', 'multi_power', 'adiabatic')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Case:
         fitted, target: run names. measured, predicted, low, high: losses (``low, high``: the interval).
         distance, noise: the target's distance from the fitted runs and the fit's noise (see ``LawFit``).
         baselines: ``{name: value or None}``.
+        autocorrelation: the lag-1 autocorrelation of the fit's residuals (``LawFit.misfit`` from 0.6).
     """
     family: str
     mode: str
@@ -65,6 +71,7 @@ class Case:
     distance: float
     noise: float
     baselines: Dict[str, Optional[float]]
+    autocorrelation: float = 0.0
 
     @property
     def error(self) -> float:
@@ -108,18 +115,19 @@ def _case(fit: LawFit, target: Run, family: str, mode: str, trunks: Sequence[Run
     base_runs = list(fit.fitted_runs) + [t for t in trunks if t is not target and t not in fit.fitted_runs]
     return Case(family, mode, fit.law, tuple(r.name for r in fit.runs), target.name, float(measured), float(pred),
                 float(low), float(high), fit.distance(fit.check(target.lr)), fit.noise,
-                baselines(base_runs, target.lr, at=at, final=final))
+                baselines(base_runs, target.lr, at=at, final=final), fit.autocorrelation)
 
 
 def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = None,
-             laws: Sequence[str] = ('momentum', 'multi_power'), modes: Sequence[str] = ('only', 'anchor'),
+             laws: Sequence[str] = LAWS, modes: Sequence[str] = ('only', 'anchor'),
              coverage: float = 0.8, spread: Optional[float] = None, refused: Optional[list] = None) -> List[Case]:
     """Backtest the laws on ``runs`` (see the module): every accepted (fitted, target) pair of each mode.
 
     Args:
         runs: runs of one recipe, with distinct names.
         families: ``{run name: family}`` (default: :func:`~composer_sched.predict.logs.family_of` of the name).
-        laws: of ``'momentum'``, ``'multi_power'`` (the latter in ``anchor`` mode only: it needs two runs).
+        laws: of :data:`LAWS`: ``'momentum'``, ``'multi_power'`` (in ``anchor`` mode only: it needs two runs),
+            ``'adiabatic'`` (in ``only`` mode, with a constant-LR run).
         modes: of ``'only'``, ``'anchor'``.
         coverage: the intervals' coverage, in ``(0, 1)``.
         spread: the intervals' spread per e-fold (default: the package's, ``SPREAD_PER_EFOLD``).
@@ -138,9 +146,9 @@ def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = Non
     check_knobs(coverage=coverage)
     if spread is not None:
         check_knobs(spread=spread)
-    bad = [x for x in laws if x not in ('momentum', 'multi_power')] + [m for m in modes if m not in ('only', 'anchor')]
+    bad = [x for x in laws if x not in LAWS] + [m for m in modes if m not in ('only', 'anchor')]
     if bad:
-        raise ValueError(f'backtest: unknown law or mode {bad[0]!r} (laws: momentum, multi_power; modes: only, anchor)')
+        raise ValueError(f'backtest: unknown law or mode {bad[0]!r} (laws: {", ".join(LAWS)}; modes: only, anchor)')
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise ValueError(f'backtest: run names must be distinct, got {names}')
@@ -168,6 +176,31 @@ def backtest(runs: Sequence[Run], *, families: Optional[Mapping[str, str]] = Non
                     c = _case(only_fits[r.name], t, label(r, t), 'only', trunks, coverage, refused)
                     if c is not None:
                         cases.append(c)
+    if 'only' in modes and 'adiabatic' in laws and trunks:
+        # A decay over the whole run at other horizons of its family, with the longest constant-LR run beside it.
+        from composer_sched.predict._shape import _whole_run, check_target
+        from composer_sched.predict.adiabatic import fit_adiabatic_law
+
+        trunk = max(trunks, key=lambda t: t.shape.length)
+        for r in (x for x in fittable if _whole_run(x.shape)):
+            targets = []
+            for t in (x for x in runs if x is not r and fam[x.name] == fam[r.name]):
+                try:  # the shape rule first: a fit no target needs is not made
+                    check_target(t.shape, [r.shape, trunk.shape], name=t.name, horizons=False)
+                    targets.append(t)
+                except ValueError as e:
+                    if refused is not None:
+                        refused.append((fam[r.name], 'only', 'adiabatic', (r.name, trunk.name), t.name, str(e)))
+            if not targets:
+                continue
+            try:
+                fit = spread_of(fit_adiabatic_law([r, trunk]))
+            except ValueError:
+                continue
+            for t in targets:
+                c = _case(fit, t, fam[r.name], 'only', trunks, coverage, refused)
+                if c is not None:
+                    cases.append(c)
     if 'anchor' in modes:
         for f in sorted(set(fam.values())):
             members = sorted((r for r in fittable if fam[r.name] == f), key=lambda r: r.shape.length)

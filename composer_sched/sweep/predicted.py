@@ -32,6 +32,9 @@ MODES = ('only', 'anchor', 'shadow')
 #: A fitted run is evaluated about this many times (every ``max(1, budget // EVAL_POINTS)`` batches).
 EVAL_POINTS = 32
 PRED_SUFFIX = '-pred'
+#: What stands in for the law when its fit misses the fitted run's shape (``LawFit.misfit``) and no anchor can
+#: backtest it: the run's own trunk minus its own cool-down gain.
+MISFIT_BASELINE = 'trunk_minus_gain'
 SKIP = 0.05  # the fit's default skip (composer_sched.predict.fit_momentum_law)
 
 
@@ -214,8 +217,10 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
     In ``anchor`` mode the shortest ratio is not refitted with the longest: it is the sweep's own backtest (the
     law fitted on the longest ratio alone predicts it, beside the baselines), then corrects the law's predictions
     (:meth:`~composer_sched.predict.LawFit.anchored`); when a baseline predicted the anchor better than the law,
-    the targets get that baseline's value (minus the law's interval's relative width around it), flagged
-    ``estimate`` in the row. The printed lines say which.
+    the targets get that baseline's value (with the law's interval's relative width around it), flagged
+    ``estimate`` in the row. Without an anchor, a fit that misses the fitted run's own shape
+    (:attr:`~composer_sched.predict.LawFit.misfit`) gives way to :data:`MISFIT_BASELINE` the same way. The
+    printed lines say which.
 
     Args:
         setup: from :func:`prepare_predict`.
@@ -232,14 +237,15 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
     import time
 
     from composer_sched.predict import MetricMap, fit_momentum_law
-    from composer_sched.predict._law import SPREAD_PER_EFOLD
+    from composer_sched.predict._law import MISFIT_AUTOCORRELATION, SPREAD_PER_EFOLD
     from composer_sched.predict.baselines import baselines
 
     out, errors = [], []
     if setup.mode != 'anchor':
         echo(f'--predict {setup.mode}: no second trained run to backtest on in this sweep; the 80% interval uses the '
-             f'package\'s calibration (spread {SPREAD_PER_EFOLD} per e-fold of run length, from backtests on real LLM '
-             'logs: composer_sched/predict/README.md); --predict anchor or shadow checks it on your recipe')
+             'noise of the fit on your run (its residuals, widened where they are autocorrelated) and the package\'s '
+             f'calibration (spread {SPREAD_PER_EFOLD} per e-fold of run length, from backtests on real LLM logs: '
+             'composer_sched/predict/README.md); --predict anchor or shadow checks it on your recipe')
     for seed in sorted({s.seed for s in plan.runs}):
         specs = {s.ratio: s for s in plan.runs if s.seed == seed}
         try:
@@ -257,6 +263,14 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
                 line, use, backtest = _backtest_line(fit, pairs[1][0], setup.curves[setup.fitted[1]], [pairs[0][0]])
                 echo(f'--predict anchor, seed {seed}: {line}')
                 fit = fit.anchored(pairs[1][0])
+            elif fit.misfit:
+                # No second run to backtest on, but the law misses the fitted run's own shape: its extrapolation
+                # is not to be trusted over the baseline that reads the trunk off the run itself.
+                use = MISFIT_BASELINE
+                echo(f'--predict {setup.mode}, seed {seed}: the law misses the shape of the fitted run (residual '
+                     f'autocorrelation {fit.autocorrelation:.2f} >= {MISFIT_AUTOCORRELATION}: its residuals stay on '
+                     f'one side of the curve), so the predictions use the {MISFIT_BASELINE} baseline with the '
+                     "law's interval width (flagged)")
             fit_s = time.perf_counter() - t0
             for w in fit.warnings:
                 echo(f'--predict, seed {seed}: warning: {w}; its predictions are flagged (!)')
@@ -278,12 +292,12 @@ def predict_rows(setup: PredictSetup, plan: SweepPlan, rows: dict[str, dict], sa
                 errors.append(f'seed {seed}: no prediction: {e}')
                 continue
             base = baselines([pairs[0][0]], setup.curves[r])
-            value, low, high = p.loss, p.low, p.high
+            value, low, high, estimate = p.loss, p.low, p.high, 'law'
             if use is not None and base.get(use) is not None:
-                value = float(base[use])  # type: ignore[arg-type]
+                value, estimate = float(base[use]), use  # type: ignore[arg-type]
                 low, high = value * p.low / p.loss, value * p.high / p.loss
             pred: dict[str, Any] = {'law': p.law, 'loss': value, 'low': low, 'high': high, 'coverage': p.coverage,
-                                    'law_loss': p.loss, 'estimate': use or 'law', 'n_fits': p.n_fits,
+                                    'law_loss': p.loss, 'estimate': estimate, 'n_fits': p.n_fits,
                                     'baselines': base, 'backtest': backtest, 'warnings': list(p.warnings),
                                     'fitted_on': [specs[f].run_id for f in setup.fitted], 'mode': setup.mode,
                                     'fit_s': fit_s, 'metrics': {}}

@@ -2,9 +2,9 @@
 
 Peers' data: fabian-sp/lr-scheduling (124M WSD sweep, MIT) and thu-yao-01-luo/MultiPowerLaw @ 8da9f19
 (loss_curve_repo/csv_{25,100,400}, MIT). Figures held here are the issue's: the 80% interval covers 70-90% of the
-outcomes across all backtests, 30-70% of the predictions are too low, and the cosine 72k -> 24k transfer (where
-the laws erred +0.77/+1.12/+1.60%, worse than a naive baseline) is refused for that family, never a silently worse
-number.
+outcomes across all backtests, 30-70% of the predictions are too low, and the cosine 72k -> 24k transfer is
+refused from the cosine run alone (where the laws erred +0.77/+1.12/+1.60%, worse than a naive baseline), never a
+silently worse number, and within 0.5% with a constant-LR run beside it (the adiabatic law).
 """
 import glob
 
@@ -54,6 +54,25 @@ def test_interval_covers_70_to_90_percent_and_predictions_are_not_biased_low(all
         assert 0 < c.low <= c.predicted <= c.high and np.isfinite(c.high)
 
 
+def test_no_momentum_fit_on_the_shared_logs_counts_as_a_misfit(all_cases):
+    # The momentum law (the sweep's) follows every shared run's shape (measured: at most 0.52), so the sweep keeps
+    # the law there; the tiny LM's misfits are at 0.65-0.82.
+    from composer_sched.predict._law import MISFIT_AUTOCORRELATION
+
+    assert max(c.autocorrelation for c in all_cases if c.law == 'momentum') < MISFIT_AUTOCORRELATION
+
+
+def test_cosine_72k_to_24k_with_a_constant_lr_run_is_within_half_a_percent_and_beats_the_baselines(all_cases):
+    # The adiabatic law on cosine 72k + constant 72k (measured: +0.39 / +0.14 / +0.12% at 25M / 100M / 400M,
+    # against the best baseline's 0.31 / 0.70 / 0.85%): the issue's goal is within 0.5% at every size and better
+    # than the best baseline on at least 2 of 3.
+    cos = [c for c in all_cases if c.law == 'adiabatic' and c.target == 'cosine_24000']
+    assert [c.fitted for c in cos] == [('cosine_72000', 'constant_72000')] * 3
+    assert all(abs(c.error) < 0.005 and c.covered for c in cos)
+    best = [min(abs(e) for e in map(c.baseline_error, c.baselines) if e is not None) for c in cos]
+    assert sum(abs(c.error) < b for c, b in zip(cos, best)) >= 2, [(c.error, b) for c, b in zip(cos, best)]
+
+
 def test_anchor_is_never_worse_than_only_on_the_targets_it_predicts(all_cases):
     only = {c.target: c for c in all_cases if c.mode == 'only' and c.fitted == ('wsd50000',)}
     anchor = [c for c in all_cases if c.mode == 'anchor' and c.law == 'momentum']
@@ -66,6 +85,8 @@ def test_summary_and_conformal_spread(all_cases):
     rows = {(r['family'], r['mode'], r['law']): r for r in summarize(all_cases)}
     wsd_only = rows[('wsd', 'only', 'momentum')]
     assert wsd_only['n'] == 10 and wsd_only['worst'] < 0.005 and wsd_only['best_baseline'] is None
+    # WSD -> constant: the law (0.01-0.13%) loses to the trunk read off the runs (0.01-0.06%), and the table says so.
+    assert rows[('wsd->constant', 'only', 'momentum')]['best_baseline'] == 'trunk'
     s = calibrate_spread(all_cases)
     assert 0.001 < s < 0.01  # the package's default (0.0035) comes from these cases
 

@@ -149,3 +149,27 @@ def test_any_rise_after_the_peak_is_refused(fit, at, bump):
         return  # the bump only lengthened the stable phase: still a valid WSD-like schedule
     with pytest.raises(ValueError, match='rises again|non-monotone'):
         fit.predict(lr)
+
+
+def test_the_adiabatic_law_needs_a_constant_run_and_predicts_only_whole_run_decays():
+    # Other cosine horizons are its purpose (rule 7 does not apply to it); a WSD cool-down, whose loss lags the LR,
+    # is refused with the reason, and so is a fit without a constant-LR run to pin the power law.
+    from composer_sched.predict.adiabatic import adiabatic_law, fit_adiabatic_law
+
+    def cosine(n, w=50):  # to 0.1 of the peak after a linear warm-up from 0.1
+        u = np.clip((np.arange(n) - w) / (n - w), 0, 1)
+        return np.where(np.arange(n) < w, 0.1 + 0.9 * np.arange(n) / w, 0.1 + 0.45 * (1 + np.cos(np.pi * u)))
+
+    truth = dict(L0=2.0, A=0.5, alpha=0.5, B=0.1, p=1.2, scale=T)
+    cos_lr = cosine(T)
+    flat = np.maximum(cos_lr, np.where(np.arange(T) < 50, 0, 1.0))
+    cos_run = Run(cos_lr, eval_loss=(STEPS, adiabatic_law(cos_lr, STEPS, **truth)), name='cos')
+    with pytest.raises(ValueError, match=r'runs: the adiabatic law needs a constant-LR run of the recipe'):
+        fit_adiabatic_law([cos_run, Run(WSD_LR, eval_loss=(STEPS, adiabatic_law(WSD_LR, STEPS, **truth)))])
+    fit = fit_adiabatic_law([cos_run, Run(flat, eval_loss=(STEPS, adiabatic_law(flat, STEPS, **truth)))])
+    short = cosine(600)
+    assert abs(fit.predict(short).loss / adiabatic_law(short, [600], **truth)[0] - 1) < 1e-3
+    with pytest.raises(ValueError, match=r'wsd: its cool-down starts at batch 801 of 1000, not over the whole run'):
+        fit.predict(WSD_LR, name='wsd')
+    with pytest.raises(ValueError, match=r'cos: a decay over the whole run .* one horizon'):
+        fit_momentum_law([cos_run]).predict(short, name='cos')

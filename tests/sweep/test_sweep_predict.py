@@ -216,3 +216,37 @@ def test_predicted_rows_from_a_doubtful_run_or_a_baseline_are_flagged_in_the_tab
     row = {'ratio': 0.5, 'seed': 0, 'status': 'done', 'metrics': {'acc': 0.9}, 'batches': 10, 'samples': 80,
            'equiv_wall_s': 0.0, 'device_s': 0.0, 'predicted': True, 'prediction': dict(prediction, metrics={})}
     assert summarize([row])[0].flagged is flagged
+
+
+def test_a_fit_that_misses_the_run_gives_way_to_the_baseline_flagged():
+    # No anchor to backtest on, but the law's residuals on the fitted run stay on one side of the curve for many
+    # points (the tiny LM's case): the predictions are the run's trunk minus its gain, with the law's interval
+    # width, flagged by name, and the sweep says why. A run the law follows keeps the law.
+    from composer_sched.predict import momentum_law
+    from composer_sched.sweep.plan import SweepPlan
+    from composer_sched.sweep.predicted import MISFIT_BASELINE, PredictSetup, predict_rows
+
+    def wsd(T):
+        return np.minimum(np.minimum(1.0, (np.arange(T) + 1) / 10), (T - np.arange(T)) / (0.2 * T))
+
+    specs = {r: RunSpec(f'x-r{r:g}-s0', r, 0) for r in (0.5, 0.75, 1.0)}
+    plan = SweepPlan(list(specs.values()), {r: int(400 * r) for r in specs}, 0, 0, [])
+    curves = {r: wsd(int(400 * r)) for r in specs}
+    setup = PredictSetup('only', [specs[1.0]], [], [1.0], [0.5, 0.75], {}, curves,
+                         _target_specs=[specs[0.5], specs[0.75]])
+    steps = np.arange(20, 401, 10)
+    clean = momentum_law(curves[1.0], steps, L0=1.0, A=0.5, alpha=0.5, C=0.5, lam=0.9, scale=400)
+    rng = np.random.default_rng(0)
+    for loss, misfit in ((clean * np.exp(0.001 * rng.standard_normal(steps.size)), False),
+                         (clean * (1 + 0.03 * np.sin(steps / 400 * 3 * np.pi)), True)):
+        row = {'run_id': specs[1.0].run_id, 'ratio': 1.0, 'seed': 0, 'status': 'done',
+               'history': {'steps': steps.tolist(), 'eval_loss': loss.tolist(), 'metrics': {}}}
+        lines: list = []
+        preds, errors = predict_rows(setup, plan, {specs[1.0].run_id: row}, None, lines.append)
+        assert not errors and len(preds) == 2
+        for p in (r['prediction'] for r in preds):
+            assert p['estimate'] == (MISFIT_BASELINE if misfit else 'law')
+            if misfit:
+                assert p['loss'] == p['baselines'][MISFIT_BASELINE] != p['law_loss']
+                assert p['low'] < p['loss'] < p['high']
+        assert any('the law misses the shape of the fitted run' in x for x in lines) is misfit
