@@ -142,7 +142,10 @@ class NoiseSchedule(Schedule):
         _check_std(self.std, self.pct, self.noise_type)
 
     def _one(self, t: float) -> float:
-        k = math.floor(t / self.step)
+        q = t / self.step
+        if not math.isfinite(q):  # k * step is past any finite end (an infinite end is refused by check_horizon)
+            return 1.0
+        k = math.floor(q)
         if not (self.start <= k * self.step < self.end):
             return 1.0
         seed = self.seed + k
@@ -152,9 +155,15 @@ class NoiseSchedule(Schedule):
 
     def check_horizon(self, t_end: float, names: Any = None) -> None:
         # The last step index drawn on [0, t_end]: noise stops at `end` (exclusive), so steps past it draw nothing.
-        k = math.floor(t_end / self.step)
+        # In floats first: a step of 1e-300 on a horizon of 1 is an infinite number of steps, no int.
+        q = t_end / self.step
         if math.isfinite(self.end):
-            k = min(k, math.ceil(self.end / self.step) - 1)
+            q = min(q, math.ceil(self.end / self.step) - 1 if math.isfinite(self.end / self.step) else math.inf)
+        if not q <= _SEED_MAX:  # more noise steps than torch has seeds (or infinitely many): the step is too small
+            name = (names or {}).get('step', 'step')
+            raise ParamError(name, self.step, f'>= {t_end / _SEED_MAX:.4g} on this horizon ({t_end:g}): at most '
+                             f'2**32 noise steps')
+        k = math.floor(q)
         if self.seed + k > _SEED_MAX:
             name = (names or {}).get('seed', 'seed')
             raise ParamError(name, self.seed, f'<= {_SEED_MAX - k} on this horizon '

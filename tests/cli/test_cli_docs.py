@@ -29,6 +29,7 @@ NOT_RUN = {
     'make gen': 'regenerates the generated files (tools.gen); tests/test_generated.py checks they are current',
     'make docs': 'the same command as make gen',
     'make demo': 'is `composer-sched demo` after setting up .venv: that command runs below',
+    'make setup': 'creates .venv and installs the package with its extras (every make target does it first)',
     'composer-sched train <file or name>': 'a template (<file or name>)',
     'composer-sched sweep [RECIPE] --ratios 0.25,0.5,0.75,1.0 [--seeds N] [--workers N] [--backend local|ray|slurm]':
         'the synopsis of the sweep command (its options in brackets)',

@@ -104,3 +104,14 @@ def test_two_ranks_draw_the_same_noise(two_rank_runs):
     assert len(set(np.round(np.asarray(ranks[0]['lrs'][3:]) / expected[3:], 12))) == 1  # and noise was applied:
     assert np.std(np.asarray(ranks[0]['lrs'][3:]) / (0.1 * preview(
         ComposerScheduler('hf/cosine_with_min_lr', min_lr_rate=0.1), '12ba')[3:])) > 0.01
+
+
+def test_a_step_too_small_for_the_horizon_is_refused_naming_the_step_not_an_overflow():
+    # Found by the registry fuzz (t_step=1e-300dur): t / step overflowed int() mid-evaluation.
+    from composer_sched.schedules.lr_noise import NoiseSchedule
+
+    with pytest.raises(ValueError, match=r'^step=1e-300 is not allowed: step must be >= 2\.328e-10 on this horizon'):
+        NoiseSchedule(step=1e-300).check_horizon(1.0)
+    quiet = NoiseSchedule(step=1e-300, start=0, end=0)  # no noise step at all: nothing to draw, nothing to refuse
+    quiet.check_horizon(1.0)
+    assert quiet(0.5) == quiet(0) == 1.0
