@@ -206,12 +206,21 @@ class ResultsStore:
         finally:
             conn.close()
 
-    def drop_pending(self, run_id: str, tracker: str, location: str) -> None:
-        """Forget a run's pending payload (the tracker has it)."""
+    def drop_pending(self, run_ids: Iterable[str], tracker: str, location: str) -> None:
+        """Forget runs' pending payloads (the tracker has them), in one transaction."""
+        ids = list(run_ids)
+        if not ids:
+            return
         conn = self._connect()
         try:
-            conn.execute('DELETE FROM tracked_pending WHERE run_id = ? AND tracker = ? AND location = ?',
-                         (run_id, tracker, location))
+            conn.execute('BEGIN IMMEDIATE')
+            conn.executemany('DELETE FROM tracked_pending WHERE run_id = ? AND tracker = ? AND location = ?',
+                             [(r, tracker, location) for r in ids])
+            conn.execute('COMMIT')
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute('ROLLBACK')
+            raise
         finally:
             conn.close()
 

@@ -183,6 +183,8 @@ class _Mlflow:
         self._deferred: Optional[list] = None  # the runs of a new local store, set up on the writer thread
         self.ready = threading.Event()  # set once the experiment, parent and children exist (or failed to)
         self.logged: set[str] = set()  # run ids whose row this sweep logged
+        self.sent: list[str] = []  # run ids whose pending payload this sweep sent
+        self._made_tags: dict[str, dict] = {}  # the tags of each child this sweep made
         self.curves: dict[str, list] = {}  # a trunk's points, when its whole curve came with its row
 
     # ------------------------------------------------------------------------------------------ before training
@@ -306,6 +308,7 @@ class _Mlflow:
         all_tags = {MLFLOW_PARENT_RUN_ID: self.parent, 'composer_sched.kind': 'run', 'composer_sched.run_id': run_id,
                     'ratio': f'{ratio:g}', 'seed': str(seed), 'status': 'scheduled', **tags, **self.extra_tags}
         run = self.client.create_run(self.experiment_id, run_name=f'{_ratio_key(ratio)}-s{seed}', tags=all_tags)
+        self._made_tags[run.info.run_id] = all_tags
         if remember:
             self._remember(run_id, run.info.run_id)
             self.client.update_run(run.info.run_id, status='SCHEDULED')
@@ -355,7 +358,12 @@ class _Mlflow:
             if isinstance(row.get(k), (int, float)):
                 values[f'cost/{k}'] = row[k]
         values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-        have = self.client.get_run(mid).data
+        if mid in self._scheduled and row['run_id'] not in self.logged:
+            # made by this sweep and not logged since: it has its creation tags only (a round trip saved)
+            from mlflow.entities import RunData
+            have = RunData(tags=[RunTag(k, v) for k, v in self._made_tags[mid].items()])
+        else:
+            have = self.client.get_run(mid).data
         tags = {str(k): str(v) for k, v in ((payload or {}).get('tags') or {}).items()}
         tags.update({'status': row['status'], 'world_size': str(row.get('world_size') or 1)})
         if attempts is not None:
@@ -390,9 +398,9 @@ class _Mlflow:
         tag_list = [RunTag(k, v) for k, v in tags.items() if have.tags.get(k) != v]
         _log_batches(self.client, mid, metrics=metrics, params=params, tags=tag_list)
         self.client.set_terminated(mid, 'FINISHED' if row['status'] == 'done' else 'FAILED')
-        if payload:
-            self.store.drop_pending(row['run_id'], self.kind, self.location)
         self.logged.add(row['run_id'])
+        if payload:
+            self.sent.append(row['run_id'])  # its pending payload is dropped at the end, in one transaction
 
     def _trunk_prefix(self, row: dict) -> list:
         """The trunk's points before the branch batch, for a branch's child (so its curve is the whole run), with
@@ -425,6 +433,7 @@ class _Mlflow:
         parent's params, tags, metrics and artifacts; the parent ends FINISHED, or FAILED when a run failed."""
         self._children_of_rows(outcome.rows)
         self._parent(outcome, files)
+        self.store.drop_pending(self.sent, self.kind, self.location)
 
     def _children_of_rows(self, rows: list[dict]) -> None:
         from mlflow.entities import Metric
@@ -432,7 +441,7 @@ class _Mlflow:
         pending = self.store.pending(self.kind, self.location)
         for row in rows:
             rid = row['run_id']
-            if rid in self.logged and rid not in pending:  # this sweep logged it
+            if rid in self.logged:  # this sweep logged it (its pending payload is dropped next)
                 continue
             mid = self._reuse(self.ids.get(rid))
             if row.get('predicted'):
@@ -553,8 +562,63 @@ class _Wandb:
     def recorded(self, spec: Any, row: dict) -> None:
         pass
 
+    #: W&B's client starts its own service and wants the main thread: the summary is logged there, at the end.
+    main_thread = True
+
     def finish(self, outcome: Any, files: dict[str, str]) -> None:
-        pass
+        """The sweep's summary run in the group (the MLflow parent's counterpart), job type ``sweep-summary``:
+        a ``ratios`` table (per ratio: seeds, failures, cost, each metric's mean and std, predicted or trained),
+        the recommendation in its summary, the recipe in its config, the trade-off and schedule plots as images,
+        and the sweep's files (results.csv, report.txt, recipe.yaml, the plots) saved with it. Its id is stable,
+        so a rerun resumes it instead of adding one."""
+        import wandb
+
+        job, rep = self.job, outcome.report
+        here = os.path.dirname(files.get('config_csv') or '')
+        paths = {k: v for k, v in files.items() if v and os.path.isfile(v)}
+        if here:
+            sched = os.path.join(here, 'schedules.png')
+            if not os.path.isfile(sched):
+                try:
+                    plot_trunks(job.plan, job.loaded, sched)
+                except Exception:  # noqa: BLE001 - a picture is not worth failing the log over
+                    pass
+            if os.path.isfile(sched):
+                paths['schedules'] = sched
+        summaries = list(rep.summaries) if rep is not None else []
+        metrics = sorted({m for s in summaries for m in s.mean})
+        columns: list[Any] = ['ratio', 'predicted', 'seeds', 'failed', 'cost_batches', 'device_s'] + \
+            [f'{m}_{k}' for m in metrics for k in ('mean', 'std')]
+        data = [[s.ratio, s.predicted, s.n, s.failed, s.batches, None if s.predicted else s.device_s]
+                + [v for m in metrics for v in (s.mean.get(m), s.std.get(m))] for s in summaries]
+        skip = ('seed', 'run_name', 'progress_bar', 'loggers')
+        config = {'recipe': job.loaded.name, 'fingerprint': job.config_hash, 'backend': job.backend,
+                  'ratios': sorted({r['ratio'] for r in outcome.rows}),
+                  'seeds': sorted({r['seed'] for r in outcome.rows}),
+                  **{f'recipe.{k}': v for k, v in _flatten({k: v for k, v in job.loaded.config.items()
+                                                             if k not in skip}).items()}}
+        os.environ.setdefault('WANDB_SILENT', 'true')
+        run = wandb.init(project=self.project, group=self.group, entity=self.cfg.get('entity'),
+                         name=f'{self.group}-summary', id=_wandb_id(job.config_hash, 'sweep-summary'),
+                         resume='allow', dir=self.dir, job_type='sweep-summary', tags=['sweep-summary'],
+                         config=config, reinit='create_new')
+        try:
+            log: dict[str, Any] = {'ratios': wandb.Table(columns=columns, data=data)}
+            for key, name in (('config_plot', 'tradeoff'), ('schedules', 'schedules')):
+                if key in paths:
+                    log[name] = wandb.Image(paths[key])
+            run.log(log)
+            summary: dict[str, Any] = {'runs': len(outcome.rows), 'failed': len(outcome.failed),
+                                       'predicted_runs': sum(1 for r in outcome.rows if r.get('predicted'))}
+            if rep is not None:
+                summary.update({'metric': rep.metric, 'goal': rep.goal, 'tolerance': rep.tolerance,
+                                'recommended_ratio': rep.recommended_ratio, 'best_ratio': rep.best_ratio,
+                                'frontier': list(rep.frontier), 'report': rep.text()})
+            run.summary.update(summary)
+            for path in paths.values():
+                run.save(path, base_path=os.path.dirname(path), policy='now')
+        finally:
+            run.finish(exit_code=1 if outcome.failed else 0)
 
     def short(self) -> str:
         return f'group {self.group!r}'
@@ -646,8 +710,12 @@ class SweepTracking:
         """The sweep's outputs are written: the trackers log the sweep, and this waits until they have all."""
         files = _parent_files(outcome, loaded)
         for t in self.trackers:
-            self._submit(t, 'logging the sweep', functools.partial(t.finish, outcome, files))
+            if not getattr(t, 'main_thread', False):
+                self._submit(t, 'logging the sweep', functools.partial(t.finish, outcome, files))
         self._queue.join()
+        for t in self.trackers:
+            if getattr(t, 'main_thread', False):
+                self._safely(t, 'logging the sweep', functools.partial(t.finish, outcome, files))
         for t in self.trackers:
             if t.kind not in self.broken:
                 self.echo(f'  logged to {t.kind}: {t.short()}')
@@ -816,6 +884,7 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
         _stop: Any
         _thread: Any
         _sent: int
+        _started: float
         _client: Any = None
 
         def __init__(self, **kwargs: Any) -> None:
@@ -841,6 +910,7 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
             self._experiment_id, self._run_id, self.run_url = None, None, None
             self._points, self._params, self._tags = [], {}, {}
             self._lock, self._stop, self._thread, self._sent = threading.Lock(), threading.Event(), None, 0
+            self._started = time.monotonic()
 
         @property
         def _mlflow_client(self) -> Any:  # type: ignore[override]  # made when first needed, off the batch path
@@ -870,6 +940,10 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
                 import mlflow
                 mlflow.set_tracking_uri(self.tracking_uri)
                 self._call(mlflow.start_run, run_id=self._run_id, log_system_metrics=True)
+            self._started = time.monotonic()
+
+        def _go_live(self) -> None:
+            # a run still going after LIVE_SECONDS gets its sending thread (a short run never needs one)
             self._thread = threading.Thread(target=self._live, name='composer-sched-mlflow-run', daemon=True)
             self._thread.start()
 
@@ -885,26 +959,31 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
                 self._params.update(keep)
 
         def log_metrics(self, metrics: dict, step: Optional[int] = None) -> None:
-            # Every point is kept (Composer's logger skips a value repeated within 100 steps).
             if not self._enabled:
                 return
             step = int(step or 0)
             now = int(time.time() * 1000)
             new = []
+            cache, every = self._metrics_cache, self.log_duplicated_metric_every_n_steps
             for k, v in metrics.items():
                 if any(fnmatch.fnmatch(k, pattern) for pattern in self.ignore_metrics):
                     continue
                 name, value = self.rename(k), float(v)
+                last = cache.get(k)
+                if last is not None and last[0] == value and step < last[1] + every:
+                    continue  # Composer's rule: a value repeated within log_duplicated_metric_every_n_steps steps
+                cache[k] = (value, step)
                 new.append((name, value, now, step))
                 if budget and k.startswith(_FRAC_KEYS):
                     new.append((f'frac/{name}', value, now, int(round(1000 * step / budget))))
             with self._lock:
                 self._points.extend(new)
+            if self._thread is None and time.monotonic() - self._started >= LIVE_SECONDS and not self._stop.is_set():
+                self._go_live()
 
         def _live(self) -> None:
-            while not self._stop.wait(LIVE_SECONDS):
-                if not self._send():
-                    return
+            while self._send() and not self._stop.wait(LIVE_SECONDS):
+                pass
 
         def _send(self) -> bool:
             """Send what is kept (the first time, mark the run RUNNING); ``False`` once MLflow failed (the rest

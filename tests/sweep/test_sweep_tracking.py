@@ -1,6 +1,8 @@
 """--log mlflow: one parent run per sweep, a child per run, read back through MlflowClient from a real local store
 and a real ``mlflow server``; reruns add nothing, a retried run reuses its failed child, every backend gives the
 same tree, and a tracker that is down stops the sweep before training or never costs a result."""
+import glob
+import json
 import os
 import signal
 import sqlite3
@@ -250,10 +252,12 @@ def test_ray_backend_gives_the_same_tree(tmp_path):
 
 
 @pytest.mark.slow
-def test_predicted_rows_are_children_tagged_predicted(tmp_path):
+def test_predicted_rows_are_children_tagged_predicted_and_wandb_has_the_sweep_summary(tmp_path, monkeypatch):
+    monkeypatch.setenv('WANDB_MODE', 'offline')  # W&B without an account: read back from its offline run files
+    monkeypatch.delenv('WANDB_API_KEY', raising=False)
     target = SweepTarget(None, ('max_duration=2ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba'))
     out = tmp_path / 'pred'
-    res = run_sweep(target, RATIOS, 1, out, predict='only', log='mlflow', echo=lambda line: None)
+    res = run_sweep(target, RATIOS, 1, out, predict='only', log='mlflow,wandb', echo=lambda line: None)
     assert res.exit_code == 0
     _, parent, children = sweep_tree(local_uri(out))
     pred, trained = children[(0.5, 0)], children[(1.0, 0)]
@@ -263,3 +267,24 @@ def test_predicted_rows_are_children_tagged_predicted(tmp_path):
     assert pred.data.metrics['predicted/low'] <= pred.data.metrics['predicted/loss'] <= \
         pred.data.metrics['predicted/high']
     assert 'r0.5_predicted/MulticlassAccuracy_mean' in parent.data.metrics and parent.data.tags['predicted_runs'] == '1'
+
+    # W&B: the group's summary run (the parent's counterpart) with the per-ratio table, the recommendation, the files
+    fingerprint = res.rows[0]['config_hash']
+    (summary,) = glob.glob(str(out / 'wandb' / 'offline-run-*-sweep-summary-*'))
+    with open(glob.glob(os.path.join(summary, 'run-*.wandb'))[0], 'rb') as f:
+        data = f.read()  # protobuf keeps strings as they are
+    assert f'digits-cnn-wsd-{fingerprint}'.encode() in data and b'sweep-summary' in data
+    assert b'recommended_ratio' in data and b'frontier' in data
+    (table,) = glob.glob(os.path.join(summary, 'files', 'media', 'table', 'ratios_*.table.json'))
+    with open(table) as f:
+        table = json.load(f)
+    got = {r[0]: dict(zip(table['columns'], r)) for r in table['data']}
+    assert sorted(got) == RATIOS and got[0.5]['predicted'] is True and got[1.0]['predicted'] is False
+    measured = next(r for r in res.rows if not r['predicted'])
+    assert got[1.0]['MulticlassAccuracy_mean'] == pytest.approx(measured['metrics']['MulticlassAccuracy'])
+    assert got[0.5]['cost_batches'] == row['batches']
+    files = sorted(os.listdir(os.path.join(summary, 'files')))
+    assert {'results.csv', 'report.txt', 'recipe.yaml', 'tradeoff.png', 'schedules.png'} <= set(files)
+    here = os.path.join(out, f'digits-cnn-wsd-{fingerprint}')
+    with open(os.path.join(summary, 'files', 'results.csv')) as a, open(os.path.join(here, 'results.csv')) as b:
+        assert a.read() == b.read()
