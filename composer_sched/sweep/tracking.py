@@ -13,14 +13,22 @@
   (``0..1000``), so curves of different ratios overlay; tags ``ratio``, ``seed``, ``trunk``, ``branch_batch``,
   ``status``; predicted rows are children tagged ``predicted``.
 
-Only the sweep driver writes ``results.sqlite``: it creates the parent and the children before any training and
-stores each MLflow run id against the sqlite ``run_id`` (table ``tracked``), so a rerun or an extension reuses the
-parent and the finished children, and a retried run logs into its failed child (``attempts`` tag), never a new one.
-Workers get the ids and log through Composer's own loggers (rank 0 only). A tracker that cannot be reached is a
-``ValueError`` before training; one that fails later is reported and never costs a result in ``results.sqlite``.
+Only the sweep driver writes ``results.sqlite``: it creates the parent and the children before a worker gets a
+run (a new local store: on its writer thread, while the first run trains) and stores each MLflow run id against
+the sqlite ``run_id`` (table ``tracked``), so a rerun or an extension reuses the parent and the finished children,
+and a retried run logs into its failed child (``attempts`` tag), never a new one.
+
+Training never waits for MLflow. A run (rank 0) keeps what Composer's ``MLFlowLogger`` would log in memory and
+sends it from a thread every :data:`LIVE_SECONDS`; what it has not sent when it ends travels back with its row, is
+stored with the row in ``results.sqlite`` (``tracked_pending``, same transaction) and sent by the driver's writer
+thread, which also logs the row's numbers, a branch's trunk prefix and, at the end, the parent. A tracker that
+cannot be reached is a ``ValueError`` before training; one that fails later is reported, never costs a result, and
+what it missed is sent by the next sweep in the folder.
 
 ``--log wandb``: every run through Composer's ``WandBLogger`` with ``group=<recipe>-<fingerprint>``, the same tags
-and a stable id (``WANDB_MODE=offline`` works without an account; files under ``DIR/wandb``).
+and a stable id, and a ``sweep-summary`` run in the group (the parent's counterpart: the per-ratio table, the
+recommendation, the recipe, the plots and files); ``WANDB_MODE=offline`` works without an account (files under
+``DIR/wandb``).
 
 mlflow and wandb are imported inside functions: the CLI starts without them.
 """
@@ -358,8 +366,8 @@ class _Mlflow:
             if isinstance(row.get(k), (int, float)):
                 values[f'cost/{k}'] = row[k]
         values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-        if mid in self._scheduled and row['run_id'] not in self.logged:
-            # made by this sweep and not logged since: it has its creation tags only (a round trip saved)
+        if mid in self._scheduled and row['run_id'] not in self.logged and not (payload or {}).get('live'):
+            # made by this sweep, never sent to since: it has its creation tags only (a round trip saved)
             from mlflow.entities import RunData
             have = RunData(tags=[RunTag(k, v) for k, v in self._made_tags[mid].items()])
         else:
@@ -394,7 +402,7 @@ class _Mlflow:
             params = [Param(str(k)[:250], str(v)[:6000]) for k, v in given.items() if str(k)[:250] not in have.params]
             if not payload.get('live') and any(s.trunk_id == row['run_id'] for s in self.job.plan.runs):
                 # a trunk whose whole curve passed through here: its branches copy their prefix from this
-                self.curves[row['run_id']] = [p for p in points if not str(p[0]).startswith('frac/')]
+                self.curves[row['run_id']] = [p for p in points if str(p[0]).startswith(_FRAC_KEYS)]
         tag_list = [RunTag(k, v) for k, v in tags.items() if have.tags.get(k) != v]
         _log_batches(self.client, mid, metrics=metrics, params=params, tags=tag_list)
         self.client.set_terminated(mid, 'FINISHED' if row['status'] == 'done' else 'FAILED')
@@ -403,9 +411,9 @@ class _Mlflow:
             self.sent.append(row['run_id'])  # its pending payload is dropped at the end, in one transaction
 
     def _trunk_prefix(self, row: dict) -> list:
-        """The trunk's points before the branch batch, for a branch's child (so its curve is the whole run), with
-        their ``frac/`` copies against the branch's own budget; the trunk's timestamps, so a copy made twice is one
-        copy (MLflow drops identical points)."""
+        """The trunk's loss, metric and LR points before the branch batch, for a branch's child (so its curves are
+        the whole run), with their ``frac/`` copies against the branch's own budget; the trunk's timestamps, so a
+        copy made twice is one copy (MLflow drops identical points)."""
         from mlflow.entities import Metric
 
         trunk, cut = row.get('branched_from'), int(row.get('branch_batch') or 0)
@@ -414,14 +422,13 @@ class _Mlflow:
             return []
         points = self.curves.get(trunk)
         if points is None:  # logged by an earlier sweep, or live while it trained: read it back
-            skip = ('frac/', 'final/', 'cost/', 'system/', 'predicted/')
-            keys = [k for k in self.client.get_run(tmid).data.metrics if not k.startswith(skip)]
+            keys = [k for k in self.client.get_run(tmid).data.metrics if k.startswith(_FRAC_KEYS)]
             points = [[m.key, m.value, m.timestamp, m.step] for k in keys
                       for m in self.client.get_metric_history(tmid, k)]
         budget = int(self.job.plan.budgets.get(row['ratio']) or 0)
         out = []
         for k, v, ts, st in points:
-            if int(st) < cut:
+            if int(st) < cut and str(k).startswith(_FRAC_KEYS):  # the curves (not Composer's time/ counters)
                 out.append(Metric(str(k), float(v), int(ts), int(st)))
                 if budget and str(k).startswith(_FRAC_KEYS):
                     out.append(Metric(f'frac/{k}', float(v), int(ts), int(round(1000 * int(st) / budget))))
@@ -995,12 +1002,15 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
                 return True  # its child is still being made: next time
             with self._lock:
                 points, params, tags = self._points, self._params, self._tags
-                self._points, self._params, self._tags = [], {}, {}
+                # Composer's mlflow_run_id/mlflow_experiment_id stay for the driver, which knows their values
+                self._points, self._tags = [], {}
+                self._params = {k: v for k, v in params.items() if k.startswith('mlflow_')}
+                params = {k: v for k, v in params.items() if not k.startswith('mlflow_')}
             try:
                 if not self._sent:
                     self._mlflow_client.update_run(mid, status='RUNNING')
                 _log_batches(self._mlflow_client, mid, metrics=[Metric(*p) for p in points],
-                             params=[Param(k[:250], v) for k, v in params.items() if not k.startswith('mlflow_')],
+                             params=[Param(k[:250], v) for k, v in params.items()],
                              tags=[RunTag(k, v) for k, v in tags.items()])
                 self._sent += len(points) + 1
                 return True

@@ -288,3 +288,21 @@ def test_predicted_rows_are_children_tagged_predicted_and_wandb_has_the_sweep_su
     here = os.path.join(out, f'digits-cnn-wsd-{fingerprint}')
     with open(os.path.join(summary, 'files', 'results.csv')) as a, open(os.path.join(here, 'results.csv')) as b:
         assert a.read() == b.read()
+
+
+def test_a_long_run_sends_while_it_trains_and_the_rest_with_its_row(tmp_path, monkeypatch):
+    # A run longer than LIVE_SECONDS sends from its own thread while it trains (here: every 50 ms); what it had not
+    # sent when it ended comes with its row: the curve is whole, each point once, the child RUNNING then FINISHED.
+    from composer_sched.sweep import tracking
+
+    monkeypatch.setattr(tracking, 'LIVE_SECONDS', 0.05)
+    out = tmp_path / 'live'
+    res = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None)
+    assert res.exit_code == 0
+    client, parent, children = sweep_tree(local_uri(out))
+    child = children[(1.0, 0)]
+    assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
+    loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
+    assert [m.step for m in sorted(loss, key=lambda m: m.step)] == list(range(res.rows[0]['batches']))
+    assert child.data.params['mlflow_run_id'] == child.info.run_id and child.data.tags['run_name']
+    assert not ResultsStore(out / 'results.sqlite').pending('mlflow', f'{local_uri(out)}#digits-cnn-wsd')
