@@ -400,6 +400,11 @@ class _SweepJob:
     def ckpt_dir(self) -> str:
         return os.path.join(self.out_dir, 'checkpoints')
 
+    @property
+    def config_dir(self) -> str:
+        """``DIR/<name>-<hash>``: this recipe configuration's outputs (:func:`config_folder`)."""
+        return config_folder(self.out_dir, self.loaded.name, self.config_hash)
+
 
 def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Sequence[int]],
              out_dir: Union[str, os.PathLike], *, workers: int, backend: str, address: Optional[str],

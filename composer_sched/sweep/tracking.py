@@ -259,15 +259,13 @@ class _Mlflow:
     def _parent_start(self) -> None:
         from mlflow.entities import Param
 
-        from composer_sched.sweep.runner import config_folder
-
         job, pid = self.job, self.parent
         have = self.client.get_run(pid).data
         skip = ('seed', 'run_name', 'progress_bar', 'loggers')
         cfg = {k: v for k, v in job.loaded.config.items() if k not in skip}
         params = [Param(k[:250], v) for k, v in _flatten(cfg).items() if k and k[:250] not in have.params]
         _log_batches(self.client, pid, params=params)
-        here = config_folder(job.out_dir, job.loaded.name, job.config_hash)
+        here = job.config_dir
         os.makedirs(here, exist_ok=True)
         try:
             path = plot_trunks(job.plan, job.loaded, os.path.join(here, 'schedules.png'))

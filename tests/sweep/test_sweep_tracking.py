@@ -306,3 +306,28 @@ def test_a_long_run_sends_while_it_trains_and_the_rest_with_its_row(tmp_path, mo
     assert [m.step for m in sorted(loss, key=lambda m: m.step)] == list(range(res.rows[0]['batches']))
     assert child.data.params['mlflow_run_id'] == child.info.run_id and child.data.tags['run_name']
     assert not ResultsStore(out / 'results.sqlite').pending('mlflow', f'{local_uri(out)}#digits-cnn-wsd')
+
+
+def test_what_a_tracker_missed_is_kept_in_results_sqlite_and_sent_by_the_rerun(tmp_path, monkeypatch):
+    # The tracker fails as the driver logs the run (as if it went down, or the driver died then): the result and
+    # the run's curve are kept in results.sqlite; the rerun of the same command, which trains nothing, sends them.
+    from composer_sched.sweep import tracking
+
+    def down(self, spec, row):
+        raise ConnectionError('the tracker went away')
+
+    out, location = tmp_path / 'missed', f'{local_uri(tmp_path / "missed")}#digits-cnn-wsd'
+    with monkeypatch.context() as m:
+        m.setattr(tracking._Mlflow, 'recorded', down)
+        lines = []
+        first = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lines.append)
+    assert first.exit_code == 0 and sum('every result is in results.sqlite' in line for line in lines) == 1
+    store = ResultsStore(out / 'results.sqlite')
+    assert [r['status'] for r in store.rows()] == ['done'] and list(store.pending('mlflow', location))
+    second = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None)
+    assert second.ran == 0 and not store.pending('mlflow', location)
+    client, _, children = sweep_tree(local_uri(out))
+    child = children[(1.0, 0)]
+    assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
+    loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
+    assert sorted(m.step for m in loss) == list(range(first.rows[0]['batches']))
