@@ -371,6 +371,8 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
             job.tracking.finish(outcome, job.loaded)
         return outcome
     finally:
+        if job.tracking is not None:
+            job.tracking.close()
         folder.close()
 
 
@@ -406,6 +408,11 @@ class _SweepJob:
     @property
     def ckpt_dir(self) -> str:
         return os.path.join(self.out_dir, 'checkpoints')
+
+    @property
+    def config_dir(self) -> str:
+        """``DIR/<name>-<hash>``: this recipe configuration's outputs (:func:`config_folder`)."""
+        return config_folder(self.out_dir, self.loaded.name, self.config_hash)
 
 
 def _prepare(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Sequence[int]],
@@ -674,14 +681,15 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
     cpus = int(resources['cpus'])
     be: Any
     run_kw: dict[str, Any] = {'processes': procs, 'work_dir': os.path.join(out_dir, 'launch')}
-    if tracking is not None:
-        run_kw['track'] = tracking.worker()
+    inline = backend == 'local' and (workers == 1 or len(pending) <= 1)
+    if tracking is not None:  # runs in this process need not wait for the tracker's runs to be made
+        run_kw['track'] = tracking.worker(live=inline)
     if backend == 'ray':
         be = _RayBackend(address, resources, run_kw)
     elif backend == 'slurm':
         from composer_sched.sweep.slurm import SlurmBackend
         be = SlurmBackend(out_dir, slurm or {}, resources, plan.budgets, echo, track=run_kw.get('track'))
-    elif workers == 1 or len(pending) <= 1:
+    elif inline:
         be = _InlineBackend(run_kw)
     else:
         be = _ProcessBackend(min(workers, len(pending)), run_kw)
@@ -733,7 +741,8 @@ def _train(target, plan: SweepPlan, pending: list[RunSpec], done: set, store: Re
                     row['device_s'] = row['equiv_wall_s'] * device_count(resources)
             if row['status'] == 'done' and any(s.trunk_id == spec.run_id for s in plan.runs):
                 trunk_rows[spec.run_id] = row
-            store.record(row)
+            # with what the run logged that its trackers do not have yet, in the same transaction
+            store.record(row, pending=tracking.pending(row) if tracking is not None else ())
             if tracking is not None:
                 tracking.recorded(spec, row)
             n_done += 1

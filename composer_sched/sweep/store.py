@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS tracked (
     tracker_run_id  TEXT NOT NULL,
     PRIMARY KEY (key, tracker, location)
 );
+CREATE TABLE IF NOT EXISTS tracked_pending (
+    run_id   TEXT NOT NULL,
+    tracker  TEXT NOT NULL,
+    location TEXT NOT NULL,
+    payload  TEXT NOT NULL,
+    PRIMARY KEY (run_id, tracker, location)
+);
 """
 
 #: Columns of ``runs``, in order (``metrics`` is a JSON object of the recipe's eval metrics; ``world_size``: the
@@ -171,8 +178,61 @@ class ResultsStore:
         finally:
             conn.close()
 
-    def record(self, result: dict[str, Any]) -> None:
+    def set_tracked_ids(self, ids: dict[str, str], tracker: str, location: str) -> None:
+        """:meth:`set_tracked_id` for many keys (``{key: tracker_run_id}``) in one transaction."""
+        if not ids:
+            return
+        conn = self._connect()
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+            conn.executemany('INSERT INTO tracked VALUES (?, ?, ?, ?) ON CONFLICT(key, tracker, location) DO UPDATE '
+                             'SET tracker_run_id = excluded.tracker_run_id',
+                             [(k, tracker, location, v) for k, v in ids.items()])
+            conn.execute('COMMIT')
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute('ROLLBACK')
+            raise
+        finally:
+            conn.close()
+
+    def pending(self, tracker: str, location: str) -> dict[str, Any]:
+        """``{run_id: payload}``: what runs logged for a tracker that it has not been sent yet (a run's last
+        metrics travel with its row; they stay here until the tracker has them, so a driver killed before it
+        sent them, or a tracker down, loses nothing: the next sweep in the folder sends them)."""
+        conn = self._connect()
+        try:
+            rows = conn.execute('SELECT run_id, payload FROM tracked_pending WHERE tracker = ? AND location = ?',
+                                (tracker, location))
+            return {r['run_id']: json.loads(r['payload']) for r in rows}
+        except sqlite3.OperationalError:  # a read-only database from before the table
+            return {}
+        finally:
+            conn.close()
+
+    def drop_pending(self, run_ids: Iterable[str], tracker: str, location: str) -> None:
+        """Forget runs' pending payloads (the tracker has them), in one transaction."""
+        ids = list(run_ids)
+        if not ids:
+            return
+        conn = self._connect()
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+            conn.executemany('DELETE FROM tracked_pending WHERE run_id = ? AND tracker = ? AND location = ?',
+                             [(r, tracker, location) for r in ids])
+            conn.execute('COMMIT')
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute('ROLLBACK')
+            raise
+        finally:
+            conn.close()
+
+    def record(self, result: dict[str, Any], pending: Iterable[tuple[str, str, Any]] = ()) -> None:
         """Write one finished (``done`` or ``failed``) run atomically, replacing an earlier attempt's row.
+
+        ``pending``: ``(tracker, location, payload)`` of what the run logged that a tracker has not been sent yet
+        (:meth:`pending`), written in the same transaction as the row.
 
         Raises:
             ValueError: ``status`` is not ``'done'`` or ``'failed'``, or a required key is missing.
@@ -199,6 +259,10 @@ class ResultsStore:
             conn.execute(f'INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT(run_id) DO UPDATE SET {updates}, '
                          f"attempts=runs.attempts + 1" + ('' if replace else " WHERE runs.status != 'done'"),
                          tuple(row.values()))
+            for tracker, location, payload in pending:
+                conn.execute('INSERT INTO tracked_pending VALUES (?, ?, ?, ?) ON CONFLICT(run_id, tracker, location) '
+                             'DO UPDATE SET payload = excluded.payload',
+                             (row['run_id'], tracker, location, json.dumps(payload)))
             conn.execute('COMMIT')
         except BaseException:
             if conn.in_transaction:

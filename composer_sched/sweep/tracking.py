@@ -13,14 +13,22 @@
   (``0..1000``), so curves of different ratios overlay; tags ``ratio``, ``seed``, ``trunk``, ``branch_batch``,
   ``status``; predicted rows are children tagged ``predicted``.
 
-Only the sweep driver writes ``results.sqlite``: it creates the parent and the children before any training and
-stores each MLflow run id against the sqlite ``run_id`` (table ``tracked``), so a rerun or an extension reuses the
-parent and the finished children, and a retried run logs into its failed child (``attempts`` tag), never a new one.
-Workers get the ids and log through Composer's own loggers (rank 0 only). A tracker that cannot be reached is a
-``ValueError`` before training; one that fails later is reported and never costs a result in ``results.sqlite``.
+Only the sweep driver writes ``results.sqlite``: it creates the parent and the children before a worker gets a
+run (a new local store: on its writer thread, while the first run trains) and stores each MLflow run id against
+the sqlite ``run_id`` (table ``tracked``), so a rerun or an extension reuses the parent and the finished children,
+and a retried run logs into its failed child (``attempts`` tag), never a new one.
+
+Training never waits for MLflow. A run (rank 0) keeps what Composer's ``MLFlowLogger`` would log in memory and
+sends it from a thread every :data:`LIVE_SECONDS`; what it has not sent when it ends travels back with its row, is
+stored with the row in ``results.sqlite`` (``tracked_pending``, same transaction) and sent by the driver's writer
+thread, which also logs the row's numbers, a branch's trunk prefix and, at the end, the parent. A tracker that
+cannot be reached is a ``ValueError`` before training; one that fails later is reported, never costs a result, and
+what it missed is sent by the next sweep in the folder.
 
 ``--log wandb``: every run through Composer's ``WandBLogger`` with ``group=<recipe>-<fingerprint>``, the same tags
-and a stable id (``WANDB_MODE=offline`` works without an account; files under ``DIR/wandb``).
+and a stable id, and a ``sweep-summary`` run in the group (the parent's counterpart: the per-ratio table, the
+recommendation, the recipe, the plots and files); ``WANDB_MODE=offline`` works without an account (files under
+``DIR/wandb``).
 
 mlflow and wandb are imported inside functions: the CLI starts without them.
 """
@@ -33,6 +41,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 __all__ = ['TRACKERS', 'parse_log', 'open_tracking', 'SweepTracking', 'run_loggers']
@@ -149,6 +158,17 @@ def _seed_store(path: str) -> None:
             os.remove(f'{path}.tmp')
 
 
+def _log_batches(client: Any, run_id: str, metrics: Sequence = (), params: Sequence = (), tags: Sequence = ()) -> None:
+    """``client.log_batch`` within MLflow's limits per request (1000 entities, at most 100 params and 100 tags)."""
+    metrics, params, tags = list(metrics), list(params), list(tags)
+    while metrics or params or tags:
+        p, params = params[:100], params[100:]
+        t, tags = tags[:100], tags[100:]
+        room = 1000 - len(p) - len(t)
+        m, metrics = metrics[:room], metrics[room:]
+        client.log_batch(run_id, metrics=m, params=p, tags=t)
+
+
 class _Mlflow:
     """The driver's side of MLflow: parent and children, the id map in ``results.sqlite``, what the driver logs."""
 
@@ -167,20 +187,39 @@ class _Mlflow:
         self.ids: dict[str, str] = {}
         self.parent = ''
         self.experiment_id = ''
+        self._scheduled: list[str] = []
+        self._deferred: Optional[list] = None  # the runs of a new local store, set up on the writer thread
+        self.ready = threading.Event()  # set once the experiment, parent and children exist (or failed to)
+        self.logged: set[str] = set()  # run ids whose row this sweep logged
+        self.sent: list[str] = []  # run ids whose pending payload this sweep sent
+        self._made_tags: dict[str, dict] = {}  # the tags of each child this sweep made
+        self.curves: dict[str, list] = {}  # a trunk's points, when its whole curve came with its row
 
     # ------------------------------------------------------------------------------------------ before training
     def open(self, runs: Sequence[Any]) -> None:
-        """Reach the tracker, find or create the experiment, the parent and a child per run in ``runs``."""
-        import logging
+        """Reach the tracker, find or create the experiment, the parent and a child per run in ``runs``.
 
-        from mlflow import MlflowClient
+        A new local store (the sweep folder's first ``--log mlflow``) cannot be unreachable: it is set up by the
+        writer thread while the first run trains (:meth:`started`); any other store is checked here, before
+        training."""
+        import logging
 
         for name in ('mlflow', 'alembic'):  # the store's schema creation talks at INFO level
             logging.getLogger(name).setLevel(logging.WARNING)
-        # MLflow's REST client retries for minutes by default: the check before training answers in seconds.
         if self.local:
-            _seed_store(self.uri[len('sqlite:///'):])
+            path = self.uri[len('sqlite:///'):]
+            if not os.path.exists(path):
+                _seed_store(path)
+                self._deferred = list(runs)
+                return
+        # MLflow's REST client retries for minutes by default: the check before training answers in seconds.
         with _http_env({'MLFLOW_HTTP_REQUEST_MAX_RETRIES': '0', 'MLFLOW_HTTP_REQUEST_TIMEOUT': '15'}, force=True):
+            self._open(runs)
+
+    def _open(self, runs: Sequence[Any]) -> None:
+        from mlflow import MlflowClient
+
+        try:
             self.client = MlflowClient(tracking_uri=self.uri)
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is not None and exp.lifecycle_stage != 'active':
@@ -189,12 +228,50 @@ class _Mlflow:
                 self.experiment, artifact_location=self.artifacts,
                 # the UI opens a new experiment as model training (runs, charts), not GenAI traces
                 tags={'mlflow.experimentKind': 'custom_model_development'})
-            self.ids = self.store.tracked_ids(self.kind, self.location)
-            self.parent = self._reuse(self.ids.get(self._sweep_key())) or self._new_parent()
-            self.client.update_run(self.parent, status='RUNNING')
+            self.ids.update(self.store.tracked_ids(self.kind, self.location))
+            reused = self._reuse(self.ids.get(self._sweep_key()))
+            self.parent = reused or self._new_parent()
+            if reused:  # a new run starts RUNNING; a reused parent had ended
+                self.client.update_run(self.parent, status='RUNNING')
+            made = {}
             for spec in runs:
                 if not self._reuse(self.ids.get(spec.run_id)):
-                    self._new_child(spec.run_id, spec.ratio, spec.seed, self._spec_tags(spec))
+                    made[spec.run_id] = self._new_child(spec.run_id, spec.ratio, spec.seed, self._spec_tags(spec),
+                                                        remember=False)
+            self.store.set_tracked_ids(made, self.kind, self.location)  # one transaction, not one per run
+            self.ids.update(made)  # in place: an in-process run reads its child's id from this dict
+            self._scheduled = list(made.values())
+        finally:
+            self.ready.set()
+
+    def started(self) -> list[tuple[str, Callable[[], None]]]:
+        """What the writer thread does while the first runs train: the new children's status, the parent's
+        params and its trunk plot."""
+        first = [('setting up the local store', functools.partial(self._open, self._deferred))] \
+            if self._deferred is not None else []
+        return first + [('marking the runs scheduled', self._mark_scheduled),
+                        ('logging the recipe', self._parent_start)]
+
+    def _mark_scheduled(self) -> None:
+        for mid in self._scheduled:
+            self.client.update_run(mid, status='SCHEDULED')
+
+    def _parent_start(self) -> None:
+        from mlflow.entities import Param
+
+        job, pid = self.job, self.parent
+        have = self.client.get_run(pid).data
+        skip = ('seed', 'run_name', 'progress_bar', 'loggers')
+        cfg = {k: v for k, v in job.loaded.config.items() if k not in skip}
+        params = [Param(k[:250], v) for k, v in _flatten(cfg).items() if k and k[:250] not in have.params]
+        _log_batches(self.client, pid, params=params)
+        here = job.config_dir
+        os.makedirs(here, exist_ok=True)
+        try:
+            path = plot_trunks(job.plan, job.loaded, os.path.join(here, 'schedules.png'))
+        except Exception:  # noqa: BLE001 - a picture is not worth failing the log over
+            return
+        self.client.log_artifact(pid, path)
 
     def _sweep_key(self) -> str:
         return f'sweep:{self.job.config_hash}'
@@ -231,41 +308,54 @@ class _Mlflow:
                 'branch_batch': str(spec.branch_batch if spec.trunk_id else 0),
                 'budget_batches': str(self.job.plan.budgets.get(spec.ratio, ''))}
 
-    def _new_child(self, run_id: str, ratio: float, seed: int, tags: dict[str, str]) -> str:
+    def _new_child(self, run_id: str, ratio: float, seed: int, tags: dict[str, str], remember: bool = True) -> str:
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
         all_tags = {MLFLOW_PARENT_RUN_ID: self.parent, 'composer_sched.kind': 'run', 'composer_sched.run_id': run_id,
                     'ratio': f'{ratio:g}', 'seed': str(seed), 'status': 'scheduled', **tags, **self.extra_tags}
         run = self.client.create_run(self.experiment_id, run_name=f'{_ratio_key(ratio)}-s{seed}', tags=all_tags)
-        self._remember(run_id, run.info.run_id)
-        self.client.update_run(run.info.run_id, status='SCHEDULED')
+        self._made_tags[run.info.run_id] = all_tags
+        if remember:
+            self._remember(run_id, run.info.run_id)
+            self.client.update_run(run.info.run_id, status='SCHEDULED')
         return run.info.run_id
 
-    def worker(self) -> dict:
-        """What a worker needs to log a run into its child (plain types: it is pickled to workers and ranks)."""
+    def worker(self, live: bool = False) -> dict:
+        """What a worker needs to log a run into its child (plain types: it is pickled to workers and ranks).
+
+        ``live``: for runs in this process, which read their child's id from the live map when they send (the
+        writer thread may still be creating it); otherwise this waits until every child exists."""
+        if not live:
+            self.ready.wait()
         keep = {k: v for k, v in self.cfg.items() if k not in _RESERVED}
         keep.setdefault('log_system_metrics', False)
         env = {k: os.environ.get(k, v) for k, v in _HTTP_ENV.items()}
-        return {'uri': self.uri, 'experiment_id': self.experiment_id, 'runs': dict(self.ids), 'env': env,
+        return {'uri': self.uri, 'runs': self.ids if live else dict(self.ids), 'env': env,
                 'budgets': {s.run_id: int(self.job.plan.budgets[s.ratio]) for s in self.job.plan.runs},
                 'kwargs': keep}
 
     # ------------------------------------------------------------------------------------------ as runs finish
+    def payload(self, row: dict) -> Optional[tuple[str, str, Any]]:
+        """What ``row``'s run logged that MLflow has not been sent yet, to keep in ``results.sqlite`` with the row."""
+        p = (row.get('tracking') or {}).get(self.kind)
+        return (self.kind, self.location, p) if p else None
+
     def recorded(self, spec: Any, row: dict) -> None:
-        """The driver's word on a finished run: status, attempts, final metrics, cost; then terminate it."""
+        """The driver's word on a finished run (on the writer thread): the run's last metrics, status, attempts,
+        final metrics, cost, a branch's trunk prefix; then terminate it."""
         mid = self.ids.get(spec.run_id)
         if not mid:
             return
-        self._log_row(mid, row, attempts=self._attempts(spec.run_id))
+        self._log_row(mid, row, attempts=self._attempts(spec.run_id), payload=(row.get('tracking') or {}).get('mlflow'))
 
     def _attempts(self, run_id: str) -> int:
         row = next((r for r in self.store.rows(self.job.config_hash) if r['run_id'] == run_id), None)
         return int(row['attempts']) if row else 1
 
-    def _log_row(self, mid: str, row: dict, attempts: Optional[int] = None) -> None:
+    def _log_row(self, mid: str, row: dict, attempts: Optional[int] = None, payload: Optional[dict] = None) -> None:
         import time
 
-        from mlflow.entities import Metric, RunTag
+        from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
         step = int(row.get('batches') or 0)
@@ -274,25 +364,73 @@ class _Mlflow:
             if isinstance(row.get(k), (int, float)):
                 values[f'cost/{k}'] = row[k]
         values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-        have = self.client.get_run(mid).data
-        tags = {'status': row['status'], 'world_size': str(row.get('world_size') or 1)}
+        if mid in self._scheduled and row['run_id'] not in self.logged and not (payload or {}).get('live'):
+            # made by this sweep, never sent to since: it has its creation tags only (a round trip saved)
+            from mlflow.entities import RunData
+            have = RunData(tags=[RunTag(k, v) for k, v in self._made_tags[mid].items()])
+        else:
+            have = self.client.get_run(mid).data
+        tags = {str(k): str(v) for k, v in ((payload or {}).get('tags') or {}).items()}
+        tags.update({'status': row['status'], 'world_size': str(row.get('world_size') or 1)})
         if attempts is not None:
             tags['attempts'] = str(attempts)
         if row.get('error'):
             tags['error'] = str(row['error'])[:4000]
+        metrics = [Metric(k, v, now, step) for k, v in values.items() if have.metrics.get(k) != v]
         if row.get('branched_from'):
             tags['trunk'] = str(row['branched_from'])
             tags['branch_batch'] = str(row.get('branch_batch'))
             if self.ids.get(row['branched_from']):
                 tags['trunk_mlflow_run'] = self.ids[row['branched_from']]
+            if row['status'] == 'done':
+                prefix = self._trunk_prefix(row)
+                metrics += prefix
+                if prefix:
+                    tags['curve_before_branch'] = 'from the trunk'
         elif row['status'] == 'done' and have.tags.get('trunk') != 'self':
             # planned as a branch, but its trunk's checkpoint was missing: it trained from scratch
             tags.update(trunk='none', branch_batch='0')
-        metrics = [Metric(k, v, now, step) for k, v in values.items() if have.metrics.get(k) != v]
+        params: list = []
+        if payload:
+            points = payload.get('metrics') or []
+            metrics += [Metric(str(k), float(v), int(ts), int(st)) for k, v, ts, st in points]
+            given = dict(payload.get('params') or {})
+            if 'mlflow_run_id' in given:  # Composer's after_load logs them; the run may not have known them yet
+                given.update(mlflow_run_id=mid, mlflow_experiment_id=self.experiment_id)
+            params = [Param(str(k)[:250], str(v)[:6000]) for k, v in given.items() if str(k)[:250] not in have.params]
+            if not payload.get('live') and any(s.trunk_id == row['run_id'] for s in self.job.plan.runs):
+                # a trunk whose whole curve passed through here: its branches copy their prefix from this
+                self.curves[row['run_id']] = [p for p in points if str(p[0]).startswith(_FRAC_KEYS)]
         tag_list = [RunTag(k, v) for k, v in tags.items() if have.tags.get(k) != v]
-        if metrics or tag_list:
-            self.client.log_batch(mid, metrics=metrics, tags=tag_list)
+        _log_batches(self.client, mid, metrics=metrics, params=params, tags=tag_list)
         self.client.set_terminated(mid, 'FINISHED' if row['status'] == 'done' else 'FAILED')
+        self.logged.add(row['run_id'])
+        if payload:
+            self.sent.append(row['run_id'])  # its pending payload is dropped at the end, in one transaction
+
+    def _trunk_prefix(self, row: dict) -> list:
+        """The trunk's loss, metric and LR points before the branch batch, for a branch's child (so its curves are
+        the whole run), with their ``frac/`` copies against the branch's own budget; the trunk's timestamps, so a
+        copy made twice is one copy (MLflow drops identical points)."""
+        from mlflow.entities import Metric
+
+        trunk, cut = row.get('branched_from'), int(row.get('branch_batch') or 0)
+        tmid = self.ids.get(trunk or '')
+        if not trunk or cut <= 0 or not tmid:
+            return []
+        points = self.curves.get(trunk)
+        if points is None:  # logged by an earlier sweep, or live while it trained: read it back
+            keys = [k for k in self.client.get_run(tmid).data.metrics if k.startswith(_FRAC_KEYS)]
+            points = [[m.key, m.value, m.timestamp, m.step] for k in keys
+                      for m in self.client.get_metric_history(tmid, k)]
+        budget = int(self.job.plan.budgets.get(row['ratio']) or 0)
+        out = []
+        for k, v, ts, st in points:
+            if int(st) < cut and str(k).startswith(_FRAC_KEYS):  # the curves (not Composer's time/ counters)
+                out.append(Metric(str(k), float(v), int(ts), int(st)))
+                if budget and str(k).startswith(_FRAC_KEYS):
+                    out.append(Metric(f'frac/{k}', float(v), int(ts), int(round(1000 * int(st) / budget))))
+        return out
 
     # ------------------------------------------------------------------------------------------ after the sweep
     def finish(self, outcome: Any, files: dict[str, str]) -> None:
@@ -300,15 +438,20 @@ class _Mlflow:
         parent's params, tags, metrics and artifacts; the parent ends FINISHED, or FAILED when a run failed."""
         self._children_of_rows(outcome.rows)
         self._parent(outcome, files)
+        self.store.drop_pending(self.sent, self.kind, self.location)
 
     def _children_of_rows(self, rows: list[dict]) -> None:
         from mlflow.entities import Metric
 
+        pending = self.store.pending(self.kind, self.location)
         for row in rows:
-            mid = self._reuse(self.ids.get(row['run_id']))
+            rid = row['run_id']
+            if rid in self.logged:  # this sweep logged it (its pending payload is dropped next)
+                continue
+            mid = self._reuse(self.ids.get(rid))
             if row.get('predicted'):
                 if not mid:
-                    mid = self._new_child(row['run_id'], row['ratio'], row['seed'], {'predicted': 'true'})
+                    mid = self._new_child(rid, row['ratio'], row['seed'], {'predicted': 'true'})
                 p = row.get('prediction') or {}
                 values = {f'predicted/{k}': p.get(k) for k in ('loss', 'low', 'high', 'metric_low', 'metric_high')}
                 for k, band in (p.get('metrics') or {}).items():
@@ -323,9 +466,14 @@ class _Mlflow:
                     self.client.log_batch(mid, metrics=new)
                 self._log_row(mid, row)
             elif not mid:
-                # Finished before this folder logged to this tracker: the final numbers, without curves.
-                mid = self._new_child(row['run_id'], row['ratio'], row['seed'], {'backfilled': 'true'})
-                self._log_row(mid, row, attempts=row.get('attempts'))
+                # Finished before this folder logged to this tracker: the final numbers, without curves (or with
+                # what it logged, kept in results.sqlite when its child could not be made then).
+                mid = self._new_child(rid, row['ratio'], row['seed'], {} if rid in pending else {'backfilled': 'true'})
+                self._log_row(mid, row, attempts=row.get('attempts'), payload=pending.get(rid))
+            elif rid in pending:
+                # recorded, but its last metrics never reached MLflow (the tracker was down, or the sweep was killed
+                # first): they were kept in results.sqlite
+                self._log_row(mid, row, attempts=row.get('attempts'), payload=pending[rid])
             else:
                 run = self.client.get_run(mid)
                 if run.data.tags.get('status') != row['status'] or run.info.status in ('RUNNING', 'SCHEDULED'):
@@ -335,16 +483,10 @@ class _Mlflow:
     def _parent(self, outcome: Any, files: dict[str, str]) -> None:
         import time
 
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, RunTag
 
         job, pid = self.job, self.parent
         have = self.client.get_run(pid).data
-        skip = ('seed', 'run_name', 'progress_bar', 'loggers')
-        cfg = {k: v for k, v in job.loaded.config.items() if k not in skip}
-        params = {k: v for k, v in _flatten(cfg).items() if k and k not in have.params}
-        plist = [Param(k[:250], v) for k, v in params.items()]
-        for i in range(0, len(plist), 100):  # MLflow takes at most 100 params per batch
-            self.client.log_batch(pid, params=plist[i:i + 100])
         rows = outcome.rows
         tags = {'fingerprint': job.config_hash, 'recipe': job.loaded.name, 'backend': job.backend,
                 'workers': str(job.workers), 'procs_per_run': str(int(job.resources['processes'])),
@@ -376,8 +518,7 @@ class _Mlflow:
         metrics = [Metric(k, float(v), now, 0) for k, v in values.items()
                    if isinstance(v, (int, float)) and math.isfinite(v) and have.metrics.get(k) != float(v)]
         tag_list = [RunTag(k, v) for k, v in tags.items() if have.tags.get(k) != v]
-        if metrics or tag_list:
-            self.client.log_batch(pid, metrics=metrics, tags=tag_list)
+        _log_batches(self.client, pid, metrics=metrics, tags=tag_list)
         for path in files.values():
             if path and os.path.isfile(path):
                 self.client.log_artifact(pid, path)
@@ -388,7 +529,8 @@ class _Mlflow:
 
     def describe(self) -> str:
         where = f'{self.uri} (see it: mlflow ui --backend-store-uri {self.uri})' if self.local else self.uri
-        return f'MLflow: experiment {self.experiment!r}, parent run {self.parent} at {where}'
+        parent = f'parent run {self.parent}' if self.parent else 'a new parent run'
+        return f'MLflow: experiment {self.experiment!r}, {parent} at {where}'
 
 
 class _Wandb:
@@ -412,15 +554,76 @@ class _Wandb:
                              'to log without an account.')
         self.tags = {s.run_id: _wandb_tags(s, self.job.plan) for s in runs}
 
-    def worker(self) -> dict:
+    def worker(self, live: bool = False) -> dict:
         return {'project': self.project, 'group': self.group, 'entity': self.cfg.get('entity'), 'dir': self.dir,
                 'tags': self.tags, 'fingerprint': self.job.config_hash}
+
+    def started(self) -> list[tuple[str, Callable[[], None]]]:
+        return []
+
+    def payload(self, row: dict) -> None:
+        return None  # the runs log to W&B themselves (Composer's WandBLogger); wandb keeps its own files
 
     def recorded(self, spec: Any, row: dict) -> None:
         pass
 
+    #: W&B's client starts its own service and wants the main thread: the summary is logged there, at the end.
+    main_thread = True
+
     def finish(self, outcome: Any, files: dict[str, str]) -> None:
-        pass
+        """The sweep's summary run in the group (the MLflow parent's counterpart), job type ``sweep-summary``:
+        a ``ratios`` table (per ratio: seeds, failures, cost, each metric's mean and std, predicted or trained),
+        the recommendation in its summary, the recipe in its config, the trade-off and schedule plots as images,
+        and the sweep's files (results.csv, report.txt, recipe.yaml, the plots) saved with it. Its id is stable,
+        so a rerun resumes it instead of adding one."""
+        import wandb
+
+        job, rep = self.job, outcome.report
+        here = os.path.dirname(files.get('config_csv') or '')
+        paths = {k: v for k, v in files.items() if v and os.path.isfile(v)}
+        if here:
+            sched = os.path.join(here, 'schedules.png')
+            if not os.path.isfile(sched):
+                try:
+                    plot_trunks(job.plan, job.loaded, sched)
+                except Exception:  # noqa: BLE001 - a picture is not worth failing the log over
+                    pass
+            if os.path.isfile(sched):
+                paths['schedules'] = sched
+        summaries = list(rep.summaries) if rep is not None else []
+        metrics = sorted({m for s in summaries for m in s.mean})
+        columns: list[Any] = ['ratio', 'predicted', 'seeds', 'failed', 'cost_batches', 'device_s'] + \
+            [f'{m}_{k}' for m in metrics for k in ('mean', 'std')]
+        data = [[s.ratio, s.predicted, s.n, s.failed, s.batches, None if s.predicted else s.device_s]
+                + [v for m in metrics for v in (s.mean.get(m), s.std.get(m))] for s in summaries]
+        skip = ('seed', 'run_name', 'progress_bar', 'loggers')
+        config = {'recipe': job.loaded.name, 'fingerprint': job.config_hash, 'backend': job.backend,
+                  'ratios': sorted({r['ratio'] for r in outcome.rows}),
+                  'seeds': sorted({r['seed'] for r in outcome.rows}),
+                  **{f'recipe.{k}': v for k, v in _flatten({k: v for k, v in job.loaded.config.items()
+                                                             if k not in skip}).items()}}
+        os.environ.setdefault('WANDB_SILENT', 'true')
+        run = wandb.init(project=self.project, group=self.group, entity=self.cfg.get('entity'),
+                         name=f'{self.group}-summary', id=_wandb_id(job.config_hash, 'sweep-summary'),
+                         resume='allow', dir=self.dir, job_type='sweep-summary', tags=['sweep-summary'],
+                         config=config, reinit='create_new')
+        try:
+            log: dict[str, Any] = {'ratios': wandb.Table(columns=columns, data=data)}
+            for key, name in (('config_plot', 'tradeoff'), ('schedules', 'schedules')):
+                if key in paths:
+                    log[name] = wandb.Image(paths[key])
+            run.log(log)
+            summary: dict[str, Any] = {'runs': len(outcome.rows), 'failed': len(outcome.failed),
+                                       'predicted_runs': sum(1 for r in outcome.rows if r.get('predicted'))}
+            if rep is not None:
+                summary.update({'metric': rep.metric, 'goal': rep.goal, 'tolerance': rep.tolerance,
+                                'recommended_ratio': rep.recommended_ratio, 'best_ratio': rep.best_ratio,
+                                'frontier': list(rep.frontier), 'report': rep.text()})
+            run.summary.update(summary)
+            for path in paths.values():
+                run.save(path, base_path=os.path.dirname(path), policy='now')
+        finally:
+            run.finish(exit_code=1 if outcome.failed else 0)
 
     def short(self) -> str:
         return f'group {self.group!r}'
@@ -440,39 +643,95 @@ def _wandb_tags(spec: Any, plan: Any) -> list[str]:
 @dataclasses.dataclass
 class SweepTracking:
     """The trackers of one sweep (driver side): opened before training, told of every recorded row, finished
-    after the outputs are written. Every call after :meth:`open` reports a failure and carries on: the tracker
-    is a view of ``results.sqlite``, never a reason to lose a run."""
+    after the outputs are written. Every call after :meth:`open` runs on one writer thread, in order, while the
+    runs train (training never waits for the tracker), and reports a failure and carries on: the tracker is a
+    view of ``results.sqlite``, never a reason to lose a run; what a run logged that the tracker did not get yet
+    is kept in ``results.sqlite`` (:meth:`pending`) and sent by the next sweep in the folder."""
     trackers: list
     echo: Callable[[str], None]
     broken: dict = dataclasses.field(default_factory=dict)
 
-    def worker(self) -> dict:
-        """``{tracker: what workers need}``, handed to :func:`~composer_sched.sweep.execute.run_one`."""
-        return {t.kind: t.worker() for t in self.trackers if t.kind not in self.broken}
+    def __post_init__(self) -> None:
+        import queue
+
+        self._queue: Any = queue.Queue()
+        self._thread: Any = None
+        # MLflow's HTTP settings for the whole sweep (the writer thread's calls), where the user has not set them
+        self._env = {k: os.environ.get(k) for k in _HTTP_ENV}
+        for k, v in _HTTP_ENV.items():
+            os.environ.setdefault(k, v)
+        for t in self.trackers:
+            for what, fn in t.started():
+                self._submit(t, what, fn)
+
+    def worker(self, live: bool = False) -> dict:
+        """``{tracker: what workers need}``, handed to :func:`~composer_sched.sweep.execute.run_one`; ``live``:
+        for runs in this process (they need not wait for the writer thread to create their tracker runs)."""
+        out = {t.kind: t.worker(live) for t in self.trackers if t.kind not in self.broken}
+        return {k: v for k, v in out.items() if k not in self.broken}
+
+    def _submit(self, t: Any, what: str, fn: Callable[[], None]) -> None:
+        import threading
+
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name='composer-sched-tracking', daemon=True)
+            self._thread.start()
+        self._queue.put((t, what, fn))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._safely(*item)
+            finally:
+                self._queue.task_done()
 
     def _safely(self, t: Any, what: str, fn: Callable[[], None]) -> None:
         if t.kind in self.broken:
             return
         try:
-            with _http_env(_HTTP_ENV):
-                fn()
+            fn()
         except Exception as e:  # noqa: BLE001 - a tracker down mid-sweep: say so once, keep training
             self.broken[t.kind] = _first_line(e)
             self.echo(f'  {t.kind}: {what} failed ({self.broken[t.kind]}); the sweep goes on, every result is in '
                       f'results.sqlite; rerun the same command to log what is missing.')
 
+    def pending(self, row: dict) -> list[tuple[str, str, Any]]:
+        """``(tracker, location, payload)`` of what ``row``'s run logged that its trackers do not have yet, for
+        :meth:`~composer_sched.sweep.store.ResultsStore.record` to keep with the row."""
+        out = [t.payload(row) for t in self.trackers]
+        return [p for p in out if p is not None]
+
     def recorded(self, spec: Any, row: dict) -> None:
+        """``row`` is in ``results.sqlite``: the trackers are told on the writer thread (training goes on)."""
         if row.get('tracking_error'):
             self.echo(f'  tracker: ratio {spec.ratio:g} seed {spec.seed} logged partly: {row["tracking_error"]}')
         for t in self.trackers:
-            self._safely(t, f'logging run {spec.run_id}', functools.partial(t.recorded, spec, row))
+            self._submit(t, f'logging run {spec.run_id}', functools.partial(t.recorded, spec, row))
 
     def finish(self, outcome: Any, loaded: Any) -> None:
+        """The sweep's outputs are written: the trackers log the sweep, and this waits until they have all."""
         files = _parent_files(outcome, loaded)
         for t in self.trackers:
-            self._safely(t, 'logging the sweep', functools.partial(t.finish, outcome, files))
+            if not getattr(t, 'main_thread', False):
+                self._submit(t, 'logging the sweep', functools.partial(t.finish, outcome, files))
+        self._queue.join()
+        for t in self.trackers:
+            if getattr(t, 'main_thread', False):
+                self._safely(t, 'logging the sweep', functools.partial(t.finish, outcome, files))
+        for t in self.trackers:
             if t.kind not in self.broken:
                 self.echo(f'  logged to {t.kind}: {t.short()}')
+
+    def close(self) -> None:
+        """Stop the writer thread once its queue is done (without waiting: a sweep stopped by Ctrl-C leaves
+        what was not sent in ``results.sqlite``), and give the environment back."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread = None
+        _restore_env(self._env)
 
     def target(self, target: Any) -> Any:
         """The target the runs train: the recipe's own MLflow logger off (the sweep logs into its children)."""
@@ -527,8 +786,8 @@ def open_tracking(log: Sequence[str], job: Any, store: Any, runs: Sequence[Any],
 
 
 def _parent_files(outcome: Any, loaded: Any) -> dict[str, str]:
-    """The files the parent run keeps: this configuration's results.csv, tradeoff.png, recipe.yaml, and a report
-    text and a trunk plot written next to them."""
+    """The files the parent run keeps at the end: this configuration's results.csv, tradeoff.png, recipe.yaml,
+    and a report text written next to them (the trunk plot is logged while the runs train)."""
     files = {k: outcome.outputs.get(k, '') for k in ('config_csv', 'config_plot', 'recipe')}
     here = os.path.dirname(files.get('config_csv') or '')
     if not here:
@@ -538,15 +797,14 @@ def _parent_files(outcome: Any, loaded: Any) -> dict[str, str]:
         with open(path, 'w') as f:
             f.write(outcome.report.text() + '\n')
         files['report'] = path
-    try:
-        files['schedules'] = plot_trunks(outcome.plan, loaded, os.path.join(here, 'schedules.png'))
-    except Exception:  # noqa: BLE001 - a picture is not worth failing the log over
-        pass
     return files
 
 
 def plot_trunks(plan: Any, loaded: Any, path: str) -> str:
     """The LR multiplier of every ratio's run against batches, with the batch each branch leaves its trunk.
+
+    Drawn without ``pyplot`` (a figure of its own, no global state): the tracker's writer thread draws it while
+    the sweep trains.
 
     Args:
         plan: the sweep's :class:`~composer_sched.sweep.plan.SweepPlan`.
@@ -556,14 +814,15 @@ def plot_trunks(plan: Any, loaded: Any, path: str) -> str:
     Returns:
         ``path``.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from composer_sched.sweep.plan import ratio_curves
 
     curves = ratio_curves(loaded, sorted(plan.budgets))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     for i, (ratio, curve) in enumerate(sorted(curves.items())):
         ax.plot(range(1, len(curve) + 1), curve, color=f'C{i % 10}', label=f'ratio {ratio:g}')
     seen = set()
@@ -578,7 +837,6 @@ def plot_trunks(plan: Any, loaded: Any, path: str) -> str:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -599,20 +857,72 @@ class _Guard:
         self.error: Optional[str] = None
 
 
+#: Seconds between a run's sends to MLflow while it trains (a long run's curves show as it goes). What a run logged
+#: since its last send travels back with its row and the driver sends it: the bundled sweep's 1-second runs talk to
+#: MLflow not at all from the run itself.
+LIVE_SECONDS = 10.0
+
+
 def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
     import fnmatch
+    import inspect
+    import threading
     import time
 
     from composer.loggers import MLFlowLogger
-    from mlflow.entities import Metric
+    from composer.utils import dist
 
     budget = int(cfg['budgets'].get(spec.run_id) or 0)
 
+    def child() -> Optional[str]:  # the run's MLflow id; in-process runs read it live (it may not exist yet)
+        return cfg['runs'].get(spec.run_id)
+
     class _SweepMLFlowLogger(MLFlowLogger):
-        # Composer's logger, every call guarded (a tracker down mid-run must not fail the run), and each metric
-        # also logged under frac/ against thousandths of the run's budget.
+        # Composer's logger with what it logs (metrics, the trainer's hyperparameters as params, its tags) kept in
+        # memory, each metric also under frac/ against thousandths of the run's budget; a thread sends them every
+        # LIVE_SECONDS; the rest goes back with the row (take()). No MLflow call ever blocks a batch, and a
+        # tracker down mid-run costs nothing: what was not sent travels with the row.
         _points: list
+        _params: dict
+        _tags: dict
+        _lock: Any
+        _stop: Any
+        _thread: Any
         _sent: int
+        _started: float
+        _client: Any = None
+
+        def __init__(self, **kwargs: Any) -> None:
+            # Composer's constructor without its MLflow calls (mlflow.set_tracking_uri, a client that opens the
+            # store, the experiment lookup): the sweep made the experiment and this run's child, and building a
+            # run's loggers must not wait for the store nor change mlflow's process-wide state.
+            a = inspect.signature(MLFlowLogger.__init__).bind(self, **kwargs)
+            a.apply_defaults()
+            args = a.arguments
+            self._enabled = (not args['rank_zero_only']) or dist.get_global_rank() == 0
+            for name in ('experiment_name', 'run_name', 'run_group', 'model_registry_prefix', 'model_registry_uri',
+                         'synchronous', 'log_system_metrics', 'resume', 'log_duplicated_metric_every_n_steps'):
+                setattr(self, name, args[name])
+            self.tracking_uri = str(args['tracking_uri'])
+            self.tags = dict(args['tags'] or {})
+            self.rename_metrics = dict(args['rename_metrics'] or {})
+            self.ignore_metrics = list(args['ignore_metrics'] or [])
+            self.ignore_hyperparameters = list(args['ignore_hyperparameters'] or [])
+            self._metrics_cache = {}
+            self._rank_zero_only = args['rank_zero_only']
+            self._last_flush_time = time.time()
+            self._flush_interval = args['flush_interval']
+            self._experiment_id, self._run_id, self.run_url = None, None, None
+            self._points, self._params, self._tags = [], {}, {}
+            self._lock, self._stop, self._thread, self._sent = threading.Lock(), threading.Event(), None, 0
+            self._started = time.monotonic()
+
+        @property
+        def _mlflow_client(self) -> Any:  # type: ignore[override]  # made when first needed, off the batch path
+            if self._client is None:
+                from mlflow import MlflowClient
+                self._client = MlflowClient(self.tracking_uri)
+            return self._client
 
         def _call(self, fn: Callable, *a: Any, **k: Any) -> Any:
             if guard.error is not None:
@@ -625,36 +935,100 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
                 return None
 
         def _start_mlflow_run(self, state: Any) -> None:
-            self._call(super()._start_mlflow_run, state)
+            self._run_id = child()  # type: ignore[assignment]  # Composer declares it None until a run
+            tags = dict(self.tags or {})
+            if self.run_group:
+                tags['run_group'] = self.run_group
+            with self._lock:
+                self._tags.update({str(k): str(v) for k, v in tags.items()})
+            if self.log_system_metrics and self._run_id:  # MLflow's system-metrics monitor needs its fluent run
+                import mlflow
+                mlflow.set_tracking_uri(self.tracking_uri)
+                self._call(mlflow.start_run, run_id=self._run_id, log_system_metrics=True)
+            self._started = time.monotonic()
+
+        def _go_live(self) -> None:
+            # a run still going after LIVE_SECONDS gets its sending thread (a short run never needs one)
+            self._thread = threading.Thread(target=self._live, name='composer-sched-mlflow-run', daemon=True)
+            self._thread.start()
 
         def after_load(self, state: Any, logger: Any) -> None:
             self._call(super().after_load, state, logger)
 
         def log_hyperparameters(self, hyperparameters: dict) -> None:
-            self._call(super().log_hyperparameters, hyperparameters)
+            if not self._enabled:
+                return
+            keep = {str(k): str(v)[:6000] for k, v in hyperparameters.items()
+                    if not any(fnmatch.fnmatch(k, pattern) for pattern in self.ignore_hyperparameters)}
+            with self._lock:
+                self._params.update(keep)
 
         def log_metrics(self, metrics: dict, step: Optional[int] = None) -> None:
-            # Buffered and sent as one log_batch every few seconds: mlflow.log_metrics costs ~1 ms a call, which
-            # every batch of a small model pays (+25% of the bundled sweep's wall time). Every point is kept.
-            if not self._enabled or guard.error is not None:
+            if not self._enabled:
                 return
             step = int(step or 0)
             now = int(time.time() * 1000)
+            new = []
+            cache, every = self._metrics_cache, self.log_duplicated_metric_every_n_steps
             for k, v in metrics.items():
                 if any(fnmatch.fnmatch(k, pattern) for pattern in self.ignore_metrics):
                     continue
                 name, value = self.rename(k), float(v)
-                self._points.append(Metric(name, value, now, step))
+                last = cache.get(k)
+                if last is not None and last[0] == value and step < last[1] + every:
+                    continue  # Composer's rule: a value repeated within log_duplicated_metric_every_n_steps steps
+                cache[k] = (value, step)
+                new.append((name, value, now, step))
                 if budget and k.startswith(_FRAC_KEYS):
-                    self._points.append(Metric(f'frac/{name}', value, now, int(round(1000 * step / budget))))
-            if len(self._points) >= 1000 or now - self._sent >= 5000:
-                self._call(self._send)
+                    new.append((f'frac/{name}', value, now, int(round(1000 * step / budget))))
+            with self._lock:
+                self._points.extend(new)
+            if self._thread is None and time.monotonic() - self._started >= LIVE_SECONDS and not self._stop.is_set():
+                self._go_live()
 
-        def _send(self) -> None:
-            points, self._points = self._points, []
-            self._sent = int(time.time() * 1000)
-            for i in range(0, len(points), 1000):  # MLflow's limit per batch
-                self._mlflow_client.log_batch(str(self._run_id), metrics=points[i:i + 1000], synchronous=True)
+        def _live(self) -> None:
+            while self._send() and not self._stop.wait(LIVE_SECONDS):
+                pass
+
+        def _send(self) -> bool:
+            """Send what is kept (the first time, mark the run RUNNING); ``False`` once MLflow failed (the rest
+            then travels with the row: nothing is dropped)."""
+            from mlflow.entities import Metric, Param, RunTag
+
+            mid = child()
+            if not mid:
+                return True  # its child is still being made: next time
+            with self._lock:
+                points, params, tags = self._points, self._params, self._tags
+                # Composer's mlflow_run_id/mlflow_experiment_id stay for the driver, which knows their values
+                self._points, self._tags = [], {}
+                self._params = {k: v for k, v in params.items() if k.startswith('mlflow_')}
+                params = {k: v for k, v in params.items() if not k.startswith('mlflow_')}
+            try:
+                if not self._sent:
+                    self._mlflow_client.update_run(mid, status='RUNNING')
+                _log_batches(self._mlflow_client, mid, metrics=[Metric(*p) for p in points],
+                             params=[Param(k[:250], v) for k, v in params.items()],
+                             tags=[RunTag(k, v) for k, v in tags.items()])
+                self._sent += len(points) + 1
+                return True
+            except Exception:  # noqa: BLE001 - put back in front: the driver sends them with the row
+                with self._lock:
+                    self._points[:0] = points
+                    self._params = {**params, **self._params}
+                    self._tags = {**tags, **self._tags}
+                return False
+
+        def take(self) -> Optional[dict]:
+            """Stop sending and hand over what was not sent (for the row), once."""
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+            with self._lock:
+                out = {'metrics': [list(p) for p in self._points], 'params': self._params, 'tags': self._tags,
+                       'live': self._sent}
+                self._points, self._params, self._tags = [], {}, {}
+            return out if (out['metrics'] or out['params'] or out['tags'] or out['live']) else None
 
         def log_table(self, *a: Any, **k: Any) -> None:
             self._call(super().log_table, *a, **k)
@@ -663,15 +1037,11 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
             self._call(super().log_images, *a, **k)
 
         def post_close(self) -> None:
-            if self._enabled and self._points:
-                self._call(self._send)
-            if self._enabled:
-                self._call(super().post_close)
+            # Only stop the sends: the driver ends the run. Nothing here touches MLflow, so the second close that
+            # Composer's engine runs at interpreter exit (atexit) cannot open mlflow's default store in the cwd.
+            self._stop.set()
 
-    kwargs = dict(cfg['kwargs'])
-    logger = _SweepMLFlowLogger(tracking_uri=cfg['uri'], run_name=None, **kwargs)
-    logger._points, logger._sent = [], int(time.time() * 1000)
-    return logger
+    return _SweepMLFlowLogger(tracking_uri=cfg['uri'], run_name=None, **dict(cfg['kwargs']))
 
 
 def _wandb_logger(cfg: dict, spec: Any, guard: _Guard):
@@ -700,8 +1070,9 @@ def _wandb_logger(cfg: dict, spec: Any, guard: _Guard):
 @contextlib.contextmanager
 def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
     """Within a worker: Composer loggers that log ``spec``'s run into its tracker runs (none when ``track`` is
-    empty). The MLflow run id goes to Composer's ``MLFlowLogger`` as ``MLFLOW_RUN_ID`` (restored afterwards); on
-    leaving, an MLflow run left active by a failed run is ended, and a tracker failure is put in
+    empty). The MLflow logger sends what the run logs every :data:`LIVE_SECONDS` from a thread of its own; on
+    leaving, what it did not send goes into ``row['tracking']`` (the driver keeps it in ``results.sqlite`` with the
+    row and sends it), an MLflow run left active (system metrics) is ended, and a tracker failure is put in
     ``row['tracking_error']`` (the run itself is unaffected).
     """
     if not track:
@@ -711,14 +1082,15 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
     loggers: list = []
     # mlflow.set_tracking_uri (which Composer's logger calls) also sets MLFLOW_TRACKING_URI: restored too, else a
     # later sweep in this process would take the previous sweep's store for the user's choice.
-    keep = {k: os.environ.get(k) for k in ('MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', 'MLFLOW_TRACKING_URI', *_HTTP_ENV)}
+    keep = {k: os.environ.get(k) for k in ('MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', 'MLFLOW_TRACKING_URI',
+                                           'MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS', *_HTTP_ENV)}
+    mlflow_logger = None
     try:
-        if 'mlflow' in track and track['mlflow']['runs'].get(spec.run_id):
+        if 'mlflow' in track and spec.run_id in track['mlflow']['budgets']:
             cfg = track['mlflow']
             os.environ.update(cfg.get('env') or {})
-            os.environ['MLFLOW_RUN_ID'] = cfg['runs'][spec.run_id]
-            os.environ['MLFLOW_EXPERIMENT_ID'] = cfg['experiment_id']
-            loggers.append(_mlflow_logger(cfg, spec, guard))
+            mlflow_logger = _mlflow_logger(cfg, spec, guard)
+            loggers.append(mlflow_logger)
         if 'wandb' in track:
             loggers.append(_wandb_logger(track['wandb'], spec, guard))
     except Exception as e:  # noqa: BLE001 - no logger is no reason to skip training
@@ -726,10 +1098,14 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
     try:
         yield loggers
     finally:
+        if mlflow_logger is not None and mlflow_logger._enabled:  # rank 0: what the run logged and did not send
+            payload = mlflow_logger.take()
+            if payload:
+                row.setdefault('tracking', {})['mlflow'] = payload
         if 'mlflow' in track:
             try:
                 import mlflow
-                if mlflow.active_run() is not None:
+                if mlflow.active_run() is not None:  # the system-metrics monitor's run
                     mlflow.end_run('FAILED' if row.get('status') != 'done' else 'FINISHED')
             except Exception as e:  # noqa: BLE001
                 guard.error = guard.error or _first_line(e)

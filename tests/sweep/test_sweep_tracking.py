@@ -1,6 +1,8 @@
 """--log mlflow: one parent run per sweep, a child per run, read back through MlflowClient from a real local store
 and a real ``mlflow server``; reruns add nothing, a retried run reuses its failed child, every backend gives the
 same tree, and a tracker that is down stops the sweep before training or never costs a result."""
+import glob
+import json
 import os
 import signal
 import sqlite3
@@ -26,10 +28,21 @@ def _cache(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _no_user_tracker(monkeypatch, _cache):
+def _no_user_tracker(monkeypatch, _cache, tmp_path):
     monkeypatch.setenv('XDG_CACHE_HOME', str(_cache))  # the migrated empty MLflow store: this session's, not ~'s
     for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
         monkeypatch.delenv(k, raising=False)
+    cwd = tmp_path / 'cwd'  # where the user stands: a sweep writes only into its --out (or the user's tracker)
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    yield
+    assert_nothing_in(cwd)
+
+
+def assert_nothing_in(cwd):
+    """mlflow 3 opens ``sqlite:///mlflow.db`` in the working folder whenever it is used without a tracking URI
+    (mlflow 2: ``./mlruns``): no code path of a sweep may do that."""
+    assert sorted(os.listdir(cwd)) == [], f'a sweep wrote into the working folder {cwd}'
 
 
 def local_uri(out) -> str:
@@ -58,9 +71,9 @@ def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,)):
         # Composer's MLFlowLogger curves, and the same against thousandths of the budget
         loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
         frac = client.get_metric_history(child.info.run_id, 'frac/loss/train/total')
-        start = row['branch_batch'] or 0
-        assert [m.step for m in loss] == list(range(start, row['batches']))  # Composer's step: batches before
-        assert [m.step for m in frac] == [round(1000 * m.step / row['batches']) for m in loss]
+        # the whole run, a branch's too (Composer's step: batches before); a branch's first batches are its trunk's
+        assert sorted(m.step for m in loss) == list(range(row['batches']))
+        assert sorted(m.step for m in frac) == sorted(round(1000 * m.step / row['batches']) for m in loss)
         evals = client.get_metric_history(child.info.run_id, 'frac/metrics/eval/MulticlassAccuracy')
         assert max(m.step for m in evals) == 1000  # the final eval, at the whole budget whatever the ratio
         assert 'lr-SGD/group0' in child.data.metrics and 'metrics/eval/MulticlassAccuracy' in child.data.metrics
@@ -68,9 +81,15 @@ def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,)):
         trunk, branch = children[(1.0, seed)], children[(0.5, seed)]
         assert trunk.data.tags['trunk'] == 'self'
         if rows[(0.5, seed)]['branched_from']:
+            cut = rows[(0.5, seed)]['branch_batch']
             assert branch.data.tags['trunk'] == rows[(1.0, seed)]['run_id']
             assert branch.data.tags['trunk_mlflow_run'] == trunk.info.run_id
-            assert branch.data.tags['branch_batch'] == str(rows[(0.5, seed)]['branch_batch'])
+            assert branch.data.tags['branch_batch'] == str(cut) and cut > 0
+            assert branch.data.tags['curve_before_branch'] == 'from the trunk'
+            for key in ('loss/train/total', 'lr-SGD/group0'):  # the trunk's points before the branch, as they were
+                mine = {m.step: m.value for m in client.get_metric_history(branch.info.run_id, key)}
+                theirs = {m.step: m.value for m in client.get_metric_history(trunk.info.run_id, key)}
+                assert {k: v for k, v in mine.items() if k < cut} == {k: v for k, v in theirs.items() if k < cut}
         else:  # its trunk's checkpoint was missing: trained from scratch, and tagged so
             assert (branch.data.tags['trunk'], branch.data.tags['branch_batch']) == ('none', '0')
     return client, parent, children
@@ -150,6 +169,9 @@ def test_mlflow_server_tree_then_server_dies_mid_sweep_then_is_down(tmp_path, mo
         assert dead.exit_code == 0 and [r['status'] for r in dead.rows] == ['done', 'done']
         assert len(ResultsStore(tmp_path / 'dies' / 'results.sqlite').rows()) == 2
         assert sum('every result is in results.sqlite' in line for line in lines) == 1
+        # what the runs logged that the dead server never got is kept with their rows, for the next sweep to send
+        pending = ResultsStore(tmp_path / 'dies' / 'results.sqlite').pending('mlflow', f'{uri}#digits-cnn-wsd')
+        assert pending and all(any(p[0] == 'loss/train/total' for p in v['metrics']) for v in pending.values())
 
     # Nothing answers at the URI now: one line, exit 2, before any training.
     fresh = tmp_path / 'down'
@@ -186,13 +208,19 @@ def test_cli_starts_without_mlflow_or_wandb():
 
 
 @pytest.mark.slow
-def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree(tmp_path):
+def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree_and_nothing_in_the_cwd(tmp_path):
     # No --log: the recipe's loggers.mlflow asks for it, with its experiment and tags; its own MLFlowLogger is
     # switched off in the runs (else each run would also be a top-level run: sweep_tree finds no orphan).
-    target = SweepTarget(None, OVERRIDES + ('loggers.mlflow={experiment_name: team-sweeps, tags: {team: sched}}',))
-    out = tmp_path / 'w2'
-    res = run_sweep(target, RATIOS, 1, out, workers=2, echo=lambda line: None)
-    assert res.exit_code == 0
+    # Through the CLI in a process of its own, standing in a folder of its own: the workers' and the driver's exits
+    # (Composer closes every Trainer's loggers again at interpreter exit) must not open mlflow's default store
+    # there, as they once did (an mlflow.db with experiment team-sweeps in the repository's root).
+    out, cwd = tmp_path / 'w2', tmp_path / 'stand'
+    cwd.mkdir()
+    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--ratios', '0.5,1', '--workers', '2', '--out',
+           str(out), *OVERRIDES, 'loggers.mlflow={experiment_name: team-sweeps, tags: {team: sched}}']
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_nothing_in(cwd)
     _, parent, children = check_tree(local_uri(out), str(out), experiment='team-sweeps')
     assert parent.data.tags['workers'] == '2' and parent.data.tags['team'] == 'sched'
     assert all(c.data.tags['team'] == 'sched' for c in children.values())
@@ -223,10 +251,12 @@ def test_ray_backend_gives_the_same_tree(tmp_path):
 
 
 @pytest.mark.slow
-def test_predicted_rows_are_children_tagged_predicted(tmp_path):
+def test_predicted_rows_are_children_tagged_predicted_and_wandb_has_the_sweep_summary(tmp_path, monkeypatch):
+    monkeypatch.setenv('WANDB_MODE', 'offline')  # W&B without an account: read back from its offline run files
+    monkeypatch.delenv('WANDB_API_KEY', raising=False)
     target = SweepTarget(None, ('max_duration=2ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba'))
     out = tmp_path / 'pred'
-    res = run_sweep(target, RATIOS, 1, out, predict='only', log='mlflow', echo=lambda line: None)
+    res = run_sweep(target, RATIOS, 1, out, predict='only', log='mlflow,wandb', echo=lambda line: None)
     assert res.exit_code == 0
     _, parent, children = sweep_tree(local_uri(out))
     pred, trained = children[(0.5, 0)], children[(1.0, 0)]
@@ -236,3 +266,67 @@ def test_predicted_rows_are_children_tagged_predicted(tmp_path):
     assert pred.data.metrics['predicted/low'] <= pred.data.metrics['predicted/loss'] <= \
         pred.data.metrics['predicted/high']
     assert 'r0.5_predicted/MulticlassAccuracy_mean' in parent.data.metrics and parent.data.tags['predicted_runs'] == '1'
+
+    # W&B: the group's summary run (the parent's counterpart) with the per-ratio table, the recommendation, the files
+    fingerprint = res.rows[0]['config_hash']
+    (summary,) = glob.glob(str(out / 'wandb' / 'offline-run-*-sweep-summary-*'))
+    with open(glob.glob(os.path.join(summary, 'run-*.wandb'))[0], 'rb') as f:
+        data = f.read()  # protobuf keeps strings as they are
+    assert f'digits-cnn-wsd-{fingerprint}'.encode() in data and b'sweep-summary' in data
+    assert b'recommended_ratio' in data and b'frontier' in data
+    (table,) = glob.glob(os.path.join(summary, 'files', 'media', 'table', 'ratios_*.table.json'))
+    with open(table) as f:
+        table = json.load(f)
+    got = {r[0]: dict(zip(table['columns'], r)) for r in table['data']}
+    assert sorted(got) == RATIOS and got[0.5]['predicted'] is True and got[1.0]['predicted'] is False
+    measured = next(r for r in res.rows if not r['predicted'])
+    assert got[1.0]['MulticlassAccuracy_mean'] == pytest.approx(measured['metrics']['MulticlassAccuracy'])
+    assert got[0.5]['cost_batches'] == row['batches']
+    files = sorted(os.listdir(os.path.join(summary, 'files')))
+    assert {'results.csv', 'report.txt', 'recipe.yaml', 'tradeoff.png', 'schedules.png'} <= set(files)
+    here = os.path.join(out, f'digits-cnn-wsd-{fingerprint}')
+    with open(os.path.join(summary, 'files', 'results.csv')) as a, open(os.path.join(here, 'results.csv')) as b:
+        assert a.read() == b.read()
+
+
+def test_a_long_run_sends_while_it_trains_and_the_rest_with_its_row(tmp_path, monkeypatch):
+    # A run longer than LIVE_SECONDS sends from its own thread while it trains (here: every 50 ms); what it had not
+    # sent when it ended comes with its row: the curve is whole, each point once, the child RUNNING then FINISHED.
+    from composer_sched.sweep import tracking
+
+    monkeypatch.setattr(tracking, 'LIVE_SECONDS', 0.05)
+    out = tmp_path / 'live'
+    res = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None)
+    assert res.exit_code == 0
+    client, parent, children = sweep_tree(local_uri(out))
+    child = children[(1.0, 0)]
+    assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
+    loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
+    assert [m.step for m in sorted(loss, key=lambda m: m.step)] == list(range(res.rows[0]['batches']))
+    assert child.data.params['mlflow_run_id'] == child.info.run_id and child.data.tags['run_name']
+    assert not ResultsStore(out / 'results.sqlite').pending('mlflow', f'{local_uri(out)}#digits-cnn-wsd')
+
+
+def test_what_a_tracker_missed_is_kept_in_results_sqlite_and_sent_by_the_rerun(tmp_path, monkeypatch):
+    # The tracker fails as the driver logs the run (as if it went down, or the driver died then): the result and
+    # the run's curve are kept in results.sqlite; the rerun of the same command, which trains nothing, sends them.
+    from composer_sched.sweep import tracking
+
+    def down(self, spec, row):
+        raise ConnectionError('the tracker went away')
+
+    out, location = tmp_path / 'missed', f'{local_uri(tmp_path / "missed")}#digits-cnn-wsd'
+    with monkeypatch.context() as m:
+        m.setattr(tracking._Mlflow, 'recorded', down)
+        lines = []
+        first = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lines.append)
+    assert first.exit_code == 0 and sum('every result is in results.sqlite' in line for line in lines) == 1
+    store = ResultsStore(out / 'results.sqlite')
+    assert [r['status'] for r in store.rows()] == ['done'] and list(store.pending('mlflow', location))
+    second = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None)
+    assert second.ran == 0 and not store.pending('mlflow', location)
+    client, _, children = sweep_tree(local_uri(out))
+    child = children[(1.0, 0)]
+    assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
+    loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
+    assert sorted(m.step for m in loss) == list(range(first.rows[0]['batches']))

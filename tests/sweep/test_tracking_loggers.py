@@ -44,6 +44,8 @@ def _records(folder) -> list[bytes]:
     """The raw bytes of every offline W&B run log under ``folder`` (protobuf keeps strings as they are)."""
     out = []
     for path in sorted(glob.glob(os.path.join(folder, 'wandb', 'offline-run-*', 'run-*.wandb'))):
+        if '-sweep-summary-' in path:  # the sweep's summary run (tests/sweep/test_sweep_tracking.py reads it)
+            continue
         with open(path, 'rb') as f:
             out.append(f.read())
     return out
@@ -68,6 +70,7 @@ def test_sweep_logs_to_wandb_offline_through_composer_logger(tmp_path, monkeypat
     for ratio, data in zip(('0.5', '1'), sorted(logs, key=lambda d: b'ratio=1' in d)):
         assert group.encode() in data and f'ratio={ratio}'.encode() in data and b'seed=0' in data
         assert b'loss/train/total' in data and b'composer-sched' in data  # Composer's metrics, our project
-    dirs = sorted(os.path.basename(p) for p in glob.glob(str(out / 'wandb' / 'offline-run-*')))
+    dirs = sorted(os.path.basename(p) for p in glob.glob(str(out / 'wandb' / 'offline-run-*'))
+                  if '-sweep-summary-' not in p)
     ids = sorted(d.split('-', 3)[3] for d in dirs)  # offline-run-<time>-<id>
     assert all(i.startswith(res.rows[0]['config_hash']) for i in ids)  # stable ids: the sqlite run id, hashed
