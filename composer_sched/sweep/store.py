@@ -6,12 +6,13 @@ seed, so the same command always maps to the same rows and a restart cannot dupl
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import time
 import urllib.parse
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 __all__ = ['ResultsStore', 'RESULT_FIELDS']
 
@@ -139,6 +140,22 @@ class ResultsStore:
         conn.row_factory = sqlite3.Row
         return conn
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back (and
+        the error raised) when it raises, so a killed or failing write leaves no half of itself."""
+        conn = self._connect()
+        try:
+            conn.execute('BEGIN IMMEDIATE')
+            yield conn
+            conn.execute('COMMIT')
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute('ROLLBACK')
+            raise
+        finally:
+            conn.close()
+
     def sweeps(self) -> dict[str, str]:
         """``{config_hash: recipe YAML}`` of every sweep registered in this database."""
         conn = self._connect()
@@ -182,19 +199,10 @@ class ResultsStore:
         """:meth:`set_tracked_id` for many keys (``{key: tracker_run_id}``) in one transaction."""
         if not ids:
             return
-        conn = self._connect()
-        try:
-            conn.execute('BEGIN IMMEDIATE')
+        with self._transaction() as conn:
             conn.executemany('INSERT INTO tracked VALUES (?, ?, ?, ?) ON CONFLICT(key, tracker, location) DO UPDATE '
                              'SET tracker_run_id = excluded.tracker_run_id',
                              [(k, tracker, location, v) for k, v in ids.items()])
-            conn.execute('COMMIT')
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute('ROLLBACK')
-            raise
-        finally:
-            conn.close()
 
     def pending(self, tracker: str, location: str) -> dict[str, Any]:
         """``{run_id: payload}``: what runs logged for a tracker that it has not been sent yet (a run's last
@@ -215,18 +223,9 @@ class ResultsStore:
         ids = list(run_ids)
         if not ids:
             return
-        conn = self._connect()
-        try:
-            conn.execute('BEGIN IMMEDIATE')
+        with self._transaction() as conn:
             conn.executemany('DELETE FROM tracked_pending WHERE run_id = ? AND tracker = ? AND location = ?',
                              [(r, tracker, location) for r in ids])
-            conn.execute('COMMIT')
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute('ROLLBACK')
-            raise
-        finally:
-            conn.close()
 
     def record(self, result: dict[str, Any], pending: Iterable[tuple[str, str, Any]] = ()) -> None:
         """Write one finished (``done`` or ``failed``) run atomically, replacing an earlier attempt's row.
@@ -252,9 +251,7 @@ class ResultsStore:
         cols = ', '.join(row)
         marks = ', '.join('?' for _ in row)
         updates = ', '.join(f'{k}=excluded.{k}' for k in row if k != 'run_id')
-        conn = self._connect()
-        try:
-            conn.execute('BEGIN IMMEDIATE')
+        with self._transaction() as conn:
             # A done row is final: a late duplicate (e.g. a worker that outlived its sweep) must not overwrite it.
             conn.execute(f'INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT(run_id) DO UPDATE SET {updates}, '
                          f"attempts=runs.attempts + 1" + ('' if replace else " WHERE runs.status != 'done'"),
@@ -263,13 +260,6 @@ class ResultsStore:
                 conn.execute('INSERT INTO tracked_pending VALUES (?, ?, ?, ?) ON CONFLICT(run_id, tracker, location) '
                              'DO UPDATE SET payload = excluded.payload',
                              (row['run_id'], tracker, location, json.dumps(payload)))
-            conn.execute('COMMIT')
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute('ROLLBACK')
-            raise
-        finally:
-            conn.close()
 
     def rows(self, config_hash: Optional[str] = None, status: Optional[str] = None) -> list[dict[str, Any]]:
         """All rows (optionally of one sweep and/or status), ``metrics`` decoded, sorted by ratio then seed."""
