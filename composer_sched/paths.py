@@ -28,6 +28,18 @@ def _no_nul(text: str, option: str) -> None:
         raise ValueError(f'{option}={text!r} is not allowed: a path cannot contain a NUL character.')
 
 
+def _given(path: PathLike, option: str, what: str) -> tuple[str, str, str]:
+    """``(text, shown, full)`` of a path a user gave: as given, as an error shows it (quoted when empty or padded
+    with spaces), and ``~``-expanded; a ``ValueError`` naming ``option`` when it is empty (asking for ``what``) or
+    holds a NUL character."""
+    text = os.fspath(path)
+    shown = repr(text) if not text or text != text.strip() else text
+    if not text:
+        raise ValueError(f'{option}={shown} is not allowed: give {what}.')
+    _no_nul(text, option)
+    return text, shown, os.path.expanduser(text)
+
+
 def _probe(folder: str, option: str, shown: str) -> None:
     """Create and remove a probe file in ``folder``; a ``ValueError`` naming ``option`` when it cannot be."""
     try:
@@ -91,12 +103,7 @@ def check_writable_file(path: PathLike, option: str, *, exist_ok: bool = True,
         ...
         ValueError: --save-weights=... is not allowed: it is a folder; give a file path, e.g. .../model.pt.
     """
-    text = os.fspath(path)
-    shown = repr(text) if not text or text != text.strip() else text
-    if not text:
-        raise ValueError(f'{option}={shown} is not allowed: give a file path.')
-    _no_nul(text, option)
-    full = os.path.expanduser(text)
+    text, shown, full = _given(path, option, 'a file path')
     if os.path.isdir(full) or text.endswith(('/', os.sep)) or os.path.basename(full) in ('.', '..'):
         example = 'plot.png' if suffixes else 'model.pt'
         raise ValueError(f'{option}={shown} is not allowed: it is a folder; give a file path, e.g. '
@@ -169,12 +176,7 @@ def check_writable_dir(path: PathLike, option: str, *, create: bool = True) -> s
         >>> check_writable_dir(os.path.join(d, 'runs'), '--out') == os.path.join(d, 'runs')
         True
     """
-    text = os.fspath(path)
-    shown = repr(text) if not text or text != text.strip() else text
-    if not text:
-        raise ValueError(f'{option}={shown} is not allowed: give a folder.')
-    _no_nul(text, option)
-    full = os.path.expanduser(text)
+    text, shown, full = _given(path, option, 'a folder')
     if os.path.exists(full) and not os.path.isdir(full):
         raise ValueError(f'{option}={shown} is not allowed: it is an existing file; give a folder.')
     if create or os.path.isdir(full):
