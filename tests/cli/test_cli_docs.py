@@ -140,12 +140,32 @@ def test_documented_command_runs_processes(where, cmd, tmp_path, monkeypatch, ca
     run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out)
 
 
+def _option_value(cmd: str, name: str):
+    argv = shlex.split(cmd)
+    return argv[argv.index(name) + 1] if name in argv[:-1] else None
+
+
+def _keep_stable_first(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
+    """A documented `train --extend-to R --from X` reads the X a documented `train --keep-stable X` writes: when this
+    test runs before that one (selected alone, or dealt to another worker), run the writer first, so that no test
+    depends on another's order."""
+    read = _option_value(cmd, '--from')
+    if read is None or (sweep_out / Path(read).name).exists():
+        return
+    writer = next((c for _, c in COMMANDS if '--extend-to' not in c
+                   and Path(_option_value(c, '--keep-stable') or '').name == Path(read).name), None)
+    if writer is not None:
+        (tmp_path / 'writer').mkdir()
+        run_documented(where, writer, tmp_path / 'writer', monkeypatch, capsys, sweep_out)
+
+
 def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
     reason = next((r for k, r in NOT_RUN.items() if cmd == k or cmd.startswith(k + ' ') and k.startswith('make')
                    or cmd == k), None)
     if reason is not None or cmd in NOT_RUN:
         assert cmd in NOT_RUN or reason  # listed: checked by the test above
         return
+    _keep_stable_first(where, cmd, tmp_path, monkeypatch, capsys, sweep_out)
     cifar = _setup(tmp_path, monkeypatch)
     argv = shlex.split(cmd.replace('~/data/cifar-10-batches-py', str(cifar)))
     if argv[0] == 'composer':  # `composer -n 2 -m composer_sched.cli train ...`: as rank 0 of 2 sees the recipe
