@@ -1,38 +1,11 @@
-"""Run under ``composer -n 2``: a composed schedule on the digits; each rank writes the LRs it applied."""
-import json
-import os
-import sys
-
-import torch
+"""A scenario of the session's 2-rank launch (tests/launch.py): a composed schedule on the digits; each rank writes
+the LRs it applied."""
 
 
 def main(out_dir: str) -> None:
-    from composer import Trainer
-    from composer.core import Callback
-    from composer.utils import dist
+    from two_rank_digits import record_lrs
 
     from composer_sched import SGDR, Cooldown, Warmup
-    from composer_sched.data import digits_dataloaders
-    from composer_sched.models import digits_cnn
 
-    torch.set_num_threads(1)
-    lrs = []
-
-    class Record(Callback):
-        def batch_start(self, state, logger):
-            lrs.append(state.optimizers[0].param_groups[0]['lr'])
-
-    train, _ = digits_dataloaders(batch_size=16)
-    model = digits_cnn(width=4)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    algos = [Cooldown(t_start='0.6dur', shape='sqrt'), SGDR(t_0='5ba', t_mult=2.0),
-             Warmup(t_warmup='4ba')]
-    Trainer(model=model, train_dataloader=train, optimizers=opt, max_duration='2ep', train_subset_num_batches=10,
-            algorithms=algos, callbacks=[Record()], device='cpu', progress_bar=False, log_to_console=False,
-            loggers=[], seed=5).fit()
-    with open(os.path.join(out_dir, f'rank{dist.get_global_rank()}.json'), 'w') as f:
-        json.dump({'world_size': dist.get_world_size(), 'lrs': lrs}, f)
-
-
-if __name__ == '__main__':
-    main(sys.argv[1])
+    algos = [Cooldown(t_start='0.6dur', shape='sqrt'), SGDR(t_0='5ba', t_mult=2.0), Warmup(t_warmup='4ba')]
+    record_lrs(out_dir, max_duration='2ep', train_subset_num_batches=10, algorithms=algos, seed=5)
