@@ -382,7 +382,7 @@ def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int,
     """The kept stable-phase checkpoint of an earlier, shorter trunk that the ``top`` ratio's run continues
     exactly (its LR equals that run's on every batch up to the checkpoint): ``(ratio, batch, path)``, the latest.
 
-    A file is chosen by its name and used only if its content agrees (:func:`_trunk_problem`: readable, the
+    A file is chosen by its name and used only if its content agrees (:func:`_kept_problem`: readable, the
     recipe's fingerprint with this seed, saved at the batch its name says, the LR history of the shorter run);
     otherwise a warning naming the file goes to ``warnings`` and the trunk trains from scratch."""
     if not os.path.isdir(stable_dir):
@@ -400,7 +400,7 @@ def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int,
         if old < top and (shared_until(target, old, top) or -1) >= b:
             found.append((old, b, os.path.join(stable_dir, name)))
     for old, b, path in sorted(found, key=lambda x: -x[1]):  # the latest that reads back as what it claims
-        problem = _trunk_problem(target, path, old, b, seed)
+        problem, _ = _kept_problem(target, path, old, seed, 'the kept trunk', b)
         if problem is None:
             return old, b, path
         if warnings is not None:
@@ -409,27 +409,37 @@ def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int,
     return None
 
 
-def _trunk_problem(target, path: str, old: float, b: int, seed: int) -> Optional[str]:
-    """Why the kept checkpoint ``path`` is not what its name says (``None``: it is), read from its content."""
+def _kept_problem(target, path: str, old: float, seed: int, what: str,
+                 batch: Optional[int] = None) -> tuple[Optional[str], int]:
+    """Why the checkpoint ``path`` kept from the run at ratio ``old`` is not what its name says (``None``: it is),
+    read from its content, and the batches it trained: readable, the recipe's fingerprint with this seed, saved
+    after ``batch`` (``None``: at the end of that run), and that run's LR on every batch before.
+
+    A target that is not a recipe file stamps nothing to check: a kept trunk (``batch`` given) is taken by its
+    name, as before stamps existed; a final checkpoint is refused, since continuing it needs its LR history."""
     from composer_sched.recipes.checkpoints import fingerprint_difference, read_checkpoint
 
     try:
-        info = read_checkpoint(path, what='the kept trunk')
+        info = read_checkpoint(path, what=what)
     except ValueError as e:
-        return str(e).split(' is not allowed: ', 1)[-1].rstrip('.')
+        return str(e).split(' is not allowed: ', 1)[-1].rstrip('.'), 0
     recipe = getattr(target, 'recipe', None)
     if recipe is None:
-        return None
+        return (None if batch is not None else
+                'the recipe is not a recipe file (its checkpoints carry no stamp to check)'), batch or 0
     own = {**recipe.fingerprint(), 'seed': int(seed), 'world_size': int(getattr(target, 'world_size', 1))}
     diff = fingerprint_difference(info.fingerprint or {}, own)
     if diff:
-        return f'it was trained with another recipe or seed ({"; ".join(diff)})'
-    if info.batch != b:
-        return f'it was saved after batch {info.batch}, its name says {b}'
-    curve = ratio_curves(target, [old])[old][:b] * float(recipe.lr)
-    if not np.allclose(info.lrs, curve, rtol=1e-6, atol=1e-12):
-        return f'its LR history is not that of ratio {old:g}'
-    return None
+        return f'it was trained with another recipe or seed ({"; ".join(diff)})', 0
+    curve = ratio_curves(target, [old])[old] * float(recipe.lr)
+    if batch is None and (info.batch != info.total or info.total != len(curve)):
+        return f'it was saved after batch {info.batch} of {info.total}, not at the end of ratio {old:g} ' \
+               f'({len(curve)} batches)', 0
+    if batch is not None and info.batch != batch:
+        return f'it was saved after batch {info.batch}, its name says {batch}', 0
+    if not np.allclose(info.lrs, curve[:info.batch], rtol=1e-6, atol=1e-12):
+        return f'its LR history is not that of ratio {old:g}', 0
+    return None, int(info.batch)
 
 
 def kept_finals(final_dir: Optional[str], config_hash: str, seed: int) -> list[tuple[float, str]]:
@@ -464,7 +474,7 @@ def _final(target, final_dir: Optional[str], config_hash: str, ratio: float, see
     found = [(r, p) for r, p in kept_finals(final_dir, config_hash, seed) if r < ratio]
     problems = []
     for old, path in reversed(found):
-        problem, n = _final_problem(target, path, old, seed)
+        problem, n = _kept_problem(target, path, old, seed, 'the kept final checkpoint')
         if problem is None and n + 1 < budget:
             return (old, n, path), ''
         problems.append(f'{path}: {problem or f"its {n} batches leave fewer than 2 to train"}')
@@ -473,31 +483,6 @@ def _final(target, final_dir: Optional[str], config_hash: str, ratio: float, see
     where = os.path.join(final_dir or '.', f'{config_hash}-r*-s{seed}.pt')
     return None, ('no finished shorter run kept a usable final checkpoint (' + ('; '.join(problems) if problems else
                   f'none in {where}') + ') and no kept stable-phase checkpoint extends it')
-
-
-def _final_problem(target, path: str, old: float, seed: int) -> tuple[Optional[str], int]:
-    """Why the kept final checkpoint ``path`` of the run at ratio ``old`` is not that run's end (``None``: it is),
-    read from its content, and the batches it trained."""
-    from composer_sched.recipes.checkpoints import fingerprint_difference, read_checkpoint
-
-    try:
-        info = read_checkpoint(path, what='the kept final checkpoint')
-    except ValueError as e:
-        return str(e).split(' is not allowed: ', 1)[-1].rstrip('.'), 0
-    recipe = getattr(target, 'recipe', None)
-    if recipe is None:
-        return 'the recipe is not a recipe file (its checkpoints carry no stamp to check)', 0
-    own = {**recipe.fingerprint(), 'seed': int(seed), 'world_size': int(getattr(target, 'world_size', 1))}
-    diff = fingerprint_difference(info.fingerprint or {}, own)
-    if diff:
-        return f'it was trained with another recipe or seed ({"; ".join(diff)})', 0
-    curve = ratio_curves(target, [old])[old] * float(recipe.lr)
-    if info.batch != info.total or info.total != len(curve):
-        return f'it was saved after batch {info.batch} of {info.total}, not at the end of ratio {old:g} ' \
-               f'({len(curve)} batches)', 0
-    if not np.allclose(info.lrs, curve, rtol=1e-6, atol=1e-12):
-        return f'its LR history is not that of ratio {old:g}', 0
-    return None, int(info.batch)
 
 
 def plan_sweep(target, ratios: Sequence[float], seeds: Sequence[int], checkpoint_dir: str,
