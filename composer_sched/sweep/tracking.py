@@ -671,8 +671,6 @@ class SweepTracking:
         return {k: v for k, v in out.items() if k not in self.broken}
 
     def _submit(self, t: Any, what: str, fn: Callable[[], None]) -> None:
-        import threading
-
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name='composer-sched-tracking', daemon=True)
             self._thread.start()
@@ -866,7 +864,6 @@ LIVE_SECONDS = 10.0
 def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
     import fnmatch
     import inspect
-    import threading
     import time
 
     from composer.loggers import MLFlowLogger
