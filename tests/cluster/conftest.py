@@ -26,3 +26,13 @@ def slurm(slurm_cluster, monkeypatch):
     jobs = slurm_cluster.run('squeue', '-h', '-o', '%i', check=False).split()
     if jobs:
         slurm_cluster.run('scancel', *jobs, check=False)
+
+
+@pytest.fixture(scope='session')
+def local_extension(tmp_path_factory):
+    """The in-process backend's sweep of tests/cluster/extending.py's target at ratio 1, then its ``--extend``:
+    what the Slurm and Ray backends' extensions must equal, as ``(first, extension)``."""
+    from tests.cluster.extending import sweep_then_extend
+
+    first, more, _ = sweep_then_extend(tmp_path_factory.mktemp('extend-local') / 'local')
+    return first, more

@@ -121,6 +121,13 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
     assert sorted(set(batches)) == list(range(1, budget + 1))
     with open(os.path.join(os.path.dirname(log), 'row.json')) as f:
         assert json.load(f)['slurm_restarts'] >= 1
+    # The final checkpoint the requeued run kept (for `--extend`) holds its whole LR history, both attempts': a
+    # longer ratio would continue it.
+    from composer_sched.sweep.plan import plan_sweep
+
+    (run,) = plan_sweep(target.load(), [2.0], [0], str(tmp_path / 'c'), final_dir=str(folder / 'final'),
+                        extend=True).runs
+    assert run.continue_from == str(folder / 'final' / f'{row["config_hash"]}-r1-s0.pt') and run.branch_batch == budget
 
 
 def test_killed_driver_adopts_jobs_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
@@ -224,3 +231,95 @@ def test_a_driver_killed_during_sbatch_finds_its_array_by_name(slurm, tmp_path):
                            echo=lambda line: None)
     assert [backend._job_ids('run-a'), backend._job_ids('run-b')] == [[f'{array}_0'], [f'{array}_1']]
     assert not (root / 'submitting-abc.json').exists()
+
+
+
+def _batches_log(folder, run_id):
+    """The batches a run's jobs trained, in order, every attempt (the job's own record, ``batches.log``)."""
+    with open(os.path.join(folder, 'slurm', 'runs', run_id, 'batches.log')) as f:
+        return [int(b) for b in f.read().split()]
+
+
+def _one_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'Traceback' not in err, err
+    return err
+
+
+def test_extend_on_slurm_continues_the_kept_final_as_in_process(slurm, tmp_path, local_extension, capsys,
+                                                               monkeypatch):
+    # A Slurm job keeps ratio 1's final checkpoint; `--extend` submits the longer ratios as jobs that get its path,
+    # read it on the node, train only the batches after it, and score what the in-process backend's extension does.
+    # The folder is given as a relative path, as users do.
+    from tests.cluster.extending import COSINE, OLD, check_extension, sweep_then_extend
+
+    monkeypatch.chdir(tmp_path)
+    folder = 'sweep'
+    first, more, lines = sweep_then_extend(folder, backend='slurm')
+    check_extension(first, more, local_extension[1])
+    assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
+    submitted = [line for line in lines if 'submitted Slurm job' in line]
+    assert len(submitted) == 1 and '(2 run(s))' in submitted[0]  # one array; the finished run holds nothing back
+    for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
+        assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
+    jobs = _job_ids(folder)
+
+    # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
+    args = ['sweep', *COSINE, '--out', str(folder), '--no-plot', '--backend', 'slurm', '--extend']
+    assert main([*args, '--ratios', '0.5']) == 2
+    assert '--extend: 1 run(s) have nothing to continue' in _one_line(capsys)
+    assert main([*args, '--ratios', '3', '--slurm', 'partition=nosuchpart']) == 2
+    assert 'invalid partition' in _one_line(capsys).lower()
+    assert main([*args, '--ratios', '3', '--predict', 'only']) == 2
+    assert '--extend is not allowed with --predict only' in _one_line(capsys)
+    assert _job_ids(folder) == jobs
+
+
+def test_a_continuation_job_killed_midway_resumes_and_leaves_the_final_intact(slurm, tmp_path):
+    # The continuation's job is scancelled after its first checkpoint: the final checkpoint it reads stays as it was
+    # kept, and the rerun resumes the continuation from the job's own checkpoint (not from the final, not from
+    # scratch) and ends where an uninterrupted in-process continuation does.
+    import shutil
+
+    from tests.cluster.extending import OLD, TARGET, digest, final_of
+
+    every, ratio = 25, 50.0  # 800 batches: far more than trained between the first checkpoint and the scancel
+    folder, local = tmp_path / 'sweep', tmp_path / 'local'
+    first = run_sweep(TARGET, [1.0], 1, folder, echo=lambda line: None, plot=False)
+    final = final_of(folder, first.rows[0]['config_hash'])
+    kept = digest(final)
+    shutil.copytree(folder, local)
+    result = {}
+    driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
+        TARGET, [ratio], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], extend=True,
+        echo=lambda line: None, plot=False)))
+    driver.start()
+    rid = f'{first.rows[0]["config_hash"]}-r50-s0'
+
+    def trained():
+        try:
+            return _batches_log(folder, rid)
+        except OSError:
+            return []
+
+    _wait('a checkpoint and more trained', lambda: len(trained()) >= every + 5)
+    # SIGKILL, as the kernel's OOM killer or a dying node ends it (scancel's SIGTERM would leave it KillWait
+    # seconds, enough to finish here).
+    slurm.run('scancel', '--signal=KILL', '--full', _job_ids(folder)[rid][-1])
+    driver.join(120)
+    killed = result['out']
+    assert killed.exit_code == 1 and killed.rows[0]['status'] == 'failed'
+    assert digest(final) == kept and final_of(folder, first.rows[0]['config_hash']) == final
+
+    again = run_sweep(TARGET, [ratio], 1, folder, backend='slurm', extend=True, echo=lambda line: None, plot=False)
+    assert again.exit_code == 0 and digest(final) == kept
+    row = again.rows[0]
+    batches = trained()
+    restart = next(i for i in range(1, len(batches)) if batches[i] <= batches[i - 1])  # where attempt 2 starts
+    resumed_from = batches[restart] - 1
+    assert resumed_from > OLD and resumed_from % every == 0  # from its own checkpoint
+    assert batches[0] == OLD + 1 and sorted(set(batches)) == list(range(OLD + 1, row['batches'] + 1))
+    assert row['batches'] == 800 and row['branch_batch'] == OLD and row['origin'].startswith('continued from ratio 1')
+    assert row['trained_batches'] == 800 - resumed_from  # this attempt's share
+    alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
+    assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
