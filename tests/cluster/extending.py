@@ -3,6 +3,7 @@ phase, so nothing is ever extended exactly and a longer ratio continues the kept
 backend's extension of it as the reference, and the checks every backend's extension must pass."""
 import hashlib
 import os
+import shutil
 
 from composer_sched.recipes.checkpoints import read_checkpoint
 from composer_sched.sweep import SweepTarget, run_sweep
@@ -15,18 +16,26 @@ OLD = 16
 LONGER = [1.5, 2.0]
 
 
-def sweep_then_extend(folder, **backend) -> tuple:
-    """Sweep ratio 1, then ``--extend`` to :data:`LONGER` in the same folder, both on ``backend`` (``run_sweep``'s
-    keywords); returns ``(first, extension, the extension's printed lines)``. The extension leaves the final
-    checkpoint it continued byte for byte as the first sweep kept it."""
+def sweep_then_extend(folder, keep_first=None, **backend) -> tuple:
+    """Sweep ratio 1, then ``--extend`` to :data:`LONGER` in the same folder (:func:`extend`), both on ``backend``
+    (``run_sweep``'s keywords); returns ``(first, extension, the extension's printed lines)``. ``keep_first``: copy
+    the folder there between the two."""
     first = run_sweep(TARGET, [1.0], 1, folder, echo=lambda line: None, plot=False, **backend)
     assert first.exit_code == 0, first.rows
-    final = final_of(folder, first.rows[0]['config_hash'])
+    if keep_first is not None:
+        shutil.copytree(folder, keep_first)
+    return (first, *extend(folder, first.rows[0]['config_hash'], **backend))
+
+
+def extend(folder, config_hash: str, **backend) -> tuple:
+    """``--extend`` the folder's finished ratio-1 sweep to :data:`LONGER` on ``backend``: ``(outcome, printed
+    lines)``. It leaves the final checkpoint it continued byte for byte as the first sweep kept it."""
+    final = final_of(folder, config_hash)
     kept = digest(final)
     lines: list = []
     more = run_sweep(TARGET, LONGER, 1, folder, echo=lines.append, plot=False, extend=True, **backend)
     assert digest(final) == kept
-    return first, more, lines
+    return more, lines
 
 
 def final_of(folder, config_hash: str) -> str:

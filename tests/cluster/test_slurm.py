@@ -248,15 +248,20 @@ def _one_line(capsys):
 
 def test_extend_on_slurm_continues_the_kept_final_as_in_process(slurm, tmp_path, local_extension, capsys,
                                                                monkeypatch):
-    # A Slurm job keeps ratio 1's final checkpoint; `--extend` submits the longer ratios as jobs that get its path,
-    # read it on the node, train only the batches after it, and score what the in-process backend's extension does.
-    # The folder is given as a relative path, as users do.
-    from tests.cluster.extending import COSINE, OLD, check_extension, sweep_then_extend
+    # `--extend` submits the longer ratios as Slurm jobs that get the kept final checkpoint's path, read it on the
+    # node, train only the batches after it, and score what the in-process backend's extension does. The folder
+    # (a copy of the in-process sweep's at ratio 1; a Slurm job's kept final: test_requeued_job_...) is given as
+    # a relative path, as users do.
+    import shutil
 
+    from tests.cluster.extending import COSINE, OLD, check_extension, extend
+
+    first, local, base = local_extension
     monkeypatch.chdir(tmp_path)
     folder = 'sweep'
-    first, more, lines = sweep_then_extend(folder, backend='slurm')
-    check_extension(first, more, local_extension[1])
+    shutil.copytree(base, folder)
+    more, lines = extend(folder, first.rows[0]['config_hash'], backend='slurm')
+    check_extension(first, more, local)
     assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
     submitted = [line for line in lines if 'submitted Slurm job' in line]
     assert len(submitted) == 1 and '(2 run(s))' in submitted[0]  # one array; the finished run holds nothing back
@@ -275,26 +280,27 @@ def test_extend_on_slurm_continues_the_kept_final_as_in_process(slurm, tmp_path,
     assert _job_ids(folder) == jobs
 
 
-def test_a_continuation_job_killed_midway_resumes_and_leaves_the_final_intact(slurm, tmp_path):
-    # The continuation's job is scancelled after its first checkpoint: the final checkpoint it reads stays as it was
+def test_a_continuation_job_killed_midway_resumes_and_leaves_the_final_intact(slurm, tmp_path, local_extension):
+    # The continuation's job is SIGKILLed after its first checkpoint: the final checkpoint it reads stays as it was
     # kept, and the rerun resumes the continuation from the job's own checkpoint (not from the final, not from
     # scratch) and ends where an uninterrupted in-process continuation does.
     import shutil
 
     from tests.cluster.extending import OLD, TARGET, digest, final_of
 
-    every, ratio = 25, 50.0  # 800 batches: far more than trained between the first checkpoint and the scancel
+    first, _, base = local_extension
+    every, ratio = 20, 25.0  # 400 batches: ~300 more than trained when the kill arrives (~8 ms a batch)
     folder, local = tmp_path / 'sweep', tmp_path / 'local'
-    first = run_sweep(TARGET, [1.0], 1, folder, echo=lambda line: None, plot=False)
+    for to in (folder, local):
+        shutil.copytree(base, to)
     final = final_of(folder, first.rows[0]['config_hash'])
     kept = digest(final)
-    shutil.copytree(folder, local)
     result = {}
     driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
         TARGET, [ratio], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], extend=True,
         echo=lambda line: None, plot=False)))
     driver.start()
-    rid = f'{first.rows[0]["config_hash"]}-r50-s0'
+    rid = f'{first.rows[0]["config_hash"]}-r25-s0'
 
     def trained():
         try:
@@ -319,7 +325,7 @@ def test_a_continuation_job_killed_midway_resumes_and_leaves_the_final_intact(sl
     resumed_from = batches[restart] - 1
     assert resumed_from > OLD and resumed_from % every == 0  # from its own checkpoint
     assert batches[0] == OLD + 1 and sorted(set(batches)) == list(range(OLD + 1, row['batches'] + 1))
-    assert row['batches'] == 800 and row['branch_batch'] == OLD and row['origin'].startswith('continued from ratio 1')
-    assert row['trained_batches'] == 800 - resumed_from  # this attempt's share
+    assert row['batches'] == 400 and row['branch_batch'] == OLD and row['origin'].startswith('continued from ratio 1')
+    assert row['trained_batches'] == 400 - resumed_from  # this attempt's share
     alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
     assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
