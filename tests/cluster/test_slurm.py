@@ -280,26 +280,25 @@ def test_extend_on_slurm_continues_the_kept_final_as_in_process(slurm, tmp_path,
     assert _job_ids(folder) == jobs
 
 
-def test_a_continuation_job_killed_midway_resumes_and_leaves_the_final_intact(slurm, tmp_path, local_extension):
-    # The continuation's job is SIGKILLed after its first checkpoint: the final checkpoint it reads stays as it was
-    # kept, and the rerun resumes the continuation from the job's own checkpoint (not from the final, not from
-    # scratch) and ends where an uninterrupted in-process continuation does.
+def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(slurm, tmp_path, local_extension):
+    # 1. The run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
+    # 2. rerun with --extend, the same run id is now a continuation: it starts from ratio 1's final checkpoint, not
+    #    from the from-scratch run's checkpoint (a mix of both recorded as continued), and is SIGKILLed too;
+    # 3. rerun with --extend: it resumes from its own last checkpoint and ends as an uninterrupted in-process
+    #    continuation does. The final checkpoint it reads stays as it was kept throughout.
+    # SIGKILL, as the kernel's OOM killer or a dying node ends a job (scancel's SIGTERM would leave it KillWait
+    # seconds to go on, enough to finish here).
     import shutil
 
     from tests.cluster.extending import OLD, TARGET, digest, final_of
 
     first, _, base = local_extension
-    every, ratio = 20, 25.0  # 400 batches: ~300 more than trained when the kill arrives (~8 ms a batch)
+    every, ratio, budget = 20, 25.0, 400  # ~300 batches more than trained when a kill arrives (~8 ms a batch)
     folder, local = tmp_path / 'sweep', tmp_path / 'local'
     for to in (folder, local):
         shutil.copytree(base, to)
     final = final_of(folder, first.rows[0]['config_hash'])
     kept = digest(final)
-    result = {}
-    driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
-        TARGET, [ratio], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], extend=True,
-        echo=lambda line: None, plot=False)))
-    driver.start()
     rid = f'{first.rows[0]["config_hash"]}-r25-s0'
 
     def trained():
@@ -308,24 +307,37 @@ def test_a_continuation_job_killed_midway_resumes_and_leaves_the_final_intact(sl
         except OSError:
             return []
 
-    _wait('a checkpoint and more trained', lambda: len(trained()) >= every + 5)
-    # SIGKILL, as the kernel's OOM killer or a dying node ends it (scancel's SIGTERM would leave it KillWait
-    # seconds, enough to finish here).
-    slurm.run('scancel', '--signal=KILL', '--full', _job_ids(folder)[rid][-1])
-    driver.join(120)
-    killed = result['out']
-    assert killed.exit_code == 1 and killed.rows[0]['status'] == 'failed'
-    assert digest(final) == kept and final_of(folder, first.rows[0]['config_hash']) == final
+    def attempts():  # batches.log split where a new attempt starts again from an earlier batch
+        out = []
+        for b in trained():
+            if not out or b <= out[-1][-1]:
+                out.append([])
+            out[-1].append(b)
+        return out
 
+    def killed_after_a_checkpoint(extend):
+        result, start = {}, len(trained())
+        driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
+            TARGET, [ratio], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], extend=extend,
+            echo=lambda line: None, plot=False)))
+        driver.start()
+        _wait('a checkpoint and more trained', lambda: len(trained()) >= start + every + 5)
+        slurm.run('scancel', '--signal=KILL', '--full', _job_ids(folder)[rid][-1])
+        driver.join(120)
+        assert result['out'].exit_code == 1 and result['out'].rows[0]['status'] == 'failed'
+        assert digest(final) == kept
+
+    killed_after_a_checkpoint(extend=False)
+    assert attempts()[0][0] == 1  # from scratch
+    killed_after_a_checkpoint(extend=True)
+    assert attempts()[1][0] == OLD + 1  # from the final, not from the first attempt's checkpoint
     again = run_sweep(TARGET, [ratio], 1, folder, backend='slurm', extend=True, echo=lambda line: None, plot=False)
     assert again.exit_code == 0 and digest(final) == kept
     row = again.rows[0]
-    batches = trained()
-    restart = next(i for i in range(1, len(batches)) if batches[i] <= batches[i - 1])  # where attempt 2 starts
-    resumed_from = batches[restart] - 1
-    assert resumed_from > OLD and resumed_from % every == 0  # from its own checkpoint
-    assert batches[0] == OLD + 1 and sorted(set(batches)) == list(range(OLD + 1, row['batches'] + 1))
-    assert row['batches'] == 400 and row['branch_batch'] == OLD and row['origin'].startswith('continued from ratio 1')
-    assert row['trained_batches'] == 400 - resumed_from  # this attempt's share
+    scratch, cont, resumed = attempts()
+    assert resumed[0] - 1 in range(every * (OLD // every + 1), cont[-1] + 1, every)  # from its own checkpoint
+    assert resumed[-1] == budget and sorted(set(cont + resumed)) == list(range(OLD + 1, budget + 1))
+    assert row['batches'] == budget and row['branch_batch'] == OLD and row['origin'].startswith('continued from')
+    assert row['trained_batches'] == len(resumed)  # this attempt's share
     alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
     assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
