@@ -6,6 +6,7 @@ Layout, all inside the sweep folder (which must be on a filesystem the cluster's
     DIR/slurm/runs/<run_id>/     job.json (the run's Slurm job ids, newest last), row.json (its result, written
                                  by the job, write-then-rename), batches.log (one line per trained batch, every
                                  attempt), ckpt/ (Composer autoresume checkpoints while the run is unfinished)
+                                 and ckpt.json (the finished run they continue, ``sweep --extend``; or none)
     DIR/slurm/submitting-*.json  a submission under way (run ids and the array's job name), so a driver killed
                                  during ``sbatch`` finds the jobs it created
 
