@@ -6,6 +6,7 @@ Layout, all inside the sweep folder (which must be on a filesystem the cluster's
     DIR/slurm/runs/<run_id>/     job.json (the run's Slurm job ids, newest last), row.json (its result, written
                                  by the job, write-then-rename), batches.log (one line per trained batch, every
                                  attempt), ckpt/ (Composer autoresume checkpoints while the run is unfinished)
+                                 and ckpt.json (the finished run they continue, ``sweep --extend``; or none)
     DIR/slurm/submitting-*.json  a submission under way (run ids and the array's job name), so a driver killed
                                  during ``sbatch`` finds the jobs it created
 
@@ -208,7 +209,7 @@ class SlurmRun:
             row = run_one(target, spec, config_hash, cpus, processes=processes,
                           work_dir=os.path.join(run_dir, 'launch'), track=track)
         else:
-            kw = {'save_folder': os.path.join(run_dir, 'ckpt'), 'save_interval': f'{int(checkpoint_every)}ba',
+            kw = {'save_folder': _resume_folder(run_dir, spec), 'save_interval': f'{int(checkpoint_every)}ba',
                   'save_num_checkpoints_to_keep': 1, 'autoresume': True, 'save_overwrite': True,
                   'callbacks': [_batch_log(os.path.join(run_dir, 'batches.log'))]}
             row = {'world_size': 1, **execute_run(target, spec, config_hash, cpus, trainer_kwargs=kw, track=track)}
@@ -226,6 +227,25 @@ class SlurmRun:
         import submitit
 
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+def _resume_folder(run_dir: str, spec: RunSpec) -> str:
+    """``run_dir/ckpt``, the run's autoresume checkpoints, emptied first when they were saved by another way of
+    training the run, which ``run_dir/ckpt.json`` records.
+
+    A run id names a ratio and a seed, not where the run starts: the continuation of a finished run (``sweep
+    --extend``) and the run from scratch (or the continuation of another finished ratio) are different states at
+    the same batch, and a rerun may ask for the other one. A job that autoresumed the other's checkpoint would
+    record a mix of both as either. A branch or an exact stable-phase extension is the from-scratch run's own state,
+    so they share its key. Checkpoints with no record (saved before it existed) are of unknown origin: emptied too.
+    """
+    ckpt = os.path.join(run_dir, 'ckpt')
+    key = os.path.join(run_dir, 'ckpt.json')
+    origin = {'continue_from': spec.continue_from, 'continue_ratio': spec.continue_ratio}
+    if _read_json(key) != origin:
+        shutil.rmtree(ckpt, ignore_errors=True)
+        _write_json(key, origin)
+    return ckpt
 
 
 def _job_id() -> Optional[str]:

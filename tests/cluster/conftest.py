@@ -26,3 +26,16 @@ def slurm(slurm_cluster, monkeypatch):
     jobs = slurm_cluster.run('squeue', '-h', '-o', '%i', check=False).split()
     if jobs:
         slurm_cluster.run('scancel', *jobs, check=False)
+
+
+
+@pytest.fixture(scope='session')
+def local_extension(tmp_path_factory):
+    """The in-process backend's sweep of tests/cluster/extending.py's target at ratio 1, then its ``--extend``:
+    what the Slurm and Ray backends' extensions must equal, as ``(first, extension, folder)``, where ``folder`` is
+    a copy of the sweep folder before the extension (a test extends its own copy of it)."""
+    from tests.cluster.extending import sweep_then_extend
+
+    root = tmp_path_factory.mktemp('extend-local')
+    first, more, _ = sweep_then_extend(root / 'local', keep_first=root / 'first')
+    return first, more, root / 'first'

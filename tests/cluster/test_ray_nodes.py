@@ -67,3 +67,28 @@ def test_a_node_killed_while_it_trains_loses_no_run(two_node_ray, tmp_path):
     local = run_sweep(TARGET, RATIOS, 1, tmp_path / 'local', echo=lambda line: None, plot=False)
     key = [(r['run_id'], r['batches'], r['branched_from'], r['metrics']) for r in local.rows]
     assert [(r['run_id'], r['batches'], r['branched_from'], r['metrics']) for r in rows] == key
+
+
+def test_extend_on_ray_nodes_continues_the_kept_final_as_in_process(two_node_ray, tmp_path, local_extension,
+                                                                    capsys, monkeypatch):
+    # The ratio-1 run trains on one worker node and keeps its final checkpoint; `--extend` runs the two longer
+    # ratios at once, one per worker node (one CPU each), so at least one continuation reads a checkpoint another
+    # node wrote. They train only the batches after it and score what the in-process backend's extension does.
+    # The folder is given as a relative path, as users do, from a working folder the nodes were not started in.
+    import pathlib
+
+    from composer_sched.cli import main
+    from tests.cluster.extending import COSINE, check_extension, sweep_then_extend
+
+    monkeypatch.chdir(tmp_path)
+    folder = pathlib.Path('ray')
+    first, more, lines = sweep_then_extend(folder, backend='ray')
+    check_extension(first, more, local_extension[1])
+    assert any('2 run(s) to train on ray' in line for line in lines)
+    n = len(ResultsStore(folder / 'results.sqlite').rows())
+    # Refused on the Ray backend as on the local one: one line, exit 2, nothing trained.
+    assert main(['sweep', *COSINE, '--out', str(folder), '--no-plot', '--backend', 'ray', '--extend',
+                 '--ratios', '0.5']) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and '--extend: 1 run(s) have nothing to continue' in err, err
+    assert len(ResultsStore(folder / 'results.sqlite').rows()) == n

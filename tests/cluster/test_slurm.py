@@ -121,6 +121,13 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
     assert sorted(set(batches)) == list(range(1, budget + 1))
     with open(os.path.join(os.path.dirname(log), 'row.json')) as f:
         assert json.load(f)['slurm_restarts'] >= 1
+    # The final checkpoint the requeued run kept (for `--extend`) holds its whole LR history, both attempts': a
+    # longer ratio would continue it.
+    from composer_sched.sweep.plan import plan_sweep
+
+    (run,) = plan_sweep(target.load(), [2.0], [0], str(tmp_path / 'c'), final_dir=str(folder / 'final'),
+                        extend=True).runs
+    assert run.continue_from == str(folder / 'final' / f'{row["config_hash"]}-r1-s0.pt') and run.branch_batch == budget
 
 
 def test_killed_driver_adopts_jobs_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
@@ -224,3 +231,113 @@ def test_a_driver_killed_during_sbatch_finds_its_array_by_name(slurm, tmp_path):
                            echo=lambda line: None)
     assert [backend._job_ids('run-a'), backend._job_ids('run-b')] == [[f'{array}_0'], [f'{array}_1']]
     assert not (root / 'submitting-abc.json').exists()
+
+
+
+def _batches_log(folder, run_id):
+    """The batches a run's jobs trained, in order, every attempt (the job's own record, ``batches.log``)."""
+    with open(os.path.join(folder, 'slurm', 'runs', run_id, 'batches.log')) as f:
+        return [int(b) for b in f.read().split()]
+
+
+def _one_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'Traceback' not in err, err
+    return err
+
+
+def test_extend_on_slurm_continues_the_kept_final_as_in_process(slurm, tmp_path, local_extension, capsys,
+                                                               monkeypatch):
+    # `--extend` submits the longer ratios as Slurm jobs that get the kept final checkpoint's path, read it on the
+    # node, train only the batches after it, and score what the in-process backend's extension does. The folder
+    # (a copy of the in-process sweep's at ratio 1; a Slurm job's kept final: test_requeued_job_...) is given as
+    # a relative path, as users do.
+    import shutil
+
+    from tests.cluster.extending import COSINE, OLD, check_extension, extend
+
+    first, local, base = local_extension
+    monkeypatch.chdir(tmp_path)
+    folder = 'sweep'
+    shutil.copytree(base, folder)
+    more, lines = extend(folder, first.rows[0]['config_hash'], backend='slurm')
+    check_extension(first, more, local)
+    assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
+    submitted = [line for line in lines if 'submitted Slurm job' in line]
+    assert len(submitted) == 1 and '(2 run(s))' in submitted[0]  # one array; the finished run holds nothing back
+    for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
+        assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
+    jobs = _job_ids(folder)
+
+    # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
+    args = ['sweep', *COSINE, '--out', str(folder), '--no-plot', '--backend', 'slurm', '--extend']
+    assert main([*args, '--ratios', '0.5']) == 2
+    assert '--extend: 1 run(s) have nothing to continue' in _one_line(capsys)
+    assert main([*args, '--ratios', '3', '--slurm', 'partition=nosuchpart']) == 2
+    assert 'invalid partition' in _one_line(capsys).lower()
+    assert main([*args, '--ratios', '3', '--predict', 'only']) == 2
+    assert '--extend is not allowed with --predict only' in _one_line(capsys)
+    assert _job_ids(folder) == jobs
+
+
+def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(slurm, tmp_path, local_extension):
+    # 1. The run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
+    # 2. rerun with --extend, the same run id is now a continuation: it starts from ratio 1's final checkpoint, not
+    #    from the from-scratch run's checkpoint (a mix of both recorded as continued), and is SIGKILLed too;
+    # 3. rerun with --extend: it resumes from its own last checkpoint and ends as an uninterrupted in-process
+    #    continuation does. The final checkpoint it reads stays as it was kept throughout.
+    # SIGKILL, as the kernel's OOM killer or a dying node ends a job (scancel's SIGTERM would leave it KillWait
+    # seconds to go on, enough to finish here).
+    import shutil
+
+    from tests.cluster.extending import OLD, TARGET, digest, final_of
+
+    first, _, base = local_extension
+    every, ratio, budget = 20, 25.0, 400  # ~300 batches more than trained when a kill arrives (~8 ms a batch)
+    folder, local = tmp_path / 'sweep', tmp_path / 'local'
+    for to in (folder, local):
+        shutil.copytree(base, to)
+    final = final_of(folder, first.rows[0]['config_hash'])
+    kept = digest(final)
+    rid = f'{first.rows[0]["config_hash"]}-r25-s0'
+
+    def trained():
+        try:
+            return _batches_log(folder, rid)
+        except OSError:
+            return []
+
+    def attempts():  # batches.log split where a new attempt starts again from an earlier batch
+        out = []
+        for b in trained():
+            if not out or b <= out[-1][-1]:
+                out.append([])
+            out[-1].append(b)
+        return out
+
+    def killed_after_a_checkpoint(extend):
+        result, start = {}, len(trained())
+        driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
+            TARGET, [ratio], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], extend=extend,
+            echo=lambda line: None, plot=False)))
+        driver.start()
+        _wait('a checkpoint and more trained', lambda: len(trained()) >= start + every + 5)
+        slurm.run('scancel', '--signal=KILL', '--full', _job_ids(folder)[rid][-1])
+        driver.join(120)
+        assert result['out'].exit_code == 1 and result['out'].rows[0]['status'] == 'failed'
+        assert digest(final) == kept
+
+    killed_after_a_checkpoint(extend=False)
+    assert attempts()[0][0] == 1  # from scratch
+    killed_after_a_checkpoint(extend=True)
+    assert attempts()[1][0] == OLD + 1  # from the final, not from the first attempt's checkpoint
+    again = run_sweep(TARGET, [ratio], 1, folder, backend='slurm', extend=True, echo=lambda line: None, plot=False)
+    assert again.exit_code == 0 and digest(final) == kept
+    row = again.rows[0]
+    scratch, cont, resumed = attempts()
+    assert resumed[0] - 1 in range(every * (OLD // every + 1), cont[-1] + 1, every)  # from its own checkpoint
+    assert resumed[-1] == budget and sorted(set(cont + resumed)) == list(range(OLD + 1, budget + 1))
+    assert row['batches'] == budget and row['branch_batch'] == OLD and row['origin'].startswith('continued from')
+    assert row['trained_batches'] == len(resumed)  # this attempt's share
+    alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
+    assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
