@@ -220,11 +220,11 @@ def _serve(conn: Any, uri: str) -> None:
     (pickled by reference) called with that client first; ``env`` is the driver's MLflow HTTP settings now."""
     import logging
 
-    for name in ('mlflow', 'alembic'):
-        logging.getLogger(name).setLevel(logging.WARNING)
     client = None
     try:  # before the first call: the import (seconds) and the store overlap the first run's training
         from mlflow import MlflowClient
+        for name in ('mlflow', 'alembic'):  # after the import, which sets mlflow's level; schema creation talks
+            logging.getLogger(name).setLevel(logging.WARNING)
         if os.path.exists(uri[len('sqlite:///'):]) or not uri.startswith('sqlite:///'):
             client = MlflowClient(uri)
     except Exception:  # noqa: BLE001 - the first call reports it
@@ -303,6 +303,11 @@ class _Writer:
             return value
         name, message, code = value
         raise type(name, (_RemoteError,), {})(message, code)
+
+    def __reduce__(self) -> Any:
+        # This process's own: handed to a run launched in other processes (--procs-per-run), it arrives as None
+        # and the run's rank 0 opens a client of its own.
+        return type(None), ()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith('_'):
