@@ -212,23 +212,23 @@ class _RemoteError(Exception):
         self.error_code = error_code
 
 
-def _serve(conn: Any, uri: str) -> None:
+def _serve(conn: Any) -> None:
     """The writer process: makes each call the driver sends on ``conn`` and answers ``(True, value)`` or
     ``(False, (exception type name, message, error_code))``, until ``None`` or the driver is gone.
 
-    A call is ``(what, args, kwargs, env)``: ``what`` names a method of an ``MlflowClient(uri)``, or is a function
-    (pickled by reference) called with that client first; ``env`` is the driver's MLflow HTTP settings now."""
+    A call is ``(uri, what, args, kwargs, env, cwd)``: ``what`` names a method of this process's
+    ``MlflowClient(uri)`` (one per URI, made at its first call), or is a function (pickled by reference) called
+    with that client first (``None`` for :func:`_seed_store`, which runs before the store exists); ``env`` and
+    ``cwd`` are the driver's now (a sweep in a notebook may have changed them since the last)."""
     import logging
 
-    client = None
-    try:  # before the first call: the import (seconds) and the store overlap the first run's training
-        from mlflow import MlflowClient
+    try:  # first: the import (seconds) overlaps the first run's training
+        import mlflow  # noqa: F401
         for name in ('mlflow', 'alembic'):  # after the import, which sets mlflow's level; schema creation talks
             logging.getLogger(name).setLevel(logging.WARNING)
-        if os.path.exists(uri[len('sqlite:///'):]) or not uri.startswith('sqlite:///'):
-            client = MlflowClient(uri)
     except Exception:  # noqa: BLE001 - the first call reports it
-        client = None
+        pass
+    clients: dict[str, Any] = {}
     while True:
         try:
             msg = conn.recv()
@@ -236,17 +236,24 @@ def _serve(conn: Any, uri: str) -> None:
             return
         if msg is None:
             return
-        what, args, kwargs, env = msg
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        uri, what, args, kwargs, env, cwd = msg
+        if env != dict(os.environ):
+            os.environ.clear()
+            os.environ.update(env)
+        with contextlib.suppress(OSError):
+            if cwd != os.getcwd():
+                os.chdir(cwd)
         try:
-            if client is None and what is not _seed_store:
-                from mlflow import MlflowClient
-                client = MlflowClient(uri)
-            value = what(client, *args, **kwargs) if callable(what) else getattr(client, what)(*args, **kwargs)
+            if what is _forget:
+                value = _forget(clients.pop(uri, None))
+            else:
+                client = None
+                if what is not _seed_store:
+                    if uri not in clients:
+                        from mlflow import MlflowClient
+                        clients[uri] = MlflowClient(uri)
+                    client = clients[uri]
+                value = what(client, *args, **kwargs) if callable(what) else getattr(client, what)(*args, **kwargs)
             answer = (True, _plain(value))
         except Exception as e:  # noqa: BLE001 - the driver raises it
             answer = (False, (type(e).__name__, str(e), str(getattr(e, 'error_code', '') or '')))
@@ -256,25 +263,29 @@ def _serve(conn: Any, uri: str) -> None:
             return
 
 
-def _serve_fd(fd: int, uri: str) -> None:
+def _forget(client: Any) -> None:
+    """Close a client's store (its SQLite connections), in the writer process once a sweep is done with it."""
+    engine = getattr(getattr(getattr(client, '_tracking_client', None), 'store', None), 'engine', None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _serve_fd(fd: int) -> None:
     """:func:`_serve` on the socket inherited as ``fd`` (the writer process's entry point)."""
     from multiprocessing.connection import Connection
 
-    _serve(Connection(fd), uri)
+    _serve(Connection(fd))
 
 
-class _Writer:
-    """The sweep's MLflow writer: a new Python process of its own that makes every MLflow client call, so the
-    store's work (about 0.3 ms of CPU per metric point in a local SQLite store, thousands of points per sweep, and
-    the trunk plot) runs on another core, not under the training process's GIL. Never a fork of a process with
-    torch threads, nor multiprocessing's 'spawn' (which imports the user's main script again).
+class _Process:
+    """The writer process and its end of the socket; one per driver process, kept for the next sweep (its mlflow
+    import is seconds of CPU), ended at exit or when the driver dies (its socket closes)."""
 
-    ``writer.get_run(...)`` and any other ``MlflowClient`` method: the call made there, this thread waiting
-    (without the GIL) for its answer; entities come back as plain attributes (:func:`_plain`), failures as a
-    :class:`_RemoteError` of the same type name. Calls are synchronous: when one returns, MLflow has the data.
-    Thread-safe (the driver's writer thread and the runs' sending threads share it)."""
+    lock = threading.Lock()  # one call at a time
+    current: Optional['_Process'] = None
 
-    def __init__(self, uri: str):
+    def __init__(self) -> None:
+        import atexit
         import json
         import socket
         import subprocess
@@ -282,23 +293,68 @@ class _Writer:
 
         mine, theirs = socket.socketpair()
         code = ('import sys, json; sys.path[:0] = json.loads(sys.argv[1]); '
-                'from composer_sched.sweep.tracking import _serve_fd; _serve_fd(int(sys.argv[2]), sys.argv[3])')
+                'from composer_sched.sweep.tracking import _serve_fd; _serve_fd(int(sys.argv[2]))')
         # this process's sys.path first: composer_sched is found where this one was (a checkout, a -m run)
-        self._proc = subprocess.Popen([sys.executable, '-c', code, json.dumps(sys.path), str(theirs.fileno()), uri],
-                                      pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                      start_new_session=True)  # the terminal's Ctrl-C stops the driver, which ends it
+        self.proc = subprocess.Popen([sys.executable, '-c', code, json.dumps(sys.path), str(theirs.fileno())],
+                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                     start_new_session=True)  # the terminal's Ctrl-C stops the driver, which ends it
         theirs.close()
-        self._conn = Connection(mine.detach())
-        self._lock = threading.Lock()
+        self.conn = Connection(mine.detach())
+        atexit.register(self.end)
+
+    @classmethod
+    def get(cls) -> '_Process':
+        """The running writer process (started if there is none, or it died)."""
+        with cls.lock:
+            if cls.current is None or cls.current.proc.poll() is not None:
+                cls.current = cls()
+            return cls.current
+
+    def end(self, wait: float = 5.0) -> None:
+        import subprocess
+
+        if self.proc.poll() is None and self.lock.acquire(timeout=wait):
+            try:
+                with contextlib.suppress(OSError, ValueError):
+                    self.conn.send(None)
+            finally:
+                self.lock.release()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(wait)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+class _Writer:
+    """A sweep's MLflow writer: every MLflow client call of the sweep is made in a Python process of its own
+    (:class:`_Process`), so the store's work (about 0.3 ms of CPU per metric point in a local SQLite store,
+    thousands of points per sweep), mlflow's import and the trunk plot run on another core, not under the training
+    process's GIL. Never a fork of a process with torch threads, nor multiprocessing's 'spawn' (which imports the
+    user's main script again).
+
+    ``writer.get_run(...)`` and any other ``MlflowClient`` method: the call made there on a client of ``uri``,
+    this thread waiting (without the GIL) for its answer; entities come back as plain attributes (:func:`_plain`),
+    failures as a :class:`_RemoteError` of the same type name. Calls are synchronous: when one returns, MLflow has
+    the data. Thread-safe (the driver's writer thread and the runs' sending threads share it)."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self._process = _Process.get()
 
     def call(self, what: Any, *args: Any, **kwargs: Any) -> Any:
-        env = {k: os.environ.get(k) for k in _HTTP_ENV}
-        with self._lock:
-            try:
-                self._conn.send((what, args, kwargs, env))
-                ok, value = self._conn.recv()
-            except (EOFError, OSError) as e:
-                raise ConnectionError(f'the MLflow writer process ended (exit code {self._proc.poll()})') from e
+        with self._process.lock:
+            return self._ask(what, args, kwargs)
+
+    def _ask(self, what: Any, args: Any, kwargs: Any) -> Any:
+        p = self._process
+        try:
+            p.conn.send((self.uri, what, args, kwargs, dict(os.environ), os.getcwd()))
+            ok, value = p.conn.recv()
+        except (EOFError, OSError) as e:
+            raise ConnectionError(f'the MLflow writer process ended (exit code {p.proc.poll()})') from e
         if ok:
             return value
         name, message, code = value
@@ -314,22 +370,16 @@ class _Writer:
             raise AttributeError(name)
         return functools.partial(self.call, name)
 
-    def close(self, wait: float = 5.0) -> None:
-        """Let the process end once its current call is done (up to ``wait`` seconds, then it is stopped)."""
-        import subprocess
-
-        if self._lock.acquire(timeout=wait):
+    def close(self) -> None:
+        """The sweep is done with its store: the writer process closes it (and stays for the next sweep); not
+        when a call is still under way (a sweep stopped by Ctrl-C does not wait for it)."""
+        lock = self._process.lock
+        if lock.acquire(timeout=1.0):
             try:
-                with contextlib.suppress(OSError, ValueError):
-                    self._conn.send(None)
-                self._conn.close()
+                with contextlib.suppress(Exception):
+                    self._ask(_forget, (), {})
             finally:
-                self._lock.release()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(wait)
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+                lock.release()
 
 
 class _Mlflow:
