@@ -14,16 +14,19 @@
   ``status``; predicted rows are children tagged ``predicted``.
 
 Only the sweep driver writes ``results.sqlite``: it creates the parent and the children before a worker gets a
-run (a new local store: on its writer thread, while the first run trains) and stores each MLflow run id against
+run (a new local store: from its writer thread, while the first run trains) and stores each MLflow run id against
 the sqlite ``run_id`` (table ``tracked``), so a rerun or an extension reuses the parent and the finished children,
 and a retried run logs into its failed child (``attempts`` tag), never a new one.
 
-Training never waits for MLflow. A run (rank 0) keeps what Composer's ``MLFlowLogger`` would log in memory and
-sends it from a thread every :data:`LIVE_SECONDS`; what it has not sent when it ends travels back with its row, is
-stored with the row in ``results.sqlite`` (``tracked_pending``, same transaction) and sent by the driver's writer
-thread, which also logs the row's numbers, a branch's trunk prefix and, at the end, the parent. A tracker that
-cannot be reached is a ``ValueError`` before training; one that fails later is reported, never costs a result, and
-what it missed is sent by the next sweep in the folder.
+Training never waits for MLflow, and the training process does no MLflow work: every MLflow call of the driver
+(and of the runs in its process) is made by a writer process (:class:`_Writer`), on another core. A run (rank 0)
+keeps what Composer's ``MLFlowLogger`` would log in memory and sends it from a thread every :data:`LIVE_SECONDS`;
+what it has not sent when it ends travels back with its row, is stored with the row in ``results.sqlite``
+(``tracked_pending``, same transaction) and handed to the writer process by the driver's writer thread, which also
+logs the row's numbers, a branch's trunk prefix and, at the end, the parent; the pending rows are deleted once
+MLflow has them. A tracker that cannot be reached is a ``ValueError`` before training; one that fails later (or a
+writer process that dies) is reported, never costs a result, and what it missed is sent by the next sweep in the
+folder.
 
 ``--log wandb``: every run through Composer's ``WandBLogger`` with ``group=<recipe>-<fingerprint>``, the same tags
 and a stable id, and a ``sweep-summary`` run in the group (the parent's counterpart: the per-ratio table, the
@@ -275,6 +278,11 @@ def _serve_fd(fd: int) -> None:
     from multiprocessing.connection import Connection
 
     _serve(Connection(fd))
+    # Every call was answered (so MLflow has it) and every store closed: exit without the interpreter's shutdown,
+    # where mlflow's exit handlers cost a second that the driver's exit would wait for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class _Process:
