@@ -359,3 +359,33 @@ def test_a_run_extending_a_trunk_an_earlier_sweep_logged_copies_its_prefix_back_
         assert {s: frac.get(round(1000 * s / grown['batches'])) for s, _, _ in before} == {s: v for s, v, _ in before}
     loss = client.get_metric_history(branch.info.run_id, 'loss/train/total')
     assert sorted(m.step for m in loss) == list(range(grown['batches']))  # the whole curve, each batch once
+
+
+def test_the_mlflow_writer_process_killed_mid_sweep_costs_nothing_and_the_rerun_sends_what_it_missed(tmp_path):
+    # Every MLflow call goes through one writer process; SIGKILLed after the first run is recorded, it is a tracker
+    # gone mid-sweep: said once, the sweep finishes, the rows and what MLflow missed stay in results.sqlite, and the
+    # rerun (a new writer process) sends it.
+    from composer_sched.sweep import tracking
+
+    out, location = tmp_path / 'killed', f'{local_uri(tmp_path / "killed")}#digits-cnn-wsd'
+    lines = []
+
+    def echo(line):
+        lines.append(line)
+        if line.startswith('[1/2 done'):
+            tracking._Process.current.proc.kill()
+
+    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=echo, share_trunks=False)
+    assert first.exit_code == 0 and [r['status'] for r in first.rows] == ['done', 'done']
+    assert sum('every result is in results.sqlite' in line for line in lines) == 1
+    store = ResultsStore(out / 'results.sqlite')
+    assert len(store.rows()) == 2 and store.pending('mlflow', location)
+    second = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lambda line: None, share_trunks=False)
+    assert second.ran == 0 and not store.pending('mlflow', location)
+    client, parent, children = sweep_tree(local_uri(out))
+    assert parent.info.status == 'FINISHED' and sorted(children) == [(0.5, 0), (1.0, 0)]
+    for (ratio, seed), child in children.items():
+        row = next(r for r in first.rows if r['ratio'] == ratio)
+        assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
+        loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
+        assert sorted(m.step for m in loss) == list(range(row['batches']))  # each point once
