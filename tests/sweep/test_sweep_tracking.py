@@ -361,6 +361,7 @@ def test_a_run_extending_a_trunk_an_earlier_sweep_logged_copies_its_prefix_back_
     assert sorted(m.step for m in loss) == list(range(grown['batches']))  # the whole curve, each batch once
 
 
+@pytest.mark.slow
 def test_the_mlflow_writer_process_killed_mid_sweep_costs_nothing_and_the_rerun_sends_what_it_missed(tmp_path):
     # Every MLflow call goes through one writer process; SIGKILLed after the first run is recorded, it is a tracker
     # gone mid-sweep: said once, the sweep finishes, the rows and what MLflow missed stay in results.sqlite, and the
