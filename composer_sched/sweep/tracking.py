@@ -14,16 +14,19 @@
   ``status``; predicted rows are children tagged ``predicted``.
 
 Only the sweep driver writes ``results.sqlite``: it creates the parent and the children before a worker gets a
-run (a new local store: on its writer thread, while the first run trains) and stores each MLflow run id against
+run (a new local store: from its writer thread, while the first run trains) and stores each MLflow run id against
 the sqlite ``run_id`` (table ``tracked``), so a rerun or an extension reuses the parent and the finished children,
 and a retried run logs into its failed child (``attempts`` tag), never a new one.
 
-Training never waits for MLflow. A run (rank 0) keeps what Composer's ``MLFlowLogger`` would log in memory and
-sends it from a thread every :data:`LIVE_SECONDS`; what it has not sent when it ends travels back with its row, is
-stored with the row in ``results.sqlite`` (``tracked_pending``, same transaction) and sent by the driver's writer
-thread, which also logs the row's numbers, a branch's trunk prefix and, at the end, the parent. A tracker that
-cannot be reached is a ``ValueError`` before training; one that fails later is reported, never costs a result, and
-what it missed is sent by the next sweep in the folder.
+Training never waits for MLflow, and the training process does no MLflow work: every MLflow call of the driver
+(and of the runs in its process) is made by a writer process (:class:`_Writer`), on another core. A run (rank 0)
+keeps what Composer's ``MLFlowLogger`` would log in memory and sends it from a thread every :data:`LIVE_SECONDS`;
+what it has not sent when it ends travels back with its row, is stored with the row in ``results.sqlite``
+(``tracked_pending``, same transaction) and handed to the writer process by the driver's writer thread, which also
+logs the row's numbers, a branch's trunk prefix and, at the end, the parent; the pending rows are deleted once
+MLflow has them. A tracker that cannot be reached is a ``ValueError`` before training; one that fails later (or a
+writer process that dies) is reported, never costs a result, and what it missed is sent by the next sweep in the
+folder.
 
 ``--log wandb``: every run through Composer's ``WandBLogger`` with ``group=<recipe>-<fingerprint>``, the same tags
 and a stable id, and a ``sweep-summary`` run in the group (the parent's counterpart: the per-ratio table, the
@@ -38,9 +41,11 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import math
 import os
 import re
+import sys
 import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -124,12 +129,13 @@ def _restore_env(keep: dict[str, Optional[str]]) -> None:
             os.environ[k] = old
 
 
-def _seed_store(path: str) -> None:
+def _seed_store(_client: Any, path: str) -> None:
     """Start a new local MLflow store as a copy of an empty one already migrated by this mlflow version.
 
     MLflow builds a new SQLite store by running its ~100 schema migrations, seconds of work per sweep folder
     (10 s on a busy 2-core machine, 40% of the bundled sweep); the migrated empty store is made once per mlflow
     version in the user's cache (``$XDG_CACHE_HOME/composer-sched``) and copied. Any failure: MLflow builds it.
+    Run in the writer process (``_client``: its client, unused: the store does not exist yet).
     """
     if os.path.exists(path):
         return
@@ -159,14 +165,229 @@ def _seed_store(path: str) -> None:
 
 
 def _log_batches(client: Any, run_id: str, metrics: Sequence = (), params: Sequence = (), tags: Sequence = ()) -> None:
-    """``client.log_batch`` within MLflow's limits per request (1000 entities, at most 100 params and 100 tags)."""
-    metrics, params, tags = list(metrics), list(params), list(tags)
-    while metrics or params or tags:
-        p, params = params[:100], params[100:]
-        t, tags = tags[:100], tags[100:]
+    """``client.log_batch`` within MLflow's limits per request (1000 entities, at most 100 params and 100 tags);
+    ``metrics`` as ``(key, value, timestamp_ms, step)``, ``params`` and ``tags`` as ``(key, value)`` (plain tuples:
+    they cross to the writer process, and the driver needs no MLflow entity)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    m_all = [Metric(str(k), float(v), int(ts), int(st)) for k, v, ts, st in metrics]
+    p_all = [Param(str(k)[:250], str(v)[:6000]) for k, v in params]
+    t_all = [RunTag(str(k), str(v)) for k, v in tags]
+    while m_all or p_all or t_all:
+        p, p_all = p_all[:100], p_all[100:]
+        t, t_all = t_all[:100], t_all[100:]
         room = 1000 - len(p) - len(t)
-        m, metrics = metrics[:room], metrics[room:]
+        m, m_all = m_all[:room], m_all[room:]
         client.log_batch(run_id, metrics=m, params=p, tags=t)
+
+
+def _plain(value: Any) -> Any:
+    """An MLflow entity as plain attributes (``types.SimpleNamespace``), so the driver unpickles it without
+    importing mlflow: a run's ``info`` (``run_id``, ``status``, ``lifecycle_stage``) and ``data`` (``metrics``,
+    ``params``, ``tags`` dicts), an experiment's ``experiment_id`` and ``lifecycle_stage``, a metric's ``key``,
+    ``value``, ``timestamp`` and ``step``; lists item by item; anything else as it is.
+
+    Example:
+        >>> _plain([1, 'a', None])
+        [1, 'a', None]
+    """
+    from types import SimpleNamespace as NS
+
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    kind = type(value).__name__
+    if kind == 'Run':
+        info, data = value.info, value.data
+        return NS(info=NS(run_id=info.run_id, status=info.status, lifecycle_stage=info.lifecycle_stage),
+                  data=NS(metrics=dict(data.metrics), params=dict(data.params), tags=dict(data.tags)))
+    if kind == 'Experiment':
+        return NS(experiment_id=value.experiment_id, lifecycle_stage=value.lifecycle_stage)
+    if kind == 'Metric':
+        return NS(key=value.key, value=value.value, timestamp=value.timestamp, step=value.step)
+    return value
+
+
+class _RemoteError(Exception):
+    """An MLflow call that failed in the writer process: its message, and MLflow's ``error_code``."""
+
+    def __init__(self, message: str, error_code: str = ''):
+        super().__init__(message)
+        self.error_code = error_code
+
+
+def _serve(conn: Any) -> None:
+    """The writer process: makes each call the driver sends on ``conn`` and answers ``(True, value)`` or
+    ``(False, (exception type name, message, error_code))``, until ``None`` or the driver is gone.
+
+    A call is ``(uri, what, args, kwargs, env, cwd)``: ``what`` names a method of this process's
+    ``MlflowClient(uri)`` (one per URI, made at its first call), or is a function (pickled by reference) called
+    with that client first (``None`` for :func:`_seed_store`, which runs before the store exists); ``env`` and
+    ``cwd`` are the driver's now (a sweep in a notebook may have changed them since the last)."""
+    import logging
+
+    try:  # first: the import (seconds) overlaps the first run's training
+        import mlflow  # noqa: F401
+        for name in ('mlflow', 'alembic'):  # after the import, which sets mlflow's level; schema creation talks
+            logging.getLogger(name).setLevel(logging.WARNING)
+    except Exception:  # noqa: BLE001 - the first call reports it
+        pass
+    clients: dict[str, Any] = {}
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        uri, what, args, kwargs, env, cwd = msg
+        if env != dict(os.environ):
+            os.environ.clear()
+            os.environ.update(env)
+        with contextlib.suppress(OSError):
+            if cwd != os.getcwd():
+                os.chdir(cwd)
+        try:
+            if what is _forget:
+                value = _forget(clients.pop(uri, None))
+            else:
+                client = None
+                if what is not _seed_store:
+                    if uri not in clients:
+                        from mlflow import MlflowClient
+                        clients[uri] = MlflowClient(uri)
+                    client = clients[uri]
+                value = what(client, *args, **kwargs) if callable(what) else getattr(client, what)(*args, **kwargs)
+            answer = (True, _plain(value))
+        except Exception as e:  # noqa: BLE001 - the driver raises it
+            answer = (False, (type(e).__name__, str(e), str(getattr(e, 'error_code', '') or '')))
+        try:
+            conn.send(answer)
+        except (OSError, ValueError):
+            return
+
+
+def _forget(client: Any) -> None:
+    """Close a client's store (its SQLite connections), in the writer process once a sweep is done with it."""
+    engine = getattr(getattr(getattr(client, '_tracking_client', None), 'store', None), 'engine', None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _serve_fd(fd: int) -> None:
+    """:func:`_serve` on the socket inherited as ``fd`` (the writer process's entry point)."""
+    from multiprocessing.connection import Connection
+
+    _serve(Connection(fd))
+    # Every call was answered (so MLflow has it) and every store closed: exit without the interpreter's shutdown,
+    # where mlflow's exit handlers cost a second that the driver's exit would wait for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+class _Process:
+    """The writer process and its end of the socket; one per driver process, kept for the next sweep (its mlflow
+    import is seconds of CPU), ended at exit or when the driver dies (its socket closes)."""
+
+    lock = threading.Lock()  # one call at a time
+    current: Optional['_Process'] = None
+
+    def __init__(self) -> None:
+        import atexit
+        import json
+        import socket
+        import subprocess
+        from multiprocessing.connection import Connection
+
+        mine, theirs = socket.socketpair()
+        code = ('import sys, json; sys.path[:0] = json.loads(sys.argv[1]); '
+                'from composer_sched.sweep.tracking import _serve_fd; _serve_fd(int(sys.argv[2]))')
+        # this process's sys.path first: composer_sched is found where this one was (a checkout, a -m run)
+        self.proc = subprocess.Popen([sys.executable, '-c', code, json.dumps(sys.path), str(theirs.fileno())],
+                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                     start_new_session=True)  # the terminal's Ctrl-C stops the driver, which ends it
+        theirs.close()
+        self.conn = Connection(mine.detach())
+        atexit.register(self.end)
+
+    @classmethod
+    def get(cls) -> '_Process':
+        """The running writer process (started if there is none, or it died)."""
+        with cls.lock:
+            if cls.current is None or cls.current.proc.poll() is not None:
+                cls.current = cls()
+            return cls.current
+
+    def end(self, wait: float = 5.0) -> None:
+        import subprocess
+
+        if self.proc.poll() is None and self.lock.acquire(timeout=wait):
+            try:
+                with contextlib.suppress(OSError, ValueError):
+                    self.conn.send(None)
+            finally:
+                self.lock.release()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(wait)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+class _Writer:
+    """A sweep's MLflow writer: every MLflow client call of the sweep is made in a Python process of its own
+    (:class:`_Process`), so the store's work (about 0.3 ms of CPU per metric point in a local SQLite store,
+    thousands of points per sweep), mlflow's import and the trunk plot run on another core, not under the training
+    process's GIL. Never a fork of a process with torch threads, nor multiprocessing's 'spawn' (which imports the
+    user's main script again).
+
+    ``writer.get_run(...)`` and any other ``MlflowClient`` method: the call made there on a client of ``uri``,
+    this thread waiting (without the GIL) for its answer; entities come back as plain attributes (:func:`_plain`),
+    failures as a :class:`_RemoteError` of the same type name. Calls are synchronous: when one returns, MLflow has
+    the data. Thread-safe (the driver's writer thread and the runs' sending threads share it)."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self._process = _Process.get()
+
+    def call(self, what: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._process.lock:
+            return self._ask(what, args, kwargs)
+
+    def _ask(self, what: Any, args: Any, kwargs: Any) -> Any:
+        p = self._process
+        try:
+            p.conn.send((self.uri, what, args, kwargs, dict(os.environ), os.getcwd()))
+            ok, value = p.conn.recv()
+        except (EOFError, OSError) as e:
+            raise ConnectionError(f'the MLflow writer process ended (exit code {p.proc.poll()})') from e
+        if ok:
+            return value
+        name, message, code = value
+        raise type(name, (_RemoteError,), {})(message, code)
+
+    def __reduce__(self) -> Any:
+        # This process's own: handed to a run launched in other processes (--procs-per-run), it arrives as None
+        # and the run's rank 0 opens a client of its own.
+        return type(None), ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith('_'):
+            raise AttributeError(name)
+        return functools.partial(self.call, name)
+
+    def close(self) -> None:
+        """The sweep is done with its store: the writer process closes it (and stays for the next sweep); not
+        when a call is still under way (a sweep stopped by Ctrl-C does not wait for it)."""
+        lock = self._process.lock
+        if lock.acquire(timeout=1.0):
+            try:
+                with contextlib.suppress(Exception):
+                    self._ask(_forget, (), {})
+            finally:
+                lock.release()
 
 
 class _Mlflow:
@@ -206,10 +427,11 @@ class _Mlflow:
 
         for name in ('mlflow', 'alembic'):  # the store's schema creation talks at INFO level
             logging.getLogger(name).setLevel(logging.WARNING)
+        # every MLflow call goes through the writer process, started now: its mlflow import overlaps what follows
+        self.client = _Writer(self.uri)
         if self.local:
             path = self.uri[len('sqlite:///'):]
             if not os.path.exists(path):
-                _seed_store(path)
                 self._deferred = list(runs)
                 return
         # MLflow's REST client retries for minutes by default: the check before training answers in seconds.
@@ -217,10 +439,9 @@ class _Mlflow:
             self._open(runs)
 
     def _open(self, runs: Sequence[Any]) -> None:
-        from mlflow import MlflowClient
-
         try:
-            self.client = MlflowClient(tracking_uri=self.uri)
+            if self._deferred is not None:
+                self.client.call(_seed_store, self.uri[len('sqlite:///'):])
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is not None and exp.lifecycle_stage != 'active':
                 self.client.restore_experiment(exp.experiment_id)
@@ -257,18 +478,17 @@ class _Mlflow:
             self.client.update_run(mid, status='SCHEDULED')
 
     def _parent_start(self) -> None:
-        from mlflow.entities import Param
-
         job, pid = self.job, self.parent
         have = self.client.get_run(pid).data
         skip = ('seed', 'run_name', 'progress_bar', 'loggers')
         cfg = {k: v for k, v in job.loaded.config.items() if k not in skip}
-        params = [Param(k[:250], v) for k, v in _flatten(cfg).items() if k and k[:250] not in have.params]
-        _log_batches(self.client, pid, params=params)
+        params = [(k[:250], v) for k, v in _flatten(cfg).items() if k and k[:250] not in have.params]
+        self.client.call(_log_batches, pid, params=params)
         here = job.config_dir
         os.makedirs(here, exist_ok=True)
-        try:
-            path = plot_trunks(job.plan, job.loaded, os.path.join(here, 'schedules.png'))
+        try:  # drawn in the writer process too (matplotlib's seconds of CPU, off the training's core)
+            path = self.client.call(_draw_trunks, *_trunk_lines(job.plan, job.loaded),
+                                    os.path.join(here, 'schedules.png'))
         except Exception:  # noqa: BLE001 - a picture is not worth failing the log over
             return
         self.client.log_artifact(pid, path)
@@ -309,9 +529,7 @@ class _Mlflow:
                 'budget_batches': str(self.job.plan.budgets.get(spec.ratio, ''))}
 
     def _new_child(self, run_id: str, ratio: float, seed: int, tags: dict[str, str], remember: bool = True) -> str:
-        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-
-        all_tags = {MLFLOW_PARENT_RUN_ID: self.parent, 'composer_sched.kind': 'run', 'composer_sched.run_id': run_id,
+        all_tags = {'mlflow.parentRunId': self.parent, 'composer_sched.kind': 'run', 'composer_sched.run_id': run_id,
                     'ratio': f'{ratio:g}', 'seed': str(seed), 'status': 'scheduled', **tags, **self.extra_tags}
         run = self.client.create_run(self.experiment_id, run_name=f'{_ratio_key(ratio)}-s{seed}', tags=all_tags)
         self._made_tags[run.info.run_id] = all_tags
@@ -324,15 +542,19 @@ class _Mlflow:
         """What a worker needs to log a run into its child (plain types: it is pickled to workers and ranks).
 
         ``live``: for runs in this process, which read their child's id from the live map when they send (the
-        writer thread may still be creating it); otherwise this waits until every child exists."""
+        writer thread may still be creating it) and send through the writer process (``client``: not pickled);
+        otherwise this waits until every child exists."""
         if not live:
             self.ready.wait()
         keep = {k: v for k, v in self.cfg.items() if k not in _RESERVED}
         keep.setdefault('log_system_metrics', False)
         env = {k: os.environ.get(k, v) for k, v in _HTTP_ENV.items()}
-        return {'uri': self.uri, 'runs': self.ids if live else dict(self.ids), 'env': env,
-                'budgets': {s.run_id: int(self.job.plan.budgets[s.ratio]) for s in self.job.plan.runs},
-                'kwargs': keep}
+        out = {'uri': self.uri, 'runs': self.ids if live else dict(self.ids), 'env': env,
+               'budgets': {s.run_id: int(self.job.plan.budgets[s.ratio]) for s in self.job.plan.runs},
+               'kwargs': keep}
+        if live:
+            out['client'] = self.client
+        return out
 
     # ------------------------------------------------------------------------------------------ as runs finish
     def payload(self, row: dict) -> Optional[tuple[str, str, Any]]:
@@ -354,8 +576,7 @@ class _Mlflow:
 
     def _log_row(self, mid: str, row: dict, attempts: Optional[int] = None, payload: Optional[dict] = None) -> None:
         import time
-
-        from mlflow.entities import Metric, Param, RunTag
+        from types import SimpleNamespace
 
         now = int(time.time() * 1000)
         step = int(row.get('batches') or 0)
@@ -366,8 +587,7 @@ class _Mlflow:
         values = {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and math.isfinite(v)}
         if mid in self._scheduled and row['run_id'] not in self.logged and not (payload or {}).get('live'):
             # made by this sweep, never sent to since: it has its creation tags only (a round trip saved)
-            from mlflow.entities import RunData
-            have = RunData(tags=[RunTag(k, v) for k, v in self._made_tags[mid].items()])
+            have = SimpleNamespace(metrics={}, params={}, tags=dict(self._made_tags[mid]))
         else:
             have = self.client.get_run(mid).data
         tags = {str(k): str(v) for k, v in ((payload or {}).get('tags') or {}).items()}
@@ -376,7 +596,7 @@ class _Mlflow:
             tags['attempts'] = str(attempts)
         if row.get('error'):
             tags['error'] = str(row['error'])[:4000]
-        metrics = [Metric(k, v, now, step) for k, v in values.items() if have.metrics.get(k) != v]
+        metrics = [(k, v, now, step) for k, v in values.items() if have.metrics.get(k) != v]
         if row.get('branched_from'):
             tags['trunk'] = str(row['branched_from'])
             tags['branch_batch'] = str(row.get('branch_batch'))
@@ -393,16 +613,16 @@ class _Mlflow:
         params: list = []
         if payload:
             points = payload.get('metrics') or []
-            metrics += [Metric(str(k), float(v), int(ts), int(st)) for k, v, ts, st in points]
+            metrics += [tuple(p) for p in points]
             given = dict(payload.get('params') or {})
             if 'mlflow_run_id' in given:  # Composer's after_load logs them; the run may not have known them yet
                 given.update(mlflow_run_id=mid, mlflow_experiment_id=self.experiment_id)
-            params = [Param(str(k)[:250], str(v)[:6000]) for k, v in given.items() if str(k)[:250] not in have.params]
+            params = [(str(k)[:250], str(v)) for k, v in given.items() if str(k)[:250] not in have.params]
             if not payload.get('live') and any(s.trunk_id == row['run_id'] for s in self.job.plan.runs):
                 # a trunk whose whole curve passed through here: its branches copy their prefix from this
                 self.curves[row['run_id']] = [p for p in points if str(p[0]).startswith(_FRAC_KEYS)]
-        tag_list = [RunTag(k, v) for k, v in tags.items() if have.tags.get(k) != v]
-        _log_batches(self.client, mid, metrics=metrics, params=params, tags=tag_list)
+        tag_list = [(k, v) for k, v in tags.items() if have.tags.get(k) != v]
+        self.client.call(_log_batches, mid, metrics=metrics, params=params, tags=tag_list)
         self.client.set_terminated(mid, 'FINISHED' if row['status'] == 'done' else 'FAILED')
         self.logged.add(row['run_id'])
         if payload:
@@ -412,8 +632,6 @@ class _Mlflow:
         """The trunk's loss, metric and LR points before the branch batch, for a branch's child (so its curves are
         the whole run), with their ``frac/`` copies against the branch's own budget; the trunk's timestamps, so a
         copy made twice is one copy (MLflow drops identical points)."""
-        from mlflow.entities import Metric
-
         trunk, cut = row.get('branched_from'), int(row.get('branch_batch') or 0)
         tmid = self.ids.get(trunk or '')
         if not trunk or cut <= 0 or not tmid:
@@ -427,9 +645,9 @@ class _Mlflow:
         out = []
         for k, v, ts, st in points:
             if int(st) < cut and str(k).startswith(_FRAC_KEYS):  # the curves (not Composer's time/ counters)
-                out.append(Metric(str(k), float(v), int(ts), int(st)))
-                if budget and str(k).startswith(_FRAC_KEYS):
-                    out.append(Metric(f'frac/{k}', float(v), int(ts), int(round(1000 * int(st) / budget))))
+                out.append((str(k), float(v), int(ts), int(st)))
+                if budget:
+                    out.append((f'frac/{k}', float(v), int(ts), int(round(1000 * int(st) / budget))))
         return out
 
     # ------------------------------------------------------------------------------------------ after the sweep
@@ -441,8 +659,6 @@ class _Mlflow:
         self.store.drop_pending(self.sent, self.kind, self.location)
 
     def _children_of_rows(self, rows: list[dict]) -> None:
-        from mlflow.entities import Metric
-
         pending = self.store.pending(self.kind, self.location)
         for row in rows:
             rid = row['run_id']
@@ -460,10 +676,10 @@ class _Mlflow:
                 import time
                 now = int(time.time() * 1000)
                 have = self.client.get_run(mid).data.metrics
-                new = [Metric(k, float(v), now, 0) for k, v in values.items()
+                new = [(k, float(v), now, 0) for k, v in values.items()
                        if isinstance(v, (int, float)) and math.isfinite(v) and have.get(k) != float(v)]
                 if new:
-                    self.client.log_batch(mid, metrics=new)
+                    self.client.call(_log_batches, mid, metrics=new)
                 self._log_row(mid, row)
             elif not mid:
                 # Finished before this folder logged to this tracker: the final numbers, without curves (or with
@@ -482,8 +698,6 @@ class _Mlflow:
 
     def _parent(self, outcome: Any, files: dict[str, str]) -> None:
         import time
-
-        from mlflow.entities import Metric, RunTag
 
         job, pid = self.job, self.parent
         have = self.client.get_run(pid).data
@@ -515,10 +729,10 @@ class _Mlflow:
                     if e.get(k) is not None:
                         values[f'shadow/{_ratio_key(e["ratio"])}/{k}'] = e[k]
         now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, 0) for k, v in values.items()
+        metrics = [(k, float(v), now, 0) for k, v in values.items()
                    if isinstance(v, (int, float)) and math.isfinite(v) and have.metrics.get(k) != float(v)]
-        tag_list = [RunTag(k, v) for k, v in tags.items() if have.tags.get(k) != v]
-        _log_batches(self.client, pid, metrics=metrics, tags=tag_list)
+        tag_list = [(k, v) for k, v in tags.items() if have.tags.get(k) != v]
+        self.client.call(_log_batches, pid, metrics=metrics, tags=tag_list)
         for path in files.values():
             if path and os.path.isfile(path):
                 self.client.log_artifact(pid, path)
@@ -526,6 +740,13 @@ class _Mlflow:
 
     def short(self) -> str:
         return f'parent run {self.parent}'
+
+    def close(self) -> None:
+        """End the writer process (the sweep's calls are done, or abandoned: what they missed is in
+        ``results.sqlite``)."""
+        client = getattr(self, 'client', None)
+        if client is not None:
+            client.close()
 
     def describe(self) -> str:
         where = f'{self.uri} (see it: mlflow ui --backend-store-uri {self.uri})' if self.local else self.uri
@@ -628,6 +849,9 @@ class _Wandb:
     def short(self) -> str:
         return f'group {self.group!r}'
 
+    def close(self) -> None:
+        pass
+
     def describe(self) -> str:
         return (f'W&B: project {self.project!r}, group {self.group!r}'
                 + (' (offline: wandb sync ' + os.path.join(self.dir, 'wandb') + ')'
@@ -729,6 +953,8 @@ class SweepTracking:
         if self._thread is not None:
             self._queue.put(None)
             self._thread = None
+        for t in self.trackers:
+            t.close()
         _restore_env(self._env)
 
     def target(self, target: Any) -> Any:
@@ -764,17 +990,20 @@ def open_tracking(log: Sequence[str], job: Any, store: Any, runs: Sequence[Any],
     trackers = []
     for kind in kinds:
         module = 'mlflow' if kind == 'mlflow' else 'wandb'
-        try:
-            __import__(module)
-        except ImportError:
+        try:  # found, not imported: mlflow is imported by the writer process only (seconds of CPU)
+            if importlib.util.find_spec(module) is None:
+                raise ImportError(module)
+        except (ImportError, ValueError):
             raise ValueError(f"--log {kind} needs {module}: pip install 'composer-sched[{module}]'.") from None
         cls = _Mlflow if kind == 'mlflow' else _Wandb
         t = cls(dict(cfg_mlflow or {}) if kind == 'mlflow' else {}, job, store, echo)
         try:
             t.open(runs)
         except ValueError:
+            t.close()
             raise
         except Exception as e:  # noqa: BLE001 - any failure to reach the tracker is the user's to fix
+            t.close()
             where = getattr(t, 'uri', '')
             raise ValueError(f'--log {kind}: the tracker{" at " + where if where else ""} cannot be used: '
                              f'{_first_line(e)}; start it, fix MLFLOW_TRACKING_URI, or drop --log.') from None
@@ -801,8 +1030,8 @@ def _parent_files(outcome: Any, loaded: Any) -> dict[str, str]:
 def plot_trunks(plan: Any, loaded: Any, path: str) -> str:
     """The LR multiplier of every ratio's run against batches, with the batch each branch leaves its trunk.
 
-    Drawn without ``pyplot`` (a figure of its own, no global state): the tracker's writer thread draws it while
-    the sweep trains.
+    Drawn without ``pyplot`` (a figure of its own, no global state): the MLflow writer process draws it while the
+    sweep trains (:func:`_trunk_lines` here, :func:`_draw_trunks` there).
 
     Args:
         plan: the sweep's :class:`~composer_sched.sweep.plan.SweepPlan`.
@@ -812,22 +1041,31 @@ def plot_trunks(plan: Any, loaded: Any, path: str) -> str:
     Returns:
         ``path``.
     """
+    return _draw_trunks(None, *_trunk_lines(plan, loaded), path)
+
+
+def _trunk_lines(plan: Any, loaded: Any) -> tuple[dict, list[int]]:
+    """What :func:`plot_trunks` draws, as plain data: ``{ratio: LR multiplier per batch}`` and the batches where a
+    branch leaves its trunk."""
+    from composer_sched.sweep.plan import ratio_curves
+
+    curves = {r: [float(v) for v in c] for r, c in ratio_curves(loaded, sorted(plan.budgets)).items()}
+    cuts = sorted({s.branch_batch for s in plan.runs if s.trunk_id and s.branch_batch})
+    return curves, cuts
+
+
+def _draw_trunks(_client: Any, curves: dict, cuts: Sequence[int], path: str) -> str:
+    """Draw :func:`_trunk_lines`'s data into ``path`` (``_client``: unused; the writer process passes its own)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from composer_sched.sweep.plan import ratio_curves
-
-    curves = ratio_curves(loaded, sorted(plan.budgets))
     fig = Figure(figsize=(6.4, 3.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for i, (ratio, curve) in enumerate(sorted(curves.items())):
         ax.plot(range(1, len(curve) + 1), curve, color=f'C{i % 10}', label=f'ratio {ratio:g}')
-    seen = set()
-    for s in plan.runs:
-        if s.trunk_id and s.branch_batch and (s.ratio, s.branch_batch) not in seen:
-            seen.add((s.ratio, s.branch_batch))
-            ax.axvline(s.branch_batch, color='grey', linestyle=':', linewidth=1)
+    for cut in cuts:
+        ax.axvline(cut, color='grey', linestyle=':', linewidth=1)
     ax.set_xlabel('batch')
     ax.set_ylabel('LR multiplier')
     ax.set_title('schedules of the sweep (dotted: a branch leaves its trunk)')
@@ -917,8 +1155,11 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
         @property
         def _mlflow_client(self) -> Any:  # type: ignore[override]  # made when first needed, off the batch path
             if self._client is None:
-                from mlflow import MlflowClient
-                self._client = MlflowClient(self.tracking_uri)
+                if cfg.get('client') is not None:  # a run in the driver's process: through its writer process
+                    self._client = cfg['client']
+                else:
+                    from mlflow import MlflowClient
+                    self._client = MlflowClient(self.tracking_uri)
             return self._client
 
         def _call(self, fn: Callable, *a: Any, **k: Any) -> Any:
@@ -990,8 +1231,6 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
         def _send(self) -> bool:
             """Send what is kept (the first time, mark the run RUNNING); ``False`` once MLflow failed (the rest
             then travels with the row: nothing is dropped)."""
-            from mlflow.entities import Metric, Param, RunTag
-
             mid = child()
             if not mid:
                 return True  # its child is still being made: next time
@@ -1004,9 +1243,11 @@ def _mlflow_logger(cfg: dict, spec: Any, guard: _Guard):
             try:
                 if not self._sent:
                     self._mlflow_client.update_run(mid, status='RUNNING')
-                _log_batches(self._mlflow_client, mid, metrics=[Metric(*p) for p in points],
-                             params=[Param(k[:250], v) for k, v in params.items()],
-                             tags=[RunTag(k, v) for k, v in tags.items()])
+                what = dict(metrics=points, params=list(params.items()), tags=list(tags.items()))
+                if isinstance(self._mlflow_client, _Writer):
+                    self._mlflow_client.call(_log_batches, mid, **what)
+                else:
+                    _log_batches(self._mlflow_client, mid, **what)
                 self._sent += len(points) + 1
                 return True
             except Exception:  # noqa: BLE001 - put back in front: the driver sends them with the row
@@ -1099,7 +1340,7 @@ def run_loggers(track: Optional[dict], spec: Any, row: dict) -> Iterator[list]:
             payload = mlflow_logger.take()
             if payload:
                 row.setdefault('tracking', {})['mlflow'] = payload
-        if 'mlflow' in track:
+        if 'mlflow' in track and 'mlflow' in sys.modules:  # never imported here: no run nor URI of its to undo
             try:
                 import mlflow
                 if mlflow.active_run() is not None:  # the system-metrics monitor's run

@@ -330,3 +330,63 @@ def test_what_a_tracker_missed_is_kept_in_results_sqlite_and_sent_by_the_rerun(t
     assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
     loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
     assert sorted(m.step for m in loss) == list(range(first.rows[0]['batches']))
+
+
+@pytest.mark.slow
+def test_a_run_extending_a_trunk_an_earlier_sweep_logged_copies_its_prefix_back_from_mlflow(tmp_path):
+    # The first sweep trains ratio 1 (and keeps its stable-phase checkpoint); the second adds ratio 2, whose run
+    # continues that checkpoint: its child must hold the trunk's curve before the branch batch, which this sweep
+    # never saw (the trunk's points came with the first sweep's rows), so it is read back from MLflow.
+    out = tmp_path / 'grow'
+    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lambda line: None)
+    second = run_sweep(TARGET, [*RATIOS, 2.0], 1, out, log='mlflow', echo=lambda line: None)
+    assert first.exit_code == second.exit_code == 0 and second.ran == 1
+    rows = {r['ratio']: r for r in second.rows}
+    grown, trunk_row = rows[2.0], rows[1.0]
+    cut = grown['branch_batch']
+    assert grown['branched_from'] == trunk_row['run_id'] and 0 < cut < trunk_row['batches'] < grown['batches']
+    client, _, children = sweep_tree(local_uri(out))
+    branch, trunk = children[(2.0, 0)], children[(1.0, 0)]
+    assert branch.data.tags['trunk_mlflow_run'] == trunk.info.run_id
+    assert branch.data.tags['curve_before_branch'] == 'from the trunk' and branch.data.tags['branch_batch'] == str(cut)
+    for key in ('loss/train/total', 'metrics/train/MulticlassAccuracy', 'lr-SGD/group0'):
+        mine = client.get_metric_history(branch.info.run_id, key)
+        theirs = client.get_metric_history(trunk.info.run_id, key)
+        before = sorted((m.step, m.value, m.timestamp) for m in theirs if m.step < cut)
+        assert before and sorted((m.step, m.value, m.timestamp) for m in mine if m.step < cut) == before, key
+        frac = {m.step: m.value for m in client.get_metric_history(branch.info.run_id, f'frac/{key}')}
+        # the copies against thousandths of the branch's own budget, not the trunk's
+        assert {s: frac.get(round(1000 * s / grown['batches'])) for s, _, _ in before} == {s: v for s, v, _ in before}
+    loss = client.get_metric_history(branch.info.run_id, 'loss/train/total')
+    assert sorted(m.step for m in loss) == list(range(grown['batches']))  # the whole curve, each batch once
+
+
+@pytest.mark.slow
+def test_the_mlflow_writer_process_killed_mid_sweep_costs_nothing_and_the_rerun_sends_what_it_missed(tmp_path):
+    # Every MLflow call goes through one writer process; SIGKILLed after the first run is recorded, it is a tracker
+    # gone mid-sweep: said once, the sweep finishes, the rows and what MLflow missed stay in results.sqlite, and the
+    # rerun (a new writer process) sends it.
+    from composer_sched.sweep import tracking
+
+    out, location = tmp_path / 'killed', f'{local_uri(tmp_path / "killed")}#digits-cnn-wsd'
+    lines = []
+
+    def echo(line):
+        lines.append(line)
+        if line.startswith('[1/2 done'):
+            tracking._Process.current.proc.kill()
+
+    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=echo, share_trunks=False)
+    assert first.exit_code == 0 and [r['status'] for r in first.rows] == ['done', 'done']
+    assert sum('every result is in results.sqlite' in line for line in lines) == 1
+    store = ResultsStore(out / 'results.sqlite')
+    assert len(store.rows()) == 2 and store.pending('mlflow', location)
+    second = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lambda line: None, share_trunks=False)
+    assert second.ran == 0 and not store.pending('mlflow', location)
+    client, parent, children = sweep_tree(local_uri(out))
+    assert parent.info.status == 'FINISHED' and sorted(children) == [(0.5, 0), (1.0, 0)]
+    for (ratio, seed), child in children.items():
+        row = next(r for r in first.rows if r['ratio'] == ratio)
+        assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
+        loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
+        assert sorted(m.step for m in loss) == list(range(row['batches']))  # each point once
