@@ -75,6 +75,9 @@ DEFAULT_RATIOS = '0.25,0.5,0.75,1.0'
 
 
 def run(args) -> int:
+    from composer_sched.sweep.tracking import start_writer
+
+    start_writer(args.log)  # before the recipe's torch and Composer imports: MLflow's import overlaps them
     from composer_sched.recipes.overrides import split_recipe_args
     from composer_sched.sweep import SweepTarget, parse_ratios, run_sweep
 

@@ -49,7 +49,7 @@ import sys
 import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-__all__ = ['TRACKERS', 'parse_log', 'open_tracking', 'SweepTracking', 'run_loggers']
+__all__ = ['TRACKERS', 'parse_log', 'start_writer', 'open_tracking', 'SweepTracking', 'run_loggers']
 
 TRACKERS = ('mlflow', 'wandb')
 
@@ -334,6 +334,27 @@ class _Process:
             self.proc.wait()
         with contextlib.suppress(OSError):
             self.conn.close()
+
+
+def start_writer(log: Optional[str | Sequence[str]] = (), config: Optional[dict] = None) -> bool:
+    """Start the MLflow writer process now, when ``log`` (``--log``'s text or trackers) or a recipe's ``config``
+    (its ``loggers.mlflow``) asks for MLflow: its mlflow import (seconds of CPU) then runs on the other core while
+    this process loads torch, Composer and the recipe, instead of before the first call. Returns whether it asked;
+    a writer already running is kept. Never raises: a bad ``--log`` is reported by :func:`parse_log` later.
+
+    Example:
+        >>> start_writer('wandb')
+        False
+    """
+    try:
+        wanted = 'mlflow' in parse_log(log) or ((config or {}).get('loggers') or {}).get('mlflow') is not None
+    except (ValueError, AttributeError):
+        return False
+    if wanted and importlib.util.find_spec('mlflow') is not None:
+        with contextlib.suppress(OSError):
+            _Process.get()
+            return True
+    return False
 
 
 class _Writer:
