@@ -94,6 +94,29 @@ def one_seed(recipe_name, overrides: list, seed: int, batches: int, metric: str)
     return out
 
 
+def summary(model: str, name: str, runs: list, batches: int, metric: str, higher: bool) -> None:
+    """Print the table of one schedule from each seed's ways (:func:`one_seed`)."""
+    ways = [k for k in runs[0] if not k.startswith('_')]
+    print(f'{model}, {name}, 1x = {batches} batches -> 2x, {len(runs)} seeds (final eval {metric}):')
+    print(f'  {"":<24}{"mean":>8}{"std":>8}{"batches":>9}   continuation - it, paired by seed (mean, std)')
+    val = {w: [r[w][0] for r in runs] for w in ways}
+    for w in ways:
+        sd = statistics.stdev(val[w]) if len(val[w]) > 1 else 0.0
+        diff = [c - v for c, v in zip(val['continuation'], val[w])]
+        paired = '' if w == 'continuation' else \
+            f'   {statistics.mean(diff):+.4f} {statistics.stdev(diff) if len(diff) > 1 else 0.0:.4f}'
+        print(f'  {w:<24}{statistics.mean(val[w]):>8.4f}{sd:>8.4f}{runs[0][w][1]:>9}{paired}')
+    sd = statistics.stdev(val['from scratch 2x']) if len(runs) > 1 else float('nan')
+    gap = statistics.mean(val['continuation']) - statistics.mean(val['from scratch 2x'])
+    rel = gap / statistics.mean(val['from scratch 2x'])
+    print(f'  continuation - from scratch: {gap:+.4f} ({rel:+.2%}, {gap / sd if sd else float("nan"):+.2f} seed '
+          f'std); chosen (peak x lr, re-warm batches): {[r["_chosen"] for r in runs]}')
+    sign = 1 if higher else -1
+    better = all(sign * (statistics.mean(val['continuation']) - statistics.mean(val[w])) > 0
+                 for w in ('composer resume', 'constant at end LR'))
+    print(f'  continuation better than both naive continuations: {better}')
+
+
 def main() -> None:
     import logging
     import warnings
@@ -112,23 +135,4 @@ def main() -> None:
         for s in seeds:
             runs.append(one_seed(recipe_name, overrides, s, batches, metric))
             print(f'# {model} {name} seed {s}: {runs[-1]}', flush=True)
-        ways = [k for k in runs[0] if not k.startswith('_')]
-        print(f'{model}, {name}, 1x = {batches} batches -> 2x, {len(runs)} seeds (final eval {metric}):')
-        print(f'  {"":<24}{"mean":>8}{"std":>8}{"batches":>9}   continuation - it, paired by seed (mean, std)')
-        val = {}
-        for w in ways:
-            val[w] = [r[w][0] for r in runs]
-            sd = statistics.stdev(val[w]) if len(val[w]) > 1 else 0.0
-            diff = [c - v for c, v in zip(val['continuation'], val[w])]
-            paired = '' if w == 'continuation' else \
-                f'   {statistics.mean(diff):+.4f} {statistics.stdev(diff) if len(diff) > 1 else 0.0:.4f}'
-            print(f'  {w:<24}{statistics.mean(val[w]):>8.4f}{sd:>8.4f}{runs[0][w][1]:>9}{paired}')
-        sd = statistics.stdev(val['from scratch 2x']) if len(runs) > 1 else float('nan')
-        gap = statistics.mean(val['continuation']) - statistics.mean(val['from scratch 2x'])
-        rel = gap / statistics.mean(val['from scratch 2x'])
-        print(f'  continuation - from scratch: {gap:+.4f} ({rel:+.2%}, {gap / sd if sd else float("nan"):+.2f} seed '
-              f'std); chosen (peak x lr, re-warm batches): {[r["_chosen"] for r in runs]}')
-        sign = 1 if higher else -1
-        better = all(sign * (statistics.mean(val['continuation']) - statistics.mean(val[w])) > 0
-                     for w in ('composer resume', 'constant at end LR'))
-        print(f'  continuation better than both naive continuations: {better}')
+        summary(model, name, runs, batches, metric, higher)
