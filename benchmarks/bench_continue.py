@@ -4,9 +4,9 @@ For a WSD run and a cosine run (3 seeds each): the finished 1x run (its final ch
 recipe's ``save_folder``), then four ways to reach 2x:
 
 * ``continuation``: ``composer_sched.sweep.continuation`` with its default choice (the recipe's own peak, the
-  re-warm with the lowest convex bound, then the recipe's whole decay resampled over the rest), trains the extra 1x
-  only; ``peak P``: the same continuation re-warmed to other peaks (``BENCH_CONTINUE_PEAKS``, default 0.75 and
-  1.25 x the recipe's LR: either side of the default; empty for none);
+  re-warm with the lowest convex bound, then the recipe's decay family), trains the extra 1x only; ``peak P``: the
+  same continuation re-warmed to other peaks (``BENCH_CONTINUE_PEAKS``, default 0.75 and 1.25 x the recipe's LR:
+  either side of the default; empty for none);
 * ``composer resume``: Composer's default, the same recipe resumed with ``max_duration`` doubled (its schedulers
   give the batches after the join the LR of the new horizon);
 * ``constant at end LR``: the extra 1x at the LR the finished run ended at;
