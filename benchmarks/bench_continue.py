@@ -4,9 +4,9 @@ For a WSD run and a cosine run (3 seeds each): the finished 1x run (its final ch
 recipe's ``save_folder``), then four ways to reach 2x:
 
 * ``continuation``: ``composer_sched.sweep.continuation`` with its default choice (the recipe's own peak, the
-  re-warm with the lowest convex bound), trains the extra 1x only; ``peak P``: the same re-warm to other peaks
-  (0.5, 0.75, 1 x the recipe's LR, and the join candidate: the from-scratch run's LR at the join, whose tail is
-  that run's end);
+  re-warm with the lowest convex bound, then the recipe's decay family), trains the extra 1x only; ``peak P``: the
+  same continuation re-warmed to other peaks (``BENCH_CONTINUE_PEAKS``, default 0.75 and 1.25 x the recipe's LR:
+  either side of the default; empty for none);
 * ``composer resume``: Composer's default, the same recipe resumed with ``max_duration`` doubled (its schedulers
   give the batches after the join the LR of the new horizon);
 * ``constant at end LR``: the extra 1x at the LR the finished run ended at;
@@ -37,6 +37,11 @@ MODELS = {
                True),
     'tinylm': ({'wsd': ('tinylm_wsd', []), 'cosine': ('tinylm_cosine', [])}, 400, 'LanguageCrossEntropy', False),
 }
+
+
+def _peaks() -> list[float]:
+    given = os.environ.get('BENCH_CONTINUE_PEAKS', '0.75,1.25')
+    return [float(v) for v in given.split(',') if v.strip()]
 
 
 def _metric(trainer, name: str) -> float:
@@ -73,16 +78,11 @@ def one_seed(recipe_name, overrides: list, seed: int, batches: int, metric: str)
         target = loaded_target(load_recipe(recipe_name, base))
         plan = plan_continuation(target, info, 2.0, final)
         out['continuation'] = _fit(continuation_trainer(target, plan, final, progress_bar=False), metric)
-        # The other peaks at the chosen re-warm: 0.5 (what the bound chose when calibrated on the finished run),
-        # 0.75 (what it chooses calibrated on the from-scratch run at 2x), 1 (the recipe's peak, the default) and the
-        # join candidate (its tail is the from-scratch run's end).
-        # the from-scratch run's LR where the tail starts (as the table's join candidate: a re-warm of 1 batch)
-        join = round(float(plan_continuation(target, info, 2.0, final, peak=1.0, rewarm=1).schedule.tail[0]), 6)
-        for p in sorted({0.5, 0.75, 1.0} | ({join} if join else set())):
+        # The other peaks at the chosen re-warm: below and above the default (the recipe's own peak).
+        for p in _peaks():
             if abs(p - plan.chosen.peak) > 1e-9:
                 other = plan_continuation(target, info, 2.0, final, peak=p, rewarm=plan.chosen.rewarm)
-                label = f'  peak {p:.3g}' + (' (join)' if p == join else '')
-                out[label] = _fit(continuation_trainer(target, other, final, progress_bar=False), metric)
+                out[f'  peak {p:g}'] = _fit(continuation_trainer(target, other, final, progress_bar=False), metric)
         out['composer resume'] = _fit(load_recipe(recipe_name, base).build_trainer(
             max_duration=f'{2 * batches}ba', load_path=final), metric)
         flat = ContinuationSchedule(head=plan.schedule.head, peak=plan.schedule.start, rewarm=1, tail=(1.0,))
@@ -92,6 +92,29 @@ def one_seed(recipe_name, overrides: list, seed: int, batches: int, metric: str)
             max_duration=f'{2 * batches}ba', eval_interval=f'{2 * batches}ba'), metric)
         out['_chosen'] = (plan.chosen.peak, plan.chosen.rewarm)
     return out
+
+
+def summary(model: str, name: str, runs: list, batches: int, metric: str, higher: bool) -> None:
+    """Print the table of one schedule from each seed's ways (:func:`one_seed`)."""
+    ways = [k for k in runs[0] if not k.startswith('_')]
+    print(f'{model}, {name}, 1x = {batches} batches -> 2x, {len(runs)} seeds (final eval {metric}):')
+    print(f'  {"":<24}{"mean":>8}{"std":>8}{"batches":>9}   continuation - it, paired by seed (mean, std)')
+    val = {w: [r[w][0] for r in runs] for w in ways}
+    for w in ways:
+        sd = statistics.stdev(val[w]) if len(val[w]) > 1 else 0.0
+        diff = [c - v for c, v in zip(val['continuation'], val[w])]
+        paired = '' if w == 'continuation' else \
+            f'   {statistics.mean(diff):+.4f} {statistics.stdev(diff) if len(diff) > 1 else 0.0:.4f}'
+        print(f'  {w:<24}{statistics.mean(val[w]):>8.4f}{sd:>8.4f}{runs[0][w][1]:>9}{paired}')
+    sd = statistics.stdev(val['from scratch 2x']) if len(runs) > 1 else float('nan')
+    gap = statistics.mean(val['continuation']) - statistics.mean(val['from scratch 2x'])
+    rel = gap / statistics.mean(val['from scratch 2x'])
+    print(f'  continuation - from scratch: {gap:+.4f} ({rel:+.2%}, {gap / sd if sd else float("nan"):+.2f} seed '
+          f'std); chosen (peak x lr, re-warm batches): {[r["_chosen"] for r in runs]}')
+    sign = 1 if higher else -1
+    better = all(sign * (statistics.mean(val['continuation']) - statistics.mean(val[w])) > 0
+                 for w in ('composer resume', 'constant at end LR'))
+    print(f'  continuation better than both naive continuations: {better}')
 
 
 def main() -> None:
@@ -112,23 +135,4 @@ def main() -> None:
         for s in seeds:
             runs.append(one_seed(recipe_name, overrides, s, batches, metric))
             print(f'# {model} {name} seed {s}: {runs[-1]}', flush=True)
-        ways = [k for k in runs[0] if not k.startswith('_')]
-        print(f'{model}, {name}, 1x = {batches} batches -> 2x, {len(runs)} seeds (final eval {metric}):')
-        print(f'  {"":<24}{"mean":>8}{"std":>8}{"batches":>9}   continuation - it, paired by seed (mean, std)')
-        val = {}
-        for w in ways:
-            val[w] = [r[w][0] for r in runs]
-            sd = statistics.stdev(val[w]) if len(val[w]) > 1 else 0.0
-            diff = [c - v for c, v in zip(val['continuation'], val[w])]
-            paired = '' if w == 'continuation' else \
-                f'   {statistics.mean(diff):+.4f} {statistics.stdev(diff) if len(diff) > 1 else 0.0:.4f}'
-            print(f'  {w:<24}{statistics.mean(val[w]):>8.4f}{sd:>8.4f}{runs[0][w][1]:>9}{paired}')
-        sd = statistics.stdev(val['from scratch 2x']) if len(runs) > 1 else float('nan')
-        gap = statistics.mean(val['continuation']) - statistics.mean(val['from scratch 2x'])
-        rel = gap / statistics.mean(val['from scratch 2x'])
-        print(f'  continuation - from scratch: {gap:+.4f} ({rel:+.2%}, {gap / sd if sd else float("nan"):+.2f} seed '
-              f'std); chosen (peak x lr, re-warm batches): {[r["_chosen"] for r in runs]}')
-        sign = 1 if higher else -1
-        better = all(sign * (statistics.mean(val['continuation']) - statistics.mean(val[w])) > 0
-                     for w in ('composer resume', 'constant at end LR'))
-        print(f'  continuation better than both naive continuations: {better}')
+        summary(model, name, runs, batches, metric, higher)

@@ -58,7 +58,8 @@ class ContinuationScheduler:
 
 def continuation_schedule(head, new, peak: float, rewarm: int) -> ContinuationSchedule:
     """The continuation of a finished run: ``head`` as it was, a re-warm to ``peak`` over ``rewarm`` steps, then
-    the end of ``new`` (the schedule at the new budget, :func:`decay_family`) down to its floor.
+    the whole decay of ``new`` (the schedule at the new budget, from its top to its floor: :func:`decay_family`)
+    resampled over the remaining steps.
 
     Args:
         head: the finished run's multipliers at steps ``0..N``, the last one the multiplier it ended at (PyTorch:
@@ -108,8 +109,8 @@ def continue_method(method: Any, old_steps: int, new_steps: int, *, peak: Option
     Lightning; docs/continuing.md): build ``ScheduleLR(optimizer, continue_method(...))`` where the finished run
     built its scheduler, and let the resume restore the optimizer and the scheduler's position (``last_epoch =
     old_steps``). Step ``k < old_steps`` has the finished run's multiplier, step ``old_steps`` the one it ended at
-    (so the LR is continuous at the join), then a linear re-warm to ``peak`` over ``rewarm`` steps and the end of
-    the same method run for ``new_steps`` (:func:`decay_family`), down to its floor.
+    (so the LR is continuous at the join), then a linear re-warm to ``peak`` over ``rewarm`` steps and the whole
+    decay of the same method run for ``new_steps`` (:func:`decay_family`), resampled over the rest, to its floor.
 
     Args:
         method: what the finished run gave ``ScheduleLR`` (a registered or peer name, or a core schedule).

@@ -2,8 +2,9 @@
 
 The continuation (:class:`~composer_sched.schedules._continuation.ContinuationSchedule`) keeps the finished run's
 LR as it was, re-warms from the LR it ended at to a new peak over a short span, then runs the recipe's own decay
-family (:func:`~composer_sched.schedules._continuation.decay_family`: WSD keeps a stable phase and its cool-down,
-cosine goes back down to the old floor, ...) to the new end. Only the new batches train.
+family (:func:`~composer_sched.schedules._continuation.decay_family`: its whole shape from its top to its floor,
+resampled over the rest: a whole cosine back down to the old floor, WSD's stable phase and cool-down in the same
+proportions, ...) to the new end. Only the new batches train.
 
 :func:`plan_continuation` checks everything before training and chooses the re-warm: back to the recipe's own peak
 LR, over the length with the lowest convex bound of the whole concatenated schedule (:func:`candidates`,
@@ -22,8 +23,8 @@ import numpy as np
 __all__ = ['Continuation', 'Candidate', 'plan_continuation', 'candidates', 'continuation_trainer',
            'PEAKS', 'REWARMS']
 
-#: Candidate peaks, as multiples of the recipe's peak LR.
-PEAKS = (0.25, 0.5, 0.75, 1.0)
+#: Candidate peaks, as multiples of the recipe's peak LR (above 1: shown, never the default, docs/continuing.md).
+PEAKS = (0.5, 0.75, 1.0, 1.25, 1.5)
 #: Candidate re-warm lengths, as fractions of the new batches.
 REWARMS = (0.02, 0.05, 0.1)
 
@@ -262,12 +263,9 @@ def plan_continuation(target, info, ratio: float, path: str, peak: Optional[floa
     note = ''
     if fit is None and (peak is None or rewarm is None):
         fit, note = law_fit(info, old)
-    # Besides the fixed grid: the LR the from-scratch run at R has where the continuation's tail starts (the
-    # continuation then ends exactly as that run does), and the peak of the recipe's own schedule.
-    joins = float(_schedule(head, 1.0, 1, new, m).tail[0]) if peak is None else None
+    # Besides the fixed grid: the peak of the recipe's own schedule (1 for most).
     top = round(float(np.max(new)), 6)
-    peaks = tuple(sorted(set(PEAKS) | {top} | ({round(joins, 6)} if joins and joins > 0 else set()))) \
-        if peak is None else (peak,)
+    peaks = tuple(sorted(set(PEAKS) | {top})) if peak is None else (peak,)
     rewarms = sorted({max(1, min(extra - 1, int(round(f * extra)))) for f in REWARMS}) if rewarm is None else [rewarm]
     table = candidates(head, new, m, peaks, rewarms, fit=fit, lr=target.recipe.lr)
     if note:

@@ -1,5 +1,5 @@
 """The plain-PyTorch recipe of docs/continuing.md: a finished ``ScheduleLR`` run continued with a new horizon by
-``continuation_schedule``: continuous at the join, the end of the longer schedule's family, and exact on resume."""
+``continuation_schedule``: continuous at the join, the longer schedule's whole decay resampled, and exact on resume."""
 import numpy as np
 import pytest
 import torch
