@@ -164,12 +164,55 @@ def _seed_store(_client: Any, path: str) -> None:
             os.remove(f'{path}.tmp')
 
 
+def _sqlite_metrics(client: Any, run_id: str, metrics: Sequence) -> bool:
+    """Write ``metrics`` (``(key, value, timestamp_ms, step)``) of a run in a local SQLite store as MLflow's own
+    ``log_batch`` would: the same validation, rows, duplicates ignored and ``latest_metrics`` kept, through MLflow's
+    own table model and store functions, but in one ``INSERT`` instead of one ORM object per point (MLflow's path
+    costs ~0.3 ms of CPU per point; a sweep logs thousands). Returns ``False``, having written nothing, for any
+    other store, or when this MLflow lacks what the path uses (then ``log_batch`` does it)."""
+    try:
+        import sqlalchemy
+        from mlflow.entities import Metric
+        from mlflow.store.tracking.dbmodels.models import SqlMetric
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+        from mlflow.utils.validation import _validate_batch_log_data
+
+        store = client._tracking_client.store
+        if type(store) is not SqlAlchemyStore or store.engine.dialect.name != 'sqlite':
+            return False
+        session_of, run_of, active = store.ManagedSessionMaker, store._get_run, store._check_run_is_active
+        keep_latest, sanitize = store._update_latest_metrics_if_necessary, store.sanitize_metric_value
+    except (ImportError, AttributeError):
+        return False
+    checked = [Metric(str(k), float(v), int(ts), int(st)) for k, v, ts, st in metrics]
+    _validate_batch_log_data(checked, [], [])
+    rows: list[dict] = []
+    latest: dict[str, dict] = {}
+    for m in checked:
+        is_nan, value = sanitize(m.value)
+        row = {'run_uuid': run_id, 'key': m.key, 'value': value, 'timestamp': m.timestamp, 'step': m.step,
+               'is_nan': is_nan}
+        rows.append(row)
+        old = latest.get(m.key)  # MLflow's rule for the latest value: the largest (step, timestamp, value)
+        if old is None or (m.step, m.timestamp, value) > (old['step'], old['timestamp'], old['value']):
+            latest[m.key] = row
+    with session_of(read_only=False) as session:
+        active(run_of(run_uuid=run_id, session=session))
+        if rows:
+            session.execute(sqlalchemy.insert(SqlMetric).prefix_with('OR IGNORE'), rows)
+            keep_latest([SqlMetric(**r) for r in latest.values()], session)
+    return True
+
+
 def _log_batches(client: Any, run_id: str, metrics: Sequence = (), params: Sequence = (), tags: Sequence = ()) -> None:
     """``client.log_batch`` within MLflow's limits per request (1000 entities, at most 100 params and 100 tags);
     ``metrics`` as ``(key, value, timestamp_ms, step)``, ``params`` and ``tags`` as ``(key, value)`` (plain tuples:
-    they cross to the writer process, and the driver needs no MLflow entity)."""
+    they cross to the writer process, and the driver needs no MLflow entity). A local SQLite store takes the
+    metrics in one statement (:func:`_sqlite_metrics`)."""
     from mlflow.entities import Metric, Param, RunTag
 
+    if metrics and _sqlite_metrics(client, run_id, metrics):
+        metrics = ()
     m_all = [Metric(str(k), float(v), int(ts), int(st)) for k, v, ts, st in metrics]
     p_all = [Param(str(k)[:250], str(v)[:6000]) for k, v in params]
     t_all = [RunTag(str(k), str(v)) for k, v in tags]

@@ -74,3 +74,56 @@ def test_sweep_logs_to_wandb_offline_through_composer_logger(tmp_path, monkeypat
                   if '-sweep-summary-' not in p)
     ids = sorted(d.split('-', 3)[3] for d in dirs)  # offline-run-<time>-<id>
     assert all(i.startswith(res.rows[0]['config_hash']) for i in ids)  # stable ids: the sqlite run id, hashed
+
+
+def test_local_store_metrics_in_one_statement_are_what_mlflows_log_batch_writes(tmp_path):
+    # The sweep writes a local SQLite store's metric points through MLflow's own table model in one INSERT
+    # (tracking._sqlite_metrics) instead of log_batch's ORM object per point: the same history, latest values, NaN
+    # handling, duplicates ignored, and the same refusals, read back through MlflowClient. Fails when MLflow's
+    # schema or rules change under it.
+    import math
+
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+    from mlflow.exceptions import MlflowException
+
+    from composer_sched.sweep.tracking import _log_batches, _sqlite_metrics
+
+    client = MlflowClient(f'sqlite:///{tmp_path}/m.db')
+    exp = client.create_experiment('x', artifact_location=f'file://{tmp_path}/a')
+    theirs, ours = (client.create_run(exp).info.run_id for _ in range(2))
+    keys = ('loss/train/total', 'lr-SGD/group0', 'frac/loss/train/total', 'time/batch')
+    # out of order, a NaN, a repeated step with a later timestamp, an exact duplicate, a negative value
+    points = [(k, float((7 * i) % 11) - 3, 1000 + i, i) for i in (3, 0, 2, 1, 4) for k in keys]
+    points += [('loss/train/total', math.nan, 2000, 5), ('lr-SGD/group0', 0.5, 3000, 4), points[0]]
+    for run, how in ((theirs, 'mlflow'), (ours, 'fast')):
+        for half in (points[:9], points[9:], points[4:12]):  # overlapping sends: a resend after a failure
+            if how == 'mlflow':
+                client.log_batch(run, metrics=[Metric(*p) for p in half])
+            else:
+                assert _sqlite_metrics(client, run, half)
+
+    def seen(run):
+        latest = {k: ('nan' if math.isnan(v) else v) for k, v in client.get_run(run).data.metrics.items()}
+        history = {k: sorted((m.step, m.timestamp, str(m.value)) for m in client.get_metric_history(run, k))
+                   for k in keys}
+        return latest, history
+
+    assert seen(ours) == seen(theirs)
+    assert len(seen(ours)[1]['loss/train/total']) == 6 and seen(ours)[0]['loss/train/total'] == 'nan'
+    _log_batches(client, ours, metrics=[('time/batch', 9.0, 4000, 9)], params=[('p', 'v')], tags=[('t', 'u')])
+    run = client.get_run(ours).data
+    assert (run.metrics['time/batch'], run.params['p'], run.tags['t']) == (9.0, 'v', 'u')
+    client.set_terminated(ours)
+    client.delete_run(ours)
+
+    def refusal(fn):
+        with pytest.raises(MlflowException) as e:
+            fn()
+        return str(e.value).replace(ours, 'RUN').replace(theirs, 'RUN')
+
+    for run, bad in ((ours, ('time/batch', 1.0, 5000, 10)), (theirs, ('time/batch', 1.0, -1, 10))):
+        # a deleted run; a negative timestamp: the same refusal as log_batch's, nothing written
+        assert refusal(lambda: _sqlite_metrics(client, run, [bad])) == \
+            refusal(lambda: client.log_batch(run, metrics=[Metric(*bad)]))
+    assert seen(theirs)[1]['time/batch'] == seen(ours)[1]['time/batch'][:-1]
