@@ -385,20 +385,8 @@ def _kept(target, stable_dir: str, config_hash: str, top: float, seed: int,
     A file is chosen by its name and used only if its content agrees (:func:`_kept_problem`: readable, the
     recipe's fingerprint with this seed, saved at the batch its name says, the LR history of the shorter run);
     otherwise a warning naming the file goes to ``warnings`` and the trunk trains from scratch."""
-    if not os.path.isdir(stable_dir):
-        return None
-    pattern = re.compile(rf'^{re.escape(config_hash)}-r(.+)-s{seed}-ba(\d+)\.pt$')
-    found = []
-    for name in os.listdir(stable_dir):
-        m = pattern.match(name)
-        if not m:
-            continue
-        try:
-            old, b = float(m.group(1)), int(m.group(2))
-        except ValueError:
-            continue
-        if old < top and (shared_until(target, old, top) or -1) >= b:
-            found.append((old, b, os.path.join(stable_dir, name)))
+    found = [(old, b, path) for old, (b,), path in _named(stable_dir, config_hash, f'-s{seed}-ba(\\d+)')
+             if old < top and (shared_until(target, old, top) or -1) >= b]
     for old, b, path in sorted(found, key=lambda x: -x[1]):  # the latest that reads back as what it claims
         problem, _ = _kept_problem(target, path, old, seed, 'the kept trunk', b)
         if problem is None:
@@ -450,19 +438,30 @@ def kept_finals(final_dir: Optional[str], config_hash: str, seed: int) -> list[t
         >>> kept_finals('no/such/folder', 'abc', 0)
         []
     """
-    if not final_dir or not os.path.isdir(final_dir):
+    return sorted((ratio, path) for ratio, _, path in _named(final_dir, config_hash, f'-s{int(seed)}'))
+
+
+def _named(folder: Optional[str], config_hash: str, rest: str) -> list[tuple[float, tuple[int, ...], str]]:
+    """The checkpoints in ``folder`` named ``<config_hash>-r<ratio><rest>.pt`` (``rest`` a regular expression
+    whose groups are integers): ``(ratio, groups, path)``, by name only; a missing folder holds none.
+
+    Example:
+        >>> _named('no/such/folder', 'abc', '-s0')
+        []
+    """
+    if not folder or not os.path.isdir(folder):
         return []
-    pattern = re.compile(rf'^{re.escape(config_hash)}-r(.+)-s{int(seed)}\.pt$')
+    pattern = re.compile(rf'^{re.escape(config_hash)}-r(.+){rest}\.pt$')
     out = []
-    for name in os.listdir(final_dir):
+    for name in os.listdir(folder):
         m = pattern.match(name)
         if not m:
             continue
         try:
-            out.append((float(m.group(1)), os.path.join(final_dir, name)))
+            out.append((float(m.group(1)), tuple(int(g) for g in m.groups()[1:]), os.path.join(folder, name)))
         except ValueError:  # a name that only looks like a run's
             continue
-    return sorted(out)
+    return out
 
 
 def _final(target, final_dir: Optional[str], config_hash: str, ratio: float, seed: int, budget: int,
