@@ -352,12 +352,11 @@ def run_sweep(target: SweepTarget, ratios: Sequence[float], seeds: Union[int, Se
         (0, [(0.5, 4), (1.0, 8)])
     """
     from composer_sched.sweep.tracking import start_writer
-    started = start_writer(log)  # MLflow's import overlaps the recipe's loading and the first run
+    start_writer(log)  # MLflow's import overlaps the recipe's loading and the first run
     job = _prepare(target, ratios, seeds, out_dir, workers=workers, backend=backend, address=address,
                    share_trunks=share_trunks, tolerance=tolerance, metric=metric, drop_unfit=drop_unfit,
                    predict=predict, echo=echo, extend=extend)
-    if not started:
-        start_writer(config=job.loaded.config)
+    start_writer(config=job.loaded.config)  # a recipe's loggers.mlflow, known once loaded (kept if running)
     job.slurm = _slurm_options(backend, slurm)
     folder = SweepFolder(job.out_dir)
     try:
