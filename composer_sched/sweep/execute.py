@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,32 @@ def die_with_parent() -> None:
         pass
 
 
+def _drop_partial(paths) -> None:
+    """Remove what a save killed half-way left beside each of ``paths`` (``<path>.<pid>.tmp``, ``<path>.tmp``).
+
+    Only this run writes these paths, and it is about to write them again, so a temporary file found now belongs to
+    an attempt that died: on a real model it is gigabytes nobody reads (plans take checkpoints by their ``.pt`` name).
+
+    Example:
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> for name in ('a.pt.41.tmp', 'a.pt.tmp', 'b.pt.41.tmp'):
+        ...     open(os.path.join(d, name), 'w').close()
+        >>> _drop_partial([os.path.join(d, 'a.pt')])
+        >>> sorted(os.listdir(d))
+        ['b.pt.41.tmp']
+    """
+    import glob
+
+    for path in paths:
+        for left in glob.glob(glob.escape(path) + '.*tmp'):
+            if re.fullmatch(r'\.(\d+\.)?tmp', left[len(path):]):
+                try:
+                    os.remove(left)
+                except FileNotFoundError:  # another rank of the same run took it first
+                    pass
+
+
 def branch_saver(save_at):
     """A Composer callback that saves the full training state after given batches.
 
@@ -61,6 +88,8 @@ def branch_saver(save_at):
     for b, p in save_at:
         if not os.path.exists(p):
             wanted.setdefault(int(b), []).append(p)
+    if dist.get_global_rank() == 0:
+        _drop_partial([p for ps in wanted.values() for p in ps])
 
     class _BranchSaver(Callback):
         # Saves the full training state after the batches where shorter runs branch off; write-then-rename, so a

@@ -28,6 +28,11 @@ def _error(capsys) -> str:
 def swept(tmp_path_factory):
     """A finished sweep at ratios 0.5 and 1 (seed 0), then `sweep --extend` at 1.5 and 2 in the same folder."""
     out = str(tmp_path_factory.mktemp('sweep') / 'out')
+    # What a trunk killed while saving its end leaves (the write-then-rename's temporary): the rerun removes it.
+    partial = os.path.join(out, 'final', f'{SweepTarget(None, COSINE).load().fingerprint}-r1-s0.pt.4242.tmp')
+    os.makedirs(os.path.dirname(partial))
+    with open(partial, 'wb') as f:
+        f.write(b'half a checkpoint')
     lines: list = []
     first = run_sweep(SweepTarget(None, COSINE), [0.5, 1.0], out_dir=out, echo=lines.append, plot=False)
     assert first.exit_code == 0
@@ -37,7 +42,7 @@ def swept(tmp_path_factory):
     lines2: list = []
     more = run_sweep(SweepTarget(None, COSINE), [1.5, 2.0], out_dir=out, echo=lines2.append, plot=False, extend=True)
     return {'out': out, 'first': first, 'finals': finals, 'kept_line': kept_line, 'more': more, 'lines': lines2,
-            'sizes': first_sizes}
+            'sizes': first_sizes, 'partial': partial}
 
 
 @pytest.mark.slow
@@ -45,6 +50,8 @@ def test_a_sweep_keeps_the_longest_runs_final_checkpoint_and_says_what_it_costs(
     # Only the longest ratio's run keeps its end (what every longer ratio continues from), as the end of its run.
     (ratio, path), = swept['finals']
     assert ratio == 1.0 and os.path.basename(path) == f'{swept["first"].rows[0]["config_hash"]}-r1-s0.pt'
+    assert swept['partial'] == f'{path}.4242.tmp' and sorted(os.listdir(os.path.dirname(path))) == [
+        os.path.basename(path)]  # a killed save's leftover removed, nothing else left beside the kept end
     info = read_checkpoint(path)
     assert info.batch == info.total == 44 and len(info.lrs) == 44
     mb = f'{swept["sizes"][path] / 1e6:.1f} MB'
