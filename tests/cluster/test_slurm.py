@@ -8,10 +8,10 @@ import json
 import multiprocessing
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -21,7 +21,7 @@ from composer_sched.sweep import ResultsStore, SweepTarget, run_sweep
 pytestmark = pytest.mark.slow
 
 SHORT = ('max_duration=16ba', 'eval.subset_num_batches=1')
-RATIOS = [0.25, 0.5, 1.0]
+RATIOS = [0.5, 1.0]  # a trunk and its branch: two job starts, each ~10 s of imports
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,6 @@ def _prompt_driver(monkeypatch):
 
     monkeypatch.setattr(SlurmBackend, 'squeue_every_s', 0.5)
     monkeypatch.setattr(SlurmBackend, 'gone_after_s', 0.5)
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _rows(folder):
@@ -79,20 +78,19 @@ def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the tracker's migrated empty store: not ~'s
     for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
         monkeypatch.delenv(k, raising=False)
-    ratios = [0.5, 1.0]  # a trunk and its branch: two job starts (the killed-driver test has a 2-run branch array)
-    out = run_sweep(target, ratios, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False,
+    out = run_sweep(target, RATIOS, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False,
                     log='mlflow')
     assert out.exit_code == 0 and out.ran == 2
     assert sum('submitted Slurm job' in line for line in lines) == 2  # trunks, then the trunk's branches
     assert any('after job' in line for line in lines)  # the branch array depends on the trunk's job
-    local = run_sweep(target, ratios, 1, tmp_path / 'local', echo=lines.append, plot=False)
+    local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lines.append, plot=False)
     assert _key(_rows(tmp_path / 'slurm')) == _key(local.rows)
     assert all(r['branched_from'] for r in local.rows if r['ratio'] < 1)  # branches really started from the trunk
     # The jobs logged into the sweep's MLflow children from inside Slurm: each has its training curve.
     from tests.sweep.tracking_helpers import sweep_tree
 
     client, parent, children = sweep_tree(f'sqlite:///{tmp_path / "slurm"}/mlflow.db')
-    assert sorted(children) == [(r, 0) for r in ratios] and parent.data.tags['backend'] == 'slurm'
+    assert sorted(children) == [(r, 0) for r in RATIOS] and parent.data.tags['backend'] == 'slurm'
     rows = {r['ratio']: r for r in _rows(tmp_path / 'slurm')}
     for (ratio, _), child in children.items():  # the whole run, a branch's first batches copied from its trunk's
         steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, 'loss/train/total'))
@@ -116,7 +114,7 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
         'backend': 'slurm', 'slurm': [f'checkpoint_every={every}'], 'echo': lambda line: None, 'plot': False})
     first.start()
     try:
-        _wait('the trunk running', lambda: os.path.isdir(folder / 'slurm' / 'runs') and len(_job_ids(folder)) == 3
+        _wait('the trunk running', lambda: os.path.isdir(folder / 'slurm' / 'runs') and len(_job_ids(folder)) == 2
               and _running(slurm))
     finally:
         os.kill(first.pid, signal.SIGKILL)
@@ -131,7 +129,7 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
         target, RATIOS, 1, folder, backend='slurm', echo=lines.append, plot=False)))
     driver.start()
-    _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 3)
+    _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 2)
     assert victim not in _running(slurm)  # still waiting for the trunk: cancelled before it costs a job start
     slurm.run('scancel', victim)
     _wait('a checkpoint and more trained', lambda: len(_batches_log(folder, trunk, missing_ok=True)) >= every + 20)
@@ -167,7 +165,7 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     assert run.continue_from == str(folder / 'final' / f'{trunk}.pt') and run.branch_batch == budget
 
     third = run_sweep(target, RATIOS, 1, folder, backend='slurm', echo=lambda line: None, plot=False)
-    assert third.exit_code == 0 and third.skipped == 2 and third.ran == 1
+    assert third.exit_code == 0 and third.skipped == 1 and third.ran == 1
     again = _job_ids(folder)
     assert [len(again[rid]) for rid in sorted(again)] == [2 if submitted[rid][-1] == victim else 1
                                                           for rid in sorted(again)]
@@ -189,14 +187,22 @@ def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
     import pty
 
     folder = tmp_path / 'sweep'
-    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--backend', 'slurm', '--ratios', '1',
-           '--out', str(folder), '--no-plot', 'max_duration=400ba', 'eval.subset_num_batches=1']
-    env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}
+    argv = ['sweep', '--backend', 'slurm', '--ratios', '1', '--out', str(folder), '--no-plot', 'max_duration=400ba',
+            'eval.subset_num_batches=1']
     # A job holding the whole node keeps the sweep's job queued: in flight, but no job start (and no KillWait) to pay.
     holder = slurm.run('sbatch', '--parsable', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 300').strip()
-    leader, follower = pty.openpty()  # the driver asks only when a person is there to answer
-    driver = subprocess.Popen(cmd, env=env, stdin=follower, stdout=follower, stderr=follower)
-    os.close(follower)
+    # The driver asks only when a person is there to answer: the CLI runs on a terminal, in a fork of this process
+    # (Composer already imported: no interpreter start to pay), as a process of its own that gets the SIGINT.
+    pid, leader = pty.fork()
+    if pid == 0:
+        code = 3
+        try:
+            sys.stdin = open(0, closefd=False)  # the terminal, not pytest's capture
+            sys.stdout = open(1, 'w', buffering=1, closefd=False)
+            sys.stderr = open(2, 'w', buffering=1, closefd=False)
+            code = main(argv)
+        finally:
+            os._exit(code)
     seen = b''
 
     def read_until(text):
@@ -209,15 +215,34 @@ def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
                 break
         assert text in seen, seen.decode()
 
-    read_until(b'submitted Slurm job')
-    job = _wait('the run queued', lambda: next(
-        (j for j in _queued(slurm) if j in sum(_job_ids(folder).values(), [])), None))
-    driver.send_signal(signal.SIGINT)
-    read_until(b'[y/N]')
-    assert job.encode() in seen.split(b'cancel this sweep')[-1]  # the question names the jobs
-    os.write(leader, b'y\n')
-    assert driver.wait(60) == 130
-    os.close(leader)
+    def exit_code():
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError('the driver did not exit')
+
+    try:
+        read_until(b'submitted Slurm job')
+        job = _wait('the run queued', lambda: next(
+            (j for j in _queued(slurm) if j in sum(_job_ids(folder).values(), [])), None))
+        assert holder in _running(slurm)
+        os.kill(pid, signal.SIGINT)
+        read_until(b'[y/N]')
+        assert job.encode() in seen.split(b'cancel this sweep')[-1]  # the question names the jobs
+        os.write(leader, b'y\n')
+        assert exit_code() == 130
+    finally:
+        try:  # a driver still there after a failed check
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped above
+            pass
+        os.close(leader)
     _wait('the job cancelled', lambda: job not in slurm.run('squeue', '-h', '-r', '-o', '%i').split(), 30)
     assert holder in _running(slurm)  # the sweep's jobs only
     slurm.run('scancel', holder)
@@ -267,55 +292,28 @@ def _one_line(capsys):
     return err
 
 
-def test_extend_on_slurm_continues_the_kept_final_as_in_process(slurm, tmp_path, local_extension, capsys,
-                                                               monkeypatch):
-    # `--extend` submits the longer ratios as Slurm jobs that get the kept final checkpoint's path, read it on the
-    # node, train only the batches after it, and score what the in-process backend's extension does. The folder
-    # (a copy of the in-process sweep's at ratio 1; a Slurm job's kept final: test_requeued_job_...) is given as
-    # a relative path, as users do.
-    import shutil
-
-    from tests.cluster.extending import COSINE, OLD, check_extension, extend
-
-    first, local, base = local_extension
-    monkeypatch.chdir(tmp_path)
-    folder = 'sweep'
-    shutil.copytree(base, folder)
-    more, lines = extend(folder, first.rows[0]['config_hash'], backend='slurm')
-    check_extension(first, more, local)
-    assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
-    submitted = [line for line in lines if 'submitted Slurm job' in line]
-    assert len(submitted) == 1 and '(2 run(s))' in submitted[0]  # one array; the finished run holds nothing back
-    for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
-        assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
-    jobs = _job_ids(folder)
-
-    # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
-    args = ['sweep', *COSINE, '--out', str(folder), '--no-plot', '--backend', 'slurm', '--extend']
-    assert main([*args, '--ratios', '0.5']) == 2
-    assert '--extend: 1 run(s) have nothing to continue' in _one_line(capsys)
-    assert main([*args, '--ratios', '3', '--slurm', 'partition=nosuchpart']) == 2
-    assert 'invalid partition' in _one_line(capsys).lower()
-    assert main([*args, '--ratios', '3', '--predict', 'only']) == 2
-    assert '--extend is not allowed with --predict only' in _one_line(capsys)
-    assert _job_ids(folder) == jobs
-
-
-def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(slurm, tmp_path, local_extension):
-    # 1. The run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
+def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resumes_its_own_checkpoint(
+        slurm, tmp_path, local_extension, capsys, monkeypatch):
+    # One folder (a copy of the in-process sweep's at ratio 1, given as a relative path, as users do), one run id
+    # at ratio 25 trained three ways, and `--extend` to the longer ratios alongside it (their jobs share its
+    # driver and its array instead of a sweep of their own):
+    # 1. the run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
     # 2. rerun with --extend, the same run id is now a continuation: it starts from ratio 1's final checkpoint, not
     #    from the from-scratch run's checkpoint (a mix of both recorded as continued), and is SIGKILLed too;
-    # 3. rerun with --extend: it resumes from its own last checkpoint and ends as an uninterrupted in-process
-    #    continuation does. The final checkpoint it reads stays as it was kept throughout.
+    # 3. rerun with --extend to 1.5, 2 and 25: the jobs get the kept final checkpoint's path, read it on the node,
+    #    train only the batches after it and score what the in-process backend's extension does (1.5 and 2); the
+    #    run of 25 resumes from its own last checkpoint and ends as an uninterrupted in-process continuation does.
+    # The final checkpoint they read stays as it was kept throughout.
     # SIGKILL, as the kernel's OOM killer or a dying node ends a job (scancel's SIGTERM would leave it KillWait
     # seconds to go on, enough to finish here).
     import shutil
 
-    from tests.cluster.extending import OLD, TARGET, digest, final_of
+    from tests.cluster.extending import COSINE, LONGER, OLD, TARGET, check_extension, digest, final_of
 
-    first, _, base = local_extension
+    first, local_more, base = local_extension
     every, ratio, budget = 20, 25.0, 400  # ~300 batches more than trained when a kill arrives (~8 ms a batch)
-    folder, local = tmp_path / 'sweep', tmp_path / 'local'
+    monkeypatch.chdir(tmp_path)
+    folder, local = 'sweep', 'local'
     for to in (folder, local):
         shutil.copytree(base, to)
     final = final_of(folder, first.rows[0]['config_hash'])
@@ -349,9 +347,23 @@ def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(sl
     assert attempts()[0][0] == 1  # from scratch
     killed_after_a_checkpoint(extend=True)
     assert attempts()[1][0] == OLD + 1  # from the final, not from the first attempt's checkpoint
-    again = run_sweep(TARGET, [ratio], 1, folder, backend='slurm', extend=True, echo=lambda line: None, plot=False)
+    lines: list = []
+    again = run_sweep(TARGET, [*LONGER, ratio], 1, folder, backend='slurm', extend=True, echo=lines.append,
+                      plot=False)
     assert again.exit_code == 0 and digest(final) == kept
-    row = again.rows[0]
+
+    # The extension to the longer ratios, as the in-process backend's (their rows; the table and CSV also hold 25).
+    more = types.SimpleNamespace(exit_code=again.exit_code, rows=[r for r in again.rows if r['ratio'] in LONGER],
+                                 report=again.report, outputs=again.outputs)
+    check_extension(first, more, local_more)
+    assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
+    submitted = [line for line in lines if 'submitted Slurm job' in line]
+    assert len(submitted) == 1 and '(3 run(s))' in submitted[0]  # one array; the finished run holds nothing back
+    for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
+        assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
+
+    # The killed continuation, resumed.
+    row = next(r for r in again.rows if r['ratio'] == ratio)
     scratch, cont, resumed = attempts()
     assert resumed[0] - 1 in range(every * (OLD // every + 1), cont[-1] + 1, every)  # from its own checkpoint
     assert resumed[-1] == budget and sorted(set(cont + resumed)) == list(range(OLD + 1, budget + 1))
@@ -362,3 +374,14 @@ def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(sl
     assert row['wall_s'] >= sum(_batch_seconds(folder, rid)[len(scratch):]) > 0
     alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
     assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
+
+    # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
+    jobs = _job_ids(folder)
+    args = ['sweep', *COSINE, '--out', folder, '--no-plot', '--backend', 'slurm', '--extend']
+    assert main([*args, '--ratios', '0.5']) == 2
+    assert '--extend: 1 run(s) have nothing to continue' in _one_line(capsys)
+    assert main([*args, '--ratios', '30', '--slurm', 'partition=nosuchpart']) == 2
+    assert 'invalid partition' in _one_line(capsys).lower()
+    assert main([*args, '--ratios', '30', '--predict', 'only']) == 2
+    assert '--extend is not allowed with --predict only' in _one_line(capsys)
+    assert _job_ids(folder) == jobs
