@@ -5,8 +5,10 @@ Layout, all inside the sweep folder (which must be on a filesystem the cluster's
     DIR/slurm/submitit/          submitit's pickles and the jobs' stdout/stderr (%A_%a)
     DIR/slurm/runs/<run_id>/     job.json (the run's Slurm job ids, newest last), row.json (its result, written
                                  by the job, write-then-rename), batches.log (one line per trained batch, every
-                                 attempt), ckpt/ (Composer autoresume checkpoints while the run is unfinished)
-                                 and ckpt.json (the finished run they continue, ``sweep --extend``; or none)
+                                 attempt: the batch and the seconds it took), ckpt/ (Composer autoresume
+                                 checkpoints while the run is unfinished) and ckpt.json (the finished run they
+                                 continue, ``sweep --extend``, or none; and where in batches.log that way of
+                                 training the run began)
     DIR/slurm/submitting-*.json  a submission under way (run ids and the array's job name), so a driver killed
                                  during ``sbatch`` finds the jobs it created
 
@@ -15,8 +17,10 @@ its branches with ``--dependency=afterany:<trunk job>`` (a branch starts from it
 scratch if the trunk failed, as locally). Each job trains with Composer checkpoints every ``checkpoint_every``
 batches and ``autoresume``: a job that is requeued (preemption; ``scontrol requeue``; submitit's time-limit signal,
 USR2, on which it requeues itself) resumes from its last checkpoint, so it trains at most one checkpoint interval
-twice. The job writes its row to ``row.json``; the driver polls those files and ``squeue``, and only the driver
-writes ``results.sqlite`` (SQLite on a network filesystem with many writers loses data).
+twice. A resumed run's row counts what all its attempts cost: ``trained_batches`` every batch they trained (one
+trained twice counts twice) and ``wall_s`` their training time. The job writes its row to ``row.json``; the
+driver polls those files and ``squeue``, and only the driver writes ``results.sqlite`` (SQLite on a network
+filesystem with many writers loses data).
 
 A driver that is killed (or interrupted and told to leave the jobs) can be rerun at any time: runs whose row
 arrived meanwhile are recorded, runs whose job is still queued or running are adopted, and only the rest are
@@ -209,12 +213,17 @@ class SlurmRun:
             row = run_one(target, spec, config_hash, cpus, processes=processes,
                           work_dir=os.path.join(run_dir, 'launch'), track=track)
         else:
+            log = os.path.join(run_dir, 'batches.log')
             kw = {'save_folder': _resume_folder(run_dir, spec), 'save_interval': f'{int(checkpoint_every)}ba',
                   'save_num_checkpoints_to_keep': 1, 'autoresume': True, 'save_overwrite': True,
-                  'callbacks': [_batch_log(os.path.join(run_dir, 'batches.log'))]}
+                  'callbacks': [_batch_log(log)]}
+            earlier = _earlier_attempts(run_dir)  # read before this attempt adds to the log
             row = {'world_size': 1, **execute_run(target, spec, config_hash, cpus, trainer_kwargs=kw, track=track)}
             if row.get('branched_from') and spec.branch_batch is not None:
                 row['branch_batch'] = spec.branch_batch  # a resumed branch starts past its branch point
+            if row['status'] == 'done':  # what the run cost: this attempt's share plus the earlier attempts'
+                row['trained_batches'] += earlier[0]
+                row['wall_s'] += earlier[1]
         row['slurm_job'] = _job_id()
         row['slurm_restarts'] = restarts
         _write_json(os.path.join(run_dir, 'row.json'), row)
@@ -242,10 +251,28 @@ def _resume_folder(run_dir: str, spec: RunSpec) -> str:
     ckpt = os.path.join(run_dir, 'ckpt')
     key = os.path.join(run_dir, 'ckpt.json')
     origin = {'continue_from': spec.continue_from, 'continue_ratio': spec.continue_ratio}
-    if _read_json(key) != origin:
+    kept = _read_json(key) or {}
+    if {k: kept.get(k) for k in origin} != origin or 'continue_from' not in kept:
         shutil.rmtree(ckpt, ignore_errors=True)
-        _write_json(key, origin)
+        # The attempts before this line of batches.log trained another way of the run: not this run's cost.
+        _write_json(key, {**origin, 'log_from': len(_log_lines(os.path.join(run_dir, 'batches.log')))})
     return ckpt
+
+
+def _log_lines(path: str) -> list[list[str]]:
+    try:
+        with open(path) as f:
+            return [line.split() for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def _earlier_attempts(run_dir: str) -> tuple[int, float]:
+    """``(batches, seconds)`` the run's earlier attempts trained (``batches.log``), since its checkpoints' way of
+    training it began (``ckpt.json``)."""
+    start = int((_read_json(os.path.join(run_dir, 'ckpt.json')) or {}).get('log_from') or 0)
+    lines = _log_lines(os.path.join(run_dir, 'batches.log'))[start:]
+    return len(lines), sum(float(parts[1]) for parts in lines if len(parts) > 1)
 
 
 def _job_id() -> Optional[str]:
@@ -254,14 +281,21 @@ def _job_id() -> Optional[str]:
 
 
 def _batch_log(path: str):
-    """A callback appending one line per trained batch (its number) to ``path``: every attempt's work is counted."""
+    """A callback appending one line per trained batch to ``path``, its number and the seconds since the previous
+    one (the first: since ``fit`` began): every attempt's work is counted, a killed one's too."""
     from composer.core import Callback, Event
 
     class _BatchLog(Callback):
+        last = 0.0
+
         def run_event(self, event, state, logger):
-            if event == Event.BATCH_END:
+            if event == Event.FIT_START:
+                self.last = time.perf_counter()
+            elif event == Event.BATCH_END:
+                now = time.perf_counter()
                 with open(path, 'a') as f:
-                    f.write(f'{int(state.timestamp.batch)}\n')
+                    f.write(f'{int(state.timestamp.batch)} {now - self.last:.6f}\n')
+                self.last = now
 
     return _BatchLog()
 
@@ -293,11 +327,14 @@ class SlurmBackend:
         resources: the recipe's per-run resources (``cpus``, ``gpus``, ``processes``).
         budgets: batches per ratio (the default checkpoint interval is a tenth of the longest run).
         echo: where job ids and adoption lines go.
-        poll_s: seconds between looks at the rows and at ``squeue``.
+        poll_s: seconds between looks at the rows (at ``squeue``: :attr:`squeue_every_s`).
     """
 
     #: The driver submits branches with their trunks: Slurm's dependencies hold them back.
     orders_runs = True
+    #: Seconds between looks at ``squeue``; a job out of the queue without a row is taken for gone after this long.
+    squeue_every_s = 2.0
+    gone_after_s = 2.0
 
     def __init__(self, out_dir: str, options: dict, resources: dict, budgets: dict, echo: Callable[[str], None],
                  poll_s: float = 0.5, track: Optional[dict] = None):
@@ -502,7 +539,7 @@ class SlurmBackend:
                 if row is not None:
                     del self._jobs[rid]
                     return self._deliver(self._specs[rid], row)
-            if time.monotonic() - last_squeue > 2.0:
+            if time.monotonic() - last_squeue > self.squeue_every_s:
                 last_squeue = time.monotonic()
                 states = self._squeue()
                 if states is not None:
@@ -518,9 +555,9 @@ class SlurmBackend:
             if job in states:
                 self._gone_since.pop(job, None)
                 continue
-            # Seen gone twice, 2 s apart, and still no row: the row is not on its way.
+            # Seen gone twice, gone_after_s apart, and still no row: the row is not on its way.
             since = self._gone_since.setdefault(job, now)
-            if now - since < 2.0 or os.path.exists(os.path.join(self.run_dir(rid), 'row.json')):
+            if now - since < self.gone_after_s or os.path.exists(os.path.join(self.run_dir(rid), 'row.json')):
                 continue
             del self._jobs[rid]
             spec = self._specs[rid]

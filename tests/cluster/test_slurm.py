@@ -1,13 +1,17 @@
 """``--backend slurm`` against a real one-node Slurm (Debian's slurm-wlm + munge, started by conftest.py):
 the same numbers as the local backend, a cancelled job and a killed driver lose nothing and duplicate nothing, a
-requeued job resumes from its checkpoint, and Slurm's refusals are one line and exit 2."""
+requeued job resumes from its checkpoint, and Slurm's refusals are one line and exit 2.
+
+Most of these tests' time is job starts (each job is a fresh interpreter importing Composer), so scenarios are
+built to start as few as the checks need: several checks read one scenario's runs."""
 import json
+import multiprocessing
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -17,8 +21,16 @@ from composer_sched.sweep import ResultsStore, SweepTarget, run_sweep
 pytestmark = pytest.mark.slow
 
 SHORT = ('max_duration=16ba', 'eval.subset_num_batches=1')
-RATIOS = [0.25, 0.5, 1.0]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RATIOS = [0.5, 1.0]  # a trunk and its branch: two job starts, each ~10 s of imports
+
+
+@pytest.fixture(autouse=True)
+def _prompt_driver(monkeypatch):
+    # The in-process drivers look at squeue every 0.5 s, not 2 s: a cancelled or killed job is seen gone sooner.
+    from composer_sched.sweep.slurm import SlurmBackend
+
+    monkeypatch.setattr(SlurmBackend, 'squeue_every_s', 0.5)
+    monkeypatch.setattr(SlurmBackend, 'gone_after_s', 0.5)
 
 
 def _rows(folder):
@@ -56,6 +68,10 @@ def _running(slurm):
     return [line.split()[0] for line in lines if ' RUNNING ' in line]
 
 
+def _queued(slurm):
+    return slurm.run('squeue', '-h', '-r', '-t', 'PENDING', '-o', '%i', check=False).split()
+
+
 def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
     target = SweepTarget(None, SHORT)
     lines = []
@@ -64,7 +80,7 @@ def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
         monkeypatch.delenv(k, raising=False)
     out = run_sweep(target, RATIOS, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False,
                     log='mlflow')
-    assert out.exit_code == 0 and out.ran == 3
+    assert out.exit_code == 0 and out.ran == 2
     assert sum('submitted Slurm job' in line for line in lines) == 2  # trunks, then the trunk's branches
     assert any('after job' in line for line in lines)  # the branch array depends on the trunk's job
     local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lines.append, plot=False)
@@ -81,44 +97,63 @@ def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
         assert steps == list(range(rows[ratio]['batches'])), ratio
 
 
-def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
-    # Preempted on purpose with the signal submitit's time-limit handling gets (USR2): the job requeues itself,
-    # and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0. The signal
-    # goes at batch 120 or later; the run is long enough (1500 batches) that an idle machine does not finish it before
-    # the signal arrives (200 batches, 170 after the signal, did once: 1380 are 8 times that and ~7 s of training).
-    budget, every = 1500, 100
+def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
+    # One sweep, three drivers: 1. the first is SIGKILLed while the trunk trains; 2. rerun, it adopts the queued
+    # and running jobs (submits nothing); while it waits, a queued branch is scancelled (it records that run failed)
+    # and the trunk is preempted with the signal submitit's time-limit handling gets (USR2): the job requeues
+    # itself and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0;
+    # 3. rerun, only the cancelled run is submitted again. In the end every run is recorded once, done.
+    # The signal goes at batch 120 or later; the trunk is long enough (600 batches) that an idle machine does not
+    # finish it before the signal arrives (170 batches after it did once: 480 is nearly 3 times that).
+    budget, every = 600, 100
     target = SweepTarget(None, (f'max_duration={budget}ba', 'eval.subset_num_batches=1'))
     folder = tmp_path / 'sweep'
-    result = {}
+    # The first driver is a fork of this process (Composer already imported, as the CLI's process would have it by
+    # then): a process of its own to SIGKILL without an interpreter start.
+    first = multiprocessing.get_context('fork').Process(target=run_sweep, args=(target, RATIOS, 1, folder), kwargs={
+        'backend': 'slurm', 'slurm': [f'checkpoint_every={every}'], 'echo': lambda line: None, 'plot': False})
+    first.start()
+    try:
+        _wait('the trunk running', lambda: os.path.isdir(folder / 'slurm' / 'runs') and len(_job_ids(folder)) == 2
+              and _running(slurm))
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.join()
+    submitted = _job_ids(folder)
+    assert all(len(j) == 1 for j in submitted.values())
+    trunk = next(rid for rid in submitted if rid.endswith('-r1-s0'))
+    victim = next(j[-1] for rid, j in submitted.items() if rid.endswith('-r0.5-s0'))
+    log = os.path.join(folder, 'slurm', 'runs', trunk, 'batches.log')
+
+    lines, result = [], {}
     driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
-        target, [1.0], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], echo=lambda line: None,
-        plot=False)))
+        target, RATIOS, 1, folder, backend='slurm', echo=lines.append, plot=False)))
     driver.start()
-    log = _wait('the run directory', lambda: [os.path.join(folder, 'slurm', 'runs', d, 'batches.log')
-                                             for d in os.listdir(folder / 'slurm' / 'runs')]
-                if os.path.isdir(folder / 'slurm' / 'runs') else None)[0]
-
-    def trained():
-        try:
-            with open(log) as f:
-                return [int(b) for b in f.read().split()]
-        except OSError:
-            return []
-
-    _wait('a checkpoint and more trained', lambda: len(trained()) >= every + 20)
-    job = next(iter(_job_ids(folder).values()))[-1]
-    slurm.run('scancel', '--signal=USR2', job)
+    _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 2)
+    assert victim not in _running(slurm)  # still waiting for the trunk: cancelled before it costs a job start
+    slurm.run('scancel', victim)
+    _wait('a checkpoint and more trained', lambda: len(_batches_log(folder, trunk, missing_ok=True)) >= every + 20)
+    slurm.run('scancel', '--signal=USR2', submitted[trunk][-1])
     driver.join(240)
-    out = result['out']
-    assert out.exit_code == 0
-    row = out.rows[0]
+    second = result['out']
+    assert not any('submitted Slurm job' in line for line in lines)
+    assert _job_ids(folder) == submitted  # nothing submitted twice
+    assert second.exit_code == 1 and len(second.failed) == 1
+    failed = next(r for r in second.rows if r['status'] == 'failed')
+    assert f'Slurm job {victim} ended without a result' in failed['error']
+
+    # The requeued trunk: resumed from a checkpoint, at most one checkpoint interval trained twice.
+    row = next(r for r in second.rows if r['run_id'] == trunk)
     assert row['status'] == 'done' and row['batches'] == budget
-    batches = trained()
+    batches = _batches_log(folder, trunk)
     restart = next(i for i in range(1, len(batches)) if batches[i] <= batches[i - 1])  # where attempt 2 starts
     resumed_from = batches[restart] - 1
     assert resumed_from >= every and resumed_from % every == 0  # from a checkpoint, not from scratch
-    assert budget < len(batches) <= budget + every  # at most one checkpoint interval trained twice
+    assert budget < len(batches) <= budget + every
     assert sorted(set(batches)) == list(range(1, budget + 1))
+    # Its row counts what both attempts cost: every batch trained (twice-trained ones twice), all their time.
+    assert row['trained_batches'] == len(batches)
+    assert row['wall_s'] >= sum(_batch_seconds(folder, trunk)) > 0
     with open(os.path.join(os.path.dirname(log), 'row.json')) as f:
         assert json.load(f)['slurm_restarts'] >= 1
     # The final checkpoint the requeued run kept (for `--extend`) holds its whole LR history, both attempts': a
@@ -127,50 +162,16 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm, tmp_path):
 
     (run,) = plan_sweep(target.load(), [2.0], [0], str(tmp_path / 'c'), final_dir=str(folder / 'final'),
                         extend=True).runs
-    assert run.continue_from == str(folder / 'final' / f'{row["config_hash"]}-r1-s0.pt') and run.branch_batch == budget
-
-
-def test_killed_driver_adopts_jobs_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
-    # 1. The driver (the CLI) is SIGKILLed while the trunk trains; 2. rerun, it adopts the queued and running jobs
-    # (submits nothing), and while it waits a running branch is scancelled: it records that run failed; 3. rerun,
-    # only that run is submitted again. In the end every run is recorded once, done.
-    folder = tmp_path / 'sweep'
-    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--backend', 'slurm', '--ratios', '0.25,0.5,1',
-           '--out', str(folder), '--no-plot', *SHORT]
-    env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}
-    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait('the trunk running', lambda: os.path.isdir(folder / 'slurm' / 'runs') and len(_job_ids(folder)) == 3
-          and _running(slurm))
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    submitted = _job_ids(folder)
-    assert all(len(j) == 1 for j in submitted.values())
-
-    target = SweepTarget(None, SHORT)
-    lines, result = [], {}
-    driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
-        target, RATIOS, 1, folder, backend='slurm', echo=lines.append, plot=False)))
-    driver.start()
-    branch_jobs = {j[-1] for rid, j in submitted.items() if not rid.endswith('-r1-s0')}
-    victim = _wait('a running branch', lambda: next((j for j in _running(slurm) if j in branch_jobs), None))
-    slurm.run('scancel', victim)
-    driver.join(180)
-    second = result['out']
-    assert any('adopted Slurm job' in line for line in lines)
-    assert not any('submitted Slurm job' in line for line in lines)
-    assert _job_ids(folder) == submitted  # nothing submitted twice
-    assert second.exit_code == 1 and len(second.failed) == 1
-    failed = next(r for r in second.rows if r['status'] == 'failed')
-    assert f'Slurm job {victim} ended without a result' in failed['error']
+    assert run.continue_from == str(folder / 'final' / f'{trunk}.pt') and run.branch_batch == budget
 
     third = run_sweep(target, RATIOS, 1, folder, backend='slurm', echo=lambda line: None, plot=False)
-    assert third.exit_code == 0 and third.skipped == 2 and third.ran == 1
+    assert third.exit_code == 0 and third.skipped == 1 and third.ran == 1
     again = _job_ids(folder)
     assert [len(again[rid]) for rid in sorted(again)] == [2 if submitted[rid][-1] == victim else 1
                                                           for rid in sorted(again)]
     rows = _rows(folder)
     assert sorted(r['run_id'] for r in rows) == sorted(r.run_id for r in third.plan.runs)  # each once
-    assert all(r['status'] == 'done' and r['batches'] == 16 * r['ratio'] for r in rows)
+    assert all(r['status'] == 'done' and r['batches'] == budget * r['ratio'] for r in rows)
 
 
 def test_bad_partition_is_one_line_and_exit_2(slurm, tmp_path, capsys):
@@ -186,12 +187,22 @@ def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
     import pty
 
     folder = tmp_path / 'sweep'
-    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--backend', 'slurm', '--ratios', '1',
-           '--out', str(folder), '--no-plot', 'max_duration=400ba', 'eval.subset_num_batches=1']
-    env = {**os.environ, 'PYTHONPATH': ROOT, 'OMP_NUM_THREADS': '1'}
-    leader, follower = pty.openpty()  # the driver asks only when a person is there to answer
-    driver = subprocess.Popen(cmd, env=env, stdin=follower, stdout=follower, stderr=follower)
-    os.close(follower)
+    argv = ['sweep', '--backend', 'slurm', '--ratios', '1', '--out', str(folder), '--no-plot', 'max_duration=400ba',
+            'eval.subset_num_batches=1']
+    # A job holding the whole node keeps the sweep's job queued: in flight, but no job start (and no KillWait) to pay.
+    holder = slurm.run('sbatch', '--parsable', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 300').strip()
+    # The driver asks only when a person is there to answer: the CLI runs on a terminal, in a fork of this process
+    # (Composer already imported: no interpreter start to pay), as a process of its own that gets the SIGINT.
+    pid, leader = pty.fork()
+    if pid == 0:
+        code = 3
+        try:
+            sys.stdin = open(0, closefd=False)  # the terminal, not pytest's capture
+            sys.stdout = open(1, 'w', buffering=1, closefd=False)
+            sys.stderr = open(2, 'w', buffering=1, closefd=False)
+            code = main(argv)
+        finally:
+            os._exit(code)
     seen = b''
 
     def read_until(text):
@@ -204,16 +215,37 @@ def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
                 break
         assert text in seen, seen.decode()
 
-    read_until(b'submitted Slurm job')
-    job = _wait('the run running', lambda: next(
-        (j for j in _running(slurm) if j in sum(_job_ids(folder).values(), [])), None))
-    driver.send_signal(signal.SIGINT)
-    read_until(b'[y/N]')
-    assert job.encode() in seen.split(b'cancel this sweep')[-1]  # the question names the jobs
-    os.write(leader, b'y\n')
-    assert driver.wait(60) == 130
-    os.close(leader)
+    def exit_code():
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError('the driver did not exit')
+
+    try:
+        read_until(b'submitted Slurm job')
+        job = _wait('the run queued', lambda: next(
+            (j for j in _queued(slurm) if j in sum(_job_ids(folder).values(), [])), None))
+        assert holder in _running(slurm)
+        os.kill(pid, signal.SIGINT)
+        read_until(b'[y/N]')
+        assert job.encode() in seen.split(b'cancel this sweep')[-1]  # the question names the jobs
+        os.write(leader, b'y\n')
+        assert exit_code() == 130
+    finally:
+        try:  # a driver still there after a failed check
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped above
+            pass
+        os.close(leader)
     _wait('the job cancelled', lambda: job not in slurm.run('squeue', '-h', '-r', '-o', '%i').split(), 30)
+    assert holder in _running(slurm)  # the sweep's jobs only
+    slurm.run('scancel', holder)
 
 
 def test_a_driver_killed_during_sbatch_finds_its_array_by_name(slurm, tmp_path):
@@ -234,10 +266,24 @@ def test_a_driver_killed_during_sbatch_finds_its_array_by_name(slurm, tmp_path):
 
 
 
-def _batches_log(folder, run_id):
+def _log(folder, run_id, missing_ok=False):
+    try:
+        with open(os.path.join(folder, 'slurm', 'runs', run_id, 'batches.log')) as f:
+            return [line.split() for line in f if line.strip()]
+    except OSError:
+        if missing_ok:
+            return []
+        raise
+
+
+def _batches_log(folder, run_id, missing_ok=False):
     """The batches a run's jobs trained, in order, every attempt (the job's own record, ``batches.log``)."""
-    with open(os.path.join(folder, 'slurm', 'runs', run_id, 'batches.log')) as f:
-        return [int(b) for b in f.read().split()]
+    return [int(b) for b, _ in _log(folder, run_id, missing_ok)]
+
+
+def _batch_seconds(folder, run_id):
+    """The seconds each line of ``batches.log`` took."""
+    return [float(s) for _, s in _log(folder, run_id)]
 
 
 def _one_line(capsys):
@@ -246,55 +292,28 @@ def _one_line(capsys):
     return err
 
 
-def test_extend_on_slurm_continues_the_kept_final_as_in_process(slurm, tmp_path, local_extension, capsys,
-                                                               monkeypatch):
-    # `--extend` submits the longer ratios as Slurm jobs that get the kept final checkpoint's path, read it on the
-    # node, train only the batches after it, and score what the in-process backend's extension does. The folder
-    # (a copy of the in-process sweep's at ratio 1; a Slurm job's kept final: test_requeued_job_...) is given as
-    # a relative path, as users do.
-    import shutil
-
-    from tests.cluster.extending import COSINE, OLD, check_extension, extend
-
-    first, local, base = local_extension
-    monkeypatch.chdir(tmp_path)
-    folder = 'sweep'
-    shutil.copytree(base, folder)
-    more, lines = extend(folder, first.rows[0]['config_hash'], backend='slurm')
-    check_extension(first, more, local)
-    assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
-    submitted = [line for line in lines if 'submitted Slurm job' in line]
-    assert len(submitted) == 1 and '(2 run(s))' in submitted[0]  # one array; the finished run holds nothing back
-    for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
-        assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
-    jobs = _job_ids(folder)
-
-    # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
-    args = ['sweep', *COSINE, '--out', str(folder), '--no-plot', '--backend', 'slurm', '--extend']
-    assert main([*args, '--ratios', '0.5']) == 2
-    assert '--extend: 1 run(s) have nothing to continue' in _one_line(capsys)
-    assert main([*args, '--ratios', '3', '--slurm', 'partition=nosuchpart']) == 2
-    assert 'invalid partition' in _one_line(capsys).lower()
-    assert main([*args, '--ratios', '3', '--predict', 'only']) == 2
-    assert '--extend is not allowed with --predict only' in _one_line(capsys)
-    assert _job_ids(folder) == jobs
-
-
-def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(slurm, tmp_path, local_extension):
-    # 1. The run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
+def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resumes_its_own_checkpoint(
+        slurm, tmp_path, local_extension, capsys, monkeypatch):
+    # One folder (a copy of the in-process sweep's at ratio 1, given as a relative path, as users do), one run id
+    # at ratio 25 trained three ways, and `--extend` to the longer ratios alongside it (their jobs share its
+    # driver and its array instead of a sweep of their own):
+    # 1. the run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
     # 2. rerun with --extend, the same run id is now a continuation: it starts from ratio 1's final checkpoint, not
     #    from the from-scratch run's checkpoint (a mix of both recorded as continued), and is SIGKILLed too;
-    # 3. rerun with --extend: it resumes from its own last checkpoint and ends as an uninterrupted in-process
-    #    continuation does. The final checkpoint it reads stays as it was kept throughout.
+    # 3. rerun with --extend to 1.5, 2 and 25: the jobs get the kept final checkpoint's path, read it on the node,
+    #    train only the batches after it and score what the in-process backend's extension does (1.5 and 2); the
+    #    run of 25 resumes from its own last checkpoint and ends as an uninterrupted in-process continuation does.
+    # The final checkpoint they read stays as it was kept throughout.
     # SIGKILL, as the kernel's OOM killer or a dying node ends a job (scancel's SIGTERM would leave it KillWait
     # seconds to go on, enough to finish here).
     import shutil
 
-    from tests.cluster.extending import OLD, TARGET, digest, final_of
+    from tests.cluster.extending import COSINE, LONGER, OLD, TARGET, check_extension, digest, final_of
 
-    first, _, base = local_extension
+    first, local_more, base = local_extension
     every, ratio, budget = 20, 25.0, 400  # ~300 batches more than trained when a kill arrives (~8 ms a batch)
-    folder, local = tmp_path / 'sweep', tmp_path / 'local'
+    monkeypatch.chdir(tmp_path)
+    folder, local = 'sweep', 'local'
     for to in (folder, local):
         shutil.copytree(base, to)
     final = final_of(folder, first.rows[0]['config_hash'])
@@ -302,10 +321,7 @@ def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(sl
     rid = f'{first.rows[0]["config_hash"]}-r25-s0'
 
     def trained():
-        try:
-            return _batches_log(folder, rid)
-        except OSError:
-            return []
+        return _batches_log(folder, rid, missing_ok=True)
 
     def attempts():  # batches.log split where a new attempt starts again from an earlier batch
         out = []
@@ -331,13 +347,41 @@ def test_a_killed_continuation_resumes_its_own_checkpoint_never_another_kinds(sl
     assert attempts()[0][0] == 1  # from scratch
     killed_after_a_checkpoint(extend=True)
     assert attempts()[1][0] == OLD + 1  # from the final, not from the first attempt's checkpoint
-    again = run_sweep(TARGET, [ratio], 1, folder, backend='slurm', extend=True, echo=lambda line: None, plot=False)
+    lines: list = []
+    again = run_sweep(TARGET, [*LONGER, ratio], 1, folder, backend='slurm', extend=True, echo=lines.append,
+                      plot=False)
     assert again.exit_code == 0 and digest(final) == kept
-    row = again.rows[0]
+
+    # The extension to the longer ratios, as the in-process backend's (their rows; the table and CSV also hold 25).
+    more = types.SimpleNamespace(exit_code=again.exit_code, rows=[r for r in again.rows if r['ratio'] in LONGER],
+                                 report=again.report, outputs=again.outputs)
+    check_extension(first, more, local_more)
+    assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
+    submitted = [line for line in lines if 'submitted Slurm job' in line]
+    assert len(submitted) == 1 and '(3 run(s))' in submitted[0]  # one array; the finished run holds nothing back
+    for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
+        assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
+
+    # The killed continuation, resumed.
+    row = next(r for r in again.rows if r['ratio'] == ratio)
     scratch, cont, resumed = attempts()
     assert resumed[0] - 1 in range(every * (OLD // every + 1), cont[-1] + 1, every)  # from its own checkpoint
     assert resumed[-1] == budget and sorted(set(cont + resumed)) == list(range(OLD + 1, budget + 1))
     assert row['batches'] == budget and row['branch_batch'] == OLD and row['origin'].startswith('continued from')
-    assert row['trained_batches'] == len(resumed)  # this attempt's share
+    # What the run cost: both of the continuation's attempts (a batch trained twice counts twice), not the
+    # from-scratch attempt's batches, which trained another run (its checkpoints were emptied).
+    assert row['trained_batches'] == len(cont) + len(resumed)
+    assert row['wall_s'] >= sum(_batch_seconds(folder, rid)[len(scratch):]) > 0
     alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
     assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
+
+    # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
+    jobs = _job_ids(folder)
+    args = ['sweep', *COSINE, '--out', folder, '--no-plot', '--backend', 'slurm', '--extend']
+    assert main([*args, '--ratios', '0.5']) == 2
+    assert '--extend: 1 run(s) have nothing to continue' in _one_line(capsys)
+    assert main([*args, '--ratios', '30', '--slurm', 'partition=nosuchpart']) == 2
+    assert 'invalid partition' in _one_line(capsys).lower()
+    assert main([*args, '--ratios', '30', '--predict', 'only']) == 2
+    assert '--extend is not allowed with --predict only' in _one_line(capsys)
+    assert _job_ids(folder) == jobs
