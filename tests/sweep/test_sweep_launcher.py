@@ -38,6 +38,7 @@ def test_process_count_from_cli_or_recipe_sets_world_size_and_keeps_rows_apart()
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three launches when this test sets the session's fixtures up (600 s: setup.cfg's timeout)
 def test_two_process_sweep_records_once_and_reruns_identically(two_process_sweep, two_rank_runs):
     # The session's 2-process sweep (tests/conftest.py: ratios 0.5 and 1 of 16 batches per rank, --log mlflow; the
     # tracking tests read its MLflow tree): two launches, the trunk's and its branch's.
