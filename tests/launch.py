@@ -19,6 +19,7 @@ SCENARIOS = {
     'composed_schedule': TESTS / 'algorithms' / 'methods' / 'dist_schedule_run.py',
     'lr_find': TESTS / 'lr_find' / 'two_ranks.py',
     'lr_noise': TESTS / 'schedules' / 'lr_noise_two_ranks.py',
+    'sweep_rerun': TESTS / 'sweep' / 'two_process_rerun.py',
 }
 
 

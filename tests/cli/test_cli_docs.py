@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,9 @@ def _ids(items):
 
 
 LIGHT = [c for c in COMMANDS if not re.search(r'--workers [2-9]|--procs-per-run [2-9]|composer-sched demo', c[1])]
-HEAVY = [c for c in COMMANDS if c not in LIGHT]
+#: sweeps whose runs each take several processes: checked against the session's finished 2-process sweep
+PER_RUN = [c for c in COMMANDS if re.search(r'--procs-per-run 2( |$)', c[1])]
+HEAVY = [c for c in COMMANDS if c not in LIGHT and c not in PER_RUN]
 
 
 def test_docs_have_commands_and_every_skip_is_still_documented():
@@ -140,6 +143,23 @@ def test_documented_command_runs_processes(where, cmd, tmp_path, monkeypatch, ca
     run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize('where, cmd', PER_RUN, ids=_ids(PER_RUN))
+def test_documented_command_runs_processes_per_run(where, cmd, tmp_path, monkeypatch, capsys, two_process_sweep):
+    # A launch is three interpreters importing Composer: the sweep runs on a copy of the session's 2-process sweep
+    # (tests/conftest.py, launched through the same run_sweep the CLI calls) with its ratios and settings, so the
+    # documented command finds every run finished: its options parsed, the recipe loaded and planned as 2 processes
+    # per run (world size 2 is part of the configuration's hash: a command that lost --procs-per-run would train
+    # 1-process runs here, and fail the assertion below), the report and files written from those runs.
+    _, _, folder = two_process_sweep
+    shutil.copytree(folder, tmp_path / 'p2')
+    from tests.sweep.tracking_helpers import OVERRIDES
+
+    out = run_documented(where, cmd, tmp_path, monkeypatch, capsys, tmp_path / 'p2',
+                         finished=('0.5,1', list(OVERRIDES)))
+    assert '2 run(s) already finished' in out and 'to train' not in out, out
+
+
 def _option_value(cmd: str, name: str):
     argv = shlex.split(cmd)
     return argv[argv.index(name) + 1] if name in argv[:-1] else None
@@ -159,12 +179,15 @@ def _keep_stable_first(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
         run_documented(where, writer, tmp_path / 'writer', monkeypatch, capsys, sweep_out)
 
 
-def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
+def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out, finished=None) -> str:
+    """Run the documented ``cmd`` mapped to tiny settings (``finished``: a sweep's ``(ratios, overrides)`` instead,
+    those of the finished sweep in ``sweep_out``); asserts it exited 0 (or failed as documented) and returns what
+    it printed."""
     reason = next((r for k, r in NOT_RUN.items() if cmd == k or cmd.startswith(k + ' ') and k.startswith('make')
                    or cmd == k), None)
     if reason is not None or cmd in NOT_RUN:
         assert cmd in NOT_RUN or reason  # listed: checked by the test above
-        return
+        return ''
     _keep_stable_first(where, cmd, tmp_path, monkeypatch, capsys, sweep_out)
     cifar = _setup(tmp_path, monkeypatch)
     argv = shlex.split(cmd.replace('~/data/cifar-10-batches-py', str(cifar)))
@@ -205,9 +228,12 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
             from composer_sched.cli import build_parser
             from composer_sched.recipes.overrides import split_recipe_args
 
-            args = _option(args, '--ratios', '1')
-            recipe, overrides = split_recipe_args(build_parser().parse_args(['sweep', *args]).items)
-            args += tiny_overrides(recipe, overrides)
+            if finished is not None:
+                args = _option(args, '--ratios', finished[0]) + finished[1]
+            else:
+                args = _option(args, '--ratios', '1')
+                recipe, overrides = split_recipe_args(build_parser().parse_args(['sweep', *args]).items)
+                args += tiny_overrides(recipe, overrides)
     if '--address auto' in cmd:
         # 'auto' joins any Ray GCS process on the machine (Ray greps the process list): another xdist worker's local
         # Ray, or another user's, which may stop mid-sweep and take this process with it. This machine has none.
@@ -216,13 +242,14 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out):
         monkeypatch.setattr(ray_services, 'find_gcs_addresses', lambda: [])
         monkeypatch.setenv('RAY_TMPDIR', str(tmp_path / 'raytmp'))
     code = main([command, *args])
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     if '--backend slurm' in cmd and code == 2 and 'slurm' in err:
         # no Slurm controller answers here (tests/cluster/ runs the Slurm backend on a real one): one line, exit 2
         assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
-        return
+        return out
     if '--backend ray' in cmd and '--address auto' in cmd and code == 2:
         # `--address auto` joins a running Ray cluster; there is none here: one line, exit code 2
         assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
-        return
+        return out
     assert code == 0, f'{where}: `{cmd}` ran as {[command, *args]} and exited {code}: {err[-2000:]}'
+    return out

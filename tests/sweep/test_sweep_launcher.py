@@ -1,14 +1,12 @@
 """Sweeps of a recipe whose runs take 2 processes: each run (and the shared trunk) under Composer's launcher on CPU
-(gloo), rows recorded once with their world size, a rerun of the same command gives the same numbers."""
+(gloo), rows recorded once with their world size, a branch gives the numbers of the same run trained from scratch."""
 import os
-import shutil
 import sqlite3
 
 import pytest
 
 from composer_sched.cli import main
-from composer_sched.sweep import SweepTarget, run_sweep
-from tests.sweep.tracking_helpers import OVERRIDES as TRACKING_OVERRIDES
+from composer_sched.sweep import SweepTarget
 
 # 1 epoch of the bundled digits recipe is 11 batches of 64 per rank with 2 ranks; one eval batch keeps it short.
 OVERRIDES = ('max_duration=1ep', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba')
@@ -40,10 +38,10 @@ def test_process_count_from_cli_or_recipe_sets_world_size_and_keeps_rows_apart()
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # three launches when this test sets the session's sweep up (600 s: setup.cfg's timeout)
-def test_two_process_sweep_records_once_and_reruns_identically(two_process_sweep, tmp_path):
+@pytest.mark.timeout(900)  # three launches when this test sets the session's fixtures up (600 s: setup.cfg's timeout)
+def test_two_process_sweep_records_once_and_reruns_identically(two_process_sweep, two_rank_runs):
     # The session's 2-process sweep (tests/conftest.py: ratios 0.5 and 1 of 16 batches per rank, --log mlflow; the
-    # tracking tests read its MLflow tree), then its rerun in a copy of the folder.
+    # tracking tests read its MLflow tree): two launches, the trunk's and its branch's.
     first, lines, folder = two_process_sweep
     assert first.exit_code == 0 and first.ran == 2, [r.get('error') for r in first.rows]
     assert any('2 processes per run' in line for line in lines)
@@ -54,23 +52,18 @@ def test_two_process_sweep_records_once_and_reruns_identically(two_process_sweep
     assert (half['samples'], full['samples']) == (8 * 128, 16 * 128)
     assert half['branched_from'] == full['run_id']  # the 0.5 run branched from the 1.0 trunk's checkpoint
     assert not os.path.exists(folder / 'launch')  # every attempt folder was removed
-
-    shutil.copytree(folder, tmp_path / 'sweep')
-    db = tmp_path / 'sweep' / 'results.sqlite'
-    with sqlite3.connect(db) as conn:
+    with sqlite3.connect(f'file:{folder / "results.sqlite"}?mode=ro', uri=True) as conn:
         counts = conn.execute('SELECT run_id, COUNT(*), MAX(attempts) FROM runs GROUP BY run_id').fetchall()
-        assert sorted(counts) == sorted((r['run_id'], 1, 1) for r in first.rows)
-        # as if the sweep had been killed before the 0.5 run was recorded
-        conn.execute('DELETE FROM runs WHERE run_id = ?', (half['run_id'],))
+    assert sorted(counts) == sorted((r['run_id'], 1, 1) for r in first.rows)  # each recorded once, first attempt
 
-    target = SweepTarget(None, TRACKING_OVERRIDES, processes=2)
-    again = run_sweep(target, [0.5, 1.0], 1, tmp_path / 'sweep', echo=lines.append)
-    assert (again.exit_code, again.skipped, again.ran) == (0, 1, 1)
-    redone = next(r for r in again.rows if r['run_id'] == half['run_id'])
-    # the trunk's checkpoints were removed when the first sweep finished: this time 0.5 trains from scratch, as
-    # 2 processes, and must still give exactly the same numbers
-    assert redone['branched_from'] is None and redone['trained_batches'] == 8 and redone['world_size'] == 2
-    assert redone['metrics'] == half['metrics'] and redone['metrics']
-    assert (redone['batches'], redone['samples']) == (half['batches'], half['samples'])
-    with sqlite3.connect(db) as conn:
-        assert conn.execute('SELECT COUNT(*) FROM runs').fetchone()[0] == 2
+    # The same 0.5 run trained again from scratch as 2 processes under Composer's launcher, by the sweep's own
+    # execute_run in each rank (tests/sweep/two_process_rerun.py, a scenario of the session's 2-rank launch, so it
+    # costs no launch of its own): it must give exactly the numbers of the branch.
+    ranks = two_rank_runs('sweep_rerun')
+    for rank in ranks:
+        assert rank['status'] == 'done', rank.get('error')
+        assert (rank['run_id'], rank['config_hash']) == (half['run_id'], half['config_hash'])
+        assert rank['branch_planned'] and rank['branched_from'] is None  # planned as a branch, trunk not there
+        assert rank['trained_batches'] == 8 and rank['world_size'] == 2
+        assert rank['metrics'] == half['metrics'] and rank['metrics']
+        assert (rank['batches'], rank['samples']) == (half['batches'], half['samples'])

@@ -39,7 +39,7 @@ def main(out_dir: str) -> None:
                   patience=50, fit_points=40, predict_points=120, grid_points=120)
     trace = Trace()
     train, _ = digits_dataloaders(batch_size=32)
-    Trainer(model=model, train_dataloader=train, max_duration='8ep', train_subset_num_batches=20,
+    Trainer(model=model, train_dataloader=train, max_duration='4ep', train_subset_num_batches=20,
             optimizers=torch.optim.SGD(model.parameters(), lr=0.1), algorithms=[algo], callbacks=[trace],
             device='cpu', dist_timeout=120, progress_bar=False, log_to_console=False, loggers=[], seed=17).fit()
     rank = dist.get_global_rank()
