@@ -90,13 +90,20 @@ def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,)):
 @contextlib.contextmanager
 def mlflow_server(folder):
     """``mlflow server`` on 127.0.0.1 with a SQLite backend and artifacts in ``folder``; yields ``(uri, process)``
-    and stops it (the whole process group) on leaving."""
+    and stops it (the whole process group) on leaving. Its store starts as the migrated empty one the sweeps copy
+    (``XDG_CACHE_HOME``'s), so the server runs no schema migrations, and without mlflow 3's job execution (a job
+    runner and seven huey consumers, each importing mlflow: half the server's start-up CPU, and nothing a tracking
+    client calls)."""
+    from composer_sched.sweep.tracking import _seed_store
+
     port = free_port()
+    _seed_store(None, os.path.join(folder, 'server.db'))  # on any failure the server migrates a new one itself
     log = open(os.path.join(folder, 'server.log'), 'w')
     proc = subprocess.Popen([sys.executable, '-m', 'mlflow', 'server', '--host', '127.0.0.1', '--port', str(port),
                              '--workers', '1', '--backend-store-uri', f'sqlite:///{folder}/server.db',
                              '--artifacts-destination', os.path.join(folder, 'artifacts')],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION': 'false'})
     uri = f'http://127.0.0.1:{port}'
     try:
         deadline = time.monotonic() + 180  # a loaded 2-core machine takes half a minute
