@@ -32,7 +32,9 @@ def ray_cluster(tmp_path_factory):
         no_user_tracker(env, tmp_path_factory)
         if ray.is_initialized():  # a driver of another Ray: this module's must be this cluster's
             ray.shutdown()
-        cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 0, 'include_dashboard': False})
+        # no log monitor (the driver takes no worker logs) nor autoscaler monitor (a fixed cluster): 2 s of CPU
+        cluster = Cluster(initialize_head=True, head_node_args={'num_cpus': 0, 'include_dashboard': False,
+                                                                'include_log_monitor': False, 'no_monitor': True})
         try:
             yield cluster
         finally:
