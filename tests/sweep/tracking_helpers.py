@@ -1,5 +1,6 @@
 """Real MLflow for the tracking tests: an ``mlflow server`` on a free loopback port, and a sweep's run tree read
-back through ``MlflowClient``."""
+back through ``MlflowClient`` and checked whole (:func:`check_tree`: tests/sweep/test_sweep_tracking.py's backends,
+and the Ray backend's in tests/cluster/test_ray_nodes.py, on the Ray its other tests use)."""
 from __future__ import annotations
 
 import contextlib
@@ -38,6 +39,7 @@ def assert_nothing_in(cwd):
 
 
 def local_uri(out) -> str:
+    """The sweep folder ``out``'s own MLflow store (where ``--log mlflow`` writes without a tracking URI)."""
     return f'sqlite:///{os.path.abspath(out)}/mlflow.db'
 
 
