@@ -1,6 +1,7 @@
 """--log mlflow: one parent run per sweep, a child per run, read back through MlflowClient from a real local store
 and a real ``mlflow server``; reruns add nothing, a retried run reuses its failed child, every backend gives the
-same tree, and a tracker that is down stops the sweep before training or never costs a result."""
+same tree (the Ray backend's: tests/cluster/test_ray_nodes.py, on the Ray its other tests use), and a tracker that
+is down stops the sweep before training or never costs a result."""
 import glob
 import json
 import os
@@ -15,84 +16,30 @@ from composer_sched.cli import main
 from composer_sched.sweep import ResultsStore, SweepTarget, plan_sweep, run_sweep
 from composer_sched.sweep.tracking import parse_log
 from tests.launch import free_port
-from tests.sweep.tracking_helpers import OVERRIDES, mlflow_server, stop, sweep_tree
+from tests.sweep.tracking_helpers import (
+    OVERRIDES,
+    PARENT_FILES,
+    RATIOS,
+    assert_nothing_in,
+    check_tree,
+    local_uri,
+    mlflow_server,
+    no_user_tracker,
+    stop,
+    sweep_tree,
+)
 
 TARGET = SweepTarget(None, OVERRIDES)
-RATIOS = [0.5, 1.0]
-PARENT_FILES = ['recipe.yaml', 'report.txt', 'results.csv', 'schedules.png', 'tradeoff.png']
-
-
-@pytest.fixture(scope='session')
-def _cache(tmp_path_factory):
-    return tmp_path_factory.mktemp('cache')
 
 
 @pytest.fixture(autouse=True)
-def _no_user_tracker(monkeypatch, _cache, tmp_path):
-    monkeypatch.setenv('XDG_CACHE_HOME', str(_cache))  # the migrated empty MLflow store: this session's, not ~'s
-    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
-        monkeypatch.delenv(k, raising=False)
+def _no_user_tracker(monkeypatch, tmp_path_factory, tmp_path):
+    no_user_tracker(monkeypatch, tmp_path_factory)
     cwd = tmp_path / 'cwd'  # where the user stands: a sweep writes only into its --out (or the user's tracker)
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     yield
     assert_nothing_in(cwd)
-
-
-def assert_nothing_in(cwd):
-    """mlflow 3 opens ``sqlite:///mlflow.db`` in the working folder whenever it is used without a tracking URI
-    (mlflow 2: ``./mlruns``): no code path of a sweep may do that."""
-    assert sorted(os.listdir(cwd)) == [], f'a sweep wrote into the working folder {cwd}'
-
-
-def local_uri(out) -> str:
-    return f'sqlite:///{os.path.abspath(out)}/mlflow.db'
-
-
-def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,)):
-    """The whole tree a finished 2-ratio sweep must have; returns (client, parent, children)."""
-    client, parent, children = sweep_tree(uri, experiment)
-    rows = {(r['ratio'], r['seed']): r for r in ResultsStore(os.path.join(out, 'results.sqlite')).rows()}
-    assert sorted(children) == sorted(rows) == [(r, s) for r in RATIOS for s in seeds]
-    assert parent.info.status == 'FINISHED'
-    tags = parent.data.tags
-    assert tags['ratios'] == '0.5,1' and tags['seeds'] == ','.join(map(str, seeds))
-    assert tags['fingerprint'] == rows[(1.0, 0)]['config_hash'] and tags['recommended_ratio'] in ('0.5', '1')
-    assert sorted(a.path for a in client.list_artifacts(parent.info.run_id)) == PARENT_FILES
-    assert parent.data.params['max_duration'] == '16ba' and parent.data.params['schedulers.0.name'] == 'wsd'
-    mean = sum(rows[(1.0, s)]['metrics']['MulticlassAccuracy'] for s in seeds) / len(seeds)
-    assert parent.data.metrics['r1/MulticlassAccuracy_mean'] == pytest.approx(mean)
-    assert parent.data.metrics['r0.5/cost_batches'] == 8
-    for (ratio, seed), child in children.items():
-        row = rows[(ratio, seed)]
-        assert child.info.status == 'FINISHED' and child.data.tags['status'] == 'done'
-        assert child.data.tags['composer_sched.run_id'] == row['run_id']
-        assert child.data.metrics['final/MulticlassAccuracy'] == pytest.approx(row['metrics']['MulticlassAccuracy'])
-        # Composer's MLFlowLogger curves, and the same against thousandths of the budget
-        loss = client.get_metric_history(child.info.run_id, 'loss/train/total')
-        frac = client.get_metric_history(child.info.run_id, 'frac/loss/train/total')
-        # the whole run, a branch's too (Composer's step: batches before); a branch's first batches are its trunk's
-        assert sorted(m.step for m in loss) == list(range(row['batches']))
-        assert sorted(m.step for m in frac) == sorted(round(1000 * m.step / row['batches']) for m in loss)
-        evals = client.get_metric_history(child.info.run_id, 'frac/metrics/eval/MulticlassAccuracy')
-        assert max(m.step for m in evals) == 1000  # the final eval, at the whole budget whatever the ratio
-        assert 'lr-SGD/group0' in child.data.metrics and 'metrics/eval/MulticlassAccuracy' in child.data.metrics
-    for seed in seeds:
-        trunk, branch = children[(1.0, seed)], children[(0.5, seed)]
-        assert trunk.data.tags['trunk'] == 'self'
-        if rows[(0.5, seed)]['branched_from']:
-            cut = rows[(0.5, seed)]['branch_batch']
-            assert branch.data.tags['trunk'] == rows[(1.0, seed)]['run_id']
-            assert branch.data.tags['trunk_mlflow_run'] == trunk.info.run_id
-            assert branch.data.tags['branch_batch'] == str(cut) and cut > 0
-            assert branch.data.tags['curve_before_branch'] == 'from the trunk'
-            for key in ('loss/train/total', 'lr-SGD/group0'):  # the trunk's points before the branch, as they were
-                mine = {m.step: m.value for m in client.get_metric_history(branch.info.run_id, key)}
-                theirs = {m.step: m.value for m in client.get_metric_history(trunk.info.run_id, key)}
-                assert {k: v for k, v in mine.items() if k < cut} == {k: v for k, v in theirs.items() if k < cut}
-        else:  # its trunk's checkpoint was missing: trained from scratch, and tagged so
-            assert (branch.data.tags['trunk'], branch.data.tags['branch_batch']) == ('none', '0')
-    return client, parent, children
 
 
 def history_sizes(client, parent, children) -> dict:
@@ -233,21 +180,6 @@ def test_two_processes_per_run_log_from_rank_0_only(two_process_sweep):
     _, parent, children = check_tree(local_uri(out), str(out))  # one child per run: rank 1 logged nothing
     assert parent.data.tags['procs_per_run'] == '2'
     assert all(c.data.tags['world_size'] == '2' for c in children.values())
-
-
-@pytest.mark.slow
-def test_ray_backend_gives_the_same_tree(tmp_path):
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        out = tmp_path / 'ray'
-        res = run_sweep(TARGET, RATIOS, 1, out, backend='ray', log='mlflow', echo=lambda line: None)
-    finally:
-        ray.shutdown()
-    assert res.exit_code == 0
-    _, parent, _ = check_tree(local_uri(out), str(out))
-    assert parent.data.tags['backend'] == 'ray'
 
 
 @pytest.mark.slow
