@@ -103,9 +103,9 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     # and the trunk is preempted with the signal submitit's time-limit handling gets (USR2): the job requeues
     # itself and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0;
     # 3. rerun, only the cancelled run is submitted again. In the end every run is recorded once, done.
-    # The signal goes at batch 120 or later; the trunk is long enough (600 batches) that an idle machine does not
-    # finish it before the signal arrives (170 batches after it did once: 480 is nearly 3 times that).
-    budget, every = 600, 100
+    # The signal goes at batch 120 or later; the trunk is long enough (1000 batches) that an idle machine does not
+    # finish it before the signal arrives (170 batches after it did once: 880 is 5 times that; ~3 s more to train).
+    budget, every = 1000, 100
     target = SweepTarget(None, (f'max_duration={budget}ba', 'eval.subset_num_batches=1'))
     folder = tmp_path / 'sweep'
     # The first driver is a fork of this process (Composer already imported, as the CLI's process would have it by
