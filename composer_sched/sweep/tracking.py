@@ -165,6 +165,16 @@ def _seed_store(_client: Any, path: str) -> None:
             os.remove(f'{path}.tmp')
 
 
+def _fsync(path: str) -> None:
+    """Make what was written to ``path`` durable (no error if it is gone)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _store_engine(client: Any) -> Any:
     """The SQLAlchemy engine of ``client``'s store when it is a local SQLite file (MLflow's ``SqlAlchemyStore``),
     else ``None``."""
@@ -230,12 +240,7 @@ def _settle(client: Any) -> None:
         done = False
     if not done:
         for name in (f'{path}-wal', path):
-            with contextlib.suppress(OSError):
-                fd = os.open(name, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            _fsync(name)
 
 
 def _set_status(client: Any, run_ids: Sequence[str], status: str) -> None:
