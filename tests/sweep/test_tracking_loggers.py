@@ -127,3 +127,45 @@ def test_local_store_metrics_in_one_statement_are_what_mlflows_log_batch_writes(
         assert refusal(lambda: _sqlite_metrics(client, run, [bad])) == \
             refusal(lambda: client.log_batch(run, metrics=[Metric(*bad)]))
     assert seen(theirs)[1]['time/batch'] == seen(ours)[1]['time/batch'][:-1]
+
+
+def test_local_store_journal_commits_unsynced_then_settles_into_a_rollback_store(tmp_path):
+    # The sweep's own local store (runs on this machine) commits into a WAL journal during the sweep (no fsync per
+    # commit: tracking._journal) and, at its end, is written back into one synced file with MLflow's usual rollback
+    # journal (tracking._settle), before the driver drops its copies. The SCHEDULED marks are one UPDATE
+    # (tracking._set_status) with update_run's result. Read back through a raw SQLite connection and a new client.
+    import sqlite3
+
+    from mlflow import MlflowClient
+
+    from composer_sched.sweep.tracking import _journal, _log_and_end, _set_status, _settle
+
+    db = tmp_path / 'mlflow.db'
+    client = MlflowClient(f'sqlite:///{db}')
+    exp = client.create_experiment('x', artifact_location=f'file://{tmp_path}/a')
+
+    def mode():
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute('PRAGMA journal_mode').fetchone()[0]
+        finally:
+            conn.close()
+
+    assert mode() == 'delete'
+    _journal(client, True)
+    runs = [client.create_run(exp).info.run_id for _ in range(3)]
+    assert mode() == 'wal' and os.path.exists(f'{db}-wal')
+    client.delete_run(runs[2])
+    _set_status(client, runs, 'SCHEDULED')
+    assert [client.get_run(r).info.status for r in runs] == ['SCHEDULED', 'SCHEDULED', 'RUNNING']  # not a deleted one
+    _log_and_end(client, runs[0], 'FINISHED', metrics=[('loss', 0.5, 1000, 3)], params=[('p', 'v')], tags=[('t', 'u')])
+    _settle(client)
+    assert mode() == 'delete' and not os.path.exists(f'{db}-wal')
+    again = MlflowClient(f'sqlite:///{tmp_path}/./mlflow.db')  # another store object (MLflow keeps one per URI)
+    run = again.get_run(runs[0])
+    assert (run.info.status, run.data.metrics, run.data.params, run.data.tags['t']) == \
+        ('FINISHED', {'loss': 0.5}, {'p': 'v'}, 'u')
+    assert run.info.end_time is not None and again.get_run(runs[1]).info.status == 'SCHEDULED'
+    _journal(client, False)  # runs on other machines: MLflow's rollback journal, fsynced at every commit
+    client.set_terminated(runs[1])
+    assert mode() == 'delete' and not os.path.exists(f'{db}-wal')
