@@ -191,6 +191,8 @@ def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
             'eval.subset_num_batches=1']
     # A job holding the whole node keeps the sweep's job queued: in flight, but no job start (and no KillWait) to pay.
     holder = slurm.run('sbatch', '--parsable', '--exclusive', '-o', '/dev/null', '--wrap', 'sleep 300').strip()
+    # Running before the sweep submits (a job of an earlier test may still be ending: the holder waits for it).
+    _wait('the holder running', lambda: holder in _running(slurm), 60)
     # The driver asks only when a person is there to answer: the CLI runs on a terminal, in a fork of this process
     # (Composer already imported: no interpreter start to pay), as a process of its own that gets the SIGINT.
     pid, leader = pty.fork()
@@ -229,7 +231,7 @@ def test_ctrl_c_offers_to_cancel_the_sweeps_jobs(slurm, tmp_path):
         read_until(b'submitted Slurm job')
         job = _wait('the run queued', lambda: next(
             (j for j in _queued(slurm) if j in sum(_job_ids(folder).values(), [])), None))
-        assert holder in _running(slurm)
+        assert holder in _running(slurm)  # still holding: the sweep's job never started
         os.kill(pid, signal.SIGINT)
         read_until(b'[y/N]')
         assert job.encode() in seen.split(b'cancel this sweep')[-1]  # the question names the jobs
