@@ -9,9 +9,10 @@ process writes the database, one transaction per run, so the record is the same 
   recipe's CPUs and GPUs as the task's resources; a task whose worker or node dies is retried by Ray.
 * ``slurm`` submits one Slurm job per run (:mod:`composer_sched.sweep.slurm`): job arrays, branches held back by a
   dependency on their trunk's job, rows coming back as files in the sweep folder.
-* Whatever the backend, a recipe with ``processes > 1`` per run (``--procs-per-run``) has each run launched as
+* Whatever the backend, a recipe with ``processes > 1`` per run (``--procs-per-run``) has its runs launched as
   ``composer -n N -m composer_sched.sweep._rank`` (:func:`~composer_sched.sweep.execute.launch_run`); the
-  backend's worker waits for it and hands back rank 0's row.
+  backend's worker waits for it and hands back rank 0's row. ``local`` with one worker trains every run in one
+  such launch, trunks before their branches (:func:`~composer_sched.sweep.execute.launch_runs`).
 
 A branch waits for its trunk. If the trunk's checkpoint is missing when the branch starts (the trunk failed, or
 ran on another node without a shared folder), the branch trains from scratch, which gives the same result.
