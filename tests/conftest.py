@@ -37,11 +37,12 @@ def two_rank_runs(tmp_path_factory):
 def two_process_sweep(tmp_path_factory, two_rank_runs):
     """A finished sweep of the bundled digits recipe whose runs each take 2 processes under Composer's launcher
     (ratios 0.5 and 1, the tracking tests' 16 batches, ``--log mlflow`` into the folder's own store), as
-    ``(result, printed lines, folder)``. Its two launches (three interpreters importing Composer each) are most of
-    a 2-process sweep test's cost, so the launcher's test, the tracker's and the docs' read this one; a test that
-    changes the folder works on a copy. It asks for ``two_rank_runs`` (whose launch trains this sweep's 0.5 run
-    again from scratch, tests/sweep/two_process_rerun.py) so that the tests reading either are dealt to one worker,
-    and each launch happens once."""
+    ``(result, printed lines, folder)``. Its launch (three interpreters importing Composer; the sweep trains the
+    trunk then its branch in the same ranks) is most of a 2-process sweep test's cost, so the launcher's test, the
+    tracker's, the docs' and the one-launch test read this one; a test that changes the folder works on a copy. It
+    asks for ``two_rank_runs`` (whose launch trains this sweep's 0.5 run again from scratch,
+    tests/sweep/two_process_rerun.py) so that the tests reading either are dealt to one worker, and each launch
+    happens once."""
     from composer_sched.sweep import SweepTarget, run_sweep
     from tests.sweep.tracking_helpers import OVERRIDES
 

@@ -21,12 +21,13 @@ import sys
 import time
 import traceback
 import uuid
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from composer_sched.sweep.plan import RunSpec
 from composer_sched.sweep.target import SweepTarget
 
-__all__ = ['execute_run', 'launch_run', 'run_one', 'composer_launcher', 'die_with_parent', 'branch_saver']
+__all__ = ['execute_run', 'launch_run', 'launch_runs', 'run_one', 'composer_launcher', 'die_with_parent',
+           'branch_saver']
 
 
 def die_with_parent() -> None:
@@ -334,8 +335,8 @@ def launch_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optio
                processes: int = 2, work_dir: str = '.', track: Optional[dict] = None) -> dict[str, Any]:
     """Train one run as ``processes`` processes under Composer's launcher and return its row (rank 0's).
 
-    The row is ``done`` only if the launcher exited 0 and every rank wrote a ``done`` row, so a run of which some
-    rank died is never recorded as finished. Like :func:`execute_run` it never raises.
+    The row is ``done`` only if every rank wrote a ``done`` row, so a run of which some rank died is never recorded
+    as finished. Like :func:`execute_run` it never raises.
 
     Args:
         target, spec, config_hash, cpus: as for :func:`execute_run` (``cpus``: torch threads per process).
@@ -353,50 +354,118 @@ def launch_run(target: SweepTarget, spec: RunSpec, config_hash: str, cpus: Optio
         >>> row['status'], row['world_size']  # doctest: +SKIP
         ('done', 2)
     """
-    row: dict[str, Any] = {'run_id': spec.run_id, 'config_hash': config_hash, 'ratio': spec.ratio, 'seed': spec.seed,
-                           'host': socket.gethostname(), 'started_at': time.time(), 'world_size': processes}
-    # A fresh folder per attempt: ranks of an earlier, killed attempt cannot leave rows in this one.
-    attempt = os.path.abspath(os.path.join(work_dir, f'{spec.run_id}-{uuid.uuid4().hex[:8]}'))
-    try:
-        os.makedirs(attempt)
-        with open(os.path.join(attempt, 'job.pkl'), 'wb') as f:
-            pickle.dump((target, spec, config_hash, cpus, track), f)
-        cmd = [composer_launcher(), '-n', str(processes), '--stderr', os.path.join(attempt, 'stderr-rank{rank}.txt'),
-               '-m', 'composer_sched.sweep._rank', attempt]
-        env = {k: v for k, v in os.environ.items() if k not in _DIST_ENV}
-        # die_with_parent: a killed sweep takes the launcher with it (and the ranks follow the launcher).
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=die_with_parent)
-        ranks = [_read_row(attempt, r) for r in range(processes)]
-        done = [r for r in ranks if r is not None and r['status'] == 'done']
-        if proc.returncode == 0 and len(done) == len(ranks):
-            return done[0]
-        failed = [(r['finished_at'], i, r) for i, r in enumerate(ranks) if r is not None and r['status'] == 'failed']
-        if failed:  # the first rank to fail; the others typically fail because it left
-            _, i, first = min(failed, key=lambda t: t[:2])
-            error = f'rank {i} of {processes}: {first["error"]}'
-        else:
-            tail = '\n'.join((proc.stderr or proc.stdout or '').strip().splitlines()[-12:])
-            error = f'launcher exited with code {proc.returncode} before every rank finished:\n{tail}'
-        row.update(status='failed', error=error)
-    except Exception as e:  # e.g. the launcher is missing on this node
-        row.update(status='failed', error=f'{type(e).__name__}: {e}')
-    finally:
-        shutil.rmtree(attempt, ignore_errors=True)
-    row['finished_at'] = time.time()
+    ((_, row),) = launch_runs(target, [spec], config_hash, cpus, processes=processes, work_dir=work_dir, track=track)
+    assert row is not None  # the first run of a launch always has a row (done, or failed with why)
     return row
 
 
-def _read_row(attempt: str, rank: int) -> Optional[dict[str, Any]]:
+def launch_runs(target: SweepTarget, specs: list[RunSpec], config_hash: str, cpus: Optional[int] = None,
+                processes: int = 2, work_dir: str = '.', track: Optional[dict] = None
+                ) -> Iterator[tuple[RunSpec, Optional[dict[str, Any]]]]:
+    """Train ``specs`` one after the other in ONE launch of ``processes`` ranks (each rank imports torch and
+    Composer once, not once per run), yielding ``(spec, row)`` as each run finishes in every rank, in order.
+
+    A trunk must come before its branches (they read its checkpoints). A run that fails in a rank ends the launch
+    (the rank exits 1 and the launcher stops the others, which may be waiting in a collective): that run's row is
+    ``failed`` with why, and each later run is yielded with ``None`` (it never started; the caller runs it on its
+    own). The first run always gets a row. Rows are ``done`` only when every rank wrote ``done`` for that run,
+    and each is yielded while the launch goes on, so the caller records it at once (a sweep killed during a later
+    run keeps it).
+
+    Example:
+        >>> from composer_sched.sweep.plan import RunSpec
+        >>> t = SweepTarget(None, ('max_duration=1ep',), processes=2)
+        >>> runs = [RunSpec('a', 1.0, 0), RunSpec('b', 0.5, 0)]
+        >>> [row['status'] for _, row in launch_runs(t, runs, t.load().fingerprint)]  # doctest: +SKIP
+        ['done', 'done']
+    """
+    specs = list(specs)
+    # A fresh folder per attempt: ranks of an earlier, killed attempt cannot leave rows in this one.
+    attempt = os.path.abspath(os.path.join(work_dir, f'{specs[0].run_id}-{uuid.uuid4().hex[:8]}'))
+    proc: Optional[subprocess.Popen] = None
+    started = time.time()
+    i = 0
     try:
-        with open(os.path.join(attempt, f'row-rank{rank}.json')) as f:
+        try:
+            os.makedirs(attempt)
+            with open(os.path.join(attempt, 'job.pkl'), 'wb') as f:
+                pickle.dump((target, specs, config_hash, cpus, track), f)
+            cmd = [composer_launcher(), '-n', str(processes), '--stderr',
+                   os.path.join(attempt, 'stderr-rank{rank}.txt'), '-m', 'composer_sched.sweep._rank', attempt]
+            env = {k: v for k, v in os.environ.items() if k not in _DIST_ENV}
+            # The launcher's own output goes to a file (read for the error of a failed launch): a pipe nobody
+            # reads while the runs train could fill and stall it. die_with_parent: a killed sweep takes the
+            # launcher with it (and the ranks follow the launcher).
+            with open(os.path.join(attempt, 'launcher.txt'), 'w') as log:
+                proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        preexec_fn=die_with_parent)
+        except Exception as e:  # e.g. the launcher is missing on this node
+            i = 1
+            yield specs[0], _launch_failed(specs[0], config_hash, processes, started, f'{type(e).__name__}: {e}')
+        while proc is not None and i < len(specs):
+            code = proc.poll()  # before reading: rows written before the exit are all there now
+            ranks = [_read_row(attempt, r, i) for r in range(processes)]
+            done = all(r is not None and r['status'] == 'done' for r in ranks)
+            if done and i == len(specs) - 1:  # the last run is done once the launch also ended well
+                code = proc.wait()
+            if done and (i < len(specs) - 1 or code == 0):
+                yield specs[i], ranks[0]
+                i, started = i + 1, time.time()
+                continue
+            if code is None and not any(r is not None and r['status'] == 'failed' for r in ranks):
+                time.sleep(0.2)
+                continue
+            if code is None:  # a rank failed and exits 1: the launcher stops the others
+                code = proc.wait()
+                ranks = [_read_row(attempt, r, i) for r in range(processes)]
+            failed = [(r['finished_at'], k, r) for k, r in enumerate(ranks) if r is not None
+                      and r['status'] == 'failed']
+            if failed:  # the first rank to fail; the others typically fail because it left
+                _, k, first = min(failed, key=lambda t: t[:2])
+                error = f'rank {k} of {processes}: {first["error"]}'
+            else:
+                tail = '\n'.join(_tail(os.path.join(attempt, 'launcher.txt')).strip().splitlines()[-12:])
+                error = f'launcher exited with code {code} before every rank finished:\n{tail}'
+            yield specs[i], _launch_failed(specs[i], config_hash, processes, started, error)
+            i += 1
+            break
+        for spec in specs[i:]:  # never started in this launch
+            i += 1
+            yield spec, None
+    finally:
+        if proc is not None and proc.poll() is None and i < len(specs):  # closed early: the launch goes too
+            proc.kill()
+        if proc is not None:
+            proc.wait()
+        shutil.rmtree(attempt, ignore_errors=True)
+
+
+def _launch_failed(spec: RunSpec, config_hash: str, processes: int, started: float, error: str) -> dict[str, Any]:
+    return {'run_id': spec.run_id, 'config_hash': config_hash, 'ratio': spec.ratio, 'seed': spec.seed,
+            'host': socket.gethostname(), 'started_at': started, 'world_size': processes, 'status': 'failed',
+            'error': error, 'finished_at': time.time()}
+
+
+def _tail(path: str) -> str:
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()[-4000:]
+    except OSError:
+        return ''
+
+
+def _read_row(attempt: str, rank: int, index: int = 0) -> Optional[dict[str, Any]]:
+    try:
+        with open(os.path.join(attempt, f'row{index}-rank{rank}.json')) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
 
 
-def write_rank_row(attempt: str, rank: int, row: dict[str, Any]) -> None:
-    """Write one rank's row into its attempt folder (write-then-rename: a row file that exists is complete)."""
-    path = os.path.join(attempt, f'row-rank{rank}.json')
+def write_rank_row(attempt: str, rank: int, row: dict[str, Any], index: int = 0) -> None:
+    """Write one rank's row of the launch's ``index``-th run into its attempt folder (write-then-rename: a row file
+    that exists is complete)."""
+    path = os.path.join(attempt, f'row{index}-rank{rank}.json')
     with open(f'{path}.tmp', 'w') as f:
         json.dump(row, f)
     os.replace(f'{path}.tmp', path)

@@ -64,19 +64,21 @@ def test_a_few_batches_lower_the_loss_and_log_the_language_metrics(seed):
     from composer.loggers import InMemoryLogger
 
     torch.set_num_threads(1)
-    recipe = load_recipe('tinylm_wsd', [f'seed={seed}', 'max_duration=16ba', 'schedulers[0].t_warmup=2ba',
-                                        'data.batch_size=32', 'eval.interval=8ba', 'eval.subset_num_batches=1',
+    # 12 batches: the last 4 losses are 1.74-1.96 nats below the first over seeds 0-3 (16 gave 2.05-2.17, 8 only
+    # 1.04-1.16), a margin over the 1 nat asserted below
+    recipe = load_recipe('tinylm_wsd', [f'seed={seed}', 'max_duration=12ba', 'schedulers[0].t_warmup=2ba',
+                                        'data.batch_size=32', 'eval.interval=6ba', 'eval.subset_num_batches=1',
                                         'data.eval_batch_size=64'])
     logger = InMemoryLogger()
     trainer = recipe.build_trainer(loggers=[logger], progress_bar=False)
     trainer.fit()
     losses = [float(v) for _, v in logger.data['loss/train/total']]
-    assert len(losses) == 16
+    assert len(losses) == 12
     assert abs(losses[0] - math.log(256)) < 0.3  # a fresh model is near-uniform over the 256 byte values
     assert sum(losses[-4:]) / 4 < losses[0] - 1.0  # byte frequencies alone are worth more than 1 nat
     ce = logger.data['metrics/eval/LanguageCrossEntropy']
     ppl = logger.data['metrics/eval/LanguagePerplexity']
-    assert [int(t.batch) for t, _ in ce] == [8, 16] and len(ppl) == 2
+    assert [int(t.batch) for t, _ in ce] == [6, 12] and len(ppl) == 2
     assert float(ce[-1][1]) < float(ce[0][1]) < math.log(256)
     assert float(ppl[-1][1]) == pytest.approx(math.exp(float(ce[-1][1])), rel=1e-4)
     # The run records which text it trained on (it differs between Python versions).
