@@ -98,14 +98,15 @@ def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
 
 
 def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
-    # One sweep, three drivers: 1. the first is SIGKILLed while the trunk trains; 2. rerun, it adopts the queued
+    # One sweep, three drivers: 1. the first is SIGKILLed while the trunk runs; 2. rerun, it adopts the queued
     # and running jobs (submits nothing); while it waits, a queued branch is scancelled (it records that run failed)
     # and the trunk is preempted with the signal submitit's time-limit handling gets (USR2): the job requeues
-    # itself and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0;
+    # itself and Composer's autoresume takes it from its last checkpoint (every 50 batches), not from batch 0;
     # 3. rerun, only the cancelled run is submitted again. In the end every run is recorded once, done.
-    # The signal goes at batch 120 or later; the trunk is long enough (1000 batches) that an idle machine does not
-    # finish it before the signal arrives (170 batches after it did once: 880 is 5 times that; ~3 s more to train).
-    budget, every = 1000, 100
+    # Once past its first checkpoint the trunk's process is stopped (SIGSTOP) until the signal is pending on it: the
+    # adoption, the cancel and the signal's way through Slurm happen while it trains nothing, so a short trunk is
+    # never over before the signal lands, on an idle machine or a loaded one.
+    budget, every = 200, 50
     target = SweepTarget(None, (f'max_duration={budget}ba', 'eval.subset_num_batches=1'))
     folder = tmp_path / 'sweep'
     # The first driver is a fork of this process (Composer already imported, as the CLI's process would have it by
@@ -129,11 +130,20 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
         target, RATIOS, 1, folder, backend='slurm', echo=lines.append, plot=False)))
     driver.start()
-    _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 2)
-    assert victim not in _running(slurm)  # still waiting for the trunk: cancelled before it costs a job start
-    slurm.run('scancel', victim)
+    task = _wait('the trunk training', lambda: _task_pid(slurm, submitted[trunk][-1]))
     _wait('a checkpoint and more trained', lambda: len(_batches_log(folder, trunk, missing_ok=True)) >= every + 20)
-    slurm.run('scancel', '--signal=USR2', submitted[trunk][-1])
+    os.kill(task, signal.SIGSTOP)
+    try:
+        _wait('the trunk stopped', lambda: _proc_state(task) == 'T', 30)
+        stopped_at = len(_batches_log(folder, trunk))
+        assert stopped_at < budget - every, stopped_at  # a signal now is one long before the run's end
+        _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 2)
+        assert victim not in _running(slurm)  # still waiting for the trunk: cancelled before it costs a job start
+        slurm.run('scancel', victim)
+        slurm.run('scancel', '--signal=USR2', submitted[trunk][-1])
+        _wait('the signal pending on the trunk', lambda: _pending(task, signal.SIGUSR2), 30)
+    finally:
+        os.kill(task, signal.SIGCONT)  # it takes the signal first, then goes on (its handler requeues the job)
     driver.join(240)
     second = result['out']
     assert not any('submitted Slurm job' in line for line in lines)
@@ -266,6 +276,39 @@ def test_a_driver_killed_during_sbatch_finds_its_array_by_name(slurm, tmp_path):
     assert [backend._job_ids('run-a'), backend._job_ids('run-b')] == [[f'{array}_0'], [f'{array}_1']]
     assert not (root / 'submitting-abc.json').exists()
 
+
+
+def _task_pid(slurm, job):
+    """The pid of the Slurm job ``job``'s training process (submitit's task under srun), or ``None`` yet."""
+    from tests.cluster.harness import processes_of
+
+    for pid in processes_of(slurm.conf):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+            if b'submitit.core._submit' not in argv or os.path.basename(argv[0]) == b'srun':  # the task, not srun
+                continue
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                env = dict(kv.split(b'=', 1) for kv in f.read().split(b'\0') if b'=' in kv)
+        except OSError:
+            continue
+        ids = {env.get(b'SLURM_JOB_ID', b'').decode(),
+               f"{env.get(b'SLURM_ARRAY_JOB_ID', b'').decode()}_{env.get(b'SLURM_ARRAY_TASK_ID', b'').decode()}"}
+        if job in ids:
+            return pid
+    return None
+
+
+def _proc_state(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return f.read().rpartition(')')[2].split()[0]
+
+
+def _pending(pid, sig):
+    """Whether signal ``sig`` waits, undelivered, on process ``pid`` (a stopped process takes it when continued)."""
+    with open(f'/proc/{pid}/status') as f:
+        masks = [int(line.split()[1], 16) for line in f if line.startswith(('SigPnd:', 'ShdPnd:'))]
+    return any(m >> (int(sig) - 1) & 1 for m in masks)
 
 
 def _log(folder, run_id, missing_ok=False):
