@@ -130,11 +130,9 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
         target, RATIOS, 1, folder, backend='slurm', echo=lines.append, plot=False)))
     driver.start()
-    task = _wait('the trunk training', lambda: _task_pid(slurm, submitted[trunk][-1]))
-    _wait('a checkpoint and more trained', lambda: len(_batches_log(folder, trunk, missing_ok=True)) >= every + 20)
-    os.kill(task, signal.SIGSTOP)
+    task = _stopped_when(slurm, submitted[trunk][-1],  # past a checkpoint
+                         lambda: len(_batches_log(folder, trunk, missing_ok=True)) >= every + 20)
     try:
-        _wait('the trunk stopped', lambda: _proc_state(task) == 'T', 30)
         stopped_at = len(_batches_log(folder, trunk))
         assert stopped_at < budget - every, stopped_at  # a signal now is one long before the run's end
         _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 2)
@@ -299,6 +297,16 @@ def _task_pid(slurm, job):
     return None
 
 
+def _stopped_when(slurm, job, ok):
+    """Stop (SIGSTOP) Slurm job ``job``'s training process as soon as ``ok()`` holds; returns its pid. What it
+    trained stays as it is then until it is continued or killed, however slow the machine or Slurm's signals."""
+    task = _wait(f'job {job} training', lambda: _task_pid(slurm, job))
+    _wait('enough trained', ok)
+    os.kill(task, signal.SIGSTOP)
+    _wait('the job stopped', lambda: _proc_state(task) == 'T', 30)
+    return task
+
+
 def _proc_state(pid):
     with open(f'/proc/{pid}/stat') as f:
         return f.read().rpartition(')')[2].split()[0]
@@ -340,30 +348,32 @@ def _one_line(capsys):
 def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resumes_its_own_checkpoint(
         slurm, tmp_path, local_extension, capsys, monkeypatch):
     # One folder (a copy of the in-process sweep's at ratio 1, given as a relative path, as users do), one run id
-    # at ratio 25 trained three ways, and `--extend` to the longer ratios alongside it (their jobs share its
+    # at ratio 5 trained three ways, and `--extend` to the longer ratios alongside it (their jobs share its
     # driver and its array instead of a sweep of their own):
-    # 1. the run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
+    # 1. the run of ratio 5 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
     # 2. rerun with --extend, the same run id is now a continuation: it starts from ratio 1's final checkpoint, not
     #    from the from-scratch run's checkpoint (a mix of both recorded as continued), and is SIGKILLed too;
-    # 3. rerun with --extend to 1.5, 2 and 25: the jobs get the kept final checkpoint's path, read it on the node,
-    #    train only the batches after it and score what the in-process backend's extension does (1.5 and 2); the
-    #    run of 25 resumes from its own last checkpoint and ends as an uninterrupted in-process continuation does.
+    # 3. rerun with --extend to 2 and 5: the jobs get the kept final checkpoint's path, read it on the node, train
+    #    only the batches after it and score what the in-process backend's extension does (2; 1.5 is the same code
+    #    path, checked in-process and on Ray: one job start less, and the array fits the node's 2 CPUs at once);
+    #    the run of 5 resumes from its own last checkpoint and ends as an uninterrupted in-process continuation does.
     # The final checkpoint they read stays as it was kept throughout.
     # SIGKILL, as the kernel's OOM killer or a dying node ends a job (scancel's SIGTERM would leave it KillWait
     # seconds to go on, enough to finish here).
     import shutil
 
-    from tests.cluster.extending import COSINE, LONGER, OLD, TARGET, check_extension, digest, final_of
+    from tests.cluster.extending import COSINE, OLD, TARGET, check_extension, digest, final_of
 
     first, local_more, base = local_extension
-    every, ratio, budget = 20, 25.0, 400  # ~300 batches more than trained when a kill arrives (~8 ms a batch)
+    # Each kill comes while the job is stopped (SIGSTOP) just past a checkpoint: it cannot run out of batches first.
+    every, ratio, budget = 20, 5.0, 80
     monkeypatch.chdir(tmp_path)
     folder, local = 'sweep', 'local'
     for to in (folder, local):
         shutil.copytree(base, to)
     final = final_of(folder, first.rows[0]['config_hash'])
     kept = digest(final)
-    rid = f'{first.rows[0]["config_hash"]}-r25-s0'
+    rid = f'{first.rows[0]["config_hash"]}-r5-s0'
 
     def trained():
         return _batches_log(folder, rid, missing_ok=True)
@@ -378,12 +388,16 @@ def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resu
 
     def killed_after_a_checkpoint(extend):
         result, start = {}, len(trained())
+        jobs = len(_job_ids(folder).get(rid, [])) if os.path.isdir(os.path.join(folder, 'slurm', 'runs')) else 0
         driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
             TARGET, [ratio], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], extend=extend,
             echo=lambda line: None, plot=False)))
         driver.start()
-        _wait('a checkpoint and more trained', lambda: len(trained()) >= start + every + 5)
-        slurm.run('scancel', '--signal=KILL', '--full', _job_ids(folder)[rid][-1])
+        _wait('its job submitted', lambda: os.path.isdir(os.path.join(folder, 'slurm', 'runs'))
+              and len(_job_ids(folder).get(rid, [])) > jobs)
+        job = _job_ids(folder)[rid][-1]
+        _stopped_when(slurm, job, lambda: len(trained()) >= start + every + 5)
+        slurm.run('scancel', '--signal=KILL', '--full', job)
         driver.join(120)
         assert result['out'].exit_code == 1 and result['out'].rows[0]['status'] == 'failed'
         assert digest(final) == kept
@@ -393,17 +407,17 @@ def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resu
     killed_after_a_checkpoint(extend=True)
     assert attempts()[1][0] == OLD + 1  # from the final, not from the first attempt's checkpoint
     lines: list = []
-    again = run_sweep(TARGET, [*LONGER, ratio], 1, folder, backend='slurm', extend=True, echo=lines.append,
+    again = run_sweep(TARGET, [2.0, ratio], 1, folder, backend='slurm', extend=True, echo=lines.append,
                       plot=False)
     assert again.exit_code == 0 and digest(final) == kept
 
-    # The extension to the longer ratios, as the in-process backend's (their rows; the table and CSV also hold 25).
-    more = types.SimpleNamespace(exit_code=again.exit_code, rows=[r for r in again.rows if r['ratio'] in LONGER],
+    # The extension to ratio 2, as the in-process backend's (its row; the table and CSV also hold 5).
+    more = types.SimpleNamespace(exit_code=again.exit_code, rows=[r for r in again.rows if r['ratio'] == 2.0],
                                  report=again.report, outputs=again.outputs)
-    check_extension(first, more, local_more)
+    check_extension(first, more, local_more, ratios=[2.0])
     assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
     submitted = [line for line in lines if 'submitted Slurm job' in line]
-    assert len(submitted) == 1 and '(3 run(s))' in submitted[0]  # one array; the finished run holds nothing back
+    assert len(submitted) == 1 and '(2 run(s))' in submitted[0]  # one array; the finished run holds nothing back
     for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
         assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
 
