@@ -20,7 +20,6 @@ from composer_sched.sweep import ResultsStore, SweepTarget, run_sweep
 
 pytestmark = pytest.mark.slow
 
-SHORT = ('max_duration=16ba', 'eval.subset_num_batches=1')
 RATIOS = [0.5, 1.0]  # a trunk and its branch: two job starts, each ~10 s of imports
 
 
@@ -72,31 +71,6 @@ def _queued(slurm):
     return slurm.run('squeue', '-h', '-r', '-t', 'PENDING', '-o', '%i', check=False).split()
 
 
-def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
-    target = SweepTarget(None, SHORT)
-    lines = []
-    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the tracker's migrated empty store: not ~'s
-    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
-        monkeypatch.delenv(k, raising=False)
-    out = run_sweep(target, RATIOS, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False,
-                    log='mlflow')
-    assert out.exit_code == 0 and out.ran == 2
-    assert sum('submitted Slurm job' in line for line in lines) == 2  # trunks, then the trunk's branches
-    assert any('after job' in line for line in lines)  # the branch array depends on the trunk's job
-    local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lines.append, plot=False)
-    assert _key(_rows(tmp_path / 'slurm')) == _key(local.rows)
-    assert all(r['branched_from'] for r in local.rows if r['ratio'] < 1)  # branches really started from the trunk
-    # The jobs logged into the sweep's MLflow children from inside Slurm: each has its training curve.
-    from tests.sweep.tracking_helpers import sweep_tree
-
-    client, parent, children = sweep_tree(f'sqlite:///{tmp_path / "slurm"}/mlflow.db')
-    assert sorted(children) == [(r, 0) for r in RATIOS] and parent.data.tags['backend'] == 'slurm'
-    rows = {r['ratio']: r for r in _rows(tmp_path / 'slurm')}
-    for (ratio, _), child in children.items():  # the whole run, a branch's first batches copied from its trunk's
-        steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, 'loss/train/total'))
-        assert steps == list(range(rows[ratio]['batches'])), ratio
-
-
 def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
     # One sweep, three drivers: 1. the first is SIGKILLed while the trunk runs; 2. rerun, it adopts the queued
     # and running jobs (submits nothing); while it waits, a queued branch is scancelled (it records that run failed)
@@ -111,8 +85,14 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     folder = tmp_path / 'sweep'
     # The first driver is a fork of this process (Composer already imported, as the CLI's process would have it by
     # then): a process of its own to SIGKILL without an interpreter start.
+    printed = tmp_path / 'first-driver.txt'
+
+    def echo(line):  # in the fork: what it printed, for this process to read
+        with open(printed, 'a') as f:
+            f.write(line + '\n')
+
     first = multiprocessing.get_context('fork').Process(target=run_sweep, args=(target, RATIOS, 1, folder), kwargs={
-        'backend': 'slurm', 'slurm': [f'checkpoint_every={every}'], 'echo': lambda line: None, 'plot': False})
+        'backend': 'slurm', 'slurm': [f'checkpoint_every={every}'], 'echo': echo, 'plot': False})
     first.start()
     try:
         _wait('the trunk running', lambda: os.path.isdir(folder / 'slurm' / 'runs') and len(_job_ids(folder)) == 2
@@ -122,6 +102,9 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
         first.join()
     submitted = _job_ids(folder)
     assert all(len(j) == 1 for j in submitted.values())
+    first_lines = printed.read_text().splitlines()
+    assert sum('submitted Slurm job' in line for line in first_lines) == 2  # trunks, then the trunk's branches
+    assert any('after job' in line for line in first_lines)  # the branch array depends on the trunk's job
     trunk = next(rid for rid in submitted if rid.endswith('-r1-s0'))
     victim = next(j[-1] for rid, j in submitted.items() if rid.endswith('-r0.5-s0'))
     log = os.path.join(folder, 'slurm', 'runs', trunk, 'batches.log')
@@ -180,6 +163,11 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     rows = _rows(folder)
     assert sorted(r['run_id'] for r in rows) == sorted(r.run_id for r in third.plan.runs)  # each once
     assert all(r['status'] == 'done' and r['batches'] == budget * r['ratio'] for r in rows)
+    # The same numbers as the local backend, to the digit: the requeued trunk and the branch started from its
+    # checkpoint (in the third driver's job) as an uninterrupted trunk and its branch in this process.
+    local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lambda line: None, plot=False)
+    assert all(r['branched_from'] for r in local.rows if r['ratio'] < 1)  # branches really started from the trunk
+    assert _key(rows) == _key(local.rows)
 
 
 def test_bad_partition_is_one_line_and_exit_2(slurm, tmp_path, capsys):
@@ -407,8 +395,11 @@ def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resu
     killed_after_a_checkpoint(extend=True)
     assert attempts()[1][0] == OLD + 1  # from the final, not from the first attempt's checkpoint
     lines: list = []
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the tracker's migrated empty store: not ~'s
+    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
+        monkeypatch.delenv(k, raising=False)
     again = run_sweep(TARGET, [2.0, ratio], 1, folder, backend='slurm', extend=True, echo=lines.append,
-                      plot=False)
+                      plot=False, log='mlflow')
     assert again.exit_code == 0 and digest(final) == kept
 
     # The extension to ratio 2, as the in-process backend's (its row; the table and CSV also hold 5).
@@ -433,6 +424,16 @@ def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resu
     assert row['wall_s'] >= sum(_batch_seconds(folder, rid)[len(scratch):]) > 0
     alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
     assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
+
+    # The jobs logged into the sweep's MLflow children from inside Slurm (the sweep's parent, a child per run): each
+    # child's training curve is what its job trained, batch for batch (the resumed run's: its last attempt's).
+    from tests.sweep.tracking_helpers import sweep_tree
+
+    client, parent, children = sweep_tree(f'sqlite:///{os.path.abspath(folder)}/mlflow.db')
+    assert sorted(children) == [(2.0, 0), (ratio, 0)] and parent.data.tags['backend'] == 'slurm'
+    steps = {r: sorted(m.step for m in client.get_metric_history(child.info.run_id, 'loss/train/total'))
+             for (r, _), child in children.items()}
+    assert steps == {2.0: list(range(OLD, 32)), ratio: [b - 1 for b in resumed]}, (steps, resumed)
 
     # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
     jobs = _job_ids(folder)
