@@ -20,7 +20,6 @@ from composer_sched.sweep import ResultsStore, SweepTarget, run_sweep
 
 pytestmark = pytest.mark.slow
 
-SHORT = ('max_duration=16ba', 'eval.subset_num_batches=1')
 RATIOS = [0.5, 1.0]  # a trunk and its branch: two job starts, each ~10 s of imports
 
 
@@ -72,46 +71,28 @@ def _queued(slurm):
     return slurm.run('squeue', '-h', '-r', '-t', 'PENDING', '-o', '%i', check=False).split()
 
 
-def test_slurm_sweep_matches_local_backend(slurm, tmp_path, monkeypatch):
-    target = SweepTarget(None, SHORT)
-    lines = []
-    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the tracker's migrated empty store: not ~'s
-    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
-        monkeypatch.delenv(k, raising=False)
-    out = run_sweep(target, RATIOS, 1, tmp_path / 'slurm', backend='slurm', echo=lines.append, plot=False,
-                    log='mlflow')
-    assert out.exit_code == 0 and out.ran == 2
-    assert sum('submitted Slurm job' in line for line in lines) == 2  # trunks, then the trunk's branches
-    assert any('after job' in line for line in lines)  # the branch array depends on the trunk's job
-    local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lines.append, plot=False)
-    assert _key(_rows(tmp_path / 'slurm')) == _key(local.rows)
-    assert all(r['branched_from'] for r in local.rows if r['ratio'] < 1)  # branches really started from the trunk
-    # The jobs logged into the sweep's MLflow children from inside Slurm: each has its training curve.
-    from tests.sweep.tracking_helpers import sweep_tree
-
-    client, parent, children = sweep_tree(f'sqlite:///{tmp_path / "slurm"}/mlflow.db')
-    assert sorted(children) == [(r, 0) for r in RATIOS] and parent.data.tags['backend'] == 'slurm'
-    rows = {r['ratio']: r for r in _rows(tmp_path / 'slurm')}
-    for (ratio, _), child in children.items():  # the whole run, a branch's first batches copied from its trunk's
-        steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, 'loss/train/total'))
-        assert steps == list(range(rows[ratio]['batches'])), ratio
-
-
 def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_branch_is_redone_once(slurm, tmp_path):
-    # One sweep, three drivers: 1. the first is SIGKILLed while the trunk trains; 2. rerun, it adopts the queued
+    # One sweep, three drivers: 1. the first is SIGKILLed while the trunk runs; 2. rerun, it adopts the queued
     # and running jobs (submits nothing); while it waits, a queued branch is scancelled (it records that run failed)
     # and the trunk is preempted with the signal submitit's time-limit handling gets (USR2): the job requeues
-    # itself and Composer's autoresume takes it from its last checkpoint (every 100 batches), not from batch 0;
+    # itself and Composer's autoresume takes it from its last checkpoint (every 50 batches), not from batch 0;
     # 3. rerun, only the cancelled run is submitted again. In the end every run is recorded once, done.
-    # The signal goes at batch 120 or later; the trunk is long enough (1000 batches) that an idle machine does not
-    # finish it before the signal arrives (170 batches after it did once: 880 is 5 times that; ~3 s more to train).
-    budget, every = 1000, 100
+    # Once past its first checkpoint the trunk's process is stopped (SIGSTOP) until the signal is pending on it: the
+    # adoption, the cancel and the signal's way through Slurm happen while it trains nothing, so a short trunk is
+    # never over before the signal lands, on an idle machine or a loaded one.
+    budget, every = 200, 50
     target = SweepTarget(None, (f'max_duration={budget}ba', 'eval.subset_num_batches=1'))
     folder = tmp_path / 'sweep'
     # The first driver is a fork of this process (Composer already imported, as the CLI's process would have it by
     # then): a process of its own to SIGKILL without an interpreter start.
+    printed = tmp_path / 'first-driver.txt'
+
+    def echo(line):  # in the fork: what it printed, for this process to read
+        with open(printed, 'a') as f:
+            f.write(line + '\n')
+
     first = multiprocessing.get_context('fork').Process(target=run_sweep, args=(target, RATIOS, 1, folder), kwargs={
-        'backend': 'slurm', 'slurm': [f'checkpoint_every={every}'], 'echo': lambda line: None, 'plot': False})
+        'backend': 'slurm', 'slurm': [f'checkpoint_every={every}'], 'echo': echo, 'plot': False})
     first.start()
     try:
         _wait('the trunk running', lambda: os.path.isdir(folder / 'slurm' / 'runs') and len(_job_ids(folder)) == 2
@@ -121,6 +102,9 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
         first.join()
     submitted = _job_ids(folder)
     assert all(len(j) == 1 for j in submitted.values())
+    first_lines = printed.read_text().splitlines()
+    assert sum('submitted Slurm job' in line for line in first_lines) == 2  # trunks, then the trunk's branches
+    assert any('after job' in line for line in first_lines)  # the branch array depends on the trunk's job
     trunk = next(rid for rid in submitted if rid.endswith('-r1-s0'))
     victim = next(j[-1] for rid, j in submitted.items() if rid.endswith('-r0.5-s0'))
     log = os.path.join(folder, 'slurm', 'runs', trunk, 'batches.log')
@@ -129,11 +113,18 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
         target, RATIOS, 1, folder, backend='slurm', echo=lines.append, plot=False)))
     driver.start()
-    _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 2)
-    assert victim not in _running(slurm)  # still waiting for the trunk: cancelled before it costs a job start
-    slurm.run('scancel', victim)
-    _wait('a checkpoint and more trained', lambda: len(_batches_log(folder, trunk, missing_ok=True)) >= every + 20)
-    slurm.run('scancel', '--signal=USR2', submitted[trunk][-1])
+    task = _stopped_when(slurm, submitted[trunk][-1],  # past a checkpoint
+                         lambda: len(_batches_log(folder, trunk, missing_ok=True)) >= every + 20)
+    try:
+        stopped_at = len(_batches_log(folder, trunk))
+        assert stopped_at < budget - every, stopped_at  # a signal now is one long before the run's end
+        _wait('the jobs adopted', lambda: sum('adopted Slurm job' in line for line in lines) == 2)
+        assert victim not in _running(slurm)  # still waiting for the trunk: cancelled before it costs a job start
+        slurm.run('scancel', victim)
+        slurm.run('scancel', '--signal=USR2', submitted[trunk][-1])
+        _wait('the signal pending on the trunk', lambda: _pending(task, signal.SIGUSR2), 30)
+    finally:
+        os.kill(task, signal.SIGCONT)  # it takes the signal first, then goes on (its handler requeues the job)
     driver.join(240)
     second = result['out']
     assert not any('submitted Slurm job' in line for line in lines)
@@ -172,6 +163,11 @@ def test_killed_driver_adopts_jobs_a_requeued_trunk_resumes_and_a_cancelled_bran
     rows = _rows(folder)
     assert sorted(r['run_id'] for r in rows) == sorted(r.run_id for r in third.plan.runs)  # each once
     assert all(r['status'] == 'done' and r['batches'] == budget * r['ratio'] for r in rows)
+    # The same numbers as the local backend, to the digit: the requeued trunk and the branch started from its
+    # checkpoint (in the third driver's job) as an uninterrupted trunk and its branch in this process.
+    local = run_sweep(target, RATIOS, 1, tmp_path / 'local', echo=lambda line: None, plot=False)
+    assert all(r['branched_from'] for r in local.rows if r['ratio'] < 1)  # branches really started from the trunk
+    assert _key(rows) == _key(local.rows)
 
 
 def test_bad_partition_is_one_line_and_exit_2(slurm, tmp_path, capsys):
@@ -268,6 +264,49 @@ def test_a_driver_killed_during_sbatch_finds_its_array_by_name(slurm, tmp_path):
 
 
 
+def _task_pid(slurm, job):
+    """The pid of the Slurm job ``job``'s training process (submitit's task under srun), or ``None`` yet."""
+    from tests.cluster.harness import processes_of
+
+    for pid in processes_of(slurm.conf):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+            if b'submitit.core._submit' not in argv or os.path.basename(argv[0]) == b'srun':  # the task, not srun
+                continue
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                env = dict(kv.split(b'=', 1) for kv in f.read().split(b'\0') if b'=' in kv)
+        except OSError:
+            continue
+        ids = {env.get(b'SLURM_JOB_ID', b'').decode(),
+               f"{env.get(b'SLURM_ARRAY_JOB_ID', b'').decode()}_{env.get(b'SLURM_ARRAY_TASK_ID', b'').decode()}"}
+        if job in ids:
+            return pid
+    return None
+
+
+def _stopped_when(slurm, job, ok):
+    """Stop (SIGSTOP) Slurm job ``job``'s training process as soon as ``ok()`` holds; returns its pid. What it
+    trained stays as it is then until it is continued or killed, however slow the machine or Slurm's signals."""
+    task = _wait(f'job {job} training', lambda: _task_pid(slurm, job))
+    _wait('enough trained', ok)
+    os.kill(task, signal.SIGSTOP)
+    _wait('the job stopped', lambda: _proc_state(task) == 'T', 30)
+    return task
+
+
+def _proc_state(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return f.read().rpartition(')')[2].split()[0]
+
+
+def _pending(pid, sig):
+    """Whether signal ``sig`` waits, undelivered, on process ``pid`` (a stopped process takes it when continued)."""
+    with open(f'/proc/{pid}/status') as f:
+        masks = [int(line.split()[1], 16) for line in f if line.startswith(('SigPnd:', 'ShdPnd:'))]
+    return any(m >> (int(sig) - 1) & 1 for m in masks)
+
+
 def _log(folder, run_id, missing_ok=False):
     try:
         with open(os.path.join(folder, 'slurm', 'runs', run_id, 'batches.log')) as f:
@@ -297,30 +336,32 @@ def _one_line(capsys):
 def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resumes_its_own_checkpoint(
         slurm, tmp_path, local_extension, capsys, monkeypatch):
     # One folder (a copy of the in-process sweep's at ratio 1, given as a relative path, as users do), one run id
-    # at ratio 25 trained three ways, and `--extend` to the longer ratios alongside it (their jobs share its
+    # at ratio 5 trained three ways, and `--extend` to the longer ratios alongside it (their jobs share its
     # driver and its array instead of a sweep of their own):
-    # 1. the run of ratio 25 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
+    # 1. the run of ratio 5 trains from scratch (no --extend) and its job is SIGKILLed after a checkpoint;
     # 2. rerun with --extend, the same run id is now a continuation: it starts from ratio 1's final checkpoint, not
     #    from the from-scratch run's checkpoint (a mix of both recorded as continued), and is SIGKILLed too;
-    # 3. rerun with --extend to 1.5, 2 and 25: the jobs get the kept final checkpoint's path, read it on the node,
-    #    train only the batches after it and score what the in-process backend's extension does (1.5 and 2); the
-    #    run of 25 resumes from its own last checkpoint and ends as an uninterrupted in-process continuation does.
+    # 3. rerun with --extend to 2 and 5: the jobs get the kept final checkpoint's path, read it on the node, train
+    #    only the batches after it and score what the in-process backend's extension does (2; 1.5 is the same code
+    #    path, checked in-process and on Ray: one job start less, and the array fits the node's 2 CPUs at once);
+    #    the run of 5 resumes from its own last checkpoint and ends as an uninterrupted in-process continuation does.
     # The final checkpoint they read stays as it was kept throughout.
     # SIGKILL, as the kernel's OOM killer or a dying node ends a job (scancel's SIGTERM would leave it KillWait
     # seconds to go on, enough to finish here).
     import shutil
 
-    from tests.cluster.extending import COSINE, LONGER, OLD, TARGET, check_extension, digest, final_of
+    from tests.cluster.extending import COSINE, OLD, TARGET, check_extension, digest, final_of
 
     first, local_more, base = local_extension
-    every, ratio, budget = 20, 25.0, 400  # ~300 batches more than trained when a kill arrives (~8 ms a batch)
+    # Each kill comes while the job is stopped (SIGSTOP) just past a checkpoint: it cannot run out of batches first.
+    every, ratio, budget = 20, 5.0, 80
     monkeypatch.chdir(tmp_path)
     folder, local = 'sweep', 'local'
     for to in (folder, local):
         shutil.copytree(base, to)
     final = final_of(folder, first.rows[0]['config_hash'])
     kept = digest(final)
-    rid = f'{first.rows[0]["config_hash"]}-r25-s0'
+    rid = f'{first.rows[0]["config_hash"]}-r5-s0'
 
     def trained():
         return _batches_log(folder, rid, missing_ok=True)
@@ -335,12 +376,16 @@ def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resu
 
     def killed_after_a_checkpoint(extend):
         result, start = {}, len(trained())
+        jobs = len(_job_ids(folder).get(rid, [])) if os.path.isdir(os.path.join(folder, 'slurm', 'runs')) else 0
         driver = threading.Thread(target=lambda: result.setdefault('out', run_sweep(
             TARGET, [ratio], 1, folder, backend='slurm', slurm=[f'checkpoint_every={every}'], extend=extend,
             echo=lambda line: None, plot=False)))
         driver.start()
-        _wait('a checkpoint and more trained', lambda: len(trained()) >= start + every + 5)
-        slurm.run('scancel', '--signal=KILL', '--full', _job_ids(folder)[rid][-1])
+        _wait('its job submitted', lambda: os.path.isdir(os.path.join(folder, 'slurm', 'runs'))
+              and len(_job_ids(folder).get(rid, [])) > jobs)
+        job = _job_ids(folder)[rid][-1]
+        _stopped_when(slurm, job, lambda: len(trained()) >= start + every + 5)
+        slurm.run('scancel', '--signal=KILL', '--full', job)
         driver.join(120)
         assert result['out'].exit_code == 1 and result['out'].rows[0]['status'] == 'failed'
         assert digest(final) == kept
@@ -350,17 +395,20 @@ def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resu
     killed_after_a_checkpoint(extend=True)
     assert attempts()[1][0] == OLD + 1  # from the final, not from the first attempt's checkpoint
     lines: list = []
-    again = run_sweep(TARGET, [*LONGER, ratio], 1, folder, backend='slurm', extend=True, echo=lines.append,
-                      plot=False)
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))  # the tracker's migrated empty store: not ~'s
+    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
+        monkeypatch.delenv(k, raising=False)
+    again = run_sweep(TARGET, [2.0, ratio], 1, folder, backend='slurm', extend=True, echo=lines.append,
+                      plot=False, log='mlflow')
     assert again.exit_code == 0 and digest(final) == kept
 
-    # The extension to the longer ratios, as the in-process backend's (their rows; the table and CSV also hold 25).
-    more = types.SimpleNamespace(exit_code=again.exit_code, rows=[r for r in again.rows if r['ratio'] in LONGER],
+    # The extension to ratio 2, as the in-process backend's (its row; the table and CSV also hold 5).
+    more = types.SimpleNamespace(exit_code=again.exit_code, rows=[r for r in again.rows if r['ratio'] == 2.0],
                                  report=again.report, outputs=again.outputs)
-    check_extension(first, more, local_more)
+    check_extension(first, more, local_more, ratios=[2.0])
     assert any(line.startswith('  continuing: ratio 2 seed 0 continues the finished run of ratio 1') for line in lines)
     submitted = [line for line in lines if 'submitted Slurm job' in line]
-    assert len(submitted) == 1 and '(3 run(s))' in submitted[0]  # one array; the finished run holds nothing back
+    assert len(submitted) == 1 and '(2 run(s))' in submitted[0]  # one array; the finished run holds nothing back
     for row in more.rows:  # what the job trained, batch by batch: the extra ones only, once
         assert _batches_log(folder, row['run_id']) == list(range(OLD + 1, row['batches'] + 1))
 
@@ -376,6 +424,16 @@ def test_extend_on_slurm_continues_the_kept_final_and_a_killed_continuation_resu
     assert row['wall_s'] >= sum(_batch_seconds(folder, rid)[len(scratch):]) > 0
     alone = run_sweep(TARGET, [ratio], 1, local, extend=True, echo=lambda line: None, plot=False).rows[0]
     assert (row['origin'], row['metrics']) == (alone['origin'], alone['metrics'])
+
+    # The jobs logged into the sweep's MLflow children from inside Slurm (the sweep's parent, a child per run): each
+    # child's training curve is what its job trained, batch for batch (the resumed run's: its last attempt's).
+    from tests.sweep.tracking_helpers import sweep_tree
+
+    client, parent, children = sweep_tree(f'sqlite:///{os.path.abspath(folder)}/mlflow.db')
+    assert sorted(children) == [(2.0, 0), (ratio, 0)] and parent.data.tags['backend'] == 'slurm'
+    steps = {r: sorted(m.step for m in client.get_metric_history(child.info.run_id, 'loss/train/total'))
+             for (r, _), child in children.items()}
+    assert steps == {2.0: list(range(OLD, 32)), ratio: [b - 1 for b in resumed]}, (steps, resumed)
 
     # Refused on the Slurm backend as on the local one: one line, exit 2, nothing submitted.
     jobs = _job_ids(folder)
