@@ -98,15 +98,17 @@ class _Scan:
     def __init__(self, s1: np.ndarray, y: np.ndarray, delta: float):
         self.s1, self.y, self.delta, self.n = s1, y, delta, y.size
         self.logy, self.log_s1, self.ymax = np.log(y), np.log(s1), y.max()
-        self.powers = [s1 ** -alpha for alpha in ALPHA_GRID]  # the same numbers as a per-memory s1 ** -alpha
-        self.scaled = [p / y for p in self.powers]             # the NNLS column of each alpha
+        self.alphas = np.array(ALPHA_GRID)
+        self.powers = s1 ** -self.alphas[:, None]  # row j: the same numbers as s1 ** -ALPHA_GRID[j]
+        self.scaled = self.powers / y              # row j: the NNLS column of alpha j
         self.first = np.ones(self.n) / y
 
-    def value(self, th, p, s2) -> float:
-        """The objective alone (no gradient), ``p = s1 ** -alpha`` given: the scan needs nothing else."""
-        L0, A, _, C = th
-        yh = np.maximum(L0 + A * p - C * s2, 1e-12)
-        return float(huber(np.log(yh) - self.logy, self.delta)[0].sum() / self.n)
+    def values(self, th: np.ndarray, s2) -> np.ndarray:
+        """The objective alone (no gradient) of every row ``(L0, A, alpha, C)`` of ``th``, alpha the grid's in
+        order: one array operation for the grid instead of one per alpha (each row's numbers are the same)."""
+        L0, A, C = th[:, :1], th[:, 1:2], th[:, 3:]
+        yh = np.maximum(L0 + A * self.powers - C * s2, 1e-12)
+        return huber(np.log(yh) - self.logy, self.delta)[0].sum(1) / self.n
 
     def fit(self, s2, polish):
         """Candidate (objective, (L0, A, alpha, C)) for fixed areas: for every alpha on the grid, the non-negative
@@ -125,12 +127,12 @@ class _Scan:
         M = np.empty((n, 3))
         M[:, 0], M[:, 2] = self.first, -s2 / self.y
         rhs = np.ones(n)
-        scans = []
-        for alpha, p, col in zip(ALPHA_GRID, self.powers, self.scaled):
-            M[:, 1] = col
+        th = np.empty((len(ALPHA_GRID), 4))
+        for j, alpha in enumerate(ALPHA_GRID):
+            M[:, 1] = self.scaled[j]
             x, _ = nnls(M, rhs)
-            th = np.array([min(x[0], self.ymax), x[1], alpha, x[2]])
-            scans.append((self.value(th, p, s2), th))
+            th[j] = min(x[0], self.ymax), x[1], alpha, x[2]
+        scans = [(float(v), t) for v, t in zip(self.values(th, s2), th)]
         out = list(scans)
         scans.sort(key=lambda t: t[0])
         bounds = [(0, self.ymax), (0, None), (1e-3, 3.0), (0, None)]
