@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from composer_sched.predict._law import one_blas_thread
 from composer_sched.predict._runs import Run
 from composer_sched.predict._shape import analyse_schedule
 
@@ -74,8 +75,9 @@ def _power_law(runs: Sequence[Run]):
         return L0 + A * np.maximum(x, 1e-9) ** -alpha
 
     try:
-        p, _ = curve_fit(f, x, y, p0=(0.9 * y.min(), 0.1 * y.min(), 0.5),
-                         bounds=([0, 0, 1e-3], [y.max(), np.inf, 3.0]), maxfev=5000)
+        with one_blas_thread():  # many least-squares steps on 3 parameters (see one_blas_thread)
+            p, _ = curve_fit(f, x, y, p0=(0.9 * y.min(), 0.1 * y.min(), 0.5),
+                             bounds=([0, 0, 1e-3], [y.max(), np.inf, 3.0]), maxfev=5000)
     except (RuntimeError, ValueError):
         return None
     scale = s.max()

@@ -15,7 +15,16 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar, nnls
 from scipy.signal import lfilter
 
-from composer_sched.predict._law import Candidate, LawFit, check_knobs, check_runs, fit_points, huber, lr_drops
+from composer_sched.predict._law import (
+    Candidate,
+    LawFit,
+    check_knobs,
+    check_runs,
+    fit_points,
+    huber,
+    lr_drops,
+    one_blas_thread,
+)
 from composer_sched.predict._runs import Run
 
 __all__ = ['MomentumLawFit', 'fit_momentum_law', 'momentum_areas', 'momentum_law']
@@ -213,13 +222,14 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
                           for obj, (L0, A, alpha, C) in fits)
         return min(obj for obj, _ in fits)
 
-    grid = sorted(grid)
-    scanned = [profile(tau, polish=False) for tau in grid]
-    polished = {i: profile(grid[i]) for i in np.argsort(scanned)[:POLISHED]}
-    best = min(polished, key=lambda i: polished[i])
-    if len(grid) > 1:  # refine the memory between the best grid point's neighbours (log scale)
-        lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
-        minimize_scalar(lambda v: profile(np.exp(v)), bounds=(lo, hi), method='bounded',
-                        options=dict(xatol=0.05, maxiter=8))
+    with one_blas_thread():  # thousands of tiny BLAS calls (see one_blas_thread)
+        grid = sorted(grid)
+        scanned = [profile(tau, polish=False) for tau in grid]
+        polished = {i: profile(grid[i]) for i in np.argsort(scanned)[:POLISHED]}
+        best = min(polished, key=lambda i: polished[i])
+        if len(grid) > 1:  # refine the memory between the best grid point's neighbours (log scale)
+            lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
+            minimize_scalar(lambda v: profile(np.exp(v)), bounds=(lo, hi), method='bounded',
+                            options=dict(xatol=0.05, maxiter=8))
     return MomentumLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation,
                           skip=skip)
