@@ -169,6 +169,12 @@ def one_blas_thread():
     multi-threaded BLAS wakes its threads for them and spins them after, which on a machine whose cores are busy
     made a fit several times slower (an L-BFGS-B run of the momentum law: 370 ms with 2 threads on the loaded
     2-core test machine, 40 ms with one). The results are the same.
+
+    Example:
+        >>> from threadpoolctl import threadpool_info
+        >>> with one_blas_thread():
+        ...     all(lib['num_threads'] == 1 for lib in threadpool_info() if lib['user_api'] == 'blas')
+        True
     """
     global _BLAS
     try:
