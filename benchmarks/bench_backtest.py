@@ -8,6 +8,9 @@ law for cosine horizons beside a constant-LR run). Printed: the table of ``compo
 (family x mode x law: median and worst error, 80% interval coverage, share too low, baselines' median errors), the
 same-family pairs the refusal rule turns down, the pooled figures, the conformal spread the cases call for and a
 cross-check (calibrated on one data set, covering the other), and the time of the whole backtest.
+
+That time, measured on the shared 2-core machine at a load of 4 without OMP_NUM_THREADS: 105 s before the fits
+shared their per-memory work and ran BLAS on one thread, 20 s after (12.7 s of CPU), every printed figure the same.
 """
 from __future__ import annotations
 

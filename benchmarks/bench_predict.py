@@ -5,6 +5,10 @@ Peers in the same run: two naive predictions of each ratio's final validation lo
 step (no cool-down) and (2) that minus the full run's cool-down gain. Printed per ratio: the prediction, interval and
 its error for the momentum law fitted on the full run alone (``only``), that fit corrected by the 0.3 branch
 (``anchor``), the Multi-Power Law on the same two runs, and the baselines' errors; then the median fit times.
+
+Fit times measured on the shared 2-core machine at a load of 3-4 (momentum only / Multi-Power), before and after the
+fits shared their per-memory work and ran BLAS on one thread (the same numbers out): 1.2 s / 10.8 s -> 0.25 s / 1.6 s
+without OMP_NUM_THREADS (as ``make test`` runs), 0.49 s / 2.0 s -> 0.24 s / 1.7 s with OMP_NUM_THREADS=1.
 """
 from __future__ import annotations
 

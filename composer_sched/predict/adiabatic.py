@@ -23,7 +23,16 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from composer_sched.predict._law import Candidate, LawFit, check_knobs, check_runs, fit_points, huber, lr_drops
+from composer_sched.predict._law import (
+    Candidate,
+    LawFit,
+    check_knobs,
+    check_runs,
+    fit_points,
+    huber,
+    lr_drops,
+    one_blas_thread,
+)
 from composer_sched.predict._runs import Run
 from composer_sched.predict._shape import _whole_run
 
@@ -133,11 +142,13 @@ def fit_adiabatic_law(runs: Sequence[Run], *, huber_delta: float = 1e-3, skip: f
 
     bounds = [(0, y.max()), (0, None), (1e-3, 3.0), (0, 1.0), (0.1, 5.0)]
     candidates = []
-    for alpha in (0.3, 0.6):
-        for p in (0.7, 1.5):
-            for B in (0.02, 0.1):
-                r = minimize(objective, np.array([0.8 * y.min(), 0.2 * y.min(), alpha, B, p]), jac=True,
-                             method='L-BFGS-B', bounds=bounds, options=dict(maxiter=2000, ftol=1e-14, gtol=1e-10))
-                candidates.append(Candidate(float(r.fun), dict(zip(('L0', 'A', 'alpha', 'B', 'p'), map(float, r.x)))))
+    with one_blas_thread():  # thousands of tiny BLAS calls (see one_blas_thread)
+        for alpha in (0.3, 0.6):
+            for p in (0.7, 1.5):
+                for B in (0.02, 0.1):
+                    r = minimize(objective, np.array([0.8 * y.min(), 0.2 * y.min(), alpha, B, p]), jac=True,
+                                 method='L-BFGS-B', bounds=bounds, options=dict(maxiter=2000, ftol=1e-14, gtol=1e-10))
+                    params = dict(zip(('L0', 'A', 'alpha', 'B', 'p'), map(float, r.x)))
+                    candidates.append(Candidate(float(r.fun), params))
     return AdiabaticLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation,
                            skip=skip)

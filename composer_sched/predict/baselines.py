@@ -28,11 +28,13 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from composer_sched.predict._law import one_blas_thread
 from composer_sched.predict._runs import Run
 from composer_sched.predict._shape import analyse_schedule
 
@@ -73,27 +75,45 @@ def _power_law(runs: Sequence[Run]):
         return L0 + A * np.maximum(x, 1e-9) ** -alpha
 
     try:
-        p, _ = curve_fit(f, x, y, p0=(0.9 * y.min(), 0.1 * y.min(), 0.5),
-                         bounds=([0, 0, 1e-3], [y.max(), np.inf, 3.0]), maxfev=5000)
+        with one_blas_thread():  # many least-squares steps on 3 parameters (see one_blas_thread)
+            p, _ = curve_fit(f, x, y, p0=(0.9 * y.min(), 0.1 * y.min(), 0.5),
+                             bounds=([0, 0, 1e-3], [y.max(), np.inf, 3.0]), maxfev=5000)
     except (RuntimeError, ValueError):
         return None
     scale = s.max()
     return lambda step: float(f((np.asarray(step, dtype=float) - w) / scale, *p))
 
 
-def _trunk_at(runs: Sequence[Run], step: int) -> Optional[float]:
-    s, y = _stable_points(runs)
-    if not s.size:
-        return None
-    if s[0] <= step <= s[-1]:
-        return float(np.interp(math.log(step), np.log(s), y))
-    law = _power_law(runs)
-    return None if law is None else law(step)
+class _Trunk:
+    """The runs' trunk, its stable-phase power law and the target's shape, each computed once: a target's four
+    baselines need them many times over (the power law is a curve fit; the shape a pass over the target's LR)."""
 
+    def __init__(self, runs: Sequence[Run], lr, at: Optional[int]):
+        self.runs, self.lr, self.at = runs, lr, at
 
-def _end(lr, at: Optional[int]) -> int:
-    shape = analyse_schedule(lr)
-    return shape.length if at is None else int(at)
+    @functools.cached_property
+    def stable(self) -> Tuple[np.ndarray, np.ndarray]:
+        return _stable_points(self.runs)
+
+    @functools.cached_property
+    def law(self):
+        return _power_law(self.runs)
+
+    @functools.cached_property
+    def shape(self):
+        return analyse_schedule(self.lr)
+
+    @property
+    def end(self) -> int:
+        return self.shape.length if self.at is None else int(self.at)
+
+    def at_step(self, step: int) -> Optional[float]:
+        s, y = self.stable
+        if not s.size:
+            return None
+        if s[0] <= step <= s[-1]:
+            return float(np.interp(math.log(step), np.log(s), y))
+        return None if self.law is None else self.law(step)
 
 
 def _gains(runs: Sequence[Run], trunk_at) -> List[Tuple[int, float]]:
@@ -119,6 +139,43 @@ def _offset(runs: Sequence[Run], final: bool) -> float:
     return float(np.mean(offs)) if offs else 0.0
 
 
+def _trunk(m: _Trunk, final: bool) -> Optional[float]:
+    t = m.at_step(m.end)
+    return None if t is None else t + _offset(m.runs, final)
+
+
+def _trunk_minus_gain(m: _Trunk, final: bool) -> Optional[float]:
+    t = m.at_step(m.end)
+    if t is None:
+        return None
+    if m.shape.cooldown_shape is None:
+        return t + _offset(m.runs, final)
+    gains = _gains(m.runs, m.at_step)
+    return None if not gains else t - gains[-1][1] + _offset(m.runs, final)
+
+
+def _trunk_minus_interpolated_gain(m: _Trunk, final: bool) -> Optional[float]:
+    t = m.at_step(m.end)
+    gains = _gains(m.runs, m.at_step)
+    if t is None or len({g[0] for g in gains}) < 2:
+        return None
+    if m.shape.cooldown_shape is None:
+        return t + _offset(m.runs, final)
+    g = float(np.interp(math.log(m.shape.length), [math.log(n) for n, _ in gains], [v for _, v in gains]))
+    return t - g + _offset(m.runs, final)
+
+
+def _stable_power_law(m: _Trunk, final: bool) -> Optional[float]:
+    law = m.law
+    if law is None:
+        return None
+    t = law(m.end)
+    if m.shape.cooldown_shape is None:
+        return t + _offset(m.runs, final)
+    gains = _gains(m.runs, law)
+    return None if not gains else t - gains[-1][1] + _offset(m.runs, final)
+
+
 def trunk(runs: Sequence[Run], lr, *, at: Optional[int] = None, final: bool = False) -> Optional[float]:
     """The constant-LR trunk's loss after the target's last batch (or ``at`` batches): no cool-down.
 
@@ -135,20 +192,13 @@ def trunk(runs: Sequence[Run], lr, *, at: Optional[int] = None, final: bool = Fa
     Raises:
         ValueError: ``lr`` is not warm-up + stable + monotone cool-down.
     """
-    t = _trunk_at(runs, _end(lr, at))
-    return None if t is None else t + _offset(runs, final)
+    return _trunk(_Trunk(runs, lr, at), final)
 
 
 def trunk_minus_gain(runs: Sequence[Run], lr, *, at: Optional[int] = None, final: bool = False) -> Optional[float]:
     """:func:`trunk` minus the cool-down gain of the longest run with one (trunk minus its loss at its last loss
     point); a target without a cool-down gets the trunk itself. Arguments, returns and raises as :func:`trunk`."""
-    t = _trunk_at(runs, _end(lr, at))
-    if t is None:
-        return None
-    if analyse_schedule(lr).cooldown_shape is None:
-        return t + _offset(runs, final)
-    gains = _gains(runs, lambda s: _trunk_at(runs, s))
-    return None if not gains else t - gains[-1][1] + _offset(runs, final)
+    return _trunk_minus_gain(_Trunk(runs, lr, at), final)
 
 
 def trunk_minus_interpolated_gain(runs: Sequence[Run], lr, *, at: Optional[int] = None,
@@ -156,30 +206,14 @@ def trunk_minus_interpolated_gain(runs: Sequence[Run], lr, *, at: Optional[int] 
     r""":func:`trunk` minus the cool-down gain interpolated linearly in :math:`\log T` between the runs with a
     cool-down (flat beyond the shortest and the longest); None with fewer than two such runs of different lengths.
     Arguments, returns and raises as :func:`trunk`."""
-    end = _end(lr, at)
-    t = _trunk_at(runs, end)
-    gains = _gains(runs, lambda s: _trunk_at(runs, s))
-    if t is None or len({g[0] for g in gains}) < 2:
-        return None
-    if analyse_schedule(lr).cooldown_shape is None:
-        return t + _offset(runs, final)
-    length = analyse_schedule(lr).length
-    g = float(np.interp(math.log(length), [math.log(n) for n, _ in gains], [v for _, v in gains]))
-    return t - g + _offset(runs, final)
+    return _trunk_minus_interpolated_gain(_Trunk(runs, lr, at), final)
 
 
 def stable_power_law(runs: Sequence[Run], lr, *, at: Optional[int] = None, final: bool = False) -> Optional[float]:
     r"""The stable-phase power law :math:`L_0 + A (s - w/2)^{-\alpha}` (fitted on the second half of the stable
     points) at the target's end, minus the longest run's cool-down gain against the same law. Arguments, returns
     and raises as :func:`trunk`."""
-    law = _power_law(runs)
-    if law is None:
-        return None
-    t = law(_end(lr, at))
-    if analyse_schedule(lr).cooldown_shape is None:
-        return t + _offset(runs, final)
-    gains = _gains(runs, law)
-    return None if not gains else t - gains[-1][1] + _offset(runs, final)
+    return _stable_power_law(_Trunk(runs, lr, at), final)
 
 
 def baselines(runs: Sequence[Run], lr, *, at: Optional[int] = None, final: bool = False) -> Dict[str, Optional[float]]:
@@ -193,6 +227,7 @@ def baselines(runs: Sequence[Run], lr, *, at: Optional[int] = None, final: bool 
         >>> sorted(k for k, v in baselines([run], np.r_[np.ones(400), np.linspace(1, 0, 101)[1:]]).items() if v)
         ['stable_power_law', 'trunk', 'trunk_minus_gain']
     """
-    fns = {'trunk': trunk, 'trunk_minus_gain': trunk_minus_gain,
-           'trunk_minus_interpolated_gain': trunk_minus_interpolated_gain, 'stable_power_law': stable_power_law}
-    return {name: fns[name](runs, lr, at=at, final=final) for name in BASELINES}
+    fns = {'trunk': _trunk, 'trunk_minus_gain': _trunk_minus_gain,
+           'trunk_minus_interpolated_gain': _trunk_minus_interpolated_gain, 'stable_power_law': _stable_power_law}
+    memo = _Trunk(runs, lr, at)  # one trunk, power law and target shape for the four
+    return {name: fns[name](memo, final) for name in BASELINES}

@@ -15,7 +15,16 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar, nnls
 from scipy.signal import lfilter
 
-from composer_sched.predict._law import Candidate, LawFit, check_knobs, check_runs, fit_points, huber, lr_drops
+from composer_sched.predict._law import (
+    Candidate,
+    LawFit,
+    check_knobs,
+    check_runs,
+    fit_points,
+    huber,
+    lr_drops,
+    one_blas_thread,
+)
 from composer_sched.predict._runs import Run
 
 __all__ = ['MomentumLawFit', 'fit_momentum_law', 'momentum_areas', 'momentum_law']
@@ -46,8 +55,7 @@ def momentum_areas(lr, lam: float):
     if not 0 <= lam < 1:
         raise ValueError(f'lam must be in [0, 1), got {lam!r}')
     _, S1, drop = lr_drops(lr)
-    m = lfilter([1.0], [1.0, -lam], drop)
-    return S1, np.r_[0.0, np.cumsum(m)]
+    return S1, _annealing_area(drop, lam)
 
 
 def momentum_law(lr, steps, *, L0: float, A: float, alpha: float, C: float, lam: float, scale: float) -> np.ndarray:
@@ -87,35 +95,61 @@ class MomentumLawFit(LawFit):
         return out
 
 
-def _fit_one(s1, s2, y, delta, polish):
-    """Candidate (objective, (L0, A, alpha, C)) for fixed areas: for every alpha on the grid, the non-negative
-    least-squares fit of the relative residuals; with ``polish``, also L-BFGS-B on all four parameters from the two
-    best of them."""
-    logy = np.log(y)
-    n = y.size
+def _annealing_area(drop: np.ndarray, lam: float) -> np.ndarray:
+    """:math:`S_2` after every number of batches, from the per-batch drops of :func:`lr_drops`."""
+    return np.r_[0.0, np.cumsum(lfilter([1.0], [1.0, -lam], drop))]
 
-    def objective(th):
-        L0, A, alpha, C = th
-        p = s1 ** -alpha
-        yh = np.maximum(L0 + A * p - C * s2, 1e-12)
-        h, dh = huber(np.log(yh) - logy, delta)
-        g = dh / yh / n
-        return h.sum() / n, np.array([g.sum(), g @ p, g @ (-A * p * np.log(s1)), -(g @ s2)])
 
-    scans = []
-    for alpha in ALPHA_GRID:
-        M = np.column_stack([np.ones(n), s1 ** -alpha, -s2]) / y[:, None]
-        x, _ = nnls(M, np.ones(n))
-        th = np.array([min(x[0], y.max()), x[1], alpha, x[2]])
-        scans.append((float(objective(th)[0]), th))
-    out = list(scans)
-    scans.sort(key=lambda t: t[0])
-    bounds = [(0, y.max()), (0, None), (1e-3, 3.0), (0, None)]
-    for _, x0 in scans[:2] if polish else ():
-        r = minimize(objective, x0, jac=True, method='L-BFGS-B', bounds=bounds,
-                     options=dict(maxiter=500, ftol=1e-12, gtol=1e-9))
-        out.append((float(r.fun), r.x))
-    return out
+class _Scan:
+    """What every memory of one fit shares (the points, their forward areas and the powers of those on the alpha
+    grid), computed once per fit: the fit profiles about 30 memories, and only :math:`S_2` depends on one."""
+
+    def __init__(self, s1: np.ndarray, y: np.ndarray, delta: float):
+        self.s1, self.y, self.delta, self.n = s1, y, delta, y.size
+        self.logy, self.log_s1, self.ymax = np.log(y), np.log(s1), y.max()
+        self.alphas = np.array(ALPHA_GRID)
+        self.powers = s1 ** -self.alphas[:, None]  # row j: the same numbers as s1 ** -ALPHA_GRID[j]
+        self.scaled = self.powers / y              # row j: the NNLS column of alpha j
+        self.first = np.ones(self.n) / y
+
+    def values(self, th: np.ndarray, s2) -> np.ndarray:
+        """The objective alone (no gradient) of every row ``(L0, A, alpha, C)`` of ``th``, alpha the grid's in
+        order: one array operation for the grid instead of one per alpha (each row's numbers are the same)."""
+        L0, A, C = th[:, :1], th[:, 1:2], th[:, 3:]
+        yh = np.maximum(L0 + A * self.powers - C * s2, 1e-12)
+        return huber(np.log(yh) - self.logy, self.delta)[0].sum(1) / self.n
+
+    def fit(self, s2, polish):
+        """Candidate (objective, (L0, A, alpha, C)) for fixed areas: for every alpha on the grid, the non-negative
+        least-squares fit of the relative residuals; with ``polish``, also L-BFGS-B on all four parameters from the
+        two best of them."""
+        s1, logy, log_s1, n, delta = self.s1, self.logy, self.log_s1, self.n, self.delta
+
+        def objective(th):
+            L0, A, alpha, C = th
+            p = s1 ** -alpha
+            yh = np.maximum(L0 + A * p - C * s2, 1e-12)
+            h, dh = huber(np.log(yh) - logy, delta)
+            g = dh / yh / n
+            return h.sum() / n, np.array([g.sum(), g @ p, g @ (-A * p * log_s1), -(g @ s2)])
+
+        M = np.empty((n, 3))
+        M[:, 0], M[:, 2] = self.first, -s2 / self.y
+        rhs = np.ones(n)
+        th = np.empty((len(ALPHA_GRID), 4))
+        for j, alpha in enumerate(ALPHA_GRID):
+            M[:, 1] = self.scaled[j]
+            x, _ = nnls(M, rhs)
+            th[j] = min(x[0], self.ymax), x[1], alpha, x[2]
+        scans = [(float(v), t) for v, t in zip(self.values(th, s2), th)]
+        out = list(scans)
+        scans.sort(key=lambda t: t[0])
+        bounds = [(0, self.ymax), (0, None), (1e-3, 3.0), (0, None)]
+        for _, x0 in scans[:2] if polish else ():
+            r = minimize(objective, x0, jac=True, method='L-BFGS-B', bounds=bounds,
+                         options=dict(maxiter=500, ftol=1e-12, gtol=1e-9))
+            out.append((float(r.fun), r.x))
+        return out
 
 
 def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[float]] = None,
@@ -177,24 +211,25 @@ def fit_momentum_law(runs: Sequence[Run], *, memory_grid: Optional[Sequence[floa
     scale = float(max(r.shape.length for r in runs))
     y = np.concatenate([loss for _, loss in points])
     candidates: list[Candidate] = []
+    drops = [lr_drops(r.lr) for r in runs]  # S1 and the drops do not depend on the memory
+    scan = _Scan(np.concatenate([S1[s] for (_, S1, _), (s, _) in zip(drops, points)]) / scale, y, huber_delta)
 
     def profile(tau, polish=True):
         lam = max(0.0, 1.0 - 1.0 / (tau * scale))
-        areas = [momentum_areas(r.lr, lam) for r in runs]
-        s1 = np.concatenate([S1[s] for (S1, _), (s, _) in zip(areas, points)]) / scale
-        s2 = np.concatenate([S2[s] for (_, S2), (s, _) in zip(areas, points)]) / scale
-        fits = _fit_one(s1, s2, y, huber_delta, polish)
+        s2 = np.concatenate([_annealing_area(drop, lam)[s] for (_, _, drop), (s, _) in zip(drops, points)]) / scale
+        fits = scan.fit(s2, polish)
         candidates.extend(Candidate(obj, dict(L0=L0, A=A, alpha=alpha, C=C, lam=lam))
                           for obj, (L0, A, alpha, C) in fits)
         return min(obj for obj, _ in fits)
 
-    grid = sorted(grid)
-    scan = [profile(tau, polish=False) for tau in grid]
-    polished = {i: profile(grid[i]) for i in np.argsort(scan)[:POLISHED]}
-    best = min(polished, key=lambda i: polished[i])
-    if len(grid) > 1:  # refine the memory between the best grid point's neighbours (log scale)
-        lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
-        minimize_scalar(lambda v: profile(np.exp(v)), bounds=(lo, hi), method='bounded',
-                        options=dict(xatol=0.05, maxiter=8))
+    with one_blas_thread():  # thousands of tiny BLAS calls (see one_blas_thread)
+        grid = sorted(grid)
+        scanned = [profile(tau, polish=False) for tau in grid]
+        polished = {i: profile(grid[i]) for i in np.argsort(scanned)[:POLISHED]}
+        best = min(polished, key=lambda i: polished[i])
+        if len(grid) > 1:  # refine the memory between the best grid point's neighbours (log scale)
+            lo, hi = np.log(grid[max(best - 1, 0)]), np.log(grid[min(best + 1, len(grid) - 1)])
+            minimize_scalar(lambda v: profile(np.exp(v)), bounds=(lo, hi), method='bounded',
+                            options=dict(xatol=0.05, maxiter=8))
     return MomentumLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation,
                           skip=skip)

@@ -17,7 +17,16 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from composer_sched.predict._law import Candidate, LawFit, check_knobs, check_runs, fit_points, huber, lr_drops
+from composer_sched.predict._law import (
+    Candidate,
+    LawFit,
+    check_knobs,
+    check_runs,
+    fit_points,
+    huber,
+    lr_drops,
+    one_blas_thread,
+)
 from composer_sched.predict._runs import Run
 from composer_sched.predict.momentum import fit_momentum_law
 
@@ -179,11 +188,12 @@ def fit_multi_power_law(runs: Sequence[Run], *, huber_delta: float = 1e-3, skip:
         candidates.append(Candidate(float(r.fun), params))
         return float(r.fun), x
 
-    ybar = float(y.mean())
-    starts = [(bp['L0'], bp['A'], bp['alpha'], b * ybar, np.log(c), 0.5, 0.5) for b in (0.05,) for c in (3, 300)]
-    best = min((run_from(np.array(s)) for s in starts), key=lambda t: t[0])
-    profile = {float(np.clip(best[1][6] + d, 0, 2)) for d in (-gamma_step, gamma_step)} if gamma_step else set()
-    for gamma in sorted(profile):
-        run_from(best[1], fixed_gamma=gamma)
+    with one_blas_thread():  # thousands of tiny BLAS calls (see one_blas_thread)
+        ybar = float(y.mean())
+        starts = [(bp['L0'], bp['A'], bp['alpha'], b * ybar, np.log(c), 0.5, 0.5) for b in (0.05,) for c in (3, 300)]
+        best = min((run_from(np.array(s)) for s in starts), key=lambda t: t[0])
+        profile = {float(np.clip(best[1][6] + d, 0, 2)) for d in (-gamma_step, gamma_step)} if gamma_step else set()
+        for gamma in sorted(profile):
+            run_from(best[1], fixed_gamma=gamma)
     return MultiPowerLawFit(runs, candidates, scale=scale, band_tol=band_tol, max_extrapolation=max_extrapolation,
                             skip=skip)
