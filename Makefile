@@ -24,9 +24,11 @@ PYTEST_WORKERS ?= 2
 # ruff, then mypy (strict on the core, lenient elsewhere: pyproject.toml), then the suite with the doctests, in
 # parallel (worksteal: a worker that runs out takes tests queued on the other, so the long multi-process tests do not
 # end up one after another on one worker). A run that collects no test (pytest's exit code 5, e.g. a PYTEST_ARGS
-# that selects nothing) fails like a failing test.
+# that selects nothing) fails like a failing test. One BLAS/OpenMP thread per process (unless set): the workers
+# already fill the cores, and a 2-thread OpenBLAS on a busy core made the predict fits' thousands of tiny calls
+# several times slower.
 test: lint
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
