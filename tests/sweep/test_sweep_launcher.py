@@ -1,4 +1,4 @@
-"""Sweeps of a recipe whose runs take 2 processes: each run (and the shared trunk) under Composer's launcher on CPU
+"""Sweeps of a recipe whose runs take 2 processes: the runs (the shared trunk, then its branch) in one launch under Composer's launcher on CPU
 (gloo), rows recorded once with their world size, a branch gives the numbers of the same run trained from scratch."""
 import os
 import sqlite3
@@ -38,10 +38,10 @@ def test_process_count_from_cli_or_recipe_sets_world_size_and_keeps_rows_apart()
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # three launches when this test sets the session's fixtures up (600 s: setup.cfg's timeout)
+@pytest.mark.timeout(900)  # two launches when this test sets the session's fixtures up (600 s: setup.cfg's timeout)
 def test_two_process_sweep_records_once_and_reruns_identically(two_process_sweep, two_rank_runs):
     # The session's 2-process sweep (tests/conftest.py: ratios 0.5 and 1 of 16 batches per rank, --log mlflow; the
-    # tracking tests read its MLflow tree): two launches, the trunk's and its branch's.
+    # tracking tests read its MLflow tree): one launch, the trunk then its branch.
     first, lines, folder = two_process_sweep
     assert first.exit_code == 0 and first.ran == 2, [r.get('error') for r in first.rows]
     assert any('2 processes per run' in line for line in lines)
