@@ -1,5 +1,6 @@
 """Sweeps of a recipe whose runs take 2 processes: the runs (the shared trunk, then its branch) in one launch under
-Composer's launcher on CPU (gloo), rows recorded once with their world size, a branch gives the numbers of the same run trained from scratch."""
+Composer's launcher on CPU (gloo), rows recorded once with their world size, a branch gives the numbers of the same
+run trained from scratch."""
 import os
 import sqlite3
 
