@@ -155,20 +155,17 @@ def test_cli_starts_without_mlflow_or_wandb():
 
 
 @pytest.mark.slow
-def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree_and_nothing_in_the_cwd(tmp_path):
+def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree_and_nothing_in_the_cwd(two_worker_sweep):
     # No --log: the recipe's loggers.mlflow asks for it, with its experiment and tags; its own MLFlowLogger is
     # switched off in the runs (else each run would also be a top-level run: sweep_tree finds no orphan).
-    # Through the CLI in a process of its own, standing in a folder of its own: the workers' and the driver's exits
-    # (Composer closes every Trainer's loggers again at interpreter exit) must not open mlflow's default store
-    # there, as they once did (an mlflow.db with experiment team-sweeps in the repository's root).
-    out, cwd = tmp_path / 'w2', tmp_path / 'stand'
-    cwd.mkdir()
-    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--ratios', '0.5,1', '--workers', '2', '--out',
-           str(out), *OVERRIDES, 'loggers.mlflow={experiment_name: team-sweeps, tags: {team: sched}}']
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    # Through the CLI in a process of its own, standing in a folder of its own (tests/sweep/conftest.py): the
+    # workers' and the driver's exits (Composer closes every Trainer's loggers again at interpreter exit) must not
+    # open mlflow's default store there, as they once did (an mlflow.db with experiment team-sweeps in the
+    # repository's root). The workers test reads the same sweep's rows.
+    proc, out, cwd = two_worker_sweep
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert_nothing_in(cwd)
-    _, parent, children = check_tree(local_uri(out), str(out), experiment='team-sweeps')
+    _, parent, children = check_tree(local_uri(out), str(out), experiment='team-sweeps', shared=False)
     assert parent.data.tags['workers'] == '2' and parent.data.tags['team'] == 'sched'
     assert all(c.data.tags['team'] == 'sched' for c in children.values())
 
