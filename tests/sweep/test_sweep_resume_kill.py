@@ -11,7 +11,9 @@ import pytest
 
 from composer_sched.sweep import ResultsStore, SweepTarget, plan_sweep, run_sweep
 
-OVERRIDES = ['max_duration=2ep', 'schedulers[0].t_warmup=4ba']
+# Runs of 16 and 8 batches, one eval batch: seconds apart, so the kill lands mid-sweep, and the resume and the
+# uninterrupted sweep that checks its numbers are short.
+OVERRIDES = ['max_duration=16ba', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba']
 ARGS = ['sweep', '--ratios', '0.5,1.0', '--seeds', '2', *OVERRIDES]
 
 
@@ -74,7 +76,7 @@ def test_sigkill_mid_sweep_then_resume_loses_and_duplicates_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_failing_run_is_recorded_and_the_others_finish(tmp_path):
-    target = SweepTarget(None, ('max_duration=1ep', 'schedulers[0].t_warmup=2ba'))
+    target = SweepTarget(None, tuple(OVERRIDES))
     plan = plan_sweep(target.load(), [0.5, 1.0], [0], str(tmp_path / 'checkpoints'))
     trunk, branch = plan.runs
     os.makedirs(os.path.dirname(branch.load_from))
