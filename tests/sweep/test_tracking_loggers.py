@@ -71,7 +71,7 @@ def test_sweep_logs_to_wandb_offline_through_composer_logger(tmp_path, monkeypat
     out = tmp_path / 'sweep'
     lines = []
     res = run_sweep(SweepTarget(None, OVERRIDES), [0.5, 1.0], 1, out, log='wandb', echo=lines.append,
-                    share_trunks=False)
+                    share_trunks=False, plot=False)
     assert res.exit_code == 0 and not any('logged partly' in line for line in lines)
     group = f'digits-cnn-wsd-{res.rows[0]["config_hash"]}'
     assert any(f"group '{group}'" in line for line in lines)
