@@ -11,7 +11,9 @@ import pytest
 
 from composer_sched.sweep import ResultsStore, SweepTarget, plan_sweep, run_sweep
 
-OVERRIDES = ['max_duration=2ep', 'schedulers[0].t_warmup=4ba']
+# Runs of 16 and 8 batches, one eval batch: seconds apart, so the kill lands mid-sweep, and the resume and the
+# uninterrupted sweep that checks its numbers are short.
+OVERRIDES = ['max_duration=16ba', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba']
 ARGS = ['sweep', '--ratios', '0.5,1.0', '--seeds', '2', *OVERRIDES]
 
 
@@ -52,7 +54,7 @@ def test_sigkill_mid_sweep_then_resume_loses_and_duplicates_nothing(tmp_path):
     # Restart the same sweep (in this process: the killed one had to be a real separate process).
     lines = []
     target = SweepTarget(None, tuple(OVERRIDES))
-    again = run_sweep(target, [0.5, 1.0], 2, out, echo=lines.append)
+    again = run_sweep(target, [0.5, 1.0], 2, out, echo=lines.append, plot=False)
     assert again.exit_code == 0 and again.skipped == len(before) and again.ran == 4 - len(before)
     assert any(f'{len(before)} run(s) already finished' in line for line in lines)
     conn = sqlite3.connect(db)
@@ -74,14 +76,14 @@ def test_sigkill_mid_sweep_then_resume_loses_and_duplicates_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_failing_run_is_recorded_and_the_others_finish(tmp_path):
-    target = SweepTarget(None, ('max_duration=1ep', 'schedulers[0].t_warmup=2ba'))
+    target = SweepTarget(None, tuple(OVERRIDES))
     plan = plan_sweep(target.load(), [0.5, 1.0], [0], str(tmp_path / 'checkpoints'))
     trunk, branch = plan.runs
     os.makedirs(os.path.dirname(branch.load_from))
     with open(branch.load_from, 'wb') as f:  # a corrupt checkpoint: the branch cannot load it
         f.write(b'not a checkpoint')
     lines = []
-    out = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append)
+    out = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append, plot=False)
     assert out.exit_code == 1 and out.failed == [branch.run_id]
     rows = {r['run_id']: r for r in out.rows}
     assert rows[trunk.run_id]['status'] == 'done'
@@ -91,7 +93,7 @@ def test_failing_run_is_recorded_and_the_others_finish(tmp_path):
 
     # Rerun: the finished trunk is skipped, the failed run is retried (from scratch: its checkpoint is gone).
     os.remove(branch.load_from)
-    out2 = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append)
+    out2 = run_sweep(target, [0.5, 1.0], 1, tmp_path, echo=lines.append, plot=False)
     assert out2.exit_code == 0 and out2.skipped == 1 and out2.ran == 1
     rows = {r['run_id']: r for r in out2.rows}
     assert rows[branch.run_id]['status'] == 'done' and rows[branch.run_id]['attempts'] == 2

@@ -30,6 +30,8 @@ from tests.sweep.tracking_helpers import (
 )
 
 TARGET = SweepTarget(None, OVERRIDES)
+# Sweeps whose PNGs no check reads pass plot=False: drawing the two is about a second per sweep, half a warm
+# in-process sweep of TARGET. check_tree's parent artifacts (PARENT_FILES) need them.
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +59,7 @@ def test_local_store_tree_retry_reuses_failed_child_and_rerun_adds_nothing(tmp_p
     with open(branch.load_from, 'wb') as f:  # a corrupt checkpoint: the branch fails
         f.write(b'not a checkpoint')
     lines = []
-    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lines.append)
+    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lines.append, plot=False)
     assert first.exit_code == 1 and first.failed == [branch.run_id]
     # Composer's logger sets MLFLOW_TRACKING_URI in-process: left set, the next sweep would log to this store
     assert 'MLFLOW_TRACKING_URI' not in os.environ and 'MLFLOW_RUN_ID' not in os.environ
@@ -82,7 +84,7 @@ def test_local_store_tree_retry_reuses_failed_child_and_rerun_adds_nothing(tmp_p
                       **{r.data.tags['composer_sched.run_id']: r.info.run_id for r in children2.values()}}
 
     before = history_sizes(client, parent2, children2)
-    third = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lines.append)
+    third = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lines.append, plot=False)
     assert third.ran == 0
     client, parent3, children3 = sweep_tree(local_uri(out))
     assert history_sizes(client, parent3, children3) == before  # the rerun added no run and no point
@@ -112,7 +114,8 @@ def test_mlflow_server_tree_then_server_dies_mid_sweep_then_is_down(tmp_path, mo
             if line.startswith('[1/2 done'):
                 stop(proc, signal.SIGKILL)
 
-        dead = run_sweep(TARGET, [0.25, 1.0], 1, tmp_path / 'dies', log='mlflow', echo=echo, share_trunks=False)
+        dead = run_sweep(TARGET, [0.25, 1.0], 1, tmp_path / 'dies', log='mlflow', echo=echo, share_trunks=False,
+                         plot=False)
         assert dead.exit_code == 0 and [r['status'] for r in dead.rows] == ['done', 'done']
         assert len(ResultsStore(tmp_path / 'dies' / 'results.sqlite').rows()) == 2
         assert sum('every result is in results.sqlite' in line for line in lines) == 1
@@ -155,20 +158,17 @@ def test_cli_starts_without_mlflow_or_wandb():
 
 
 @pytest.mark.slow
-def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree_and_nothing_in_the_cwd(tmp_path):
+def test_two_workers_and_recipe_loggers_mlflow_give_the_same_tree_and_nothing_in_the_cwd(two_worker_sweep):
     # No --log: the recipe's loggers.mlflow asks for it, with its experiment and tags; its own MLFlowLogger is
     # switched off in the runs (else each run would also be a top-level run: sweep_tree finds no orphan).
-    # Through the CLI in a process of its own, standing in a folder of its own: the workers' and the driver's exits
-    # (Composer closes every Trainer's loggers again at interpreter exit) must not open mlflow's default store
-    # there, as they once did (an mlflow.db with experiment team-sweeps in the repository's root).
-    out, cwd = tmp_path / 'w2', tmp_path / 'stand'
-    cwd.mkdir()
-    cmd = [sys.executable, '-m', 'composer_sched.cli', 'sweep', '--ratios', '0.5,1', '--workers', '2', '--out',
-           str(out), *OVERRIDES, 'loggers.mlflow={experiment_name: team-sweeps, tags: {team: sched}}']
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    # Through the CLI in a process of its own, standing in a folder of its own (tests/sweep/conftest.py): the
+    # workers' and the driver's exits (Composer closes every Trainer's loggers again at interpreter exit) must not
+    # open mlflow's default store there, as they once did (an mlflow.db with experiment team-sweeps in the
+    # repository's root). The workers test reads the same sweep's rows.
+    proc, out, cwd = two_worker_sweep
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert_nothing_in(cwd)
-    _, parent, children = check_tree(local_uri(out), str(out), experiment='team-sweeps')
+    _, parent, children = check_tree(local_uri(out), str(out), experiment='team-sweeps', shared=False)
     assert parent.data.tags['workers'] == '2' and parent.data.tags['team'] == 'sched'
     assert all(c.data.tags['team'] == 'sched' for c in children.values())
 
@@ -228,7 +228,7 @@ def test_a_long_run_sends_while_it_trains_and_the_rest_with_its_row(tmp_path, mo
 
     monkeypatch.setattr(tracking, 'LIVE_SECONDS', 0.05)
     out = tmp_path / 'live'
-    res = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None)
+    res = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None, plot=False)
     assert res.exit_code == 0
     client, parent, children = sweep_tree(local_uri(out))
     child = children[(1.0, 0)]
@@ -251,11 +251,11 @@ def test_what_a_tracker_missed_is_kept_in_results_sqlite_and_sent_by_the_rerun(t
     with monkeypatch.context() as m:
         m.setattr(tracking._Mlflow, 'recorded', down)
         lines = []
-        first = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lines.append)
+        first = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lines.append, plot=False)
     assert first.exit_code == 0 and sum('every result is in results.sqlite' in line for line in lines) == 1
     store = ResultsStore(out / 'results.sqlite')
     assert [r['status'] for r in store.rows()] == ['done'] and list(store.pending('mlflow', location))
-    second = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None)
+    second = run_sweep(TARGET, [1.0], 1, out, log='mlflow', echo=lambda line: None, plot=False)
     assert second.ran == 0 and not store.pending('mlflow', location)
     client, _, children = sweep_tree(local_uri(out))
     child = children[(1.0, 0)]
@@ -270,8 +270,8 @@ def test_a_run_extending_a_trunk_an_earlier_sweep_logged_copies_its_prefix_back_
     # continues that checkpoint: its child must hold the trunk's curve before the branch batch, which this sweep
     # never saw (the trunk's points came with the first sweep's rows), so it is read back from MLflow.
     out = tmp_path / 'grow'
-    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lambda line: None)
-    second = run_sweep(TARGET, [*RATIOS, 2.0], 1, out, log='mlflow', echo=lambda line: None)
+    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lambda line: None, plot=False)
+    second = run_sweep(TARGET, [*RATIOS, 2.0], 1, out, log='mlflow', echo=lambda line: None, plot=False)
     assert first.exit_code == second.exit_code == 0 and second.ran == 1
     rows = {r['ratio']: r for r in second.rows}
     grown, trunk_row = rows[2.0], rows[1.0]
@@ -308,12 +308,12 @@ def test_the_mlflow_writer_process_killed_mid_sweep_costs_nothing_and_the_rerun_
         if line.startswith('[1/2 done'):
             tracking._Process.current.proc.kill()
 
-    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=echo, share_trunks=False)
+    first = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=echo, share_trunks=False, plot=False)
     assert first.exit_code == 0 and [r['status'] for r in first.rows] == ['done', 'done']
     assert sum('every result is in results.sqlite' in line for line in lines) == 1
     store = ResultsStore(out / 'results.sqlite')
     assert len(store.rows()) == 2 and store.pending('mlflow', location)
-    second = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lambda line: None, share_trunks=False)
+    second = run_sweep(TARGET, RATIOS, 1, out, log='mlflow', echo=lambda line: None, share_trunks=False, plot=False)
     assert second.ran == 0 and not store.pending('mlflow', location)
     client, parent, children = sweep_tree(local_uri(out))
     assert parent.info.status == 'FINISHED' and sorted(children) == [(0.5, 0), (1.0, 0)]

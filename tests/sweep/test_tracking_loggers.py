@@ -9,7 +9,19 @@ from composer import Trainer
 
 from composer_sched.sweep import SweepTarget, run_sweep
 from tests.helpers import tiny_data, tiny_model
-from tests.sweep.tracking_helpers import OVERRIDES
+from tests.sweep.tracking_helpers import OVERRIDES, no_user_tracker
+
+
+def _seeded(path, monkeypatch, tmp_path_factory) -> str:
+    """The URI of a new local MLflow store at ``path``, a copy of the migrated empty one the sweeps start theirs
+    from (this session's cache): MLflow's own ~100 schema migrations of a new SQLite file are seconds of fsyncs,
+    and what these tests check is what is written after."""
+    from composer_sched.sweep.tracking import _seed_store
+
+    no_user_tracker(monkeypatch, tmp_path_factory)
+    _seed_store(None, str(path))
+    assert os.path.isfile(path)  # else MLflow migrates a new store itself: still right, only slower
+    return f'sqlite:///{path}'
 
 
 def _fit(loggers, batches=4):
@@ -21,15 +33,13 @@ def _fit(loggers, batches=4):
     trainer.close()
 
 
-def test_composer_mlflow_logger_with_installed_mlflow(tmp_path, monkeypatch):
+def test_composer_mlflow_logger_with_installed_mlflow(tmp_path, monkeypatch, tmp_path_factory):
     import mlflow
     from composer.loggers import MLFlowLogger
     from mlflow import MlflowClient
 
-    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID', 'MLFLOW_EXPERIMENT_NAME'):
-        monkeypatch.delenv(k, raising=False)
     assert int(mlflow.__version__.split('.')[0]) >= 3
-    uri = f'sqlite:///{tmp_path}/m.db'
+    uri = _seeded(tmp_path / 'm.db', monkeypatch, tmp_path_factory)  # and no MLFLOW_* of the user's
     _fit([MLFlowLogger(experiment_name='compat', tracking_uri=uri, tags={'team': 'x'}, log_system_metrics=False,
                        synchronous=True)])
     client = MlflowClient(uri)
@@ -61,7 +71,7 @@ def test_sweep_logs_to_wandb_offline_through_composer_logger(tmp_path, monkeypat
     out = tmp_path / 'sweep'
     lines = []
     res = run_sweep(SweepTarget(None, OVERRIDES), [0.5, 1.0], 1, out, log='wandb', echo=lines.append,
-                    share_trunks=False)
+                    share_trunks=False, plot=False)
     assert res.exit_code == 0 and not any('logged partly' in line for line in lines)
     group = f'digits-cnn-wsd-{res.rows[0]["config_hash"]}'
     assert any(f"group '{group}'" in line for line in lines)
@@ -76,7 +86,8 @@ def test_sweep_logs_to_wandb_offline_through_composer_logger(tmp_path, monkeypat
     assert all(i.startswith(res.rows[0]['config_hash']) for i in ids)  # stable ids: the sqlite run id, hashed
 
 
-def test_local_store_metrics_in_one_statement_are_what_mlflows_log_batch_writes(tmp_path):
+def test_local_store_metrics_in_one_statement_are_what_mlflows_log_batch_writes(tmp_path, monkeypatch,
+                                                                              tmp_path_factory):
     # The sweep writes a local SQLite store's metric points through MLflow's own table model in one INSERT
     # (tracking._sqlite_metrics) instead of log_batch's ORM object per point: the same history, latest values, NaN
     # handling, duplicates ignored, and the same refusals, read back through MlflowClient. Fails when MLflow's
@@ -89,7 +100,7 @@ def test_local_store_metrics_in_one_statement_are_what_mlflows_log_batch_writes(
 
     from composer_sched.sweep.tracking import _log_batches, _sqlite_metrics
 
-    client = MlflowClient(f'sqlite:///{tmp_path}/m.db')
+    client = MlflowClient(_seeded(tmp_path / 'm.db', monkeypatch, tmp_path_factory))
     exp = client.create_experiment('x', artifact_location=f'file://{tmp_path}/a')
     theirs, ours = (client.create_run(exp).info.run_id for _ in range(2))
     keys = ('loss/train/total', 'lr-SGD/group0', 'frac/loss/train/total', 'time/batch')
@@ -129,7 +140,8 @@ def test_local_store_metrics_in_one_statement_are_what_mlflows_log_batch_writes(
     assert seen(theirs)[1]['time/batch'] == seen(ours)[1]['time/batch'][:-1]
 
 
-def test_local_store_journal_commits_unsynced_then_settles_into_a_rollback_store(tmp_path):
+def test_local_store_journal_commits_unsynced_then_settles_into_a_rollback_store(tmp_path, monkeypatch,
+                                                                                tmp_path_factory):
     # The sweep's own local store (runs on this machine) commits into a WAL journal during the sweep (no fsync per
     # commit: tracking._journal) and, at its end, is written back into one synced file with MLflow's usual rollback
     # journal (tracking._settle), before the driver drops its copies. The SCHEDULED marks are one UPDATE
@@ -141,7 +153,7 @@ def test_local_store_journal_commits_unsynced_then_settles_into_a_rollback_store
     from composer_sched.sweep.tracking import _journal, _log_and_end, _set_status, _settle
 
     db = tmp_path / 'mlflow.db'
-    client = MlflowClient(f'sqlite:///{db}')
+    client = MlflowClient(_seeded(db, monkeypatch, tmp_path_factory))
     exp = client.create_experiment('x', artifact_location=f'file://{tmp_path}/a')
 
     def mode():

@@ -20,6 +20,8 @@ from tests.launch import free_port
 OVERRIDES = ('max_duration=16ba', 'eval.subset_num_batches=1', 'schedulers[0].t_warmup=2ba')
 RATIOS = [0.5, 1.0]
 PARENT_FILES = ['recipe.yaml', 'report.txt', 'results.csv', 'schedules.png', 'tradeoff.png']
+#: a user's own tracker: what the tracking tests' user does not have set
+USER_TRACKER_VARS = ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID')
 
 
 def no_user_tracker(monkeypatch, tmp_path_factory) -> None:
@@ -28,7 +30,7 @@ def no_user_tracker(monkeypatch, tmp_path_factory) -> None:
     cache = tmp_path_factory.getbasetemp() / 'xdg-cache'
     cache.mkdir(exist_ok=True)
     monkeypatch.setenv('XDG_CACHE_HOME', str(cache))
-    for k in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_RUN_ID', 'MLFLOW_EXPERIMENT_ID'):
+    for k in USER_TRACKER_VARS:
         monkeypatch.delenv(k, raising=False)
 
 
@@ -43,8 +45,9 @@ def local_uri(out) -> str:
     return f'sqlite:///{os.path.abspath(out)}/mlflow.db'
 
 
-def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,)):
-    """The whole tree a finished 2-ratio sweep must have; returns (client, parent, children)."""
+def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,), shared=True):
+    """The whole tree a finished 2-ratio sweep must have (``shared=False``: a ``--no-share`` sweep's, every run
+    trained on its own); returns (client, parent, children)."""
     client, parent, children = sweep_tree(uri, experiment)
     rows = {(r['ratio'], r['seed']): r for r in ResultsStore(os.path.join(out, 'results.sqlite')).rows()}
     assert sorted(children) == sorted(rows) == [(r, s) for r in RATIOS for s in seeds]
@@ -71,6 +74,10 @@ def check_tree(uri, out, experiment='digits-cnn-wsd', seeds=(0,)):
         evals = client.get_metric_history(child.info.run_id, 'frac/metrics/eval/MulticlassAccuracy')
         assert max(m.step for m in evals) == 1000  # the final eval, at the whole budget whatever the ratio
         assert 'lr-SGD/group0' in child.data.metrics and 'metrics/eval/MulticlassAccuracy' in child.data.metrics
+    if not shared:
+        assert all((c.data.tags['trunk'], c.data.tags['branch_batch']) == ('none', '0') for c in children.values())
+        assert not any(r['branched_from'] for r in rows.values())
+        return client, parent, children
     for seed in seeds:
         trunk, branch = children[(1.0, seed)], children[(0.5, seed)]
         assert trunk.data.tags['trunk'] == 'self'
