@@ -60,9 +60,10 @@ def two_process_sweep(tmp_path_factory, two_rank_runs):
 # The collection is dealt into one block per worker as worksteal hands them out (tests/order.py): the long
 # multi-process tests start first on both workers, and the ends are short tests an idle worker can take. A unit is a
 # test module (module fixtures set up once), or the tests sharing a session fixture that starts something expensive
-# (one Slurm, one 2-rank launch, one `--workers 2` sweep per worker that needs them). tests/durations.json holds the seconds of the tests that
-# take 1 s or more (`pytest -n 2 --store-durations` updates it); a test it does not list counts 1 s if marked slow,
-# else 0.05 s. Only the order changes: no test is added or dropped, and tests are order-independent.
+# (one Slurm, one 2-rank launch, one `--workers 2` sweep per worker that needs them). tests/durations.json holds the
+# seconds of the tests that take 1 s or more (`pytest -n 2 --store-durations` updates it); a test it does not list
+# counts 1 s if marked slow, else 0.05 s. Only the order changes: no test is added or dropped, and tests are
+# order-independent.
 DURATIONS = os.path.join(os.path.dirname(__file__), 'durations.json')
 #: session fixtures worth one start per worker: the tests using one go to one block
 SHARED_FIXTURES = ('slurm_cluster', 'two_rank_runs', 'two_process_sweep', 'two_worker_sweep')
