@@ -21,14 +21,21 @@ setup: $(STAMP)
 # suite in this process, e.g. `make test PYTEST_WORKERS=0 PYTEST_ARGS='-x tests/cli'` to debug one test).
 PYTEST_WORKERS ?= 2
 
-# ruff, then mypy (strict on the core, lenient elsewhere: pyproject.toml), then the suite with the doctests, in
+# ruff, then mypy (strict on the core, lenient elsewhere: pyproject.toml) beside the suite with the doctests, in
 # parallel (worksteal: a worker that runs out takes tests queued on the other, so the long multi-process tests do not
-# end up one after another on one worker). A run that collects no test (pytest's exit code 5, e.g. a PYTEST_ARGS
-# that selects nothing) fails like a failing test. One BLAS/OpenMP thread per process (unless set): the workers
-# already fill the cores, and a 2-thread OpenBLAS on a busy core made the predict fits' thousands of tiny calls
-# several times slower.
-test: lint
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+# end up one after another on one worker). mypy runs in the background while the tests run: the suite leaves about a
+# fifth of the cores idle (its tests wait on launchers, Slurm and Ray), which is what a cold mypy needs; its report
+# is printed after the tests', and either failing fails the target. A run that collects no test (pytest's exit code
+# 5, e.g. a PYTEST_ARGS that selects nothing) fails like a failing test. One BLAS/OpenMP thread per process (unless
+# set): the workers already fill the cores, and a 2-thread OpenBLAS on a busy core made the predict fits' thousands
+# of tiny calls several times slower.
+test: $(STAMP)
+	$(PY) -m ruff check .
+	@types=$$(mktemp); \
+	$(PY) -m mypy composer_sched >$$types 2>&1 & mypy=$$!; \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS); \
+	tests=$$?; wait $$mypy; typed=$$?; echo "mypy composer_sched:"; cat $$types; rm -f $$types; \
+	[ $$tests = 0 ] && [ $$typed = 0 ]
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
