@@ -25,14 +25,19 @@ def _examples(name):
     return get_method(name).example
 
 
+#: 64 batches: past every example's last point given in batches (multi_step's '60ba' milestone, cyclical's second
+#: cycle ending at 62.5); each batch costs ~7 ms of Composer's per-batch overhead, so no longer.
+HORIZON = '8ep'
+
+
 @pytest.mark.parametrize('name', method_names())
 def test_trainer_applies_exactly_what_preview_predicts(name):
     sched = ComposerScheduler(name, t_warmup='3ba', **_examples(name))
-    trainer, rec = tiny_trainer([sched], max_duration='12ep')
+    trainer, rec = tiny_trainer([sched], max_duration=HORIZON)
     trainer.fit()
-    expected = preview(sched, '12ep', dataloader_len=DL_LEN)
+    expected = preview(sched, HORIZON, dataloader_len=DL_LEN)
     np.testing.assert_allclose(rec.first_group(), expected, rtol=1e-12, atol=1e-15)
-    assert len(rec.lrs) == 96 and len(set(np.round(expected, 12))) > 1  # the schedule really moves
+    assert len(rec.lrs) == 64 and len(set(np.round(expected, 12))) > 1  # the schedule really moves
 
 
 @pytest.mark.parametrize('ssr', [0.5, 1.75])
