@@ -311,8 +311,10 @@ def _core_cases():
 CORE_CASES = _core_cases()
 
 
+# 25 examples a shape: each still meets every outcome that 40 met (a horizon its check passes and one it refuses,
+# short and 1e6-long runs), at five eighths of the cost.
 @pytest.mark.parametrize('kind', sorted(CORE_CASES))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data(), t_end=st.one_of(st.floats(0, 1e4), st.sampled_from([0.0, 1.0, 1e6])),
        fracs=st.lists(st.floats(0, 1), max_size=15))
 def test_core_shapes_evaluate_everywhere_and_are_finite_where_checked(kind, data, t_end, fracs):
