@@ -3,7 +3,8 @@ cannot drift from the CLI.
 
 Commands are read from the files themselves: lines of code blocks (fenced or indented) and inline code spans that
 start with ``composer-sched``, ``composer -n`` or ``make``. Each runs through the real CLI ``main`` in-process, mapped
-to tiny settings (one ratio, one seed, a couple of 2-batch epochs, outputs in a temporary folder; ``train`` as
+to tiny settings (one ratio, one seed, a couple of 2-batch epochs, outputs in a temporary folder, ``--no-plot`` for
+sweeps whose options do not change the plots; ``train`` as
 ``--dry-run``, which builds the Trainer, except ``--keep-stable``/``--extend-to``, which train tiny runs for real;
 ``lr-find`` over 8 batches). What cannot run here is in :data:`NOT_RUN` with the reason, and each entry
 must still be found in the docs (no stale or silent skips).
@@ -224,6 +225,11 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out, finishe
     elif command in ('sweep', 'demo'):
         args = _option(args, '--out', str(sweep_out))
         args = _option(args, '--seeds', '1')
+        if command == 'sweep' and not re.search(r'--(metric|predict|log)( |$)', cmd) and '--no-plot' not in args:
+            # the PNGs (the folder's overview redrawn for every configuration the shared folder holds) were a third
+            # of a sweep's cost here; their drawing is tested in tests/sweep/, and here by the sweeps whose options
+            # change what they draw or carry (a metric, predictions, a tracker logging them)
+            args += ['--no-plot']
         if command == 'sweep':
             from composer_sched.cli import build_parser
             from composer_sched.recipes.overrides import split_recipe_args
