@@ -142,7 +142,7 @@ def test_continuing_a_final_checkpoint_refuses_what_it_cannot_continue(finished,
 
 @pytest.mark.slow
 def test_an_autowu_run_is_not_continued_and_the_refusal_says_why(tmp_path, capsys):
-    recipe = ['algorithms/autowu', 'max_duration=1ep', 'eval.subset_num_batches=1']
+    recipe = ['algorithms/autowu', 'max_duration=1ep', 'train_subset_num_batches=8', 'eval.subset_num_batches=1']
     assert main(['train', *recipe, '--quiet', f'save_folder={tmp_path}', 'save_interval=1dur']) == 0
     capsys.readouterr()
     assert main(['train', *recipe, '--quiet', '--extend-to', '2', '--from',
