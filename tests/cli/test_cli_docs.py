@@ -11,6 +11,7 @@ must still be found in the docs (no stale or silent skips).
 """
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import shutil
@@ -53,12 +54,20 @@ TINY_CHOICES = [TINY + ['schedulers[0].t_warmup=1ba'], TINY]
 
 
 def tiny_overrides(recipe, overrides) -> list[str]:
+    return list(_tiny_overrides(recipe, tuple(overrides)))
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_overrides(recipe, overrides: tuple) -> tuple:
+    # cached: most documented sweeps are of the default recipe without overrides, and a load validates the recipe
+    # (its datasets read, its schedule previewed), which the command's own load does again anyway (my.yaml: the
+    # same copy of the default recipe in every test's folder)
     from composer_sched.recipes import RecipeError, load_recipe
 
     for extra in TINY_CHOICES:
         try:
             load_recipe(recipe, list(overrides) + extra)
-            return extra
+            return tuple(extra)
         except RecipeError:
             continue
     raise AssertionError(f'no tiny settings fit {recipe} {overrides}')
