@@ -3,13 +3,15 @@ cannot drift from the CLI.
 
 Commands are read from the files themselves: lines of code blocks (fenced or indented) and inline code spans that
 start with ``composer-sched``, ``composer -n`` or ``make``. Each runs through the real CLI ``main`` in-process, mapped
-to tiny settings (one ratio, one seed, a couple of 2-batch epochs, outputs in a temporary folder; ``train`` as
+to tiny settings (one ratio, one seed, a couple of 2-batch epochs, outputs in a temporary folder, ``--no-plot`` for
+sweeps whose options do not change the plots; ``train`` as
 ``--dry-run``, which builds the Trainer, except ``--keep-stable``/``--extend-to``, which train tiny runs for real;
 ``lr-find`` over 8 batches). What cannot run here is in :data:`NOT_RUN` with the reason, and each entry
 must still be found in the docs (no stale or silent skips).
 """
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import shutil
@@ -52,12 +54,20 @@ TINY_CHOICES = [TINY + ['schedulers[0].t_warmup=1ba'], TINY]
 
 
 def tiny_overrides(recipe, overrides) -> list[str]:
+    return list(_tiny_overrides(recipe, tuple(overrides)))
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_overrides(recipe, overrides: tuple) -> tuple:
+    # cached: most documented sweeps are of the default recipe without overrides, and a load validates the recipe
+    # (its datasets read, its schedule previewed), which the command's own load does again anyway (my.yaml: the
+    # same copy of the default recipe in every test's folder)
     from composer_sched.recipes import RecipeError, load_recipe
 
     for extra in TINY_CHOICES:
         try:
             load_recipe(recipe, list(overrides) + extra)
-            return extra
+            return tuple(extra)
         except RecipeError:
             continue
     raise AssertionError(f'no tiny settings fit {recipe} {overrides}')
@@ -224,6 +234,11 @@ def run_documented(where, cmd, tmp_path, monkeypatch, capsys, sweep_out, finishe
     elif command in ('sweep', 'demo'):
         args = _option(args, '--out', str(sweep_out))
         args = _option(args, '--seeds', '1')
+        if command == 'sweep' and not re.search(r'--(metric|predict|log)( |$)', cmd) and '--no-plot' not in args:
+            # the PNGs (the folder's overview redrawn for every configuration the shared folder holds) were a third
+            # of a sweep's cost here; their drawing is tested in tests/sweep/, and here by the sweeps whose options
+            # change what they draw or carry (a metric, predictions, a tracker logging them)
+            args += ['--no-plot']
         if command == 'sweep':
             from composer_sched.cli import build_parser
             from composer_sched.recipes.overrides import split_recipe_args
