@@ -1,6 +1,6 @@
 """Composer's Trainer reads its own distribution's file list (``RECORD``) at every construction, for a commit hash it
 only logs (``composer.utils.collect_env.get_composer_commit_hash``, ~55 ms, most of a tiny Trainer's construction).
-Modules that build many Trainers read it once: the installed files do not change during a test run, so every
+The test processes read it once (tests/conftest.py): the installed files do not change during a test run, so every
 Trainer still gets the same value."""
 from __future__ import annotations
 

@@ -21,6 +21,16 @@ settings.register_profile('dev', deadline=None)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci' if os.environ.get('CI') else 'dev'))
 
 
+@pytest.fixture(scope='session', autouse=True)
+def _commit_hash_read_once():
+    """Every Composer Trainer re-reads Composer's installed file list for a commit hash it only logs (~55 ms, most of
+    a tiny Trainer's construction; the suite builds hundreds): read once per test process (tests/composer_env.py)."""
+    from tests.composer_env import commit_hash_read_once
+
+    with commit_hash_read_once():
+        yield
+
+
 @pytest.fixture(scope='session')
 def two_rank_runs(tmp_path_factory):
     """The 2-rank scenarios of tests/launch.py's ``SCENARIOS``, all run in one launch under ``composer -n 2`` the

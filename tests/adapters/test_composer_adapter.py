@@ -15,17 +15,9 @@ import composer_sched as cs
 from composer_sched import ComposerScheduler, preview
 from composer_sched.adapters.product import ProductScheduler
 from composer_sched.schedules import get_method, method_names
-from tests.composer_env import commit_hash_read_once
 from tests.helpers import tiny_trainer
 
 DL_LEN = 8  # tiny_data: 64 samples / batch 8
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _commit_hash_read_once():
-    # Every Trainer here would re-read Composer's RECORD for a logged commit hash (tests/composer_env.py).
-    with commit_hash_read_once():
-        yield
 
 
 def _examples(name):

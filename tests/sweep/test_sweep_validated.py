@@ -15,20 +15,12 @@ from composer_sched.sweep import ResultsStore, SweepTarget, parse_ratios, plan_s
 from composer_sched.sweep.execute import execute_run
 from composer_sched.sweep.plan import RunSpec, run_id
 from composer_sched.sweep.runner import SweepFolder, config_folder
-from tests.composer_env import commit_hash_read_once
 
 # Runs of 2 and 4 batches (1 and 2 with the ScaleSchedule recipe's own 0.5), one eval batch.
 TINY = ('max_duration=4ba', 'eval.subset_num_batches=1')
 #: Recipes whose datasets are not shipped: planned on generated files in their real formats, not trained (the
 #: real CIFAR-10 / ImageNet are not in the test environment, and ResNets on them are minutes, not seconds).
 NEEDS_DATA = ('cifar10_', 'imagenet_')
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _commit_hash_read_once():
-    # Every Trainer here would re-read Composer's RECORD for a logged commit hash (tests/composer_env.py).
-    with commit_hash_read_once():
-        yield
 
 
 def _data_overrides(name, tmp_path_factory):

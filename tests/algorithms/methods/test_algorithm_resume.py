@@ -8,16 +8,7 @@ import torch
 from composer.core import Callback, Event
 from method_runs import DL_LEN, Run, make, schedule_algorithm_names
 
-from tests.composer_env import commit_hash_read_once
-
 TOTAL = 3 * DL_LEN
-
-
-@pytest.fixture(scope='module', autouse=True)
-def _commit_hash_read_once():
-    # Every Trainer here would re-read Composer's RECORD for a logged commit hash (tests/composer_env.py).
-    with commit_hash_read_once():
-        yield
 
 
 def _same_weights(a: dict, b: dict) -> None:
